@@ -1,0 +1,352 @@
+"""Pieces every command shares: the parser class, common options, the run context.
+
+Nothing here imports NumPy or Numba at module level: building the parser
+(``seqem --help``) must stay fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+from collections.abc import Callable, Sequence
+from typing import Any, TextIO
+
+from .. import __version__
+
+#: The fixed default seed: the same command gives the same result.
+DEFAULT_SEED = 1
+
+
+class Parser(argparse.ArgumentParser):
+    """ArgumentParser whose usage errors are one line on stderr (exit code 2)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", argparse.RawDescriptionHelpFormatter)
+        super().__init__(*args, **kwargs)
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+
+
+def examples(*lines: str) -> str:
+    """An epilog: ``Examples:`` and indented command lines (run from the repository top)."""
+    body = "\n".join(f"  {line}" if line else "" for line in lines)
+    return f"Examples (run from the top of the seqem source tree, where data/ is):\n{body}"
+
+
+# -- argument types ---------------------------------------------------------
+
+
+def positive_int(text: str) -> int:
+    """argparse type: an integer >= 1."""
+    value = _int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 1, got {text!r}")
+    return value
+
+
+def nonnegative_int(text: str) -> int:
+    """argparse type: an integer >= 0."""
+    value = _int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 0, got {text!r}")
+    return value
+
+
+def nonnegative_float(text: str) -> float:
+    """argparse type: a finite number >= 0."""
+    value = _float(text)
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"must be a number >= 0, got {text!r}")
+    return value
+
+
+def probability(text: str) -> float:
+    """argparse type: a number in [0, 1]."""
+    value = _float(text)
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"must be a number between 0 and 1, got {text!r}")
+    return value
+
+
+def column_list(text: str) -> list[str]:
+    """argparse type: comma-separated column names."""
+    names = [c.strip() for c in text.split(",")]
+    if not all(names):
+        raise argparse.ArgumentTypeError(f"expected comma-separated column names, got {text!r}")
+    return names
+
+
+def _int(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+
+
+def _float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if value != value or value in (float("inf"), float("-inf")):
+        raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
+    return value
+
+
+# -- common options ---------------------------------------------------------
+
+
+def add_run_options(parser: argparse.ArgumentParser, *, threads: bool = True) -> None:
+    """``--threads``, ``-q/--quiet``, ``-v/--verbose``, ``--report``."""
+    group = parser.add_argument_group("run options")
+    if threads:
+        group.add_argument(
+            "--threads",
+            type=nonnegative_int,
+            default=0,
+            metavar="N",
+            help="threads for the kernels; 0 = all available cores (default: %(default)s)",
+        )
+    group.add_argument(
+        "-q", "--quiet", action="store_true", help="print nothing on stderr but errors"
+    )
+    group.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="log every EM iteration on stderr; print a traceback with errors",
+    )
+    group.add_argument(
+        "--report",
+        metavar="RUN.json",
+        help="write a JSON run report: versions, command line, parameters, seed, "
+        "fit result, time, peak memory",
+    )
+
+
+def add_fit_options(parser: argparse.ArgumentParser, *, n_init: int) -> None:
+    """``--seed``, ``--max-iter``, ``--tol``, ``--n-init``."""
+    group = parser.add_argument_group("fitting")
+    group.add_argument(
+        "--seed",
+        type=nonnegative_int,
+        default=DEFAULT_SEED,
+        metavar="S",
+        help="seed of the random starting points (default: %(default)s)",
+    )
+    group.add_argument(
+        "--max-iter",
+        type=nonnegative_int,
+        default=100,
+        metavar="N",
+        help="largest number of EM iterations per start (default: %(default)s)",
+    )
+    group.add_argument(
+        "--tol",
+        type=nonnegative_float,
+        default=1e-3,
+        metavar="X",
+        help="stop when the log-likelihood rises by less than this (default: %(default)s)",
+    )
+    group.add_argument(
+        "--n-init",
+        type=positive_int,
+        default=n_init,
+        metavar="N",
+        help="random starts; the best log-likelihood wins (default: %(default)s)",
+    )
+
+
+# -- the run context ----------------------------------------------------------
+
+
+class Progress:
+    """EM progress on stderr: one rewritten line on a terminal, log lines with -v."""
+
+    def __init__(self, label: str, n_init: int, stream: TextIO, *, tty: bool, lines: bool):
+        self.label = label
+        self.n_init = n_init
+        self.stream = stream
+        self.tty = tty
+        self.lines = lines
+        self.shown = False
+        self.last = 0.0
+
+    def __call__(self, run_index: int, n_iter: int, objective: float) -> None:
+        text = (
+            f"{self.label}: start {run_index + 1}/{self.n_init}, iteration {n_iter}, "
+            f"log-likelihood {objective:.6f}"
+        )
+        if self.lines:
+            self.stream.write(text + "\n")
+            self.stream.flush()
+        elif self.tty:
+            now = time.monotonic()
+            if now - self.last >= 0.1:
+                self.stream.write("\r\x1b[K" + text)
+                self.stream.flush()
+                self.shown = True
+                self.last = now
+
+    def close(self) -> None:
+        """Erase the progress line."""
+        if self.shown:
+            self.stream.write("\r\x1b[K")
+            self.stream.flush()
+            self.shown = False
+
+
+class RunContext:
+    """What one command run collects for messages and its report."""
+
+    def __init__(self, args: argparse.Namespace, argv: Sequence[str]) -> None:
+        self.args = args
+        self.argv = list(argv)
+        self.quiet = bool(getattr(args, "quiet", False))
+        self.verbose = bool(getattr(args, "verbose", False)) and not self.quiet
+        self.started = time.time()
+        self.clock = time.perf_counter()
+        self.warnings: list[str] = []
+        self.fit_results: dict[str, Any] = {}
+        self.results: dict[str, Any] = {}
+        self.outputs: list[str] = []
+        self._progress: list[Progress] = []
+
+    # -- messages --
+
+    def info(self, message: str) -> None:
+        """A message on stderr, unless --quiet."""
+        if not self.quiet:
+            print(message, file=sys.stderr)
+
+    def debug(self, message: str) -> None:
+        """A message on stderr with --verbose."""
+        if self.verbose:
+            print(message, file=sys.stderr)
+
+    def show_warning(
+        self,
+        message: Warning | str,
+        category: type[Warning],
+        filename: str,
+        lineno: int,
+        file: TextIO | None = None,
+        line: str | None = None,
+    ) -> None:
+        """``warnings.showwarning`` replacement: one line, recorded in the report."""
+        text = " ".join(str(message).split())
+        self.warnings.append(text)
+        self.finish_progress()
+        if not self.quiet:
+            print(f"seqem: warning: {text}", file=sys.stderr)
+
+    def progress(self, label: str, n_init: int) -> Callable[[int, int, float], None] | None:
+        """An EM callback, or None when progress is not shown."""
+        stream = sys.stderr
+        tty = bool(getattr(stream, "isatty", lambda: False)())
+        if self.quiet or not (tty or self.verbose):
+            return None
+        p = Progress(label, n_init, stream, tty=tty, lines=self.verbose)
+        self._progress.append(p)
+        return p
+
+    def finish_progress(self) -> None:
+        """Erase any progress line before other output."""
+        for p in self._progress:
+            p.close()
+
+    # -- report --
+
+    def report(self) -> dict[str, Any]:
+        """The JSON run report (provenance and results)."""
+        params = {
+            k: v for k, v in vars(self.args).items() if not k.startswith("_") and _jsonable(v)
+        }
+        fits = self.fit_results
+        return {
+            "seqem_version": __version__,
+            "command": " ".join(
+                str(getattr(self.args, k))
+                for k in ("command", "verb")
+                if getattr(self.args, k, None)
+            ),
+            "argv": ["seqem", *self.argv],
+            "parameters": params,
+            "seed": getattr(self.args, "seed", None),
+            "fit_result": next(iter(fits.values())) if len(fits) == 1 else None,
+            "fit_results": fits,
+            "results": self.results,
+            "outputs": self.outputs,
+            "warnings": self.warnings,
+            "environment": environment(),
+            "started_at": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(self.started)),
+            "elapsed_seconds": round(time.perf_counter() - self.clock, 6),
+            "peak_memory_mb": peak_memory_mb(),
+        }
+
+    def write_report(self, path: str) -> None:
+        """Write the report atomically."""
+        from ..io.atomic import atomic_output
+
+        text = json.dumps(self.report(), indent=1, default=str)
+        with atomic_output(path) as fh:
+            fh.write(text + "\n")
+
+
+def _jsonable(value: Any) -> bool:
+    try:
+        json.dumps(value)
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
+def _package_version(name: str) -> str | None:
+    from importlib import metadata
+
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def environment() -> dict[str, Any]:
+    """Versions of Python and of the libraries behind the numbers."""
+    from .._jit import available_cores
+
+    return {
+        "python": platform.python_version(),
+        "implementation": platform.python_implementation(),
+        "platform": platform.platform(),
+        "numpy": _package_version("numpy"),
+        "numba": _package_version("numba"),
+        "biopython": _package_version("biopython"),
+        "available_cores": available_cores(),
+    }
+
+
+def peak_memory_mb() -> float | None:
+    """Peak resident memory of this process in MiB (None where unknown)."""
+    try:
+        import resource
+    except ImportError:  # pragma: no cover - not POSIX
+        return None
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    scale = 1 if sys.platform == "darwin" else 1024  # bytes on macOS, KiB on Linux
+    return round(peak * scale / 2**20, 1)
+
+
+def check_output_path(path: str | None) -> None:
+    """Fail early (before a long fit) if ``path``'s directory does not exist."""
+    if path is None or path == "-":
+        return
+    directory = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(directory):
+        raise FileNotFoundError(2, "output directory does not exist", path)
+    if os.path.isdir(path):
+        raise IsADirectoryError(21, "is a directory, expected a file name", path)

@@ -1,0 +1,120 @@
+"""The ``seqem`` command: parser factory, dispatch, errors and exit codes.
+
+Exit codes: 0 success, 1 bad input (one line ``seqem: error: ...`` on
+stderr, no traceback, no partial output file), 2 usage error, 130
+interrupted.  A closed output pipe (``seqem ... | head``) ends the run
+quietly.
+
+Commands import NumPy, Numba and the models only when they run, so that
+``seqem --help`` answers at once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import traceback
+import warnings
+from collections.abc import Sequence
+
+from .. import __version__
+from ..errors import SeqemError
+from . import demo, hmm
+from ._common import Parser, RunContext, examples
+
+__all__ = ["build_parser", "main"]
+
+DESCRIPTION = """\
+Expectation-maximization for sequence and genomics data.
+
+Commands are grouped by analysis: 'seqem hmm segment' splits DNA into
+compositional segments, 'seqem hmm fit' and 'seqem hmm decode' fit and apply
+Gaussian HMMs to numeric tables, 'seqem demo' runs them on bundled examples."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the ``seqem`` command (no heavy imports)."""
+    parser = Parser(
+        prog="seqem",
+        description=DESCRIPTION,
+        epilog=examples(
+            "seqem demo",
+            "seqem hmm segment data/example.fa.gz -n 3 -o segments.bed",
+            "seqem hmm fit data/example_signal.tsv -n 3 --seq-col seq_id -o model.json",
+            "seqem hmm decode model.json data/example_signal.tsv -o states.tsv",
+        ),
+    )
+    parser.add_argument("--version", action="version", version=f"seqem {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands")
+    hmm.register(commands)
+    demo.register(commands)
+    parser.set_defaults(_parser=parser)
+    return parser
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _os_message(exc: OSError) -> str:
+    if exc.filename is not None and exc.strerror:
+        return f"{exc.filename}: {exc.strerror}"
+    return str(exc) or type(exc).__name__
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so that the exit flush cannot fail again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):
+        pass  # not a real file descriptor (captured output)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``seqem`` with ``argv`` (default ``sys.argv[1:]``) and return the exit code."""
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    try:
+        args = parser.parse_args(arguments)
+    except SystemExit as exc:  # --help, --version, usage errors
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 2)
+    run = getattr(args, "_run", None)
+    if run is None:  # a group without a verb
+        args._parser.print_help(sys.stderr)
+        return 2
+
+    ctx = RunContext(args, arguments)
+    try:
+        with warnings.catch_warnings():
+            warnings.showwarning = ctx.show_warning
+            code = int(run(args, ctx))
+        ctx.finish_progress()
+        if code == 0 and getattr(args, "report", None):
+            ctx.write_report(args.report)
+        return code
+    except BrokenPipeError:
+        _silence_stdout()
+        return 141  # 128 + SIGPIPE, as if killed by the signal
+    except KeyboardInterrupt:
+        ctx.finish_progress()
+        print("seqem: interrupted", file=sys.stderr)
+        return 130
+    except (SeqemError, OSError, MemoryError) as exc:
+        ctx.finish_progress()
+        if ctx.verbose:
+            traceback.print_exc()
+        if isinstance(exc, SeqemError):
+            message = str(exc)
+        elif isinstance(exc, MemoryError):
+            message = "out of memory; try a smaller input or region"
+        else:
+            message = _os_message(exc)
+        print(f"seqem: error: {_one_line(message)}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,102 @@
+"""Open an input path, file or ``-`` (standard input), gzip-compressed or not.
+
+Compression is detected from the first two bytes (the gzip magic number), not
+from the file name, so ``reads.fa`` that is really gzip, and bgzip output,
+both work.  Errors of a damaged gzip stream become one
+:class:`~seqem.errors.InputFormatError` naming the file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gzip
+import io
+import os
+import sys
+import zlib
+from collections.abc import Iterator
+from typing import IO
+
+from ..errors import InputFormatError
+from .atomic import STDIO
+
+GZIP_MAGIC = b"\x1f\x8b"
+
+#: What a damaged gzip stream raises while being read.
+_GZIP_ERRORS = (EOFError, zlib.error, gzip.BadGzipFile)
+
+
+class InputSource:
+    """A readable input that can be opened more than once.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        File name, or ``"-"`` for standard input (read into memory once).
+
+    Attributes
+    ----------
+    name : str
+        Name for messages: the path, or ``"<stdin>"``.
+    gzipped : bool
+        True if the content starts with the gzip magic number.
+
+    Raises
+    ------
+    OSError
+        If the file cannot be opened (``FileNotFoundError`` ...).
+    """
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = os.fspath(path)
+        self._data: bytes | None = None
+        if self.path == STDIO:
+            self.name = "<stdin>"
+            buffer = getattr(sys.stdin, "buffer", None)
+            if buffer is not None:
+                self._data = buffer.read()
+            else:  # a text stream without a buffer (tests, embedded use)
+                self._data = sys.stdin.read().encode("utf-8")
+            magic = self._data[:2]
+        else:
+            self.name = self.path
+            if os.path.isdir(self.path):
+                raise IsADirectoryError(21, "Is a directory", self.path)
+            with open(self.path, "rb") as fh:
+                magic = fh.read(2)
+        self.gzipped = magic == GZIP_MAGIC
+
+    def open_binary(self) -> IO[bytes]:
+        """A fresh binary handle on the (decompressed) content."""
+        raw: IO[bytes]
+        if self._data is not None:
+            raw = io.BytesIO(self._data)
+        else:
+            raw = open(self.path, "rb")  # noqa: SIM115 - returned to the caller
+        if self.gzipped:
+            return gzip.GzipFile(fileobj=raw, mode="rb")  # type: ignore[return-value]
+        return raw
+
+    def open_text(self, encoding: str = "latin-1") -> IO[str]:
+        """A fresh text handle; ``latin-1`` maps every byte to one character."""
+        return io.TextIOWrapper(self.open_binary(), encoding=encoding, newline="")
+
+    def read_bytes(self) -> bytes:
+        """The whole (decompressed) content."""
+        with self.gzip_errors(), self.open_binary() as fh:
+            return fh.read()
+
+    @contextlib.contextmanager
+    def gzip_errors(self) -> Iterator[None]:
+        """Turn errors of a damaged gzip stream into one clear error."""
+        try:
+            yield
+        except _GZIP_ERRORS:
+            if not self.gzipped:
+                raise
+            raise InputFormatError("truncated or corrupt gzip stream", path=self.name) from None
+        except OSError as exc:
+            # gzip reports some damage (bad CRC, bad header) as plain OSError
+            if not self.gzipped or exc.errno is not None:
+                raise
+            raise InputFormatError("truncated or corrupt gzip stream", path=self.name) from None

@@ -1,0 +1,215 @@
+"""The commands end to end on small simulated data and on data/."""
+
+import json
+
+import numpy as np
+import pytest
+
+from seqem.hmm.models import CategoricalHMM, GaussianHMM, load_model
+from seqem.io.table import read_table
+
+from .conftest import DATA, bed_rows, simulate_two_state_dna, write_fasta
+
+
+@pytest.fixture(scope="module")
+def two_state(tmp_path_factory):
+    """A clear 2-state GC simulation: 3 records, 120 kb, ~4 kb segments."""
+    rng = np.random.default_rng(20240611)
+    records, truth = simulate_two_state_dna(rng, [50000, 40000, 30000])
+    path = write_fasta(tmp_path_factory.mktemp("sim") / "sim.fa", records)
+    return path, truth
+
+
+def per_base_states(rows, lengths):
+    states = {name: np.full(n, -1) for name, n in lengths.items()}
+    for chrom, start, end, name, _, _ in rows:
+        states[chrom][start:end] = int(name.removeprefix("state"))
+    return states
+
+
+def test_segment_recovers_the_simulated_states(tmp_path, run, two_state):
+    fasta, truth = two_state
+    out, params, report = tmp_path / "s.bed", tmp_path / "p.json", tmp_path / "run.json"
+    result = run("hmm", "segment", fasta, "-o", out, "--params", params, "--report", report)
+    assert result.code == 0, result.err
+    assert result.out == ""
+    text = out.read_text()
+    assert text.splitlines()[0] == "#chrom\tchromStart\tchromEnd\tname\tscore\tstrand"
+    rows = bed_rows(text)
+    lengths = {k: v.size for k, v in truth.items()}
+    # segments tile every record exactly, in order
+    for name, n in lengths.items():
+        mine = [r for r in rows if r[0] == name]
+        assert mine[0][1] == 0 and mine[-1][2] == n
+        assert all(a[2] == b[1] for a, b in zip(mine, mine[1:], strict=False))
+    assert all(0 <= r[4] <= 1000 and r[5] == "." for r in rows)
+    found = per_base_states(rows, lengths)
+    agree = np.mean(np.concatenate([found[k] == truth[k] for k in truth]))
+    # labels are sorted by GC and the simulation's state 1 is the GC-rich one;
+    # posteriors are near 1 away from boundaries, so only bases near the ~30
+    # switch points can be wrong: > 90% is a loose bound
+    assert agree > 0.9, agree
+
+    model = load_model(params)
+    assert isinstance(model, CategoricalHMM)
+    doc = json.loads(params.read_text())
+    assert doc["alphabet"] == "ACGT"
+    assert doc["state_gc"] == sorted(doc["state_gc"])
+    np.testing.assert_allclose(doc["state_gc"], [0.35, 0.62], atol=0.02)
+
+    rep = json.loads(report.read_text())
+    assert rep["command"] == "hmm segment"
+    assert rep["seed"] == 1 and rep["parameters"]["states"] == 2
+    assert rep["fit_result"]["converged"] is True
+    assert rep["results"]["n_bases"] == sum(lengths.values())
+    assert rep["results"]["n_ambiguous"] == 50 * len(lengths)
+    for key in ("python", "numpy", "numba", "biopython"):
+        assert rep["environment"][key]
+    assert rep["peak_memory_mb"] > 0 and rep["elapsed_seconds"] > 0
+    assert rep["argv"][:3] == ["seqem", "hmm", "segment"]
+    # the summary on stderr
+    assert "GC content by state" in result.err and "converged" in result.err
+
+
+def test_segment_is_deterministic_and_thread_independent(tmp_path, run, two_state):
+    fasta, _ = two_state
+    outputs = []
+    for i, threads in enumerate(("1", "2", "2")):
+        out = tmp_path / f"s{i}.bed"
+        assert run("hmm", "segment", fasta, "-q", "--threads", threads, "-o", out).code == 0
+        outputs.append(out.read_bytes())
+    assert outputs[0] == outputs[1] == outputs[2]
+
+
+def test_segment_region_coordinates_and_stdout(run, two_state):
+    fasta, truth = two_state
+    result = run("hmm", "segment", fasta, "-q", "--region", "chr2:10,001-20,000")
+    assert result.code == 0 and result.err == ""
+    rows = bed_rows(result.out)
+    assert {r[0] for r in rows} == {"chr2"}
+    assert rows[0][1] == 10000 and rows[-1][2] == 20000
+    found = np.concatenate([np.full(r[2] - r[1], int(r[3][-1])) for r in rows])
+    assert np.mean(found == truth["chr2"][10000:20000]) > 0.9
+
+
+def test_segment_from_stdin(run, two_state, monkeypatch):
+    import io
+    import sys
+
+    fasta, _ = two_state
+    with open(fasta, "rb") as fh:
+        monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(fh.read())))
+    result = run("hmm", "segment", "-", "-q", "--region", "chr3")
+    assert result.code == 0, result.err
+    assert bed_rows(result.out)[-1][:3] == ("chr3", bed_rows(result.out)[-1][1], 30000)
+
+
+def test_posterior_min_drops_uncertain_segments(run, two_state):
+    fasta, _ = two_state
+    every = bed_rows(run("hmm", "segment", fasta, "-q").out)
+    sure = bed_rows(run("hmm", "segment", fasta, "-q", "--posterior-min", "0.99").out)
+    assert set(sure) <= set(every)
+    assert all(r[4] >= 990 for r in sure)
+
+
+def test_not_converging_warns_in_one_line(tmp_path, run, two_state):
+    fasta, _ = two_state
+    result = run("hmm", "segment", fasta, "--max-iter", "1", "-o", tmp_path / "s.bed")
+    assert result.code == 0
+    warnings = [line for line in result.err.splitlines() if line.startswith("seqem: warning:")]
+    assert len(warnings) == 1 and "did not converge" in warnings[0]
+    quiet = run("hmm", "segment", fasta, "--max-iter", "1", "-q", "-o", tmp_path / "s.bed")
+    assert quiet.err == ""
+
+
+def test_verbose_logs_iterations(tmp_path, run, two_state):
+    fasta, _ = two_state
+    result = run("hmm", "segment", fasta, "-v", "--n-init", "1", "-o", tmp_path / "s.bed")
+    assert result.code == 0
+    lines = [line for line in result.err.splitlines() if "iteration" in line]
+    assert lines and lines[0].startswith("segment: start 1/1, iteration 1, log-likelihood -")
+
+
+def test_fit_then_decode(tmp_path, run):
+    table = DATA / "example_signal.tsv"
+    model_path, states = tmp_path / "m.json", tmp_path / "states.tsv"
+    fit = run("hmm", "fit", table, "-n", "3", "--seq-col", "seq_id", "-o", model_path)
+    assert fit.code == 0 and fit.out == ""
+    assert "GaussianHMM with 3 states" in fit.err and "log-likelihood" in fit.err
+    model = load_model(model_path)
+    assert isinstance(model, GaussianHMM) and model.means_.shape == (3, 2)
+    assert json.loads(model_path.read_text())["data"] == {
+        "columns": ["x1", "x2"],
+        "seq_col": "seq_id",
+    }
+
+    # the model file remembers columns and sequence column
+    dec = run("hmm", "decode", model_path, table, "--posteriors", "-q", "-o", states)
+    assert dec.code == 0 and dec.err == ""
+    out = read_table(states, seq_col="seq_id")
+    assert out.columns == ("row", "state", "posterior_0", "posterior_1", "posterior_2")
+    assert out.seq_ids == ("s1", "s2", "s3", "s4", "s5", "s6")
+    np.testing.assert_array_equal(out.X[:, 0], np.arange(1, out.n_rows + 1))
+    np.testing.assert_allclose(out.X[:, 2:].sum(axis=1), 1.0, atol=1e-5)  # printed with 6 digits
+
+    truth = read_table(DATA / "example_signal_truth.tsv", columns=["state"]).X[:, 0]
+    found = out.X[:, 1].astype(int)
+    counts = np.zeros((3, 3), int)
+    np.add.at(counts, (found, truth.astype(int)), 1)
+    # the simulated states are well separated: each fitted state is one true state
+    assert np.all(counts.max(axis=1) / counts.sum(axis=1) > 0.95)
+    assert sorted(counts.argmax(axis=1)) == [0, 1, 2]
+
+
+def test_decode_to_stdout_without_seq_col(tmp_path, run):
+    table = tmp_path / "t.csv"
+    rng = np.random.default_rng(11)
+    x = np.concatenate([rng.normal(0, 1, 200), rng.normal(6, 1, 200)])
+    table.write_text("signal\n" + "\n".join(f"{v:.4f}" for v in x) + "\n")
+    model_path = tmp_path / "m.json"
+    assert run("hmm", "fit", table, "-q", "-o", model_path).code == 0
+    dec = run("hmm", "decode", model_path, table, "-q")
+    lines = dec.out.splitlines()
+    assert lines[0] == "row\tstate" and len(lines) == 401
+    states = np.array([int(line.split("\t")[1]) for line in lines[1:]])
+    assert len(set(states[:150])) == 1 and len(set(states[250:])) == 1
+    assert states[0] != states[-1]
+
+
+def test_decode_checks_the_number_of_columns(tmp_path, run):
+    model_path = tmp_path / "m.json"
+    table = DATA / "example_signal.tsv"
+    args = ["--seq-col", "seq_id", "-q"]
+    assert run("hmm", "fit", table, "--columns", "x1", *args, "-o", model_path).code == 0
+    result = run("hmm", "decode", model_path, table, "--columns", "x1,x2", "-q")
+    assert result.code == 1
+    assert result.err.startswith(f"seqem: error: {table}: the table gives 2 columns")
+
+
+def test_decode_with_a_categorical_model(tmp_path, run, two_state):
+    fasta, _ = two_state
+    params = tmp_path / "p.json"
+    assert (
+        run("hmm", "segment", fasta, "-q", "--params", params, "-o", tmp_path / "s.bed").code == 0
+    )
+    table = tmp_path / "symbols.tsv"
+    table.write_text("base\n" + "\n".join(["1", "2"] * 200 + ["0", "3"] * 200 + ["-1"]) + "\n")
+    result = run("hmm", "decode", params, table, "-q")
+    assert result.code == 0, result.err
+    states = [int(line.split("\t")[1]) for line in result.out.splitlines()[1:]]
+    assert states[100] == 1 and states[700] == 0  # GC-rich run, then AT-rich run
+
+
+def test_demo(tmp_path, run):
+    outdir = tmp_path / "demo"
+    report = tmp_path / "run.json"
+    result = run("demo", "-o", outdir, "--report", report)
+    assert result.code == 0, result.err
+    for name in ("segments.bed", "segments_params.json", "signal_model.json", "signal_states.tsv"):
+        assert (outdir / name).stat().st_size > 0
+    assert "bases whose Viterbi state is the simulated state" in result.out
+    rep = json.loads(report.read_text())
+    # the example data are clear simulations: the fits recover nearly all states
+    assert rep["results"]["dna_fraction_in_true_state"] > 0.95
+    assert rep["results"]["signal_fraction_in_true_state"] > 0.95
+    assert set(rep["fit_results"]) == {"segment", "fit"}
