@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import importlib.util
 import itertools
 import os
 from collections.abc import Iterator
@@ -116,7 +117,15 @@ def _cmd_demo(args: argparse.Namespace, ctx: RunContext) -> int:
 
     from ..io.bed import write_bed
     from ..io.table import write_tsv
-    from .hmm import decode_rows, decode_table, fit_table, model_document, segment_fasta, write_text
+    from .hmm import (
+        decode_rows,
+        decode_table,
+        fit_table,
+        model_document,
+        plot_segmentation_file,
+        segment_fasta,
+        write_text,
+    )
 
     outdir = args.output
     os.makedirs(outdir, exist_ok=True)
@@ -138,6 +147,10 @@ def _cmd_demo(args: argparse.Namespace, ctx: RunContext) -> int:
         write_bed(out["segments"], seg.records)
         gc = [round(float(g), 6) for g in seg.state_gc]
         write_text(out["params"], model_document(seg.model, alphabet="ACGT", state_gc=gc))
+        plot_path = os.path.join(outdir, "segments.png")
+        if importlib.util.find_spec("matplotlib") is not None:
+            plot_segmentation_file(seg, plot_path)
+            out["plot"] = plot_path
         truth = truth_per_base(data / FASTA_TRUTH, seg.seqs.names, seg.seqs.bounds)
         labelled = truth >= 0
         dna_agree = float(np.mean(seg.states[labelled] == truth[labelled]))
@@ -189,6 +202,9 @@ def _cmd_demo(args: argparse.Namespace, ctx: RunContext) -> int:
         f"({seqs.codes.size:,} bases in {seqs.n_sequences} records)",
         f"   segments:   {out['segments']} ({len(seg.records)} segments)",
         f"   parameters: {out['params']}",
+        f"   plot:       {out['plot']}"
+        if "plot" in out
+        else "   plot:       (pip install matplotlib to draw segments.png)",
         "   GC content by state, fitted vs in the simulated segments: "
         + ", ".join(
             f"state{k} {g:.3f} vs {t:.3f}" for k, (g, t) in enumerate(zip(gc, true_gc, strict=True))
@@ -203,7 +219,8 @@ def _cmd_demo(args: argparse.Namespace, ctx: RunContext) -> int:
         "(fitted labels matched to the simulated ones)",
         "",
         "The same with the commands:",
-        f"   seqem hmm segment {fasta} -n {N_DNA_STATES} -o {out['segments']}",
+        f"   seqem hmm segment {fasta} -n {N_DNA_STATES} -o {out['segments']}"
+        + (f" --plot {out['plot']}" if "plot" in out else ""),
         f"   seqem hmm fit {signal} -n {N_SIGNAL_STATES} --seq-col seq_id -o {out['model']}",
         f"   seqem hmm decode {out['model']} {signal} --posteriors -o {out['states']}",
     ]

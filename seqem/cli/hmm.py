@@ -11,9 +11,11 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import os
 from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
+from ..errors import SeqemError
 from ._common import (
     add_fit_options,
     add_run_options,
@@ -90,6 +92,7 @@ def _add_segment(verbs: Any) -> None:
             "seqem hmm segment data/example.fa.gz -n 3 --region chr1:1-30,000 | head",
             "seqem hmm segment data/example.fa.gz -n 3 --params params.json --report run.json "
             "-o segments.bed",
+            "seqem hmm segment data/example.fa.gz -n 3 --plot segments.png -o segments.bed",
         ),
     )
     p.add_argument("fasta", metavar="FASTA", help="DNA FASTA, plain or gzip; '-' for stdin")
@@ -130,6 +133,12 @@ def _add_segment(verbs: Any) -> None:
         default=0.0,
         metavar="P",
         help="leave out segments whose mean posterior is below P (default: %(default)s)",
+    )
+    p.add_argument(
+        "--plot",
+        metavar="FILE",
+        help="draw GC content along each sequence (up to the first 8) shaded by state; "
+        "the format follows the extension: .png, .pdf or .svg (needs matplotlib)",
     )
     add_fit_options(p, n_init=3)
     add_run_options(p)
@@ -336,6 +345,9 @@ def _cmd_segment(args: argparse.Namespace, ctx: RunContext) -> int:
 
     check_output_path(args.output)
     check_output_path(args.params)
+    check_output_path(args.plot)
+    if args.plot and os.path.splitext(args.plot)[1].lower() not in (".png", ".pdf", ".svg"):
+        raise SeqemError(f"--plot {args.plot}: use a .png, .pdf or .svg file name")
     result = segment_fasta(
         args.fasta,
         n_states=args.states,
@@ -364,6 +376,9 @@ def _cmd_segment(args: argparse.Namespace, ctx: RunContext) -> int:
             ),
         )
         ctx.outputs.append(args.params)
+    if args.plot:
+        plot_segmentation_file(result, args.plot)
+        ctx.outputs.append(args.plot)
     seqs = result.seqs
     ctx.fit_results["segment"] = result.model.fit_result_.to_dict()
     ctx.results.update(
@@ -382,6 +397,41 @@ def _cmd_segment(args: argparse.Namespace, ctx: RunContext) -> int:
     ctx.info("  GC content by state: " + ", ".join(f"state{k} {g:.3f}" for k, g in enumerate(gc)))
     ctx.info("  " + _fit_summary(result.model))
     return 0
+
+
+#: Records drawn by ``--plot`` (one panel each).
+PLOT_MAX_RECORDS = 8
+
+
+def plot_segmentation_file(result: Segmentation, path: str) -> None:
+    """One panel per record (the first :data:`PLOT_MAX_RECORDS`): GC and states."""
+    import numpy as np
+
+    from ..plotting import _pyplot, plot_segmentation, save_figure
+
+    plt = _pyplot()
+    seqs = result.seqs
+    n = min(seqs.n_sequences, PLOT_MAX_RECORDS)
+    fig, axes = plt.subplots(n, 1, figsize=(10, 2.4 * n), squeeze=False)
+    n_states = len(result.state_gc)
+    for k in range(n):
+        lo, hi = int(seqs.bounds[k]), int(seqs.bounds[k + 1])
+        states = result.states[lo:hi]
+        change = np.flatnonzero(states[1:] != states[:-1]) + 1
+        starts = np.concatenate([[0], change])
+        ends = np.concatenate([change, [states.size]])
+        segments = [(int(a), int(b), int(states[a])) for a, b in zip(starts, ends, strict=True)]
+        plot_segmentation(
+            seqs.codes[lo:hi],
+            segments,
+            n_states=n_states,
+            offset=int(seqs.starts[k]),
+            title=seqs.names[k],
+            ax=axes[k, 0],
+        )
+    fig.tight_layout()
+    save_figure(fig, path)
+    plt.close(fig)
 
 
 def _bincount(states: np.ndarray, n: int) -> np.ndarray:

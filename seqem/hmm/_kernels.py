@@ -75,6 +75,7 @@ def _forward_seq(B, s, e, startprob, transmat, alpha, scale):  # pragma: no cove
     """
     n = B.shape[1]
     ll = 0.0
+    prod = 1.0
     c = 0.0
     for j in range(n):
         v = startprob[j] * B[s, j]
@@ -107,8 +108,15 @@ def _forward_seq(B, s, e, startprob, transmat, alpha, scale):  # pragma: no cove
         for j in range(n):
             alpha[t, j] *= inv
         scale[t] = c
-        ll += np.log(c)
-    return ll
+        # multiply normalisers and take one log now and then, not one per step
+        if c < 1e-100 or c > 1e100:
+            ll += np.log(c)
+        else:
+            prod *= c
+            if prod < 1e-150 or prod > 1e150:
+                ll += np.log(prod)
+                prod = 1.0
+    return ll + np.log(prod)
 
 
 @njit(**JIT)
@@ -272,6 +280,7 @@ def forward_loglik(B, logscale, bounds, chunks, startprob, transmat):  # pragma:
                 ll += np.log(total)
                 for j in range(n):
                     prev[j] /= total
+                prod = 1.0
                 for t in range(s + 1, e):
                     for j in range(n):
                         cur[j] = 0.0
@@ -288,10 +297,17 @@ def forward_loglik(B, logscale, bounds, chunks, startprob, transmat):  # pragma:
                     if not total > 0.0:
                         ll = NEG_INF
                         break
-                    ll += np.log(total)
+                    if total < 1e-100 or total > 1e100:
+                        ll += np.log(total)
+                    else:
+                        prod *= total
+                        if prod < 1e-150 or prod > 1e150:
+                            ll += np.log(prod)
+                            prod = 1.0
                     inv = 1.0 / total
                     for j in range(n):
                         prev[j] = cur[j] * inv
+                ll += np.log(prod)
             loglik[q] = ll
     return loglik
 

@@ -13,7 +13,7 @@ is a missing observation; fits run in parallel over sequences.
 >>> model.transmat_ = np.array([[0.9, 0.1], [0.2, 0.8]])
 >>> model.emissionprob_ = np.array([[0.9, 0.1], [0.1, 0.9]])
 >>> round(model.score(np.array([0, 0, 1])), 6)
--2.382014
+-2.610198
 """
 
 from __future__ import annotations

@@ -213,3 +213,23 @@ def test_demo(tmp_path, run):
     assert rep["results"]["dna_fraction_in_true_state"] > 0.95
     assert rep["results"]["signal_fraction_in_true_state"] > 0.95
     assert set(rep["fit_results"]) == {"segment", "fit"}
+
+
+def test_segment_plot(tmp_path, run, two_state):
+    pytest.importorskip("matplotlib", reason="plots need matplotlib")
+    fasta, _ = two_state
+    png = tmp_path / "segments.png"
+    res = run("hmm", "segment", fasta, "-q", "--plot", png, "-o", tmp_path / "s.bed")
+    assert res.code == 0, res.err
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    svg = tmp_path / "segments.svg"
+    assert run("hmm", "segment", fasta, "-q", "--plot", svg, "-o", "-").code == 0
+    assert b"<svg" in svg.read_bytes()[:1000]
+
+
+def test_segment_plot_refuses_unknown_format(tmp_path, run, two_state):
+    fasta, _ = two_state
+    res = run("hmm", "segment", fasta, "--plot", tmp_path / "x.gif", "-o", tmp_path / "s.bed")
+    assert res.code == 1
+    assert res.err.count("\n") == 1 and ".png, .pdf or .svg" in res.err
+    assert not (tmp_path / "s.bed").exists()

@@ -1,0 +1,151 @@
+"""Plots, drawn with matplotlib (imported only when a plot is made).
+
+Every function takes ``ax=None`` (a new figure is made when it is None) and
+returns the Axes it drew on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+__all__ = ["plot_segmentation", "save_figure"]
+
+
+def _pyplot() -> Any:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg", force=False)
+        import matplotlib.pyplot as plt
+    except ImportError as exc:  # pragma: no cover - depends on the install
+        from .errors import SeqemError
+
+        raise SeqemError(
+            "plots need matplotlib: pip install matplotlib"
+        ) from exc
+    return plt
+
+
+def window_gc(codes: np.ndarray, window: int) -> tuple[np.ndarray, np.ndarray]:
+    """GC fraction of the unambiguous bases in consecutive windows.
+
+    Parameters
+    ----------
+    codes : int array, shape (T,)
+        Bases coded A=0, C=1, G=2, T=3, ambiguous = -1.
+    window : int
+        Window length in bases.
+
+    Returns
+    -------
+    centres : float64 array
+        Window centres (0-based offsets).
+    gc : float64 array
+        GC fraction per window (NaN where a window has no unambiguous base).
+
+    >>> window_gc(np.array([0, 1, 2, 3, -1, 1]), 3)[1].round(3)
+    array([0.667, 0.5  ])
+    """
+    n = codes.size // window
+    if n == 0:
+        return np.array([codes.size / 2.0]), np.array([np.nan])
+    c = codes[: n * window].reshape(n, window)
+    known = (c >= 0).sum(axis=1)
+    gc = ((c == 1) | (c == 2)).sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        frac = np.where(known > 0, gc / np.maximum(known, 1), np.nan)
+    centres = (np.arange(n) + 0.5) * window
+    return centres, frac
+
+
+def plot_segmentation(
+    codes: np.ndarray,
+    segments: Sequence[tuple[int, int, int]],
+    *,
+    n_states: int,
+    offset: int = 0,
+    title: str | None = None,
+    window: int | None = None,
+    ax: Any = None,
+) -> Any:
+    """GC content along one sequence over its segments, shaded by state.
+
+    Parameters
+    ----------
+    codes : int array, shape (T,)
+        The sequence, coded as in :func:`window_gc`.
+    segments : sequence of (start, end, state)
+        Half-open segment coordinates relative to the sequence start.
+    n_states : int
+        Number of states (fixes the colours).
+    offset : int
+        Position of the first base, for the x axis.
+    title : str, optional
+    window : int, optional
+        GC window length (default: about 1/400 of the sequence, at least 100).
+    ax : matplotlib Axes, optional
+
+    Returns
+    -------
+    matplotlib Axes
+    """
+    plt = _pyplot()
+    if ax is None:
+        _, ax = plt.subplots(figsize=(10, 2.6))
+    if window is None:
+        window = max(100, codes.size // 400)
+    cmap = plt.get_cmap("viridis", max(n_states, 2))
+    scale, unit = (1e6, "Mb") if offset + codes.size > 5e6 else (1e3, "kb")
+    for start, end, state in segments:
+        ax.axvspan(
+            (offset + start) / scale,
+            (offset + end) / scale,
+            color=cmap(state),
+            alpha=0.25,
+            lw=0,
+        )
+    centres, gc = window_gc(codes, window)
+    ax.plot((offset + centres) / scale, gc, color="black", lw=0.8)
+    ax.set_xlim(offset / scale, (offset + codes.size) / scale)
+    ax.set_ylabel(f"GC ({window:,} bp windows)")
+    ax.set_xlabel(f"position ({unit})")
+    handles = [
+        plt.Rectangle((0, 0), 1, 1, color=cmap(k), alpha=0.4, label=f"state{k}")
+        for k in range(n_states)
+    ]
+    ax.legend(
+        handles=handles,
+        loc="lower right",
+        bbox_to_anchor=(1.0, 1.0),
+        fontsize="small",
+        ncol=n_states,
+        frameon=False,
+        borderaxespad=0.1,
+    )
+    if title:
+        ax.set_title(title, fontsize="medium", loc="left")
+    return ax
+
+
+def save_figure(fig: Any, path: str) -> None:
+    """Save a figure atomically; the format follows the extension (png, pdf, svg)."""
+    import os
+    import tempfile
+
+    directory = os.path.dirname(os.path.abspath(path))
+    suffix = os.path.splitext(path)[1] or ".png"
+    fd, tmp = tempfile.mkstemp(prefix=".seqem-", suffix=suffix, dir=directory)
+    os.close(fd)
+    try:
+        fig.savefig(tmp, dpi=120, bbox_inches="tight")
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
