@@ -23,9 +23,7 @@ def _pyplot() -> Any:
     except ImportError as exc:  # pragma: no cover - depends on the install
         from .errors import SeqemError
 
-        raise SeqemError(
-            "plots need matplotlib: pip install matplotlib"
-        ) from exc
+        raise SeqemError("plots need matplotlib: pip install matplotlib") from exc
     return plt
 
 
