@@ -277,7 +277,7 @@ def segment_fasta(
             "no A, C, G or T bases to fit: every base is N or another ambiguity code",
             path="<stdin>" if fasta == "-" else fasta,
         )
-    model: Any = CategoricalHMM(
+    model = CategoricalHMM(
         n_states,
         n_features=4,
         n_init=n_init,

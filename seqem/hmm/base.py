@@ -193,6 +193,12 @@ class BaseHMM:
     _all_letters = "st"
     _emission_keys: tuple[str, ...] = ()
 
+    # parameters: set by fit, or by the user before fit / score
+    startprob_: np.ndarray
+    transmat_: np.ndarray
+    fit_result_: FitResult
+    n_samples_fit_: int
+
     def __init__(
         self,
         n_components: int = 1,
@@ -355,7 +361,7 @@ class BaseHMM:
             callback=self.callback,
         )
         self._set_params(params)
-        self.fit_result_: FitResult = result
+        self.fit_result_ = result
         self.n_samples_fit_ = int(X.shape[0])
         return self
 

@@ -134,6 +134,7 @@ class CategoricalHMM(BaseHMM):
 
     _all_letters = "ste"
     _emission_keys = ("emissionprob",)
+    emissionprob_: np.ndarray
 
     def __init__(
         self,
@@ -371,6 +372,8 @@ class GaussianHMM(BaseHMM):
 
     _all_letters = "stmc"
     _emission_keys = ("means", "covars")
+    means_: np.ndarray
+    covars_: np.ndarray
 
     def __init__(
         self,
