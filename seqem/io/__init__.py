@@ -17,4 +17,9 @@ table
     ``read_table`` / ``write_tsv``: numeric observation tables.
 bed
     ``write_bed`` / ``read_bed``: BED6 segment files.
+hmmer
+    ``read_hmmer`` / ``write_hmmer``: HMMER3 profile HMM files.
+sequences
+    ``read_sequences``: protein/DNA/RNA FASTA and Swiss-Prot files to residue
+    codes; ``read_bam_reads``: reads from BAM/CRAM.
 """

@@ -1,0 +1,413 @@
+"""Read biological sequences into digital codes for profile search and training.
+
+Residues become small integers in the code space of
+:meth:`Alphabet.degenerate_matrix <seqem.profile.model.Alphabet.degenerate_matrix>`:
+the K canonical symbols are ``0..K-1`` and the degenerate codes follow
+(``B J Z O U X`` for amino, the IUPAC codes ``R Y M K S W H B V D N`` for
+nucleotides).  Lowercase counts as uppercase; in DNA ``U`` reads as ``T`` and
+in RNA ``T`` reads as ``U``.  A ``*`` that ends a protein sequence (a stop) is
+dropped.  Gaps (``-``, ``.``) are errors: aligned inputs are not read here.
+
+Inputs are FASTA (plain, gzip or standard input) or UniProt/Swiss-Prot flat
+files, told apart by their content.  The conversion runs on bytes through a
+256-entry lookup table.
+
+>>> from seqem.profile.model import AMINO
+>>> digitize("ACDy*", AMINO).tolist()
+[0, 1, 2, 19]
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Iterator
+
+import numpy as np
+from Bio import SeqIO
+from Bio.SeqIO.FastaIO import SimpleFastaParser
+
+from ..errors import AlphabetError, InputFormatError
+from ..profile.model import AMINO, DNA, RNA, Alphabet
+from ._source import InputSource
+from .fasta import _locate
+
+__all__ = ["DigitalSequences", "read_sequences", "digitize", "guess_alphabet", "read_bam_reads"]
+
+#: Table value of a byte that is not a residue of the alphabet.
+INVALID = 255
+_NUCLEOTIDE_CHARS = frozenset("ACGTUNRYMKSWHBVD")
+#: Smallest fraction of A, C, G, T, U, N among residues for a nucleotide guess.
+_NUCLEOTIDE_FRACTION = 0.9
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class DigitalSequences:
+    """Sequences as one concatenated array of residue codes.
+
+    Attributes
+    ----------
+    names : tuple of str
+        Name of each sequence (first word of a FASTA header, the ``ID`` name of
+        a Swiss-Prot entry, the read name of a BAM record).
+    descriptions : tuple of str
+        Rest of each header (``""`` when there is none).
+    codes : uint8 array, shape (n_residues,)
+        All sequences concatenated, as indices into the codes of
+        ``alphabet.degenerate_matrix()``.
+    bounds : int64 array, shape (n_sequences + 1,)
+        Sequence ``i`` is ``codes[bounds[i]:bounds[i + 1]]``.
+    alphabet : Alphabet
+    """
+
+    names: tuple[str, ...]
+    descriptions: tuple[str, ...]
+    codes: np.ndarray
+    bounds: np.ndarray
+    alphabet: Alphabet
+
+    @property
+    def lengths(self) -> np.ndarray:
+        """Length of each sequence (int64, shape (n_sequences,))."""
+        return np.diff(self.bounds)
+
+    @property
+    def n_sequences(self) -> int:
+        """Number of sequences."""
+        return len(self.names)
+
+    @property
+    def n_residues(self) -> int:
+        """Total number of residues."""
+        return int(self.bounds[-1])
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+    def sequence(self, i: int) -> np.ndarray:
+        """Codes of sequence ``i`` (a view; uint8)."""
+        return self.codes[self.bounds[i] : self.bounds[i + 1]]
+
+    def text(self, i: int) -> str:
+        """Sequence ``i`` as uppercase letters."""
+        symbols, _ = self.alphabet.degenerate_matrix()
+        return "".join(symbols[c] for c in self.sequence(i))
+
+
+_TABLES: dict[str, np.ndarray] = {}
+
+
+def lookup_table(alphabet: Alphabet) -> np.ndarray:
+    """Byte value -> residue code (uint8, shape (256,); :data:`INVALID` if not a residue)."""
+    table = _TABLES.get(alphabet.name)
+    if table is None:
+        symbols, _ = alphabet.degenerate_matrix()
+        table = np.full(256, INVALID, dtype=np.uint8)
+        for code, char in enumerate(symbols):
+            table[ord(char)] = table[ord(char.lower())] = code
+        synonym = {"DNA": ("U", "T"), "RNA": ("T", "U")}.get(alphabet.name)
+        if synonym is not None:
+            code = symbols.index(synonym[1])
+            table[ord(synonym[0])] = table[ord(synonym[0].lower())] = code
+        table.flags.writeable = False
+        _TABLES[alphabet.name] = table
+    return table
+
+
+def _bytes(text: str | bytes) -> bytes:
+    return text.encode("latin-1") if isinstance(text, str) else text
+
+
+def _strip_stop(raw: bytes, alphabet: Alphabet) -> bytes:
+    if alphabet.name == "amino" and raw.endswith(b"*"):
+        return raw[:-1]
+    return raw
+
+
+def _describe(char: str, alphabet: Alphabet) -> str:
+    if char in "-.":
+        hint = "; this looks like an alignment: remove the gaps"
+    elif char == "*":
+        hint = "; '*' (stop) is only accepted at the end of a protein sequence"
+    elif not char.isprintable() or char.isspace():
+        hint = ""
+        char = repr(char)
+    else:
+        hint = ""
+    return (
+        f"invalid character {char!r} for the {alphabet.name} alphabet{hint}; expected "
+        f"{alphabet.symbols} or one of the codes {''.join(alphabet.degenerate)}"
+    )
+
+
+def digitize(text: str | bytes, alphabet: Alphabet) -> np.ndarray:
+    """Codes of one sequence.
+
+    Parameters
+    ----------
+    text : str or bytes
+        Residues, any case; a final ``*`` is dropped for amino acids.
+    alphabet : Alphabet
+
+    Returns
+    -------
+    uint8 array, shape (n,)
+        Indices into ``alphabet.degenerate_matrix()[0]``.
+
+    Raises
+    ------
+    AlphabetError
+        A character that is not a residue of ``alphabet``; the message gives
+        its 1-based position.
+    """
+    raw = _strip_stop(_bytes(text), alphabet)
+    codes = lookup_table(alphabet)[np.frombuffer(raw, dtype=np.uint8)]
+    bad = np.flatnonzero(codes == INVALID)
+    if bad.size:
+        pos = int(bad[0])
+        raise AlphabetError(f"{_describe(chr(raw[pos]), alphabet)} at position {pos + 1}")
+    return codes
+
+
+def guess_alphabet(texts: list[bytes]) -> Alphabet:
+    """DNA, RNA or amino from the residues of some sequences.
+
+    Nucleotides when every character is a nucleotide or IUPAC code and at
+    least 90% are ``A C G T U N``; RNA when there is ``U`` and no ``T``.
+    Anything else (and a ``*`` stop) means amino acids.
+
+    >>> guess_alphabet([b"ACGTN"]).name, guess_alphabet([b"acgu"]).name
+    ('DNA', 'RNA')
+    >>> guess_alphabet([b"MKVLAAGIVG"]).name
+    'amino'
+    """
+    counts = np.zeros(256, dtype=np.int64)
+    for raw in texts:
+        counts += np.bincount(np.frombuffer(raw, dtype=np.uint8), minlength=256)
+    upper = counts[ord("A") : ord("Z") + 1] + counts[ord("a") : ord("z") + 1]
+    letters = {chr(ord("A") + i): int(n) for i, n in enumerate(upper) if n}
+    others = int(counts.sum() - upper.sum())
+    total = sum(letters.values())
+    if others or not total or not set(letters) <= _NUCLEOTIDE_CHARS:
+        return AMINO
+    plain = sum(letters.get(c, 0) for c in "ACGTUN")
+    if plain < _NUCLEOTIDE_FRACTION * total:
+        return AMINO
+    if letters.get("U") and not letters.get("T"):
+        return RNA
+    return DNA
+
+
+def _first_line(source: InputSource) -> tuple[int, str] | None:
+    with source.gzip_errors(), source.open_text() as fh:
+        for number, line in enumerate(fh, start=1):
+            if line.strip():
+                return number, line
+    return None
+
+
+def _fasta_records(source: InputSource) -> Iterator[tuple[str, str, bytes]]:
+    with source.gzip_errors(), source.open_text() as fh:
+        for title, seq in SimpleFastaParser(fh):
+            parts = title.split(None, 1)
+            name = parts[0] if parts else ""
+            desc = parts[1].strip() if len(parts) > 1 else ""
+            yield name, desc, seq.encode("latin-1")
+
+
+def _swiss_records(source: InputSource) -> Iterator[tuple[str, str, bytes]]:
+    with source.gzip_errors(), source.open_text() as fh:
+        try:
+            for record in SeqIO.parse(fh, "swiss"):
+                yield record.name, record.description, bytes(record.seq)
+        except (ValueError, AssertionError) as exc:
+            message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise InputFormatError(
+                f"malformed Swiss-Prot/UniProt entry: {message}", path=source.name
+            ) from None
+
+
+def read_sequences(
+    path: str | os.PathLike[str], alphabet: Alphabet | None = None
+) -> DigitalSequences:
+    """Read unaligned sequences (FASTA or Swiss-Prot/UniProt text) into codes.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        FASTA, or a UniProt/Swiss-Prot flat file (its first line starts with
+        ``ID``); plain or gzip-compressed (detected from the content), or
+        ``"-"`` for standard input.
+    alphabet : Alphabet, optional
+        :data:`~seqem.profile.model.AMINO`, ``DNA`` or ``RNA``.  By default
+        it is guessed from all residues (see :func:`guess_alphabet`).
+
+    Returns
+    -------
+    DigitalSequences
+
+    Raises
+    ------
+    AlphabetError
+        A character that is not a residue of the alphabet (gaps included);
+        the message names the record, its 1-based position and the line.
+    InputFormatError
+        Empty input, no records, text that is neither FASTA nor Swiss-Prot, a
+        record without a name or with an empty sequence, a malformed entry,
+        or a truncated or corrupt gzip stream.
+    OSError
+        The file cannot be opened.
+    """
+    source = InputSource(path)
+    first = _first_line(source)
+    if first is None:
+        raise InputFormatError(
+            "empty file; expected FASTA records ('>name') or Swiss-Prot entries ('ID   ')",
+            path=source.name,
+        )
+    number, line = first
+    if line.startswith(">"):
+        fasta = True
+        records = list(_fasta_records(source))
+    elif line.startswith("ID   "):
+        fasta = False
+        records = list(_swiss_records(source))
+    else:
+        raise InputFormatError(
+            f"not a FASTA or Swiss-Prot file: expected a '>' header or an 'ID   ' line, "
+            f"found {line.strip()[:20]!r}",
+            path=source.name,
+            line=number,
+        )
+    if not records:
+        raise InputFormatError("no sequence records found", path=source.name)
+
+    def line_of(index: int, position: int | None) -> int | None:
+        return _locate(source, index, position) if fasta else None
+
+    for index, (name, _, raw) in enumerate(records):
+        if not name:
+            raise InputFormatError(
+                "record header has no name", path=source.name, line=line_of(index, None)
+            )
+        if not raw or raw == b"*":
+            raise InputFormatError(
+                "empty sequence", path=source.name, line=line_of(index, None), record=name
+            )
+    if alphabet is None:
+        stops = any(raw.endswith(b"*") for _, _, raw in records)
+        alphabet = AMINO if stops else guess_alphabet([raw for _, _, raw in records])
+    texts = [_strip_stop(raw, alphabet) for _, _, raw in records]
+
+    bounds = np.zeros(len(texts) + 1, dtype=np.int64)
+    np.cumsum([len(t) for t in texts], out=bounds[1:])
+    joined = np.frombuffer(b"".join(texts), dtype=np.uint8)
+    codes = lookup_table(alphabet)[joined]
+    bad = np.flatnonzero(codes == INVALID)
+    if bad.size:
+        at = int(bad[0])
+        index = int(np.searchsorted(bounds, at, side="right")) - 1
+        pos = at - int(bounds[index])
+        raise AlphabetError(
+            f"{_describe(chr(joined[at]), alphabet)} at position {pos + 1}",
+            path=source.name,
+            line=line_of(index, pos),
+            record=records[index][0],
+        )
+    return DigitalSequences(
+        names=tuple(r[0] for r in records),
+        descriptions=tuple(r[1] for r in records),
+        codes=codes,
+        bounds=bounds,
+        alphabet=alphabet,
+    )
+
+
+_COMPLEMENT = bytes.maketrans(
+    b"ACGTURYMKSWHBVDNacgturymkswhbvdn", b"TGCAAYRKMSWDVBHNtgcaayrkmswdvbhn"
+)
+
+
+def read_bam_reads(
+    path: str | os.PathLike[str],
+    alphabet: Alphabet = DNA,
+    region: str | None = None,
+    min_mapq: int = 0,
+    *,
+    reference: str | os.PathLike[str] | None = None,
+) -> DigitalSequences:
+    """Read the reads of a BAM or CRAM file as sequences.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        BAM or CRAM file (an index is needed only with ``region``).
+    alphabet : Alphabet
+        ``DNA`` (default) or ``RNA``.
+    region : str, optional
+        Only reads overlapping this region (``"chr1:1000-2000"``); by
+        default every read, unmapped reads included.
+    min_mapq : int
+        Skip mapped reads with a lower mapping quality.  Unmapped reads are
+        always kept.
+    reference : str or os.PathLike, optional
+        Reference FASTA for CRAM files that need one.
+
+    Returns
+    -------
+    DigitalSequences
+        One sequence per primary record, in the read's original orientation
+        (reverse-strand reads are reverse-complemented back); records without
+        a stored sequence are skipped.
+
+    Raises
+    ------
+    InputFormatError
+        The file cannot be read as BAM/CRAM, or a read holds a character that
+        is not a base.
+    """
+    import pysam
+
+    name = os.fspath(path)
+    names: list[str] = []
+    texts: list[bytes] = []
+    try:
+        with pysam.AlignmentFile(
+            name, "r", reference_filename=None if reference is None else os.fspath(reference)
+        ) as bam:
+            reads = bam.fetch(region=region) if region else bam.fetch(until_eof=True)
+            for read in reads:
+                if read.is_secondary or read.is_supplementary:
+                    continue
+                if not read.is_unmapped and read.mapping_quality < min_mapq:
+                    continue
+                seq = read.query_sequence
+                if not seq:
+                    continue
+                raw = seq.encode("latin-1")
+                if read.is_reverse:
+                    raw = raw.translate(_COMPLEMENT)[::-1]
+                names.append(read.query_name or "")
+                texts.append(raw)
+    except (ValueError, OSError) as exc:
+        raise InputFormatError(f"cannot read alignments: {exc}", path=name) from None
+    bounds = np.zeros(len(texts) + 1, dtype=np.int64)
+    np.cumsum([len(t) for t in texts], out=bounds[1:])
+    joined = np.frombuffer(b"".join(texts), dtype=np.uint8)
+    codes = lookup_table(alphabet)[joined]
+    bad = np.flatnonzero(codes == INVALID)
+    if bad.size:
+        at = int(bad[0])
+        index = int(np.searchsorted(bounds, at, side="right")) - 1
+        raise AlphabetError(
+            f"{_describe(chr(joined[at]), alphabet)} at position {at - int(bounds[index]) + 1}",
+            path=name,
+            record=names[index],
+        )
+    return DigitalSequences(
+        names=tuple(names),
+        descriptions=("",) * len(names),
+        codes=codes,
+        bounds=bounds,
+        alphabet=alphabet,
+    )

@@ -1,0 +1,1 @@
+"""Profile hidden Markov models: Plan7 models, HMMER3 files, search, build and training."""

@@ -1,0 +1,237 @@
+"""Search configuration of a profile HMM and per-sequence scores.
+
+A :class:`SearchProfile` is a :class:`~seqem.profile.model.ProfileHMM`
+configured for one alignment mode, the way HMMER configures its models for
+``hmmsearch``:
+
+* **local** (default): entry into match state ``k`` with probability
+  proportional to its occupancy (the chance that a sequence of the family
+  uses it), exit from any match or delete state with probability 1;
+* **glocal**: the whole model from node 1 to node M (entries past deleted
+  first nodes and exits after deleted last nodes folded in);
+* **multihit** (default): after a hit, ``E -> J -> B`` starts another with
+  probability 1/2; **unihit**: one hit per sequence.
+
+The flanking states ``N``, ``C`` (and ``J``) emit background residues with a
+length model set per target: each loops with probability ``L / (L + 3)``
+(multihit; ``L / (L + 2)`` unihit).  Scores are log-odds in bits against the
+null model (background residues, a geometric length ``p1 = L / (L + 1)``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from ..errors import ParameterError
+from . import _kernels as K
+from .model import DD, DM, II, IM, MD, MI, MM, ProfileHMM
+
+__all__ = [
+    "SearchProfile",
+    "configure",
+    "match_occupancy",
+    "null_score",
+    "forward_bits",
+    "viterbi_bits",
+]
+
+LN2 = float(np.log(2.0))
+
+
+@dataclasses.dataclass(frozen=True)
+class SearchProfile:
+    """A profile HMM in one search configuration (arrays as the kernels take them).
+
+    Attributes
+    ----------
+    hmm : ProfileHMM
+    mode : str
+        ``"local"`` or ``"glocal"``.
+    multihit : bool
+    msc, isc : float64 arrays, shape (n_codes, M + 1)
+        Match and insert odds ratios against the background, for every code
+        of the alphabet (degenerate codes included).
+    tr : float64 array, shape (7, M + 1)
+    bm, me, de : float64 arrays, shape (M + 1,)
+    """
+
+    hmm: ProfileHMM
+    mode: str
+    multihit: bool
+    msc: np.ndarray
+    isc: np.ndarray
+    tr: np.ndarray
+    bm: np.ndarray
+    me: np.ndarray
+    de: np.ndarray
+
+    @property
+    def M(self) -> int:
+        return self.hmm.M
+
+    def specials(self, lengths: np.ndarray) -> np.ndarray:
+        """Special transitions for targets of the given lengths, shape (n, 8)."""
+        L = np.asarray(lengths, dtype=np.float64)
+        out = np.empty((L.size, 8))
+        moves = 3.0 if self.multihit else 2.0
+        loop = L / (L + moves)
+        move = moves / (L + moves)
+        out[:, K.N_LOOP] = loop
+        out[:, K.N_MOVE] = move
+        out[:, K.C_LOOP] = loop
+        out[:, K.C_MOVE] = move
+        out[:, K.J_LOOP] = loop if self.multihit else 0.0
+        out[:, K.J_MOVE] = move if self.multihit else 0.0
+        out[:, K.E_C] = 0.5 if self.multihit else 1.0
+        out[:, K.E_J] = 0.5 if self.multihit else 0.0
+        return out
+
+
+def match_occupancy(hmm: ProfileHMM) -> np.ndarray:
+    """Probability that a glocal path through the core model uses each match state.
+
+    Returns
+    -------
+    float64 array, shape (M + 1,); entry 0 is 0.
+    """
+    t = hmm.transitions
+    M = hmm.M
+    occ = np.zeros(M + 1)
+    occ[1] = t[0, MI] + t[0, MM]
+    for k in range(2, M + 1):
+        occ[k] = occ[k - 1] * (t[k - 1, MM] + t[k - 1, MI]) + (1.0 - occ[k - 1]) * t[k - 1, DM]
+    return occ
+
+
+def _odds(hmm: ProfileHMM, emissions: np.ndarray) -> np.ndarray:
+    """Odds ratios for every code; a degenerate code gets the background-weighted
+    mean of its residues' log-odds (HMMER's expected-score rule)."""
+    alphabet = hmm.alphabet
+    bg = np.asarray(alphabet.background)
+    codes, members = alphabet.degenerate_matrix()
+    with np.errstate(divide="ignore"):
+        logodds = np.log(emissions) - np.log(bg)  # (M + 1, K)
+    out = np.empty((len(codes), emissions.shape[0]))
+    for c in range(len(codes)):
+        w = members[c] * bg
+        sel = w > 0
+        weights = w[sel] / w[sel].sum()
+        # a residue the state cannot emit makes the mean -inf (odds 0)
+        out[c] = np.exp((logodds[:, sel] * weights).sum(axis=1))
+    out[:, 0] = 0.0
+    return np.ascontiguousarray(out)
+
+
+def configure(
+    hmm: ProfileHMM,
+    *,
+    mode: str = "local",
+    multihit: bool = True,
+    insert_odds: str = "background",
+) -> SearchProfile:
+    """Configure ``hmm`` for searching.
+
+    Parameters
+    ----------
+    hmm : ProfileHMM
+    mode : {"local", "glocal"}
+    multihit : bool
+    insert_odds : {"background", "model"}
+        ``"background"`` (HMMER's convention) gives insert states the
+        background distribution, so inserted residues score zero;
+        ``"model"`` uses the model's insert emissions.
+    """
+    if mode not in ("local", "glocal"):
+        raise ParameterError(f"mode must be 'local' or 'glocal', got {mode!r}")
+    if insert_odds not in ("background", "model"):
+        raise ParameterError(f"insert_odds must be 'background' or 'model', got {insert_odds!r}")
+    M = hmm.M
+    t = hmm.transitions
+    msc = _odds(hmm, hmm.match)
+    if insert_odds == "background":
+        isc = np.ones_like(msc)
+        isc[:, 0] = 0.0
+    else:
+        isc = _odds(hmm, hmm.insert)
+    tr = np.ascontiguousarray(t.T.copy())
+    # node M: its "MM" is M_M -> E, handled by the exits below
+    tr[MM, M] = tr[MI, M] = tr[MD, M] = tr[IM, M] = tr[II, M] = tr[DM, M] = tr[DD, M] = 0.0
+    bm = np.zeros(M + 1)
+    me = np.zeros(M + 1)
+    de = np.zeros(M + 1)
+    if mode == "local":
+        occ = match_occupancy(hmm)
+        k = np.arange(M + 1)
+        Z = float(np.sum(occ[1:] * (M - k[1:] + 1)))
+        bm[1:] = occ[1:] / Z
+        me[1:] = 1.0
+        de[1:] = 1.0
+    else:
+        # B -> M_1, or B -> D_1 -> ... -> D_k-1 -> M_k ("wing retraction");
+        # B -> I_0 is not modelled in search (the N state covers it)
+        bm[1] = t[0, MM]
+        through = t[0, MD]
+        for kk in range(2, M + 1):
+            bm[kk] = through * t[kk - 1, DM]
+            through *= t[kk - 1, DD]
+        total = bm[1:].sum()
+        if total > 0:
+            bm[1:] /= total
+        me[M] = 1.0
+        de[M] = 1.0
+    return SearchProfile(hmm, mode, multihit, msc, isc, tr, bm, me, de)
+
+
+def null_score(lengths: np.ndarray) -> np.ndarray:
+    """Null-model log-likelihood (nats) beyond the residue terms, per length.
+
+    ``L ln p1 + ln(1 - p1)`` with ``p1 = L / (L + 1)``.
+    """
+    L = np.asarray(lengths, dtype=np.float64)
+    return L * np.log(L / (L + 1.0)) + np.log(1.0 / (L + 1.0))
+
+
+def _check_codes(profile: SearchProfile, dsq: np.ndarray) -> np.ndarray:
+    dsq = np.ascontiguousarray(dsq, dtype=np.uint8)
+    if dsq.size and int(dsq.max()) >= profile.msc.shape[0]:
+        raise ParameterError("residue codes outside the model's alphabet")
+    return dsq
+
+
+def forward_bits(profile: SearchProfile, dsq: np.ndarray, bounds: np.ndarray) -> np.ndarray:
+    """Forward log-odds scores in bits of each sequence.
+
+    Parameters
+    ----------
+    profile : SearchProfile
+    dsq : uint8 array, shape (T,)
+        Residue codes of all sequences, concatenated.
+    bounds : int64 array, shape (n_seq + 1,)
+
+    Returns
+    -------
+    float64 array, shape (n_seq,)
+    """
+    dsq = _check_codes(profile, dsq)
+    bounds = np.ascontiguousarray(bounds, dtype=np.int64)
+    lengths = np.diff(bounds)
+    xt = profile.specials(lengths)
+    raw = K.forward_scores(
+        dsq, bounds, profile.msc, profile.isc, profile.tr, profile.bm, profile.me, profile.de, xt
+    )
+    return (raw - null_score(lengths)) / LN2
+
+
+def viterbi_bits(profile: SearchProfile, dsq: np.ndarray, bounds: np.ndarray) -> np.ndarray:
+    """Viterbi (best single path) log-odds scores in bits of each sequence."""
+    dsq = _check_codes(profile, dsq)
+    bounds = np.ascontiguousarray(bounds, dtype=np.int64)
+    lengths = np.diff(bounds)
+    xt = profile.specials(lengths)
+    with np.errstate(divide="ignore"):
+        logs = [np.log(a) for a in (profile.msc, profile.isc, profile.tr, profile.bm,
+                                    profile.me, profile.de, xt)]  # fmt: skip
+    raw = K.viterbi_scores(dsq, bounds, *[np.ascontiguousarray(a) for a in logs])
+    return (raw - null_score(lengths)) / LN2

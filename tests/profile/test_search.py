@@ -1,0 +1,96 @@
+"""Scores and E-values of HMMER models, against HMMER's own figures.
+
+Reference: ``hmmsearch --cpu 0 --max --nonull2 -E 1e9 --tblout
+globins4_vs_globins45.max_nonull2.tbl globins4.hmm globins45.fa`` (HMMER
+3.3.2): multihit local Forward scores, length model set per target, no null2
+correction, printed with %.1f; we allow 0.1 bit.
+"""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from seqem.profile.calibrate import calibrate, forward_pvalue, relative_entropy
+from seqem.profile.search import configure, forward_bits
+
+SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "profile"
+needs_data = pytest.mark.skipif(
+    not SHARED.is_dir(), reason="shared profile data (../shared/data/profile) not present"
+)
+hmmer = pytest.importorskip("seqem.io.hmmer", reason="HMMER3 reader not available")
+sequences = pytest.importorskip("seqem.io.sequences", reason="sequence reader not available")
+
+
+def read_table(path):
+    scores = {}
+    for line in open(path):
+        if line.startswith("#"):
+            continue
+        fields = line.split()
+        scores[fields[0]] = (float(fields[4]), float(fields[5]))  # E-value, bits
+    return scores
+
+
+@needs_data
+def test_globins4_scores_match_hmmsearch_max_nonull2():
+    (hmm,) = hmmer.read_hmmer(SHARED / "tutorial" / "models" / "globins4.hmm")
+    seqs = sequences.read_sequences(SHARED / "tutorial" / "globins45.fa", hmm.alphabet)
+    bits = forward_bits(configure(hmm), seqs.codes, seqs.bounds)
+    ref = read_table(SHARED / "tutorial" / "reference" / "globins4_vs_globins45.max_nonull2.tbl")
+    assert len(seqs.names) == 45 and set(seqs.names) == set(ref)
+    for name, score in zip(seqs.names, bits, strict=True):
+        assert score == pytest.approx(ref[name][1], abs=0.1), name  # printed with %.1f
+    # E-values from the file's STATS lines and Z = 45, as hmmsearch computes them
+    tau, lam = hmm.stats["forward"]
+    evalues = 45 * forward_pvalue(bits, tau, lam)
+    for name, e in zip(seqs.names, evalues, strict=True):
+        assert e == pytest.approx(ref[name][0], rel=0.25), name  # E printed with 2 digits
+
+
+@needs_data
+def test_calibration_agrees_with_hmmbuild():
+    """lambda is a formula of M and the relative entropy: equal to HMMER's to
+    the printed 5 decimals; mu and tau come from 200 random sequences, so
+    they agree within their sampling spread (about +-0.3 bits)."""
+    for name in ("globins4", "fn3", "Pkinase", "MADE1"):
+        (hmm,) = hmmer.read_hmmer(SHARED / "tutorial" / "models" / f"{name}.hmm")
+        theirs = dict(hmm.stats)
+        ours = calibrate(hmm)
+        assert ours["forward"][1] == pytest.approx(theirs["forward"][1], abs=1e-4), name
+        assert ours["viterbi"][0] == pytest.approx(theirs["viterbi"][0], abs=0.6), name
+        assert ours["msv"][0] == pytest.approx(theirs["msv"][0], abs=0.8), name
+        assert ours["forward"][0] == pytest.approx(theirs["forward"][0], abs=0.8), name
+        assert relative_entropy(hmm) > 0
+
+
+def all_shared_models():
+    paths = sorted((SHARED / "tutorial" / "models").glob("*.hmm"))
+    paths += sorted((SHARED / "bench" / "fullmodels").glob("*.hmm"))
+    return [m for p in paths for m in hmmer.read_hmmer(p)]
+
+
+@needs_data
+@pytest.mark.parametrize("stats", ["file", "seqem"])
+def test_evalues_are_calibrated_on_random_sequences(stats):
+    """10,000 i.i.d. background sequences of length 350, Z = 10,000: the
+    expected number of hits at E <= 10 is 10 per model.  The total over the
+    shared models must be within a factor 2 of the expected count, and no
+    model may have more than 3 hits at E <= 1 (expected 1)."""
+    models = all_shared_models()
+    n, length, Z = 10_000, 350, 10_000
+    total10 = 0
+    for i, hmm in enumerate(models):
+        if stats == "seqem":
+            calibrate(hmm)
+        rng = np.random.default_rng(500 + i)
+        bg = np.asarray(hmm.alphabet.background)
+        dsq = rng.choice(bg.size, size=n * length, p=bg).astype(np.uint8)
+        bounds = np.arange(0, n * length + 1, length, dtype=np.int64)
+        bits = forward_bits(configure(hmm), dsq, bounds)
+        tau, lam = hmm.stats["forward"]
+        e = Z * forward_pvalue(bits, tau, lam)
+        assert np.sum(e <= 1) <= 3, (hmm.name, np.sort(e)[:5])
+        total10 += int(np.sum(e <= 10))
+    expected = 10 * len(models)
+    assert expected / 2 <= total10 <= expected * 2, (total10, expected)
