@@ -264,3 +264,227 @@ def msv_scores(dsq, bounds, lmsc, tbm, lxt):  # pragma: no cover - jitted
         Mc = np.empty(M + 1)
         out[q] = _msv_one(dsq, bounds[q], bounds[q + 1], lmsc, tbm, lxt[q], Mp, Mc)
     return out
+
+
+# --------------------------------------------------------------------------
+# the core model (glocal, no flanks): likelihood and expected counts for
+# Baum-Welch training
+
+
+@njit(**JIT)
+def _core_forward(dsq, s, e, emM, emI, tr, fM, fI, fD, scale):  # pragma: no cover
+    """Scaled forward on the core model; fills rows 0..L of fM, fI, fD.
+
+    Row 0 is the start (only delete states reachable, unscaled); row i >= 1
+    is scaled by ``scale[i]``.  Returns the scaled end probability
+    ``E_hat`` (the likelihood is ``E_hat * prod(scale[1:L+1])``), or 0.
+    """
+    M = emM.shape[1] - 1
+    L = e - s
+    for k in range(M + 1):
+        fM[0, k] = 0.0
+        fI[0, k] = 0.0
+        fD[0, k] = 0.0
+    fD[0, 1] = tr[MD, 0]
+    for k in range(2, M + 1):
+        fD[0, k] = fD[0, k - 1] * tr[DD, k - 1]
+    scale[0] = 1.0
+    for i in range(1, L + 1):
+        x = dsq[s + i - 1]
+        b = 1.0 if i == 1 else 0.0
+        total = 0.0
+        fM[i, 0] = 0.0
+        fD[i, 0] = 0.0
+        v = emI[x, 0] * (b * tr[MI, 0] + fI[i - 1, 0] * tr[II, 0])
+        fI[i, 0] = v
+        total += v
+        for k in range(1, M + 1):
+            if k == 1:
+                into = b * tr[MM, 0] + fI[i - 1, 0] * tr[IM, 0]
+            else:
+                into = (
+                    fM[i - 1, k - 1] * tr[MM, k - 1]
+                    + fI[i - 1, k - 1] * tr[IM, k - 1]
+                    + fD[i - 1, k - 1] * tr[DM, k - 1]
+                )
+            m = emM[x, k] * into
+            fM[i, k] = m
+            ii = emI[x, k] * (fM[i - 1, k] * tr[MI, k] + fI[i - 1, k] * tr[II, k])
+            fI[i, k] = ii
+            if k == 1:
+                d = 0.0
+            else:
+                d = fM[i, k - 1] * tr[MD, k - 1] + fD[i, k - 1] * tr[DD, k - 1]
+            fD[i, k] = d
+            total += m + ii + d
+        if not total > 0.0:
+            return 0.0
+        inv = 1.0 / total
+        for k in range(M + 1):
+            fM[i, k] *= inv
+            fI[i, k] *= inv
+            fD[i, k] *= inv
+        scale[i] = total
+    return fM[L, M] * tr[MM, M] + fI[L, M] * tr[IM, M] + fD[L, M] * tr[DM, M]
+
+
+@njit(**JIT)
+def _core_backward_counts(
+    dsq, s, e, emM, emI, members, tr, fM, fI, fD, scale, end_hat, bM, bI, bD, nM, nI, nD,
+    cM, cI, cT,
+):  # pragma: no cover
+    """Scaled backward pass accumulating expected counts into cM, cI (M+1, K)
+    and cT (7, M+1).  Only two rows of backward values are kept."""
+    M = emM.shape[1] - 1
+    L = e - s
+    K = members.shape[1]
+    inv_end = 1.0 / end_hat
+    # row L: backward values are the (scaled) probabilities of ending now
+    for k in range(M + 1):
+        nM[k] = 0.0
+        nI[k] = 0.0
+        nD[k] = 0.0
+    nD[M] = tr[DM, M] * inv_end
+    for k in range(M - 1, 0, -1):
+        nD[k] = tr[DD, k] * nD[k + 1]
+    nM[M] = tr[MM, M] * inv_end
+    nI[M] = tr[IM, M] * inv_end
+    for k in range(M - 1, 0, -1):
+        nM[k] = tr[MD, k] * nD[k + 1]
+    # end transitions
+    cT[MM, M] += fM[L, M] * tr[MM, M] * inv_end
+    cT[IM, M] += fI[L, M] * tr[IM, M] * inv_end
+    cT[DM, M] += fD[L, M] * tr[DM, M] * inv_end
+    for i in range(L, 0, -1):
+        # posteriors and emissions at row i (n* hold the backward row i)
+        x = dsq[s + i - 1]
+        for k in range(M + 1):
+            gm = fM[i, k] * nM[k]
+            gi = fI[i, k] * nI[k]
+            if k >= 1 and gm != 0.0:
+                tot = 0.0
+                for a in range(K):
+                    tot += members[x, a] * emM[a, k]
+                for a in range(K):
+                    if members[x, a] != 0.0:
+                        cM[k, a] += gm * members[x, a] * emM[a, k] / tot
+            if gi != 0.0:
+                tot = 0.0
+                for a in range(K):
+                    tot += members[x, a] * emI[a, k]
+                for a in range(K):
+                    if members[x, a] != 0.0:
+                        cI[k, a] += gi * members[x, a] * emI[a, k] / tot
+        # same-row delete transitions at row i
+        for k in range(1, M):
+            cT[MD, k] += fM[i, k] * tr[MD, k] * nD[k + 1]
+            cT[DD, k] += fD[i, k] * tr[DD, k] * nD[k + 1]
+        # backward row i-1 from row i, and the transitions between them
+        inv = 1.0 / scale[i]
+        b = 1.0 if i == 1 else 0.0
+        for k in range(M + 1):
+            bM[k] = 0.0
+            bI[k] = 0.0
+            bD[k] = 0.0
+        for k in range(M, -1, -1):
+            # into row i from state k at row i-1
+            if k < M:
+                to_m = emM[x, k + 1] * nM[k + 1] * inv
+            else:
+                to_m = 0.0
+            to_i = emI[x, k] * nI[k] * inv
+            if k >= 1:
+                vm = tr[MM, k] * to_m + tr[MI, k] * to_i
+                if k < M:
+                    vm += tr[MD, k] * bD[k + 1]
+                bM[k] = vm
+                cT[MM, k] += fM[i - 1, k] * tr[MM, k] * to_m if k < M else 0.0
+                cT[MI, k] += fM[i - 1, k] * tr[MI, k] * to_i
+                vd = tr[DM, k] * to_m
+                if k < M:
+                    vd += tr[DD, k] * bD[k + 1]
+                bD[k] = vd
+                cT[DM, k] += fD[i - 1, k] * tr[DM, k] * to_m if k < M else 0.0
+            bI[k] = tr[IM, k] * to_m + tr[II, k] * to_i
+            cT[IM, k] += fI[i - 1, k] * tr[IM, k] * to_m if k < M else 0.0
+            cT[II, k] += fI[i - 1, k] * tr[II, k] * to_i
+            if k == 0:
+                # the begin state B at row 0
+                cT[MM, 0] += b * tr[MM, 0] * to_m
+                cT[MI, 0] += b * tr[MI, 0] * to_i
+        for k in range(M + 1):
+            nM[k] = bM[k]
+            nI[k] = bI[k]
+            nD[k] = bD[k]
+    # row 0: B -> D_1 and the delete chain before any residue
+    cT[MD, 0] += tr[MD, 0] * nD[1]
+    for k in range(1, M):
+        cT[DD, k] += fD[0, k] * tr[DD, k] * nD[k + 1]
+
+
+@njit(**PJIT)
+def core_expected_counts(dsq, bounds, chunks, emM, emI, members, tr):  # pragma: no cover
+    """Log-likelihood and expected counts of the glocal core model.
+
+    Parameters
+    ----------
+    dsq : uint8 array (T,)
+    bounds : int64 array (n_seq + 1,)
+    chunks : int64 array (n_chunks + 1,), sequence indices (fixed, not by thread count)
+    emM, emI : float64 arrays (n_codes, M + 1)
+        Emission probabilities of every code (a degenerate code: the sum of
+        its residues' probabilities); column 0 of ``emM`` unused.
+    members : float64 array (n_codes, K), 0/1 matrix of each code's residues.
+    tr : float64 array (7, M + 1), core transitions (node 0: B and I0).
+
+    Returns
+    -------
+    loglik : float64 array (n_seq,)
+    match_counts, insert_counts : float64 arrays (M + 1, K)
+    trans_counts : float64 array (7, M + 1)
+    """
+    M = emM.shape[1] - 1
+    K = members.shape[1]
+    n_seq = len(bounds) - 1
+    n_chunks = len(chunks) - 1
+    loglik = np.empty(n_seq)
+    accM = np.zeros((n_chunks, M + 1, K))
+    accI = np.zeros((n_chunks, M + 1, K))
+    accT = np.zeros((n_chunks, 7, M + 1))
+    for c in prange(n_chunks):
+        maxlen = 1
+        for q in range(chunks[c], chunks[c + 1]):
+            maxlen = max(maxlen, bounds[q + 1] - bounds[q])
+        fM = np.empty((maxlen + 1, M + 1))
+        fI = np.empty((maxlen + 1, M + 1))
+        fD = np.empty((maxlen + 1, M + 1))
+        scale = np.empty(maxlen + 1)
+        bM = np.empty(M + 1)
+        bI = np.empty(M + 1)
+        bD = np.empty(M + 1)
+        nM = np.empty(M + 1)
+        nI = np.empty(M + 1)
+        nD = np.empty(M + 1)
+        for q in range(chunks[c], chunks[c + 1]):
+            s = bounds[q]
+            e = bounds[q + 1]
+            end_hat = _core_forward(dsq, s, e, emM, emI, tr, fM, fI, fD, scale)
+            if not end_hat > 0.0:
+                loglik[q] = NEG_INF
+                continue
+            ll = np.log(end_hat)
+            for i in range(1, e - s + 1):
+                ll += np.log(scale[i])
+            loglik[q] = ll
+            _core_backward_counts(
+                dsq, s, e, emM, emI, members, tr, fM, fI, fD, scale, end_hat,
+                bM, bI, bD, nM, nI, nD, accM[c], accI[c], accT[c],
+            )  # fmt: skip
+    cM = np.zeros((M + 1, K))
+    cI = np.zeros((M + 1, K))
+    cT = np.zeros((7, M + 1))
+    for c in range(n_chunks):
+        cM += accM[c]
+        cI += accI[c]
+        cT += accT[c]
+    return loglik, cM, cI, cT

@@ -1,0 +1,66 @@
+"""Expected counts of the glocal core model against path enumeration."""
+
+import numpy as np
+import pytest
+
+from seqem.profile import _kernels as K
+from seqem.profile.model import DNA
+from tests.profile.test_kernels import random_hmm
+from tests.reference.brute_core import expected_counts
+
+
+def kernel_inputs(hmm):
+    codes, members = DNA.degenerate_matrix()
+    emM = members @ hmm.match.T  # (n_codes, M + 1): sum over a code's residues
+    emI = members @ hmm.insert.T
+    return (np.ascontiguousarray(emM), np.ascontiguousarray(emI), np.ascontiguousarray(members),
+            np.ascontiguousarray(hmm.transitions.T))  # fmt: skip
+
+
+@pytest.mark.parametrize("M", [1, 2, 3])
+@pytest.mark.parametrize("L", [1, 2, 3, 4])
+@pytest.mark.parametrize("seed", [0, 1])
+def test_core_counts_against_enumeration(M, L, seed):
+    rng = np.random.default_rng(77 * M + 7 * L + seed)
+    hmm = random_hmm(rng, M)
+    x = rng.integers(0, 4, size=L).astype(np.uint8)
+    ll_ref, cM_ref, cI_ref, cT_ref = expected_counts(hmm.match, hmm.insert, hmm.transitions, x)
+    bounds = np.array([0, L], dtype=np.int64)
+    ll, cM, cI, cT = K.core_expected_counts(x, bounds, np.array([0, 1]), *kernel_inputs(hmm))
+    assert ll[0] == pytest.approx(ll_ref, rel=1e-10)
+    np.testing.assert_allclose(cM, cM_ref, rtol=0, atol=1e-10)
+    np.testing.assert_allclose(cI, cI_ref, rtol=0, atol=1e-10)
+    np.testing.assert_allclose(cT, cT_ref, rtol=0, atol=1e-10)
+
+
+def test_degenerate_codes_split_counts():
+    rng = np.random.default_rng(5)
+    hmm = random_hmm(rng, 2)
+    codes, members = DNA.degenerate_matrix()
+    r = codes.index("R")  # A or G
+    x = np.array([r, 1, r], dtype=np.uint8)
+    ll, cM, cI, cT = K.core_expected_counts(x, np.array([0, 3]), np.array([0, 1]),
+                                            *kernel_inputs(hmm))  # fmt: skip
+    # a degenerate residue is the sum over its residues: enumerate both choices
+    total = 0.0
+    for a in (0, 2):
+        for b in (0, 2):
+            total += np.exp(expected_counts(hmm.match, hmm.insert, hmm.transitions,
+                                            np.array([a, 1, b]))[0])  # fmt: skip
+    assert ll[0] == pytest.approx(np.log(total), rel=1e-10)
+    assert cM.sum() + cI.sum() == pytest.approx(3.0)
+
+
+def test_chunks_and_sequences_add_up():
+    rng = np.random.default_rng(6)
+    hmm = random_hmm(rng, 5)
+    lengths = rng.integers(1, 30, size=12)
+    dsq = rng.integers(0, 4, size=int(lengths.sum())).astype(np.uint8)
+    bounds = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+    args = kernel_inputs(hmm)
+    one = K.core_expected_counts(dsq, bounds, np.array([0, 12]), *args)
+    many = K.core_expected_counts(dsq, bounds, np.array([0, 3, 7, 12]), *args)
+    for a, b in zip(one, many, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
+    # expected emissions add up to the number of residues
+    assert one[1].sum() + one[2].sum() == pytest.approx(lengths.sum())
