@@ -17,6 +17,8 @@ table
     ``read_table`` / ``write_tsv``: numeric observation tables.
 bed
     ``write_bed`` / ``read_bed``: BED6 segment files.
+msa
+    ``read_msa``: multiple alignments (Stockholm, aligned FASTA, A2M).
 hmmer
     ``read_hmmer`` / ``write_hmmer``: HMMER3 profile HMM files.
 sequences
