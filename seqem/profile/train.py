@@ -253,6 +253,7 @@ def train(
     prior: ProfilePrior | None = None,
     n_threads: int | None = None,
     name: str = "trained",
+    effn: str = "entropy",
 ) -> TrainResult:
     """Train a profile HMM from unaligned sequences by Baum-Welch.
 
@@ -267,6 +268,13 @@ def train(
     alphabet : Alphabet
     M : int, optional
         Model length; default the median training-sequence length.
+    effn : {"entropy", "none"}
+        ``"entropy"`` (default): after training, the expected counts of the
+        final model are scaled to an effective sequence number by entropy
+        weighting and the parameters re-estimated as mean posteriors, as
+        hmmbuild does with alignment counts (the fitted EM objective is
+        reported for the model before this step).  ``"none"``: keep the EM
+        estimate.
     """
     bounds = np.asarray(bounds, dtype=np.int64)
     lengths = np.diff(bounds)
@@ -297,4 +305,39 @@ def train(
             )
             best = TrainResult(hmm, fit)
     assert best is not None
+    if effn == "entropy":
+        best = TrainResult(_entropy_reestimate(best.hmm, dsq, bounds, prior, n_threads), best.fit)
+    elif effn != "none":
+        raise ParameterError(f"effn must be 'entropy' or 'none', got {effn!r}")
     return best
+
+
+def _entropy_reestimate(
+    hmm: ProfileHMM,
+    dsq: np.ndarray,
+    bounds: np.ndarray,
+    prior: ProfilePrior,
+    n_threads: int | None,
+) -> ProfileHMM:
+    """Mean-posterior parameters from entropy-weighted expected counts."""
+    from .build import (
+        ETARGET_AMINO,
+        ETARGET_NUCLEIC,
+        entropy_weight,
+        estimate,
+        relative_entropy_target,
+    )
+
+    problem = ProfileEM(dsq, bounds, hmm, prior, n_threads=n_threads)
+    params = {"match": hmm.match, "insert": hmm.insert, "transitions": hmm.transitions}
+    stats, _ = problem.e_step(params)
+    counts = (stats["match"], stats["insert"], stats["transitions"])
+    n = float(len(bounds) - 1)
+    ere = ETARGET_AMINO if hmm.alphabet.name == "amino" else ETARGET_NUCLEIC
+    target = relative_entropy_target(hmm.M, ere, 45.0)
+    neff = entropy_weight(counts, n, prior, np.asarray(hmm.alphabet.background), target)
+    f = neff / n
+    match, insert, t = estimate(counts[0] * f, counts[1] * f, counts[2] * f, prior)
+    out = ProfileHMM(hmm.alphabet, match, insert, t, name=hmm.name, nseq=hmm.nseq, effn=float(neff))
+    out.meta["em_effn"] = "entropy"
+    return out

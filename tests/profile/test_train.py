@@ -3,6 +3,7 @@
 import warnings
 
 import numpy as np
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -83,3 +84,30 @@ def test_training_recovers_a_planted_motif():
     np.testing.assert_array_equal(consensus, motif)
     assert res.fit.converged
     assert np.all(res.hmm.match[1:].max(axis=1) > 0.8)
+
+
+def test_entropy_weighting_after_training():
+    """With effn='entropy' the final model's mean match relative entropy is
+    brought down to hmmbuild's target when the counts would exceed it."""
+    from seqem.profile.build import relative_entropy_target
+    from seqem.profile.calibrate import relative_entropy
+
+    rng = np.random.default_rng(12)
+    motif = rng.integers(0, 20, size=30)
+    seqs = []
+    for _ in range(80):
+        s = motif.copy()
+        flip = rng.random(30) < 0.15
+        s[flip] = rng.integers(0, 20, size=int(flip.sum()))
+        seqs.append(s)
+    dsq = np.concatenate(seqs).astype(np.uint8)
+    bounds = np.concatenate([[0], np.cumsum([len(s) for s in seqs])]).astype(np.int64)
+    plain = train(dsq, bounds, AMINO, M=30, n_init=1, random_state=2, effn="none")
+    weighted = train(dsq, bounds, AMINO, M=30, n_init=1, random_state=2)
+    target = relative_entropy_target(30, 0.59, 45.0)
+    assert relative_entropy(plain.hmm) > target + 0.1
+    assert relative_entropy(weighted.hmm) == pytest.approx(target, abs=0.02)
+    assert 0 < weighted.hmm.effn < 80
+    np.testing.assert_array_equal(
+        weighted.hmm.match[1:].argmax(axis=1), plain.hmm.match[1:].argmax(axis=1)
+    )
