@@ -20,7 +20,7 @@ from collections.abc import Sequence
 
 from .. import __version__
 from ..errors import SeqemError
-from . import demo, hmm
+from . import demo, hmm, profile
 from ._common import Parser, RunContext, examples
 
 __all__ = ["build_parser", "main"]
@@ -30,7 +30,9 @@ Expectation-maximization for sequence and genomics data.
 
 Commands are grouped by analysis: 'seqem hmm segment' splits DNA into
 compositional segments, 'seqem hmm fit' and 'seqem hmm decode' fit and apply
-Gaussian HMMs to numeric tables, 'seqem demo' runs them on bundled examples."""
+Gaussian HMMs to numeric tables, 'seqem profile build', 'search' and 'emit'
+build profile HMMs of sequence families, search databases with them and
+sample from them, 'seqem demo' runs them on bundled examples."""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -43,11 +45,13 @@ def build_parser() -> argparse.ArgumentParser:
             "seqem hmm segment data/example.fa.gz -n 3 -o segments.bed",
             "seqem hmm fit data/example_signal.tsv -n 3 --seq-col seq_id -o model.json",
             "seqem hmm decode model.json data/example_signal.tsv -o states.tsv",
+            "seqem profile search data/example_family.hmm data/example_db.fa -o hits.tsv",
         ),
     )
     parser.add_argument("--version", action="version", version=f"seqem {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands")
     hmm.register(commands)
+    profile.register(commands)
     demo.register(commands)
     parser.set_defaults(_parser=parser)
     return parser

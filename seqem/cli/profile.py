@@ -1,0 +1,499 @@
+"""``seqem profile``: build profile HMMs from alignments, search databases, emit sequences.
+
+The work of each verb is a function (:func:`build_model`, :func:`search_models`,
+:func:`emit_fasta`) that the command wrapper calls; the wrappers turn
+arguments into calls and results into messages.  NumPy, Numba and the models
+are imported inside the functions, so that ``seqem --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+from typing import TYPE_CHECKING, Any
+
+from ..errors import InputFormatError, SeqemError
+from ._common import (
+    DEFAULT_SEED,
+    add_run_options,
+    check_output_path,
+    examples,
+    nonnegative_float,
+    nonnegative_int,
+    positive_int,
+    probability,
+)
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..io.sequences import DigitalSequences
+    from ..profile.model import ProfileHMM
+    from ._common import RunContext
+
+#: Columns of the ``seqem profile search`` table.
+HIT_COLUMNS = (
+    "target_name",
+    "target_accession",
+    "query_name",
+    "query_accession",
+    "evalue",
+    "bits",
+    "length",
+    "description",
+)
+
+
+def register(commands: Any) -> None:
+    """Add the ``profile`` group and its verbs to the top-level subparsers."""
+    group = commands.add_parser(
+        "profile",
+        help="profile HMMs: build from an alignment, search sequences, emit samples",
+        description="Profile hidden Markov models of sequence families (HMMER3 model files).",
+        epilog=examples(
+            "seqem profile build data/example_family.sto -o family.hmm",
+            "seqem profile search data/example_family.hmm data/example_db.fa -o hits.tsv",
+            "seqem profile emit data/example_family.hmm -N 10 -o samples.fa",
+        ),
+    )
+    verbs = group.add_subparsers(dest="verb", metavar="VERB", title="verbs")
+    _add_build(verbs)
+    _add_search(verbs)
+    _add_emit(verbs)
+    group.set_defaults(_parser=group)
+
+
+def write_text(path: str, text: str) -> None:
+    """Write ``text`` to ``path`` atomically (``-`` is stdout)."""
+    from ..io.atomic import atomic_output
+
+    with atomic_output(path) as fh:
+        fh.write(text)
+
+
+def read_models(path: str) -> list[ProfileHMM]:
+    """The models of a HMMER3 file."""
+    from ..io.hmmer import read_hmmer
+
+    return read_hmmer(path)
+
+
+# ---------------------------------------------------------------------------
+# build
+
+
+BUILD_DESCRIPTION = """\
+Build a profile HMM from a multiple alignment, the way hmmbuild does:
+position-based sequence weights, consensus columns by residue fraction
+(--symfrac) or from the '#=GC RF' line (--hand), entropy weighting and
+Dirichlet priors.  The model is calibrated for E-values and written as a
+HMMER3/f file (with STATS lines) that HMMER and 'seqem profile search' read.
+
+The alignment is Stockholm, aligned FASTA or A2M (told by the file name,
+else the content), plain or gzip.  A summary like hmmbuild's goes to stderr:
+name, number of sequences, alignment length, model length M, effective
+number of sequences and mean relative entropy per match state (bits)."""
+
+
+def _add_build(verbs: Any) -> None:
+    p = verbs.add_parser(
+        "build",
+        help="build a profile HMM from a multiple alignment (HMMER3 output)",
+        description=BUILD_DESCRIPTION,
+        epilog=examples(
+            "seqem profile build data/example_family.sto -o family.hmm",
+            "seqem profile build data/example_family.sto --hand --name fam -o family_rf.hmm",
+        ),
+    )
+    p.add_argument("alignment", metavar="ALIGNMENT", help="Stockholm, aligned FASTA or A2M")
+    p.add_argument("-o", "--output", required=True, metavar="MODEL.hmm", help="HMMER3 model file")
+    p.add_argument(
+        "--name",
+        metavar="N",
+        help="model name (default: the alignment's #=GF ID, else the file name without "
+        "its extension)",
+    )
+    p.add_argument(
+        "--symfrac",
+        type=probability,
+        default=0.5,
+        metavar="F",
+        help="a column is a consensus (match) column when its weighted residue fraction "
+        "is at least F (default: %(default)s)",
+    )
+    p.add_argument(
+        "--hand",
+        action="store_true",
+        help="take the consensus columns from the '#=GC RF' line (A2M: its match columns)",
+    )
+    add_run_options(p, threads=False)
+    p.set_defaults(_run=_cmd_build)
+
+
+def default_model_name(path: str) -> str:
+    """hmmbuild's default name: the file name without folders and extensions.
+
+    >>> default_model_name("aln/globins4.sto.gz")
+    'globins4'
+    """
+    import os
+
+    base = os.path.basename(path)
+    if base in ("", "-"):
+        return "model"
+    for ext in (".gz", ".sto", ".stk", ".sth", ".stockholm", ".a2m", ".afa", ".fasta", ".fa"):
+        if base.lower().endswith(ext) and len(base) > len(ext):
+            base = base[: -len(ext)]
+    word = "_".join(base.split())
+    return word or "model"
+
+
+def build_model(
+    alignment: str, *, name: str | None = None, symfrac: float = 0.5, hand: bool = False
+) -> tuple[ProfileHMM, int, int]:
+    """Read an alignment, build and calibrate a model; return it with nseq and alen."""
+    from ..io.msa import read_msa
+    from ..profile.build import build_from_msa
+    from ..profile.calibrate import calibrate
+
+    if name is not None and len(name.split()) != 1:
+        raise SeqemError(f"--name {name!r}: a model name must be one word")
+    msa = read_msa(alignment)
+    if name is None and not msa.name:
+        name = default_model_name(alignment)
+    try:
+        hmm = build_from_msa(msa, symfrac=symfrac, use_rf=hand, name=name)
+    except InputFormatError as exc:
+        if exc.path is None:
+            raise InputFormatError(exc.message, path=alignment) from None
+        raise
+    calibrate(hmm)
+    return hmm, msa.nseq, msa.alen
+
+
+def _cmd_build(args: argparse.Namespace, ctx: RunContext) -> int:
+    from ..io.hmmer import write_hmmer
+
+    check_output_path(args.output)
+    hmm, nseq, alen = build_model(
+        args.alignment, name=args.name, symfrac=args.symfrac, hand=args.hand
+    )
+    write_hmmer(args.output, hmm)
+    ctx.outputs.append(args.output)
+    re_pos = float(hmm.meta.get("re_per_position", float("nan")))
+    effn = float(hmm.effn) if hmm.effn is not None else float("nan")
+    ctx.results.update(
+        name=hmm.name, nseq=nseq, alen=alen, M=hmm.M, eff_nseq=effn, re_per_position=re_pos
+    )
+    ctx.info(
+        f"seqem profile build: {hmm.name}: nseq {nseq}, alen {alen}, M {hmm.M}, "
+        f"eff_nseq {effn:.2f}, re/pos {re_pos:.3f} -> {args.output}"
+    )
+    return 0
+
+
+# ---------------------------------------------------------------------------
+# search
+
+
+SEARCH_DESCRIPTION = """\
+Score every sequence of a database with every model of a HMMER3 file
+(models built by 'seqem profile build' or by HMMER's hmmbuild) and report
+the sequences that reach the reporting threshold.
+
+The score is the Forward log-odds score in bits of the model configured for
+multihit local alignment, with its length model set to each target, against
+the background null model (as 'hmmsearch --max --nonull2': no filters and no
+composition-bias correction).  E-value = Z x P-value, the P-value from the
+model's Forward STATS (an uncalibrated model is calibrated first) and Z the
+number of database sequences unless -Z is given.
+
+Output: a TSV, one row per reported (sequence, model) pair, per model sorted
+by E-value, columns target_name, target_accession, query_name,
+query_accession, evalue, bits, length (of the target), description (of the
+target); NA where there is none.  Domain tables (HMMER's --tblout and
+--domtblout) need domain definition and are not produced."""
+
+
+def _add_search(verbs: Any) -> None:
+    p = verbs.add_parser(
+        "search",
+        help="search a sequence database with profile HMMs (TSV of hits)",
+        description=SEARCH_DESCRIPTION,
+        epilog=examples(
+            "seqem profile search data/example_family.hmm data/example_db.fa -o hits.tsv",
+            "seqem profile search data/example_family.hmm data/example_db.fa -E 0.01 | head",
+            "seqem profile search data/example_family.hmm data/example_db.fa -T 20 --max-hits 5",
+        ),
+    )
+    p.add_argument("model", metavar="MODEL.hmm", help="HMMER3 model file (one or more models)")
+    p.add_argument(
+        "database",
+        metavar="DB.fa",
+        help="sequences: FASTA or Swiss-Prot text, plain or gzip; '-' for stdin",
+    )
+    p.add_argument(
+        "-o", "--output", default="-", metavar="HITS.tsv", help="TSV output (default: stdout)"
+    )
+    p.add_argument(
+        "-E",
+        dest="evalue",
+        type=nonnegative_float,
+        default=10.0,
+        metavar="X",
+        help="report sequences with an E-value <= X (default: %(default)g)",
+    )
+    p.add_argument(
+        "-T",
+        dest="bits",
+        type=float,
+        default=None,
+        metavar="BITS",
+        help="report sequences with a score >= BITS instead (overrides -E)",
+    )
+    p.add_argument(
+        "-Z",
+        dest="Z",
+        type=positive_int,
+        default=None,
+        metavar="N",
+        help="database size for E-values (default: the number of sequences searched)",
+    )
+    p.add_argument(
+        "--max-hits",
+        type=positive_int,
+        default=None,
+        metavar="N",
+        help="report at most the N best sequences per model",
+    )
+    add_run_options(p)
+    p.set_defaults(_run=_cmd_search)
+
+
+@dataclasses.dataclass(frozen=True)
+class Hit:
+    """One reported (sequence, model) pair."""
+
+    target_name: str
+    target_accession: str | None
+    query_name: str
+    query_accession: str | None
+    evalue: float
+    bits: float
+    length: int
+    description: str | None
+
+
+def _nucleic(name: str) -> bool:
+    return name in ("DNA", "RNA")
+
+
+def read_database(path: str, hmm: ProfileHMM) -> DigitalSequences:
+    """Database sequences in ``hmm``'s alphabet; a different alphabet is an error."""
+    from ..errors import AlphabetError
+    from ..io.sequences import read_sequences
+
+    seqs = read_sequences(path)
+    want = hmm.alphabet
+    if seqs.alphabet.name == want.name:
+        return seqs
+    if _nucleic(seqs.alphabet.name) and _nucleic(want.name):
+        # T and U have the same code, as do the IUPAC codes: only the name differs
+        return dataclasses.replace(seqs, alphabet=want)
+    raise AlphabetError(
+        f"alphabet mismatch: model '{hmm.name}' is {want.name} but the sequences look like "
+        f"{seqs.alphabet.name}; search protein with protein models and DNA/RNA with "
+        "nucleotide models",
+        path=None if path == "-" else path,
+    )
+
+
+def search_models(
+    models: list[ProfileHMM],
+    database: str,
+    *,
+    evalue: float = 10.0,
+    bits: float | None = None,
+    Z: int | None = None,
+    max_hits: int | None = None,
+    threads: int = 0,
+) -> tuple[list[Hit], int]:
+    """Score every database sequence with every model; return the reported hits and n_seq."""
+    import numpy as np
+
+    from .._jit import threads as numba_threads
+    from ..profile.calibrate import calibrate, forward_pvalue
+    from ..profile.search import configure, forward_bits
+
+    if database == "-" and len({_nucleic(m.alphabet.name) for m in models}) > 1:
+        raise SeqemError("models of different alphabets cannot search standard input")
+    databases: dict[str, DigitalSequences] = {}
+    hits: list[Hit] = []
+    n_seq = 0
+    for hmm in models:
+        key = "nucleic" if _nucleic(hmm.alphabet.name) else hmm.alphabet.name
+        if key not in databases:
+            databases[key] = read_database(database, hmm)
+        seqs = databases[key]
+        n_seq = seqs.n_sequences
+        if "forward" not in hmm.stats:
+            calibrate(hmm)
+        tau, lam = hmm.stats["forward"]
+        with numba_threads(threads):
+            scores = forward_bits(configure(hmm, mode="local", multihit=True), seqs.codes,
+                                  seqs.bounds)  # fmt: skip
+        evalues = (n_seq if Z is None else Z) * forward_pvalue(scores, tau, lam)
+        keep = scores >= bits if bits is not None else evalues <= evalue
+        index = np.flatnonzero(keep)
+        index = index[np.lexsort((-scores[index], evalues[index]))]
+        if max_hits is not None:
+            index = index[:max_hits]
+        lengths = seqs.lengths
+        for i in index:
+            hits.append(
+                Hit(
+                    seqs.names[i],
+                    None,
+                    hmm.name,
+                    hmm.accession,
+                    float(evalues[i]),
+                    float(scores[i]),
+                    int(lengths[i]),
+                    seqs.descriptions[i] or None,
+                )
+            )
+    return hits, n_seq
+
+
+def hits_table(hits: list[Hit]) -> str:
+    """The hits as TSV text with a header row."""
+
+    def text(value: str | None) -> str:
+        return "NA" if value is None or not value.strip() else " ".join(value.split())
+
+    lines = ["\t".join(HIT_COLUMNS)]
+    for h in hits:
+        lines.append(
+            "\t".join(
+                (
+                    h.target_name,
+                    text(h.target_accession),
+                    h.query_name,
+                    text(h.query_accession),
+                    f"{h.evalue:.3g}",
+                    f"{h.bits:.2f}",
+                    str(h.length),
+                    text(h.description),
+                )
+            )
+        )
+    return "\n".join(lines) + "\n"
+
+
+def _cmd_search(args: argparse.Namespace, ctx: RunContext) -> int:
+    check_output_path(args.output)
+    models = read_models(args.model)
+    hits, n_seq = search_models(
+        models,
+        args.database,
+        evalue=args.evalue,
+        bits=args.bits,
+        Z=args.Z,
+        max_hits=args.max_hits,
+        threads=args.threads,
+    )
+    write_text(args.output, hits_table(hits))
+    ctx.outputs.append(args.output)
+    ctx.results.update(n_models=len(models), n_sequences=n_seq, n_hits=len(hits))
+    threshold = f"score >= {args.bits:g} bits" if args.bits is not None else f"E <= {args.evalue:g}"
+    ctx.info(
+        f"seqem profile search: {len(models)} model(s) x {n_seq} sequence(s) -> "
+        f"{len(hits)} hit(s) at {threshold}"
+    )
+    return 0
+
+
+# ---------------------------------------------------------------------------
+# emit
+
+
+EMIT_DESCRIPTION = """\
+Sample sequences from the models of a HMMER3 file (FASTA output): N per
+model, named MODEL-sampleI.  By default each sequence is a path through the
+whole model (glocal); with --local it is a uniform fragment of the model."""
+
+
+def _add_emit(verbs: Any) -> None:
+    p = verbs.add_parser(
+        "emit",
+        help="sample sequences from profile HMMs (FASTA output)",
+        description=EMIT_DESCRIPTION,
+        epilog=examples(
+            "seqem profile emit data/example_family.hmm -N 10 -o samples.fa",
+            "seqem profile emit data/example_family.hmm -N 5 --local --seed 7 | head",
+        ),
+    )
+    p.add_argument("model", metavar="MODEL.hmm", help="HMMER3 model file")
+    p.add_argument(
+        "-N",
+        dest="n",
+        type=nonnegative_int,
+        default=10,
+        metavar="n",
+        help="sequences per model (default: %(default)s)",
+    )
+    p.add_argument(
+        "--seed",
+        type=nonnegative_int,
+        default=DEFAULT_SEED,
+        metavar="S",
+        help="random seed (default: %(default)s)",
+    )
+    p.add_argument(
+        "--local", action="store_true", help="emit uniform fragments of the model (local paths)"
+    )
+    p.add_argument(
+        "-o", "--output", default="-", metavar="OUT.fa", help="FASTA output (default: stdout)"
+    )
+    add_run_options(p, threads=False)
+    p.set_defaults(_run=_cmd_emit)
+
+
+def emit_fasta(models: list[ProfileHMM], n: int, *, seed: int, local: bool) -> str:
+    """FASTA text of ``n`` sequences sampled from each model."""
+    import numpy as np
+
+    from ..profile.emit import emit
+
+    rng = np.random.default_rng(seed)
+    out: list[str] = []
+    for hmm in models:
+        seqs, _ = emit(hmm, n, random_state=rng, mode="local" if local else "glocal")
+        for i in range(seqs.n_sequences):
+            text = seqs.text(i)
+            out.append(f">{seqs.names[i]}\n")
+            out.extend(text[j : j + 60] + "\n" for j in range(0, len(text), 60))
+    return "".join(out)
+
+
+def _cmd_emit(args: argparse.Namespace, ctx: RunContext) -> int:
+    check_output_path(args.output)
+    models = read_models(args.model)
+    write_text(args.output, emit_fasta(models, args.n, seed=args.seed, local=args.local))
+    ctx.outputs.append(args.output)
+    ctx.results.update(n_models=len(models), n_sequences=args.n * len(models))
+    mode = "local" if args.local else "glocal"
+    ctx.info(
+        f"seqem profile emit: {args.n * len(models)} {mode} sequence(s) from "
+        f"{len(models)} model(s), seed {args.seed} -> {args.output}"
+    )
+    return 0
+
+
+__all__ = [
+    "register",
+    "build_model",
+    "search_models",
+    "emit_fasta",
+    "hits_table",
+    "Hit",
+    "HIT_COLUMNS",
+]

@@ -1,0 +1,273 @@
+"""``seqem profile build / search / emit`` on the example family, HMMER's data and bad input."""
+
+import subprocess
+
+import pytest
+
+from seqem.io.hmmer import read_hmmer
+from seqem.io.sequences import read_sequences
+
+from .conftest import DATA, PYTHON, REPO
+
+SHARED = REPO.parent / "shared" / "data" / "profile"
+TUTORIAL = SHARED / "tutorial"
+HEADER = (
+    "target_name\ttarget_accession\tquery_name\tquery_accession\tevalue\tbits\tlength\tdescription"
+)
+PROFILE_OUTPUTS = (
+    "example_family.hmm",
+    "example_family.fa",
+    "example_family.sto",
+    "example_db.fa",
+    "example_db_truth.tsv",
+)
+
+
+def read_hits(path):
+    lines = path.read_text().splitlines()
+    assert lines[0] == HEADER
+    rows = [line.split("\t") for line in lines[1:]]
+    assert all(len(r) == 8 for r in rows)
+    return [(r[0], r[2], float(r[4]), float(r[5]), int(r[6])) for r in rows]
+
+
+def truth():
+    rows = [line.split("\t") for line in (DATA / "example_db_truth.tsv").read_text().splitlines()]
+    return {r[0]: r[1] for r in rows[1:]}
+
+
+def check_search(hits):
+    """All 30 members at E <= 0.01; at most one decoy at E <= 1.
+
+    With calibrated E-values the number of decoys at E <= 1 is about Poisson
+    with mean 270 / 300 (the decoy share of Z = 300), so "at most one" is a
+    property of this fixed data set rather than a law: it holds for the
+    example data as made by data/make_profile_data.py.
+    """
+    kind = truth()
+    members = {name for name, k in kind.items() if k == "member"}
+    assert len(members) == 30
+    found = {name for name, _, evalue, _, _ in hits if evalue <= 0.01}
+    assert members <= found, sorted(members - found)
+    decoys = [name for name, _, evalue, _, _ in hits if evalue <= 1 and kind[name] == "decoy"]
+    assert len(decoys) <= 1, decoys
+    evalues = [h[2] for h in hits]
+    assert evalues == sorted(evalues)
+
+
+def test_build_then_search_finds_the_members(run, tmp_path):
+    model = tmp_path / "family.hmm"
+    result = run("profile", "build", DATA / "example_family.sto", "-o", model)
+    assert result.code == 0, result.err
+    summary = result.err.strip().splitlines()[-1]
+    assert "example_family: nseq 30, alen " in summary and ", M 60," in summary
+    assert "eff_nseq" in summary and "re/pos" in summary
+    text = model.read_text()
+    assert text.startswith("HMMER3/f") and "STATS LOCAL FORWARD" in text
+    (hmm,) = read_hmmer(model)
+    assert hmm.M == 60 and hmm.nseq == 30 and set(hmm.stats) == {"msv", "viterbi", "forward"}
+
+    hits = tmp_path / "hits.tsv"
+    result = run("profile", "search", model, DATA / "example_db.fa", "-o", hits)
+    assert result.code == 0, result.err
+    check_search(read_hits(hits))
+
+
+def test_build_with_rf_and_name(run, tmp_path):
+    model = tmp_path / "rf.hmm"
+    result = run(
+        "profile", "build", DATA / "example_family.sto", "--hand", "--name", "fam", "-o", model
+    )
+    assert result.code == 0, result.err
+    (hmm,) = read_hmmer(model)
+    # the RF line marks one column per node of the true model
+    assert hmm.name == "fam" and hmm.M == 60
+
+
+def test_search_with_the_true_model(run, tmp_path):
+    hits = tmp_path / "hits.tsv"
+    result = run("profile", "search", DATA / "example_family.hmm", DATA / "example_db.fa",
+                 "-o", hits)  # fmt: skip
+    assert result.code == 0, result.err
+    rows = read_hits(hits)
+    check_search(rows)
+    assert all(r[1] == "example_family" and r[2] <= 10 for r in rows)
+    assert "1 model(s) x 300 sequence(s)" in result.err
+
+
+def test_search_thresholds_and_stdout(run):
+    db = DATA / "example_db.fa"
+    model = DATA / "example_family.hmm"
+    top = run("profile", "search", model, db, "--max-hits", "3")
+    assert top.code == 0 and len(top.out.splitlines()) == 4
+    strict = run("profile", "search", model, db, "-T", "25", "-q")
+    assert strict.code == 0 and strict.err == ""
+    assert all(float(line.split("\t")[5]) >= 25 for line in strict.out.splitlines()[1:])
+    # -Z scales the E-values
+    a = run("profile", "search", model, db, "--max-hits", "1").out.splitlines()[1].split("\t")
+    b = run("profile", "search", model, db, "--max-hits", "1", "-Z", "3000")
+    b_row = b.out.splitlines()[1].split("\t")
+    assert float(b_row[4]) == pytest.approx(10 * float(a[4]), rel=1e-2)
+
+
+def test_emit(run, tmp_path):
+    out = tmp_path / "samples.fa"
+    result = run("profile", "emit", DATA / "example_family.hmm", "-N", "7", "-o", out)
+    assert result.code == 0, result.err
+    seqs = read_sequences(out)
+    assert seqs.names == tuple(f"example_family-sample{i}" for i in range(1, 8))
+    assert seqs.alphabet.name == "amino"
+    again = tmp_path / "again.fa"
+    assert run("profile", "emit", DATA / "example_family.hmm", "-N", "7", "-o", again).code == 0
+    assert again.read_bytes() == out.read_bytes()  # same default seed, same sequences
+    local = run("profile", "emit", DATA / "example_family.hmm", "-N", "50", "--local", "--seed", 3)
+    assert local.code == 0 and local.out.count(">") == 50
+    # emitted members score like members
+    hits = tmp_path / "hits.tsv"
+    assert run("profile", "search", DATA / "example_family.hmm", out, "-o", hits).code == 0
+    assert len(read_hits(hits)) == 7
+
+
+# -- bad input -----------------------------------------------------------------
+
+
+def dna_model(path):
+    text = (TUTORIAL / "models" / "MADE1.hmm") if TUTORIAL.exists() else None
+    if text is not None:
+        path.write_bytes(text.read_bytes())
+        return
+    import numpy as np
+
+    from seqem.io.hmmer import write_hmmer
+    from seqem.profile.model import DNA, ProfileHMM
+
+    t = np.tile([0.9, 0.05, 0.05, 0.5, 0.5, 0.5, 0.5], (4, 1))
+    t[3] = [0.95, 0.05, 0.0, 0.5, 0.5, 1.0, 0.0]
+    match = np.vstack([np.zeros(4), np.eye(4)[:3] * 0.88 + 0.03])
+    write_hmmer(path, ProfileHMM(DNA, match, np.full((4, 4), 0.25), t, name="dna"))
+
+
+def truncated_hmm(path):
+    lines = (DATA / "example_family.hmm").read_text().splitlines(keepends=True)
+    path.write_text("".join(lines[: len(lines) // 2]))
+
+
+def write(content):
+    def writer(path):
+        path.write_bytes(content)
+
+    return writer
+
+
+# name: (argv with {db}, {model}, {aln}, {out}; writers of the files; message part)
+ERRORS = {
+    "unknown_residue_in_db": (
+        ["profile", "search", "{model}", "{db}", "-o", "{out}"],
+        {"db": write(b">ok\nMKVLAAGIVG\n>bad\nMKVL1AGIVG\n"), "model": None},
+        "record 'bad': invalid character '1'",
+    ),
+    "alphabet_mismatch_dna_model": (
+        ["profile", "search", "{model}", "{db}", "-o", "{out}"],
+        {"db": None, "model": dna_model},
+        "alphabet mismatch",
+    ),
+    "truncated_hmm": (
+        ["profile", "search", "{model}", "{db}", "-o", "{out}"],
+        {"db": None, "model": truncated_hmm},
+        "{model}",
+    ),
+    "empty_fasta": (
+        ["profile", "search", "{model}", "{db}", "-o", "{out}"],
+        {"db": write(b""), "model": None},
+        "{db}: empty file",
+    ),
+    "ragged_alignment": (
+        ["profile", "build", "{aln}", "-o", "{out}"],
+        {"aln": write(b"# STOCKHOLM 1.0\ns1 ACDEFG\ns2 ACDEF\n//\n")},
+        "every row of an alignment needs the same length",
+    ),
+    "emit_truncated_hmm": (
+        ["profile", "emit", "{model}", "-o", "{out}"],
+        {"model": truncated_hmm},
+        "{model}",
+    ),
+    "build_name_two_words": (
+        ["profile", "build", "{aln}", "--name", "two words", "-o", "{out}"],
+        {"aln": None},
+        "one word",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(ERRORS))
+def test_bad_input_is_one_line_and_no_output(run, tmp_path, case):
+    argv, writers, message = ERRORS[case]
+    files = {
+        "db": DATA / "example_db.fa",
+        "model": DATA / "example_family.hmm",
+        "aln": DATA / "example_family.sto",
+    }
+    for key, writer in writers.items():
+        if writer is not None:
+            files[key] = tmp_path / f"input_{key}"
+            writer(files[key])
+    out = tmp_path / "out.txt"
+    words = [w.format(out=out, **files) for w in argv]
+    result = run(*words)
+    assert result.code == 1, result.err
+    lines = result.err.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("seqem: error: "), result.err
+    assert message.format(**files) in lines[0]
+    assert "Traceback" not in result.err
+    assert not out.exists() and list(tmp_path.iterdir()) == sorted(
+        p for p in tmp_path.iterdir() if p.name.startswith("input_")
+    )
+
+
+# -- HMMER's tutorial data -----------------------------------------------------
+
+
+@pytest.mark.skipif(not TUTORIAL.exists(), reason="the shared profile reference data is absent")
+def test_globins4_search_matches_hmmsearch(run, tmp_path):
+    """Reference: ``hmmsearch --cpu 0 --max --nonull2 -E 1e9 --tblout
+    globins4_vs_globins45.max_nonull2.tbl globins4.hmm globins45.fa`` (HMMER
+    3.3.2): plain Forward scores, printed with %6.1f; we print %.2f and allow
+    0.1 bit."""
+    ref = {}
+    for line in (TUTORIAL / "reference" / "globins4_vs_globins45.max_nonull2.tbl").open():
+        if not line.startswith("#"):
+            words = line.split()
+            ref[words[0]] = (float(words[4]), float(words[5]))
+    hits = tmp_path / "hits.tsv"
+    result = run("profile", "search", TUTORIAL / "models" / "globins4.hmm",
+                 TUTORIAL / "globins45.fa", "-o", hits)  # fmt: skip
+    assert result.code == 0, result.err
+    rows = read_hits(hits)
+    assert len(ref) == 45 and {r[0] for r in rows} == set(ref)
+    for name, _, evalue, bits, _ in rows:
+        assert bits == pytest.approx(ref[name][1], abs=0.1), name  # printed with %.1f
+        assert evalue <= 1e-30
+
+
+# -- the example data ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", PROFILE_OUTPUTS)
+def test_package_copy_is_identical(name):
+    assert (DATA / name).read_bytes() == (REPO / "seqem" / "data" / name).read_bytes()
+
+
+def test_make_profile_data_reproduces_the_files(tmp_path):
+    proc = subprocess.run(
+        [PYTHON, str(DATA / "make_profile_data.py"), "--outdir", str(tmp_path),
+         "--no-package-copy"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    for name in PROFILE_OUTPUTS:
+        made, kept = (tmp_path / name).read_bytes(), (DATA / name).read_bytes()
+        if name.endswith(".hmm"):  # the first line names the seqem version that wrote it
+            made, kept = made.split(b"\n", 1)[1], kept.split(b"\n", 1)[1]
+        assert made == kept, name
