@@ -330,8 +330,27 @@ def _core_forward(dsq, s, e, emM, emI, tr, fM, fI, fD, scale):  # pragma: no cov
 
 @njit(**JIT)
 def _core_backward_counts(
-    dsq, s, e, emM, emI, members, tr, fM, fI, fD, scale, end_hat, bM, bI, bD, nM, nI, nD,
-    cM, cI, cT,
+    dsq,
+    s,
+    e,
+    emM,
+    emI,
+    members,
+    tr,
+    fM,
+    fI,
+    fD,
+    scale,
+    end_hat,
+    bM,
+    bI,
+    bD,
+    nM,
+    nI,
+    nD,
+    cM,
+    cI,
+    cT,
 ):  # pragma: no cover
     """Scaled backward pass accumulating expected counts into cM, cI (M+1, K)
     and cT (7, M+1).  Only two rows of backward values are kept."""
@@ -423,7 +442,7 @@ def _core_backward_counts(
 
 
 @njit(**PJIT)
-def core_expected_counts(dsq, bounds, chunks, emM, emI, members, tr):  # pragma: no cover
+def core_expected_counts(dsq, bounds, chunks, emM, emI, members, tr, weights):  # pragma: no cover
     """Log-likelihood and expected counts of the glocal core model.
 
     Parameters
@@ -436,6 +455,9 @@ def core_expected_counts(dsq, bounds, chunks, emM, emI, members, tr):  # pragma:
         its residues' probabilities); column 0 of ``emM`` unused.
     members : float64 array (n_codes, K), 0/1 matrix of each code's residues.
     tr : float64 array (7, M + 1), core transitions (node 0: B and I0).
+    weights : float64 array (n_seq,)
+        Sequence weights: each sequence's expected counts are multiplied by
+        its weight (the log-likelihoods are returned unweighted).
 
     Returns
     -------
@@ -476,10 +498,22 @@ def core_expected_counts(dsq, bounds, chunks, emM, emI, members, tr):  # pragma:
             for i in range(1, e - s + 1):
                 ll += np.log(scale[i])
             loglik[q] = ll
-            _core_backward_counts(
-                dsq, s, e, emM, emI, members, tr, fM, fI, fD, scale, end_hat,
-                bM, bI, bD, nM, nI, nD, accM[c], accI[c], accT[c],
-            )  # fmt: skip
+            if weights[q] == 1.0:
+                _core_backward_counts(
+                    dsq, s, e, emM, emI, members, tr, fM, fI, fD, scale, end_hat,
+                    bM, bI, bD, nM, nI, nD, accM[c], accI[c], accT[c],
+                )  # fmt: skip
+            elif weights[q] != 0.0:
+                wM = np.zeros((M + 1, K))
+                wI = np.zeros((M + 1, K))
+                wT = np.zeros((7, M + 1))
+                _core_backward_counts(
+                    dsq, s, e, emM, emI, members, tr, fM, fI, fD, scale, end_hat,
+                    bM, bI, bD, nM, nI, nD, wM, wI, wT,
+                )  # fmt: skip
+                accM[c] += weights[q] * wM
+                accI[c] += weights[q] * wI
+                accT[c] += weights[q] * wT
     cM = np.zeros((M + 1, K))
     cI = np.zeros((M + 1, K))
     cT = np.zeros((7, M + 1))

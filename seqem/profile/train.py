@@ -104,6 +104,7 @@ class ProfileEM:
         *,
         n_threads: int | None = None,
         noise: float = 0.0,
+        weights: np.ndarray | None = None,
     ) -> None:
         self.dsq = np.ascontiguousarray(dsq, dtype=np.uint8)
         self.bounds = np.ascontiguousarray(bounds, dtype=np.int64)
@@ -115,6 +116,10 @@ class ProfileEM:
         self.members = np.ascontiguousarray(members)
         self.n_threads = n_threads
         self.noise = noise
+        n = len(self.bounds) - 1
+        self.weights = (
+            np.ones(n) if weights is None else np.ascontiguousarray(weights, dtype=np.float64)
+        )
 
     # -- EMProblem ---------------------------------------------------------
 
@@ -137,10 +142,11 @@ class ProfileEM:
         tr = np.ascontiguousarray(params["transitions"].T)
         with _jit.threads(self.n_threads):
             loglik, cM, cI, cT = K.core_expected_counts(
-                self.dsq, self.bounds, self.chunks, emM, emI, self.members, tr
+                self.dsq, self.bounds, self.chunks, emM, emI, self.members, tr, self.weights
             )
         self.last_loglik = loglik
-        return {"match": cM, "insert": cI, "transitions": cT.T.copy()}, float(loglik.sum())
+        total = float(np.dot(self.weights, loglik)) if np.all(np.isfinite(loglik)) else -np.inf
+        return {"match": cM, "insert": cI, "transitions": cT.T.copy()}, total
 
     def m_step(self, stats: dict[str, np.ndarray], params: Params) -> Params:
         prior = self.prior
@@ -254,6 +260,7 @@ def train(
     n_threads: int | None = None,
     name: str = "trained",
     effn: str = "entropy",
+    weighting: str = "pb",
 ) -> TrainResult:
     """Train a profile HMM from unaligned sequences by Baum-Welch.
 
@@ -305,11 +312,71 @@ def train(
             )
             best = TrainResult(hmm, fit)
     assert best is not None
+    weights = None
+    if weighting == "pb":
+        weights = soft_pb_weights(best.hmm, dsq, bounds, n_threads)
+        problem = ProfileEM(dsq, bounds, best.hmm, prior, n_threads=n_threads, weights=weights)
+        params, fit = run_em(problem, max_iter=max_iter, tol=tol, random_state=best.fit.seed)
+        hmm = ProfileHMM(
+            alphabet,
+            params["match"],
+            params["insert"],
+            params["transitions"],
+            name=name,
+            nseq=int(lengths.size),
+        )
+        best = TrainResult(hmm, fit)
+    elif weighting != "none":
+        raise ParameterError(f"weighting must be 'pb' or 'none', got {weighting!r}")
     if effn == "entropy":
-        best = TrainResult(_entropy_reestimate(best.hmm, dsq, bounds, prior, n_threads), best.fit)
+        best = TrainResult(
+            _entropy_reestimate(best.hmm, dsq, bounds, prior, n_threads, weights), best.fit
+        )
     elif effn != "none":
         raise ParameterError(f"effn must be 'entropy' or 'none', got {effn!r}")
     return best
+
+
+def soft_pb_weights(
+    hmm: ProfileHMM,
+    dsq: np.ndarray,
+    bounds: np.ndarray,
+    n_threads: int | None = None,
+) -> np.ndarray:
+    """Henikoff position-based weights on the model's posterior alignment.
+
+    Each sequence's expected match emissions at node k play the part of its
+    residue in alignment column k: a sequence gets ``1 / (r_k n_k(a))`` per
+    expected residue ``a`` at node k (``n_k(a)`` the expected number of
+    sequences with ``a`` there, ``r_k`` the number of distinct residues, taken
+    as the exponential of the column entropy), averaged over nodes and
+    normalised to a mean of 1.
+
+    Returns
+    -------
+    float64 array, shape (n_seq,)
+    """
+    prior_free = ProfileEM(dsq, bounds, hmm, default_prior(hmm.alphabet), n_threads=n_threads)
+    emM = np.ascontiguousarray(prior_free.members @ hmm.match.T)
+    emI = np.ascontiguousarray(prior_free.members @ hmm.insert.T)
+    tr = np.ascontiguousarray(hmm.transitions.T)
+    n = len(bounds) - 1
+    per_seq = np.empty((n, hmm.M, hmm.alphabet.K))
+    one = np.ones(1)
+    for q in range(n):
+        seg = np.ascontiguousarray(dsq[bounds[q] : bounds[q + 1]])
+        _, cM, _, _ = K.core_expected_counts(
+            seg, np.array([0, seg.size]), np.array([0, 1]), emM, emI, prior_free.members, tr, one
+        )
+        per_seq[q] = cM[1:]
+    column = per_seq.sum(axis=0)  # (M, K) expected residue counts per node
+    freq = column / np.maximum(column.sum(axis=1, keepdims=True), 1e-300)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        entropy = -np.where(freq > 0, freq * np.log(freq), 0.0).sum(axis=1)
+    r = np.exp(entropy)  # effective number of distinct residues
+    share = per_seq / np.maximum(r[None, :, None] * column[None], 1e-300)
+    w = share.sum(axis=2).mean(axis=1)
+    return w * (n / w.sum())
 
 
 def _entropy_reestimate(
@@ -318,6 +385,7 @@ def _entropy_reestimate(
     bounds: np.ndarray,
     prior: ProfilePrior,
     n_threads: int | None,
+    weights: np.ndarray | None = None,
 ) -> ProfileHMM:
     """Mean-posterior parameters from entropy-weighted expected counts."""
     from .build import (
@@ -328,7 +396,7 @@ def _entropy_reestimate(
         relative_entropy_target,
     )
 
-    problem = ProfileEM(dsq, bounds, hmm, prior, n_threads=n_threads)
+    problem = ProfileEM(dsq, bounds, hmm, prior, n_threads=n_threads, weights=weights)
     params = {"match": hmm.match, "insert": hmm.insert, "transitions": hmm.transitions}
     stats, _ = problem.e_step(params)
     counts = (stats["match"], stats["insert"], stats["transitions"])

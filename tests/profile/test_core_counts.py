@@ -26,7 +26,9 @@ def test_core_counts_against_enumeration(M, L, seed):
     x = rng.integers(0, 4, size=L).astype(np.uint8)
     ll_ref, cM_ref, cI_ref, cT_ref = expected_counts(hmm.match, hmm.insert, hmm.transitions, x)
     bounds = np.array([0, L], dtype=np.int64)
-    ll, cM, cI, cT = K.core_expected_counts(x, bounds, np.array([0, 1]), *kernel_inputs(hmm))
+    ll, cM, cI, cT = K.core_expected_counts(
+        x, bounds, np.array([0, 1]), *kernel_inputs(hmm), np.ones(1)
+    )
     assert ll[0] == pytest.approx(ll_ref, rel=1e-10)
     np.testing.assert_allclose(cM, cM_ref, rtol=0, atol=1e-10)
     np.testing.assert_allclose(cI, cI_ref, rtol=0, atol=1e-10)
@@ -40,7 +42,7 @@ def test_degenerate_codes_split_counts():
     r = codes.index("R")  # A or G
     x = np.array([r, 1, r], dtype=np.uint8)
     ll, cM, cI, cT = K.core_expected_counts(x, np.array([0, 3]), np.array([0, 1]),
-                                            *kernel_inputs(hmm))  # fmt: skip
+                                            *kernel_inputs(hmm), np.ones(1))  # fmt: skip
     # a degenerate residue is the sum over its residues: enumerate both choices
     total = 0.0
     for a in (0, 2):
@@ -58,9 +60,27 @@ def test_chunks_and_sequences_add_up():
     dsq = rng.integers(0, 4, size=int(lengths.sum())).astype(np.uint8)
     bounds = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
     args = kernel_inputs(hmm)
-    one = K.core_expected_counts(dsq, bounds, np.array([0, 12]), *args)
-    many = K.core_expected_counts(dsq, bounds, np.array([0, 3, 7, 12]), *args)
+    one = K.core_expected_counts(dsq, bounds, np.array([0, 12]), *args, np.ones(12))
+    many = K.core_expected_counts(dsq, bounds, np.array([0, 3, 7, 12]), *args, np.ones(12))
     for a, b in zip(one, many, strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
     # expected emissions add up to the number of residues
     assert one[1].sum() + one[2].sum() == pytest.approx(lengths.sum())
+
+
+def test_weights_scale_each_sequence():
+    rng = np.random.default_rng(8)
+    hmm = random_hmm(rng, 4)
+    dsq = rng.integers(0, 4, size=21).astype(np.uint8)
+    bounds = np.array([0, 5, 14, 21])
+    args = kernel_inputs(hmm)
+    w = np.array([0.5, 2.0, 0.0])
+    got = K.core_expected_counts(dsq, bounds, np.array([0, 3]), *args, w)
+    parts = [
+        K.core_expected_counts(dsq[a:b], np.array([0, b - a]), np.array([0, 1]), *args, np.ones(1))
+        for a, b in zip(bounds[:-1], bounds[1:], strict=True)
+    ]
+    for j in (1, 2, 3):
+        expected = sum(wq * part[j] for wq, part in zip(w, parts, strict=True))
+        np.testing.assert_allclose(got[j], expected, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(got[0], [p[0][0] for p in parts], rtol=1e-12)

@@ -83,7 +83,12 @@ def test_training_recovers_a_planted_motif():
     consensus = res.hmm.match[1:].argmax(axis=1)
     np.testing.assert_array_equal(consensus, motif)
     assert res.fit.converged
-    assert np.all(res.hmm.match[1:].max(axis=1) > 0.8)
+    # the motif residue has frequency 0.925 in the data; position-based
+    # weights favour the mutated sequences, so the default fit is flatter
+    assert np.all(res.hmm.match[1:].max(axis=1) > 0.6)
+    raw = train(dsq, bounds, DNA, M=8, n_init=3, random_state=1, max_iter=200, tol=1e-4,
+                weighting="none", effn="none")  # fmt: skip
+    np.testing.assert_allclose(raw.hmm.match[1:].max(axis=1), 0.925, atol=0.06)
 
 
 def test_entropy_weighting_after_training():
