@@ -28,6 +28,9 @@ FASTA_TRUTH = "example_truth.bed"
 SIGNAL = "example_signal.tsv"
 SIGNAL_TRUTH = "example_signal_truth.tsv"
 #: States of the simulations behind the examples.
+FAMILY_STO = "example_family.sto"
+FAMILY_DB = "example_db.fa"
+
 N_DNA_STATES = 3
 N_SIGNAL_STATES = 3
 
@@ -182,6 +185,21 @@ def _cmd_demo(args: argparse.Namespace, ctx: RunContext) -> int:
         write_tsv(out["states"], header, rows)
         signal_truth = _read_signal_truth(data / SIGNAL_TRUTH)
         signal_agree = best_matching_agreement(decoded.states, signal_truth, N_SIGNAL_STATES)
+
+        from ..io.hmmer import write_hmmer
+        from .profile import build_model, hits_table, search_models
+
+        out["profile"] = os.path.join(outdir, "example_family.hmm")
+        out["hits"] = os.path.join(outdir, "example_hits.tsv")
+        family, nseq, alen = build_model(str(data / FAMILY_STO), name="example_family")
+        write_hmmer(out["profile"], [family])
+        hits, n_db = search_models([family], str(data / FAMILY_DB), threads=args.threads)
+        write_text(out["hits"], hits_table(hits))
+        significant = [h for h in hits if h.evalue <= 0.01]
+        members = sum(h.target_name.startswith("member") for h in significant)
+        decoys = len(significant) - members
+        with open(data / FAMILY_DB) as fh:
+            n_members = sum(line.startswith(">member") for line in fh)
         data_dir = str(data)
     fasta, signal = os.path.join(data_dir, FASTA), os.path.join(data_dir, SIGNAL)
 
@@ -193,6 +211,8 @@ def _cmd_demo(args: argparse.Namespace, ctx: RunContext) -> int:
         dna_state_gc=gc,
         dna_true_state_gc=true_gc,
         signal_fraction_in_true_state=signal_agree,
+        profile_members_found=members,
+        profile_decoys_found=decoys,
     )
     seqs = seg.seqs
     lines = [
@@ -218,11 +238,20 @@ def _cmd_demo(args: argparse.Namespace, ctx: RunContext) -> int:
         f"   rows whose Viterbi state is the simulated state: {100 * signal_agree:.1f}% "
         "(fitted labels matched to the simulated ones)",
         "",
+        f"3. Profile HMM: built from {FAMILY_STO} ({nseq} sequences, {alen} columns, "
+        f"{family.M} match states), searched against {FAMILY_DB} ({n_db} sequences)",
+        f"   model: {out['profile']} (HMMER3/f, calibrated)",
+        f"   hits:  {out['hits']}",
+        f"   at E <= 0.01: {members} of {n_members} family members, {decoys} decoys",
+        "",
         "The same with the commands:",
         f"   seqem hmm segment {fasta} -n {N_DNA_STATES} -o {out['segments']}"
         + (f" --plot {out['plot']}" if "plot" in out else ""),
         f"   seqem hmm fit {signal} -n {N_SIGNAL_STATES} --seq-col seq_id -o {out['model']}",
         f"   seqem hmm decode {out['model']} {signal} --posteriors -o {out['states']}",
+        f"   seqem profile build {os.path.join(data_dir, FAMILY_STO)} -o {out['profile']}",
+        f"   seqem profile search {out['profile']} {os.path.join(data_dir, FAMILY_DB)} "
+        f"-o {out['hits']}",
     ]
     if not ctx.quiet:
         print("\n".join(lines))

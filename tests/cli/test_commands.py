@@ -213,6 +213,10 @@ def test_demo(tmp_path, run):
     assert rep["results"]["dna_fraction_in_true_state"] > 0.95
     assert rep["results"]["signal_fraction_in_true_state"] > 0.95
     assert set(rep["fit_results"]) == {"segment", "fit"}
+    # the profile built from the example alignment finds every member, no decoy
+    assert rep["results"]["profile_members_found"] == 30
+    assert rep["results"]["profile_decoys_found"] == 0
+    assert (outdir / "example_family.hmm").read_text().startswith("HMMER3/f")
 
 
 def test_segment_plot(tmp_path, run, two_state):
