@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["plot_segmentation", "save_figure"]
+__all__ = ["plot_profile", "plot_segmentation", "save_figure"]
 
 
 def _pyplot() -> Any:
@@ -147,3 +147,60 @@ def save_figure(fig: Any, path: str) -> None:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+
+
+def plot_profile(hmm: Any, *, ax: Any = None, start: int = 1, end: int | None = None) -> Any:
+    """Heat map of a profile HMM's match emissions (residues x nodes).
+
+    When no Axes is given, a figure with two panels is made: the relative
+    entropy of each node's match emissions (bits) above the heat map.
+
+    Parameters
+    ----------
+    hmm : ProfileHMM
+    ax : matplotlib Axes, optional
+        Draw only the heat map on this Axes.
+    start, end : int
+        Nodes to draw (1-based, inclusive; default all).
+
+    Returns
+    -------
+    matplotlib Axes
+        The heat map's Axes.
+    """
+    plt = _pyplot()
+    end = hmm.M if end is None else min(end, hmm.M)
+    nodes = np.arange(start, end + 1)
+    p = hmm.match[start : end + 1]
+    if ax is None:
+        width = min(16.0, 3.0 + 0.12 * nodes.size)
+        fig, (top, ax) = plt.subplots(
+            2, 1, figsize=(width, 5.2), sharex=True, gridspec_kw={"height_ratios": [1, 3]}
+        )
+        bg = np.asarray(hmm.alphabet.background)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            re = np.where(p > 0, p * np.log2(p / bg), 0.0).sum(axis=1)
+        top.bar(nodes, re, width=0.9, color="tab:blue")
+        top.set_ylabel("bits")
+        top.set_title(
+            f"{hmm.name}: M = {hmm.M}, relative entropy per node and match emissions",
+            fontsize="medium",
+            loc="left",
+        )
+    symbols = hmm.alphabet.symbols
+    image = ax.imshow(
+        p.T,
+        aspect="auto",
+        cmap="magma_r",
+        vmin=0.0,
+        vmax=1.0,
+        extent=(start - 0.5, end + 0.5, len(symbols) - 0.5, -0.5),
+        interpolation="nearest",
+    )
+    ax.set_yticks(range(len(symbols)))
+    ax.set_yticklabels(list(symbols), fontsize="x-small")
+    ax.set_xlabel("node")
+    ax.set_ylabel("residue")
+    cbar = ax.figure.colorbar(image, ax=ax, pad=0.01, fraction=0.03)
+    cbar.set_label("probability")
+    return ax

@@ -1,5 +1,7 @@
 """Sampling from a profile HMM: emissions, lengths and scores match the model."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -178,3 +180,15 @@ def test_bad_arguments(model, kwargs):
     n = kwargs.pop("n")
     with pytest.raises(ParameterError):
         emit(model, n, **kwargs)
+
+
+def test_plot_profile(tmp_path):
+    pytest.importorskip("matplotlib", reason="plots need matplotlib")
+    from seqem.io.hmmer import read_hmmer
+    from seqem.plotting import plot_profile, save_figure
+
+    (hmm,) = read_hmmer(Path(__file__).resolve().parents[2] / "data" / "example_family.hmm")
+    ax = plot_profile(hmm)
+    assert ax.get_xlabel() == "node"
+    save_figure(ax.figure, str(tmp_path / "p.png"))
+    assert (tmp_path / "p.png").read_bytes()[:4] == b"\x89PNG"
