@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from ..errors import InputFormatError, SeqemError
 from ._common import (
     DEFAULT_SEED,
+    add_fit_options,
     add_run_options,
     check_output_path,
     examples,
@@ -46,16 +47,18 @@ def register(commands: Any) -> None:
     """Add the ``profile`` group and its verbs to the top-level subparsers."""
     group = commands.add_parser(
         "profile",
-        help="profile HMMs: build from an alignment, search sequences, emit samples",
+        help="profile HMMs: build from an alignment or train from sequences, search, emit",
         description="Profile hidden Markov models of sequence families (HMMER3 model files).",
         epilog=examples(
             "seqem profile build data/example_family.sto -o family.hmm",
+            "seqem profile train data/example_family.fa -o trained.hmm",
             "seqem profile search data/example_family.hmm data/example_db.fa -o hits.tsv",
             "seqem profile emit data/example_family.hmm -N 10 -o samples.fa",
         ),
     )
     verbs = group.add_subparsers(dest="verb", metavar="VERB", title="verbs")
     _add_build(verbs)
+    _add_train(verbs)
     _add_search(verbs)
     _add_emit(verbs)
     group.set_defaults(_parser=group)
@@ -186,6 +189,82 @@ def _cmd_build(args: argparse.Namespace, ctx: RunContext) -> int:
     ctx.info(
         f"seqem profile build: {hmm.name}: nseq {nseq}, alen {alen}, M {hmm.M}, "
         f"eff_nseq {effn:.2f}, re/pos {re_pos:.3f} -> {args.output}"
+    )
+    return 0
+
+
+TRAIN_DESCRIPTION = """\
+Train a profile HMM from unaligned sequences of one family by Baum-Welch
+(no alignment needed) and write it as HMMER3/f with calibrated E-value
+parameters.
+
+The model is the glocal Plan7 core model; each start begins from a different
+training sequence, priors are HMMER's default Dirichlet mixtures, sequences
+are then weighted by position-based weights on the fitted model's alignment,
+and the final parameters are entropy-weighted mean posterior estimates, as
+hmmbuild makes them from an alignment.  The model length defaults to the
+median sequence length."""
+
+
+def _add_train(verbs: Any) -> None:
+    p = verbs.add_parser(
+        "train",
+        help="train a profile HMM from unaligned sequences (Baum-Welch; HMMER3 output)",
+        description=TRAIN_DESCRIPTION,
+        epilog=examples(
+            "seqem profile train data/example_family.fa -o trained.hmm",
+            "seqem profile train data/example_family.fa -M 60 --n-init 8 --seed 3 -o trained.hmm",
+        ),
+    )
+    p.add_argument("sequences", metavar="SEQS", help="unaligned FASTA (gzip ok); '-' for stdin")
+    p.add_argument("-o", "--output", required=True, metavar="MODEL.hmm", help="HMMER3 model file")
+    p.add_argument(
+        "-M",
+        "--length",
+        type=positive_int,
+        metavar="M",
+        help="number of match states (default: the median sequence length)",
+    )
+    p.add_argument("--name", metavar="N", help="model name (default: the file name)")
+    add_fit_options(p, n_init=4)
+    add_run_options(p)
+    p.set_defaults(_run=_cmd_train)
+
+
+def _cmd_train(args: argparse.Namespace, ctx: RunContext) -> int:
+    from ..io.hmmer import write_hmmer
+    from ..io.sequences import read_sequences
+    from ..profile.calibrate import calibrate
+    from ..profile.train import train
+
+    check_output_path(args.output)
+    if args.name is not None and len(args.name.split()) != 1:
+        raise SeqemError(f"--name {args.name!r}: a model name must be one word")
+    seqs = read_sequences(args.sequences)
+    name = args.name or ("trained" if args.sequences == "-" else default_model_name(args.sequences))
+    result = train(
+        seqs.codes,
+        seqs.bounds,
+        seqs.alphabet,
+        M=args.length,
+        n_init=args.n_init,
+        max_iter=args.max_iter,
+        tol=args.tol,
+        random_state=args.seed,
+        n_threads=args.threads,
+        name=name,
+    )
+    hmm = result.hmm
+    calibrate(hmm)
+    write_hmmer(args.output, hmm)
+    ctx.outputs.append(args.output)
+    ctx.fit_results["train"] = result.fit.to_dict()
+    ctx.results.update(name=hmm.name, nseq=seqs.n_sequences, M=hmm.M, eff_nseq=hmm.effn)
+    status = "converged" if result.fit.converged else f"not converged ({result.fit.stop_reason})"
+    ctx.info(
+        f"seqem profile train: {hmm.name}: nseq {seqs.n_sequences}, M {hmm.M}, "
+        f"eff_nseq {hmm.effn:.2f}, {status} after {result.fit.n_iter} iterations, "
+        f"log-likelihood {result.fit.loglik:.2f} -> {args.output}"
     )
     return 0
 

@@ -73,6 +73,25 @@ def test_build_then_search_finds_the_members(run, tmp_path):
     check_search(read_hits(hits))
 
 
+def test_train_from_unaligned_then_search(run, tmp_path):
+    """Baum-Welch from the 40 unaligned members alone: the model finds the
+    30 held-out members of the database as the alignment-built one does."""
+    model = tmp_path / "trained.hmm"
+    report = tmp_path / "run.json"
+    result = run("profile", "train", DATA / "example_family.fa", "-o", model, "--report", report)
+    assert result.code == 0, result.err
+    assert "seqem profile train: example_family: nseq 40, M 60" in result.err
+    (hmm,) = read_hmmer(model)
+    assert hmm.M == 60 and set(hmm.stats) == {"msv", "viterbi", "forward"}
+    import json
+
+    fit = json.loads(report.read_text())["fit_results"]["train"]
+    assert fit["converged"] and not fit["decreases"]
+    hits = tmp_path / "hits.tsv"
+    assert run("profile", "search", model, DATA / "example_db.fa", "-o", hits).code == 0
+    check_search(read_hits(hits))
+
+
 def test_build_with_rf_and_name(run, tmp_path):
     model = tmp_path / "rf.hmm"
     result = run(
