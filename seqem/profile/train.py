@@ -260,7 +260,8 @@ def train(
     n_threads: int | None = None,
     name: str = "trained",
     effn: str = "entropy",
-    weighting: str = "pb",
+    weighting: str = "none",
+    temper: str | float = "entropy",
 ) -> TrainResult:
     """Train a profile HMM from unaligned sequences by Baum-Welch.
 
@@ -282,6 +283,19 @@ def train(
         hmmbuild does with alignment counts (the fitted EM objective is
         reported for the model before this step).  ``"none"``: keep the EM
         estimate.
+    weighting : {"none", "pb"}
+        ``"pb"``: after the fit, weight sequences by :func:`soft_pb_weights`
+        on the fitted model and refit (measured no better on the bench
+        families, so off by default).
+    temper : "entropy", "none" or float
+        Scale of the expected counts during EM (every sequence gets this
+        weight), which sets how strongly the prior pulls.  ``"entropy"``
+        (default): a preliminary fit at full weight gives the entropy-weighted
+        effective sequence number ``effn``, and the runs use ``effn / n``: the
+        same balance of data and prior that hmmbuild strikes, kept during
+        training so that it shapes the alignment as well as the final
+        estimate (on bench/fn3 this raised held-out positives found from
+        44/50 to 49/50).  A float sets the scale directly; ``"none"`` is 1.
     """
     bounds = np.asarray(bounds, dtype=np.int64)
     lengths = np.diff(bounds)
@@ -293,11 +307,29 @@ def train(
     rng = np.random.default_rng(random_state)
     # seeds: sequences whose length is closest to M, in random order among ties
     order = np.argsort(np.abs(lengths - M) + rng.random(lengths.size) * 0.5)
+    n = lengths.size
+    if temper == "entropy":
+        q = int(order[0])
+        start = initial_model(dsq[bounds[q] : bounds[q + 1]], alphabet, M=M)
+        problem = ProfileEM(dsq, bounds, start, prior, n_threads=n_threads)
+        params, _ = run_em(problem, max_iter=max_iter, tol=tol, random_state=0)
+        preliminary = ProfileHMM(alphabet, params["match"], params["insert"], params["transitions"])
+        neff = _entropy_reestimate(preliminary, dsq, bounds, prior, n_threads).effn
+        scale = min(1.0, float(neff or n) / n)
+    elif temper == "none":
+        scale = 1.0
+    elif isinstance(temper, (int, float)) and 0 < float(temper) <= 1:
+        scale = float(temper)
+    else:
+        raise ParameterError(
+            f"temper must be 'entropy', 'none' or a number in (0, 1], got {temper!r}"
+        )
+    count_weights = np.full(n, scale)
     best: TrainResult | None = None
     for run in range(n_init):
         q = int(order[run % lengths.size])
         start = initial_model(dsq[bounds[q] : bounds[q + 1]], alphabet, M=M)
-        problem = ProfileEM(dsq, bounds, start, prior, n_threads=n_threads)
+        problem = ProfileEM(dsq, bounds, start, prior, n_threads=n_threads, weights=count_weights)
         params, fit = run_em(
             problem, max_iter=max_iter, tol=tol, random_state=int(rng.integers(2**31))
         )
@@ -314,7 +346,7 @@ def train(
     assert best is not None
     weights = None
     if weighting == "pb":
-        weights = soft_pb_weights(best.hmm, dsq, bounds, n_threads)
+        weights = soft_pb_weights(best.hmm, dsq, bounds, n_threads) * scale
         problem = ProfileEM(dsq, bounds, best.hmm, prior, n_threads=n_threads, weights=weights)
         params, fit = run_em(problem, max_iter=max_iter, tol=tol, random_state=best.fit.seed)
         hmm = ProfileHMM(
@@ -329,8 +361,10 @@ def train(
     elif weighting != "none":
         raise ParameterError(f"weighting must be 'pb' or 'none', got {weighting!r}")
     if effn == "entropy":
+        final_weights = None if weights is None else weights / scale
         best = TrainResult(
-            _entropy_reestimate(best.hmm, dsq, bounds, prior, n_threads, weights), best.fit
+            _entropy_reestimate(best.hmm, dsq, bounds, prior, n_threads, final_weights),
+            best.fit,
         )
     elif effn != "none":
         raise ParameterError(f"effn must be 'entropy' or 'none', got {effn!r}")
