@@ -377,23 +377,31 @@ def _core_backward_counts(
     for i in range(L, 0, -1):
         # posteriors and emissions at row i (n* hold the backward row i)
         x = dsq[s + i - 1]
-        for k in range(M + 1):
-            gm = fM[i, k] * nM[k]
-            gi = fI[i, k] * nI[k]
-            if k >= 1 and gm != 0.0:
-                tot = 0.0
-                for a in range(K):
-                    tot += members[x, a] * emM[a, k]
-                for a in range(K):
-                    if members[x, a] != 0.0:
-                        cM[k, a] += gm * members[x, a] * emM[a, k] / tot
-            if gi != 0.0:
-                tot = 0.0
-                for a in range(K):
-                    tot += members[x, a] * emI[a, k]
-                for a in range(K):
-                    if members[x, a] != 0.0:
-                        cI[k, a] += gi * members[x, a] * emI[a, k] / tot
+        if x < K:
+            # a canonical residue: its posterior goes to its own count
+            for k in range(1, M + 1):
+                cM[k, x] += fM[i, k] * nM[k]
+            for k in range(M + 1):
+                cI[k, x] += fI[i, k] * nI[k]
+        else:
+            # a degenerate code: shared among its residues by their probabilities
+            for k in range(M + 1):
+                gm = fM[i, k] * nM[k]
+                gi = fI[i, k] * nI[k]
+                if k >= 1 and gm != 0.0:
+                    tot = 0.0
+                    for a in range(K):
+                        tot += members[x, a] * emM[a, k]
+                    for a in range(K):
+                        if members[x, a] != 0.0:
+                            cM[k, a] += gm * members[x, a] * emM[a, k] / tot
+                if gi != 0.0:
+                    tot = 0.0
+                    for a in range(K):
+                        tot += members[x, a] * emI[a, k]
+                    for a in range(K):
+                        if members[x, a] != 0.0:
+                            cI[k, a] += gi * members[x, a] * emI[a, k] / tot
         # same-row delete transitions at row i
         for k in range(1, M):
             cT[MD, k] += fM[i, k] * tr[MD, k] * nD[k + 1]
