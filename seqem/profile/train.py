@@ -168,6 +168,37 @@ class ProfileEM:
         t[[0, M], DD] = 0.0
         return {"match": match, "insert": insert, "transitions": t}
 
+    def to_vector(self, params: Params) -> np.ndarray:
+        """Free parameters as one vector (for SQUAREM)."""
+        return np.concatenate(
+            [params["match"][1:].ravel(), params["insert"].ravel(), params["transitions"].ravel()]
+        )
+
+    def from_vector(self, vector: np.ndarray, like: Params) -> Params | None:
+        """Parameters from a SQUAREM extrapolation, or None if a probability is negative."""
+        M1, K_ = like["match"].shape
+        n_m, n_i = (M1 - 1) * K_, M1 * K_
+        if not np.all(np.isfinite(vector)) or np.any(vector < 0):
+            return None
+        match = np.zeros((M1, K_))
+        match[1:] = vector[:n_m].reshape(M1 - 1, K_)
+        insert = vector[n_m : n_m + n_i].reshape(M1, K_).copy()
+        t = vector[n_m + n_i :].reshape(M1, 7).copy()
+        M = M1 - 1
+        match[1:] /= match[1:].sum(axis=1, keepdims=True)
+        insert /= insert.sum(axis=1, keepdims=True)
+        for lo, hi, rows in ((0, 3, slice(0, M + 1)), (3, 5, slice(0, M + 1)), (5, 7, slice(1, M))):
+            block = t[rows, lo:hi]
+            sums = block.sum(axis=1, keepdims=True)
+            if np.any(sums <= 0):
+                return None
+            t[rows, lo:hi] = block / sums
+        t[[0, M], DM] = 1.0
+        t[[0, M], DD] = 0.0
+        if not (np.all(np.isfinite(match)) and np.all(np.isfinite(insert))):
+            return None
+        return {"match": match, "insert": insert, "transitions": t}
+
     def log_prior(self, params: Params) -> float:
         prior = self.prior
         M = params["match"].shape[0] - 1
@@ -253,8 +284,8 @@ def train(
     *,
     M: int | None = None,
     n_init: int = 4,
-    max_iter: int = 100,
-    tol: float = 1e-2,
+    max_iter: int = 200,
+    tol: float | None = None,
     random_state: Any = None,
     prior: ProfilePrior | None = None,
     n_threads: int | None = None,
@@ -262,6 +293,7 @@ def train(
     effn: str = "entropy",
     weighting: str = "none",
     temper: str | float = "entropy",
+    accelerate: str | None = "squarem",
 ) -> TrainResult:
     """Train a profile HMM from unaligned sequences by Baum-Welch.
 
@@ -276,6 +308,13 @@ def train(
     alphabet : Alphabet
     M : int, optional
         Model length; default the median training-sequence length.
+    tol : float, optional
+        Stop when the objective rises by less than this in one iteration;
+        default ``1e-5`` per training residue.
+    accelerate : {"squarem", None}
+        SQUAREM acceleration of EM (default on: profile EM crawls on large
+        training sets; the engine falls back to a plain step whenever an
+        extrapolation would lower the objective).
     effn : {"entropy", "none"}
         ``"entropy"`` (default): after training, the expected counts of the
         final model are scaled to an effective sequence number by entropy
@@ -304,6 +343,8 @@ def train(
     if M is None:
         M = int(np.median(lengths))
     prior = default_prior(alphabet) if prior is None else prior
+    if tol is None:
+        tol = 1e-5 * float(lengths.sum())
     rng = np.random.default_rng(random_state)
     # seeds: sequences whose length is closest to M, in random order among ties
     order = np.argsort(np.abs(lengths - M) + rng.random(lengths.size) * 0.5)
@@ -312,7 +353,9 @@ def train(
         q = int(order[0])
         start = initial_model(dsq[bounds[q] : bounds[q + 1]], alphabet, M=M)
         problem = ProfileEM(dsq, bounds, start, prior, n_threads=n_threads)
-        params, _ = run_em(problem, max_iter=max_iter, tol=tol, random_state=0)
+        params, _ = run_em(
+            problem, max_iter=max_iter, tol=tol, random_state=0, accelerate=accelerate
+        )
         preliminary = ProfileHMM(alphabet, params["match"], params["insert"], params["transitions"])
         neff = _entropy_reestimate(preliminary, dsq, bounds, prior, n_threads).effn
         scale = min(1.0, float(neff or n) / n)
@@ -331,7 +374,11 @@ def train(
         start = initial_model(dsq[bounds[q] : bounds[q + 1]], alphabet, M=M)
         problem = ProfileEM(dsq, bounds, start, prior, n_threads=n_threads, weights=count_weights)
         params, fit = run_em(
-            problem, max_iter=max_iter, tol=tol, random_state=int(rng.integers(2**31))
+            problem,
+            max_iter=max_iter,
+            tol=tol,
+            random_state=int(rng.integers(2**31)),
+            accelerate=accelerate,
         )
         if best is None or fit.objective > best.fit.objective:
             hmm = ProfileHMM(
@@ -348,7 +395,9 @@ def train(
     if weighting == "pb":
         weights = soft_pb_weights(best.hmm, dsq, bounds, n_threads) * scale
         problem = ProfileEM(dsq, bounds, best.hmm, prior, n_threads=n_threads, weights=weights)
-        params, fit = run_em(problem, max_iter=max_iter, tol=tol, random_state=best.fit.seed)
+        params, fit = run_em(
+            problem, max_iter=max_iter, tol=tol, random_state=best.fit.seed, accelerate=accelerate
+        )
         hmm = ProfileHMM(
             alphabet,
             params["match"],

@@ -26,8 +26,13 @@ def random_seqs(rng, n, lo, hi, K=4):
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.integers(0, 2**31 - 1), st.integers(1, 6), st.sampled_from(["DNA", "amino"]))
-def test_baum_welch_never_decreases(seed, M, alpha_name):
+@given(
+    st.integers(0, 2**31 - 1),
+    st.integers(1, 6),
+    st.sampled_from(["DNA", "amino"]),
+    st.sampled_from([None, "squarem"]),
+)
+def test_baum_welch_never_decreases(seed, M, alpha_name, accelerate):
     """The objective (log-likelihood + log prior) never falls, with the
     default Dirichlet-mixture priors, on random data and random starts."""
     rng = np.random.default_rng(seed)
@@ -37,7 +42,7 @@ def test_baum_welch_never_decreases(seed, M, alpha_name):
     problem = ProfileEM(dsq, bounds, start, default_prior(alphabet), noise=0.3)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        _, fit = run_em(problem, max_iter=15, tol=0.0, random_state=seed)
+        _, fit = run_em(problem, max_iter=15, tol=0.0, random_state=seed, accelerate=accelerate)
     h = np.asarray(fit.history)
     assert np.all(np.diff(h) >= -1e-9 * np.abs(h[1:])), np.diff(h).min()
     assert fit.decreases == ()
