@@ -50,6 +50,11 @@ def main(argv=None):
     ap.add_argument("--data", type=Path, default=DEFAULT_DATA)
     ap.add_argument("--n", type=int, default=2000)
     ap.add_argument("--length", type=int, default=400)
+    ap.add_argument(
+        "--train",
+        action="store_true",
+        help="also train on sim/pkinase_sim_train.fa and score sim/pkinase_sim_test.fa",
+    )
     args = ap.parse_args(argv)
 
     from seqem.io.hmmer import read_hmmer
@@ -86,6 +91,35 @@ def main(argv=None):
             f"{rates[0]:>14.1f}{rates[1]:>9.1f}{rates[2]:>14.1f}{rates[3]:>9.1f}",
             flush=True,
         )
+
+    if args.train:
+        train_sim(args.data)
+
+
+def train_sim(data: Path) -> None:
+    """Baum-Welch on 1,000 simulated Pkinase sequences; mean bits on 500 held out."""
+    from seqem.io.hmmer import read_hmmer
+    from seqem.io.sequences import read_sequences
+    from seqem.profile.model import AMINO
+    from seqem.profile.search import configure, forward_bits
+    from seqem.profile.train import train
+
+    train_seqs = read_sequences(data / "sim" / "pkinase_sim_train.fa", AMINO)
+    test_seqs = read_sequences(data / "sim" / "pkinase_sim_test.fa", AMINO)
+    (true,) = read_hmmer(data / "tutorial" / "models" / "Pkinase.hmm")
+    numba.set_num_threads(2)
+    t0 = time.perf_counter()
+    result = train(train_seqs.codes, train_seqs.bounds, AMINO, n_init=4, random_state=1)
+    elapsed = time.perf_counter() - t0
+    score = forward_bits(configure(result.hmm), test_seqs.codes, test_seqs.bounds).mean()
+    true_score = forward_bits(configure(true), test_seqs.codes, test_seqs.bounds).mean()
+    print(
+        f"\ntraining on {train_seqs.n_sequences} simulated sequences (two threads): "
+        f"{elapsed:.0f} s, {result.fit.n_iter} iterations, converged {result.fit.converged}, "
+        f"M {result.hmm.M}\nmean bits on {test_seqs.n_sequences} held-out sequences: "
+        f"trained {score:.1f}, true model {true_score:.1f} (README, hmmsearch: true 96.7, "
+        "hmmbuild on the true alignment 93.9, mafft route 53.3, clustalo route 48.2)"
+    )
 
 
 if __name__ == "__main__":
