@@ -1,0 +1,459 @@
+# (Numba kernels are untyped by design, as the ``_kernels`` modules; njit's
+# overloads do not accept the shared ``**JIT`` options dict.)
+"""Numba kernels for posterior decoding and alignment of one sequence.
+
+These kernels work on the search topology of :mod:`seqem.profile._kernels`
+(same arguments, same conventions: odds ratios, probabilities scaled row by
+row) but keep whole matrices, ``(L + 1) x (M + 1)`` per state type, because
+posterior decoding and traceback need every row.  They are meant for one
+sequence (or one envelope of it) at a time, after a search has found it.
+
+Forward (stored, scaled values ``f^``)::
+
+    row 0:  N = 1, B = t(N->B), all else 0, scale[0] = 1
+    row i:  M[i,k] = e_M(k, x_i) (M[i-1,k-1] t_MM + I[i-1,k-1] t_IM + D[i-1,k-1] t_DM + B[i-1] bm_k)
+            D[i,k] = M[i,k-1] t_MD + D[i,k-1] t_DD
+            I[i,k] = e_I(k, x_i) (M[i-1,k] t_MI + I[i-1,k] t_II)            (k < M)
+            E[i]   = sum_k M[i,k] me_k + D[i,k] de_k
+            J[i]   = J[i-1] t_JJ + E[i] t_EJ;   C[i] = C[i-1] t_CC + E[i] t_EC
+            N[i]   = N[i-1] t_NN;               B[i] = N[i] t_NB + J[i] t_JB
+            then the row (E and B included) is divided by scale[i] =
+            sum_k (M + I + D) + N + J + C.
+
+This is exactly the recurrence of ``_kernels._forward_one``; the total
+(odds) probability is ``prod(scale) * C[L] t_C->end``.  Backward ``b^`` is
+its mirror with the same scale factors (``b^[i] = b[i] / prod_{r > i}
+scale[r]``), so a posterior is ``f^ b^ / P^`` with ``P^ = C[L] t_C->end``
+(and an extra ``1 / scale[i]`` for the N, C, J loop emissions, which join
+row ``i - 1`` to row ``i``).
+
+Columns of the per-row special arrays: forward/backward ``X`` arrays use
+``XN, XB, XE, XC, XJ``; posterior arrays use ``PN, PC, PJ`` (probability
+that residue ``i`` is emitted by N, C, J), ``PB`` (expected number of B
+visits at row ``i``, i.e. domains whose first residue is ``i + 1``) and
+``PE`` (expected number of E visits at row ``i``: domains whose last
+residue is ``i``).
+
+Traces are three int32 arrays (state code, node, residue), in path order;
+the residue is 1-based for emitting states and 0 for silent states and for
+N/C/J states that did not emit (the first N, a C or J entered from E).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from .._jit import JIT
+from ._kernels import (
+    C_LOOP,
+    C_MOVE,
+    DD,
+    DM,
+    E_C,
+    E_J,
+    II,
+    IM,
+    J_LOOP,
+    J_MOVE,
+    MD,
+    MI,
+    MM,
+    N_LOOP,
+    N_MOVE,
+)
+
+NEG_INF = -np.inf
+
+# columns of forward/backward special arrays
+XN, XB, XE, XC, XJ = range(5)
+# columns of posterior special arrays
+PN, PC, PJ, PB, PE = range(5)
+# trace state codes
+T_S, T_N, T_B, T_M, T_I, T_D, T_E, T_C, T_J, T_T = range(10)
+
+
+@njit(**JIT)
+def forward_full(dsq, msc, isc, tr, bm, me, de, xt, fM, fI, fD, fX, scale):  # pragma: no cover
+    """Scaled Forward keeping every row.
+
+    Parameters
+    ----------
+    dsq : uint8 array, shape (L,)
+        Residue codes of one sequence.
+    msc, isc : float64 arrays, shape (n_codes, M + 1)
+        Match and insert odds ratios.
+    tr : float64 array, shape (7, M + 1)
+    bm, me, de : float64 arrays, shape (M + 1,)
+    xt : float64 array, shape (8,)
+        Special transitions of this sequence.
+    fM, fI, fD : float64 arrays, shape (>= L + 1, M + 1)
+        Output: scaled Forward values of match, insert and delete states.
+    fX : float64 array, shape (>= L + 1, 5)
+        Output: scaled N, B, E, C, J values (columns ``XN .. XJ``).
+    scale : float64 array, shape (>= L + 1,)
+        Output: row scale factors (``scale[0] = 1``).
+
+    Returns
+    -------
+    float
+        ln of the total odds probability (``-inf`` if the sequence is
+        impossible).
+    """
+    M = msc.shape[1] - 1
+    L = dsq.shape[0]
+    for k in range(M + 1):
+        fM[0, k] = 0.0
+        fI[0, k] = 0.0
+        fD[0, k] = 0.0
+    fX[0, XN] = 1.0
+    fX[0, XB] = xt[N_MOVE]
+    fX[0, XE] = 0.0
+    fX[0, XC] = 0.0
+    fX[0, XJ] = 0.0
+    scale[0] = 1.0
+    logscale = 0.0
+    for i in range(1, L + 1):
+        x = dsq[i - 1]
+        fM[i, 0] = 0.0
+        fI[i, 0] = 0.0
+        fD[i, 0] = 0.0
+        xE = 0.0
+        total = 0.0
+        xBp = fX[i - 1, XB]
+        for k in range(1, M + 1):
+            m = msc[x, k] * (
+                fM[i - 1, k - 1] * tr[MM, k - 1]
+                + fI[i - 1, k - 1] * tr[IM, k - 1]
+                + fD[i - 1, k - 1] * tr[DM, k - 1]
+                + xBp * bm[k]
+            )
+            fM[i, k] = m
+            d = fM[i, k - 1] * tr[MD, k - 1] + fD[i, k - 1] * tr[DD, k - 1]
+            fD[i, k] = d
+            xE += m * me[k] + d * de[k]
+            if k < M:
+                ii = isc[x, k] * (fM[i - 1, k] * tr[MI, k] + fI[i - 1, k] * tr[II, k])
+            else:
+                ii = 0.0
+            fI[i, k] = ii
+            total += m + d + ii
+        xJ = fX[i - 1, XJ] * xt[J_LOOP] + xE * xt[E_J]
+        xC = fX[i - 1, XC] * xt[C_LOOP] + xE * xt[E_C]
+        xN = fX[i - 1, XN] * xt[N_LOOP]
+        xB = xN * xt[N_MOVE] + xJ * xt[J_MOVE]
+        total += xN + xJ + xC
+        if not total > 0.0:
+            return NEG_INF
+        inv = 1.0 / total
+        for k in range(M + 1):
+            fM[i, k] *= inv
+            fI[i, k] *= inv
+            fD[i, k] *= inv
+        fX[i, XN] = xN * inv
+        fX[i, XB] = xB * inv
+        fX[i, XE] = xE * inv
+        fX[i, XC] = xC * inv
+        fX[i, XJ] = xJ * inv
+        scale[i] = total
+        logscale += np.log(total)
+    final = fX[L, XC] * xt[C_MOVE]
+    if not final > 0.0:
+        return NEG_INF
+    return logscale + np.log(final)
+
+
+@njit(**JIT)
+def backward_full(dsq, msc, isc, tr, bm, me, de, xt, scale, bM, bI, bD, bX):  # pragma: no cover
+    """Scaled Backward, the mirror of :func:`forward_full` with its scale factors.
+
+    Parameters
+    ----------
+    dsq, msc, isc, tr, bm, me, de, xt
+        As in :func:`forward_full`.
+    scale : float64 array, shape (>= L + 1,)
+        Row scale factors from :func:`forward_full`.
+    bM, bI, bD : float64 arrays, shape (>= L + 1, M + 1)
+        Output: scaled Backward values.
+    bX : float64 array, shape (>= L + 1, 5)
+        Output: scaled N, B, E, C, J Backward values.
+
+    Returns
+    -------
+    float
+        ln of the total odds probability computed from row 0 (equal to the
+        Forward value up to rounding).
+    """
+    M = msc.shape[1] - 1
+    L = dsq.shape[0]
+    # row L: only C -> end remains
+    bX[L, XC] = xt[C_MOVE]
+    bX[L, XJ] = 0.0
+    bX[L, XN] = 0.0
+    bX[L, XB] = 0.0
+    bE = xt[E_C] * bX[L, XC]
+    bX[L, XE] = bE
+    bM[L, 0] = 0.0
+    bI[L, 0] = 0.0
+    bD[L, 0] = 0.0
+    bM[L, M] = me[M] * bE
+    bD[L, M] = de[M] * bE
+    bI[L, M] = 0.0
+    for k in range(M - 1, 0, -1):
+        bD[L, k] = tr[DD, k] * bD[L, k + 1] + de[k] * bE
+        bM[L, k] = tr[MD, k] * bD[L, k + 1] + me[k] * bE
+        bI[L, k] = 0.0
+    for i in range(L - 1, -1, -1):
+        x = dsq[i]  # residue i + 1
+        inv = 1.0 / scale[i + 1]
+        xB = 0.0
+        for k in range(1, M + 1):
+            xB += bm[k] * msc[x, k] * bM[i + 1, k]
+        xB *= inv
+        xJ = xt[J_LOOP] * bX[i + 1, XJ] * inv + xt[J_MOVE] * xB
+        xC = xt[C_LOOP] * bX[i + 1, XC] * inv
+        xN = xt[N_LOOP] * bX[i + 1, XN] * inv + xt[N_MOVE] * xB
+        xE = xt[E_C] * xC + xt[E_J] * xJ
+        bX[i, XB] = xB
+        bX[i, XJ] = xJ
+        bX[i, XC] = xC
+        bX[i, XN] = xN
+        bX[i, XE] = xE
+        bM[i, 0] = 0.0
+        bI[i, 0] = 0.0
+        bD[i, 0] = 0.0
+        # node M: no insert state, no onward move but E
+        bD[i, M] = de[M] * xE
+        bM[i, M] = me[M] * xE
+        bI[i, M] = 0.0
+        for k in range(M - 1, 0, -1):
+            nextm = msc[x, k + 1] * bM[i + 1, k + 1] * inv
+            nexti = isc[x, k] * bI[i + 1, k] * inv
+            bD[i, k] = tr[DM, k] * nextm + tr[DD, k] * bD[i, k + 1] + de[k] * xE
+            bM[i, k] = tr[MM, k] * nextm + tr[MI, k] * nexti + tr[MD, k] * bD[i, k + 1] + me[k] * xE
+            bI[i, k] = tr[IM, k] * nextm + tr[II, k] * nexti
+    if not bX[0, XN] > 0.0:
+        return NEG_INF
+    total = np.log(bX[0, XN])
+    for i in range(1, L + 1):
+        total += np.log(scale[i])
+    return total
+
+
+@njit(**JIT)
+def posterior_decode(dsq, msc, isc, tr, bm, me, de, xt):  # pragma: no cover
+    """Forward, Backward and posterior decoding of one sequence.
+
+    Parameters
+    ----------
+    dsq, msc, isc, tr, bm, me, de, xt
+        As in :func:`forward_full`.
+
+    Returns
+    -------
+    loglik : float
+        ln total odds probability (Forward); ``-inf`` if impossible, and then
+        the posterior arrays are all zero.
+    pM, pI : float64 arrays, shape (L + 1, M + 1)
+        Probability that residue ``i`` (row ``i``, 1-based) is emitted by the
+        match / insert state of node ``k``; row 0 and column 0 are 0.
+    pX : float64 array, shape (L + 1, 5)
+        Columns ``PN, PC, PJ`` (probability that residue ``i`` is emitted by
+        N, C, J; row 0 is 0) and ``PB, PE`` (expected number of B / E visits
+        at row ``i``).
+    """
+    M = msc.shape[1] - 1
+    L = dsq.shape[0]
+    fM = np.empty((L + 1, M + 1))
+    fI = np.empty((L + 1, M + 1))
+    fD = np.empty((L + 1, M + 1))
+    fX = np.empty((L + 1, 5))
+    scale = np.empty(L + 1)
+    pM = np.zeros((L + 1, M + 1))
+    pI = np.zeros((L + 1, M + 1))
+    pX = np.zeros((L + 1, 5))
+    loglik = forward_full(dsq, msc, isc, tr, bm, me, de, xt, fM, fI, fD, fX, scale)
+    if loglik == NEG_INF:
+        return loglik, pM, pI, pX
+    # the backward matrices for M and I are the posterior arrays, filled in place
+    bD = fD  # forward D values are not needed for posteriors: reuse the memory
+    bX = np.empty((L + 1, 5))
+    backward_full(dsq, msc, isc, tr, bm, me, de, xt, scale, pM, pI, bD, bX)
+    inv_total = 1.0 / (fX[L, XC] * xt[C_MOVE])
+    for i in range(L + 1):
+        for k in range(M + 1):
+            pM[i, k] *= fM[i, k] * inv_total
+            pI[i, k] *= fI[i, k] * inv_total
+        pX[i, PB] = fX[i, XB] * bX[i, XB] * inv_total
+        pX[i, PE] = fX[i, XE] * bX[i, XE] * inv_total
+        if i > 0:
+            w = inv_total / scale[i]
+            pX[i, PN] = fX[i - 1, XN] * xt[N_LOOP] * bX[i, XN] * w
+            pX[i, PC] = fX[i - 1, XC] * xt[C_LOOP] * bX[i, XC] * w
+            pX[i, PJ] = fX[i - 1, XJ] * xt[J_LOOP] * bX[i, XJ] * w
+    for k in range(M + 1):
+        pM[0, k] = 0.0
+        pI[0, k] = 0.0
+    return loglik, pM, pI, pX
+
+
+@njit(**JIT)
+def _push(st, nd, ps, n, state, node, pos):  # pragma: no cover
+    st[n] = state
+    nd[n] = node
+    ps[n] = pos
+    return n + 1
+
+
+@njit(**JIT)
+def best_path(eM, eI, eX, ltr, lbm, lme, lde, lxt):  # pragma: no cover
+    """Best path on the search topology under additive scores, with traceback.
+
+    One dynamic programme serves two uses: Viterbi (emission scores are log
+    odds ratios, transition scores log probabilities) and optimal accuracy
+    (emission scores are posterior probabilities, transition scores 0 where
+    the transition is possible and ``-inf`` where it is not).
+
+    Parameters
+    ----------
+    eM, eI : float64 arrays, shape (L + 1, M + 1)
+        Score of residue ``i`` (row ``i``, 1-based; row 0 unused) emitted by
+        the match / insert state of node ``k``.
+    eX : float64 array, shape (L + 1, 3)
+        Score of residue ``i`` emitted by N, C, J (columns ``PN, PC, PJ``).
+    ltr : float64 array, shape (7, M + 1)
+    lbm, lme, lde : float64 arrays, shape (M + 1,)
+    lxt : float64 array, shape (8,)
+        Transition scores (``-inf``: impossible).
+
+    Returns
+    -------
+    score : float
+        Score of the best path (``-inf`` if there is none; the trace is then
+        empty).
+    state, node, pos : int32 arrays, shape (n_steps,)
+        The best path from S to T: state codes (``T_S .. T_T``), node index
+        (match/insert/delete states, else 0) and 1-based residue emitted (0
+        for a step that emits nothing).
+    """
+    L = eM.shape[0] - 1
+    M = eM.shape[1] - 1
+    vM = np.full((L + 1, M + 1), NEG_INF)
+    vI = np.full((L + 1, M + 1), NEG_INF)
+    vD = np.full((L + 1, M + 1), NEG_INF)
+    vX = np.full((L + 1, 5), NEG_INF)
+    vX[0, XN] = 0.0
+    vX[0, XB] = lxt[N_MOVE]
+    for i in range(1, L + 1):
+        xE = NEG_INF
+        xBp = vX[i - 1, XB]
+        for k in range(1, M + 1):
+            m = max(
+                max(vM[i - 1, k - 1] + ltr[MM, k - 1], vI[i - 1, k - 1] + ltr[IM, k - 1]),
+                max(vD[i - 1, k - 1] + ltr[DM, k - 1], xBp + lbm[k]),
+            )
+            m += eM[i, k]
+            vM[i, k] = m
+            d = max(vM[i, k - 1] + ltr[MD, k - 1], vD[i, k - 1] + ltr[DD, k - 1])
+            vD[i, k] = d
+            xE = max(xE, max(m + lme[k], d + lde[k]))
+            if k < M:
+                vI[i, k] = max(vM[i - 1, k] + ltr[MI, k], vI[i - 1, k] + ltr[II, k]) + eI[i, k]
+        vX[i, XE] = xE
+        vX[i, XJ] = max(vX[i - 1, XJ] + lxt[J_LOOP] + eX[i, PJ], xE + lxt[E_J])
+        vX[i, XC] = max(vX[i - 1, XC] + lxt[C_LOOP] + eX[i, PC], xE + lxt[E_C])
+        vX[i, XN] = vX[i - 1, XN] + lxt[N_LOOP] + eX[i, PN]
+        vX[i, XB] = max(vX[i, XN] + lxt[N_MOVE], vX[i, XJ] + lxt[J_MOVE])
+    score = vX[L, XC] + lxt[C_MOVE]
+    cap = (L + 1) * (M + 6) + 4
+    st = np.empty(cap, dtype=np.int32)
+    nd = np.empty(cap, dtype=np.int32)
+    ps = np.empty(cap, dtype=np.int32)
+    if score == NEG_INF:
+        return score, st[:0], nd[:0], ps[:0]
+    # traceback: recompute each maximum and follow the first argument that
+    # reaches it (the same floating-point operations, so equality is exact)
+    n = _push(st, nd, ps, 0, T_T, 0, 0)
+    state = T_C
+    i = L
+    k = 0
+    while state != T_S:
+        if state == T_C:
+            if i > 0 and vX[i, XC] == vX[i - 1, XC] + lxt[C_LOOP] + eX[i, PC]:
+                n = _push(st, nd, ps, n, T_C, 0, i)
+                i -= 1
+            else:
+                n = _push(st, nd, ps, n, T_C, 0, 0)
+                state = T_E
+        elif state == T_J:
+            if i > 0 and vX[i, XJ] == vX[i - 1, XJ] + lxt[J_LOOP] + eX[i, PJ]:
+                n = _push(st, nd, ps, n, T_J, 0, i)
+                i -= 1
+            else:
+                n = _push(st, nd, ps, n, T_J, 0, 0)
+                state = T_E
+        elif state == T_N:
+            if i > 0:
+                n = _push(st, nd, ps, n, T_N, 0, i)
+                i -= 1
+            else:
+                n = _push(st, nd, ps, n, T_N, 0, 0)
+                state = T_S
+        elif state == T_E:
+            n = _push(st, nd, ps, n, T_E, 0, 0)
+            found = False
+            for kk in range(M, 0, -1):
+                if vX[i, XE] == vM[i, kk] + lme[kk]:
+                    state = T_M
+                    k = kk
+                    found = True
+                    break
+            if not found:
+                for kk in range(M, 0, -1):
+                    if vX[i, XE] == vD[i, kk] + lde[kk]:
+                        state = T_D
+                        k = kk
+                        found = True
+                        break
+            if not found:
+                break
+        elif state == T_B:
+            n = _push(st, nd, ps, n, T_B, 0, 0)
+            if vX[i, XB] == vX[i, XN] + lxt[N_MOVE]:
+                state = T_N
+            else:
+                state = T_J
+        elif state == T_M:
+            n = _push(st, nd, ps, n, T_M, k, i)
+            a = vM[i - 1, k - 1] + ltr[MM, k - 1]
+            b = vI[i - 1, k - 1] + ltr[IM, k - 1]
+            c = vD[i - 1, k - 1] + ltr[DM, k - 1]
+            z = vX[i - 1, XB] + lbm[k]
+            v = max(max(a, b), max(c, z))
+            if v == a:
+                state = T_M
+            elif v == b:
+                state = T_I
+            elif v == c:
+                state = T_D
+            else:
+                state = T_B
+            i -= 1
+            k = k - 1 if state != T_B else 0
+        elif state == T_I:
+            n = _push(st, nd, ps, n, T_I, k, i)
+            a = vM[i - 1, k] + ltr[MI, k]
+            if max(a, vI[i - 1, k] + ltr[II, k]) == a:
+                state = T_M
+            else:
+                state = T_I
+            i -= 1
+        else:  # T_D
+            n = _push(st, nd, ps, n, T_D, k, 0)
+            if vD[i, k] == vM[i, k - 1] + ltr[MD, k - 1]:
+                state = T_M
+            else:
+                state = T_D
+            k -= 1
+    n = _push(st, nd, ps, n, T_S, 0, 0)
+    return score, st[:n][::-1].copy(), nd[:n][::-1].copy(), ps[:n][::-1].copy()
