@@ -301,6 +301,8 @@ def _add_search(verbs: Any) -> None:
             "seqem profile search data/example_family.hmm data/example_db.fa -o hits.tsv",
             "seqem profile search data/example_family.hmm data/example_db.fa -E 0.01 | head",
             "seqem profile search data/example_family.hmm data/example_db.fa -T 20 --max-hits 5",
+            "seqem profile search data/example_family.hmm data/example_db.fa -E 0.01 "
+            "--tblout hits.tbl --domtblout hits.domtbl -o hits.tsv",
         ),
     )
     p.add_argument("model", metavar="MODEL.hmm", help="HMMER3 model file (one or more models)")
@@ -342,6 +344,17 @@ def _add_search(verbs: Any) -> None:
         default=None,
         metavar="N",
         help="report at most the N best sequences per model",
+    )
+    p.add_argument(
+        "--tblout",
+        metavar="FILE",
+        help="also write HMMER's per-sequence table (hmmsearch --tblout columns)",
+    )
+    p.add_argument(
+        "--domtblout",
+        metavar="FILE",
+        help="also write HMMER's per-domain table (hmmsearch --domtblout columns): "
+        "envelopes, alignment and model coordinates, c- and i-Evalues",
     )
     add_run_options(p)
     p.set_defaults(_run=_cmd_search)
@@ -467,8 +480,71 @@ def hits_table(hits: list[Hit]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def write_domain_tables(
+    models: list[ProfileHMM],
+    database: str,
+    hits: list[Hit],
+    *,
+    Z: int,
+    tblout: str | None,
+    domtblout: str | None,
+) -> int:
+    """Define the domains of every reported hit and write HMMER's tables.
+
+    Returns the number of domains written.  ``domZ`` (for c-Evalues) is the
+    number of sequences reported for each model, as in hmmsearch.
+    """
+    from ..io.atomic import atomic_output
+    from ..io.hmmer_tables import SequenceHit, write_domtblout, write_tblout
+    from ..profile.domains import define_domains
+    from ..profile.search import configure
+
+    seqs_by_alphabet: dict[str, DigitalSequences] = {}
+    tables: list[tuple[ProfileHMM, list[SequenceHit]]] = []
+    n_domains = 0
+    for hmm in models:
+        key = "nucleic" if _nucleic(hmm.alphabet.name) else hmm.alphabet.name
+        if key not in seqs_by_alphabet:
+            seqs_by_alphabet[key] = read_database(database, hmm)
+        seqs = seqs_by_alphabet[key]
+        index = {name: i for i, name in enumerate(seqs.names)}
+        mine = [h for h in hits if h.query_name == hmm.name]
+        profile = configure(hmm, mode="local", multihit=True)
+        rows = []
+        for h in mine:
+            i = index[h.target_name]
+            dsq = seqs.codes[seqs.bounds[i] : seqs.bounds[i + 1]]
+            domains = define_domains(profile, dsq, hmm.stats, Z=Z, domZ=max(1, len(mine)))
+            n_domains += len(domains)
+            rows.append(
+                SequenceHit(
+                    name=h.target_name,
+                    length=h.length,
+                    evalue=h.evalue,
+                    score=h.bits,
+                    domains=tuple(domains),
+                    description=h.description or "",
+                )
+            )
+        tables.append((hmm, rows))
+    for path, writer in ((tblout, "tbl"), (domtblout, "domtbl")):
+        if path is None:
+            continue
+        with atomic_output(path) as fh:
+            for hmm, rows in tables:
+                if writer == "tbl":
+                    write_tblout(fh, rows, query_name=hmm.name,
+                                 query_accession=hmm.accession or "")  # fmt: skip
+                else:
+                    write_domtblout(fh, rows, query_name=hmm.name, query_length=hmm.M,
+                                    query_accession=hmm.accession or "")  # fmt: skip
+    return n_domains
+
+
 def _cmd_search(args: argparse.Namespace, ctx: RunContext) -> int:
     check_output_path(args.output)
+    check_output_path(args.tblout)
+    check_output_path(args.domtblout)
     models = read_models(args.model)
     hits, n_seq = search_models(
         models,
@@ -479,6 +555,17 @@ def _cmd_search(args: argparse.Namespace, ctx: RunContext) -> int:
         max_hits=args.max_hits,
         threads=args.threads,
     )
+    if args.tblout or args.domtblout:
+        n_domains = write_domain_tables(
+            models,
+            args.database,
+            hits,
+            Z=args.Z or n_seq,
+            tblout=args.tblout,
+            domtblout=args.domtblout,
+        )
+        ctx.outputs.extend(p for p in (args.tblout, args.domtblout) if p)
+        ctx.results.update(n_domains=n_domains)
     write_text(args.output, hits_table(hits))
     ctx.outputs.append(args.output)
     ctx.results.update(n_models=len(models), n_sequences=n_seq, n_hits=len(hits))

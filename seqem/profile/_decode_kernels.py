@@ -1,5 +1,3 @@
-# (Numba kernels are untyped by design, as the ``_kernels`` modules; njit's
-# overloads do not accept the shared ``**JIT`` options dict.)
 """Numba kernels for posterior decoding and alignment of one sequence.
 
 These kernels work on the search topology of :mod:`seqem.profile._kernels`

@@ -290,3 +290,32 @@ def test_make_profile_data_reproduces_the_files(tmp_path):
         if name.endswith(".hmm"):  # the first line names the seqem version that wrote it
             made, kept = made.split(b"\n", 1)[1], kept.split(b"\n", 1)[1]
         assert made == kept, name
+
+
+def test_search_writes_hmmer_tables(run, tmp_path):
+    """--tblout/--domtblout: HMMER's columns; every member's envelope covers
+    most of its true (embedded) domain."""
+    from seqem.io.hmmer_tables import read_hmmer_table
+
+    tbl, dom = tmp_path / "h.tbl", tmp_path / "h.domtbl"
+    model, db = DATA / "example_family.hmm", DATA / "example_db.fa"
+    options = ["-E", "0.01", "--tblout", tbl, "--domtblout", dom, "-o", tmp_path / "h.tsv"]
+    result = run("profile", "search", model, db, *options)
+    assert result.code == 0, result.err
+    seq_rows = read_hmmer_table(tbl, "tblout")
+    dom_rows = read_hmmer_table(dom, "domtblout")
+    assert len(seq_rows) >= 30
+    rows = [line.split("\t") for line in (DATA / "example_db_truth.tsv").read_text().splitlines()]
+    true = {r[0]: (int(r[2]), int(r[3])) for r in rows[1:] if r[1] == "member"}
+    best = {}
+    for r in dom_rows:
+        name = r["target_name"] if isinstance(r, dict) else r[0]
+        env = (
+            (int(r["env_from"]), int(r["env_to"]))
+            if isinstance(r, dict)
+            else (int(r[19]), int(r[20]))
+        )
+        best.setdefault(name, []).append(env)
+    for name, (start, end) in true.items():
+        covered = max(min(end, b) - max(start, a) + 1 for a, b in best[name])
+        assert covered >= 0.8 * (end - start + 1), (name, best[name], (start, end))
