@@ -319,3 +319,17 @@ def test_search_writes_hmmer_tables(run, tmp_path):
     for name, (start, end) in true.items():
         covered = max(min(end, b) - max(start, a) + 1 for a, b in best[name])
         assert covered >= 0.8 * (end - start + 1), (name, best[name], (start, end))
+
+
+def test_align_writes_stockholm_and_a2m(run, tmp_path):
+    sto, a2m = tmp_path / "a.sto", tmp_path / "a.a2m"
+    model, seqs = DATA / "example_family.hmm", DATA / "example_family.fa"
+    assert run("profile", "align", model, seqs, "-o", sto).code == 0
+    assert run("profile", "align", model, seqs, "--viterbi", "-o", a2m).code == 0
+    assert sto.read_text().startswith("# STOCKHOLM 1.0") and "#=GC RF" in sto.read_text()
+    assert a2m.read_text().startswith(">")
+    bad = tmp_path / "dna.fa"
+    bad.write_text(">x\nACGTACGTACGTACGTACGT\n")
+    result = run("profile", "align", model, bad, "-o", tmp_path / "x.sto")
+    assert result.code == 1 and result.err.count("\n") == 1
+    assert not (tmp_path / "x.sto").exists()

@@ -1,0 +1,92 @@
+"""Alignment to a profile HMM: format round trips and accuracy on bench/fn3.
+
+Accuracy is the sum-of-pairs measure of README section 2: residue pairs of
+two test members put in the same match state, against pairs in the same
+column of ``test_reference.sto`` (95,583 reference pairs for fn3).  HMMER's
+``hmmalign`` with the hmmbuild model reaches recall 0.845 and precision
+0.923; with the mafft route 0.780 / 0.877.
+"""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from seqem.io.hmmer import read_hmmer
+from seqem.io.msa import read_msa
+from seqem.io.sequences import read_sequences
+from seqem.profile.align import align, sum_of_pairs
+from seqem.profile.build import build_from_msa
+from seqem.profile.model import AMINO
+
+DATA = Path(__file__).resolve().parents[2] / "data"
+BENCH = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "profile" / "bench"
+
+
+def test_alignment_round_trip(tmp_path):
+    (hmm,) = read_hmmer(DATA / "example_family.hmm")
+    seqs = read_sequences(DATA / "example_family.fa", hmm.alphabet)
+    result = align(hmm, seqs.codes, seqs.bounds, seqs.names)
+    for text, name in ((result.stockholm(), "a.sto"), (result.a2m(), "a.a2m")):
+        (tmp_path / name).write_text(text)
+        msa = read_msa(tmp_path / name)
+        assert msa.nseq == seqs.n_sequences
+        # every residue is kept, in order
+        for i in range(msa.nseq):
+            row = bytes(msa.rows[i]).decode().replace(".", "").replace("-", "").upper()
+            assert row == "".join(result.rows_text[i]).upper()
+    # the RF line marks the M match columns, so the alignment rebuilds an M-node model
+    rebuilt = build_from_msa(read_msa(tmp_path / "a.sto"), use_rf=True)
+    assert rebuilt.M == hmm.M
+
+
+def test_sum_of_pairs_by_hand():
+    ref = np.array([[0, 1, 2], [0, 2, -2]])
+    pred = np.array([[0, 1, 2], [0, 1, -2]])
+    # reference pairs: (a0,b0), (a2,b1); predicted: (a0,b0), (a1,b1)
+    assert sum_of_pairs(pred, ref) == (2, 2, 1)
+
+
+def columns_of(msa, names):
+    index = {n: i for i, n in enumerate(msa.names)}
+    rows = []
+    for n in names:
+        row = msa.rows[index[n]]
+        rows.append([c for c, ch in enumerate(row) if chr(ch) not in ".-"])
+    return rows
+
+
+def pad(lists):
+    out = np.full((len(lists), max(len(x) for x in lists)), -2)
+    for i, x in enumerate(lists):
+        out[i, : len(x)] = x
+    return out
+
+
+@pytest.mark.skipif(not BENCH.is_dir(), reason="shared bench data not present")
+@pytest.mark.parametrize("source,recall,precision", [("build", 0.90, 0.90), ("train", 0.80, 0.82)])
+def test_fn3_alignment_accuracy(source, recall, precision):
+    """Floors at what is reached today: built from train.sto, recall 0.922 and
+    precision 0.927 (above hmmalign's 0.845 / 0.923); trained from train.fa,
+    0.822 / 0.836 (the goal is >= 0.80 / >= 0.88)."""
+    from seqem.profile.train import train
+
+    test = read_sequences(BENCH / "fn3" / "test_domains.fa", AMINO)
+    if source == "build":
+        hmm = build_from_msa(read_msa(BENCH / "fn3" / "train.sto"))
+    else:
+        seqs = read_sequences(BENCH / "fn3" / "train.fa", AMINO)
+        hmm = train(seqs.codes, seqs.bounds, AMINO, n_init=4, random_state=1).hmm
+    result = align(hmm, test.codes, test.bounds, test.names)
+    predicted = []
+    for s in range(len(test.names)):
+        col = np.full(int(test.bounds[s + 1] - test.bounds[s]), -1)
+        for k in range(hmm.M):
+            if result.match[s, k] > 0:
+                col[result.match[s, k] - 1] = k
+        predicted.append(list(col))
+    ref = read_msa(BENCH / "fn3" / "test_reference.sto")
+    r, p, c = sum_of_pairs(pad(predicted), pad(columns_of(ref, test.names)))
+    print(f"\nfn3 {source}: SP recall {c / r:.3f}, precision {c / p:.3f} ({r} reference pairs)")
+    assert r == 95583
+    assert c / r >= recall and c / p >= precision
