@@ -358,7 +358,8 @@ def _add_search(verbs: Any) -> None:
     p.add_argument(
         "database",
         metavar="DB.fa",
-        help="sequences: FASTA or Swiss-Prot text, plain or gzip; '-' for stdin",
+        help="sequences: FASTA or Swiss-Prot text, plain or gzip; '-' for stdin; "
+        "or sequencing reads from a BAM/CRAM file (.bam/.cram, nucleotide models)",
     )
     p.add_argument(
         "-o", "--output", default="-", metavar="HITS.tsv", help="TSV output (default: stdout)"
@@ -430,8 +431,18 @@ def _nucleic(name: str) -> bool:
 def read_database(path: str, hmm: ProfileHMM) -> DigitalSequences:
     """Database sequences in ``hmm``'s alphabet; a different alphabet is an error."""
     from ..errors import AlphabetError
-    from ..io.sequences import read_sequences
+    from ..io.sequences import read_bam_reads, read_sequences
 
+    if path.lower().endswith((".bam", ".cram")):
+        # sequencing reads: a nucleotide database
+        if not _nucleic(hmm.alphabet.name):
+            raise AlphabetError(
+                f"alphabet mismatch: model '{hmm.name}' is {hmm.alphabet.name} but BAM/CRAM "
+                "reads are DNA; search reads with nucleotide models",
+                path=path,
+            )
+        seqs = read_bam_reads(path)
+        return dataclasses.replace(seqs, alphabet=hmm.alphabet)
     seqs = read_sequences(path)
     want = hmm.alphabet
     if seqs.alphabet.name == want.name:

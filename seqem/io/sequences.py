@@ -373,7 +373,10 @@ def read_bam_reads(
     texts: list[bytes] = []
     try:
         with pysam.AlignmentFile(
-            name, "r", reference_filename=None if reference is None else os.fspath(reference)
+            name,
+            "r",
+            reference_filename=None if reference is None else os.fspath(reference),
+            check_sq=False,  # unaligned BAM (reads only, no @SQ lines) is common
         ) as bam:
             reads = bam.fetch(region=region) if region else bam.fetch(until_eof=True)
             for read in reads:

@@ -333,3 +333,52 @@ def test_align_writes_stockholm_and_a2m(run, tmp_path):
     result = run("profile", "align", model, bad, "-o", tmp_path / "x.sto")
     assert result.code == 1 and result.err.count("\n") == 1
     assert not (tmp_path / "x.sto").exists()
+
+
+def test_search_reads_from_bam(run, tmp_path):
+    """A DNA model searched against reads of a BAM file: the reads emitted
+    from the model are found, random reads are not."""
+    import numpy as np
+    import pysam
+
+    from seqem.io.hmmer import write_hmmer
+    from seqem.profile.calibrate import calibrate
+    from seqem.profile.emit import emit
+    from seqem.profile.model import DNA, ProfileHMM
+
+    rng = np.random.default_rng(7)
+    M = 40
+    match = np.zeros((M + 1, 4))
+    match[1:] = rng.dirichlet(np.full(4, 0.05), size=M)  # a sharp family: reads stand out
+    insert = np.full((M + 1, 4), 0.25)
+    t = np.tile([0.96, 0.02, 0.02, 0.5, 0.5, 0.7, 0.3], (M + 1, 1))
+    t[0, 5:7] = (1.0, 0.0)
+    t[M] = (0.98, 0.02, 0.0, 0.5, 0.5, 1.0, 0.0)
+    hmm = ProfileHMM(DNA, match, insert, t, name="dnafam")
+    calibrate(hmm)
+    model = tmp_path / "dna.hmm"
+    write_hmmer(model, [hmm])
+    family = emit(hmm, 5, random_state=1)
+    seqs = family[0] if isinstance(family, tuple) else family
+    header = pysam.AlignmentHeader.from_dict({"HD": {"VN": "1.6", "SO": "unsorted"}})
+    bam = tmp_path / "reads.bam"
+    with pysam.AlignmentFile(str(bam), "wb", header=header) as out:
+        reads = [(f"fam{i}", seqs.text(i)) for i in range(5)]
+        reads += [(f"rnd{i}", "".join(rng.choice(list("ACGT"), size=60))) for i in range(20)]
+        for name, text in reads:
+            rec = pysam.AlignedSegment(header)
+            rec.query_name = name
+            rec.query_sequence = text
+            rec.flag = 4
+            rec.query_qualities = pysam.qualitystring_to_array("I" * len(text))
+            out.write(rec)
+    hits = tmp_path / "hits.tsv"
+    result = run("profile", "search", model, bam, "-E", "1e9", "-o", hits)
+    assert result.code == 0, result.err
+    rows = [line.split("\t") for line in hits.read_text().splitlines()[1:]]
+    assert len(rows) == 25  # every read scored
+    ranked = [r[0] for r in rows]  # sorted by E-value
+    assert set(ranked[:5]) == {f"fam{i}" for i in range(5)}
+    assert all(float(r[4]) > 0.01 for r in rows if r[0].startswith("rnd"))
+    protein = run("profile", "search", DATA / "example_family.hmm", bam, "-o", tmp_path / "x.tsv")
+    assert protein.code == 1 and "alphabet mismatch" in protein.err
