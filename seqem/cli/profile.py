@@ -540,6 +540,24 @@ def hits_table(hits: list[Hit]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _hit_domains(
+    hit: Hit,
+    *,
+    index: dict[str, int],
+    seqs: DigitalSequences,
+    profile: Any,
+    stats: Any,
+    Z: int,
+    domZ: int,
+) -> list[Any]:
+    """The domains of one reported hit."""
+    from ..profile.domains import define_domains
+
+    i = index[hit.target_name]
+    dsq = seqs.codes[seqs.bounds[i] : seqs.bounds[i + 1]]
+    return define_domains(profile, dsq, stats, Z=Z, domZ=domZ)
+
+
 def write_domain_tables(
     models: list[ProfileHMM],
     database: str,
@@ -548,15 +566,19 @@ def write_domain_tables(
     Z: int,
     tblout: str | None,
     domtblout: str | None,
+    threads: int = 0,
 ) -> int:
     """Define the domains of every reported hit and write HMMER's tables.
 
     Returns the number of domains written.  ``domZ`` (for c-Evalues) is the
     number of sequences reported for each model, as in hmmsearch.
     """
+    import functools
+    from concurrent.futures import ThreadPoolExecutor
+
+    from .._jit import resolve_threads
     from ..io.atomic import atomic_output
     from ..io.hmmer_tables import SequenceHit, write_domtblout, write_tblout
-    from ..profile.domains import define_domains
     from ..profile.search import configure
 
     seqs_by_alphabet: dict[str, DigitalSequences] = {}
@@ -570,11 +592,20 @@ def write_domain_tables(
         index = {name: i for i, name in enumerate(seqs.names)}
         mine = [h for h in hits if h.query_name == hmm.name]
         profile = configure(hmm, mode="local", multihit=True)
+        domZ = max(1, len(mine))
+
+        domains_of = functools.partial(
+            _hit_domains, index=index, seqs=seqs, profile=profile, stats=hmm.stats, Z=Z, domZ=domZ
+        )
+        # the decoding kernels release the GIL: threads over hits share the work
+        workers = resolve_threads(threads)
+        if workers > 1 and len(mine) > 1:
+            with ThreadPoolExecutor(max_workers=workers) as pool:
+                all_domains = list(pool.map(domains_of, mine))
+        else:
+            all_domains = [domains_of(h) for h in mine]
         rows = []
-        for h in mine:
-            i = index[h.target_name]
-            dsq = seqs.codes[seqs.bounds[i] : seqs.bounds[i + 1]]
-            domains = define_domains(profile, dsq, hmm.stats, Z=Z, domZ=max(1, len(mine)))
+        for h, domains in zip(mine, all_domains, strict=True):
             n_domains += len(domains)
             rows.append(
                 SequenceHit(
@@ -623,6 +654,7 @@ def _cmd_search(args: argparse.Namespace, ctx: RunContext) -> int:
             Z=args.Z or n_seq,
             tblout=args.tblout,
             domtblout=args.domtblout,
+            threads=args.threads,
         )
         ctx.outputs.extend(p for p in (args.tblout, args.domtblout) if p)
         ctx.results.update(n_domains=n_domains)
