@@ -269,6 +269,20 @@ def initial_model(
     return ProfileHMM(alphabet, match, insert, t, name="trained")
 
 
+def _model(
+    params: Params, alphabet: Any, *, name: str = "trained", nseq: int | None = None
+) -> ProfileHMM:
+    """A ProfileHMM from EM parameters."""
+    return ProfileHMM(
+        alphabet,
+        params["match"],
+        params["insert"],
+        params["transitions"],
+        name=name,
+        nseq=nseq,
+    )
+
+
 @dataclasses.dataclass(frozen=True)
 class TrainResult:
     """A trained model and how the fit went."""
@@ -356,7 +370,7 @@ def train(
         params, _ = run_em(
             problem, max_iter=max_iter, tol=tol, random_state=0, accelerate=accelerate
         )
-        preliminary = ProfileHMM(alphabet, params["match"], params["insert"], params["transitions"])
+        preliminary = _model(params, alphabet)
         neff = _entropy_reestimate(preliminary, dsq, bounds, prior, n_threads).effn
         scale = min(1.0, float(neff or n) / n)
     elif temper == "none":
@@ -381,14 +395,7 @@ def train(
             accelerate=accelerate,
         )
         if best is None or fit.objective > best.fit.objective:
-            hmm = ProfileHMM(
-                alphabet,
-                params["match"],
-                params["insert"],
-                params["transitions"],
-                name=name,
-                nseq=int(lengths.size),
-            )
+            hmm = _model(params, alphabet, name=name, nseq=int(lengths.size))
             best = TrainResult(hmm, fit)
     assert best is not None
     weights = None
@@ -398,14 +405,7 @@ def train(
         params, fit = run_em(
             problem, max_iter=max_iter, tol=tol, random_state=best.fit.seed, accelerate=accelerate
         )
-        hmm = ProfileHMM(
-            alphabet,
-            params["match"],
-            params["insert"],
-            params["transitions"],
-            name=name,
-            nseq=int(lengths.size),
-        )
+        hmm = _model(params, alphabet, name=name, nseq=int(lengths.size))
         best = TrainResult(hmm, fit)
     elif weighting != "none":
         raise ParameterError(f"weighting must be 'pb' or 'none', got {weighting!r}")
