@@ -341,6 +341,14 @@ def peak_memory_mb() -> float | None:
     return round(peak * scale / 2**20, 1)
 
 
+def write_text(path: str, text: str) -> None:
+    """Write ``text`` to ``path`` atomically (``-`` is stdout)."""
+    from ..io.atomic import atomic_output
+
+    with atomic_output(path) as fh:
+        fh.write(text)
+
+
 def check_output_path(path: str | None) -> None:
     """Fail early (before a long fit) if ``path``'s directory does not exist."""
     if path is None or path == "-":

@@ -14,7 +14,7 @@ import os
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-from ._common import add_run_options, examples, nonnegative_int
+from ._common import add_run_options, examples, nonnegative_int, write_text
 
 if TYPE_CHECKING:  # pragma: no cover
     from pathlib import Path
@@ -127,7 +127,6 @@ def _cmd_demo(args: argparse.Namespace, ctx: RunContext) -> int:
         model_document,
         plot_segmentation_file,
         segment_fasta,
-        write_text,
     )
 
     outdir = args.output

@@ -25,6 +25,7 @@ from ._common import (
     nonnegative_float,
     positive_int,
     probability,
+    write_text,
 )
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -320,14 +321,6 @@ def model_document(model: BaseHMM, **extra: Any) -> str:
     doc = model.to_dict()
     doc.update(extra)
     return json.dumps(doc, indent=1) + "\n"
-
-
-def write_text(path: str, text: str) -> None:
-    """Write ``text`` to ``path`` atomically (``-`` is stdout)."""
-    from ..io.atomic import atomic_output
-
-    with atomic_output(path) as fh:
-        fh.write(text)
 
 
 def _fit_summary(model: BaseHMM) -> str:

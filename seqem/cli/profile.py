@@ -23,6 +23,7 @@ from ._common import (
     nonnegative_int,
     positive_int,
     probability,
+    write_text,
 )
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -64,14 +65,6 @@ def register(commands: Any) -> None:
     _add_search(verbs)
     _add_emit(verbs)
     group.set_defaults(_parser=group)
-
-
-def write_text(path: str, text: str) -> None:
-    """Write ``text`` to ``path`` atomically (``-`` is stdout)."""
-    from ..io.atomic import atomic_output
-
-    with atomic_output(path) as fh:
-        fh.write(text)
 
 
 def read_models(path: str) -> list[ProfileHMM]:

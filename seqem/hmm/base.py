@@ -8,6 +8,7 @@ frame likelihoods, expected emission statistics and an M-step.
 
 from __future__ import annotations
 
+import abc
 import json
 import os
 from collections.abc import Callable, Iterable
@@ -187,7 +188,7 @@ class HMMProblem:
 # the shared estimator
 
 
-class BaseHMM:
+class BaseHMM(abc.ABC):
     """Common part of :class:`CategoricalHMM` and :class:`GaussianHMM`."""
 
     _all_letters = "st"
@@ -366,7 +367,8 @@ class BaseHMM:
         return self
 
     def _prepare_fit(self, X: np.ndarray) -> None:
-        """Hook for subclasses (e.g. to infer the alphabet size)."""
+        """Hook for subclasses (e.g. to infer the alphabet size); nothing by default."""
+        return None
 
     # -- inference ---------------------------------------------------------
 
@@ -552,22 +554,27 @@ class BaseHMM:
         with atomic_output(path) as fh:
             fh.write(text + "\n")
 
-    # -- emission hooks (subclasses) ---------------------------------------
+    # -- emission hooks: each emission model supplies these -----------------
 
     def _emission_prior_shapes(self) -> dict[str, tuple[int, ...]]:
+        """Shapes of the emission parameters that take Dirichlet priors."""
         return {}
 
-    def _check_X(self, X: Any) -> np.ndarray:  # pragma: no cover - abstract
-        raise NotImplementedError
+    @abc.abstractmethod
+    def _check_X(self, X: Any) -> np.ndarray:
+        """Validated, contiguous observations."""
 
-    def _checked_emissions(self, p: Params) -> Params:  # pragma: no cover - abstract
-        raise NotImplementedError
+    @abc.abstractmethod
+    def _checked_emissions(self, p: Params) -> Params:
+        """Validated emission parameters."""
 
+    @abc.abstractmethod
     def _init_emissions(
         self, X: np.ndarray, bounds: np.ndarray, rng: np.random.Generator, p: Params
-    ) -> Params:  # pragma: no cover - abstract
-        raise NotImplementedError
+    ) -> Params:
+        """Starting emission parameters (from the data or the user's values)."""
 
+    @abc.abstractmethod
     def _frames(
         self,
         params: Params,
@@ -576,34 +583,35 @@ class BaseHMM:
         logscale: np.ndarray | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
         """Frame likelihoods ``B`` (T x N) and row log offsets (T,); see the kernels."""
-        raise NotImplementedError  # pragma: no cover - abstract
 
+    @abc.abstractmethod
     def _log_frames(
         self, params: Params, X: np.ndarray, out: np.ndarray | None = None
     ) -> np.ndarray:
         """Log frame likelihoods (T x N)."""
-        raise NotImplementedError  # pragma: no cover - abstract
 
-    def _emission_stats(
-        self, gamma: np.ndarray, X: np.ndarray, update: str
-    ) -> dict[str, Any]:  # pragma: no cover - abstract
-        raise NotImplementedError
+    @abc.abstractmethod
+    def _emission_stats(self, gamma: np.ndarray, X: np.ndarray, update: str) -> dict[str, Any]:
+        """Expected emission statistics from the state posteriors."""
 
-    def _emission_mstep(
-        self, stats: dict[str, Any], params: Params, update: str
-    ) -> Params:  # pragma: no cover - abstract
-        raise NotImplementedError
+    @abc.abstractmethod
+    def _emission_mstep(self, stats: dict[str, Any], params: Params, update: str) -> Params:
+        """Updated emission parameters."""
 
-    def _emission_log_prior(self, params: Params) -> float:  # pragma: no cover - abstract
-        raise NotImplementedError
+    @abc.abstractmethod
+    def _emission_log_prior(self, params: Params) -> float:
+        """Log prior density of the emission parameters."""
 
-    def _emission_n_free(self, update: str) -> int:  # pragma: no cover - abstract
-        raise NotImplementedError
+    @abc.abstractmethod
+    def _emission_n_free(self, update: str) -> int:
+        """Number of free emission parameters that ``fit`` estimates."""
 
-    def _validate_vector_emissions(self, p: Params) -> Params | None:  # pragma: no cover
-        raise NotImplementedError
+    @abc.abstractmethod
+    def _validate_vector_emissions(self, p: Params) -> Params | None:
+        """Emission parameters from a SQUAREM extrapolation, or None if invalid."""
 
+    @abc.abstractmethod
     def _sample_emissions(
         self, params: Params, states: np.ndarray, rng: np.random.Generator
-    ) -> np.ndarray:  # pragma: no cover - abstract
-        raise NotImplementedError
+    ) -> np.ndarray:
+        """Observations drawn given the states."""

@@ -180,7 +180,7 @@ def test_round_trip_is_exact(path, tmp_path):
 @needs_data
 def test_multi_record_file_and_gzip(tmp_path):
     if len(TUTORIAL) < 4:
-        pytest.skip("tutorial models missing")
+        pytest.skip("needs the four tutorial models in ../shared/data/profile/tutorial/models")
     text = "".join(p.read_text() for p in TUTORIAL)
     plain = tmp_path / "all.hmm"
     plain.write_text(text)
