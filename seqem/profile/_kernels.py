@@ -530,3 +530,68 @@ def core_expected_counts(dsq, bounds, chunks, emM, emI, members, tr, weights):  
         cI += accI[c]
         cT += accT[c]
     return loglik, cM, cI, cT
+
+
+@njit(**PJIT)
+def core_group_counts(dsq, bounds, groups, emM, emI, members, tr):  # pragma: no cover
+    """Expected counts of groups of sequences, each group under its own model.
+
+    The cross-fitted refinement of :mod:`seqem.profile.train` aligns every
+    group of training sequences to a model estimated without that group; this
+    kernel runs all groups in one call, in parallel over groups.
+
+    Parameters
+    ----------
+    dsq : uint8 array (T,)
+    bounds : int64 array (n_seq + 1,)
+    groups : int64 array (G + 1,)
+        Group ``g`` is sequences ``groups[g]`` to ``groups[g + 1] - 1``.
+    emM, emI : float64 arrays (G, n_codes, M + 1)
+        Each group's emission probabilities (as :func:`core_expected_counts`).
+    members : float64 array (n_codes, K)
+    tr : float64 array (G, 7, M + 1)
+
+    Returns
+    -------
+    loglik : float64 array (n_seq,)
+        Each sequence's log-likelihood under its group's model.
+    match_counts, insert_counts : float64 arrays (G, M + 1, K)
+    trans_counts : float64 array (G, 7, M + 1)
+    """
+    n_groups = len(groups) - 1
+    M = emM.shape[2] - 1
+    K = members.shape[1]
+    loglik = np.empty(len(bounds) - 1)
+    cM = np.zeros((n_groups, M + 1, K))
+    cI = np.zeros((n_groups, M + 1, K))
+    cT = np.zeros((n_groups, 7, M + 1))
+    for g in prange(n_groups):
+        maxlen = 1
+        for q in range(groups[g], groups[g + 1]):
+            maxlen = max(maxlen, bounds[q + 1] - bounds[q])
+        fM = np.empty((maxlen + 1, M + 1))
+        fI = np.empty((maxlen + 1, M + 1))
+        fD = np.empty((maxlen + 1, M + 1))
+        scale = np.empty(maxlen + 1)
+        bM = np.empty(M + 1)
+        bI = np.empty(M + 1)
+        bD = np.empty(M + 1)
+        nM = np.empty(M + 1)
+        nI = np.empty(M + 1)
+        nD = np.empty(M + 1)
+        for q in range(groups[g], groups[g + 1]):
+            s = bounds[q]
+            e = bounds[q + 1]
+            end_hat = _core_forward(dsq, s, e, emM[g], emI[g], tr[g], fM, fI, fD, scale)
+            if not end_hat > 0.0:
+                loglik[q] = NEG_INF
+                continue
+            ll = np.log(end_hat)
+            for i in range(1, e - s + 1):
+                ll += np.log(scale[i])
+            loglik[q] = ll
+            _core_backward_counts(
+                dsq, s, e, emM[g], emI[g], members, tr[g], fM, fI, fD, scale, end_hat,
+                bM, bI, bD, nM, nI, nD, cM[g], cI[g], cT[g],
+            )  # fmt: skip
+    return loglik, cM, cI, cT

@@ -84,3 +84,33 @@ def test_weights_scale_each_sequence():
         expected = sum(wq * part[j] for wq, part in zip(w, parts, strict=True))
         np.testing.assert_allclose(got[j], expected, rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(got[0], [p[0][0] for p in parts], rtol=1e-12)
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_group_counts_equal_enumeration_under_each_groups_model(threads):
+    """core_group_counts: every group scored and counted under its own model."""
+    from seqem import _jit
+
+    rng = np.random.default_rng(8)
+    M = 3
+    models = [random_hmm(rng, M) for _ in range(3)]
+    groups = np.array([0, 2, 3, 5], dtype=np.int64)
+    seqs = [rng.integers(0, 4, size=int(n)).astype(np.uint8) for n in (2, 4, 1, 3, 4)]
+    dsq = np.concatenate(seqs)
+    bounds = np.concatenate([[0], np.cumsum([len(s) for s in seqs])]).astype(np.int64)
+    inputs = [kernel_inputs(h) for h in models]
+    emM = np.stack([i[0] for i in inputs])
+    emI = np.stack([i[1] for i in inputs])
+    tr = np.stack([i[3] for i in inputs])
+    with _jit.threads(threads):
+        ll, cM, cI, cT = K.core_group_counts(dsq, bounds, groups, emM, emI, inputs[0][2], tr)
+    for g, h in enumerate(models):
+        ref = [np.zeros_like(cM[g]), np.zeros_like(cI[g]), np.zeros_like(cT[g])]
+        for q in range(groups[g], groups[g + 1]):
+            ll_ref, *counts = expected_counts(h.match, h.insert, h.transitions, seqs[q])
+            assert ll[q] == pytest.approx(ll_ref, rel=1e-10)
+            for acc, c in zip(ref, counts, strict=True):
+                acc += c
+        np.testing.assert_allclose(cM[g], ref[0], rtol=0, atol=1e-10)
+        np.testing.assert_allclose(cI[g], ref[1], rtol=0, atol=1e-10)
+        np.testing.assert_allclose(cT[g], ref[2], rtol=0, atol=1e-10)

@@ -8,6 +8,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from seqem.em import run_em
+from seqem.errors import ParameterError
 from seqem.profile.model import AMINO, DNA
 from seqem.profile.priors import DirichletMixture, default_prior
 from seqem.profile.train import (
@@ -92,7 +93,7 @@ def test_training_recovers_a_planted_motif():
     # weights favour the mutated sequences, so the default fit is flatter
     assert np.all(res.hmm.match[1:].max(axis=1) > 0.6)
     raw = train(dsq, bounds, DNA, M=8, n_init=3, random_state=1, max_iter=200, tol=1e-4,
-                weighting="none", effn="none")  # fmt: skip
+                effn="none", cross_fit_weight=None)  # fmt: skip
     np.testing.assert_allclose(raw.hmm.match[1:].max(axis=1), 0.925, atol=0.06)
 
 
@@ -112,7 +113,7 @@ def test_entropy_weighting_after_training():
         seqs.append(s)
     dsq = np.concatenate(seqs).astype(np.uint8)
     bounds = np.concatenate([[0], np.cumsum([len(s) for s in seqs])]).astype(np.int64)
-    plain = train(dsq, bounds, AMINO, M=30, n_init=1, random_state=2, effn="none")
+    plain = train(dsq, bounds, AMINO, M=30, n_init=1, random_state=2, effn="none", temper="none")
     weighted = train(dsq, bounds, AMINO, M=30, n_init=1, random_state=2)
     target = relative_entropy_target(30, 0.59, 45.0)
     assert relative_entropy(plain.hmm) > target + 0.1
@@ -121,3 +122,73 @@ def test_entropy_weighting_after_training():
     np.testing.assert_array_equal(
         weighted.hmm.match[1:].argmax(axis=1), plain.hmm.match[1:].argmax(axis=1)
     )
+
+
+def test_cross_fit_scores_each_sequence_with_a_model_that_did_not_see_it():
+    """Leave-one-out (as many groups as sequences): the cross-validated
+    log-likelihood of a round is the sum of each sequence's log-likelihood
+    under the mean-posterior model of the other sequences' previous counts."""
+    from seqem.profile import _kernels as K
+    from seqem.profile.build import estimate
+    from seqem.profile.priors import default_prior
+    from seqem.profile.train import cross_fit, initial_model
+
+    rng = np.random.default_rng(3)
+    dsq, bounds = random_seqs(rng, 6, 4, 9)
+    seqs = [dsq[bounds[q] : bounds[q + 1]] for q in range(6)]
+    prior = default_prior(DNA)
+    start = initial_model(seqs[0], DNA, M=5)
+    _, members = DNA.degenerate_matrix()
+
+    def counts(h, x):
+        emM = np.ascontiguousarray(members @ h[0].T)
+        emI = np.ascontiguousarray(members @ h[1].T)
+        one = np.ones(1)
+        ll, cM, cI, cT = K.core_expected_counts(
+            x, np.array([0, x.size]), np.array([0, 1]), emM, emI, members,
+            np.ascontiguousarray(h[2].T), one,
+        )  # fmt: skip
+        return ll[0], (cM, cI, cT.T)
+
+    w = 0.3
+    own = [counts((start.match, start.insert, start.transitions), x)[1] for x in seqs]
+    history = []
+    for _ in range(2):  # two rounds by hand
+        total = [sum(c[j] for c in own) for j in range(3)]
+        new, ll = [], 0.0
+        for q, x in enumerate(seqs):
+            model = estimate(*[w * (total[j] - own[q][j]) for j in range(3)], prior)
+            lq, cq = counts(model, x)
+            ll += lq
+            new.append(cq)
+        own = new
+        history.append(ll)
+    res = cross_fit(dsq, bounds, start, prior, weight=w, max_rounds=2, tol=-np.inf)
+    assert res.n_groups == 6 and res.n_rounds == 2
+    np.testing.assert_allclose(res.history, history, rtol=1e-10)
+    total = [sum(c[j] for c in own) for j in range(3)]
+    m, i, t = estimate(*[w * total[j] for j in range(3)], prior)
+    np.testing.assert_allclose(res.hmm.match, m, atol=1e-10)
+    np.testing.assert_allclose(res.hmm.transitions, t, atol=1e-10)
+
+
+def test_cross_fit_groups_and_threads():
+    """More sequences than groups: random groups; 1 thread = 2 threads."""
+    from seqem.profile.priors import default_prior
+    from seqem.profile.train import cross_fit, initial_model
+
+    rng = np.random.default_rng(4)
+    dsq, bounds = random_seqs(rng, 30, 5, 12)
+    start = initial_model(dsq[: bounds[1]], DNA, M=6)
+    runs = [
+        cross_fit(
+            dsq, bounds, start, default_prior(DNA), n_groups=7, random_state=1, n_threads=t
+        )  # fmt: skip
+        for t in (1, 2)
+    ]
+    assert runs[0].n_groups == 7
+    assert runs[0].history == runs[1].history
+    np.testing.assert_array_equal(runs[0].hmm.match, runs[1].hmm.match)
+    assert runs[0].loglik == max(runs[0].history)
+    with pytest.raises(ParameterError):
+        cross_fit(dsq, bounds, start, default_prior(DNA), weight=0.0)
