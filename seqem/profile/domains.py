@@ -603,7 +603,7 @@ def score_and_find_envelopes(
         profile.bm, profile.me, profile.de, xt, min_raw,
         float(rt1), float(rt2), float(rt3), float(SPAN_MAX),
     )  # fmt: skip
-    with np.errstate(invalid="ignore"):
+    with np.errstate(invalid="ignore", divide="ignore"):
         bits = (raw - null_score(lengths)) / LN2
     where = np.flatnonzero(env_end >= 0)
     target = np.searchsorted(bounds, where, side="right") - 1
