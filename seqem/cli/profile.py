@@ -330,8 +330,10 @@ number of database sequences unless -Z is given.
 Output: a TSV, one row per reported (sequence, model) pair, per model sorted
 by E-value, columns target_name, target_accession, query_name,
 query_accession, evalue, bits, length (of the target), description (of the
-target); NA where there is none.  Domain tables (HMMER's --tblout and
---domtblout) need domain definition and are not produced."""
+target); NA where there is none.  With --tblout/--domtblout the domains of
+every reported sequence are defined too (envelopes, optimal-accuracy
+alignments, conditional and independent E-values) and HMMER's tables are
+written; sequences that cannot be reported are not decoded."""
 
 
 def _add_search(verbs: Any) -> None:
