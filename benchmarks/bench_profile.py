@@ -11,20 +11,33 @@ seqem's Forward and Viterbi on one and two threads, against HMMER's
 and ``hmmsim --vit`` run on the same model with the same N and L (one core;
 ``hmmsim`` also pays for its own sequence generation, a small share).
 Needs Debian's ``hmmer`` package for the HMMER columns.
+
+``--search`` times whole commands instead (wall time of a subprocess, start-up
+included, best of 3): ``seqem profile build`` beside ``hmmbuild --cpu 0`` on
+the tutorial alignments, then ``seqem profile search MODEL db.fa -E 1e9 -Z
+4368 --tblout --domtblout`` beside ``hmmsearch --max`` with the same options,
+on ``bench/db.fa`` with the models seqem built, on one thread (``--threads 1``,
+``--cpu 0``) and two (``--threads 2``, ``--cpu 2``).  Results are also written
+to ``benchmarks/results/bench_profile_search.txt``.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import subprocess
+import sys
+import tempfile
 import time
 from pathlib import Path
 
 import numba
 import numpy as np
 
-DEFAULT_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "profile"
+REPO = Path(__file__).resolve().parents[1]
+DEFAULT_DATA = REPO.parent / "shared" / "data" / "profile"
+RESULTS = REPO / "benchmarks" / "results"
 
 
 def best_of(fn, repeat=3):
@@ -55,7 +68,15 @@ def main(argv=None):
         action="store_true",
         help="also train on sim/pkinase_sim_train.fa and score sim/pkinase_sim_test.fa",
     )
+    ap.add_argument(
+        "--search",
+        action="store_true",
+        help="time whole build and search commands against hmmbuild and hmmsearch --max",
+    )
     args = ap.parse_args(argv)
+    if args.search:
+        whole_commands(args.data)
+        return
 
     from seqem.io.hmmer import read_hmmer
     from seqem.profile.search import configure, forward_bits, viterbi_bits
@@ -94,6 +115,61 @@ def main(argv=None):
 
     if args.train:
         train_sim(args.data)
+
+
+def wall(cmd: list[str], repeat: int = 3) -> float:
+    """Best wall time of a command (seconds); it must succeed."""
+    env = dict(os.environ, PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+
+    def run() -> None:
+        subprocess.run(cmd, capture_output=True, check=True, env=env)
+
+    return best_of(run, repeat)
+
+
+def whole_commands(data: Path) -> None:
+    """Whole ``build`` and ``search`` commands, seqem beside HMMER, same run."""
+    seqem = [sys.executable, "-m", "seqem.cli.main", "profile"]
+    hmmbuild, hmmsearch = shutil.which("hmmbuild"), shutil.which("hmmsearch")
+    lines = []
+
+    def say(text: str = "") -> None:
+        print(text, flush=True)
+        lines.append(text)
+
+    if hmmbuild is None or hmmsearch is None:
+        say("hmmbuild/hmmsearch not found (Debian package hmmer): HMMER columns are NaN")
+    db = data / "bench" / "db.fa"
+    nan = float("nan")
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp)
+        subprocess.run([sys.executable, "-m", "seqem._warm"], capture_output=True, check=True)
+        say("wall seconds of the whole command (start-up included), best of 3")
+        say(f"{'build':<10}{'seqem':>8}{'hmmbuild':>10}{'ratio':>8}")
+        for name in ("fn3", "Pkinase"):
+            sto, model = data / "tutorial" / f"{name}.sto", out / f"{name}.hmm"
+            t_seqem = wall([*seqem, "build", str(sto), "-o", str(model)])
+            t_hmmer = nan
+            if hmmbuild is not None:
+                t_hmmer = wall([hmmbuild, "--cpu", "0", str(out / "h.hmm"), str(sto)])
+            say(f"{name:<10}{t_seqem:>8.2f}{t_hmmer:>10.2f}{t_seqem / t_hmmer:>8.2f}")
+        say()
+        say(f"search of {db.name}: -E 1e9 -Z 4368 --tblout --domtblout; ratio = seqem / hmmsearch")
+        say(f"{'model':<10}{'threads':>8}{'seqem':>8}{'hmmsearch':>11}{'ratio':>8}")
+        for name in ("fn3", "Pkinase"):
+            model = out / f"{name}.hmm"
+            common = ["-E", "1e9", "-Z", "4368", "--tblout", str(out / "t.tbl")]
+            common += ["--domtblout", str(out / "t.dtbl")]
+            for n in (1, 2):
+                cmd = [*seqem, "search", str(model), str(db), *common, "-o", str(out / "s.tsv")]
+                t_seqem = wall([*cmd, "--threads", str(n)])
+                t_hmmer = nan
+                if hmmsearch is not None:
+                    cpu = ["--cpu", "0" if n == 1 else str(n), "--max", "-o", os.devnull]
+                    t_hmmer = wall([hmmsearch, *cpu, *common, str(model), str(db)])
+                say(f"{name:<10}{n:>8}{t_seqem:>8.2f}{t_hmmer:>11.2f}{t_seqem / t_hmmer:>8.2f}")
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "bench_profile_search.txt").write_text("\n".join(lines) + "\n")
 
 
 def train_sim(data: Path) -> None:

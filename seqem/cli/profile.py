@@ -330,8 +330,10 @@ number of database sequences unless -Z is given.
 Output: a TSV, one row per reported (sequence, model) pair, per model sorted
 by E-value, columns target_name, target_accession, query_name,
 query_accession, evalue, bits, length (of the target), description (of the
-target); NA where there is none.  Domain tables (HMMER's --tblout and
---domtblout) need domain definition and are not produced."""
+target); NA where there is none.  With --tblout/--domtblout the domains of
+every reported sequence are defined too (envelopes, optimal-accuracy
+alignments, conditional and independent E-values) and HMMER's tables are
+written; sequences that cannot be reported are not decoded."""
 
 
 def _add_search(verbs: Any) -> None:
@@ -405,7 +407,7 @@ def _add_search(verbs: Any) -> None:
 
 @dataclasses.dataclass(frozen=True)
 class Hit:
-    """One reported (sequence, model) pair."""
+    """One reported (sequence, model) pair; ``domains`` when they were defined."""
 
     target_name: str
     target_accession: str | None
@@ -415,6 +417,7 @@ class Hit:
     bits: float
     length: int
     description: str | None
+    domains: tuple[Any, ...] | None = None
 
 
 def _nucleic(name: str) -> bool:
@@ -451,6 +454,19 @@ def read_database(path: str, hmm: ProfileHMM) -> DigitalSequences:
     )
 
 
+def _min_bits(evalue: float, bits: float | None, Z: float, tau: float, lam: float) -> float:
+    """Lowest score a sequence can have and still be reported (-inf: any)."""
+    import math
+
+    if bits is not None:
+        return bits
+    if evalue >= Z:
+        return -math.inf  # every P-value is at most 1
+    if evalue <= 0.0:
+        return math.inf
+    return tau - math.log(evalue / Z) / lam
+
+
 def search_models(
     models: list[ProfileHMM],
     database: str,
@@ -460,8 +476,15 @@ def search_models(
     Z: int | None = None,
     max_hits: int | None = None,
     threads: int = 0,
+    domains: bool = False,
 ) -> tuple[list[Hit], int]:
-    """Score every database sequence with every model; return the reported hits and n_seq."""
+    """Score every database sequence with every model; return the reported hits and n_seq.
+
+    With ``domains``, the domains of each reported hit are defined too
+    (``Hit.domains``): one Forward pass per target gives its score and, for
+    targets that reach the reporting threshold, the envelopes; only the
+    reported targets' envelopes are then rescored.
+    """
     import numpy as np
 
     from .._jit import threads as numba_threads
@@ -482,15 +505,29 @@ def search_models(
         if "forward" not in hmm.stats:
             calibrate(hmm)
         tau, lam = hmm.stats["forward"]
+        z = n_seq if Z is None else Z
+        profile = configure(hmm, mode="local", multihit=True)
         with numba_threads(threads):
-            scores = forward_bits(configure(hmm, mode="local", multihit=True), seqs.codes,
-                                  seqs.bounds)  # fmt: skip
-        evalues = (n_seq if Z is None else Z) * forward_pvalue(scores, tau, lam)
+            if domains:
+                from ..profile.domains import score_and_find_envelopes
+
+                floor = _min_bits(evalue, bits, z, tau, lam)
+                scores, envelopes, decoded = score_and_find_envelopes(
+                    profile, seqs.codes, seqs.bounds, min_bits=floor
+                )
+            else:
+                scores = forward_bits(profile, seqs.codes, seqs.bounds)
+        evalues = z * forward_pvalue(scores, tau, lam)
         keep = scores >= bits if bits is not None else evalues <= evalue
         index = np.flatnonzero(keep)
         index = index[np.lexsort((-scores[index], evalues[index]))]
         if max_hits is not None:
             index = index[:max_hits]
+        found: list[Any] = [None] * n_seq
+        if domains:
+            found = _reported_domains(
+                profile, seqs, hmm.stats, index, envelopes, decoded, Z=z, threads=threads
+            )
         lengths = seqs.lengths
         for i in index:
             hits.append(
@@ -503,9 +540,56 @@ def search_models(
                     float(scores[i]),
                     int(lengths[i]),
                     seqs.descriptions[i] or None,
+                    None if found[i] is None else tuple(found[i]),
                 )
             )
     return hits, n_seq
+
+
+def _reported_domains(
+    profile: Any,
+    seqs: DigitalSequences,
+    stats: Any,
+    index: Any,
+    envelopes: Any,
+    decoded: Any,
+    *,
+    Z: int,
+    threads: int,
+) -> list[Any]:
+    """Domains of the reported targets ``index`` (None for the others).
+
+    ``domZ`` (for c-Evalues) is the number of reported targets, as in
+    hmmsearch.  A reported target that was not decoded (its score fell just
+    under the threshold the scoring pass used) is decoded here.
+    """
+    import numpy as np
+
+    from .._jit import threads as numba_threads
+    from ..profile.domains import Envelopes, rescore_envelopes, score_and_find_envelopes
+
+    reported = np.zeros(seqs.n_sequences, dtype=bool)
+    reported[index] = True
+    envs = envelopes.of(reported)
+    with numba_threads(threads):
+        missing = np.flatnonzero(reported & ~decoded)
+        if missing.size:
+            codes = np.concatenate(
+                [seqs.codes[seqs.bounds[i] : seqs.bounds[i + 1]] for i in missing]
+            )
+            sub_bounds = np.concatenate([[0], np.cumsum(seqs.lengths[missing])])
+            _, extra, _ = score_and_find_envelopes(profile, codes, sub_bounds)
+            envs = Envelopes(
+                np.concatenate([envs.target, missing[extra.target]]),
+                np.concatenate([envs.start, extra.start]),
+                np.concatenate([envs.end, extra.end]),
+            )
+            order = np.lexsort((envs.start, envs.target))
+            envs = Envelopes(envs.target[order], envs.start[order], envs.end[order])
+        per_target = rescore_envelopes(
+            profile, seqs.codes, seqs.bounds, envs, stats, Z=Z, domZ=max(1, len(index))
+        )
+    return [per_target[i] if reported[i] else None for i in range(seqs.n_sequences)]
 
 
 def hits_table(hits: list[Hit]) -> str:
@@ -533,80 +617,30 @@ def hits_table(hits: list[Hit]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _hit_domains(
-    hit: Hit,
-    *,
-    index: dict[str, int],
-    seqs: DigitalSequences,
-    profile: Any,
-    stats: Any,
-    Z: int,
-    domZ: int,
-) -> list[Any]:
-    """The domains of one reported hit."""
-    from ..profile.domains import define_domains
-
-    i = index[hit.target_name]
-    dsq = seqs.codes[seqs.bounds[i] : seqs.bounds[i + 1]]
-    return define_domains(profile, dsq, stats, Z=Z, domZ=domZ)
-
-
 def write_domain_tables(
-    models: list[ProfileHMM],
-    database: str,
-    hits: list[Hit],
-    *,
-    Z: int,
-    tblout: str | None,
-    domtblout: str | None,
-    threads: int = 0,
+    models: list[ProfileHMM], hits: list[Hit], *, tblout: str | None, domtblout: str | None
 ) -> int:
-    """Define the domains of every reported hit and write HMMER's tables.
-
-    Returns the number of domains written.  ``domZ`` (for c-Evalues) is the
-    number of sequences reported for each model, as in hmmsearch.
-    """
-    import functools
-    from concurrent.futures import ThreadPoolExecutor
-
-    from .._jit import resolve_threads
+    """Write HMMER's tables of hits whose domains were defined (``search_models(...,
+    domains=True)``); return the number of domains written."""
     from ..io.atomic import atomic_output
     from ..io.hmmer_tables import SequenceHit, write_domtblout, write_tblout
-    from ..profile.search import configure
 
-    seqs_by_alphabet: dict[str, DigitalSequences] = {}
-    tables: list[tuple[ProfileHMM, list[SequenceHit]]] = []
+    tables = []
     n_domains = 0
     for hmm in models:
-        key = "nucleic" if _nucleic(hmm.alphabet.name) else hmm.alphabet.name
-        if key not in seqs_by_alphabet:
-            seqs_by_alphabet[key] = read_database(database, hmm)
-        seqs = seqs_by_alphabet[key]
-        index = {name: i for i, name in enumerate(seqs.names)}
-        mine = [h for h in hits if h.query_name == hmm.name]
-        profile = configure(hmm, mode="local", multihit=True)
-        domZ = max(1, len(mine))
-
-        domains_of = functools.partial(
-            _hit_domains, index=index, seqs=seqs, profile=profile, stats=hmm.stats, Z=Z, domZ=domZ
-        )
-        # the decoding kernels release the GIL: threads over hits share the work
-        workers = resolve_threads(threads)
-        if workers > 1 and len(mine) > 1:
-            with ThreadPoolExecutor(max_workers=workers) as pool:
-                all_domains = list(pool.map(domains_of, mine))
-        else:
-            all_domains = [domains_of(h) for h in mine]
         rows = []
-        for h, domains in zip(mine, all_domains, strict=True):
-            n_domains += len(domains)
+        for h in hits:
+            if h.query_name != hmm.name:
+                continue
+            doms = h.domains or ()
+            n_domains += len(doms)
             rows.append(
                 SequenceHit(
                     name=h.target_name,
                     length=h.length,
                     evalue=h.evalue,
                     score=h.bits,
-                    domains=tuple(domains),
+                    domains=tuple(doms),
                     description=h.description or "",
                 )
             )
@@ -638,17 +672,10 @@ def _cmd_search(args: argparse.Namespace, ctx: RunContext) -> int:
         Z=args.Z,
         max_hits=args.max_hits,
         threads=args.threads,
+        domains=bool(args.tblout or args.domtblout),
     )
     if args.tblout or args.domtblout:
-        n_domains = write_domain_tables(
-            models,
-            args.database,
-            hits,
-            Z=args.Z or n_seq,
-            tblout=args.tblout,
-            domtblout=args.domtblout,
-            threads=args.threads,
-        )
+        n_domains = write_domain_tables(models, hits, tblout=args.tblout, domtblout=args.domtblout)
         ctx.outputs.extend(p for p in (args.tblout, args.domtblout) if p)
         ctx.results.update(n_domains=n_domains)
     write_text(args.output, hits_table(hits))

@@ -59,6 +59,8 @@ from ._kernels import (
     MM,
     N_LOOP,
     N_MOVE,
+    delete_products,
+    forward_row,
 )
 
 NEG_INF = -np.inf
@@ -96,16 +98,22 @@ def forward_full(dsq, msc, isc, tr, bm, me, de, xt, fM, fI, fD, fX, scale):  # p
     -------
     float
         ln of the total odds probability (``-inf`` if the sequence is
-        impossible).
+        impossible).  The same operations as the search kernel
+        (``_kernels._forward_one``), so the same bits.
     """
     M = msc.shape[1] - 1
     L = dsq.shape[0]
+    dprod = delete_products(tr)
     for k in range(M + 1):
         fM[0, k] = 0.0
         fI[0, k] = 0.0
         fD[0, k] = 0.0
-    fX[0, XN] = 1.0
-    fX[0, XB] = xt[N_MOVE]
+    xN = 1.0
+    xB = xt[N_MOVE]
+    xJ = 0.0
+    xC = 0.0
+    fX[0, XN] = xN
+    fX[0, XB] = xB
     fX[0, XE] = 0.0
     fX[0, XC] = 0.0
     fX[0, XJ] = 0.0
@@ -113,52 +121,206 @@ def forward_full(dsq, msc, isc, tr, bm, me, de, xt, fM, fI, fD, fX, scale):  # p
     logscale = 0.0
     for i in range(1, L + 1):
         x = dsq[i - 1]
-        fM[i, 0] = 0.0
-        fI[i, 0] = 0.0
-        fD[i, 0] = 0.0
-        xE = 0.0
-        total = 0.0
-        xBp = fX[i - 1, XB]
-        for k in range(1, M + 1):
-            m = msc[x, k] * (
-                fM[i - 1, k - 1] * tr[MM, k - 1]
-                + fI[i - 1, k - 1] * tr[IM, k - 1]
-                + fD[i - 1, k - 1] * tr[DM, k - 1]
-                + xBp * bm[k]
-            )
-            fM[i, k] = m
-            d = fM[i, k - 1] * tr[MD, k - 1] + fD[i, k - 1] * tr[DD, k - 1]
-            fD[i, k] = d
-            xE += m * me[k] + d * de[k]
-            if k < M:
-                ii = isc[x, k] * (fM[i - 1, k] * tr[MI, k] + fI[i - 1, k] * tr[II, k])
-            else:
-                ii = 0.0
-            fI[i, k] = ii
-            total += m + d + ii
-        xJ = fX[i - 1, XJ] * xt[J_LOOP] + xE * xt[E_J]
-        xC = fX[i - 1, XC] * xt[C_LOOP] + xE * xt[E_C]
-        xN = fX[i - 1, XN] * xt[N_LOOP]
+        Mc = fM[i]
+        Ic = fI[i]
+        Dc = fD[i]
+        xE, total = forward_row(
+            msc[x], isc[x], tr, bm, me, de, dprod, xB, fM[i - 1], fI[i - 1], fD[i - 1], Mc, Ic, Dc
+        )
+        xJ = xJ * xt[J_LOOP] + xE * xt[E_J]
+        xC = xC * xt[C_LOOP] + xE * xt[E_C]
+        xN = xN * xt[N_LOOP]
         xB = xN * xt[N_MOVE] + xJ * xt[J_MOVE]
         total += xN + xJ + xC
         if not total > 0.0:
             return NEG_INF
         inv = 1.0 / total
         for k in range(M + 1):
-            fM[i, k] *= inv
-            fI[i, k] *= inv
-            fD[i, k] *= inv
-        fX[i, XN] = xN * inv
-        fX[i, XB] = xB * inv
+            Mc[k] *= inv
+            Ic[k] *= inv
+            Dc[k] *= inv
+        xN *= inv
+        xJ *= inv
+        xC *= inv
+        xB *= inv
+        fX[i, XN] = xN
+        fX[i, XB] = xB
         fX[i, XE] = xE * inv
-        fX[i, XC] = xC * inv
-        fX[i, XJ] = xJ * inv
+        fX[i, XC] = xC
+        fX[i, XJ] = xJ
         scale[i] = total
         logscale += np.log(total)
-    final = fX[L, XC] * xt[C_MOVE]
+    final = xC * xt[C_MOVE]
     if not final > 0.0:
         return NEG_INF
     return logscale + np.log(final)
+
+
+@njit(**JIT)
+def backward_products(tr):  # pragma: no cover
+    """Products of D->D transitions in blocks of four nodes counted down from
+    node M - 1, for :func:`backward_row`.
+
+    Returns
+    -------
+    float64 array, shape (M + 1,)
+        ``bprod[k]`` = product of ``tr[DD, j]`` for ``j`` from ``k`` up to the
+        top node of ``k``'s block (M - 1, M - 5, ...).
+    """
+    M = tr.shape[1] - 1
+    out = np.zeros(M + 1)
+    for k in range(M - 1, 0, -1):
+        if (M - 1 - k) % 4 == 0:
+            out[k] = tr[DD, k]
+        else:
+            out[k] = tr[DD, k] * out[k + 1]
+    return out
+
+
+@njit(**JIT)
+def backward_begin(ms, bm, Mn, inv, nm):  # pragma: no cover
+    """First half of a Backward row: the moves into the next row's match states.
+
+    Parameters
+    ----------
+    ms : float64 array, shape (M + 1,)
+        Match odds ratios of the next residue (the one emitted in row ``i + 1``).
+    bm : float64 array, shape (M + 1,)
+    Mn : float64 array, shape (M + 1,)
+        Backward match values of row ``i + 1``.
+    inv : float
+        ``1 / scale[i + 1]``.
+    nm : float64 array, shape (M + 1,)
+        Output: ``nm[k] = ms[k + 1] Mn[k + 1] inv`` (``nm[M] = 0``), for
+        :func:`backward_row`.
+
+    Returns
+    -------
+    float
+        Backward value of B in row ``i``: ``sum_k bm[k] nm[k - 1]``.
+    """
+    M = ms.shape[0] - 1
+    for k in range(M):
+        nm[k] = ms[k + 1] * Mn[k + 1] * inv
+    nm[M] = 0.0
+    b0 = b1 = b2 = b3 = 0.0
+    k = 1
+    while k + 3 <= M:
+        b0 += bm[k] * nm[k - 1]
+        b1 += bm[k + 1] * nm[k]
+        b2 += bm[k + 2] * nm[k + 1]
+        b3 += bm[k + 3] * nm[k + 2]
+        k += 4
+    while k <= M:
+        b0 += bm[k] * nm[k - 1]
+        k += 1
+    return (b0 + b1) + (b2 + b3)
+
+
+@njit(**JIT)
+def backward_row(ins, tr, me, de, bprod, xE, inv, In, nm, Mc, Ic, Dc):  # pragma: no cover
+    """Second half of a Backward row: this row's match, insert and delete values.
+
+    Parameters
+    ----------
+    ins : float64 array, shape (M + 1,)
+        Insert odds ratios of the next residue.
+    tr, me, de
+        As in :func:`forward_full`.
+    bprod : float64 array, shape (M + 1,)
+        From :func:`backward_products`.
+    xE : float
+        Backward value of E in this row.
+    inv : float
+        ``1 / scale[i + 1]``.
+    In : float64 array, shape (M + 1,)
+        Backward insert values of row ``i + 1``.
+    nm : float64 array, shape (M + 1,)
+        From :func:`backward_begin`.
+    Mc, Ic, Dc : float64 arrays, shape (M + 1,)
+        Output: this row's values (column 0 and ``Ic[M]`` are 0).
+    """
+    M = ins.shape[0] - 1
+    tMM = tr[MM]
+    tMI = tr[MI]
+    tMD = tr[MD]
+    tIM = tr[IM]
+    tII = tr[II]
+    tDM = tr[DM]
+    tDD = tr[DD]
+    for k in range(1, M):
+        ni = ins[k] * In[k] * inv
+        Ic[k] = tIM[k] * nm[k] + tII[k] * ni
+        Mc[k] = tMM[k] * nm[k] + tMI[k] * ni + me[k] * xE
+        Dc[k] = tDM[k] * nm[k] + de[k] * xE
+    Mc[0] = 0.0
+    Ic[0] = 0.0
+    Dc[0] = 0.0
+    Ic[M] = 0.0
+    Mc[M] = me[M] * xE
+    D = de[M] * xE
+    Dc[M] = D
+    # D[k] = a[k] + t[k] D[k + 1] in blocks of four (see _kernels.forward_row)
+    k = M - 1
+    while k - 3 >= 1:
+        l0 = Dc[k]
+        l1 = Dc[k - 1] + tDD[k - 1] * l0
+        l2 = Dc[k - 2] + tDD[k - 2] * l1
+        l3 = Dc[k - 3] + tDD[k - 3] * l2
+        Dc[k] = l0 + bprod[k] * D
+        Dc[k - 1] = l1 + bprod[k - 1] * D
+        Dc[k - 2] = l2 + bprod[k - 2] * D
+        D = l3 + bprod[k - 3] * D
+        Dc[k - 3] = D
+        k -= 4
+    while k >= 1:
+        D = Dc[k] + tDD[k] * D
+        Dc[k] = D
+        k -= 1
+    for k in range(1, M):
+        Mc[k] += tMD[k] * Dc[k + 1]
+
+
+@njit(**JIT)
+def backward_start(tr, me, de, xt, bM, bI, bD, bX):  # pragma: no cover
+    """The last row (L) of the Backward recursion: only C -> end remains.
+
+    ``bM, bI, bD`` are the row's arrays, shape (M + 1,); ``bX`` its five
+    special values.
+    """
+    M = bM.shape[0] - 1
+    bX[XC] = xt[C_MOVE]
+    bX[XJ] = 0.0
+    bX[XN] = 0.0
+    bX[XB] = 0.0
+    bE = xt[E_C] * bX[XC]
+    bX[XE] = bE
+    bM[0] = 0.0
+    bI[0] = 0.0
+    bD[0] = 0.0
+    bM[M] = me[M] * bE
+    bD[M] = de[M] * bE
+    bI[M] = 0.0
+    for k in range(M - 1, 0, -1):
+        bD[k] = tr[DD, k] * bD[k + 1] + de[k] * bE
+        bM[k] = tr[MD, k] * bD[k + 1] + me[k] * bE
+        bI[k] = 0.0
+
+
+@njit(**JIT)
+def backward_specials(xt, xB, inv, bXn, bX):  # pragma: no cover
+    """Special Backward values of a row from those of the next (``bXn``) and
+    the row's B sum from :func:`backward_row`; returns the row's E value."""
+    xJ = xt[J_LOOP] * bXn[XJ] * inv + xt[J_MOVE] * xB
+    xC = xt[C_LOOP] * bXn[XC] * inv
+    xN = xt[N_LOOP] * bXn[XN] * inv + xt[N_MOVE] * xB
+    xE = xt[E_C] * xC + xt[E_J] * xJ
+    bX[XB] = xB
+    bX[XJ] = xJ
+    bX[XC] = xC
+    bX[XN] = xN
+    bX[XE] = xE
+    return xE
 
 
 @njit(**JIT)
@@ -184,58 +346,51 @@ def backward_full(dsq, msc, isc, tr, bm, me, de, xt, scale, bM, bI, bD, bX):  # 
     """
     M = msc.shape[1] - 1
     L = dsq.shape[0]
-    # row L: only C -> end remains
-    bX[L, XC] = xt[C_MOVE]
-    bX[L, XJ] = 0.0
-    bX[L, XN] = 0.0
-    bX[L, XB] = 0.0
-    bE = xt[E_C] * bX[L, XC]
-    bX[L, XE] = bE
-    bM[L, 0] = 0.0
-    bI[L, 0] = 0.0
-    bD[L, 0] = 0.0
-    bM[L, M] = me[M] * bE
-    bD[L, M] = de[M] * bE
-    bI[L, M] = 0.0
-    for k in range(M - 1, 0, -1):
-        bD[L, k] = tr[DD, k] * bD[L, k + 1] + de[k] * bE
-        bM[L, k] = tr[MD, k] * bD[L, k + 1] + me[k] * bE
-        bI[L, k] = 0.0
+    bprod = backward_products(tr)
+    nm = np.empty(M + 1)
+    backward_start(tr, me, de, xt, bM[L], bI[L], bD[L], bX[L])
     for i in range(L - 1, -1, -1):
         x = dsq[i]  # residue i + 1
         inv = 1.0 / scale[i + 1]
-        xB = 0.0
-        for k in range(1, M + 1):
-            xB += bm[k] * msc[x, k] * bM[i + 1, k]
-        xB *= inv
-        xJ = xt[J_LOOP] * bX[i + 1, XJ] * inv + xt[J_MOVE] * xB
-        xC = xt[C_LOOP] * bX[i + 1, XC] * inv
-        xN = xt[N_LOOP] * bX[i + 1, XN] * inv + xt[N_MOVE] * xB
-        xE = xt[E_C] * xC + xt[E_J] * xJ
-        bX[i, XB] = xB
-        bX[i, XJ] = xJ
-        bX[i, XC] = xC
-        bX[i, XN] = xN
-        bX[i, XE] = xE
-        bM[i, 0] = 0.0
-        bI[i, 0] = 0.0
-        bD[i, 0] = 0.0
-        # node M: no insert state, no onward move but E
-        bD[i, M] = de[M] * xE
-        bM[i, M] = me[M] * xE
-        bI[i, M] = 0.0
-        for k in range(M - 1, 0, -1):
-            nextm = msc[x, k + 1] * bM[i + 1, k + 1] * inv
-            nexti = isc[x, k] * bI[i + 1, k] * inv
-            bD[i, k] = tr[DM, k] * nextm + tr[DD, k] * bD[i, k + 1] + de[k] * xE
-            bM[i, k] = tr[MM, k] * nextm + tr[MI, k] * nexti + tr[MD, k] * bD[i, k + 1] + me[k] * xE
-            bI[i, k] = tr[IM, k] * nextm + tr[II, k] * nexti
+        xB = backward_begin(msc[x], bm, bM[i + 1], inv, nm)
+        xE = backward_specials(xt, xB, inv, bX[i + 1], bX[i])
+        backward_row(isc[x], tr, me, de, bprod, xE, inv, bI[i + 1], nm, bM[i], bI[i], bD[i])
     if not bX[0, XN] > 0.0:
         return NEG_INF
     total = np.log(bX[0, XN])
     for i in range(1, L + 1):
         total += np.log(scale[i])
     return total
+
+
+@njit(**JIT)
+def posteriors_into(L, xt, fM, fI, fX, scale, pM, pI, bX, pX):  # pragma: no cover
+    """Turn Forward and Backward rows into posterior probabilities, in place.
+
+    ``pM, pI`` hold the Backward match and insert values on entry and the
+    posteriors on return (rows ``0 .. L``); ``pX`` receives the special
+    posteriors.  Arguments as in :func:`posterior_decode`, whose work this is.
+    """
+    M = fM.shape[1] - 1
+    inv_total = 1.0 / (fX[L, XC] * xt[C_MOVE])
+    for i in range(L + 1):
+        for k in range(M + 1):
+            pM[i, k] *= fM[i, k] * inv_total
+            pI[i, k] *= fI[i, k] * inv_total
+        pX[i, PB] = fX[i, XB] * bX[i, XB] * inv_total
+        pX[i, PE] = fX[i, XE] * bX[i, XE] * inv_total
+        if i > 0:
+            w = inv_total / scale[i]
+            pX[i, PN] = fX[i - 1, XN] * xt[N_LOOP] * bX[i, XN] * w
+            pX[i, PC] = fX[i - 1, XC] * xt[C_LOOP] * bX[i, XC] * w
+            pX[i, PJ] = fX[i - 1, XJ] * xt[J_LOOP] * bX[i, XJ] * w
+        else:
+            pX[i, PN] = 0.0
+            pX[i, PC] = 0.0
+            pX[i, PJ] = 0.0
+    for k in range(M + 1):
+        pM[0, k] = 0.0
+        pI[0, k] = 0.0
 
 
 @njit(**JIT)
@@ -277,21 +432,7 @@ def posterior_decode(dsq, msc, isc, tr, bm, me, de, xt):  # pragma: no cover
     bD = fD  # forward D values are not needed for posteriors: reuse the memory
     bX = np.empty((L + 1, 5))
     backward_full(dsq, msc, isc, tr, bm, me, de, xt, scale, pM, pI, bD, bX)
-    inv_total = 1.0 / (fX[L, XC] * xt[C_MOVE])
-    for i in range(L + 1):
-        for k in range(M + 1):
-            pM[i, k] *= fM[i, k] * inv_total
-            pI[i, k] *= fI[i, k] * inv_total
-        pX[i, PB] = fX[i, XB] * bX[i, XB] * inv_total
-        pX[i, PE] = fX[i, XE] * bX[i, XE] * inv_total
-        if i > 0:
-            w = inv_total / scale[i]
-            pX[i, PN] = fX[i - 1, XN] * xt[N_LOOP] * bX[i, XN] * w
-            pX[i, PC] = fX[i - 1, XC] * xt[C_LOOP] * bX[i, XC] * w
-            pX[i, PJ] = fX[i - 1, XJ] * xt[J_LOOP] * bX[i, XJ] * w
-    for k in range(M + 1):
-        pM[0, k] = 0.0
-        pI[0, k] = 0.0
+    posteriors_into(L, xt, fM, fI, fX, scale, pM, pI, bX, pX)
     return loglik, pM, pI, pX
 
 
@@ -336,13 +477,42 @@ def best_path(eM, eI, eX, ltr, lbm, lme, lde, lxt):  # pragma: no cover
     """
     L = eM.shape[0] - 1
     M = eM.shape[1] - 1
-    vM = np.full((L + 1, M + 1), NEG_INF)
-    vI = np.full((L + 1, M + 1), NEG_INF)
-    vD = np.full((L + 1, M + 1), NEG_INF)
-    vX = np.full((L + 1, 5), NEG_INF)
+    vM = np.empty((L + 1, M + 1))
+    vI = np.empty((L + 1, M + 1))
+    vD = np.empty((L + 1, M + 1))
+    vX = np.empty((L + 1, 5))
+    score = best_fill(L, eM, eI, eX, ltr, lbm, lme, lde, lxt, vM, vI, vD, vX)
+    cap = (L + 1) * (M + 6) + 4
+    st = np.empty(cap, dtype=np.int32)
+    nd = np.empty(cap, dtype=np.int32)
+    ps = np.empty(cap, dtype=np.int32)
+    if score == NEG_INF:
+        return score, st[:0], nd[:0], ps[:0]
+    n = traceback(L, eX, ltr, lbm, lme, lde, lxt, vM, vI, vD, vX, st, nd, ps)
+    return score, st[:n][::-1].copy(), nd[:n][::-1].copy(), ps[:n][::-1].copy()
+
+
+@njit(**JIT)
+def best_fill(L, eM, eI, eX, ltr, lbm, lme, lde, lxt, vM, vI, vD, vX):  # pragma: no cover
+    """The dynamic programme of :func:`best_path` over rows ``0 .. L``.
+
+    ``vM, vI, vD`` (shape (>= L + 1, M + 1)) and ``vX`` (>= L + 1, 5) are
+    filled (no need to clear them first); returns the best score.
+    """
+    M = eM.shape[1] - 1
+    for k in range(M + 1):
+        vM[0, k] = NEG_INF
+        vI[0, k] = NEG_INF
+        vD[0, k] = NEG_INF
+    for c in range(5):
+        vX[0, c] = NEG_INF
     vX[0, XN] = 0.0
     vX[0, XB] = lxt[N_MOVE]
     for i in range(1, L + 1):
+        vM[i, 0] = NEG_INF
+        vI[i, 0] = NEG_INF
+        vD[i, 0] = NEG_INF
+        vI[i, M] = NEG_INF
         xE = NEG_INF
         xBp = vX[i - 1, XB]
         for k in range(1, M + 1):
@@ -362,20 +532,27 @@ def best_path(eM, eI, eX, ltr, lbm, lme, lde, lxt):  # pragma: no cover
         vX[i, XC] = max(vX[i - 1, XC] + lxt[C_LOOP] + eX[i, PC], xE + lxt[E_C])
         vX[i, XN] = vX[i - 1, XN] + lxt[N_LOOP] + eX[i, PN]
         vX[i, XB] = max(vX[i, XN] + lxt[N_MOVE], vX[i, XJ] + lxt[J_MOVE])
-    score = vX[L, XC] + lxt[C_MOVE]
-    cap = (L + 1) * (M + 6) + 4
-    st = np.empty(cap, dtype=np.int32)
-    nd = np.empty(cap, dtype=np.int32)
-    ps = np.empty(cap, dtype=np.int32)
-    if score == NEG_INF:
-        return score, st[:0], nd[:0], ps[:0]
-    # traceback: recompute each maximum and follow the first argument that
-    # reaches it (the same floating-point operations, so equality is exact)
+    return vX[L, XC] + lxt[C_MOVE]
+
+
+@njit(**JIT)
+def traceback(L, eX, ltr, lbm, lme, lde, lxt, vM, vI, vD, vX, st, nd, ps):  # pragma: no cover
+    """Trace the best path back from row ``L`` after :func:`best_fill`.
+
+    Writes the steps into ``st, nd, ps`` (int32, the path from T back to S)
+    and returns their number, or -1 if the buffers are too short.  Each
+    maximum is recomputed and the first argument that reaches it is followed
+    (the same floating-point operations, so equality is exact).
+    """
+    M = vM.shape[1] - 1
+    cap = st.shape[0]
     n = _push(st, nd, ps, 0, T_T, 0, 0)
     state = T_C
     i = L
     k = 0
     while state != T_S:
+        if n + 1 >= cap:
+            return -1
         if state == T_C:
             if i > 0 and vX[i, XC] == vX[i - 1, XC] + lxt[C_LOOP] + eX[i, PC]:
                 n = _push(st, nd, ps, n, T_C, 0, i)
@@ -453,5 +630,4 @@ def best_path(eM, eI, eX, ltr, lbm, lme, lde, lxt):  # pragma: no cover
             else:
                 state = T_D
             k -= 1
-    n = _push(st, nd, ps, n, T_S, 0, 0)
-    return score, st[:n][::-1].copy(), nd[:n][::-1].copy(), ps[:n][::-1].copy()
+    return _push(st, nd, ps, n, T_S, 0, 0)

@@ -46,11 +46,128 @@ MM, MI, MD, IM, II, DM, DD = range(7)
 
 
 @njit(**JIT)
+def delete_products(tr):  # pragma: no cover
+    """Products of D->D transitions within blocks of four nodes, for :func:`forward_row`.
+
+    Returns
+    -------
+    float64 array, shape (M + 1,)
+        ``dprod[k]`` = product of ``tr[DD, j - 1]`` for ``j`` from the first
+        node of ``k``'s block (1, 5, 9, ...) to ``k``.
+    """
+    M = tr.shape[1] - 1
+    out = np.zeros(M + 1)
+    for k in range(1, M + 1):
+        if (k - 1) % 4 == 0:
+            out[k] = tr[DD, k - 1]
+        else:
+            out[k] = out[k - 1] * tr[DD, k - 1]
+    return out
+
+
+@njit(**JIT)
+def forward_row(ms, ins, tr, bm, me, de, dprod, xB, Mp, Ip, Dp, Mc, Ic, Dc):  # pragma: no cover
+    """One row of the Forward recursion, before scaling.
+
+    Parameters
+    ----------
+    ms, ins : float64 arrays, shape (M + 1,)
+        Match and insert odds ratios of this row's residue.
+    tr, bm, me, de
+        As in the module docstring.
+    dprod : float64 array, shape (M + 1,)
+        From :func:`delete_products`.
+    xB : float
+        Scaled B value of the previous row.
+    Mp, Ip, Dp : float64 arrays, shape (M + 1,)
+        Scaled match, insert and delete values of the previous row.
+    Mc, Ic, Dc : float64 arrays, shape (M + 1,)
+        Output: this row's values (column 0 and ``Ic[M]`` are 0).
+
+    Returns
+    -------
+    xE : float
+        E value of this row (sum over exits).
+    total : float
+        Sum of this row's match, insert and delete values.
+
+    The match and insert loops read only the previous row, so they
+    vectorize; the delete chain runs on its own; the two sums keep four
+    partial sums each (fixed order, so results do not depend on threads).
+    """
+    M = ms.shape[0] - 1
+    tMM = tr[MM]
+    tMI = tr[MI]
+    tMD = tr[MD]
+    tIM = tr[IM]
+    tII = tr[II]
+    tDM = tr[DM]
+    tDD = tr[DD]
+    Mc[0] = 0.0
+    Ic[0] = 0.0
+    Dc[0] = 0.0
+    for k in range(1, M + 1):
+        Mc[k] = ms[k] * (
+            Mp[k - 1] * tMM[k - 1] + Ip[k - 1] * tIM[k - 1] + Dp[k - 1] * tDM[k - 1] + xB * bm[k]
+        )
+    for k in range(1, M):
+        Ic[k] = ins[k] * (Mp[k] * tMI[k] + Ip[k] * tII[k])
+    Ic[M] = 0.0
+    # D[k] = a[k] + t[k] D[k-1] in blocks of four: within a block the
+    # chain starting from 0 does not wait for the previous block, and the
+    # block's products of t (``dprod``) bring in D from before the block, so
+    # the dependency from block to block is one multiply-add.
+    D = 0.0
+    k = 1
+    while k + 3 <= M:
+        l0 = Mc[k - 1] * tMD[k - 1]
+        l1 = Mc[k] * tMD[k] + l0 * tDD[k]
+        l2 = Mc[k + 1] * tMD[k + 1] + l1 * tDD[k + 1]
+        l3 = Mc[k + 2] * tMD[k + 2] + l2 * tDD[k + 2]
+        Dc[k] = l0 + dprod[k] * D
+        Dc[k + 1] = l1 + dprod[k + 1] * D
+        Dc[k + 2] = l2 + dprod[k + 2] * D
+        D = l3 + dprod[k + 3] * D
+        Dc[k + 3] = D
+        k += 4
+    while k <= M:
+        D = Mc[k - 1] * tMD[k - 1] + D * tDD[k - 1]
+        Dc[k] = D
+        k += 1
+    e0 = e1 = e2 = e3 = 0.0
+    s0 = s1 = s2 = s3 = 0.0
+    k = 1
+    while k + 3 <= M:
+        e0 += Mc[k] * me[k] + Dc[k] * de[k]
+        e1 += Mc[k + 1] * me[k + 1] + Dc[k + 1] * de[k + 1]
+        e2 += Mc[k + 2] * me[k + 2] + Dc[k + 2] * de[k + 2]
+        e3 += Mc[k + 3] * me[k + 3] + Dc[k + 3] * de[k + 3]
+        s0 += Mc[k] + Dc[k] + Ic[k]
+        s1 += Mc[k + 1] + Dc[k + 1] + Ic[k + 1]
+        s2 += Mc[k + 2] + Dc[k + 2] + Ic[k + 2]
+        s3 += Mc[k + 3] + Dc[k + 3] + Ic[k + 3]
+        k += 4
+    while k <= M:
+        e0 += Mc[k] * me[k] + Dc[k] * de[k]
+        s0 += Mc[k] + Dc[k] + Ic[k]
+        k += 1
+    return (e0 + e1) + (e2 + e3), (s0 + s1) + (s2 + s3)
+
+
+@njit(**JIT)
 def _forward_one(
-    dsq, s, e, msc, isc, tr, bm, me, de, xt, Mp, Ip, Dp, Mc, Ic, Dc
+    dsq, s, e, msc, isc, tr, bm, me, de, xt, Mp, Ip, Dp, Mc, Ic, Dc, fX, scale
 ):  # pragma: no cover
-    """Scaled Forward of one sequence; returns ln of the total (odds) probability."""
+    """Scaled Forward of one sequence; returns ln of the total (odds) probability.
+
+    With ``fX`` of shape (>= L + 1, 5) and ``scale`` (>= L + 1,), also keeps
+    each row's scaled N, B, E, C, J values (columns N, B, E, C, J) and its
+    scale factor (row 0: the start, scale 1); pass zero-row arrays to skip.
+    Only two rows of the core matrices are kept (the buffers are swapped).
+    """
     M = msc.shape[1] - 1
+    keep = fX.shape[0] > 0
+    dprod = delete_products(tr)
     for k in range(M + 1):
         Mp[k] = 0.0
         Ip[k] = 0.0
@@ -60,41 +177,16 @@ def _forward_one(
     xJ = 0.0
     xC = 0.0
     logscale = 0.0
-    tMM = tr[MM]
-    tMI = tr[MI]
-    tMD = tr[MD]
-    tIM = tr[IM]
-    tII = tr[II]
-    tDM = tr[DM]
-    tDD = tr[DD]
+    if keep:
+        fX[0, 0] = xN
+        fX[0, 1] = xB
+        fX[0, 2] = 0.0
+        fX[0, 3] = 0.0
+        fX[0, 4] = 0.0
+        scale[0] = 1.0
     for i in range(s, e):
         x = dsq[i]
-        ms = msc[x]
-        ins = isc[x]
-        Mc[0] = 0.0
-        Ic[0] = 0.0
-        Dc[0] = 0.0
-        xE = 0.0
-        total = 0.0
-        dprev = 0.0
-        for k in range(1, M + 1):
-            m = ms[k] * (
-                Mp[k - 1] * tMM[k - 1]
-                + Ip[k - 1] * tIM[k - 1]
-                + Dp[k - 1] * tDM[k - 1]
-                + xB * bm[k]
-            )
-            Mc[k] = m
-            d = Mc[k - 1] * tMD[k - 1] + dprev * tDD[k - 1]
-            Dc[k] = d
-            dprev = d
-            xE += m * me[k] + d * de[k]
-            if k < M:
-                ii = ins[k] * (Mp[k] * tMI[k] + Ip[k] * tII[k])
-            else:
-                ii = 0.0
-            Ic[k] = ii
-            total += m + d + ii
+        xE, total = forward_row(msc[x], isc[x], tr, bm, me, de, dprod, xB, Mp, Ip, Dp, Mc, Ic, Dc)
         xJ = xJ * xt[J_LOOP] + xE * xt[E_J]
         xC = xC * xt[C_LOOP] + xE * xt[E_C]
         xN = xN * xt[N_LOOP]
@@ -104,13 +196,24 @@ def _forward_one(
             return NEG_INF
         inv = 1.0 / total
         for k in range(M + 1):
-            Mp[k] = Mc[k] * inv
-            Ip[k] = Ic[k] * inv
-            Dp[k] = Dc[k] * inv
+            Mc[k] *= inv
+            Ic[k] *= inv
+            Dc[k] *= inv
+        Mp, Mc = Mc, Mp
+        Ip, Ic = Ic, Ip
+        Dp, Dc = Dc, Dp
         xN *= inv
         xJ *= inv
         xC *= inv
         xB *= inv
+        if keep:
+            r = i - s + 1
+            fX[r, 0] = xN
+            fX[r, 1] = xB
+            fX[r, 2] = xE * inv
+            fX[r, 3] = xC
+            fX[r, 4] = xJ
+            scale[r] = total
         logscale += np.log(total)
     final = xC * xt[C_MOVE]
     if not final > 0.0:
@@ -131,6 +234,8 @@ def forward_scores(dsq, bounds, msc, isc, tr, bm, me, de, xt):  # pragma: no cov
     n_seq = len(bounds) - 1
     M = msc.shape[1] - 1
     out = np.empty(n_seq)
+    nofX = np.empty((0, 5))
+    noscale = np.empty(0)
     for q in prange(n_seq):
         Mp = np.empty(M + 1)
         Ip = np.empty(M + 1)
@@ -139,8 +244,9 @@ def forward_scores(dsq, bounds, msc, isc, tr, bm, me, de, xt):  # pragma: no cov
         Ic = np.empty(M + 1)
         Dc = np.empty(M + 1)
         out[q] = _forward_one(
-            dsq, bounds[q], bounds[q + 1], msc, isc, tr, bm, me, de, xt[q], Mp, Ip, Dp, Mc, Ic, Dc
-        )
+            dsq, bounds[q], bounds[q + 1], msc, isc, tr, bm, me, de, xt[q],
+            Mp, Ip, Dp, Mc, Ic, Dc, nofX, noscale,
+        )  # fmt: skip
     return out
 
 

@@ -43,6 +43,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from .._jit import TIME_CHUNK
 from ..errors import ParameterError
 from . import _decode_kernels as DK
 from .calibrate import forward_pvalue
@@ -50,6 +51,10 @@ from .search import LN2, SearchProfile, null_score
 
 __all__ = [
     "Domain",
+    "Envelopes",
+    "score_and_find_envelopes",
+    "rescore_envelopes",
+    "define_domains_many",
     "Posteriors",
     "Trace",
     "decode",
@@ -347,7 +352,14 @@ def find_regions(
 
 
 def _split(
-    mocc: np.ndarray, begins: np.ndarray, ends: np.ndarray, s: int, t: int, rt3: float
+    mocc: np.ndarray,
+    begins: np.ndarray,
+    ends: np.ndarray,
+    s: int,
+    t: int,
+    rt3: float,
+    rt1: float = RT1,
+    rt2: float = RT2,
 ) -> list[tuple[int, int]]:
     """Cut region ``s..t`` (0-based, inclusive) into single-domain envelopes.
 
@@ -370,8 +382,9 @@ def _split(
     cut = s + z
     out = []
     for a, b in ((s, cut), (cut + 1, t)):
-        for r0, r1 in find_regions(mocc[a : b + 1], begins[a : b + 1], ends[a : b + 1]):
-            out.extend(_split(mocc, begins, ends, a + r0, a + r1, rt3))
+        sub = (mocc[a : b + 1], begins[a : b + 1], ends[a : b + 1])
+        for r0, r1 in find_regions(*sub, rt1=rt1, rt2=rt2):
+            out.extend(_split(mocc, begins, ends, a + r0, a + r1, rt3, rt1, rt2))
     return out
 
 
@@ -433,7 +446,7 @@ def define_domains(
     mocc, begins, ends = post.mocc, post.begins, post.ends
     envelopes = []
     for s, t in find_regions(mocc, begins, ends, rt1=rt1, rt2=rt2):
-        envelopes.extend(_split(mocc, begins, ends, s, t, rt3))
+        envelopes.extend(_split(mocc, begins, ends, s, t, rt3, rt1, rt2))
     uni = dataclasses.replace(profile, multihit=False)
     flank = float(np.log(L / (L + 3.0)))
     null = float(null_score(np.array([L]))[0])
@@ -482,3 +495,229 @@ def _mean_accuracy(trace: Trace, post: Posteriors, a0: int, a1: int) -> float:
             elif s == "I":
                 total += post.insert[i, k]
     return float(total / (a1 - a0 + 1))
+
+
+# ---------------------------------------------------------------------------
+# many targets at once (compiled drivers)
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class Envelopes:
+    """Single-domain envelopes of many targets, in target and sequence order.
+
+    Attributes
+    ----------
+    target : int64 array, shape (n,)
+        Index of each envelope's target sequence.
+    start, end : int64 arrays, shape (n,)
+        First and last residue, 0-based and inclusive, within the target.
+    """
+
+    target: np.ndarray
+    start: np.ndarray
+    end: np.ndarray
+
+    def __len__(self) -> int:
+        return int(self.target.size)
+
+    def of(self, keep: np.ndarray) -> Envelopes:
+        """The envelopes of the targets where the boolean ``keep`` (n_seq,) is true."""
+        sel = np.asarray(keep, dtype=bool)[self.target]
+        return Envelopes(self.target[sel], self.start[sel], self.end[sel])
+
+
+def _chunks(sizes: np.ndarray, budget: int = TIME_CHUNK // 2) -> np.ndarray:
+    """Item indices that start chunks of about ``budget`` residues (fixed, so
+    the work is split the same way whatever the number of threads)."""
+    out = [0]
+    acc = 0
+    for j, n in enumerate(np.asarray(sizes).tolist()):
+        if acc and acc + n > budget:
+            out.append(j)
+            acc = 0
+        acc += n
+    out.append(int(len(sizes)))
+    return np.asarray(out if len(sizes) else [0, 0], dtype=np.int64)
+
+
+def _dynamic_schedule(fn, *args):
+    """Call a ``prange`` driver with chunks handed out one at a time to free threads."""
+    import numba
+
+    previous = numba.set_parallel_chunksize(1)
+    try:
+        return fn(*args)
+    finally:
+        numba.set_parallel_chunksize(previous)
+
+
+def score_and_find_envelopes(
+    profile: SearchProfile,
+    dsq: np.ndarray,
+    bounds: np.ndarray,
+    *,
+    min_bits: float | np.ndarray = -np.inf,
+    rt1: float = RT1,
+    rt2: float = RT2,
+    rt3: float = RT3,
+) -> tuple[np.ndarray, Envelopes, np.ndarray]:
+    """Forward scores of many targets and the envelopes of the high-scoring ones.
+
+    The scores equal :func:`~seqem.profile.search.forward_bits` (the same
+    kernel does the Forward pass); the envelopes of a decoded target equal
+    those :func:`define_domains` finds.  Runs on Numba's threads.
+
+    Parameters
+    ----------
+    profile : SearchProfile
+    dsq : uint8 array, shape (T,)
+        Residue codes of all targets, concatenated.
+    bounds : int64 array, shape (n_seq + 1,)
+    min_bits : float or float64 array of shape (n_seq,)
+        Decode only targets scoring at least this (a little below it, to be
+        safe from rounding); ``-inf``: every target.
+    rt1, rt2, rt3 : float
+        As in :func:`define_domains`.
+
+    Returns
+    -------
+    bits : float64 array, shape (n_seq,)
+    envelopes : Envelopes
+    decoded : bool array, shape (n_seq,)
+    """
+    from . import _domain_kernels as DDK
+
+    seq = np.ascontiguousarray(dsq, dtype=np.uint8)
+    if seq.size and int(seq.max()) >= profile.msc.shape[0]:
+        raise ParameterError("residue codes outside the model's alphabet")
+    bounds = np.ascontiguousarray(bounds, dtype=np.int64)
+    lengths = np.diff(bounds)
+    xt = np.ascontiguousarray(profile.specials(lengths))
+    null = null_score(np.maximum(lengths, 1))
+    min_raw = np.ascontiguousarray(
+        np.broadcast_to(np.asarray(min_bits, dtype=np.float64) * LN2 + null - 1e-6, lengths.shape)
+    )
+    raw, env_end, decoded = _dynamic_schedule(
+        DDK.score_and_find_envelopes,
+        seq, bounds, _chunks(lengths), profile.msc, profile.isc, profile.tr,
+        profile.bm, profile.me, profile.de, xt, min_raw,
+        float(rt1), float(rt2), float(rt3), float(SPAN_MAX),
+    )  # fmt: skip
+    with np.errstate(invalid="ignore", divide="ignore"):
+        bits = (raw - null_score(lengths)) / LN2
+    where = np.flatnonzero(env_end >= 0)
+    target = np.searchsorted(bounds, where, side="right") - 1
+    start = where - bounds[target]
+    envelopes = Envelopes(target.astype(np.int64), start.astype(np.int64),
+                          env_end[where].astype(np.int64))  # fmt: skip
+    return bits, envelopes, decoded
+
+
+def rescore_envelopes(
+    profile: SearchProfile,
+    dsq: np.ndarray,
+    bounds: np.ndarray,
+    envelopes: Envelopes,
+    stats: Mapping[str, tuple[float, float]] | tuple[float, float],
+    *,
+    Z: float,
+    domZ: float | None = None,
+) -> list[list[Domain]]:
+    """Score and align each envelope as :func:`define_domains` does.
+
+    Parameters
+    ----------
+    profile : SearchProfile
+        The configuration the envelopes were found with (multihit); each
+        envelope is rescored unihit.
+    dsq, bounds
+        As in :func:`score_and_find_envelopes`.
+    envelopes : Envelopes
+    stats, Z, domZ
+        As in :func:`define_domains`.
+
+    Returns
+    -------
+    list of list of Domain
+        One list per target (``n_seq`` lists), in sequence order.
+    """
+    from . import _domain_kernels as DDK
+
+    seq = np.ascontiguousarray(dsq, dtype=np.uint8)
+    bounds = np.ascontiguousarray(bounds, dtype=np.int64)
+    n_seq = bounds.size - 1
+    out: list[list[Domain]] = [[] for _ in range(n_seq)]
+    if len(envelopes) == 0:
+        return out
+    tau, lam = _forward_stats(stats)
+    dz = 1.0 if domZ is None else float(domZ)
+    uni = dataclasses.replace(profile, multihit=False)
+    L = np.diff(bounds)[envelopes.target]
+    ld = envelopes.end - envelopes.start + 1
+    xt = np.ascontiguousarray(uni.specials(L))
+    starts = np.ascontiguousarray(bounds[envelopes.target] + envelopes.start, dtype=np.int64)
+    lens = np.ascontiguousarray(ld, dtype=np.int64)
+    loglik, coords, acc = _dynamic_schedule(
+        DDK.rescore_envelopes,
+        seq, starts, lens, _chunks(lens), profile.msc, profile.isc, profile.tr,
+        profile.bm, profile.me, profile.de, xt,
+    )  # fmt: skip
+    Lf = L.astype(np.float64)
+    flank = np.log(Lf / (Lf + 3.0))
+    with np.errstate(invalid="ignore"):
+        bits = (loglik + (L - ld) * flank - null_score(Lf)) / LN2
+    pvalues = forward_pvalue(bits, tau, lam)
+    for v in range(len(envelopes)):
+        if not np.isfinite(loglik[v]) or coords[v, 0] == 0:
+            continue
+        s = int(envelopes.start[v])
+        p = float(pvalues[v])
+        out[int(envelopes.target[v])].append(
+            Domain(
+                env_from=s + 1,
+                env_to=int(envelopes.end[v]) + 1,
+                ali_from=s + int(coords[v, 0]),
+                ali_to=s + int(coords[v, 1]),
+                hmm_from=int(coords[v, 2]),
+                hmm_to=int(coords[v, 3]),
+                bitscore=float(bits[v]),
+                pvalue=p,
+                c_evalue=p * dz,
+                i_evalue=p * float(Z),
+                acc=float(acc[v]),
+            )
+        )
+    return out
+
+
+def define_domains_many(
+    profile: SearchProfile,
+    dsq: np.ndarray,
+    bounds: np.ndarray,
+    stats: Mapping[str, tuple[float, float]] | tuple[float, float],
+    *,
+    Z: float,
+    domZ: float | None = None,
+    rt1: float = RT1,
+    rt2: float = RT2,
+    rt3: float = RT3,
+) -> list[list[Domain]]:
+    """:func:`define_domains` of every target of a database, in compiled passes.
+
+    Parameters
+    ----------
+    profile : SearchProfile
+    dsq : uint8 array, shape (T,)
+        Residue codes of all targets, concatenated.
+    bounds : int64 array, shape (n_seq + 1,)
+    stats, Z, domZ, rt1, rt2, rt3
+        As in :func:`define_domains`.
+
+    Returns
+    -------
+    list of list of Domain
+        One list per target, equal to ``define_domains`` of that target (up
+        to rounding in the last digits).
+    """
+    _, envelopes, _ = score_and_find_envelopes(profile, dsq, bounds, rt1=rt1, rt2=rt2, rt3=rt3)
+    return rescore_envelopes(profile, dsq, bounds, envelopes, stats, Z=Z, domZ=domZ)

@@ -382,3 +382,57 @@ def test_search_reads_from_bam(run, tmp_path):
     assert all(float(r[4]) > 0.01 for r in rows if r[0].startswith("rnd"))
     protein = run("profile", "search", DATA / "example_family.hmm", bam, "-o", tmp_path / "x.tsv")
     assert protein.code == 1 and "alphabet mismatch" in protein.err
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"evalue": 0.01},
+        {"evalue": 10.0, "max_hits": 12},
+        {"bits": 15.0},
+        {"evalue": 1e9, "Z": 4368},
+        {"evalue": 0.0},
+    ],
+)
+def test_search_domains_equal_define_domains_of_each_hit(options):
+    """search_models(domains=True) reports the same hits as without domains,
+    each with the domains define_domains finds for it (domZ = hits reported)."""
+    from seqem.cli.profile import search_models
+    from seqem.profile.domains import define_domains
+    from seqem.profile.search import configure
+
+    model, db = str(DATA / "example_family.hmm"), str(DATA / "example_db.fa")
+    (hmm,) = read_hmmer(model)
+    plain, n_seq = search_models([hmm], db, threads=1, **options)
+    hits, _ = search_models([hmm], db, threads=2, domains=True, **options)
+    assert [(h.target_name, h.bits, h.evalue) for h in hits] == [
+        (h.target_name, h.bits, h.evalue) for h in plain
+    ]
+    seqs = read_sequences(db, hmm.alphabet)
+    index = {name: i for i, name in enumerate(seqs.names)}
+    prof = configure(hmm)
+    z = options.get("Z", n_seq)
+    for h in hits:
+        ref = define_domains(prof, seqs.sequence(index[h.target_name]), hmm.stats, Z=z,
+                             domZ=max(1, len(hits)))  # fmt: skip
+        assert h.domains is not None and len(h.domains) == len(ref)
+        for d, r in zip(h.domains, ref, strict=True):
+            assert (d.env_from, d.env_to, d.ali_from, d.ali_to, d.hmm_from, d.hmm_to) == (
+                r.env_from, r.env_to, r.ali_from, r.ali_to, r.hmm_from, r.hmm_to,
+            )  # fmt: skip
+            assert d.bitscore == pytest.approx(r.bitscore, abs=1e-10)
+            assert d.c_evalue == pytest.approx(r.c_evalue, rel=1e-10)
+
+
+def test_reporting_floor_from_thresholds():
+    import math
+
+    from seqem.cli.profile import _min_bits
+    from seqem.profile.calibrate import forward_pvalue
+
+    tau, lam, Z = -3.0, 0.7, 500
+    floor = _min_bits(0.01, None, Z, tau, lam)
+    assert Z * forward_pvalue(floor, tau, lam) == pytest.approx(0.01)
+    assert _min_bits(1e9, None, Z, tau, lam) == -math.inf
+    assert _min_bits(0.0, None, Z, tau, lam) == math.inf
+    assert _min_bits(10.0, 25.0, Z, tau, lam) == 25.0

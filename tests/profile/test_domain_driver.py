@@ -1,0 +1,115 @@
+"""Compiled domain definition over many targets against the one-target Python path.
+
+``define_domains_many`` (two ``prange`` drivers) must give what
+``define_domains`` gives target by target: the same envelopes, alignment and
+model coordinates, and scores, E-values and accuracies within 1e-10 (both
+run the same Forward and Backward rows, so they usually agree to the bit);
+and the same results on one and two threads.
+"""
+
+import numba
+import numpy as np
+import pytest
+
+from seqem.profile.domains import (
+    define_domains,
+    define_domains_many,
+    rescore_envelopes,
+    score_and_find_envelopes,
+)
+from seqem.profile.emit import emit
+from seqem.profile.search import configure, forward_bits
+from tests.profile.test_kernels import random_hmm
+
+FIELDS = ("env_from", "env_to", "ali_from", "ali_to", "hmm_from", "hmm_to")
+
+
+def _database(seed, M, n_members=6, n_random=6):
+    """Family members with random flanks, some joined in pairs, and random sequences."""
+    rng = np.random.default_rng(seed)
+    hmm = random_hmm(rng, M)
+    hmm.stats = {"forward": (-2.0, 0.7)}
+    members, _ = emit(hmm, n_members, random_state=rng, mode="local")
+    seqs = []
+    for i in range(n_members):
+        core = members.sequence(i)
+        left = rng.integers(0, 4, size=rng.integers(0, 15))
+        right = rng.integers(0, 4, size=rng.integers(0, 15))
+        seqs.append(np.concatenate([left, core, right]))
+    for i in range(0, n_members - 1, 2):  # two domains in one target
+        seqs.append(np.concatenate([seqs[i], rng.integers(0, 4, size=5), seqs[i + 1]]))
+    for _ in range(n_random):
+        seqs.append(rng.integers(0, 4, size=rng.integers(1, 60)))
+    seqs.append(rng.integers(0, 4, size=1))
+    codes = np.concatenate(seqs).astype(np.uint8)
+    bounds = np.concatenate([[0], np.cumsum([len(s) for s in seqs])]).astype(np.int64)
+    return hmm, codes, bounds
+
+
+def _same(ref, got):
+    assert len(ref) == len(got)
+    for r, g in zip(ref, got, strict=True):
+        assert [getattr(r, f) for f in FIELDS] == [getattr(g, f) for f in FIELDS]
+        assert g.bitscore == pytest.approx(r.bitscore, abs=1e-10)
+        assert g.acc == pytest.approx(r.acc, abs=1e-10)
+        assert g.i_evalue == pytest.approx(r.i_evalue, rel=1e-10)
+        assert g.c_evalue == pytest.approx(r.c_evalue, rel=1e-10)
+
+
+@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize("mode", ["local", "glocal"])
+def test_driver_equals_python_path(seed, mode):
+    hmm, codes, bounds = _database(seed, M=3 + 2 * seed)
+    prof = configure(hmm, mode=mode)
+    many = define_domains_many(prof, codes, bounds, hmm.stats, Z=100, domZ=7)
+    assert len(many) == bounds.size - 1
+    n_found = 0
+    for q in range(bounds.size - 1):
+        ref = define_domains(prof, codes[bounds[q] : bounds[q + 1]], hmm.stats, Z=100, domZ=7)
+        _same(ref, many[q])
+        n_found += len(ref)
+    assert n_found > 0  # the planted members are found
+
+
+def test_scores_are_the_search_scores_and_threshold_skips_targets():
+    hmm, codes, bounds = _database(11, M=8)
+    prof = configure(hmm)
+    bits, envs, decoded = score_and_find_envelopes(prof, codes, bounds)
+    np.testing.assert_array_equal(bits, forward_bits(prof, codes, bounds))
+    assert decoded.all()
+    floor = float(np.median(bits))
+    bits2, envs2, decoded2 = score_and_find_envelopes(prof, codes, bounds, min_bits=floor)
+    np.testing.assert_array_equal(bits2, bits)
+    np.testing.assert_array_equal(decoded2, bits >= floor)
+    # the envelopes of a decoded target do not depend on which others were decoded
+    kept = envs.of(decoded2)
+    for a, b in ((kept.target, envs2.target), (kept.start, envs2.start), (kept.end, envs2.end)):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_one_thread_equals_two_threads():
+    hmm, codes, bounds = _database(5, M=12, n_members=20, n_random=20)
+    prof = configure(hmm)
+    results = []
+    previous = numba.get_num_threads()
+    try:
+        for n in (1, min(2, numba.config.NUMBA_NUM_THREADS)):
+            numba.set_num_threads(n)
+            bits, envs, _ = score_and_find_envelopes(prof, codes, bounds)
+            doms = rescore_envelopes(prof, codes, bounds, envs, hmm.stats, Z=10)
+            results.append((bits, envs, doms))
+    finally:
+        numba.set_num_threads(previous)
+    (b1, e1, d1), (b2, e2, d2) = results
+    np.testing.assert_array_equal(b1, b2)
+    np.testing.assert_array_equal(e1.start, e2.start)
+    assert d1 == d2  # dataclass equality: every field to the bit
+
+
+def test_empty_inputs():
+    hmm, _, _ = _database(0, M=3)
+    prof = configure(hmm)
+    codes = np.zeros(0, dtype=np.uint8)
+    assert define_domains_many(prof, codes, np.array([0]), hmm.stats, Z=1) == []
+    bits, envs, decoded = score_and_find_envelopes(prof, codes, np.array([0, 0]))
+    assert len(envs) == 0 and not decoded.any()
