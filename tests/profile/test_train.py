@@ -192,3 +192,36 @@ def test_cross_fit_groups_and_threads():
     assert runs[0].loglik == max(runs[0].history)
     with pytest.raises(ParameterError):
         cross_fit(dsq, bounds, start, default_prior(DNA), weight=0.0)
+
+
+@pytest.mark.parametrize("M", [9, 15])
+def test_surgery_finds_the_family_length(M):
+    """Sequences of one 12-residue motif: started 3 nodes short or long,
+    training ends with M = 12 and the motif as consensus (surgery adds the
+    insert that every sequence uses, removes the nodes that all delete)."""
+    rng = np.random.default_rng(11)
+    motif = rng.integers(0, 20, size=12)
+    seqs = []
+    for _ in range(40):
+        s = motif.copy()
+        flip = rng.random(12) < 0.15
+        s[flip] = rng.integers(0, 20, size=int(flip.sum()))
+        seqs.append(s)
+    dsq = np.concatenate(seqs).astype(np.uint8)
+    bounds = np.concatenate([[0], np.cumsum([len(s) for s in seqs])]).astype(np.int64)
+    res = train(dsq, bounds, AMINO, M=M, n_init=2, random_state=1)
+    assert res.hmm.M == 12
+    np.testing.assert_array_equal(res.hmm.match[1:].argmax(axis=1), motif)
+    fixed = train(dsq, bounds, AMINO, M=M, n_init=2, random_state=1, max_surgery=0)
+    assert fixed.hmm.M == M
+
+
+def test_surgery_keeps_a_model_that_fits():
+    from seqem.profile.train import surgery
+
+    rng = np.random.default_rng(2)
+    motif = rng.integers(0, 4, size=6)
+    dsq = np.tile(motif, 20).astype(np.uint8)
+    bounds = np.arange(0, 121, 6, dtype=np.int64)
+    hmm = initial_model(motif, DNA, M=6, weight=0.9)
+    assert surgery(hmm, dsq, bounds) is None
