@@ -555,6 +555,63 @@ def _core_backward_counts(
         cT[DD, k] += fD[0, k] * tr[DD, k] * nD[k + 1]
 
 
+@njit(**JIT)
+def _count_range(
+    dsq, bounds, lo, hi, emM, emI, members, tr, weights, loglik, cM, cI, cT
+):  # pragma: no cover
+    """Log-likelihoods of sequences ``lo .. hi - 1`` and their weighted expected counts.
+
+    Adds each sequence's counts times ``weights[q]`` to ``cM``, ``cI``, ``cT``
+    (a weight of 0 skips the backward pass); the buffers are allocated once
+    for the longest sequence of the range.
+    """
+    M = emM.shape[1] - 1
+    K = members.shape[1]
+    maxlen = 1
+    for q in range(lo, hi):
+        maxlen = max(maxlen, bounds[q + 1] - bounds[q])
+    fM = np.empty((maxlen + 1, M + 1))
+    fI = np.empty((maxlen + 1, M + 1))
+    fD = np.empty((maxlen + 1, M + 1))
+    scale = np.empty(maxlen + 1)
+    bM = np.empty(M + 1)
+    bI = np.empty(M + 1)
+    bD = np.empty(M + 1)
+    nM = np.empty(M + 1)
+    nI = np.empty(M + 1)
+    nD = np.empty(M + 1)
+    wM = np.empty((M + 1, K))
+    wI = np.empty((M + 1, K))
+    wT = np.empty((7, M + 1))
+    for q in range(lo, hi):
+        s = bounds[q]
+        e = bounds[q + 1]
+        end_hat = _core_forward(dsq, s, e, emM, emI, tr, fM, fI, fD, scale)
+        if not end_hat > 0.0:
+            loglik[q] = NEG_INF
+            continue
+        ll = np.log(end_hat)
+        for i in range(1, e - s + 1):
+            ll += np.log(scale[i])
+        loglik[q] = ll
+        if weights[q] == 1.0:
+            _core_backward_counts(
+                dsq, s, e, emM, emI, members, tr, fM, fI, fD, scale, end_hat,
+                bM, bI, bD, nM, nI, nD, cM, cI, cT,
+            )  # fmt: skip
+        elif weights[q] != 0.0:
+            wM[:] = 0.0
+            wI[:] = 0.0
+            wT[:] = 0.0
+            _core_backward_counts(
+                dsq, s, e, emM, emI, members, tr, fM, fI, fD, scale, end_hat,
+                bM, bI, bD, nM, nI, nD, wM, wI, wT,
+            )  # fmt: skip
+            cM += weights[q] * wM
+            cI += weights[q] * wI
+            cT += weights[q] * wT
+
+
 @njit(**PJIT)
 def core_expected_counts(dsq, bounds, chunks, emM, emI, members, tr, weights):  # pragma: no cover
     """Log-likelihood and expected counts of the glocal core model.
@@ -581,53 +638,16 @@ def core_expected_counts(dsq, bounds, chunks, emM, emI, members, tr, weights):  
     """
     M = emM.shape[1] - 1
     K = members.shape[1]
-    n_seq = len(bounds) - 1
     n_chunks = len(chunks) - 1
-    loglik = np.empty(n_seq)
+    loglik = np.empty(len(bounds) - 1)
     accM = np.zeros((n_chunks, M + 1, K))
     accI = np.zeros((n_chunks, M + 1, K))
     accT = np.zeros((n_chunks, 7, M + 1))
     for c in prange(n_chunks):
-        maxlen = 1
-        for q in range(chunks[c], chunks[c + 1]):
-            maxlen = max(maxlen, bounds[q + 1] - bounds[q])
-        fM = np.empty((maxlen + 1, M + 1))
-        fI = np.empty((maxlen + 1, M + 1))
-        fD = np.empty((maxlen + 1, M + 1))
-        scale = np.empty(maxlen + 1)
-        bM = np.empty(M + 1)
-        bI = np.empty(M + 1)
-        bD = np.empty(M + 1)
-        nM = np.empty(M + 1)
-        nI = np.empty(M + 1)
-        nD = np.empty(M + 1)
-        for q in range(chunks[c], chunks[c + 1]):
-            s = bounds[q]
-            e = bounds[q + 1]
-            end_hat = _core_forward(dsq, s, e, emM, emI, tr, fM, fI, fD, scale)
-            if not end_hat > 0.0:
-                loglik[q] = NEG_INF
-                continue
-            ll = np.log(end_hat)
-            for i in range(1, e - s + 1):
-                ll += np.log(scale[i])
-            loglik[q] = ll
-            if weights[q] == 1.0:
-                _core_backward_counts(
-                    dsq, s, e, emM, emI, members, tr, fM, fI, fD, scale, end_hat,
-                    bM, bI, bD, nM, nI, nD, accM[c], accI[c], accT[c],
-                )  # fmt: skip
-            elif weights[q] != 0.0:
-                wM = np.zeros((M + 1, K))
-                wI = np.zeros((M + 1, K))
-                wT = np.zeros((7, M + 1))
-                _core_backward_counts(
-                    dsq, s, e, emM, emI, members, tr, fM, fI, fD, scale, end_hat,
-                    bM, bI, bD, nM, nI, nD, wM, wI, wT,
-                )  # fmt: skip
-                accM[c] += weights[q] * wM
-                accI[c] += weights[q] * wI
-                accT[c] += weights[q] * wT
+        _count_range(
+            dsq, bounds, chunks[c], chunks[c + 1], emM, emI, members, tr, weights,
+            loglik, accM[c], accI[c], accT[c],
+        )  # fmt: skip
     cM = np.zeros((M + 1, K))
     cI = np.zeros((M + 1, K))
     cT = np.zeros((7, M + 1))
@@ -671,33 +691,10 @@ def core_group_counts(dsq, bounds, groups, emM, emI, members, tr):  # pragma: no
     cM = np.zeros((n_groups, M + 1, K))
     cI = np.zeros((n_groups, M + 1, K))
     cT = np.zeros((n_groups, 7, M + 1))
+    ones = np.ones(len(bounds) - 1)
     for g in prange(n_groups):
-        maxlen = 1
-        for q in range(groups[g], groups[g + 1]):
-            maxlen = max(maxlen, bounds[q + 1] - bounds[q])
-        fM = np.empty((maxlen + 1, M + 1))
-        fI = np.empty((maxlen + 1, M + 1))
-        fD = np.empty((maxlen + 1, M + 1))
-        scale = np.empty(maxlen + 1)
-        bM = np.empty(M + 1)
-        bI = np.empty(M + 1)
-        bD = np.empty(M + 1)
-        nM = np.empty(M + 1)
-        nI = np.empty(M + 1)
-        nD = np.empty(M + 1)
-        for q in range(groups[g], groups[g + 1]):
-            s = bounds[q]
-            e = bounds[q + 1]
-            end_hat = _core_forward(dsq, s, e, emM[g], emI[g], tr[g], fM, fI, fD, scale)
-            if not end_hat > 0.0:
-                loglik[q] = NEG_INF
-                continue
-            ll = np.log(end_hat)
-            for i in range(1, e - s + 1):
-                ll += np.log(scale[i])
-            loglik[q] = ll
-            _core_backward_counts(
-                dsq, s, e, emM[g], emI[g], members, tr[g], fM, fI, fD, scale, end_hat,
-                bM, bI, bD, nM, nI, nD, cM[g], cI[g], cT[g],
-            )  # fmt: skip
+        _count_range(
+            dsq, bounds, groups[g], groups[g + 1], emM[g], emI[g], members, tr[g], ones,
+            loglik, cM[g], cI[g], cT[g],
+        )  # fmt: skip
     return loglik, cM, cI, cT
