@@ -346,7 +346,9 @@ the sequences that reach the reporting threshold.
 The score is the Forward log-odds score in bits of the model configured for
 multihit local alignment, with its length model set to each target, against
 the background null model (as 'hmmsearch --max --nonull2': no filters and no
-composition-bias correction).  E-value = Z x P-value, the P-value from the
+composition-bias correction; with --null2, HMMER's null2 correction is
+subtracted from sequence and domain scores, as hmmsearch does by default).
+E-value = Z x P-value, the P-value from the
 model's Forward STATS (an uncalibrated model is calibrated first) and Z the
 number of database sequences unless -Z is given.
 
@@ -414,6 +416,12 @@ def _add_search(verbs: Any) -> None:
         help="report at most the N best sequences per model",
     )
     p.add_argument(
+        "--null2",
+        action="store_true",
+        help="correct scores for biased composition (HMMER's null2; defines the domains of "
+        "every candidate, so it costs about as much as --domtblout)",
+    )
+    p.add_argument(
         "--tblout",
         metavar="FILE",
         help="also write HMMER's per-sequence table (hmmsearch --tblout columns)",
@@ -441,6 +449,7 @@ class Hit:
     length: int
     description: str | None
     domains: tuple[Any, ...] | None = None
+    bias: float = 0.0
 
 
 def _nucleic(name: str) -> bool:
@@ -500,6 +509,7 @@ def search_models(
     max_hits: int | None = None,
     threads: int = 0,
     domains: bool = False,
+    null2: bool = False,
 ) -> tuple[list[Hit], int]:
     """Score every database sequence with every model; return the reported hits and n_seq.
 
@@ -507,6 +517,13 @@ def search_models(
     (``Hit.domains``): one Forward pass per target gives its score and, for
     targets that reach the reporting threshold, the envelopes; only the
     reported targets' envelopes are then rescored.
+
+    With ``null2`` (implies ``domains``), sequence and domain scores get
+    HMMER's composition-bias correction: the domains of every target whose
+    uncorrected score reaches the threshold are defined, each sequence score
+    loses ``ln(1 + exp(S) / 256) / ln 2`` bits, S the summed log null2 odds
+    of its domains' envelopes (``Hit.bias``), and the threshold is applied
+    to the corrected scores.
     """
     import numpy as np
 
@@ -514,6 +531,7 @@ def search_models(
     from ..profile.calibrate import calibrate, forward_pvalue
     from ..profile.search import configure, forward_bits
 
+    domains = domains or null2
     if database == "-" and len({_nucleic(m.alphabet.name) for m in models}) > 1:
         raise SeqemError("models of different alphabets cannot search standard input")
     databases: dict[str, DigitalSequences] = {}
@@ -547,7 +565,16 @@ def search_models(
         if max_hits is not None:
             index = index[:max_hits]
         found: list[Any] = [None] * n_seq
-        if domains:
+        bias = np.zeros(n_seq)
+        if null2:
+            found = _reported_domains(
+                profile, seqs, hmm.stats, index, envelopes, decoded, Z=z, threads=threads,
+                null2=True,
+            )  # fmt: skip
+            found, index, scores, evalues, bias = _null2_correct(
+                found, index, scores, z, tau, lam, evalue=evalue, bits=bits, max_hits=max_hits
+            )
+        elif domains:
             found = _reported_domains(
                 profile, seqs, hmm.stats, index, envelopes, decoded, Z=z, threads=threads
             )
@@ -564,9 +591,53 @@ def search_models(
                     int(lengths[i]),
                     seqs.descriptions[i] or None,
                     None if found[i] is None else tuple(found[i]),
+                    float(bias[i]),
                 )
             )
     return hits, n_seq
+
+
+def _null2_correct(
+    found: list[Any],
+    candidates: Any,
+    scores: Any,
+    z: int,
+    tau: float,
+    lam: float,
+    *,
+    evalue: float,
+    bits: float | None,
+    max_hits: int | None,
+) -> tuple[list[Any], Any, Any, Any, Any]:
+    """Sequence scores less their null2 bias; the reported targets among ``candidates``.
+
+    Returns the domains (c-Evalues recomputed with domZ = the number
+    reported), the reported indices in order, the corrected scores and
+    E-values, and the biases (bits).
+    """
+    import dataclasses
+
+    import numpy as np
+
+    from ..profile.calibrate import forward_pvalue
+    from ..profile.domains import null2_bias
+
+    bias = np.zeros(scores.size)
+    for i in candidates:
+        if found[i]:
+            bias[i] = float(null2_bias(sum(d.null2 for d in found[i])))
+    scores = scores - bias
+    evalues = z * forward_pvalue(scores, tau, lam)
+    keep = scores[candidates] >= bits if bits is not None else evalues[candidates] <= evalue
+    index = candidates[keep]
+    index = index[np.lexsort((-scores[index], evalues[index]))]
+    if max_hits is not None:
+        index = index[:max_hits]
+    dom_z = max(1, len(index))
+    out: list[Any] = [None] * scores.size
+    for i in index:
+        out[i] = [dataclasses.replace(d, c_evalue=d.pvalue * dom_z) for d in found[i] or ()]
+    return out, index, scores, evalues, bias
 
 
 def _reported_domains(
@@ -579,6 +650,7 @@ def _reported_domains(
     *,
     Z: int,
     threads: int,
+    null2: bool = False,
 ) -> list[Any]:
     """Domains of the reported targets ``index`` (None for the others).
 
@@ -610,8 +682,9 @@ def _reported_domains(
             order = np.lexsort((envs.start, envs.target))
             envs = Envelopes(envs.target[order], envs.start[order], envs.end[order])
         per_target = rescore_envelopes(
-            profile, seqs.codes, seqs.bounds, envs, stats, Z=Z, domZ=max(1, len(index))
-        )
+            profile, seqs.codes, seqs.bounds, envs, stats, Z=Z, domZ=max(1, len(index)),
+            null2=null2,
+        )  # fmt: skip
     return [per_target[i] if reported[i] else None for i in range(seqs.n_sequences)]
 
 
@@ -663,6 +736,7 @@ def write_domain_tables(
                     length=h.length,
                     evalue=h.evalue,
                     score=h.bits,
+                    bias=h.bias,
                     domains=tuple(doms),
                     description=h.description or "",
                 )
@@ -696,6 +770,7 @@ def _cmd_search(args: argparse.Namespace, ctx: RunContext) -> int:
         max_hits=args.max_hits,
         threads=args.threads,
         domains=bool(args.tblout or args.domtblout),
+        null2=args.null2,
     )
     if args.tblout or args.domtblout:
         n_domains = write_domain_tables(models, hits, tblout=args.tblout, domtblout=args.domtblout)

@@ -32,6 +32,9 @@ from numba import njit, prange
 
 from .._jit import JIT, PJIT
 from ._decode_kernels import (
+    PC,
+    PJ,
+    PN,
     T_B,
     T_E,
     T_I,
@@ -270,6 +273,31 @@ def _allowed(a):  # pragma: no cover
     return out
 
 
+@njit(**JIT)
+def _null2_sum(sub, L, msc, isc, pM, pI, pX, useM, useI, odds):  # pragma: no cover
+    """Sum of log null2 odds over residues ``sub[0 .. L-1]`` (posteriors of that envelope)."""
+    M = msc.shape[1] - 1
+    useM[:] = 0.0
+    useI[:] = 0.0
+    flank = 0.0
+    for i in range(1, L + 1):
+        for k in range(1, M + 1):
+            useM[k] += pM[i, k]
+            useI[k] += pI[i, k]
+        flank += pX[i, PN] + pX[i, PC] + pX[i, PJ]
+    for x in range(msc.shape[0]):
+        total = flank
+        for k in range(1, M + 1):
+            total += useM[k] * msc[x, k]
+        for k in range(1, M):
+            total += useI[k] * isc[x, k]
+        odds[x] = total / L
+    out = 0.0
+    for i in range(L):
+        out += np.log(odds[sub[i]])
+    return out
+
+
 @njit(**PJIT)
 def rescore_envelopes(
     dsq, env_start, env_len, chunks, msc, isc, tr, bm, me, de, xt
@@ -297,6 +325,11 @@ def rescore_envelopes(
         hmm_to`` of the alignment; all 0 when there is none.
     acc : float64 array, shape (n_env,)
         Mean posterior probability of the aligned residues.
+    null2 : float64 array, shape (n_env,)
+        Sum over the envelope's residues of the log null2 odds ratio: the
+        composition model of the envelope (the model's emission odds
+        averaged over the posterior use of each emitting state, flanks
+        counting 1), as HMMER's composition-bias correction uses it.
     """
     n_env = len(env_start)
     n_chunks = len(chunks) - 1
@@ -304,6 +337,8 @@ def rescore_envelopes(
     loglik = np.empty(n_env)
     coords = np.zeros((n_env, 4), dtype=np.int64)
     acc = np.zeros(n_env)
+    null2 = np.zeros(n_env)
+    n_codes = msc.shape[0]
     ltr = _allowed(tr)
     lbm = _allowed(bm)
     lme = _allowed(me)
@@ -325,6 +360,9 @@ def rescore_envelopes(
         st = np.empty(cap, dtype=np.int32)
         nd = np.empty(cap, dtype=np.int32)
         ps = np.empty(cap, dtype=np.int32)
+        useM = np.empty(M + 1)
+        useI = np.empty(M + 1)
+        odds = np.empty(n_codes)
         for v in range(chunks[c], chunks[c + 1]):
             L = env_len[v]
             sub = dsq[env_start[v] : env_start[v] + L]
@@ -336,6 +374,7 @@ def rescore_envelopes(
             # as posterior_decode: backward into the posterior arrays, D reuses fD
             backward_full(sub, msc, isc, tr, bm, me, de, x, scale, pM, pI, fD, bX)
             posteriors_into(L, x, fM, fI, fX, scale, pM, pI, bX, pX)
+            null2[v] = _null2_sum(sub, L, msc, isc, pM, pI, pX, useM, useI, odds)
             lxt = _allowed(x)
             # optimal accuracy: the forward matrices are free again
             score = best_fill(L, pM, pI, pX, ltr, lbm, lme, lde, lxt, fM, fI, fD, fX)
@@ -377,4 +416,4 @@ def rescore_envelopes(
             coords[v, 2] = h0
             coords[v, 3] = h1
             acc[v] = total / (a1 - a0 + 1)
-    return loglik, coords, acc
+    return loglik, coords, acc, null2

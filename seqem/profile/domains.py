@@ -179,6 +179,9 @@ class Domain:
         Mean posterior probability of the aligned residues.
     bias : float
         Composition-bias correction in bits (0: null2 is not applied).
+    null2 : float
+        Sum of the log null2 odds ratios over the envelope (nats; 0 when not
+        computed): what the domain adds to the sequence's bias correction.
     """
 
     env_from: int
@@ -193,6 +196,7 @@ class Domain:
     i_evalue: float
     acc: float
     bias: float = 0.0
+    null2: float = 0.0
 
 
 def _dsq(profile: SearchProfile, dsq: np.ndarray) -> np.ndarray:
@@ -622,6 +626,7 @@ def rescore_envelopes(
     *,
     Z: float,
     domZ: float | None = None,
+    null2: bool = False,
 ) -> list[list[Domain]]:
     """Score and align each envelope as :func:`define_domains` does.
 
@@ -635,6 +640,12 @@ def rescore_envelopes(
     envelopes : Envelopes
     stats, Z, domZ
         As in :func:`define_domains`.
+    null2 : bool
+        Apply HMMER's composition-bias correction to each domain score:
+        ``bias = ln(1 + exp(null2) / 256) / ln 2`` bits, subtracted (the
+        score against a null model that mixes the background with the
+        envelope's own composition, with prior weight 1/256).  The raw
+        ``Domain.null2`` sums are filled in either way.
 
     Returns
     -------
@@ -657,7 +668,7 @@ def rescore_envelopes(
     xt = np.ascontiguousarray(uni.specials(L))
     starts = np.ascontiguousarray(bounds[envelopes.target] + envelopes.start, dtype=np.int64)
     lens = np.ascontiguousarray(ld, dtype=np.int64)
-    loglik, coords, acc = _dynamic_schedule(
+    loglik, coords, acc, n2 = _dynamic_schedule(
         DDK.rescore_envelopes,
         seq, starts, lens, _chunks(lens), profile.msc, profile.isc, profile.tr,
         profile.bm, profile.me, profile.de, xt,
@@ -666,6 +677,8 @@ def rescore_envelopes(
     flank = np.log(Lf / (Lf + 3.0))
     with np.errstate(invalid="ignore"):
         bits = (loglik + (L - ld) * flank - null_score(Lf)) / LN2
+    bias = null2_bias(n2) if null2 else np.zeros_like(n2)
+    bits = bits - bias
     pvalues = forward_pvalue(bits, tau, lam)
     for v in range(len(envelopes)):
         if not np.isfinite(loglik[v]) or coords[v, 0] == 0:
@@ -685,9 +698,26 @@ def rescore_envelopes(
                 c_evalue=p * dz,
                 i_evalue=p * float(Z),
                 acc=float(acc[v]),
+                bias=float(bias[v]),
+                null2=float(n2[v]),
             )
         )
     return out
+
+
+#: Prior weight of the composition (null2) model in the bias correction.
+NULL2_OMEGA = 1.0 / 256.0
+
+
+def null2_bias(null2_sum: np.ndarray | float) -> np.ndarray:
+    """Composition-bias correction in bits from summed log null2 odds (nats).
+
+    ``ln(1 + omega * exp(s)) / ln 2`` with omega = 1/256: zero-ish for a
+    sequence whose composition matches the background, up to about
+    ``(s - 8 ln 2) / ln 2`` bits for a strongly biased one.
+    """
+    s = np.asarray(null2_sum, dtype=np.float64)
+    return np.logaddexp(0.0, np.log(NULL2_OMEGA) + s) / LN2
 
 
 def define_domains_many(

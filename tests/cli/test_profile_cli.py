@@ -268,6 +268,64 @@ def test_globins4_search_matches_hmmsearch(run, tmp_path):
         assert evalue <= 1e-30
 
 
+@pytest.mark.skipif(not TUTORIAL.exists(), reason="the shared profile reference data is absent")
+def test_null2_matches_hmmsearch_default_scores(run, tmp_path):
+    """Reference: ``hmmsearch --cpu 0 --tblout globins4_vs_globins45.tbl
+    --domtblout globins4_vs_globins45.domtbl globins4.hmm globins45.fa``
+    (HMMER 3.3.2's default pipeline, null2 on): with --null2 every sequence
+    score, sequence bias, domain score and domain bias equals HMMER's as
+    printed (one decimal)."""
+
+    def table(path, columns):
+        rows = {}
+        for line in path.open():
+            if not line.startswith("#"):
+                words = line.split()
+                rows[words[0]] = tuple(float(words[c]) for c in columns)
+        return rows
+
+    tbl, domtbl = tmp_path / "s.tbl", tmp_path / "s.domtbl"
+    result = run("profile", "search", TUTORIAL / "models" / "globins4.hmm",
+                 TUTORIAL / "globins45.fa", "--null2", "--tblout", tbl, "--domtblout", domtbl,
+                 "-o", tmp_path / "hits.tsv")  # fmt: skip
+    assert result.code == 0, result.err
+    ref = table(TUTORIAL / "reference" / "globins4_vs_globins45.tbl", (5, 6))
+    ours = table(tbl, (5, 6))
+    assert set(ours) == set(ref) and len(ref) == 45
+    for name, (score, bias) in ref.items():
+        assert ours[name][0] == pytest.approx(score, abs=0.051), name
+        assert ours[name][1] == pytest.approx(bias, abs=0.051), name
+    assert max(b for _, b in ref.values()) >= 2.0  # some sequences are corrected
+    ref_dom = table(TUTORIAL / "reference" / "globins4_vs_globins45.domtbl", (13, 14))
+    ours_dom = table(domtbl, (13, 14))
+    for name, (score, bias) in ref_dom.items():
+        assert ours_dom[name] == pytest.approx((score, bias), abs=0.051), name
+    # without --null2 the scores are the plain Forward scores (bias 0)
+    plain = tmp_path / "plain.tbl"
+    run("profile", "search", TUTORIAL / "models" / "globins4.hmm", TUTORIAL / "globins45.fa",
+        "--tblout", plain, "-o", tmp_path / "h2.tsv")  # fmt: skip
+    assert all(b == 0.0 for _, b in table(plain, (5, 6)).values())
+    # the threshold applies to corrected scores: MYG_ESCGI scores 217.0
+    # uncorrected and 214.0 after its 3.0-bit correction
+    for flags, present in (((), True), (("--null2",), False)):
+        out = tmp_path / "t.tsv"
+        run("profile", "search", TUTORIAL / "models" / "globins4.hmm", TUTORIAL / "globins45.fa",
+            "-T", "215.5", *flags, "-o", out)  # fmt: skip
+        assert ("MYG_ESCGI" in {r[0] for r in read_hits(out)}) is present
+
+
+def test_null2_bias_grows_with_composition_bias():
+    """The correction is about 0 for a background-like sequence and large for
+    a sequence made of one residue the model likes."""
+    import numpy as np
+
+    from seqem.profile.domains import null2_bias
+
+    assert float(null2_bias(0.0)) == pytest.approx(np.log2(1 + 1 / 256))
+    assert float(null2_bias(-50.0)) == pytest.approx(0.0, abs=1e-12)
+    assert float(null2_bias(100.0)) == pytest.approx((100 - 8 * np.log(2)) / np.log(2), rel=1e-6)
+
+
 # -- the example data ------------------------------------------------------------
 
 
