@@ -81,13 +81,16 @@ def main(argv=None):
     from seqem.io.hmmer import read_hmmer
     from seqem.profile.search import configure, forward_bits, viterbi_bits
 
-    print(f"{args.n} random sequences of length {args.length}; million cells per second")
     header = (
         f"{'model':<10}{'M':>5}{'hmmsim fwd':>12}{'fwd --fast':>12}{'hmmsim vit':>12}"
         f"{'seqem fwd 1t':>14}{'fwd 2t':>9}{'seqem vit 1t':>14}{'vit 2t':>9}"
     )
-    print(header)
-    print("-" * len(header))
+    lines = [
+        f"{args.n} random sequences of length {args.length}; million cells per second",
+        header,
+        "-" * len(header),
+    ]
+    print("\n".join(lines), flush=True)
     for name in ("fn3", "globins4", "Pkinase"):
         path = args.data / "tutorial" / "models" / f"{name}.hmm"
         (hmm,) = read_hmmer(path)
@@ -107,11 +110,13 @@ def main(argv=None):
         h_fwd = hmmsim_rate(path, ["--fwd"], args.n, args.length, hmm.M)
         h_fast = hmmsim_rate(path, ["--fwd", "--fast"], args.n, args.length, hmm.M)
         h_vit = hmmsim_rate(path, ["--vit"], args.n, args.length, hmm.M)
-        print(
+        lines.append(
             f"{name:<10}{hmm.M:>5}{h_fwd:>12.1f}{h_fast:>12.1f}{h_vit:>12.1f}"
-            f"{rates[0]:>14.1f}{rates[1]:>9.1f}{rates[2]:>14.1f}{rates[3]:>9.1f}",
-            flush=True,
+            f"{rates[0]:>14.1f}{rates[1]:>9.1f}{rates[2]:>14.1f}{rates[3]:>9.1f}"
         )
+        print(lines[-1], flush=True)
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "bench_profile.txt").write_text("\n".join(lines) + "\n")
 
     if args.train:
         train_sim(args.data)
