@@ -70,6 +70,9 @@ def warm() -> float:
             g.predict(Xg)
             g.score(Xg)
         _warm_profile()
+        from .haplo.ld import pairwise_ld
+
+        pairwise_ld(rng.integers(-1, 3, size=(20, 4)).astype(np.int8))
     return time.perf_counter() - start
 
 

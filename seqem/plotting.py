@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["plot_profile", "plot_segmentation", "save_figure"]
+__all__ = ["plot_ld", "plot_profile", "plot_segmentation", "save_figure"]
 
 
 def _pyplot() -> Any:
@@ -203,4 +203,45 @@ def plot_profile(hmm: Any, *, ax: Any = None, start: int = 1, end: int | None = 
     ax.set_ylabel("residue")
     cbar = ax.figure.colorbar(image, ax=ax, pad=0.01, fraction=0.03)
     cbar.set_label("probability")
+    return ax
+
+
+def plot_ld(
+    a: np.ndarray,
+    b: np.ndarray,
+    values: np.ndarray,
+    labels: Sequence[str],
+    *,
+    ax: Any = None,
+    measure: str = "r2",
+) -> Any:
+    """Heat map of a pairwise LD measure (the lower triangle of the SNP x SNP matrix).
+
+    Parameters
+    ----------
+    a, b : int arrays
+        SNP indices of each pair.
+    values : float array
+        The measure of each pair (NaN drawn blank).
+    labels : sequence of str
+        SNP names, in index order (shown when there are at most 60).
+    measure : str
+        Name for the colour bar.
+    """
+    plt = _pyplot()
+    n = len(labels)
+    grid = np.full((n, n), np.nan)
+    grid[np.maximum(a, b), np.minimum(a, b)] = values
+    if ax is None:
+        size = min(10.0, 3.0 + 0.08 * n)
+        _, ax = plt.subplots(figsize=(size + 1.0, size))
+    image = ax.imshow(grid, cmap="Reds", vmin=0.0, vmax=1.0, interpolation="nearest")
+    ax.figure.colorbar(image, ax=ax, shrink=0.8, label=measure)
+    if n <= 60:
+        ax.set_xticks(range(n), labels, rotation=90, fontsize=6)
+        ax.set_yticks(range(n), labels, fontsize=6)
+    else:
+        ax.set_xlabel("SNP (position order)")
+        ax.set_ylabel("SNP (position order)")
+    ax.set_title(f"pairwise LD ({measure}), {n} SNPs")
     return ax

@@ -30,14 +30,18 @@ SIGNAL_TRUTH = "example_signal_truth.tsv"
 #: States of the simulations behind the examples.
 FAMILY_STO = "example_family.sto"
 FAMILY_DB = "example_db.fa"
+COHORT = "example_cohort.vcf.gz"
+COHORT_TRUTH = "example_cohort_truth.tsv"
+COHORT_REGION = "1:1-60000"
 
 N_DNA_STATES = 3
 N_SIGNAL_STATES = 3
 
 DESCRIPTION = """\
-Run 'seqem hmm segment' on a bundled DNA example and 'seqem hmm fit' +
-'seqem hmm decode' on a bundled numeric table, write the outputs to OUTDIR,
-and compare the decoded states with the simulated truth."""
+Run seqem on the bundled examples and write the outputs to OUTDIR: 'seqem hmm
+segment' on DNA, 'seqem hmm fit' + 'decode' on a numeric table, 'seqem profile
+build' + 'search' on a protein family, 'seqem haplo ld' on a cohort VCF; each
+result is compared with the simulated truth."""
 
 
 def register(commands: Any) -> None:
@@ -199,6 +203,7 @@ def _cmd_demo(args: argparse.Namespace, ctx: RunContext) -> int:
         decoys = len(significant) - members
         with open(data / FAMILY_DB) as fh:
             n_members = sum(line.startswith(">member") for line in fh)
+        cohort_lines = _demo_ld(data, outdir, out, args.threads)
         data_dir = str(data)
     fasta, signal = os.path.join(data_dir, FASTA), os.path.join(data_dir, SIGNAL)
 
@@ -243,6 +248,8 @@ def _cmd_demo(args: argparse.Namespace, ctx: RunContext) -> int:
         f"   hits:  {out['hits']}",
         f"   at E <= 0.01: {members} of {n_members} family members, {decoys} decoys",
         "",
+        *cohort_lines,
+        "",
         "The same with the commands:",
         f"   seqem hmm segment {fasta} -n {N_DNA_STATES} -o {out['segments']}"
         + (f" --plot {out['plot']}" if "plot" in out else ""),
@@ -251,7 +258,49 @@ def _cmd_demo(args: argparse.Namespace, ctx: RunContext) -> int:
         f"   seqem profile build {os.path.join(data_dir, FAMILY_STO)} -o {out['profile']}",
         f"   seqem profile search {out['profile']} {os.path.join(data_dir, FAMILY_DB)} "
         f"-o {out['hits']}",
+        f"   seqem haplo ld {os.path.join(data_dir, COHORT)} --region {COHORT_REGION} "
+        f"-o {out['ld']}" + (f" --plot {out['ld_plot']}" if "ld_plot" in out else ""),
     ]
     if not ctx.quiet:
         print("\n".join(lines))
     return 0
+
+
+def _demo_ld(data: Path, outdir: str, out: dict[str, str], threads: int) -> list[str]:
+    """Part 4: pairwise LD of the example cohort, checked against its true haplotypes."""
+    import numpy as np
+
+    from ..haplo.ld import pairwise_ld
+    from ..io.vcf import read_genotypes
+    from .haplo import ld_table
+
+    g = read_genotypes(data / COHORT, region=COHORT_REGION)
+    from .._jit import threads as numba_threads
+
+    with numba_threads(threads):
+        table = pairwise_ld(g.calls)
+    out["ld"] = os.path.join(outdir, "cohort_ld.tsv")
+    write_text(out["ld"], ld_table(g, table))
+    if importlib.util.find_spec("matplotlib") is not None:
+        from ..plotting import plot_ld, save_figure
+
+        out["ld_plot"] = os.path.join(outdir, "cohort_ld.png")
+        ax = plot_ld(table.a, table.b, table.r2, list(g.ids))
+        save_figure(ax.figure, out["ld_plot"])
+    # r2 counted from the true haplotypes of the simulation
+    rows = [line.split("\t") for line in (data / COHORT_TRUTH).read_text().splitlines()[1:]]
+    haps = np.array([[int(c) for c in r[k].strip()] for r in rows for k in (1, 2)], dtype=float)
+    full = read_genotypes(data / COHORT)  # the region's SNPs among all of them
+    cols = np.searchsorted(full.positions, g.positions)
+    h = haps[:, cols]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        true_r2 = np.corrcoef(h, rowvar=False) ** 2
+    ok = np.isfinite(table.r2) & np.isfinite(true_r2[table.a, table.b])
+    diff = np.abs(table.r2[ok] - true_r2[table.a, table.b][ok])
+    return [
+        f"4. Linkage disequilibrium: {g.n_snps} SNPs x {g.n_people} people of {COHORT} "
+        f"({COHORT_REGION}), {len(table)} pairs",
+        f"   table: {out['ld']}" + (f"\n   plot:  {out['ld_plot']}" if "ld_plot" in out else ""),
+        f"   r2 against the simulated (phased) haplotypes: mean |difference| {diff.mean():.4f}, "
+        f"largest {diff.max():.3f}",
+    ]

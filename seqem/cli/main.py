@@ -20,7 +20,7 @@ from collections.abc import Sequence
 
 from .. import __version__
 from ..errors import SeqemError
-from . import demo, hmm, profile
+from . import demo, haplo, hmm, profile
 from ._common import Parser, RunContext, examples
 
 __all__ = ["build_parser", "main"]
@@ -32,7 +32,8 @@ Commands are grouped by analysis: 'seqem hmm segment' splits DNA into
 compositional segments, 'seqem hmm fit' and 'seqem hmm decode' fit and apply
 Gaussian HMMs to numeric tables, 'seqem profile build', 'search' and 'emit'
 build profile HMMs of sequence families, search databases with them and
-sample from them, 'seqem demo' runs them on bundled examples."""
+sample from them, 'seqem haplo ld' measures linkage disequilibrium in VCF
+files, 'seqem demo' runs them on bundled examples."""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -52,6 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands")
     hmm.register(commands)
     profile.register(commands)
+    haplo.register(commands)
     demo.register(commands)
     parser.set_defaults(_parser=parser)
     return parser

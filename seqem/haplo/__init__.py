@@ -1,0 +1,1 @@
+"""Haplotype frequencies, phase and linkage disequilibrium from genotypes."""

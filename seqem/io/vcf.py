@@ -1,0 +1,278 @@
+"""Genotypes of biallelic SNPs from VCF/BCF files (pysam).
+
+:func:`read_genotypes` returns a people x SNPs matrix of ALT allele counts
+(0, 1, 2; -1 for a missing call) with the SNPs' ids and positions.  Rules,
+each counted in :attr:`Genotypes.skipped` so that a caller can log them:
+
+* only biallelic SNPs are kept (a single-base REF and a single-base ALT);
+  multi-allelic sites, indels and symbolic alleles are skipped;
+* with ``pass_only``, records whose FILTER is neither PASS nor ``.`` are
+  skipped;
+* phased and unphased calls are read alike (as unordered allele counts);
+* a haploid call (one allele, as on male X/Y) is read as missing;
+* a call with more than two alleles, a file without the GT field, unknown
+  sample names, a malformed or truncated file, or a region without any
+  biallelic SNP is an :class:`~seqem.errors.InputFormatError` naming the
+  file (and the record, ``CHR:POS``).
+
+Indexed files (``.tbi``/``.csi``) are read from the region only; unindexed
+files are streamed and filtered.  Calls written as the usual three
+characters (``0|1``, ``1/1``, ``./.``) in files whose FORMAT is ``GT`` alone
+are parsed from the record text in bulk; anything else goes through pysam
+sample by sample.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections import Counter
+from collections.abc import Iterable, Sequence
+
+import numpy as np
+
+from ..errors import InputFormatError, ParameterError
+from .regions import parse_region
+
+__all__ = ["Genotypes", "read_genotypes"]
+
+
+@dataclasses.dataclass(frozen=True)
+class Genotypes:
+    """Unphased genotypes of biallelic SNPs.
+
+    Attributes
+    ----------
+    calls : int8 array (n_people, n_snps)
+        ALT allele counts; -1 where the call is missing.
+    ids : tuple of str
+        VCF ids, or ``CHR:POS`` where the id is ``.``.
+    chrom : tuple of str
+    positions : int64 array (n_snps,), 1-based
+    ref, alt : tuple of str
+    samples : tuple of str
+    path : str
+    skipped : dict
+        Records left out, by reason.
+    """
+
+    calls: np.ndarray
+    ids: tuple[str, ...]
+    chrom: tuple[str, ...]
+    positions: np.ndarray
+    ref: tuple[str, ...]
+    alt: tuple[str, ...]
+    samples: tuple[str, ...]
+    path: str
+    skipped: dict[str, int]
+
+    @property
+    def n_people(self) -> int:
+        return int(self.calls.shape[0])
+
+    @property
+    def n_snps(self) -> int:
+        return int(self.calls.shape[1])
+
+
+_DIGIT = {ord("0"): 0, ord("1"): 1}
+
+
+def _fast_calls(text: str, n_all: int) -> np.ndarray | None:
+    """ALT counts from the sample columns of a ``GT``-only record, or None.
+
+    Works when every call is three characters (allele, separator, allele)
+    with alleles 0, 1 or '.'; None sends the record to the slow path.
+    """
+    tab = -1
+    for _ in range(9):
+        tab = text.find("\t", tab + 1)
+        if tab < 0:
+            return None
+    body = text[tab + 1 :].rstrip("\n").encode()
+    if len(body) != 4 * n_all - 1:
+        return None
+    raw = np.frombuffer(body + b"\t", dtype=np.uint8).reshape(n_all, 4)
+    sep_ok = np.isin(raw[:, 1], (ord("|"), ord("/"))).all() and (raw[:, 3] == ord("\t")).all()
+    if not sep_ok:
+        return None
+    a, b = raw[:, 0], raw[:, 2]
+    allowed = (ord("0"), ord("1"), ord("."))
+    if not (np.isin(a, allowed).all() and np.isin(b, allowed).all()):
+        return None
+    missing = (a == ord(".")) | (b == ord("."))
+    counts = (a == ord("1")).astype(np.int8) + (b == ord("1")).astype(np.int8)
+    counts[missing] = -1
+    return counts
+
+
+def _slow_calls(rec, columns: np.ndarray, path: str, where: str) -> tuple[np.ndarray, int]:
+    """ALT counts through pysam, one sample at a time; also the haploid calls seen."""
+    out = np.empty(columns.size, dtype=np.int8)
+    haploid = 0
+    samples = rec.samples
+    for j, c in enumerate(columns):
+        gt = samples[int(c)].get("GT")
+        if gt is None or len(gt) == 0:
+            out[j] = -1
+            continue
+        if len(gt) == 1:
+            haploid += 1
+            out[j] = -1
+            continue
+        if len(gt) > 2:
+            raise InputFormatError(
+                f"{len(gt)} alleles in the call of sample {samples[int(c)].name!r}; only "
+                "diploid (and haploid) calls are supported",
+                path=path,
+                record=where,
+            )
+        if gt[0] is None or gt[1] is None:
+            out[j] = -1
+        else:
+            out[j] = int(gt[0] > 0) + int(gt[1] > 0)
+    return out, haploid
+
+
+def _select_samples(
+    names: Sequence[str],
+    samples: Iterable[str] | None,
+    exclude: Iterable[str] | None,
+    path: str,
+) -> np.ndarray:
+    index = {s: i for i, s in enumerate(names)}
+    if samples is None:
+        chosen = list(range(len(names)))
+    else:
+        wanted = list(samples)
+        unknown = [s for s in wanted if s not in index]
+        if unknown:
+            raise InputFormatError(
+                f"sample {unknown[0]!r} is not in the file"
+                + (f" (and {len(unknown) - 1} more)" if len(unknown) > 1 else ""),
+                path=path,
+            )
+        chosen = [index[s] for s in wanted]
+    if exclude is not None:
+        drop = set(exclude)
+        unknown = sorted(drop - set(index))
+        if unknown:
+            raise InputFormatError(f"excluded sample {unknown[0]!r} is not in the file", path=path)
+        chosen = [i for i in chosen if names[i] not in drop]
+    if not chosen:
+        raise InputFormatError("no samples left to read", path=path)
+    return np.array(chosen, dtype=np.int64)
+
+
+def read_genotypes(
+    path: str | os.PathLike[str],
+    *,
+    region: str | None = None,
+    samples: Iterable[str] | None = None,
+    exclude_samples: Iterable[str] | None = None,
+    pass_only: bool = False,
+) -> Genotypes:
+    """Read the biallelic SNPs of a VCF/BCF (region and samples optional).
+
+    Parameters
+    ----------
+    path : str or path
+        VCF (plain, gzip or bgzip) or BCF.
+    region : str, optional
+        ``CHR``, ``CHR:START-END`` or ``CHR:START`` (1-based, inclusive).
+    samples, exclude_samples : iterables of str, optional
+        Samples to keep (in that order) or to leave out.
+    pass_only : bool
+        Keep only records whose FILTER is PASS (or ``.``).
+    """
+    import pysam
+
+    name = os.fspath(path)
+    if not os.path.exists(name):
+        raise InputFormatError("no such file", path=name)
+    try:
+        vf = pysam.VariantFile(name)
+    except (OSError, ValueError) as exc:
+        raise InputFormatError(f"not a readable VCF/BCF file ({exc})", path=name) from None
+    with vf:
+        if "GT" not in vf.header.formats:
+            raise InputFormatError("the file has no GT (genotype) field", path=name)
+        names = list(vf.header.samples)
+        if not names:
+            raise InputFormatError("the file has no samples", path=name)
+        columns = _select_samples(names, samples, exclude_samples, name)
+        chrom_want, start, end = (None, 0, None) if region is None else parse_region(region)
+        try:
+            if region is not None and vf.index is not None:
+                records: Iterable = vf.fetch(chrom_want, start, end)
+            else:
+                records = vf
+        except ValueError:
+            raise InputFormatError(f"no records on {chrom_want!r}", path=name) from None
+        skipped: Counter[str] = Counter()
+        rows: list[np.ndarray] = []
+        ids: list[str] = []
+        chroms: list[str] = []
+        positions: list[int] = []
+        refs: list[str] = []
+        alts: list[str] = []
+        n_all = len(names)
+        everyone = columns.size == n_all and bool(np.all(columns == np.arange(n_all)))
+        where = "the first record"
+        try:
+            for rec in records:
+                where = f"{rec.chrom}:{rec.pos}"
+                if chrom_want is not None:
+                    if rec.chrom != chrom_want or rec.pos <= start:
+                        continue
+                    if end is not None and rec.pos > end:
+                        continue
+                alleles: tuple[str, ...] = tuple(rec.alts or ())
+                if len(alleles) != 1:
+                    skipped["multi-allelic" if len(alleles) > 1 else "no ALT allele"] += 1
+                    continue
+                if len(rec.ref) != 1 or len(alleles[0]) != 1 or alleles[0] in ("*", "."):
+                    skipped["not a SNP"] += 1
+                    continue
+                if pass_only:
+                    keys = list(rec.filter.keys())
+                    if keys and keys != ["PASS"]:
+                        skipped["FILTER not PASS"] += 1
+                        continue
+                fmt = list(rec.format.keys())
+                if "GT" not in fmt:
+                    raise InputFormatError("record without a GT field", path=name, record=where)
+                calls = _fast_calls(str(rec), n_all) if fmt == ["GT"] else None
+                if calls is not None:
+                    calls = calls if everyone else calls[columns]
+                else:
+                    calls, haploid = _slow_calls(rec, columns, name, where)
+                    if haploid:
+                        skipped["haploid calls read as missing"] += haploid
+                rows.append(calls)
+                ids.append(rec.id if rec.id not in (None, ".") else where)
+                chroms.append(rec.chrom)
+                positions.append(rec.pos)
+                refs.append(rec.ref)
+                alts.append(alleles[0])
+        except (OSError, ValueError) as exc:
+            if isinstance(exc, (InputFormatError, ParameterError)):
+                raise
+            raise InputFormatError(
+                f"malformed or truncated file after {where} ({exc})", path=name
+            ) from None
+    if not rows:
+        place = f" in {region}" if region is not None else ""
+        raise InputFormatError(f"no biallelic SNP{place}", path=name)
+    calls_matrix = np.ascontiguousarray(np.stack(rows, axis=1))
+    return Genotypes(
+        calls=calls_matrix,
+        ids=tuple(ids),
+        chrom=tuple(chroms),
+        positions=np.array(positions, dtype=np.int64),
+        ref=tuple(refs),
+        alt=tuple(alts),
+        samples=tuple(names[i] for i in columns),
+        path=name,
+        skipped=dict(skipped),
+    )

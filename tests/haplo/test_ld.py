@@ -1,0 +1,172 @@
+"""Pairwise LD: the two-locus maximum-likelihood estimate against a grid, the
+genotype tables against counting, PLINK 1.9 and the phased truth."""
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from seqem.haplo._ld_kernels import _loglik
+from seqem.haplo.ld import pair_counts, pairwise_ld, two_locus
+
+SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "haplotype"
+KGP = SHARED / "kgp3_chr1_11.7M"
+needs_shared = pytest.mark.skipif(
+    not KGP.is_dir(), reason="shared haplotype data (../shared/data/haplotype) not present"
+)
+
+
+def haplotype_counts(c):
+    x11 = 2 * c[8] + c[7] + c[5]
+    x12 = 2 * c[6] + c[7] + c[3]
+    x21 = 2 * c[2] + c[5] + c[1]
+    x22 = 2 * c[0] + c[1] + c[3]
+    return x11, x12, x21, x22, c[4]
+
+
+def test_two_locus_is_the_maximum_over_a_fine_grid():
+    """On random 3 x 3 tables (many with empty cells, so optima on the
+    boundary) no point of a 20,001-point grid over the feasible interval has
+    a higher likelihood than the solution."""
+    rng = np.random.default_rng(0)
+    for _ in range(300):
+        c = rng.integers(0, 6, size=9).astype(float)
+        c[rng.integers(0, 9, size=int(rng.integers(0, 5)))] = 0
+        p, pa, pb, n = two_locus(*c)
+        if n == 0:
+            assert np.isnan(p)
+            continue
+        counts = haplotype_counts(c)
+        lo, hi = max(0.0, pa + pb - 1), min(pa, pb)
+        assert lo - 1e-12 <= p <= hi + 1e-12
+        grid = np.linspace(lo, hi, 20001)
+        best = max(_loglik(q, *counts, pa, pb) for q in grid)
+        assert _loglik(p, *counts, pa, pb) >= best - 1e-9
+
+
+def test_em_converges_to_the_same_frequency():
+    """Plain EM (the double heterozygotes split by their phase posterior),
+    run to convergence, lands on the cubic's solution."""
+    c = np.array([30, 20, 5, 15, 25, 10, 3, 9, 12], dtype=float)
+    p, pa, pb, n = two_locus(*c)
+    x11, _, _, _, nd = haplotype_counts(c)
+    q = pa * pb
+    for _ in range(5000):
+        pab = 1 - pa - pb + q
+        share = q * pab / (q * pab + (pa - q) * (pb - q))
+        q = (x11 + nd * share) / (2 * n)
+    assert q == pytest.approx(p, abs=1e-12)
+
+
+@pytest.mark.parametrize("missing", [False, True])
+def test_pair_counts_equal_counting(missing):
+    rng = np.random.default_rng(1)
+    g = rng.integers(-1 if missing else 0, 3, size=(60, 9)).astype(np.int8)
+    for rows, cols in ((np.arange(9), np.arange(9)), (np.arange(4), np.arange(2, 9))):
+        tables = pair_counts(g, rows, cols)
+        for u, i in enumerate(rows):
+            for v, j in enumerate(cols):
+                ok = (g[:, i] >= 0) & (g[:, j] >= 0)
+                ref = np.zeros(9)
+                np.add.at(ref, 3 * g[ok, i] + g[ok, j], 1)
+                np.testing.assert_array_equal(tables[u, v], ref)
+
+
+def test_pairwise_ld_layout_and_degenerate_snps():
+    rng = np.random.default_rng(2)
+    g = rng.integers(0, 3, size=(40, 6)).astype(np.int8)
+    g[:, 3] = 0  # monomorphic
+    table = pairwise_ld(g, block=4)  # several blocks
+    assert len(table) == 15
+    assert sorted(zip(table.a.tolist(), table.b.tolist(), strict=True)) == [
+        (i, j) for i in range(6) for j in range(i + 1, 6)
+    ]
+    mono = (table.a == 3) | (table.b == 3)
+    assert np.all(np.isnan(table.r2[mono])) and np.all(np.isnan(table.dprime[mono]))
+    ok = ~mono
+    assert np.all((table.r2[ok] >= 0) & (table.r2[ok] <= 1 + 1e-12))
+    assert np.all((table.dprime[ok] >= 0) & (table.dprime[ok] <= 1))
+    one = pairwise_ld(g, against=1)
+    assert one.a.tolist() == [1] * 5 and one.b.tolist() == [0, 2, 3, 4, 5]
+    full = {(a, b): r for a, b, r in zip(table.a, table.b, table.r2, strict=True)}
+    for b, r in zip(one.b, one.r2, strict=True):
+        np.testing.assert_equal(r, full[(min(1, b), max(1, b))])
+    # a perfectly linked pair: D' = 1, r2 = 1
+    h = np.stack([g[:, 0], g[:, 0]], axis=1)
+    t = pairwise_ld(h)
+    assert t.dprime[0] == pytest.approx(1.0) and t.r2[0] == pytest.approx(1.0)
+
+
+def read_window(vcf, n_snps, phased=False, samples=None):
+    """Genotypes of the first n_snps records (a reader of the test's own)."""
+    pysam = pytest.importorskip("pysam")
+    with pysam.VariantFile(str(vcf)) as f:
+        if samples is not None:
+            f.subset_samples(samples)
+        rows, positions = [], []
+        for rec in f:
+            gts = [s["GT"] for s in rec.samples.values()]
+            if phased:
+                rows.append([a for gt in gts for a in gt])
+            else:
+                rows.append([-1 if None in gt else sum(gt) for gt in gts])
+            positions.append(rec.pos)
+            if len(rows) == n_snps:
+                break
+    return np.array(rows, dtype=np.int8).T, positions
+
+
+@needs_shared
+@pytest.mark.skipif(shutil.which("plink1.9") is None, reason="plink1.9 (Debian) not installed")
+@pytest.mark.parametrize("vcf", ["unphased.vcf.gz", "unphased_miss.vcf.gz"])
+def test_agrees_with_plink_on_a_100_snp_window(vcf, tmp_path):
+    """PLINK 1.9 --r2 dprime on the first 100 EUR SNPs (4,950 pairs; with 2%
+    missing calls too): r2 and D' equal to PLINK's printed precision."""
+    path = KGP / "EUR" / vcf
+    g, pos = read_window(path, 100)
+    out = tmp_path / "pl"
+    subprocess.run(
+        ["plink1.9", "--vcf", str(path), "--double-id", "--chr", "1",
+         "--from-bp", str(pos[0]), "--to-bp", str(pos[-1]), "--r2", "dprime",
+         "--ld-window", "999999", "--ld-window-kb", "999999", "--ld-window-r2", "0",
+         "--out", str(out)],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    index = {p: i for i, p in enumerate(pos)}
+    ref = {}
+    for line in (out.with_suffix(".ld")).read_text().splitlines()[1:]:
+        w = line.split()
+        ref[(index[int(w[1])], index[int(w[4])])] = (float(w[6]), float(w[7]))
+    table = pairwise_ld(g)
+    assert len(ref) == len(table) == 4950
+    worst = 0.0
+    for a, b, r2, dp in zip(table.a, table.b, table.r2, table.dprime, strict=True):
+        r2_ref, dp_ref = ref[(a, b)]
+        worst = max(worst, abs(r2 - r2_ref), abs(dp - dp_ref))
+    print(f"\n{vcf}: largest |difference| from PLINK 1.9 (r2 and D'): {worst:.2g}")
+    assert worst <= 1e-5
+
+
+@needs_shared
+def test_r2_close_to_the_phased_truth():
+    """The first 50 EUR SNPs: estimated r2 against r2 counted from the true
+    (phased) haplotypes; README: mean |difference| 0.003, largest 0.024."""
+    samples = (KGP / "EUR" / "samples.txt").read_text().split()
+    g, pos = read_window(KGP / "EUR" / "unphased.vcf.gz", 50)
+    positions = set(pos)
+    pysam = pytest.importorskip("pysam")
+    haps = []
+    with pysam.VariantFile(str(KGP / "chr1_11697036-11836540.kgp3.vcf.gz")) as f:
+        f.subset_samples(samples)
+        for rec in f.fetch("1", pos[0] - 1, pos[-1]):
+            if rec.pos in positions:
+                haps.append([a for s in rec.samples.values() for a in s["GT"]])
+    h = np.array(haps, dtype=float).T  # (2 * people, 50)
+    assert h.shape[1] == 50
+    true_r2 = np.corrcoef(h, rowvar=False) ** 2
+    table = pairwise_ld(g)
+    diff = np.abs(table.r2 - true_r2[table.a, table.b])
+    print(f"\nr2 vs truth: mean |diff| {diff.mean():.4f}, max {diff.max():.4f}")
+    assert diff.mean() < 0.005 and diff.max() < 0.05
