@@ -140,3 +140,72 @@ def _solve_pairs(counts):  # pragma: no cover - jitted
         out[t, 1] = min(abs(d) / dmax, 1.0) if dmax > 0.0 else np.nan
         out[t, 2] = d * d / var
     return out
+
+
+@njit(**JIT)
+def _put_int(buf, at, value):  # pragma: no cover - jitted
+    """Write a non-negative integer's digits at ``at``; return the next free index."""
+    if value == 0:
+        buf[at] = 48
+        return at + 1
+    digits = 0
+    v = value
+    while v > 0:
+        digits += 1
+        v //= 10
+    v = value
+    for k in range(digits - 1, -1, -1):
+        buf[at + k] = 48 + v % 10
+        v //= 10
+    return at + digits
+
+
+@njit(**JIT)
+def _put_fixed6(buf, at, x):  # pragma: no cover - jitted
+    """Write ``x`` with six decimals (``NA`` if not finite); return the next free index."""
+    if not np.isfinite(x):
+        buf[at] = 78
+        buf[at + 1] = 65
+        return at + 2
+    v = np.int64(np.rint(abs(x) * 1e6))
+    if x < 0 and v > 0:
+        buf[at] = 45
+        at += 1
+    at = _put_int(buf, at, v // 1000000)
+    buf[at] = 46
+    frac = v % 1000000
+    for k in range(6, 0, -1):
+        buf[at + k] = 48 + frac % 10
+        frac //= 10
+    return at + 7
+
+
+@njit(**JIT)
+def format_pairs(a, b, names, offsets, pos, n, d, dprime, r2):  # pragma: no cover - jitted
+    """TSV rows ``name_a name_b pos_a pos_b n d dprime r2`` as bytes (six decimals)."""
+    size = 0
+    for t in range(a.size):
+        size += offsets[a[t] + 1] - offsets[a[t]] + offsets[b[t] + 1] - offsets[b[t]] + 96
+    buf = np.empty(size, dtype=np.uint8)
+    at = 0
+    for t in range(a.size):
+        for s in (a[t], b[t]):
+            for k in range(offsets[s], offsets[s + 1]):
+                buf[at] = names[k]
+                at += 1
+            buf[at] = 9
+            at += 1
+        at = _put_int(buf, at, pos[a[t]])
+        buf[at] = 9
+        at = _put_int(buf, at + 1, pos[b[t]])
+        buf[at] = 9
+        at = _put_int(buf, at + 1, np.int64(n[t]))
+        buf[at] = 9
+        at = _put_fixed6(buf, at + 1, d[t])
+        buf[at] = 9
+        at = _put_fixed6(buf, at + 1, dprime[t])
+        buf[at] = 9
+        at = _put_fixed6(buf, at + 1, r2[t])
+        buf[at] = 10
+        at += 1
+    return buf[:at]
