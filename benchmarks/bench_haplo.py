@@ -68,6 +68,10 @@ def main(argv: list[str] | None = None) -> None:
     seqem_core = best_of(lambda: pairwise_ld(g))
     lines.append(f"seqem pairwise_ld (genotypes in memory)   {seqem_core:8.2f}")
     region = f"1:{pos[0]}-{pos[-1]}"
+    from seqem.io.vcf import read_genotypes
+
+    t_read = best_of(lambda: read_genotypes(VCF, region=region))
+    lines.append(f"seqem read_genotypes (the region)         {t_read:8.2f}")
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp)
         cli = [sys.executable, "-m", "seqem", "haplo", "ld", str(VCF), "--region", region,

@@ -22,10 +22,9 @@ a zero frequency at zero, so this is the maximum-likelihood estimate over the
 haplotypes that remain); the removed count is reported.  ``min_freq=0``
 gives the plain estimate.
 
-Standard errors come from the observed information of the multinomial
-log-likelihood in the ``K - 1`` free frequencies (Louis' method is not
-needed: the second derivatives of ``ln L`` are exact sums over each person's
-pairs), inverted and mapped back to all ``K``.
+Standard errors come from the empirical information (the cross-product of
+the people's scores in the free frequencies of the most frequent
+haplotypes), inverted and mapped back to all of them.
 """
 
 from __future__ import annotations

@@ -26,6 +26,19 @@ def random_seqs(rng, n, lo, hi, K=4):
     return dsq, np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
 
 
+def noisy_copies(rng, motif, n, flip=0.15):
+    """``n`` copies of an amino-acid ``motif``, each residue replaced at random
+    with probability ``flip``; concatenated codes and bounds."""
+    seqs = []
+    for _ in range(n):
+        s = motif.copy()
+        mask = rng.random(motif.size) < flip
+        s[mask] = rng.integers(0, 20, size=int(mask.sum()))
+        seqs.append(s)
+    dsq = np.concatenate(seqs).astype(np.uint8)
+    return dsq, np.concatenate([[0], np.cumsum([len(s) for s in seqs])]).astype(np.int64)
+
+
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     st.integers(0, 2**31 - 1),
@@ -105,14 +118,7 @@ def test_entropy_weighting_after_training():
 
     rng = np.random.default_rng(12)
     motif = rng.integers(0, 20, size=30)
-    seqs = []
-    for _ in range(80):
-        s = motif.copy()
-        flip = rng.random(30) < 0.15
-        s[flip] = rng.integers(0, 20, size=int(flip.sum()))
-        seqs.append(s)
-    dsq = np.concatenate(seqs).astype(np.uint8)
-    bounds = np.concatenate([[0], np.cumsum([len(s) for s in seqs])]).astype(np.int64)
+    dsq, bounds = noisy_copies(rng, motif, 80)
     plain = train(dsq, bounds, AMINO, M=30, n_init=1, random_state=2, effn="none", temper="none")
     weighted = train(dsq, bounds, AMINO, M=30, n_init=1, random_state=2)
     target = relative_entropy_target(30, 0.59, 45.0)
@@ -201,14 +207,7 @@ def test_surgery_finds_the_family_length(M):
     insert that every sequence uses, removes the nodes that all delete)."""
     rng = np.random.default_rng(11)
     motif = rng.integers(0, 20, size=12)
-    seqs = []
-    for _ in range(40):
-        s = motif.copy()
-        flip = rng.random(12) < 0.15
-        s[flip] = rng.integers(0, 20, size=int(flip.sum()))
-        seqs.append(s)
-    dsq = np.concatenate(seqs).astype(np.uint8)
-    bounds = np.concatenate([[0], np.cumsum([len(s) for s in seqs])]).astype(np.int64)
+    dsq, bounds = noisy_copies(rng, motif, 40)
     res = train(dsq, bounds, AMINO, M=M, n_init=2, random_state=1)
     assert res.hmm.M == 12
     np.testing.assert_array_equal(res.hmm.match[1:].argmax(axis=1), motif)
