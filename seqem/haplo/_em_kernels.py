@@ -1,4 +1,11 @@
-"""Numba kernels of :mod:`seqem.haplo.em`: phase enumeration and the E-step."""
+"""Numba kernels of :mod:`seqem.haplo.em`: phase enumeration, E-step, scores.
+
+The unit of work is a *genotype pattern* (a distinct row of calls, carried
+with the number of people who have it) and its *unordered* compatible
+haplotype pairs, stored CSR-style: ``first[k] <= second[k]`` and ``mult[k]``
+is 2 for a heterozygous pair (both orders) and 1 for a homozygous one, so
+that ``sum_k mult f_first f_second`` is the sum over ordered pairs.
+"""
 
 from __future__ import annotations
 
@@ -7,99 +14,187 @@ from numba import njit, prange
 
 from .._jit import JIT, PJIT
 
-__all__ = ["count_pairs", "fill_pairs", "haplotype_estep"]
+__all__ = [
+    "accumulate",
+    "fill_pairs",
+    "keep_pairs",
+    "pair_counts",
+    "pair_posteriors",
+    "pair_scores",
+]
 
 
 @njit(**JIT)
-def count_pairs(calls):  # pragma: no cover - jitted
-    """Ordered haplotype pairs compatible with each person's genotypes.
+def pair_counts(patterns):  # pragma: no cover - jitted
+    """Unordered haplotype pairs compatible with each pattern.
 
-    A heterozygous site doubles them (either haplotype carries ALT), a
-    missing site quadruples them (each haplotype 0 or 1).
+    With ``H`` heterozygous and ``M`` missing sites there are ``2^H 4^M``
+    ordered pairs; only those with both haplotypes equal (``H = 0``: one
+    choice per missing site, ``2^M``) are their own mirror image.
     """
-    n, h = calls.shape
+    n, h = patterns.shape
     out = np.empty(n, dtype=np.int64)
     for i in range(n):
-        c = 1
+        het = 0
+        miss = 0
         for j in range(h):
-            g = calls[i, j]
+            g = patterns[i, j]
             if g == 1:
-                c *= 2
+                het += 1
             elif g < 0:
-                c *= 4
-        out[i] = c
+                miss += 1
+        ordered = (1 << het) << (2 * miss)
+        if het == 0:
+            out[i] = (ordered + (1 << miss)) // 2
+        else:
+            out[i] = ordered // 2
     return out
 
 
 @njit(**JIT)
-def fill_pairs(calls, offsets, first, second):  # pragma: no cover - jitted
-    """Write every person's ordered pairs (haplotype codes, bit j = SNP j)."""
-    n, h = calls.shape
+def fill_pairs(patterns, offsets, first, second, mult):  # pragma: no cover - jitted
+    """Write every pattern's unordered pairs (haplotype codes, bit j = SNP j).
+
+    The ordered pairs are enumerated (a heterozygous site puts ALT on either
+    haplotype, a missing site lets both be free) and a pair is kept when
+    ``first <= second``.
+    """
+    n, h = patterns.shape
+    free = np.empty(h, dtype=np.int64)
+    kind = np.empty(h, dtype=np.int64)  # 1 heterozygous, 2 missing
     for i in range(n):
         base = 0
-        free = np.empty(h, dtype=np.int64)  # sites with a choice
-        kind = np.empty(h, dtype=np.int64)  # 1 heterozygous, 2 missing
         m = 0
+        bits = 0
         for j in range(h):
-            g = calls[i, j]
+            g = patterns[i, j]
             if g == 2:
                 base |= 1 << j
             elif g == 1 or g < 0:
                 free[m] = j
                 kind[m] = 1 if g == 1 else 2
+                bits += kind[m]
                 m += 1
-        start = offsets[i]
-        count = offsets[i + 1] - start
-        for t in range(count):
+        k = offsets[i]
+        for c in range(1 << bits):
             a = base
             b = base
-            code = t
-            for u in range(m):
-                j = free[u]
-                if kind[u] == 1:
-                    if code & 1:
-                        a |= 1 << j
+            rest = c
+            for t in range(m):
+                bit = 1 << free[t]
+                if kind[t] == 1:
+                    if rest & 1:
+                        a |= bit
                     else:
-                        b |= 1 << j
-                    code >>= 1
+                        b |= bit
+                    rest >>= 1
                 else:
-                    if code & 1:
-                        a |= 1 << j
-                    if code & 2:
-                        b |= 1 << j
-                    code >>= 2
-            first[start + t] = a
-            second[start + t] = b
+                    if rest & 1:
+                        a |= bit
+                    if rest & 2:
+                        b |= bit
+                    rest >>= 2
+            if a < b:
+                first[k] = a
+                second[k] = b
+                mult[k] = 2.0
+                k += 1
+            elif a == b:
+                first[k] = a
+                second[k] = a
+                mult[k] = 1.0
+                k += 1
 
 
-@njit(**PJIT)
-def haplotype_estep(offsets, first, second, freq, chunks):  # pragma: no cover - jitted
-    """Per-person log-likelihood and expected haplotype counts.
+def _pair_posteriors(offsets, first, second, mult, weight, f, post, loglik):  # pragma: no cover
+    """E-step: each pair's expected number of people, each pattern's ln L.
 
-    ``L_i = sum over ordered pairs f_a f_b``; each pair's posterior share
-    ``f_a f_b / L_i`` counts once for ``a`` and once for ``b``.  People are
-    summed in fixed chunks, then the chunks in order (same result with any
-    number of threads).
+    ``post[k] = weight_p mult_k f_a f_b / L_p`` (so a pattern's posts sum to
+    its weight) and ``loglik[p] = weight_p ln L_p`` (``-inf`` when no pair
+    of the pattern has positive probability).  Patterns run in parallel;
+    every output element is written by one pattern only.
     """
     n = offsets.size - 1
-    n_chunks = chunks.size - 1
-    loglik = np.empty(n)
-    acc = np.zeros((n_chunks, freq.size))
-    for c in prange(n_chunks):
-        for i in range(chunks[c], chunks[c + 1]):
-            total = 0.0
-            for t in range(offsets[i], offsets[i + 1]):
-                total += freq[first[t]] * freq[second[t]]
-            if total <= 0.0:
-                loglik[i] = -np.inf
-                continue
-            loglik[i] = np.log(total)
-            inv = 1.0 / total
-            for t in range(offsets[i], offsets[i + 1]):
-                w = freq[first[t]] * freq[second[t]] * inv
-                acc[c, first[t]] += w
-                acc[c, second[t]] += w
-    counts = np.zeros(freq.size)
-    for c in range(n_chunks):
-        counts += acc[c]
-    return loglik, counts
+    for p in prange(n):
+        lo = offsets[p]
+        hi = offsets[p + 1]
+        total = 0.0
+        for k in range(lo, hi):
+            v = mult[k] * f[first[k]] * f[second[k]]
+            post[k] = v
+            total += v
+        if total > 0.0:
+            loglik[p] = weight[p] * np.log(total)
+            scale = weight[p] / total
+            for k in range(lo, hi):
+                post[k] *= scale
+        else:
+            loglik[p] = -np.inf
+
+
+#: Below this many pairs the serial E-step is faster than waking the thread pool.
+PARALLEL_MIN_PAIRS = 200_000
+
+pair_posteriors_serial = njit(**JIT)(_pair_posteriors)
+pair_posteriors_parallel = njit(**PJIT)(_pair_posteriors)
+
+
+def pair_posteriors(offsets, first, second, mult, weight, f, post, loglik):  # pragma: no cover
+    """The E-step kernel, threaded over patterns for large problems only."""
+    if first.size >= PARALLEL_MIN_PAIRS:
+        pair_posteriors_parallel(offsets, first, second, mult, weight, f, post, loglik)
+    else:
+        pair_posteriors_serial(offsets, first, second, mult, weight, f, post, loglik)
+
+
+@njit(**JIT)
+def accumulate(first, second, post, n_haplotypes):  # pragma: no cover - jitted
+    """Expected haplotype counts: each pair's posterior to both its haplotypes."""
+    counts = np.zeros(n_haplotypes)
+    for k in range(first.size):
+        counts[first[k]] += post[k]
+        counts[second[k]] += post[k]
+    return counts
+
+
+@njit(**JIT)
+def pair_scores(offsets, first, second, mult, weight, f, n_haplotypes):  # pragma: no cover
+    """Gradient of ``sum_p weight_p ln L_p`` in every haplotype frequency.
+
+    Defined for haplotypes at frequency zero too, which is what the optimality
+    check of a boundary estimate needs (at a maximum every haplotype in use
+    has gradient ``2 N`` and every unused one at most ``2 N``).
+    """
+    grad = np.zeros(n_haplotypes)
+    for p in range(offsets.size - 1):
+        total = 0.0
+        for k in range(offsets[p], offsets[p + 1]):
+            total += mult[k] * f[first[k]] * f[second[k]]
+        if total <= 0.0:
+            continue
+        scale = weight[p] / total
+        for k in range(offsets[p], offsets[p + 1]):
+            grad[first[k]] += scale * mult[k] * f[second[k]]
+            grad[second[k]] += scale * mult[k] * f[first[k]]
+    return grad
+
+
+@njit(**JIT)
+def keep_pairs(offsets, post, weight, threshold):  # pragma: no cover - jitted
+    """Pairs whose share of their pattern's posterior is at least ``threshold``.
+
+    A pattern always keeps its most probable pair.
+    """
+    keep = np.zeros(post.size, dtype=np.bool_)
+    for p in range(offsets.size - 1):
+        lo = offsets[p]
+        hi = offsets[p + 1]
+        best = lo
+        for k in range(lo, hi):
+            if post[k] >= threshold * weight[p]:
+                keep[k] = True
+            if post[k] > post[best]:
+                best = k
+        if hi > lo:
+            keep[best] = True
+    return keep

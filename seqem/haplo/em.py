@@ -1,26 +1,37 @@
 """Haplotype frequencies from unphased genotypes by exact EM.
 
 Excoffier & Slatkin (1995): every person's genotypes over ``h`` biallelic
-SNPs are explained by the ordered pairs of haplotypes they allow (a
-heterozygous site doubles the pairs, a missing call quadruples them: both
-alleles of both haplotypes are free), the likelihood of haplotype
-frequencies ``f`` is
+SNPs are explained by the haplotype pairs they allow (a heterozygous site
+doubles the pairs, a missing call lets both alleles of both haplotypes be
+free), the likelihood of haplotype frequencies ``f`` is
 
-    ln L = sum_i ln sum_{(a, b) compatible with person i} f_a f_b
+    ln L = sum_i ln sum_{ordered pairs (a, b) compatible with person i} f_a f_b
 
 (the definition haplo.stats uses), and EM replaces ``f`` by the expected
-haplotype counts over ``2 N``.  The pairs are enumerated once (compiled),
-only haplotypes that some pair uses carry frequency, and the fit runs through
-the shared EM engine (SQUAREM, several starts: the first uniform, the others
-Dirichlet draws).
+haplotype counts over ``2 N``.
 
-Rare haplotypes.  The plain maximum-likelihood estimate spreads mass over
-many rare haplotypes that only explain ambiguous people.  With
-``min_freq > 0`` (the default, 1e-4) the haplotypes whose frequency falls
-below it at the optimum are removed and EM is run again on the rest (EM keeps
-a zero frequency at zero, so this is the maximum-likelihood estimate over the
-haplotypes that remain); the removed count is reported.  ``min_freq=0``
-gives the plain estimate.
+How it is computed.  People with the same calls share one *pattern* and its
+unordered pairs are enumerated once (compiled).  EM runs through the shared
+engine (SQUAREM) on an *active set*: the pairs whose posterior share in
+their pattern is at least :data:`PRUNE` (a pattern always keeps its best
+pair).  After each round the full problem is checked: one exact E-step over
+every pair re-selects the active set, and every haplotype at frequency zero
+whose likelihood gradient exceeds ``2 N`` (the Lagrange multiplier of the
+sum-to-one constraint) is put back.  The fit ends only when a round changes
+the full log-likelihood by less than ``tol`` and no haplotype is left out
+that the likelihood wants: a stationary point of the *full* problem, not of a
+trimmed one (haplo.em's progressive insertion drops pairs for good and can
+stop short of the maximum).  Several starts (the first uniform, the others
+Dirichlet draws) guard against local maxima; the best likelihood wins.
+
+Rare haplotypes.  The maximum-likelihood estimate spends some mass on rare
+haplotypes that only ambiguous people support.  ``min_count`` (default 0.5)
+removes, one at a time from the least supported, haplotypes whose expected
+number of copies in the sample is below it, refitting after each removal
+round, and keeps only removals the data do not contradict (the likelihood
+may fall by at most ``min_count`` log units per removed haplotype, an
+Akaike-type allowance); the removed haplotypes and the likelihood cost are
+reported.  ``min_count=0`` gives the plain maximum-likelihood estimate.
 
 Standard errors come from the empirical information (the cross-product of
 the people's scores in the free frequencies of the most frequent
@@ -30,112 +41,174 @@ haplotypes), inverted and mapped back to all of them.
 from __future__ import annotations
 
 import dataclasses
+import warnings
 from typing import Any
 
 import numpy as np
 
 from .. import _jit
 from ..em.engine import FitResult, run_em
-from ..errors import InputFormatError, ParameterError
+from ..errors import ConvergenceWarning, InputFormatError, ParameterError
 from . import _em_kernels as K
 
 __all__ = ["HaploFit", "PhasePairs", "enumerate_pairs", "fit_haplotypes", "phase"]
 
-#: Ordered pairs enumerated at most (about 16 bytes each).
-MAX_PAIRS = 50_000_000
+#: Unordered pairs enumerated at most (about 24 bytes each).
+MAX_PAIRS = 40_000_000
+#: Most SNPs exact enumeration accepts.
+MAX_SNPS = 30
+#: A pair enters the active set when its share of its pattern's posterior is at least this.
+PRUNE = 1e-10
+#: Relative excess of a left-out haplotype's gradient over 2N that puts it back.
+KKT_SLACK = 1e-7
+#: Frequency a haplotype is put back at.
+REINSERT = 1e-7
 
 
 @dataclasses.dataclass(frozen=True)
 class PhasePairs:
-    """Every person's compatible ordered haplotype pairs (CSR layout).
+    """The distinct genotype patterns of a window and their compatible pairs.
 
-    ``first[offsets[i]:offsets[i+1]]`` and ``second[...]`` index into
-    ``codes`` (haplotype codes, bit ``j`` = allele at SNP ``j``).
+    ``first[offsets[p]:offsets[p+1]]``, ``second[...]`` index into ``codes``
+    (haplotype codes, bit ``j`` = allele at SNP ``j``), with
+    ``first <= second``; ``mult`` is 2 for a heterozygous pair (both orders),
+    1 for a homozygous one.  ``weight[p]`` is the number of people with
+    pattern ``p``; ``person[i]`` is person ``i``'s pattern (-1 for a person
+    without any call).
     """
 
+    patterns: np.ndarray
+    weight: np.ndarray
+    person: np.ndarray
     offsets: np.ndarray
     first: np.ndarray
     second: np.ndarray
+    mult: np.ndarray
     codes: np.ndarray
     n_snps: int
 
     @property
     def n_people(self) -> int:
-        return int(self.offsets.size - 1)
+        """People with at least one call."""
+        return int(self.weight.sum())
+
+    @property
+    def n_pairs(self) -> int:
+        return int(self.first.size)
+
+    def pattern_of_pair(self) -> np.ndarray:
+        return np.repeat(np.arange(self.weight.size), np.diff(self.offsets))
+
+
+def check_calls(calls: np.ndarray) -> np.ndarray:
+    """``calls`` as a C-contiguous int8 people x SNPs matrix, or a clear error."""
+    g = np.ascontiguousarray(calls, dtype=np.int8)
+    if g.ndim != 2 or g.shape[1] == 0:
+        raise InputFormatError("genotypes must be a people x SNPs matrix with at least one SNP")
+    if np.any((g > 2) | (g < -1)):
+        raise InputFormatError("genotype calls must be 0, 1, 2 or -1 (missing)")
+    return g
 
 
 def enumerate_pairs(calls: np.ndarray, *, max_pairs: int = MAX_PAIRS) -> PhasePairs:
-    """The compatible ordered pairs of every person with at least one call.
+    """The distinct genotype patterns and their compatible unordered pairs.
 
     Parameters
     ----------
     calls : int8 array (n_people, n_snps)
-        ALT allele counts, -1 missing.  People with no call at all are left
-        out (they carry no information).
+        ALT allele counts, -1 missing.  People with no call at all carry no
+        information and get pattern -1.
     """
-    g = np.ascontiguousarray(calls, dtype=np.int8)
-    if g.ndim != 2 or g.shape[1] == 0:
-        raise InputFormatError("genotypes must be a people x SNPs matrix with at least one SNP")
-    if g.shape[1] > 30:
+    g = check_calls(calls)
+    h = g.shape[1]
+    if h > MAX_SNPS:
         raise ParameterError(
-            f"{g.shape[1]} SNPs: exact enumeration is limited to 30 SNPs; use a smaller window"
+            f"{h} SNPs: exact enumeration is limited to {MAX_SNPS} SNPs; "
+            "use a smaller window or the cluster model"
         )
-    if np.any((g > 2) | (g < -1)):
-        raise InputFormatError("genotype calls must be 0, 1, 2 or -1 (missing)")
-    g = g[(g >= 0).any(axis=1)]
-    if g.shape[0] == 0:
+    called = (g >= 0).any(axis=1)
+    if not called.any():
         raise InputFormatError("no person has a call in this window")
-    counts = K.count_pairs(g)
+    patterns, inverse, weight = np.unique(
+        g[called], axis=0, return_inverse=True, return_counts=True
+    )
+    person = np.full(g.shape[0], -1, dtype=np.int64)
+    person[called] = inverse.reshape(-1)
+    patterns = np.ascontiguousarray(patterns, dtype=np.int8)
+    counts = K.pair_counts(patterns)
     total = int(counts.sum())
     if total > max_pairs:
         raise ParameterError(
             f"{total:,} phase configurations (over {max_pairs:,}): the window has too many "
-            "heterozygous or missing calls for exact EM; use fewer SNPs"
+            "heterozygous or missing calls for exact EM; use fewer SNPs or the cluster model"
         )
     offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
     first = np.empty(total, dtype=np.int64)
     second = np.empty(total, dtype=np.int64)
-    K.fill_pairs(g, offsets, first, second)
-    codes, inverse = np.unique(np.concatenate([first, second]), return_inverse=True)
-    inverse = inverse.astype(np.int64)
-    return PhasePairs(offsets, inverse[:total], inverse[total:], codes, int(g.shape[1]))
+    mult = np.empty(total, dtype=np.float64)
+    K.fill_pairs(patterns, offsets, first, second, mult)
+    codes, index = _compact_codes(first, second, h)
+    return PhasePairs(
+        patterns=patterns,
+        weight=weight.astype(np.float64),
+        person=person,
+        offsets=offsets,
+        first=index[:total],
+        second=index[total:],
+        mult=mult,
+        codes=codes,
+        n_snps=h,
+    )
 
 
-def _chunks(n: int) -> np.ndarray:
-    return np.linspace(0, n, min(64, n) + 1).astype(np.int64)
+def _compact_codes(first: np.ndarray, second: np.ndarray, h: int) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct haplotype codes (sorted) and every pair member's index into them."""
+    both = np.concatenate([first, second])
+    if h <= 24:  # a direct table is faster than sorting
+        seen = np.zeros(1 << h, dtype=np.bool_)
+        seen[both] = True
+        codes = np.flatnonzero(seen).astype(np.int64)
+        table = np.cumsum(seen, dtype=np.int64) - 1
+        return codes, table[both]
+    codes, index = np.unique(both, return_inverse=True)
+    return codes.astype(np.int64), index.reshape(-1).astype(np.int64)
 
 
-class HaplotypeEM:
-    """Exact haplotype-frequency EM as an EM-engine problem."""
+class _Subset:
+    """An EM-engine problem over a subset of the pairs (the active set)."""
 
-    def __init__(self, pairs: PhasePairs, *, n_threads: int | None = None) -> None:
-        self.pairs = pairs
-        self.chunks = _chunks(pairs.n_people)
+    def __init__(
+        self,
+        offsets: np.ndarray,
+        first: np.ndarray,
+        second: np.ndarray,
+        mult: np.ndarray,
+        weight: np.ndarray,
+        start: np.ndarray,
+        n_threads: int | None,
+    ) -> None:
+        self.offsets, self.first, self.second, self.mult = offsets, first, second, mult
+        self.weight = weight
+        self.start = start
         self.n_threads = n_threads
-        self.support = np.ones(pairs.codes.size, dtype=bool)
-        self.start: np.ndarray | None = None
-        self._starts = 0
+        self.post = np.empty(first.size)
+        self.loglik = np.empty(weight.size)
 
     def initial_params(self, rng: np.random.Generator) -> dict[str, np.ndarray]:
-        if self.start is not None:
-            return {"f": self.start.copy()}
-        k = int(self.support.sum())
-        f = np.zeros(self.support.size)
-        f[self.support] = 1.0 / k if self._starts == 0 else rng.dirichlet(np.ones(k))
-        self._starts += 1
-        return {"f": f}
+        return {"f": self.start.copy()}
 
     def e_step(self, params: dict[str, np.ndarray]) -> tuple[dict[str, np.ndarray], float]:
-        p = self.pairs
+        f = params["f"]
         with _jit.threads(self.n_threads):
-            loglik, counts = K.haplotype_estep(
-                p.offsets, p.first, p.second, params["f"], self.chunks
-            )
-        self.last_loglik = loglik
-        return {"counts": counts}, float(loglik.sum())
+            K.pair_posteriors(
+                self.offsets, self.first, self.second, self.mult, self.weight, f,
+                self.post, self.loglik,
+            )  # fmt: skip
+        counts = K.accumulate(self.first, self.second, self.post, f.size)
+        return {"counts": counts}, float(self.loglik.sum())
 
     def m_step(self, stats: dict[str, np.ndarray], params: dict[str, np.ndarray]) -> dict[str, Any]:
-        counts = np.where(self.support, stats["counts"], 0.0)
+        counts = stats["counts"]
         return {"f": counts / counts.sum()}
 
     def log_prior(self, params: dict[str, np.ndarray]) -> float:
@@ -147,9 +220,121 @@ class HaplotypeEM:
     def from_vector(self, vector: np.ndarray, like: dict[str, np.ndarray]) -> dict | None:
         if not np.all(np.isfinite(vector)) or np.any(vector < 0):
             return None
-        v = np.where(self.support, vector, 0.0)
-        s = v.sum()
-        return None if s <= 0 else {"f": v / s}
+        s = vector.sum()
+        return None if s <= 0 else {"f": vector / s}
+
+
+def loglik(pairs: PhasePairs, f: np.ndarray, n_threads: int | None = None) -> float:
+    """``sum_i ln sum_pairs f_a f_b`` over every pair (the full likelihood)."""
+    post = np.empty(pairs.n_pairs)
+    ll = np.empty(pairs.weight.size)
+    with _jit.threads(n_threads):
+        K.pair_posteriors(
+            pairs.offsets, pairs.first, pairs.second, pairs.mult, pairs.weight, f, post, ll
+        )
+    return float(ll.sum())
+
+
+def expected_counts(pairs: PhasePairs, f: np.ndarray) -> tuple[np.ndarray, float]:
+    """Expected haplotype counts and the log-likelihood at ``f`` (one exact E-step)."""
+    problem = _Subset(pairs.offsets, pairs.first, pairs.second, pairs.mult, pairs.weight, f, None)
+    stats, ll = problem.e_step({"f": f})
+    return stats["counts"], ll
+
+
+@dataclasses.dataclass
+class _Maximum:
+    f: np.ndarray
+    loglik: float
+    n_iter: int
+    rounds: int
+    converged: bool
+    history: list[float]
+
+
+def maximise(
+    pairs: PhasePairs,
+    f0: np.ndarray,
+    *,
+    allowed: np.ndarray | None = None,
+    tol: float = 1e-9,
+    max_iter: int = 5000,
+    max_rounds: int = 60,
+    n_threads: int | None = None,
+) -> _Maximum:
+    """EM from ``f0`` to a stationary point of the full likelihood.
+
+    ``allowed`` (bool over haplotypes) restricts the estimate to those
+    haplotypes; the optimality check then only considers them.
+    """
+    two_n = 2.0 * pairs.weight.sum()
+    pattern_of_pair = pairs.pattern_of_pair()
+    n_hap = pairs.codes.size
+    f = f0.copy()
+    if allowed is not None:
+        f[~allowed] = 0.0
+        f /= f.sum()
+    post = np.empty(pairs.n_pairs)
+    ll = np.empty(pairs.weight.size)
+    total_iter = 0
+    history: list[float] = []
+    converged = False
+    rounds = 0
+    budget = 20
+    while rounds < max_rounds:
+        rounds += 1
+        with _jit.threads(n_threads):
+            K.pair_posteriors(
+                pairs.offsets, pairs.first, pairs.second, pairs.mult, pairs.weight, f, post, ll
+            )
+        full_before = float(ll.sum())
+        history.append(full_before)
+        keep = K.keep_pairs(pairs.offsets, post, pairs.weight, PRUNE)
+        if allowed is not None:
+            keep &= allowed[pairs.first] & allowed[pairs.second]
+        first, second = pairs.first[keep], pairs.second[keep]
+        active = np.zeros(n_hap, dtype=np.bool_)
+        active[first] = True
+        active[second] = True
+        local = np.cumsum(active) - 1
+        per_pattern = np.bincount(pattern_of_pair[keep], minlength=pairs.weight.size)
+        offsets = np.concatenate([[0], np.cumsum(per_pattern)]).astype(np.int64)
+        start = f[active]
+        start = start / start.sum()
+        sub = _Subset(
+            offsets, local[first], local[second], pairs.mult[keep], pairs.weight, start,
+            n_threads,
+        )  # fmt: skip
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            params, fit = run_em(sub, max_iter=budget, tol=tol, accelerate="squarem")
+        total_iter += fit.n_iter
+        f = np.zeros(n_hap)
+        f[active] = params["f"]
+        # the full problem at the new point: likelihood, and who wants back in
+        grad = K.pair_scores(
+            pairs.offsets, pairs.first, pairs.second, pairs.mult, pairs.weight, f, n_hap
+        )
+        wanted = (f == 0) & (grad > two_n * (1.0 + KKT_SLACK))
+        if allowed is not None:
+            wanted &= allowed
+        full_after = loglik(pairs, f, n_threads)
+        if (
+            fit.converged
+            and not wanted.any()
+            and full_after - full_before < max(tol, 1e-12 * abs(full_after))
+        ):
+            converged = True
+            history.append(full_after)
+            break
+        if wanted.any():
+            f[wanted] = REINSERT
+            f /= f.sum()
+        budget = min(2 * budget, max_iter)
+        if total_iter >= max_iter:
+            break
+    final = loglik(pairs, f, n_threads)
+    return _Maximum(f, final, total_iter, rounds, converged, history)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -162,28 +347,43 @@ class HaploFit:
         One character per SNP in position order (``0`` REF, ``1`` ALT),
         sorted by frequency, highest first (only frequencies > 0).
     frequencies, se : float64 arrays
+    codes : int64 array
+        The haplotypes as codes (bit ``j`` = allele at SNP ``j``).
     loglik : float
         ``sum_i ln sum_pairs f_a f_b`` at the estimate.
+    loglik_mle : float
+        The same at the maximum-likelihood estimate (before rare haplotypes
+        were removed).
     n_people : int
         People with at least one call.
     n_removed : int
-        Haplotypes removed below ``min_freq``.
+        Haplotypes removed as unsupported (``min_count``).
     lr_test : dict
         Likelihood-ratio test of linkage equilibrium: ``lr`` (2 (ln L -
         ln L0), ln L0 under frequencies that are products of the allele
         frequencies), ``df`` and ``pvalue``.
+    starts : list of float
+        Final log-likelihood of every start.
     fit : FitResult
+        Iterations, convergence and timing of the winning start.
+    pairs : PhasePairs
+    f_all : float64 array
+        The estimate over every haplotype of ``pairs.codes``.
     """
 
     haplotypes: tuple[str, ...]
     frequencies: np.ndarray
     se: np.ndarray
+    codes: np.ndarray
     loglik: float
+    loglik_mle: float
     n_people: int
     n_removed: int
     lr_test: dict[str, float]
+    starts: list[float]
     fit: FitResult
-    codes: np.ndarray
+    pairs: PhasePairs
+    f_all: np.ndarray
 
     def as_dict(self) -> dict[str, float]:
         return dict(zip(self.haplotypes, self.frequencies.tolist(), strict=True))
@@ -200,9 +400,10 @@ SE_MAX_HAPLOTYPES = 400
 def _standard_errors(pairs: PhasePairs, f: np.ndarray) -> np.ndarray:
     """Standard errors of the frequencies from the empirical information.
 
-    The information is the cross-product of the people's scores in the free
-    frequencies of the (at most :data:`SE_MAX_HAPLOTYPES`) most frequent
-    haplotypes, the others held fixed; their standard errors are NaN.
+    The information is the weighted cross-product of the patterns' scores in
+    the free frequencies of the (at most :data:`SE_MAX_HAPLOTYPES`) most
+    frequent haplotypes, the others held fixed; their standard errors are
+    NaN.
     """
     nonzero = np.flatnonzero(f > 0)
     keep = nonzero[np.argsort(-f[nonzero], kind="stable")[:SE_MAX_HAPLOTYPES]]
@@ -211,25 +412,23 @@ def _standard_errors(pairs: PhasePairs, f: np.ndarray) -> np.ndarray:
     if k < 2:
         se[keep] = 0.0
         return se
-    # score of person i in the free parameters f_1..f_{k-1} (f_k = 1 - sum)
     index = np.full(f.size, -1)
     index[keep] = np.arange(k)
     a, b = index[pairs.first], index[pairs.second]
-    ok = (a >= 0) & (b >= 0)
-    w = np.where(ok, f[pairs.first] * f[pairs.second], 0.0)
-    person = np.repeat(np.arange(pairs.n_people), np.diff(pairs.offsets))
-    L = np.bincount(person, weights=w, minlength=pairs.n_people)
-    # d L_i / d f_h = sum over pairs containing h of the other frequency
-    grad = np.zeros((pairs.n_people, k))
-    np.add.at(grad, (person[ok], a[ok]), f[pairs.second][ok])
-    np.add.at(grad, (person[ok], b[ok]), f[pairs.first][ok])
-    score = grad / L[:, None]
+    pattern = pairs.pattern_of_pair()
+    value = pairs.mult * f[pairs.first] * f[pairs.second]
+    L = np.bincount(pattern, weights=value, minlength=pairs.weight.size)
+    ok = (a >= 0) & (b >= 0) & (value > 0)
+    # d L_p / d f_h = sum over pairs holding h of mult times the other frequency
+    grad = np.zeros((pairs.weight.size, k))
+    m = pairs.mult[ok]
+    np.add.at(grad, (pattern[ok], a[ok]), m * f[pairs.second[ok]])
+    np.add.at(grad, (pattern[ok], b[ok]), m * f[pairs.first[ok]])
+    used = L > 0
+    score = grad[used] / L[used, None]
     free = score[:, :-1] - score[:, -1:]
-    info = free.T @ free  # empirical (cross-product) information
-    try:
-        cov = np.linalg.pinv(info)
-    except np.linalg.LinAlgError:  # pragma: no cover
-        return se
+    info = (free * pairs.weight[used, None]).T @ free
+    cov = np.linalg.pinv(info)
     full = np.zeros((k, k))
     full[:-1, :-1] = cov
     full[-1, :-1] = full[:-1, -1] = -cov.sum(axis=1)
@@ -238,15 +437,86 @@ def _standard_errors(pairs: PhasePairs, f: np.ndarray) -> np.ndarray:
     return se
 
 
+def _equilibrium_test(calls: np.ndarray, pairs: PhasePairs, f: np.ndarray, ll: float) -> dict:
+    """Likelihood-ratio test of linkage equilibrium against the estimate ``f``."""
+    from scipy.stats import chi2
+
+    called = calls >= 0
+    p_alt = np.where(called, calls, 0).sum(axis=0) / np.maximum(2 * called.sum(axis=0), 1)
+    bits = (pairs.codes[:, None] >> np.arange(pairs.n_snps)) & 1
+    f0 = np.prod(np.where(bits == 1, p_alt, 1 - p_alt), axis=1)
+    ll0 = loglik(pairs, f0)
+    df = max(int((f > 0).sum()) - 1 - int((p_alt * (1 - p_alt) > 0).sum()), 1)
+    lr = max(0.0, 2.0 * (ll - ll0))
+    return {"lr": lr, "df": float(df), "pvalue": float(chi2.sf(lr, df)), "loglik0": ll0}
+
+
+def _remove_unsupported(
+    pairs: PhasePairs,
+    f: np.ndarray,
+    ll: float,
+    min_count: float,
+    *,
+    tol: float,
+    max_iter: int,
+    n_threads: int | None,
+) -> tuple[np.ndarray, float, int]:
+    """Drop haplotypes with fewer than ``min_count`` expected copies (see module doc)."""
+    two_n = 2.0 * pairs.weight.sum()
+    allowed = f > 0
+    removed = 0
+    pattern = pairs.pattern_of_pair()
+    for _ in range(20):
+        copies = f * two_n
+        weak = allowed & (copies < min_count)
+        # every pattern must keep a pair: protect the best pair of any pattern left without one
+        left = allowed & ~weak
+        has = np.bincount(
+            pattern[left[pairs.first] & left[pairs.second]], minlength=pairs.weight.size
+        )
+        if (has == 0).any():
+            value = pairs.mult * f[pairs.first] * f[pairs.second]
+            for p in np.flatnonzero(has == 0):
+                lo, hi = pairs.offsets[p], pairs.offsets[p + 1]
+                k = lo + int(np.argmax(value[lo:hi]))
+                weak[pairs.first[k]] = weak[pairs.second[k]] = False
+        if not weak.any():
+            break
+        trial_allowed = allowed & ~weak
+        trial = maximise(
+            pairs, f, allowed=trial_allowed, tol=tol, max_iter=max_iter, n_threads=n_threads
+        )
+        n_weak = int(weak.sum())
+        if not np.isfinite(trial.loglik) or ll - trial.loglik > min_count * n_weak:
+            # too costly as a block: remove only the weakest half
+            order = np.flatnonzero(weak)[np.argsort(copies[weak], kind="stable")]
+            if order.size <= 1:
+                break
+            weak = np.zeros_like(weak)
+            weak[order[: order.size // 2]] = True
+            trial = maximise(
+                pairs, f, allowed=allowed & ~weak, tol=tol, max_iter=max_iter,
+                n_threads=n_threads,
+            )  # fmt: skip
+            n_weak = int(weak.sum())
+            if not np.isfinite(trial.loglik) or ll - trial.loglik > min_count * n_weak:
+                break
+        allowed = trial.f > 0
+        removed += n_weak
+        f, ll = trial.f, trial.loglik
+    return f, ll, removed
+
+
 def fit_haplotypes(
     calls: np.ndarray,
     *,
     n_init: int = 5,
-    min_freq: float = 1e-4,
+    min_count: float = 0.5,
     max_iter: int = 5000,
-    tol: float = 1e-8,
+    tol: float = 1e-9,
     random_state: Any = None,
     n_threads: int | None = None,
+    standard_errors: bool = True,
 ) -> HaploFit:
     """Haplotype frequencies of a window of SNPs by exact EM.
 
@@ -256,99 +526,111 @@ def fit_haplotypes(
         ALT allele counts 0/1/2, -1 missing; up to about 20-25 SNPs.
     n_init : int
         Starts (the first uniform, the rest random); the best log-likelihood wins.
-    min_freq : float
-        Haplotypes below this frequency at the optimum are removed and the
-        rest refitted (0: the plain maximum-likelihood estimate).
+    min_count : float
+        Remove haplotypes with fewer expected copies than this where the
+        likelihood allows (module doc); 0 keeps the maximum-likelihood estimate.
     tol : float
-        EM stops when the log-likelihood rises by less than this.
+        A round ends when the full log-likelihood rises by less than this.
     """
-    from scipy.stats import chi2
+    import time
 
-    pairs = enumerate_pairs(calls)
-    problem = HaplotypeEM(pairs, n_threads=n_threads)
-    params, fit = run_em(
-        problem, max_iter=max_iter, tol=tol, n_init=n_init, random_state=random_state,
-        accelerate="squarem",
-    )  # fmt: skip
-    f = params["f"]
-    removed = 0
-    if min_freq > 0:
-        drop = (f < min_freq) & problem.support
-        trimmed = np.where(drop, 0.0, f)
-        if drop.any() and trimmed.sum() > 0:
-            trimmed /= trimmed.sum()
-            _, ll_trimmed = problem.e_step({"f": trimmed})
-            if np.isfinite(ll_trimmed):  # every person keeps a compatible pair
-                removed = int(drop.sum())
-                problem.support &= ~drop
-                problem.start = trimmed
-                params, fit = run_em(
-                    problem, max_iter=max_iter, tol=tol, random_state=random_state,
-                    accelerate="squarem",
-                )  # fmt: skip
-                f = params["f"]
-    _, loglik = problem.e_step({"f": f})
-    se = _standard_errors(pairs, f)
-    # linkage equilibrium: haplotype frequencies = products of allele frequencies
-    g = np.asarray(calls)
-    called = g >= 0
-    p_alt = np.where(called, g, 0).sum(axis=0) / np.maximum(2 * called.sum(axis=0), 1)
-    bits = (pairs.codes[:, None] >> np.arange(pairs.n_snps)) & 1
-    f0 = np.prod(np.where(bits == 1, p_alt, 1 - p_alt), axis=1)
-    _, loglik0 = HaplotypeEM(pairs, n_threads=n_threads).e_step({"f": f0})
-    k = int((f > 0).sum())
-    df = max(k - 1 - pairs.n_snps, 1)
-    lr = max(0.0, 2.0 * (loglik - loglik0))
+    from ..em.engine import make_seed
+
+    if not isinstance(n_init, (int, np.integer)) or n_init < 1:
+        raise ParameterError(f"n_init must be an integer >= 1, got {n_init!r}")
+    if not min_count >= 0:
+        raise ParameterError(f"min_count must be >= 0, got {min_count!r}")
+    clock = time.perf_counter()
+    g = check_calls(calls)
+    pairs = enumerate_pairs(g)
+    n_hap = pairs.codes.size
+    seed = make_seed(random_state)
+    rng = np.random.default_rng(seed)
+    best: _Maximum | None = None
+    finals: list[float] = []
+    best_index = 0
+    for start in range(n_init):
+        f0 = np.full(n_hap, 1.0 / n_hap) if start == 0 else rng.dirichlet(np.ones(n_hap))
+        result = maximise(pairs, f0, tol=tol, max_iter=max_iter, n_threads=n_threads)
+        finals.append(result.loglik)
+        if best is None or result.loglik > best.loglik:
+            best, best_index = result, start
+    assert best is not None
+    if not best.converged:
+        warnings.warn(
+            f"haplotype EM did not converge in {best.n_iter} iterations", ConvergenceWarning,
+            stacklevel=2,
+        )  # fmt: skip
+    f, ll, removed = best.f, best.loglik, 0
+    if min_count > 0:
+        f, ll, removed = _remove_unsupported(
+            pairs, f, ll, min_count, tol=tol, max_iter=max_iter, n_threads=n_threads
+        )
+    se = _standard_errors(pairs, f) if standard_errors else np.full(n_hap, np.nan)
+    lr_test = _equilibrium_test(g, pairs, f, ll)
     order = np.argsort(-f, kind="stable")
     order = order[f[order] > 0]
+    fit = FitResult(
+        converged=best.converged,
+        stop_reason="tol" if best.converged else "max_iter",
+        n_iter=best.n_iter,
+        loglik=ll,
+        objective=ll,
+        history=tuple(best.history),
+        seed=seed,
+        elapsed=time.perf_counter() - clock,
+        n_init=n_init,
+        best_init=best_index,
+        accelerate="squarem",
+        init_objectives=tuple(finals),
+    )
     return HaploFit(
         haplotypes=_strings(pairs.codes[order], pairs.n_snps),
         frequencies=f[order],
         se=se[order],
-        loglik=float(loglik),
+        codes=pairs.codes[order],
+        loglik=ll,
+        loglik_mle=best.loglik,
         n_people=pairs.n_people,
         n_removed=removed,
-        lr_test={"lr": lr, "df": float(df), "pvalue": float(chi2.sf(lr, df))},
+        lr_test=lr_test,
+        starts=finals,
         fit=fit,
-        codes=pairs.codes[order],
+        pairs=pairs,
+        f_all=f,
     )
 
 
-def phase(calls: np.ndarray, fit: HaploFit) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def phase(fit: HaploFit) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Each person's most probable unordered haplotype pair under ``fit``.
 
     Returns
     -------
     hap1, hap2 : int64 arrays (n_people,)
-        Haplotype codes (-1 for a person with no call or no compatible pair).
+        Haplotype codes, ``hap1 <= hap2`` (-1 for a person without any call).
     probability : float64 array
-        Posterior probability of that unordered pair.
+        Posterior probability of that unordered pair (NaN without calls).
     """
-    g = np.ascontiguousarray(calls, dtype=np.int8)
-    n = g.shape[0]
-    freq_of = dict(zip(fit.codes.tolist(), fit.frequencies.tolist(), strict=True))
-    counts = K.count_pairs(g)
-    offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
-    first = np.empty(int(offsets[-1]), dtype=np.int64)
-    second = np.empty(int(offsets[-1]), dtype=np.int64)
-    K.fill_pairs(g, offsets, first, second)
-    h1 = np.full(n, -1, dtype=np.int64)
-    h2 = np.full(n, -1, dtype=np.int64)
-    prob = np.zeros(n)
-    for i in range(n):
-        if not (g[i] >= 0).any():
-            continue
-        a = first[offsets[i] : offsets[i + 1]]
-        b = second[offsets[i] : offsets[i + 1]]
-        w = np.array([freq_of.get(x, 0.0) * freq_of.get(y, 0.0) for x, y in zip(a, b, strict=True)])
-        total = w.sum()
-        if total <= 0:
-            continue
-        lo, hi = np.minimum(a, b), np.maximum(a, b)
-        key = lo * (1 << 31) + hi
-        uniq, inv = np.unique(key, return_inverse=True)
-        share = np.bincount(inv, weights=w) / total
-        best = int(np.argmax(share))
-        h1[i], h2[i] = int(uniq[best] >> 31), int(uniq[best] & ((1 << 31) - 1))
-        prob[i] = share[best]
+    pairs = fit.pairs
+    post = np.empty(pairs.n_pairs)
+    ll = np.empty(pairs.weight.size)
+    unit = np.ones(pairs.weight.size)
+    K.pair_posteriors(
+        pairs.offsets, pairs.first, pairs.second, pairs.mult, unit, fit.f_all, post, ll
+    )
+    n_pat = pairs.weight.size
+    pattern = pairs.pattern_of_pair()
+    # the best pair of every pattern: the last index of the maximum after a stable sort
+    order = np.lexsort((post, pattern))
+    last = np.concatenate([np.flatnonzero(np.diff(pattern[order])), [order.size - 1]])
+    best = order[last]
+    assert best.size == n_pat
+    h1 = np.full(pairs.person.size, -1, dtype=np.int64)
+    h2 = np.full(pairs.person.size, -1, dtype=np.int64)
+    prob = np.full(pairs.person.size, np.nan)
+    ok = pairs.person >= 0
+    chosen = best[pairs.person[ok]]
+    h1[ok] = pairs.codes[pairs.first[chosen]]
+    h2[ok] = pairs.codes[pairs.second[chosen]]
+    prob[ok] = post[chosen]
     return h1, h2, prob
