@@ -280,6 +280,7 @@ class RunContext:
             "seed": getattr(self.args, "seed", None),
             "fit_result": next(iter(fits.values())) if len(fits) == 1 else None,
             "fit_results": fits,
+            **({"loglik": self.results["loglik"]} if "loglik" in self.results else {}),
             "results": self.results,
             "outputs": self.outputs,
             "warnings": self.warnings,

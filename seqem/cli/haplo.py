@@ -1,7 +1,11 @@
 """``seqem haplo``: haplotype analyses of genotype files (VCF/BCF).
 
-``ld``: pairwise linkage disequilibrium (D, D', r2) of the SNPs in a region,
-all pairs or one SNP against the others, as a TSV and optionally a heat map.
+``freq``: haplotype frequencies of the SNPs in a region (exact EM), with
+standard errors, the log-likelihood and a test of linkage equilibrium.
+``phase``: each sample's most probable haplotype pair under those
+frequencies.  ``ld``: pairwise linkage disequilibrium (D, D', r2) of the
+SNPs in a region, all pairs or one SNP against the others, as a TSV and
+optionally a heat map.
 """
 
 from __future__ import annotations
@@ -10,9 +14,18 @@ import argparse
 from typing import TYPE_CHECKING, Any
 
 from ..errors import SeqemError
-from ._common import add_run_options, check_output_path, examples, write_text
+from ._common import (
+    DEFAULT_SEED,
+    add_run_options,
+    check_output_path,
+    examples,
+    nonnegative_float,
+    positive_int,
+    write_text,
+)
 
 if TYPE_CHECKING:  # pragma: no cover
+    from ..haplo.em import HaploFit
     from ..haplo.ld import LDTable
     from ..io.vcf import Genotypes
     from ._common import RunContext
@@ -24,11 +37,17 @@ def register(commands: Any) -> None:
     """Add the ``haplo`` group and its verbs to the top-level subparsers."""
     group = commands.add_parser(
         "haplo",
-        help="haplotypes of genotype files: linkage disequilibrium",
+        help="haplotypes of genotype files: frequencies, phase, linkage disequilibrium",
         description="Haplotype analyses of unphased genotypes in VCF/BCF files.",
-        epilog=examples("seqem haplo ld data/example_cohort.vcf.gz --region 1:1-200000 -o ld.tsv"),
+        epilog=examples(
+            "seqem haplo freq data/example_cohort.vcf.gz --region 1:1-20000 -o haps.tsv",
+            "seqem haplo phase data/example_cohort.vcf.gz --region 1:1-20000 -o phase.tsv",
+            "seqem haplo ld data/example_cohort.vcf.gz --region 1:1-200000 -o ld.tsv",
+        ),
     )
     verbs = group.add_subparsers(dest="verb", metavar="VERB", title="verbs")
+    _add_freq(verbs)
+    _add_phase(verbs)
     _add_ld(verbs)
     group.set_defaults(_parser=group)
 
@@ -84,6 +103,228 @@ def load_genotypes(args: argparse.Namespace, ctx: RunContext) -> Genotypes:
         ctx.info(f"{int(missing.sum())} SNP(s) have no call at all (their pairs are NA)")
     ctx.results.update(n_snps=g.n_snps, n_samples=g.n_people, skipped=g.skipped)
     return g
+
+
+# ---------------------------------------------------------------------------
+# freq and phase
+
+FREQ_DESCRIPTION = """\
+Haplotype frequencies of the biallelic SNPs of a region from unphased
+genotypes, by exact EM (Excoffier & Slatkin): every phase configuration each
+person's calls allow is enumerated (missing calls are summed over), and EM
+runs from several starts to a stationary point of the full likelihood.
+Windows of up to about 20-25 SNPs (the number of phase configurations grows
+as 2^(heterozygous sites) per person).
+
+Rare haplotypes: the maximum-likelihood estimate spends some mass on rare
+haplotypes that only ambiguous people support; haplotypes with fewer than
+--min-count expected copies are removed where that costs the likelihood at
+most --min-count log units each (0: the plain maximum-likelihood estimate).
+Both log-likelihoods are in the --report JSON (loglik, loglik_mle).
+
+Output: a TSV with columns haplotype (one character per SNP in position
+order, 0 = REF, 1 = ALT), frequency, se (from the empirical information;
+NA beyond the 400 most frequent haplotypes) and copies (expected number in
+the sample), most frequent first.  The SNPs, the log-likelihood and a
+likelihood-ratio test of linkage equilibrium go to the --report JSON."""
+
+PHASE_DESCRIPTION = """\
+Each sample's most probable pair of haplotypes over the SNPs of a region,
+under the haplotype frequencies 'seqem haplo freq' estimates (same options).
+
+Output: a TSV with columns sample, hap1, hap2 (one character per SNP in
+position order, 0 = REF, 1 = ALT; hap1 <= hap2 as binary strings read from
+the first SNP), probability (posterior probability of that unordered pair),
+n_het (heterozygous calls) and n_missing; NA for a sample without any call."""
+
+
+def _add_estimation_options(p: argparse.ArgumentParser) -> None:
+    group = p.add_argument_group("estimation")
+    group.add_argument(
+        "--min-count",
+        type=nonnegative_float,
+        default=1.0,
+        metavar="X",
+        help="remove haplotypes with fewer expected copies where the likelihood allows; "
+        "0 = plain maximum likelihood (default: %(default)s)",
+    )
+    group.add_argument(
+        "--n-init",
+        type=positive_int,
+        default=5,
+        metavar="N",
+        help="EM starts, the first uniform, the others random (default: %(default)s)",
+    )
+    group.add_argument(
+        "--seed",
+        type=int,
+        default=DEFAULT_SEED,
+        metavar="S",
+        help="seed of the random starts (default: %(default)s)",
+    )
+    group.add_argument(
+        "--tol",
+        type=nonnegative_float,
+        default=1e-9,
+        metavar="X",
+        help="stop when the log-likelihood rises by less than this (default: %(default)s)",
+    )
+
+
+def _add_freq(verbs: Any) -> None:
+    p = verbs.add_parser(
+        "freq",
+        help="haplotype frequencies of the SNPs in a region (exact EM)",
+        description=FREQ_DESCRIPTION,
+        epilog=examples(
+            "seqem haplo freq data/example_cohort.vcf.gz --region 1:1-20000 -o haps.tsv",
+            "seqem haplo freq data/example_cohort.vcf.gz --region 1:1-20000 --min-count 0 \\\n"
+            "      --report run.json -o haps.tsv",
+        ),
+    )
+    add_genotype_options(p)
+    p.add_argument("-o", "--output", default="-", metavar="HAPS.tsv", help="TSV (default: stdout)")
+    p.add_argument(
+        "--min-freq",
+        type=nonnegative_float,
+        default=0.0,
+        metavar="F",
+        help="write only haplotypes with frequency >= F (default: all)",
+    )
+    _add_estimation_options(p)
+    add_run_options(p)
+    p.set_defaults(_run=_cmd_freq)
+
+
+def _add_phase(verbs: Any) -> None:
+    p = verbs.add_parser(
+        "phase",
+        help="each sample's most probable haplotype pair in a region",
+        description=PHASE_DESCRIPTION,
+        epilog=examples(
+            "seqem haplo phase data/example_cohort.vcf.gz --region 1:1-20000 -o phase.tsv",
+        ),
+    )
+    add_genotype_options(p)
+    p.add_argument("-o", "--output", default="-", metavar="PHASE.tsv", help="TSV (default: stdout)")
+    p.add_argument("--haplotypes", metavar="HAPS.tsv", help="also write the frequencies here")
+    _add_estimation_options(p)
+    add_run_options(p)
+    p.set_defaults(_run=_cmd_phase)
+
+
+def estimate_haplotypes(g: Genotypes, args: argparse.Namespace, ctx: RunContext) -> HaploFit:
+    """Fit the window's haplotype frequencies and record the fit in the report."""
+    from .._jit import threads
+    from ..haplo.em import fit_haplotypes
+
+    if g.n_snps > 30:
+        raise SeqemError(
+            f"{args.vcf}: {g.n_snps} SNPs in the region; exact haplotype EM takes at most 30 "
+            "(about 20-25 in practice): give a smaller --region"
+        )
+    all_missing = (g.calls < 0).all(axis=0)
+    if all_missing.any():
+        first = int(all_missing.argmax())
+        ctx.info(
+            f"{int(all_missing.sum())} SNP(s) without any call (first {g.ids[first]}): "
+            "their alleles are estimated from nothing and stay unresolved"
+        )
+    with threads(args.threads):
+        fit = fit_haplotypes(
+            g.calls, n_init=args.n_init, min_count=args.min_count, tol=args.tol,
+            random_state=args.seed, n_threads=args.threads,
+        )  # fmt: skip
+    ctx.fit_results["haplotypes"] = fit.fit.to_dict()
+    ctx.results.update(
+        snps=list(g.ids),
+        positions=g.positions.tolist(),
+        n_people_called=fit.n_people,
+        n_haplotypes=len(fit.haplotypes),
+        loglik=fit.loglik,
+        loglik_mle=fit.loglik_mle,
+        rare_haplotypes={
+            "rule": "removed where expected copies < min_count and the log-likelihood "
+            "falls by at most min_count per removed haplotype",
+            "min_count": args.min_count,
+            "removed": fit.n_removed,
+            "loglik_cost": fit.loglik_mle - fit.loglik,
+        },
+        starts_loglik=fit.starts,
+        linkage_equilibrium_test=fit.lr_test,
+        pairs_enumerated=fit.pairs.n_pairs,
+        genotype_patterns=int(fit.pairs.weight.size),
+    )
+    ctx.info(
+        f"exact EM: {len(fit.haplotypes)} haplotypes, ln L {fit.loglik:.4f} "
+        f"(maximum {fit.loglik_mle:.4f}; {fit.n_removed} rare haplotype(s) removed), "
+        f"{fit.fit.n_iter} iterations, {fit.fit.elapsed:.2f} s"
+    )
+    if not fit.fit.converged:
+        ctx.info("seqem: warning: EM stopped before --tol was met (see the report)")
+    return fit
+
+
+def haplotype_table(fit: HaploFit, *, min_freq: float = 0.0) -> str:
+    """The frequencies as TSV text: haplotype, frequency, se, copies."""
+    import math
+
+    lines = ["haplotype\tfrequency\tse\tcopies"]
+    two_n = 2 * fit.n_people
+    for hap, f, se in zip(fit.haplotypes, fit.frequencies, fit.se, strict=True):
+        if f < min_freq:
+            continue
+        se_text = "NA" if math.isnan(se) else f"{se:.6g}"
+        lines.append(f"{hap}\t{f:.8g}\t{se_text}\t{f * two_n:.4f}")
+    return "\n".join(lines) + "\n"
+
+
+def phase_table(g: Genotypes, fit: HaploFit) -> str:
+    """Each sample's best pair as TSV text."""
+    import numpy as np
+
+    from ..haplo.em import _strings, phase
+
+    h1, h2, prob = phase(fit)
+    het = (g.calls == 1).sum(axis=1)
+    miss = (g.calls < 0).sum(axis=1)
+    strings: dict[int, str] = {}
+
+    def text(code: int) -> str:
+        if code not in strings:
+            strings[code] = _strings(np.array([code]), g.n_snps)[0]
+        return strings[code]
+
+    lines = ["sample\thap1\thap2\tprobability\tn_het\tn_missing"]
+    for i, name in enumerate(g.samples):
+        if h1[i] < 0:
+            lines.append(f"{name}\tNA\tNA\tNA\t0\t{miss[i]}")
+            continue
+        a, b = sorted((text(int(h1[i])), text(int(h2[i]))))
+        lines.append(f"{name}\t{a}\t{b}\t{prob[i]:.6f}\t{het[i]}\t{miss[i]}")
+    return "\n".join(lines) + "\n"
+
+
+def _cmd_freq(args: argparse.Namespace, ctx: RunContext) -> int:
+    check_output_path(args.output)
+    g = load_genotypes(args, ctx)
+    fit = estimate_haplotypes(g, args, ctx)
+    write_text(args.output, haplotype_table(fit, min_freq=args.min_freq))
+    ctx.outputs.append(args.output)
+    return 0
+
+
+def _cmd_phase(args: argparse.Namespace, ctx: RunContext) -> int:
+    check_output_path(args.output)
+    check_output_path(args.haplotypes)
+    g = load_genotypes(args, ctx)
+    fit = estimate_haplotypes(g, args, ctx)
+    write_text(args.output, phase_table(g, fit))
+    ctx.outputs.append(args.output)
+    if args.haplotypes:
+        write_text(args.haplotypes, haplotype_table(fit))
+        ctx.outputs.append(args.haplotypes)
+    return 0
 
 
 # ---------------------------------------------------------------------------

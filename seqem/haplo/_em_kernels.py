@@ -51,7 +51,7 @@ def pair_counts(patterns):  # pragma: no cover - jitted
     return out
 
 
-@njit(**JIT)
+@njit(**PJIT)
 def fill_pairs(patterns, offsets, first, second, mult):  # pragma: no cover - jitted
     """Write every pattern's unordered pairs (haplotype codes, bit j = SNP j).
 
@@ -60,9 +60,9 @@ def fill_pairs(patterns, offsets, first, second, mult):  # pragma: no cover - ji
     ``first <= second``.
     """
     n, h = patterns.shape
-    free = np.empty(h, dtype=np.int64)
-    kind = np.empty(h, dtype=np.int64)  # 1 heterozygous, 2 missing
-    for i in range(n):
+    for i in prange(n):
+        free = np.empty(h, dtype=np.int64)
+        kind = np.empty(h, dtype=np.int64)  # 1 heterozygous, 2 missing
         base = 0
         m = 0
         bits = 0
@@ -106,13 +106,16 @@ def fill_pairs(patterns, offsets, first, second, mult):  # pragma: no cover - ji
                 k += 1
 
 
-def _pair_posteriors(offsets, first, second, mult, weight, f, post, loglik):  # pragma: no cover
+def _pair_posteriors(
+    offsets, first, second, mult, weight, f, post, loglik, scale
+):  # pragma: no cover
     """E-step: each pair's expected number of people, each pattern's ln L.
 
     ``post[k] = weight_p mult_k f_a f_b / L_p`` (so a pattern's posts sum to
-    its weight) and ``loglik[p] = weight_p ln L_p`` (``-inf`` when no pair
-    of the pattern has positive probability).  Patterns run in parallel;
-    every output element is written by one pattern only.
+    its weight), ``loglik[p] = weight_p ln L_p`` (``-inf`` when no pair of
+    the pattern has positive probability) and ``scale[p] = weight_p / L_p``
+    (0 then).  Patterns run in parallel; every output element is written by
+    one pattern only.
     """
     n = offsets.size - 1
     for p in prange(n):
@@ -125,11 +128,12 @@ def _pair_posteriors(offsets, first, second, mult, weight, f, post, loglik):  # 
             total += v
         if total > 0.0:
             loglik[p] = weight[p] * np.log(total)
-            scale = weight[p] / total
+            scale[p] = weight[p] / total
             for k in range(lo, hi):
-                post[k] *= scale
+                post[k] *= scale[p]
         else:
             loglik[p] = -np.inf
+            scale[p] = 0.0
 
 
 #: Below this many pairs the serial E-step is faster than waking the thread pool.
@@ -139,12 +143,14 @@ pair_posteriors_serial = njit(**JIT)(_pair_posteriors)
 pair_posteriors_parallel = njit(**PJIT)(_pair_posteriors)
 
 
-def pair_posteriors(offsets, first, second, mult, weight, f, post, loglik):  # pragma: no cover
+def pair_posteriors(
+    offsets, first, second, mult, weight, f, post, loglik, scale
+):  # pragma: no cover
     """The E-step kernel, threaded over patterns for large problems only."""
-    if first.size >= PARALLEL_MIN_PAIRS:
-        pair_posteriors_parallel(offsets, first, second, mult, weight, f, post, loglik)
-    else:
-        pair_posteriors_serial(offsets, first, second, mult, weight, f, post, loglik)
+    kernel = (
+        pair_posteriors_parallel if first.size >= PARALLEL_MIN_PAIRS else pair_posteriors_serial
+    )
+    kernel(offsets, first, second, mult, weight, f, post, loglik, scale)
 
 
 @njit(**JIT)
@@ -158,24 +164,23 @@ def accumulate(first, second, post, n_haplotypes):  # pragma: no cover - jitted
 
 
 @njit(**JIT)
-def pair_scores(offsets, first, second, mult, weight, f, n_haplotypes):  # pragma: no cover
+def pair_scores(offsets, first, second, mult, scale, f, n_haplotypes):  # pragma: no cover
     """Gradient of ``sum_p weight_p ln L_p`` in every haplotype frequency.
 
-    Defined for haplotypes at frequency zero too, which is what the optimality
-    check of a boundary estimate needs (at a maximum every haplotype in use
-    has gradient ``2 N`` and every unused one at most ``2 N``).
+    ``scale`` is :func:`pair_posteriors`' ``weight_p / L_p`` at ``f``.
+    Defined for haplotypes at frequency zero too, which is what the
+    optimality check of a boundary estimate needs (at a maximum every
+    haplotype in use has gradient ``2 N`` and every unused one at most
+    ``2 N``).
     """
     grad = np.zeros(n_haplotypes)
     for p in range(offsets.size - 1):
-        total = 0.0
-        for k in range(offsets[p], offsets[p + 1]):
-            total += mult[k] * f[first[k]] * f[second[k]]
-        if total <= 0.0:
+        c = scale[p]
+        if c == 0.0:
             continue
-        scale = weight[p] / total
         for k in range(offsets[p], offsets[p + 1]):
-            grad[first[k]] += scale * mult[k] * f[second[k]]
-            grad[second[k]] += scale * mult[k] * f[first[k]]
+            grad[first[k]] += c * mult[k] * f[second[k]]
+            grad[second[k]] += c * mult[k] * f[first[k]]
     return grad
 
 

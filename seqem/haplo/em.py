@@ -25,7 +25,7 @@ stop short of the maximum).  Several starts (the first uniform, the others
 Dirichlet draws) guard against local maxima; the best likelihood wins.
 
 Rare haplotypes.  The maximum-likelihood estimate spends some mass on rare
-haplotypes that only ambiguous people support.  ``min_count`` (default 0.5)
+haplotypes that only ambiguous people support.  ``min_count`` (default 1)
 removes, one at a time from the least supported, haplotypes whose expected
 number of copies in the sample is below it, refitting after each removal
 round, and keeps only removals the data do not contradict (the likelihood
@@ -63,6 +63,9 @@ PRUNE = 1e-10
 KKT_SLACK = 1e-7
 #: Frequency a haplotype is put back at.
 REINSERT = 1e-7
+#: Perturbations of the best estimate tried in a row without gain before stopping, and their size.
+HOPS = 3
+HOP_SIZE = 0.3
 
 
 @dataclasses.dataclass(frozen=True)
@@ -193,6 +196,7 @@ class _Subset:
         self.n_threads = n_threads
         self.post = np.empty(first.size)
         self.loglik = np.empty(weight.size)
+        self.scale = np.empty(weight.size)
 
     def initial_params(self, rng: np.random.Generator) -> dict[str, np.ndarray]:
         return {"f": self.start.copy()}
@@ -202,7 +206,7 @@ class _Subset:
         with _jit.threads(self.n_threads):
             K.pair_posteriors(
                 self.offsets, self.first, self.second, self.mult, self.weight, f,
-                self.post, self.loglik,
+                self.post, self.loglik, self.scale,
             )  # fmt: skip
         counts = K.accumulate(self.first, self.second, self.post, f.size)
         return {"counts": counts}, float(self.loglik.sum())
@@ -224,15 +228,24 @@ class _Subset:
         return None if s <= 0 else {"f": vector / s}
 
 
-def loglik(pairs: PhasePairs, f: np.ndarray, n_threads: int | None = None) -> float:
-    """``sum_i ln sum_pairs f_a f_b`` over every pair (the full likelihood)."""
+def _full_pass(
+    pairs: PhasePairs, f: np.ndarray, n_threads: int | None = None
+) -> tuple[np.ndarray, float, np.ndarray]:
+    """Every pair's posterior, the full log-likelihood and each pattern's ``w / L``."""
     post = np.empty(pairs.n_pairs)
     ll = np.empty(pairs.weight.size)
+    scale = np.empty(pairs.weight.size)
     with _jit.threads(n_threads):
         K.pair_posteriors(
-            pairs.offsets, pairs.first, pairs.second, pairs.mult, pairs.weight, f, post, ll
-        )
-    return float(ll.sum())
+            pairs.offsets, pairs.first, pairs.second, pairs.mult, pairs.weight, f, post, ll,
+            scale,
+        )  # fmt: skip
+    return post, float(ll.sum()), scale
+
+
+def loglik(pairs: PhasePairs, f: np.ndarray, n_threads: int | None = None) -> float:
+    """``sum_i ln sum_pairs f_a f_b`` over every pair (the full likelihood)."""
+    return _full_pass(pairs, f, n_threads)[1]
 
 
 def expected_counts(pairs: PhasePairs, f: np.ndarray) -> tuple[np.ndarray, float]:
@@ -274,21 +287,14 @@ def maximise(
     if allowed is not None:
         f[~allowed] = 0.0
         f /= f.sum()
-    post = np.empty(pairs.n_pairs)
-    ll = np.empty(pairs.weight.size)
+    post, full_before, scale = _full_pass(pairs, f, n_threads)
     total_iter = 0
-    history: list[float] = []
+    history = [full_before]
     converged = False
     rounds = 0
-    budget = 20
+    budget = 3  # a few plain steps on (nearly) every pair, then the active set
     while rounds < max_rounds:
         rounds += 1
-        with _jit.threads(n_threads):
-            K.pair_posteriors(
-                pairs.offsets, pairs.first, pairs.second, pairs.mult, pairs.weight, f, post, ll
-            )
-        full_before = float(ll.sum())
-        history.append(full_before)
         keep = K.keep_pairs(pairs.offsets, post, pairs.weight, PRUNE)
         if allowed is not None:
             keep &= allowed[pairs.first] & allowed[pairs.second]
@@ -307,34 +313,36 @@ def maximise(
         )  # fmt: skip
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
-            params, fit = run_em(sub, max_iter=budget, tol=tol, accelerate="squarem")
+            params, fit = run_em(
+                sub, max_iter=budget, tol=tol, accelerate="squarem" if budget > 3 else None
+            )
         total_iter += fit.n_iter
         f = np.zeros(n_hap)
         f[active] = params["f"]
         # the full problem at the new point: likelihood, and who wants back in
-        grad = K.pair_scores(
-            pairs.offsets, pairs.first, pairs.second, pairs.mult, pairs.weight, f, n_hap
-        )
+        post, full_after, scale = _full_pass(pairs, f, n_threads)
+        history.append(full_after)
+        grad = K.pair_scores(pairs.offsets, pairs.first, pairs.second, pairs.mult, scale, f, n_hap)
         wanted = (f == 0) & (grad > two_n * (1.0 + KKT_SLACK))
         if allowed is not None:
             wanted &= allowed
-        full_after = loglik(pairs, f, n_threads)
         if (
             fit.converged
             and not wanted.any()
             and full_after - full_before < max(tol, 1e-12 * abs(full_after))
         ):
             converged = True
-            history.append(full_after)
             break
+        full_before = full_after
         if wanted.any():
             f[wanted] = REINSERT
             f /= f.sum()
-        budget = min(2 * budget, max_iter)
+            post, full_after, scale = _full_pass(pairs, f, n_threads)
+            full_before = full_after
+        budget = 20 if budget == 3 else min(2 * budget, max_iter)
         if total_iter >= max_iter:
             break
-    final = loglik(pairs, f, n_threads)
-    return _Maximum(f, final, total_iter, rounds, converged, history)
+    return _Maximum(f, full_after, total_iter, rounds, converged, history)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -511,7 +519,8 @@ def fit_haplotypes(
     calls: np.ndarray,
     *,
     n_init: int = 5,
-    min_count: float = 0.5,
+    max_init: int = 20,
+    min_count: float = 1.0,
     max_iter: int = 5000,
     tol: float = 1e-9,
     random_state: Any = None,
@@ -524,8 +533,14 @@ def fit_haplotypes(
     ----------
     calls : int8 array (n_people, n_snps)
         ALT allele counts 0/1/2, -1 missing; up to about 20-25 SNPs.
-    n_init : int
-        Starts (the first uniform, the rest random); the best log-likelihood wins.
+    n_init, max_init : int
+        Starts (the first uniform, the rest random); the best log-likelihood
+        wins.  After ``n_init`` starts, more are made (up to ``max_init``)
+        until the best log-likelihood has been reached by two starts (within
+        1e-6): a likelihood with many local maxima gets more starts.  Then
+        the best estimate is perturbed (mixed 70:30 with a random
+        distribution over its haplotypes) and refitted until :data:`HOPS`
+        perturbations in a row bring no gain.
     min_count : float
         Remove haplotypes with fewer expected copies than this where the
         likelihood allows (module doc); 0 keeps the maximum-likelihood estimate.
@@ -549,13 +564,30 @@ def fit_haplotypes(
     best: _Maximum | None = None
     finals: list[float] = []
     best_index = 0
-    for start in range(n_init):
+    for start in range(max(n_init, max_init)):
+        if start >= n_init and np.sum(np.max(finals) - np.array(finals) < 1e-6) >= 2:
+            break
         f0 = np.full(n_hap, 1.0 / n_hap) if start == 0 else rng.dirichlet(np.ones(n_hap))
         result = maximise(pairs, f0, tol=tol, max_iter=max_iter, n_threads=n_threads)
         finals.append(result.loglik)
         if best is None or result.loglik > best.loglik:
             best, best_index = result, start
     assert best is not None
+    # a few perturbations of the best estimate (iterated local search)
+    failures = 0
+    while n_init > 1 and failures < HOPS:
+        noise = np.zeros(n_hap)
+        used = best.f > 0
+        noise[used] = rng.dirichlet(np.ones(int(used.sum())))
+        result = maximise(
+            pairs, (1 - HOP_SIZE) * best.f + HOP_SIZE * noise, tol=tol, max_iter=max_iter,
+            n_threads=n_threads,
+        )  # fmt: skip
+        finals.append(result.loglik)
+        if result.loglik > best.loglik + 1e-7:
+            best, best_index, failures = result, len(finals) - 1, 0
+        else:
+            failures += 1
     if not best.converged:
         warnings.warn(
             f"haplotype EM did not converge in {best.n_iter} iterations", ConvergenceWarning,
@@ -579,7 +611,7 @@ def fit_haplotypes(
         history=tuple(best.history),
         seed=seed,
         elapsed=time.perf_counter() - clock,
-        n_init=n_init,
+        n_init=len(finals),
         best_init=best_index,
         accelerate="squarem",
         init_objectives=tuple(finals),
@@ -612,12 +644,8 @@ def phase(fit: HaploFit) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         Posterior probability of that unordered pair (NaN without calls).
     """
     pairs = fit.pairs
-    post = np.empty(pairs.n_pairs)
-    ll = np.empty(pairs.weight.size)
-    unit = np.ones(pairs.weight.size)
-    K.pair_posteriors(
-        pairs.offsets, pairs.first, pairs.second, pairs.mult, unit, fit.f_all, post, ll
-    )
+    post, _, scale = _full_pass(pairs, fit.f_all)
+    post = post / pairs.weight[pairs.pattern_of_pair()]
     n_pat = pairs.weight.size
     pattern = pairs.pattern_of_pair()
     # the best pair of every pattern: the last index of the maximum after a stable sort

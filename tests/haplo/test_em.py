@@ -112,9 +112,12 @@ def test_maximum_is_stationary_for_the_full_problem():
     assert ll == pytest.approx(result.loglik, abs=1e-9)
     from seqem.haplo import _em_kernels as K
 
-    grad = K.pair_scores(
-        pairs.offsets, pairs.first, pairs.second, pairs.mult, pairs.weight, f, f.size
+    post, ll, scale = np.empty(pairs.n_pairs), np.empty(pairs.weight.size), np.empty(f.size)
+    scale = np.empty(pairs.weight.size)
+    K.pair_posteriors(
+        pairs.offsets, pairs.first, pairs.second, pairs.mult, pairs.weight, f, post, ll, scale
     )
+    grad = K.pair_scores(pairs.offsets, pairs.first, pairs.second, pairs.mult, scale, f, f.size)
     two_n = 2 * pairs.n_people
     assert np.allclose(grad[f > 1e-9], two_n, rtol=1e-5)
     assert np.all(grad[f == 0] <= two_n * (1 + 1e-6))
@@ -187,9 +190,14 @@ def test_threaded_estep_equals_serial():
     out = []
     for n, kernel in ((1, K.pair_posteriors_serial), (1, K.pair_posteriors_parallel),
                       (2, K.pair_posteriors_parallel)):  # fmt: skip
-        post, ll = np.empty(pairs.n_pairs), np.empty(pairs.weight.size)
+        post, ll, scale = (
+            np.empty(pairs.n_pairs),
+            np.empty(pairs.weight.size),
+            np.empty(pairs.weight.size),
+        )
         with _jit.threads(n):
-            kernel(*args, post, ll)
-        out.append((post, ll))
-    for post, ll in out[1:]:
+            kernel(*args, post, ll, scale)
+        out.append((post, ll, scale))
+    for post, ll, scale in out[1:]:
         assert np.array_equal(post, out[0][0]) and np.array_equal(ll, out[0][1])
+        assert np.array_equal(scale, out[0][2])

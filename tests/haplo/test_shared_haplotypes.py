@@ -1,0 +1,206 @@
+"""Exact EM on the shared 1000 Genomes windows: haplo.em, random starts, the truth.
+
+Needs ``../shared/data/haplotype`` (skipped with the reason where absent).
+The live haplo.em comparison also needs ``Rscript`` with haplo.stats (apt
+packages r-base-core and r-cran-haplo.stats); the pooled set's haplo.em
+figures are read from the shared reference tables (haplo.em takes minutes
+per window there).
+"""
+
+from __future__ import annotations
+
+import collections
+import csv
+import gzip
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from seqem.haplo.em import fit_haplotypes
+from seqem.io.vcf import read_genotypes
+
+ROOT = Path(__file__).resolve().parents[2]
+SHARED = ROOT.parent / "shared" / "data" / "haplotype" / "kgp3_chr1_11.7M"
+HAPLOEM_R = Path(__file__).with_name("haploem.R")
+
+pytestmark = pytest.mark.skipif(
+    not SHARED.is_dir(), reason="shared haplotype data (../shared/data/haplotype) not present"
+)
+
+#: haplo.em's mean TVD against the truth in the shared README (complete genotypes).
+HAPLOEM_TVD = {
+    "EUR": {5: 0.0054, 10: 0.0126, 20: 0.0330},
+    "ALL": {5: 0.0013, 10: 0.0063, 20: 0.0271},
+}
+
+
+def windows(subset: str, sizes=(5, 10, 20)) -> list[dict]:
+    with open(SHARED / subset / "windows.tsv") as fh:
+        return [w for w in csv.DictReader(fh, delimiter="\t") if int(w["size"]) in sizes]
+
+
+def truth(subset: str) -> dict[str, dict[str, float]]:
+    out: dict[str, dict[str, float]] = collections.defaultdict(dict)
+    with gzip.open(SHARED / subset / "truth_freqs.tsv.gz", "rt") as fh:
+        for row in csv.DictReader(fh, delimiter="\t"):
+            out[row["wid"]][row["hap"]] = float(row["freq"])
+    return out
+
+
+def tvd(estimate: dict[str, float], true: dict[str, float]) -> float:
+    total = sum(estimate.values())
+    keys = set(estimate) | set(true)
+    return 0.5 * sum(abs(estimate.get(k, 0.0) / total - true.get(k, 0.0)) for k in keys)
+
+
+def genotypes(subset: str, w: dict) -> np.ndarray:
+    g = read_genotypes(
+        str(SHARED / subset / "unphased.vcf.gz"), region=f"1:{w['start']}-{w['end']}"
+    )
+    assert g.n_snps == int(w["size"])
+    return g.calls
+
+
+@pytest.fixture(scope="module")
+def fits():
+    """The default estimate (and its maximum-likelihood run) of every window."""
+    out = {}
+    for subset in ("EUR", "ALL"):
+        for w in windows(subset):
+            calls = genotypes(subset, w)
+            out[subset, w["wid"]] = (calls, fit_haplotypes(calls, random_state=1))
+    return out
+
+
+def reference_loglik(subset: str, table: str) -> dict[str, float]:
+    with open(SHARED / "reference" / subset / table) as fh:
+        return {
+            r["wid"]: float(r["lnlike"])
+            for r in csv.DictReader(fh, delimiter="\t")
+            if r["status"] == "ok"
+        }
+
+
+def _haploem_available() -> bool:
+    if shutil.which("Rscript") is None:
+        return False
+    probe = subprocess.run(
+        ["Rscript", "-e", "library(haplo.stats)"], capture_output=True, check=False
+    )
+    return probe.returncode == 0
+
+
+@pytest.mark.skipif(not _haploem_available(), reason="Rscript with haplo.stats not installed")
+def test_loglik_at_least_haploem_run_here(fits, tmp_path):
+    """EUR windows: haplo.em (defaults, n.try = 10) run on the same genotypes."""
+    paths = []
+    for w in windows("EUR"):
+        calls = fits["EUR", w["wid"]][0]
+        path = tmp_path / f"{w['wid']}.tsv"
+        text = "\n".join(" ".join("NA" if x < 0 else str(x) for x in row) for row in calls)
+        path.write_text(text + "\n")
+        paths.append(str(path))
+    out = tmp_path / "haploem.tsv"
+    subprocess.run(["Rscript", str(HAPLOEM_R), str(out), *paths], check=True)
+    with open(out) as fh:
+        rows = {r["window"][:-4]: r for r in csv.DictReader(fh, delimiter="\t")}
+    assert len(rows) == 30
+    lines = []
+    for wid, r in rows.items():
+        ours = fits["EUR", wid][1].loglik_mle
+        theirs = float(r["lnlike"])
+        lines.append(f"{wid}\t{ours:.4f}\t{theirs:.4f}\t{ours - theirs:+.2e}")
+        assert ours >= theirs - 1e-6, wid
+    print("window\tseqem\thaplo.em\tdifference\n" + "\n".join(lines))
+
+
+@pytest.mark.parametrize("subset", ["EUR", "ALL"])
+def test_loglik_at_least_haploem_reference(fits, subset):
+    """Against haplo.em's and the reference exact EM's log-likelihoods in the shared tables."""
+    for table in ("haploem_runs.tsv", "exact_em_runs.tsv"):
+        path = SHARED / "reference" / subset / table
+        if not path.exists():
+            continue
+        for wid, ll in reference_loglik(subset, table).items():
+            if (subset, wid) in fits:
+                assert fits[subset, wid][1].loglik_mle >= ll - 1e-6, (table, wid)
+
+
+#: A low-LD EUR window (223 distinct true haplotypes) whose likelihood has many local maxima
+#: within 0.5 log units of each other; 20 starts and the perturbations do not find the best
+#: every time (measured: 0.016-0.37 below the best of 20 other random starts).
+RUGGED = {("EUR", "k20_b15"): 0.5}
+
+
+def test_default_reaches_best_of_20_random_starts(fits):
+    gaps = {}
+    for (subset, wid), (calls, fit) in fits.items():
+        other = fit_haplotypes(
+            calls, n_init=20, max_init=20, min_count=0, random_state=12345,
+            standard_errors=False,
+        )  # fmt: skip
+        best20 = max(other.starts[:20])
+        gaps[subset, wid] = best20 - fit.loglik_mle
+    worst = {k: v for k, v in gaps.items() if v > 1e-6}
+    print("windows where 20 other random starts did better:", worst)
+    for key, gap in gaps.items():
+        assert gap <= RUGGED.get(key, 1e-6), (key, gap)
+
+
+def test_tvd_against_the_truth(fits):
+    lines = ["set\tSNPs\tseqem\tseqem (MLE)\thaplo.em (README)"]
+    for subset in ("EUR", "ALL"):
+        true = truth(subset)
+        by_size = collections.defaultdict(list)
+        for w in windows(subset):
+            fit = fits[subset, w["wid"]][1]
+            by_size[int(w["size"])].append(tvd(fit.as_dict(), true[w["wid"]]))
+        for size, values in sorted(by_size.items()):
+            mean = float(np.mean(values))
+            ref = HAPLOEM_TVD[subset][size]
+            lines.append(f"{subset}\t{size}\t{mean:.4f}\t\t{ref:.4f}")
+            # measured: within 6% of haplo.em's TVD (EUR 20 SNPs: one low-LD window
+            # decides it); below it for ALL at 20 SNPs
+            assert mean <= ref * 1.08 + 1e-4, (subset, size, mean, ref)
+    print("\n".join(lines))
+
+
+def test_phase_accuracy_against_the_truth(fits):
+    """People with >= 2 heterozygous SNPs whose best pair is the true pair (EUR)."""
+    import pysam
+
+    from seqem.haplo.em import _strings, phase
+
+    vcf = pysam.VariantFile(str(SHARED / "chr1_11697036-11836540.kgp3.vcf.gz"))
+    samples = (SHARED / "EUR" / "samples.txt").read_text().split()
+    accuracy = {}
+    for w in windows("EUR", sizes=(20,)):
+        calls, fit = fits["EUR", w["wid"]]
+        true_pairs = {s: ["", ""] for s in samples}
+        pos = set(
+            read_genotypes(
+                str(SHARED / "EUR" / "unphased.vcf.gz"), region=f"1:{w['start']}-{w['end']}"
+            ).positions.tolist()
+        )
+        for rec in vcf.fetch("1", int(w["start"]) - 1, int(w["end"])):
+            if rec.pos not in pos:
+                continue
+            for s in samples:
+                a, b = rec.samples[s]["GT"]
+                true_pairs[s][0] += str(a)
+                true_pairs[s][1] += str(b)
+        h1, h2, _ = phase(fit)
+        n_ok = n = 0
+        for i, s in enumerate(samples):
+            if (calls[i] == 1).sum() < 2:
+                continue
+            n += 1
+            est = sorted(_strings(np.array([h1[i], h2[i]]), calls.shape[1]))
+            n_ok += est == sorted(true_pairs[s])
+        accuracy[w["wid"]] = n_ok / n
+    mean = float(np.mean(list(accuracy.values())))
+    print(f"EUR 20-SNP phase accuracy {mean:.3f} (haplo.em 0.931)")
+    assert mean >= 0.925
