@@ -73,6 +73,15 @@ def warm() -> float:
         from .haplo.ld import pairwise_ld
 
         pairwise_ld(rng.integers(-1, 3, size=(20, 4)).astype(np.int8))
+        from .haplo import _em_kernels as HK
+        from .haplo.em import fit_haplotypes, phase
+
+        calls = rng.integers(-1, 3, size=(20, 4)).astype(np.int8)
+        phase(fit_haplotypes(calls, n_init=2, random_state=0))
+        HK.pair_posteriors_parallel(  # the threaded E-step runs only on large problems
+            np.array([0, 1]), np.zeros(1, np.int64), np.zeros(1, np.int64), np.ones(1),
+            np.ones(1), np.ones(1), np.empty(1), np.empty(1), np.empty(1),
+        )  # fmt: skip
     return time.perf_counter() - start
 
 
