@@ -1,12 +1,20 @@
-"""Pairwise LD: seqem against PLINK 1.9 in the same run (by hand, not in CI).
+"""Haplotype frequencies against haplo.em, LD against PLINK 1.9, in the same run.
 
-    python benchmarks/bench_haplo.py [--snps 1000]
+    python benchmarks/bench_haplo.py [--what freq,ld] [--snps 1000] [--samples 2000]
 
-The first N biallelic SNPs of the shared 1000 Genomes excerpt (2,504
+``freq``: the shared 20-SNP windows, EUR (503 people) and the first N people
+of ALL (default 2,000): seqem's exact EM (``fit_haplotypes`` with its
+defaults, genotypes in memory) against haplo.stats' ``haplo.em`` (its
+defaults, ``n.try = 10``; the ``haplo.em()`` call only, timed inside R) on
+the same genotypes; per-window seconds, log-likelihoods and the ratio of the
+totals.
+
+``ld``: the first N biallelic SNPs of the shared 1000 Genomes excerpt (2,504
 people): PLINK 1.9 ``--r2 dprime`` over all pairs, writing its ``.ld`` file
 (whole command), against seqem's ``pairwise_ld`` on the genotype matrix and
-the whole ``seqem haplo ld`` command; best of 3 wall-clock seconds.  Writes
-``benchmarks/results/bench_haplo.txt``.
+the whole ``seqem haplo ld`` command; best of 3 wall-clock seconds.
+
+Run by hand, never in CI.  Writes ``benchmarks/results/bench_haplo.txt``.
 """
 
 from __future__ import annotations
@@ -51,17 +59,86 @@ def first_snps(n: int) -> tuple[np.ndarray, list[int]]:
     return np.array(rows, dtype=np.int8).T, positions
 
 
+HAPLOEM_R = REPO / "tests" / "haplo" / "haploem.R"
+
+
+def bench_freq(n_samples: int) -> list[str]:
+    """seqem's exact EM against haplo.em on the 20-SNP windows."""
+    import csv
+
+    from seqem.haplo.em import fit_haplotypes
+    from seqem.io.vcf import read_genotypes
+
+    lines = ["", "Haplotype frequencies, 20-SNP windows: seconds per window (haplo.em: the "
+             "haplo.em() call; seqem: fit_haplotypes, genotypes in memory)"]  # fmt: skip
+    have_r = shutil.which("Rscript") is not None
+    fit_haplotypes(np.array([[0, 1], [1, 2]], dtype=np.int8), n_init=2)  # load the kernels
+    for subset, limit in (("EUR", None), ("ALL", n_samples)):
+        with open(DATA / subset / "windows.tsv") as fh:
+            wins = [w for w in csv.DictReader(fh, delimiter="\t") if w["size"] == "20"]
+        lines.append(f"{subset}{'' if limit is None else f' (first {limit} people)'}: "
+                     "window  seqem_s  haplo.em_s  ratio  lnL_seqem  lnL_haplo.em")  # fmt: skip
+        total_s = total_h = 0.0
+        with tempfile.TemporaryDirectory() as tmp:
+            paths, ours = [], []
+            for w in wins:
+                g = read_genotypes(
+                    str(DATA / subset / "unphased.vcf.gz"), region=f"1:{w['start']}-{w['end']}"
+                )
+                calls = g.calls if limit is None else g.calls[:limit]
+                t = time.perf_counter()
+                fit = fit_haplotypes(calls, random_state=1)
+                ours.append((w["wid"], time.perf_counter() - t, fit.loglik_mle))
+                path = Path(tmp) / f"{w['wid']}.tsv"
+                rows = (" ".join("NA" if x < 0 else str(x) for x in r) for r in calls)
+                path.write_text("\n".join(rows) + "\n")
+                paths.append(str(path))
+            theirs = {}
+            if have_r:
+                out = Path(tmp) / "haploem.tsv"
+                subprocess.run(["Rscript", str(HAPLOEM_R), str(out), *paths], check=True)
+                with open(out) as fh:
+                    for r in csv.DictReader(fh, delimiter="\t"):
+                        theirs[r["window"][:-4]] = (float(r["seconds"]), float(r["lnlike"]))
+        for wid, sec, ll in ours:
+            total_s += sec
+            if wid in theirs:
+                hs, hll = theirs[wid]
+                total_h += hs
+                lines.append(f"  {wid:8s} {sec:8.3f} {hs:10.3f} {hs / sec:7.1f} "
+                             f"{ll:12.3f} {hll:12.3f}")  # fmt: skip
+            else:
+                lines.append(f"  {wid:8s} {sec:8.3f}  (haplo.em not run)")
+        if theirs:
+            lines.append(f"  total    {total_s:8.3f} {total_h:10.3f} {total_h / total_s:7.1f}")
+    return lines
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--what", default="freq,ld", help="comma-separated: freq, ld")
     parser.add_argument("--snps", type=int, default=1000)
+    parser.add_argument("--samples", type=int, default=2000)
     args = parser.parse_args(argv)
     if not VCF.exists():
         sys.exit(f"shared data not found: {VCF}")
+    what = set(args.what.split(","))
+    lines = bench_freq(args.samples) if "freq" in what else []
+    if "ld" in what:
+        lines += bench_ld(args.snps)
+    print("\n".join(lines))
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "bench_haplo.txt").write_text("\n".join(lines) + "\n")
+
+
+def bench_ld(n_snps: int) -> list[str]:
+    """seqem's pairwise LD against PLINK 1.9."""
     from seqem.haplo.ld import pairwise_ld
 
-    g, pos = first_snps(args.snps)
+    g, pos = first_snps(n_snps)
     pairwise_ld(g[:, :10])  # load the compiled kernel
     lines = [
+        "",
         f"LD of all pairs of the first {g.shape[1]} SNPs x {g.shape[0]} people; "
         "best of 3 wall seconds",
     ]
@@ -95,9 +172,7 @@ def main(argv: list[str] | None = None) -> None:
                 lines.append(f"ratio plink / seqem haplo ld             {tp / t:8.2f}")
         else:
             lines.append("plink1.9 not installed: no PLINK column")
-    print("\n".join(lines))
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "bench_haplo.txt").write_text("\n".join(lines) + "\n")
+    return lines
 
 
 if __name__ == "__main__":

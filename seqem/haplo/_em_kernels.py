@@ -203,3 +203,67 @@ def keep_pairs(offsets, post, weight, threshold):  # pragma: no cover - jitted
         if hi > lo:
             keep[best] = True
     return keep
+
+
+@njit(**JIT)
+def select_pairs(offsets, first, second, mult, keep, n_haplotypes):  # pragma: no cover
+    """The kept pairs as a CSR problem over the haplotypes they use.
+
+    Returns the new offsets, the pair members as indices into the used
+    haplotypes (in code order), their multiplicities and the used mask.
+    """
+    n_pat = offsets.size - 1
+    used = np.zeros(n_haplotypes, dtype=np.bool_)
+    n_keep = 0
+    for k in range(first.size):
+        if keep[k]:
+            used[first[k]] = True
+            used[second[k]] = True
+            n_keep += 1
+    local = np.empty(n_haplotypes, dtype=np.int64)
+    j = 0
+    for h in range(n_haplotypes):
+        local[h] = j
+        if used[h]:
+            j += 1
+    new_offsets = np.empty(n_pat + 1, dtype=np.int64)
+    a = np.empty(n_keep, dtype=np.int64)
+    b = np.empty(n_keep, dtype=np.int64)
+    m = np.empty(n_keep)
+    new_offsets[0] = 0
+    j = 0
+    for p in range(n_pat):
+        for k in range(offsets[p], offsets[p + 1]):
+            if keep[k]:
+                a[j] = local[first[k]]
+                b[j] = local[second[k]]
+                m[j] = mult[k]
+                j += 1
+        new_offsets[p + 1] = j
+    return new_offsets, a, b, m, used
+
+
+@njit(**JIT)
+def pattern_scores(offsets, first, second, mult, f, index, k):  # pragma: no cover
+    """Each pattern's gradient of ``ln L_p`` in the haplotypes with ``index >= 0``.
+
+    Row ``p``, column ``index[h]``: ``sum over pairs holding h of mult times
+    the other frequency``, over ``L_p``; pairs with a haplotype outside the
+    index are left out (their frequencies are held fixed).
+    """
+    n_pat = offsets.size - 1
+    out = np.zeros((n_pat, k))
+    for p in range(n_pat):
+        total = 0.0
+        for q in range(offsets[p], offsets[p + 1]):
+            total += mult[q] * f[first[q]] * f[second[q]]
+        if total <= 0.0:
+            continue
+        for q in range(offsets[p], offsets[p + 1]):
+            a = index[first[q]]
+            b = index[second[q]]
+            if a < 0 or b < 0:
+                continue
+            out[p, a] += mult[q] * f[second[q]] / total
+            out[p, b] += mult[q] * f[first[q]] / total
+    return out

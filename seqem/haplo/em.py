@@ -281,7 +281,6 @@ def maximise(
     haplotypes; the optimality check then only considers them.
     """
     two_n = 2.0 * pairs.weight.sum()
-    pattern_of_pair = pairs.pattern_of_pair()
     n_hap = pairs.codes.size
     f = f0.copy()
     if allowed is not None:
@@ -298,19 +297,12 @@ def maximise(
         keep = K.keep_pairs(pairs.offsets, post, pairs.weight, PRUNE)
         if allowed is not None:
             keep &= allowed[pairs.first] & allowed[pairs.second]
-        first, second = pairs.first[keep], pairs.second[keep]
-        active = np.zeros(n_hap, dtype=np.bool_)
-        active[first] = True
-        active[second] = True
-        local = np.cumsum(active) - 1
-        per_pattern = np.bincount(pattern_of_pair[keep], minlength=pairs.weight.size)
-        offsets = np.concatenate([[0], np.cumsum(per_pattern)]).astype(np.int64)
+        offsets, first, second, mult, active = K.select_pairs(
+            pairs.offsets, pairs.first, pairs.second, pairs.mult, keep, n_hap
+        )
         start = f[active]
         start = start / start.sum()
-        sub = _Subset(
-            offsets, local[first], local[second], pairs.mult[keep], pairs.weight, start,
-            n_threads,
-        )  # fmt: skip
+        sub = _Subset(offsets, first, second, mult, pairs.weight, start, n_threads)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
             params, fit = run_em(
@@ -420,20 +412,11 @@ def _standard_errors(pairs: PhasePairs, f: np.ndarray) -> np.ndarray:
     if k < 2:
         se[keep] = 0.0
         return se
-    index = np.full(f.size, -1)
+    index = np.full(f.size, -1, dtype=np.int64)
     index[keep] = np.arange(k)
-    a, b = index[pairs.first], index[pairs.second]
-    pattern = pairs.pattern_of_pair()
-    value = pairs.mult * f[pairs.first] * f[pairs.second]
-    L = np.bincount(pattern, weights=value, minlength=pairs.weight.size)
-    ok = (a >= 0) & (b >= 0) & (value > 0)
-    # d L_p / d f_h = sum over pairs holding h of mult times the other frequency
-    grad = np.zeros((pairs.weight.size, k))
-    m = pairs.mult[ok]
-    np.add.at(grad, (pattern[ok], a[ok]), m * f[pairs.second[ok]])
-    np.add.at(grad, (pattern[ok], b[ok]), m * f[pairs.first[ok]])
-    used = L > 0
-    score = grad[used] / L[used, None]
+    score = K.pattern_scores(pairs.offsets, pairs.first, pairs.second, pairs.mult, f, index, k)
+    used = np.any(score != 0, axis=1)
+    score = score[used]
     free = score[:, :-1] - score[:, -1:]
     info = (free * pairs.weight[used, None]).T @ free
     cov = np.linalg.pinv(info)
@@ -519,7 +502,7 @@ def fit_haplotypes(
     calls: np.ndarray,
     *,
     n_init: int = 5,
-    max_init: int = 20,
+    max_init: int = 10,
     min_count: float = 1.0,
     max_iter: int = 5000,
     tol: float = 1e-9,
