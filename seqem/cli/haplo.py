@@ -110,23 +110,25 @@ def load_genotypes(args: argparse.Namespace, ctx: RunContext) -> Genotypes:
 
 FREQ_DESCRIPTION = """\
 Haplotype frequencies of the biallelic SNPs of a region from unphased
-genotypes, by exact EM (Excoffier & Slatkin): every phase configuration each
-person's calls allow is enumerated (missing calls are summed over), and EM
-runs from several starts to a stationary point of the full likelihood.
-Windows of up to about 20-25 SNPs (the number of phase configurations grows
-as 2^(heterozygous sites) per person).
+genotypes by EM (Excoffier & Slatkin), missing calls summed over, from
+several starts to a stationary point of the likelihood.
 
-Rare haplotypes: the maximum-likelihood estimate spends some mass on rare
-haplotypes that only ambiguous people support; haplotypes with fewer than
---min-count expected copies are removed where that costs the likelihood at
-most --min-count log units each (0: the plain maximum-likelihood estimate).
-Both log-likelihoods are in the --report JSON (loglik, loglik_mle).
+--method ligation (the default): partition-ligation (Niu et al. 2002).
+Windows of up to 8 SNPs are estimated over every phase configuration; a
+longer window is split in halves, each estimated recursively, haplotypes
+below 0.1% dropped from each, and the whole window estimated over the
+haplotypes joined from the halves'.  It trims rare haplotypes that only
+ambiguous people support and reaches windows of 40-60 SNPs.
+--method exact: every phase configuration of the whole window (the
+maximum-likelihood estimate over all haplotypes; up to about 20-25 SNPs, as
+the configurations grow as 2^(heterozygous sites) per person).
 
 Output: a TSV with columns haplotype (one character per SNP in position
 order, 0 = REF, 1 = ALT), frequency, se (from the empirical information;
 NA beyond the 400 most frequent haplotypes) and copies (expected number in
-the sample), most frequent first.  The SNPs, the log-likelihood and a
-likelihood-ratio test of linkage equilibrium go to the --report JSON."""
+the sample), most frequent first.  The SNPs, the log-likelihood (loglik),
+the method and a likelihood-ratio test of linkage equilibrium go to the
+--report JSON."""
 
 PHASE_DESCRIPTION = """\
 Each sample's most probable pair of haplotypes over the SNPs of a region,
@@ -141,12 +143,18 @@ n_het (heterozygous calls) and n_missing; NA for a sample without any call."""
 def _add_estimation_options(p: argparse.ArgumentParser) -> None:
     group = p.add_argument_group("estimation")
     group.add_argument(
+        "--method",
+        choices=("ligation", "exact"),
+        default="ligation",
+        help="partition-ligation or every phase configuration (default: %(default)s)",
+    )
+    group.add_argument(
         "--min-count",
         type=nonnegative_float,
-        default=1.0,
+        default=0.0,
         metavar="X",
-        help="remove haplotypes with fewer expected copies where the likelihood allows; "
-        "0 = plain maximum likelihood (default: %(default)s)",
+        help="also remove haplotypes with fewer expected copies where each costs at most "
+        "X log-likelihood units (default: %(default)s, off)",
     )
     group.add_argument(
         "--n-init",
@@ -216,12 +224,20 @@ def _add_phase(verbs: Any) -> None:
 def estimate_haplotypes(g: Genotypes, args: argparse.Namespace, ctx: RunContext) -> HaploFit:
     """Fit the window's haplotype frequencies and record the fit in the report."""
     from .._jit import threads
-    from ..haplo.em import fit_haplotypes
+    from ..haplo.em import (
+        LIGATE_LEAF,
+        LIGATE_MAX_SNPS,
+        LIGATE_MIN_FREQ,
+        LIGATE_STARTS,
+        MAX_SNPS,
+        fit_haplotypes,
+    )
 
-    if g.n_snps > 30:
+    limit = MAX_SNPS if args.method == "exact" else LIGATE_MAX_SNPS
+    if g.n_snps > limit:
         raise SeqemError(
-            f"{args.vcf}: {g.n_snps} SNPs in the region; exact haplotype EM takes at most 30 "
-            "(about 20-25 in practice): give a smaller --region"
+            f"{args.vcf}: {g.n_snps} SNPs in the region; --method {args.method} takes at most "
+            f"{limit}: give a smaller --region"
         )
     all_missing = (g.calls < 0).all(axis=0)
     if all_missing.any():
@@ -232,8 +248,8 @@ def estimate_haplotypes(g: Genotypes, args: argparse.Namespace, ctx: RunContext)
         )
     with threads(args.threads):
         fit = fit_haplotypes(
-            g.calls, n_init=args.n_init, min_count=args.min_count, tol=args.tol,
-            random_state=args.seed, n_threads=args.threads,
+            g.calls, n_init=args.n_init, method=args.method, min_count=args.min_count,
+            tol=args.tol, random_state=args.seed, n_threads=args.threads,
         )  # fmt: skip
     ctx.fit_results["haplotypes"] = fit.fit.to_dict()
     ctx.results.update(
@@ -243,22 +259,34 @@ def estimate_haplotypes(g: Genotypes, args: argparse.Namespace, ctx: RunContext)
         n_haplotypes=len(fit.haplotypes),
         loglik=fit.loglik,
         loglik_mle=fit.loglik_mle,
+        method=fit.method,
         rare_haplotypes={
-            "rule": "removed where expected copies < min_count and the log-likelihood "
-            "falls by at most min_count per removed haplotype",
-            "min_count": args.min_count,
-            "removed": fit.n_removed,
-            "loglik_cost": fit.loglik_mle - fit.loglik,
+            "partition_ligation": None
+            if fit.method == "exact"
+            else {
+                "rule": "windows above leaf SNPs are split in halves; haplotypes below "
+                "min_freq in every start of a half's estimate are dropped before ligation",
+                "leaf": LIGATE_LEAF,
+                "min_freq": LIGATE_MIN_FREQ,
+                "starts": LIGATE_STARTS,
+            },
+            "min_count": {
+                "rule": "removed where expected copies < min_count and the log-likelihood "
+                "falls by at most min_count per removed haplotype",
+                "min_count": args.min_count,
+                "removed": fit.n_removed,
+                "loglik_cost": fit.loglik_mle - fit.loglik,
+            },
         },
         starts_loglik=fit.starts,
         linkage_equilibrium_test=fit.lr_test,
         pairs_enumerated=fit.pairs.n_pairs,
         genotype_patterns=int(fit.pairs.weight.size),
     )
+    removed = f"; {fit.n_removed} rare haplotype(s) removed" if fit.n_removed else ""
     ctx.info(
-        f"exact EM: {len(fit.haplotypes)} haplotypes, ln L {fit.loglik:.4f} "
-        f"(maximum {fit.loglik_mle:.4f}; {fit.n_removed} rare haplotype(s) removed), "
-        f"{fit.fit.n_iter} iterations, {fit.fit.elapsed:.2f} s"
+        f"haplotype EM ({fit.method}): {len(fit.haplotypes)} haplotypes, ln L {fit.loglik:.4f}"
+        f"{removed}, {fit.fit.n_iter} iterations, {fit.fit.elapsed:.2f} s"
     )
     if not fit.fit.converged:
         ctx.info("seqem: warning: EM stopped before --tol was met (see the report)")

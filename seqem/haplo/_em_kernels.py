@@ -267,3 +267,59 @@ def pattern_scores(offsets, first, second, mult, f, index, k):  # pragma: no cov
             out[p, a] += mult[q] * f[second[q]] / total
             out[p, b] += mult[q] * f[first[q]] / total
     return out
+
+
+@njit(**JIT)
+def ligated_counts(left_of, right_of, l_off, r_off):  # pragma: no cover - jitted
+    """Ordered combinations of each pattern's left and right ordered pairs."""
+    n = left_of.size
+    out = np.empty(n, dtype=np.int64)
+    for p in range(n):
+        lp = left_of[p]
+        rp = right_of[p]
+        out[p] = (l_off[lp + 1] - l_off[lp]) * (r_off[rp + 1] - r_off[rp])
+    return out
+
+
+@njit(**JIT)
+def fill_ligated(  # pragma: no cover - jitted
+    left_of, right_of, l_off, l_a, l_b, r_off, r_a, r_b, shift, bound
+):
+    """Unordered pairs of the joined window from ordered half-window pairs.
+
+    Every ordered left pair ``(la, lb)`` is joined with every ordered right
+    pair ``(ra, rb)`` into ``(la | ra << shift, lb | rb << shift)``; the
+    set is closed under swapping, so keeping ``first <= second`` gives each
+    unordered pair once (multiplicity 2, or 1 when both are equal).
+    ``bound`` holds each pattern's upper bound of pairs; returns the
+    offsets and the pairs.
+    """
+    n = left_of.size
+    total = 0
+    for p in range(n):
+        total += bound[p]
+    first = np.empty(total, dtype=np.int64)
+    second = np.empty(total, dtype=np.int64)
+    mult = np.empty(total)
+    offsets = np.empty(n + 1, dtype=np.int64)
+    offsets[0] = 0
+    k = 0
+    for p in range(n):
+        lp = left_of[p]
+        rp = right_of[p]
+        for i in range(l_off[lp], l_off[lp + 1]):
+            for j in range(r_off[rp], r_off[rp + 1]):
+                a = l_a[i] | (r_a[j] << shift)
+                b = l_b[i] | (r_b[j] << shift)
+                if a < b:
+                    first[k] = a
+                    second[k] = b
+                    mult[k] = 2.0
+                    k += 1
+                elif a == b:
+                    first[k] = a
+                    second[k] = a
+                    mult[k] = 1.0
+                    k += 1
+        offsets[p + 1] = k
+    return offsets, first[:k], second[:k], mult[:k]

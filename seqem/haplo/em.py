@@ -24,14 +24,24 @@ trimmed one (haplo.em's progressive insertion drops pairs for good and can
 stop short of the maximum).  Several starts (the first uniform, the others
 Dirichlet draws) guard against local maxima; the best likelihood wins.
 
-Rare haplotypes.  The maximum-likelihood estimate spends some mass on rare
-haplotypes that only ambiguous people support.  ``min_count`` (default 1)
-removes, one at a time from the least supported, haplotypes whose expected
-number of copies in the sample is below it, refitting after each removal
-round, and keeps only removals the data do not contradict (the likelihood
-may fall by at most ``min_count`` log units per removed haplotype, an
-Akaike-type allowance); the removed haplotypes and the likelihood cost are
-reported.  ``min_count=0`` gives the plain maximum-likelihood estimate.
+Rare haplotypes: partition-ligation.  The maximum-likelihood estimate
+over every haplotype spends some mass on rare haplotypes that only
+ambiguous people support, and on diverse windows its likelihood has many
+local maxima.  The default (``method="ligation"``, Niu et al. 2002;
+Qin, Niu & Liu 2002) estimates windows of up to ``leaf`` = 8 SNPs exactly;
+a longer window is split in two halves, each half is estimated
+(recursively, from three starts), haplotypes below :data:`LIGATE_MIN_FREQ`
+(0.1%) in every start are dropped from it, and the whole window's EM runs
+over the haplotypes joined from the halves' remaining ones.  Its
+log-likelihood is the full likelihood at the estimate (every pair of
+candidate haplotypes is enumerated), so it can be compared with the exact
+maximum (``method="exact"``), which it trails by the price of the trimmed
+rare haplotypes.  On the shared 1000 Genomes windows it is closer to the
+true frequencies than both the exact maximum and haplo.em, and it reaches
+windows of 40 SNPs and more, where full enumeration cannot.
+``min_count`` (default 0: off) further removes haplotypes whose expected
+number of copies in the sample is below it, where each removal costs the
+likelihood at most ``min_count`` log units.
 
 Standard errors come from the empirical information (the cross-product of
 the people's scores in the free frequencies of the most frequent
@@ -175,6 +185,145 @@ def _compact_codes(first: np.ndarray, second: np.ndarray, h: int) -> tuple[np.nd
         return codes, table[both]
     codes, index = np.unique(both, return_inverse=True)
     return codes.astype(np.int64), index.reshape(-1).astype(np.int64)
+
+
+#: Partition-ligation enumerates windows of at most this many SNPs in full.
+LIGATE_LEAF = 8
+#: Starts of each half window's fit, and the frequency a haplotype needs in one of
+#: them to be kept for the ligation.
+LIGATE_STARTS = 3
+LIGATE_MIN_FREQ = 0.001
+#: Most SNPs a window may have (haplotype codes are 64-bit integers).
+LIGATE_MAX_SNPS = 62
+
+
+def build_pairs(
+    calls: np.ndarray,
+    *,
+    method: str = "ligation",
+    leaf: int | None = None,
+    n_threads: int | None = None,
+) -> tuple[PhasePairs, str]:
+    """The window's phase pairs, all of them or by partition-ligation.
+
+    ``method="exact"`` enumerates every compatible pair.  ``"ligation"``
+    (Niu et al. 2002) enumerates them in full only for windows of at most
+    ``leaf`` SNPs (default :data:`LIGATE_LEAF`); a longer window is split in
+    two halves, each is estimated (recursively, from several starts), the
+    haplotypes the estimates give a frequency of at least
+    :data:`LIGATE_MIN_FREQ` are kept, and the pairs of the whole window are
+    those whose halves are pairs of kept haplotypes.  Returns the pairs and
+    ``"exact"`` or ``"partition-ligation"``.
+    """
+    if method not in ("exact", "ligation"):
+        raise ParameterError(f"method must be 'exact' or 'ligation', got {method!r}")
+    g = check_calls(calls)
+    h = g.shape[1]
+    if h > LIGATE_MAX_SNPS:
+        raise ParameterError(
+            f"{h} SNPs: haplotype EM takes at most {LIGATE_MAX_SNPS}; use the cluster model"
+        )
+    if not (g >= 0).any():
+        raise InputFormatError("no person has a call in this window")
+    leaf = LIGATE_LEAF if leaf is None else leaf
+    if method == "exact" or h <= max(leaf, 1):
+        return enumerate_pairs(g), "exact"
+    return _ligate(g, leaf=leaf, n_threads=n_threads), "partition-ligation"
+
+
+def _half_support(
+    calls: np.ndarray, leaf: int, n_threads: int | None
+) -> tuple[PhasePairs, np.ndarray]:
+    """A half window's pairs and the haplotypes its estimates use (bool mask)."""
+    pairs, _ = build_pairs(calls, leaf=leaf, n_threads=n_threads)
+    n_hap = pairs.codes.size
+    used = np.zeros(n_hap, dtype=np.bool_)
+    rng = np.random.default_rng(0)
+    best: _Maximum | None = None
+    for start in range(LIGATE_STARTS):
+        f0 = np.full(n_hap, 1.0 / n_hap) if start == 0 else rng.dirichlet(np.ones(n_hap))
+        result = maximise(pairs, f0, n_threads=n_threads)
+        used |= result.f > LIGATE_MIN_FREQ
+        if best is None or result.loglik > best.loglik:
+            best = result
+    assert best is not None
+    return pairs, _keep_feasible(pairs, used, best.f)
+
+
+def _keep_feasible(pairs: PhasePairs, used: np.ndarray, f: np.ndarray) -> np.ndarray:
+    """``used``, plus the best pair (under ``f``) of every pattern left without a pair."""
+    used = used.copy()
+    both = used[pairs.first] & used[pairs.second]
+    has = np.bincount(pairs.pattern_of_pair()[both], minlength=pairs.weight.size)
+    value = pairs.mult * f[pairs.first] * f[pairs.second]
+    for p in np.flatnonzero(has == 0):
+        lo, hi = pairs.offsets[p], pairs.offsets[p + 1]
+        k = lo + int(np.argmax(value[lo:hi]))
+        used[pairs.first[k]] = used[pairs.second[k]] = True
+    return used
+
+
+def _ordered_kept(pairs: PhasePairs, used: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Per pattern, the ordered pairs (codes) of used haplotypes; one more pattern for
+    people without any call in the half (every ordered pair of used haplotypes)."""
+    keep = used[pairs.first] & used[pairs.second]
+    pattern = pairs.pattern_of_pair()[keep]
+    a = pairs.codes[pairs.first[keep]]
+    b = pairs.codes[pairs.second[keep]]
+    swap = a != b
+    pattern = np.concatenate([pattern, pattern[swap]])
+    a, b = np.concatenate([a, b[swap]]), np.concatenate([b, a[swap]])
+    n_pat = pairs.weight.size
+    support = pairs.codes[used]
+    aa, bb = np.meshgrid(support, support, indexing="ij")
+    pattern = np.concatenate([pattern, np.full(aa.size, n_pat)])
+    a, b = np.concatenate([a, aa.ravel()]), np.concatenate([b, bb.ravel()])
+    order = np.argsort(pattern, kind="stable")
+    offsets = np.concatenate([[0], np.cumsum(np.bincount(pattern, minlength=n_pat + 1))])
+    return offsets.astype(np.int64), a[order].astype(np.int64), b[order].astype(np.int64)
+
+
+def _ligate(g: np.ndarray, *, leaf: int, n_threads: int | None) -> PhasePairs:
+    h = g.shape[1]
+    m = h // 2
+    halves = []
+    for part in (g[:, :m], g[:, m:]):
+        pairs, used = _half_support(np.ascontiguousarray(part), leaf, n_threads)
+        person = np.where(pairs.person >= 0, pairs.person, pairs.weight.size)
+        halves.append((_ordered_kept(pairs, used), person))
+    called = (g >= 0).any(axis=1)
+    rows = np.flatnonzero(called)
+    patterns, first_row, inverse, weight = np.unique(
+        g[called], axis=0, return_index=True, return_inverse=True, return_counts=True
+    )
+    (l_off, l_a, l_b), l_person = halves[0]
+    (r_off, r_a, r_b), r_person = halves[1]
+    left_of = l_person[rows[first_row]].astype(np.int64)
+    right_of = r_person[rows[first_row]].astype(np.int64)
+    bound = K.ligated_counts(left_of, right_of, l_off, r_off)
+    if int(bound.sum()) > 4 * MAX_PAIRS:
+        raise ParameterError(
+            f"{int(bound.sum()):,} phase configurations after partition-ligation: the window "
+            "is too diverse for haplotype EM; use fewer SNPs or the cluster model"
+        )
+    offsets, first, second, mult = K.fill_ligated(
+        left_of, right_of, l_off, l_a, l_b, r_off, r_a, r_b, m, bound
+    )
+    codes, index = _compact_codes(first, second, h)
+    total = first.size
+    person = np.full(g.shape[0], -1, dtype=np.int64)
+    person[called] = inverse.reshape(-1)
+    return PhasePairs(
+        patterns=np.ascontiguousarray(patterns, dtype=np.int8),
+        weight=weight.astype(np.float64),
+        person=person,
+        offsets=offsets,
+        first=index[:total],
+        second=index[total:],
+        mult=mult,
+        codes=codes,
+        n_snps=h,
+    )
 
 
 class _Subset:
@@ -352,8 +501,9 @@ class HaploFit:
     loglik : float
         ``sum_i ln sum_pairs f_a f_b`` at the estimate.
     loglik_mle : float
-        The same at the maximum-likelihood estimate (before rare haplotypes
-        were removed).
+        The same at the best EM fixed point found over the method's
+        candidate pairs (before ``min_count`` removals; the exact maximum
+        with ``method="exact"``).
     n_people : int
         People with at least one call.
     n_removed : int
@@ -369,6 +519,8 @@ class HaploFit:
     pairs : PhasePairs
     f_all : float64 array
         The estimate over every haplotype of ``pairs.codes``.
+    method : str
+        ``"exact"`` (every phase configuration) or ``"partition-ligation"``.
     """
 
     haplotypes: tuple[str, ...]
@@ -384,6 +536,7 @@ class HaploFit:
     fit: FitResult
     pairs: PhasePairs
     f_all: np.ndarray
+    method: str = "exact"
 
     def as_dict(self) -> dict[str, float]:
         return dict(zip(self.haplotypes, self.frequencies.tolist(), strict=True))
@@ -419,7 +572,10 @@ def _standard_errors(pairs: PhasePairs, f: np.ndarray) -> np.ndarray:
     score = score[used]
     free = score[:, :-1] - score[:, -1:]
     info = (free * pairs.weight[used, None]).T @ free
-    cov = np.linalg.pinv(info)
+    # pseudo-inverse of the symmetric information (directions it does not see get 0)
+    values, vectors = np.linalg.eigh(info)
+    big = values > values.max() * 1e-12 if values.size and values.max() > 0 else values > 0
+    cov = (vectors[:, big] / values[big]) @ vectors[:, big].T
     full = np.zeros((k, k))
     full[:-1, :-1] = cov
     full[-1, :-1] = full[:-1, -1] = -cov.sum(axis=1)
@@ -456,21 +612,10 @@ def _remove_unsupported(
     two_n = 2.0 * pairs.weight.sum()
     allowed = f > 0
     removed = 0
-    pattern = pairs.pattern_of_pair()
     for _ in range(20):
         copies = f * two_n
-        weak = allowed & (copies < min_count)
         # every pattern must keep a pair: protect the best pair of any pattern left without one
-        left = allowed & ~weak
-        has = np.bincount(
-            pattern[left[pairs.first] & left[pairs.second]], minlength=pairs.weight.size
-        )
-        if (has == 0).any():
-            value = pairs.mult * f[pairs.first] * f[pairs.second]
-            for p in np.flatnonzero(has == 0):
-                lo, hi = pairs.offsets[p], pairs.offsets[p + 1]
-                k = lo + int(np.argmax(value[lo:hi]))
-                weak[pairs.first[k]] = weak[pairs.second[k]] = False
+        weak = allowed & ~_keep_feasible(pairs, allowed & (copies >= min_count), f)
         if not weak.any():
             break
         trial_allowed = allowed & ~weak
@@ -503,7 +648,9 @@ def fit_haplotypes(
     *,
     n_init: int = 5,
     max_init: int = 10,
-    min_count: float = 1.0,
+    method: str = "ligation",
+    leaf: int | None = None,
+    min_count: float = 0.0,
     max_iter: int = 5000,
     tol: float = 1e-9,
     random_state: Any = None,
@@ -524,9 +671,15 @@ def fit_haplotypes(
         the best estimate is perturbed (mixed 70:30 with a random
         distribution over its haplotypes) and refitted until :data:`HOPS`
         perturbations in a row bring no gain.
+    method : {"ligation", "exact"}
+        Partition-ligation (the default) or every phase configuration (the
+        maximum-likelihood estimate over all haplotypes; windows up to about
+        20-25 SNPs).  See the module doc.
+    leaf : int, optional
+        Largest window partition-ligation enumerates in full (default 8).
     min_count : float
         Remove haplotypes with fewer expected copies than this where the
-        likelihood allows (module doc); 0 keeps the maximum-likelihood estimate.
+        likelihood allows (module doc); 0 (the default) keeps them.
     tol : float
         A round ends when the full log-likelihood rises by less than this.
     """
@@ -540,7 +693,7 @@ def fit_haplotypes(
         raise ParameterError(f"min_count must be >= 0, got {min_count!r}")
     clock = time.perf_counter()
     g = check_calls(calls)
-    pairs = enumerate_pairs(g)
+    pairs, method = build_pairs(g, method=method, leaf=leaf, n_threads=n_threads)
     n_hap = pairs.codes.size
     seed = make_seed(random_state)
     rng = np.random.default_rng(seed)
@@ -613,6 +766,7 @@ def fit_haplotypes(
         fit=fit,
         pairs=pairs,
         f_all=f,
+        method=method,
     )
 
 

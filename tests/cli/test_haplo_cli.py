@@ -151,9 +151,10 @@ def test_freq_to_stdout_with_min_freq(run):
 @pytest.mark.parametrize(
     "args,message",
     [
-        (["--region", "1:1-100000"], "exact haplotype EM takes at most 30"),
+        (["--region", "1:1-100000"], "--method ligation takes at most 62"),
         (["--region", "1:1-500"], "no biallelic SNP in 1:1-500"),
         (["--region", "1:1-8000", "--n-init", "0"], "--n-init: must be an integer >= 1"),
+        (["--region", "1:1-40000", "--method", "exact"], "--method exact takes at most 30"),
     ],
 )
 def test_freq_bad_input_one_line(run, tmp_path, args, message):

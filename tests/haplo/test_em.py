@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 
 from seqem import _jit
 from seqem.haplo.em import (
+    build_pairs,
     enumerate_pairs,
     expected_counts,
     fit_haplotypes,
@@ -201,3 +202,40 @@ def test_threaded_estep_equals_serial():
     for post, ll, scale in out[1:]:
         assert np.array_equal(post, out[0][0]) and np.array_equal(ll, out[0][1])
         assert np.array_equal(scale, out[0][2])
+
+
+def test_partition_ligation_pairs_and_likelihood_are_exact_ones():
+    """Ligated pairs are compatible; its log-likelihood is the full one at the estimate."""
+    rng = np.random.default_rng(9)
+    founders = rng.integers(0, 2, size=(8, 14))
+    pick = rng.choice(8, size=(250, 2))
+    calls = (founders[pick[:, 0]] + founders[pick[:, 1]]).astype(np.int8)
+    calls[rng.random(calls.shape) < 0.02] = -1
+    calls[3, :7] = -1  # no call in the left half
+    ligated, method = build_pairs(calls, leaf=4)
+    assert method == "partition-ligation"
+    exact = enumerate_pairs(calls)
+    exact_set = {
+        (int(exact.codes[a]), int(exact.codes[b]), int(p))
+        for p in range(exact.weight.size)
+        for a, b in zip(
+            exact.first[exact.offsets[p] : exact.offsets[p + 1]],
+            exact.second[exact.offsets[p] : exact.offsets[p + 1]],
+            strict=True,
+        )
+    }
+    assert np.array_equal(ligated.patterns, exact.patterns)
+    for p in range(ligated.weight.size):
+        lo, hi = ligated.offsets[p], ligated.offsets[p + 1]
+        assert hi > lo
+        for a, b in zip(ligated.first[lo:hi], ligated.second[lo:hi], strict=True):
+            assert (int(ligated.codes[a]), int(ligated.codes[b]), p) in exact_set
+    fit = fit_haplotypes(calls, leaf=4, random_state=2)
+    assert fit.method == "partition-ligation"
+    f_exact = np.zeros(exact.codes.size)
+    where = np.searchsorted(exact.codes, fit.codes)
+    f_exact[where] = fit.frequencies
+    assert loglik(exact, f_exact) == pytest.approx(fit.loglik, abs=1e-8)
+    # the exact maximum is at least as high
+    best = fit_haplotypes(calls, method="exact", random_state=2)
+    assert best.loglik >= fit.loglik - 1e-8
