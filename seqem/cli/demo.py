@@ -33,6 +33,7 @@ FAMILY_DB = "example_db.fa"
 COHORT = "example_cohort.vcf.gz"
 COHORT_TRUTH = "example_cohort_truth.tsv"
 COHORT_REGION = "1:1-60000"
+COHORT_HAP_REGION = "1:1-20000"
 
 N_DNA_STATES = 3
 N_SIGNAL_STATES = 3
@@ -258,6 +259,8 @@ def _cmd_demo(args: argparse.Namespace, ctx: RunContext) -> int:
         f"   seqem profile build {os.path.join(data_dir, FAMILY_STO)} -o {out['profile']}",
         f"   seqem profile search {out['profile']} {os.path.join(data_dir, FAMILY_DB)} "
         f"-o {out['hits']}",
+        f"   seqem haplo freq {os.path.join(data_dir, COHORT)} --region {COHORT_HAP_REGION} "
+        f"-o {out['haps']}",
         f"   seqem haplo ld {os.path.join(data_dir, COHORT)} --region {COHORT_REGION} "
         f"-o {out['ld']}" + (f" --plot {out['ld_plot']}" if "ld_plot" in out else ""),
     ]
@@ -266,8 +269,48 @@ def _cmd_demo(args: argparse.Namespace, ctx: RunContext) -> int:
     return 0
 
 
+def _demo_haplotypes(
+    data: Path, outdir: str, out: dict[str, str], threads: int, haps: Any, full: Any
+) -> list[str]:
+    """Part 4a: haplotype frequencies and phase of a window, against the true haplotypes."""
+    import numpy as np
+
+    from .._jit import threads as numba_threads
+    from ..haplo.em import _strings, fit_haplotypes, phase
+    from ..io.vcf import read_genotypes
+    from .haplo import haplotype_table
+
+    g = read_genotypes(data / COHORT, region=COHORT_HAP_REGION)
+    with numba_threads(threads):
+        fit = fit_haplotypes(g.calls, random_state=1, n_threads=threads)
+    out["haps"] = os.path.join(outdir, "cohort_haplotypes.tsv")
+    write_text(out["haps"], haplotype_table(fit))
+    cols = np.searchsorted(full.positions, g.positions)
+    true = ["".join(str(int(x)) for x in row) for row in haps[:, cols]]
+    counts: dict[str, int] = {}
+    for h in true:
+        counts[h] = counts.get(h, 0) + 1
+    est = fit.as_dict()
+    tvd = 0.5 * sum(abs(est.get(h, 0.0) - counts.get(h, 0) / len(true)) for h in {*est, *counts})
+    h1, h2, _ = phase(fit)
+    right = ambiguous = 0
+    for i in range(g.n_people):
+        if (g.calls[i] == 1).sum() >= 2 and h1[i] >= 0:
+            ambiguous += 1
+            pair = sorted(_strings(np.array([h1[i], h2[i]]), g.n_snps))
+            right += pair == sorted(true[2 * i : 2 * i + 2])
+    return [
+        f"4. Haplotypes: {g.n_snps} SNPs x {g.n_people} people of {COHORT} "
+        f"({COHORT_HAP_REGION}), {len(fit.haplotypes)} haplotypes ({fit.method} EM)",
+        f"   frequencies: {out['haps']}",
+        f"   against the simulated haplotypes: total variation distance {tvd:.3f}; "
+        f"best pair right for {100 * right / max(ambiguous, 1):.1f}% of the {ambiguous} people "
+        "with >= 2 heterozygous SNPs",
+    ]
+
+
 def _demo_ld(data: Path, outdir: str, out: dict[str, str], threads: int) -> list[str]:
-    """Part 4: pairwise LD of the example cohort, checked against its true haplotypes."""
+    """Part 4: haplotypes and pairwise LD of the example cohort, against its true haplotypes."""
     import numpy as np
 
     from ..haplo.ld import pairwise_ld
@@ -297,8 +340,10 @@ def _demo_ld(data: Path, outdir: str, out: dict[str, str], threads: int) -> list
         true_r2 = np.corrcoef(h, rowvar=False) ** 2
     ok = np.isfinite(table.r2) & np.isfinite(true_r2[table.a, table.b])
     diff = np.abs(table.r2[ok] - true_r2[table.a, table.b][ok])
+    hap_lines = _demo_haplotypes(data, outdir, out, threads, haps, full)
     return [
-        f"4. Linkage disequilibrium: {g.n_snps} SNPs x {g.n_people} people of {COHORT} "
+        *hap_lines,
+        f"   Linkage disequilibrium: {g.n_snps} SNPs x {g.n_people} people of {COHORT} "
         f"({COHORT_REGION}), {len(table)} pairs",
         f"   table: {out['ld']}" + (f"\n   plot:  {out['ld_plot']}" if "ld_plot" in out else ""),
         f"   r2 against the simulated (phased) haplotypes: mean |difference| {diff.mean():.4f}, "
