@@ -217,6 +217,13 @@ def test_demo(tmp_path, run):
     assert rep["results"]["profile_members_found"] == 30
     assert rep["results"]["profile_decoys_found"] == 0
     assert (outdir / "example_family.hmm").read_text().startswith("HMMER3/f")
+    # haplotype frequencies of the cohort window are close to the simulated ones
+    import re
+
+    tvd = float(re.search(r"total variation distance ([0-9.]+)", result.out).group(1))
+    right = float(re.search(r"best pair right for ([0-9.]+)%", result.out).group(1))
+    assert tvd < 0.06 and right > 88  # measured 0.036 and 91.9%
+    assert (outdir / "cohort_haplotypes.tsv").read_text().startswith("haplotype\tfrequency")
 
 
 def test_segment_plot(tmp_path, run, two_state):
