@@ -221,8 +221,41 @@ def _add_phase(verbs: Any) -> None:
     p.set_defaults(_run=_cmd_phase)
 
 
+def drop_uncalled_snps(g: Genotypes, ctx: RunContext) -> Genotypes:
+    """Leave out SNPs without any call (nothing can be said of their alleles); log them."""
+    import dataclasses
+
+    import numpy as np
+
+    empty = (g.calls < 0).all(axis=0)
+    if not empty.any():
+        return g
+    if empty.all():
+        raise SeqemError(f"{g.path}: no SNP in the region has a call")
+    names = [g.ids[i] for i in np.flatnonzero(empty)]
+    ctx.info(
+        f"{len(names)} SNP(s) without any call left out of the haplotypes: "
+        + ", ".join(names[:5])
+        + (" ..." if len(names) > 5 else "")
+    )
+    ctx.results["snps_without_calls"] = names
+    keep = np.flatnonzero(~empty)
+    return dataclasses.replace(
+        g,
+        calls=np.ascontiguousarray(g.calls[:, keep]),
+        ids=tuple(g.ids[i] for i in keep),
+        chrom=tuple(g.chrom[i] for i in keep),
+        positions=g.positions[keep],
+        ref=tuple(g.ref[i] for i in keep),
+        alt=tuple(g.alt[i] for i in keep),
+    )
+
+
 def estimate_haplotypes(g: Genotypes, args: argparse.Namespace, ctx: RunContext) -> HaploFit:
-    """Fit the window's haplotype frequencies and record the fit in the report."""
+    """Fit the window's haplotype frequencies and record the fit in the report.
+
+    ``g`` must not hold SNPs without any call (:func:`drop_uncalled_snps`).
+    """
     from .._jit import threads
     from ..haplo.em import (
         LIGATE_LEAF,
@@ -238,13 +271,6 @@ def estimate_haplotypes(g: Genotypes, args: argparse.Namespace, ctx: RunContext)
         raise SeqemError(
             f"{args.vcf}: {g.n_snps} SNPs in the region; --method {args.method} takes at most "
             f"{limit}: give a smaller --region"
-        )
-    all_missing = (g.calls < 0).all(axis=0)
-    if all_missing.any():
-        first = int(all_missing.argmax())
-        ctx.info(
-            f"{int(all_missing.sum())} SNP(s) without any call (first {g.ids[first]}): "
-            "their alleles are estimated from nothing and stay unresolved"
         )
     with threads(args.threads):
         fit = fit_haplotypes(
@@ -335,7 +361,7 @@ def phase_table(g: Genotypes, fit: HaploFit) -> str:
 
 def _cmd_freq(args: argparse.Namespace, ctx: RunContext) -> int:
     check_output_path(args.output)
-    g = load_genotypes(args, ctx)
+    g = drop_uncalled_snps(load_genotypes(args, ctx), ctx)
     fit = estimate_haplotypes(g, args, ctx)
     write_text(args.output, haplotype_table(fit, min_freq=args.min_freq))
     ctx.outputs.append(args.output)
@@ -345,7 +371,7 @@ def _cmd_freq(args: argparse.Namespace, ctx: RunContext) -> int:
 def _cmd_phase(args: argparse.Namespace, ctx: RunContext) -> int:
     check_output_path(args.output)
     check_output_path(args.haplotypes)
-    g = load_genotypes(args, ctx)
+    g = drop_uncalled_snps(load_genotypes(args, ctx), ctx)
     fit = estimate_haplotypes(g, args, ctx)
     write_text(args.output, phase_table(g, fit))
     ctx.outputs.append(args.output)

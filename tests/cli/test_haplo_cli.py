@@ -173,3 +173,55 @@ def test_phase_unknown_samples_one_line(run, tmp_path):
     result = run("haplo", "phase", COHORT, "--region", "1:1-8000", "--samples", names, "-o", out)
     assert result.code == 1 and "NOBODY" in result.err and "Traceback" not in result.err
     assert not out.exists()
+
+
+def small_vcf(path, rows, fmt="GT"):
+    header = (
+        "##fileformat=VCFv4.2\n##contig=<ID=1>\n"
+        '##FORMAT=<ID=GT,Number=1,Type=String,Description="Genotype">\n'
+        '##FORMAT=<ID=DP,Number=1,Type=Integer,Description="Depth">\n'
+        "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\tA\tB\tC\tD\n"
+    )
+    body = "".join(
+        f"1\t{100 * (i + 1)}\trs{i + 1}\tA\tG\t.\tPASS\t.\t{fmt}\t" + "\t".join(calls) + "\n"
+        for i, calls in enumerate(rows)
+    )
+    path.write_text(header + body)
+    return path
+
+
+def test_freq_leaves_out_snps_without_calls(run, tmp_path):
+    import json
+
+    vcf = small_vcf(tmp_path / "m.vcf", [
+        ["0/0", "0/1", "1/1", "0/1"],
+        ["./.", "./.", "./.", "./."],
+        ["0/1", "0/0", "1/1", "0/1"],
+    ])  # fmt: skip
+    out, rep = tmp_path / "haps.tsv", tmp_path / "run.json"
+    result = run("haplo", "freq", vcf, "-o", out, "--report", rep)
+    assert result.code == 0, result.err
+    assert "1 SNP(s) without any call left out of the haplotypes: rs2" in result.err
+    rows = out.read_text().splitlines()[1:]
+    assert rows and all(len(r.split("\t")[0]) == 2 for r in rows)
+    report = json.loads(rep.read_text())
+    assert report["results"]["snps"] == ["rs1", "rs3"]
+    assert report["results"]["snps_without_calls"] == ["rs2"]
+
+
+@pytest.mark.parametrize(
+    "rows,fmt,message",
+    [
+        ([["./.", "./.", "./.", "./."]], "GT", "no SNP in the region has a call"),
+        ([["0/0", "0/1/1", "1/1", "0/1"]], "GT", "3 alleles in the call of sample 'B'"),
+        ([["5", "6", "7", "8"]], "DP", "without a GT field"),
+    ],
+)
+def test_freq_bad_genotypes_one_line(run, tmp_path, rows, fmt, message):
+    vcf = small_vcf(tmp_path / "bad.vcf", rows, fmt)
+    out = tmp_path / "haps.tsv"
+    result = run("haplo", "freq", vcf, "-o", out)
+    assert result.code == 1, result.err
+    errors = [line for line in result.err.splitlines() if line.startswith("seqem: error")]
+    assert len(errors) == 1 and message in errors[0] and "Traceback" not in result.err
+    assert not out.exists()
