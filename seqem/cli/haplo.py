@@ -92,6 +92,7 @@ def load_genotypes(args: argparse.Namespace, ctx: RunContext) -> Genotypes:
         samples=_names(args.samples),
         exclude_samples=_names(args.exclude_samples),
         pass_only=args.pass_only,
+        likelihoods=getattr(args, "likelihoods", None),
     )
     skipped = ", ".join(f"{n} {why}" for why, n in sorted(g.skipped.items()))
     ctx.info(
@@ -142,6 +143,12 @@ n_het (heterozygous calls) and n_missing; NA for a sample without any call."""
 
 def _add_estimation_options(p: argparse.ArgumentParser) -> None:
     group = p.add_argument_group("estimation")
+    group.add_argument(
+        "--likelihoods",
+        choices=("PL", "GL"),
+        help="use the genotype likelihoods of this FORMAT field instead of the GT calls "
+        "(low-coverage data; GT then optional)",
+    )
     group.add_argument(
         "--method",
         choices=("ligation", "exact"),
@@ -227,7 +234,10 @@ def drop_uncalled_snps(g: Genotypes, ctx: RunContext) -> Genotypes:
 
     import numpy as np
 
-    empty = (g.calls < 0).all(axis=0)
+    if g.likelihoods is not None:
+        empty = ((g.calls < 0) & (g.likelihoods >= 1.0).all(axis=2)).all(axis=0)
+    else:
+        empty = (g.calls < 0).all(axis=0)
     if not empty.any():
         return g
     if empty.all():
@@ -248,6 +258,7 @@ def drop_uncalled_snps(g: Genotypes, ctx: RunContext) -> Genotypes:
         positions=g.positions[keep],
         ref=tuple(g.ref[i] for i in keep),
         alt=tuple(g.alt[i] for i in keep),
+        likelihoods=None if g.likelihoods is None else g.likelihoods[:, keep],
     )
 
 
@@ -275,7 +286,8 @@ def estimate_haplotypes(g: Genotypes, args: argparse.Namespace, ctx: RunContext)
     with threads(args.threads):
         fit = fit_haplotypes(
             g.calls, n_init=args.n_init, method=args.method, min_count=args.min_count,
-            tol=args.tol, random_state=args.seed, n_threads=args.threads,
+            likelihoods=g.likelihoods, tol=args.tol, random_state=args.seed,
+            n_threads=args.threads,
         )  # fmt: skip
     ctx.fit_results["haplotypes"] = fit.fit.to_dict()
     ctx.results.update(

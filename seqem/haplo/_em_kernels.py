@@ -283,14 +283,15 @@ def ligated_counts(left_of, right_of, l_off, r_off):  # pragma: no cover - jitte
 
 @njit(**JIT)
 def fill_ligated(  # pragma: no cover - jitted
-    left_of, right_of, l_off, l_a, l_b, r_off, r_a, r_b, shift, bound
+    left_of, right_of, l_off, l_a, l_b, l_w, r_off, r_a, r_b, r_w, shift, bound
 ):
     """Unordered pairs of the joined window from ordered half-window pairs.
 
     Every ordered left pair ``(la, lb)`` is joined with every ordered right
     pair ``(ra, rb)`` into ``(la | ra << shift, lb | rb << shift)``; the
     set is closed under swapping, so keeping ``first <= second`` gives each
-    unordered pair once (multiplicity 2, or 1 when both are equal).
+    unordered pair once (multiplicity 2, or 1 when both are equal, times the
+    halves' weights ``l_w`` and ``r_w``: genotype likelihoods, or 1).
     ``bound`` holds each pattern's upper bound of pairs; returns the
     offsets and the pairs.
     """
@@ -314,12 +315,112 @@ def fill_ligated(  # pragma: no cover - jitted
                 if a < b:
                     first[k] = a
                     second[k] = b
-                    mult[k] = 2.0
+                    mult[k] = 2.0 * l_w[i] * r_w[j]
                     k += 1
                 elif a == b:
                     first[k] = a
                     second[k] = a
-                    mult[k] = 1.0
+                    mult[k] = l_w[i] * r_w[j]
                     k += 1
+        offsets[p + 1] = k
+    return offsets, first[:k], second[:k], mult[:k]
+
+
+@njit(**JIT)
+def likelihood_pair_bounds(gl, threshold):  # pragma: no cover - jitted
+    """Ordered pairs each pattern of genotype likelihoods allows.
+
+    At every SNP the genotypes whose relative likelihood is at least
+    ``threshold`` are allowed: 0 and 2 ALT alleles one allele pair each, 1
+    ALT allele two (either haplotype carries it).
+    """
+    n, h, _ = gl.shape
+    out = np.empty(n, dtype=np.int64)
+    for p in range(n):
+        c = 1
+        for j in range(h):
+            k = 0
+            if gl[p, j, 0] >= threshold:
+                k += 1
+            if gl[p, j, 1] >= threshold:
+                k += 2
+            if gl[p, j, 2] >= threshold:
+                k += 1
+            c *= k
+        out[p] = c
+    return out
+
+
+@njit(**JIT)
+def fill_likelihood_pairs(gl, threshold, bound):  # pragma: no cover - jitted
+    """Unordered pairs of each pattern with their genotype-likelihood weights.
+
+    ``mult`` is the product over SNPs of the likelihood of the pair's
+    genotype, times 2 for a heterozygous pair (both orders).  Returns the
+    offsets and the pairs.
+    """
+    n, h, _ = gl.shape
+    total = 0
+    for p in range(n):
+        total += bound[p]
+    first = np.empty(total, dtype=np.int64)
+    second = np.empty(total, dtype=np.int64)
+    mult = np.empty(total)
+    offsets = np.empty(n + 1, dtype=np.int64)
+    offsets[0] = 0
+    opt_a = np.empty((h, 4), dtype=np.int64)
+    opt_b = np.empty((h, 4), dtype=np.int64)
+    opt_w = np.empty((h, 4))
+    n_opt = np.empty(h, dtype=np.int64)
+    digit = np.empty(h, dtype=np.int64)
+    k = 0
+    for p in range(n):
+        for j in range(h):
+            m = 0
+            if gl[p, j, 0] >= threshold:
+                opt_a[j, m] = 0
+                opt_b[j, m] = 0
+                opt_w[j, m] = gl[p, j, 0]
+                m += 1
+            if gl[p, j, 1] >= threshold:
+                opt_a[j, m] = 1
+                opt_b[j, m] = 0
+                opt_w[j, m] = gl[p, j, 1]
+                opt_a[j, m + 1] = 0
+                opt_b[j, m + 1] = 1
+                opt_w[j, m + 1] = gl[p, j, 1]
+                m += 2
+            if gl[p, j, 2] >= threshold:
+                opt_a[j, m] = 1
+                opt_b[j, m] = 1
+                opt_w[j, m] = gl[p, j, 2]
+                m += 1
+            n_opt[j] = m
+            digit[j] = 0
+        for _ in range(bound[p]):
+            a = 0
+            b = 0
+            w = 1.0
+            for j in range(h):
+                d = digit[j]
+                a |= opt_a[j, d] << j
+                b |= opt_b[j, d] << j
+                w *= opt_w[j, d]
+            if a < b:
+                first[k] = a
+                second[k] = b
+                mult[k] = 2.0 * w
+                k += 1
+            elif a == b:
+                first[k] = a
+                second[k] = a
+                mult[k] = w
+                k += 1
+            # next combination (mixed radix)
+            for j in range(h):
+                digit[j] += 1
+                if digit[j] < n_opt[j]:
+                    break
+                digit[j] = 0
         offsets[p + 1] = k
     return offsets, first[:k], second[:k], mult[:k]

@@ -123,47 +123,44 @@ def check_calls(calls: np.ndarray) -> np.ndarray:
     return g
 
 
-def enumerate_pairs(calls: np.ndarray, *, max_pairs: int = MAX_PAIRS) -> PhasePairs:
-    """The distinct genotype patterns and their compatible unordered pairs.
+def _informative(data: np.ndarray) -> np.ndarray:
+    """People with any information: a call, or genotype likelihoods that are not all equal."""
+    if data.ndim == 2:
+        return np.asarray((data >= 0).any(axis=1))
+    return np.asarray((data < 1.0).any(axis=(1, 2)))
 
-    Parameters
-    ----------
-    calls : int8 array (n_people, n_snps)
-        ALT allele counts, -1 missing.  People with no call at all carry no
-        information and get pattern -1.
-    """
-    g = check_calls(calls)
-    h = g.shape[1]
-    if h > MAX_SNPS:
-        raise ParameterError(
-            f"{h} SNPs: exact enumeration is limited to {MAX_SNPS} SNPs; "
-            "use a smaller window or the cluster model"
-        )
-    called = (g >= 0).any(axis=1)
-    if not called.any():
+
+def _patterns(data: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Distinct rows of the informative people: patterns, a row of each, person map, counts."""
+    informative = _informative(data)
+    if not informative.any():
         raise InputFormatError("no person has a call in this window")
-    patterns, inverse, weight = np.unique(
-        g[called], axis=0, return_inverse=True, return_counts=True
+    rows = np.flatnonzero(informative)
+    flat = data[informative].reshape(rows.size, -1)
+    patterns, first_row, inverse, weight = np.unique(
+        flat, axis=0, return_index=True, return_inverse=True, return_counts=True
     )
-    person = np.full(g.shape[0], -1, dtype=np.int64)
-    person[called] = inverse.reshape(-1)
-    patterns = np.ascontiguousarray(patterns, dtype=np.int8)
-    counts = K.pair_counts(patterns)
-    total = int(counts.sum())
-    if total > max_pairs:
-        raise ParameterError(
-            f"{total:,} phase configurations (over {max_pairs:,}): the window has too many "
-            "heterozygous or missing calls for exact EM; use fewer SNPs or the cluster model"
-        )
-    offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
-    first = np.empty(total, dtype=np.int64)
-    second = np.empty(total, dtype=np.int64)
-    mult = np.empty(total, dtype=np.float64)
-    K.fill_pairs(patterns, offsets, first, second, mult)
+    patterns = np.ascontiguousarray(patterns.reshape((-1, *data.shape[1:])), dtype=data.dtype)
+    person = np.full(data.shape[0], -1, dtype=np.int64)
+    person[informative] = inverse.reshape(-1)
+    return patterns, rows[first_row], person, weight.astype(np.float64)
+
+
+def _make_pairs(
+    patterns: np.ndarray,
+    weight: np.ndarray,
+    person: np.ndarray,
+    offsets: np.ndarray,
+    first: np.ndarray,
+    second: np.ndarray,
+    mult: np.ndarray,
+    h: int,
+) -> PhasePairs:
     codes, index = _compact_codes(first, second, h)
+    total = first.size
     return PhasePairs(
         patterns=patterns,
-        weight=weight.astype(np.float64),
+        weight=weight,
         person=person,
         offsets=offsets,
         first=index[:total],
@@ -172,6 +169,75 @@ def enumerate_pairs(calls: np.ndarray, *, max_pairs: int = MAX_PAIRS) -> PhasePa
         codes=codes,
         n_snps=h,
     )
+
+
+def _too_many(total: int, limit: int) -> ParameterError:
+    return ParameterError(
+        f"{total:,} phase configurations (over {limit:,}): the window has too many "
+        "heterozygous or missing calls for exact EM; use fewer SNPs or partition-ligation"
+    )
+
+
+def enumerate_pairs(
+    calls: np.ndarray,
+    *,
+    max_pairs: int = MAX_PAIRS,
+    likelihoods: np.ndarray | None = None,
+    threshold: float = 0.0,
+) -> PhasePairs:
+    """The distinct genotype patterns and their compatible unordered pairs.
+
+    Parameters
+    ----------
+    calls : int8 array (n_people, n_snps)
+        ALT allele counts, -1 missing.  People with no call at all carry no
+        information and get pattern -1.
+    likelihoods : float array (n_people, n_snps, 3), optional
+        Genotype likelihoods (largest 1) used instead of the calls: every
+        pair is weighted by the likelihood of its genotypes, and genotypes
+        below ``threshold`` (relative to the most likely) are left out.
+    """
+    g = check_calls(calls)
+    h = g.shape[1]
+    if h > MAX_SNPS:
+        raise ParameterError(
+            f"{h} SNPs: exact enumeration is limited to {MAX_SNPS} SNPs; "
+            "use a smaller window or partition-ligation"
+        )
+    if likelihoods is not None:
+        gl = check_likelihoods(likelihoods, g.shape)
+        patterns, _, person, weight = _patterns(gl)
+        bound = K.likelihood_pair_bounds(patterns, threshold)
+        if int(bound.sum()) > 2 * max_pairs:
+            raise _too_many(int(bound.sum()) // 2, max_pairs)
+        offsets, first, second, mult = K.fill_likelihood_pairs(patterns, threshold, bound)
+        return _make_pairs(patterns, weight, person, offsets, first, second, mult, h)
+    patterns, _, person, weight = _patterns(g)
+    counts = K.pair_counts(patterns)
+    total = int(counts.sum())
+    if total > max_pairs:
+        raise _too_many(total, max_pairs)
+    offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+    first = np.empty(total, dtype=np.int64)
+    second = np.empty(total, dtype=np.int64)
+    mult = np.empty(total, dtype=np.float64)
+    K.fill_pairs(patterns, offsets, first, second, mult)
+    return _make_pairs(patterns, weight, person, offsets, first, second, mult, h)
+
+
+def check_likelihoods(likelihoods: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """Genotype likelihoods as float64 (n_people, n_snps, 3) with the largest 1 per call."""
+    gl = np.asarray(likelihoods, dtype=np.float64)
+    if gl.shape != (*shape, 3):
+        raise InputFormatError(
+            f"genotype likelihoods must have shape {(*shape, 3)}, got {gl.shape}"
+        )
+    if not np.all(np.isfinite(gl)) or np.any(gl < 0):
+        raise InputFormatError("genotype likelihoods must be finite and >= 0")
+    top = gl.max(axis=2, keepdims=True)
+    if np.any(top <= 0):
+        raise InputFormatError("a genotype has likelihood 0 for every genotype")
+    return np.ascontiguousarray(gl / top)
 
 
 def _compact_codes(first: np.ndarray, second: np.ndarray, h: int) -> tuple[np.ndarray, np.ndarray]:
@@ -189,6 +255,10 @@ def _compact_codes(first: np.ndarray, second: np.ndarray, h: int) -> tuple[np.nd
 
 #: Partition-ligation enumerates windows of at most this many SNPs in full.
 LIGATE_LEAF = 8
+#: The same with genotype likelihoods (a SNP can allow all three genotypes).
+LIGATE_LEAF_GL = 4
+#: Genotypes less likely than this times the most likely one are left out (likelihood mode).
+GL_THRESHOLD = 1e-4
 #: Starts of each half window's fit, and the frequency a haplotype needs in one of
 #: them to be kept for the ligation.
 LIGATE_STARTS = 3
@@ -202,18 +272,21 @@ def build_pairs(
     *,
     method: str = "ligation",
     leaf: int | None = None,
+    likelihoods: np.ndarray | None = None,
+    threshold: float = 0.0,
     n_threads: int | None = None,
 ) -> tuple[PhasePairs, str]:
     """The window's phase pairs, all of them or by partition-ligation.
 
     ``method="exact"`` enumerates every compatible pair.  ``"ligation"``
     (Niu et al. 2002) enumerates them in full only for windows of at most
-    ``leaf`` SNPs (default :data:`LIGATE_LEAF`); a longer window is split in
-    two halves, each is estimated (recursively, from several starts), the
-    haplotypes the estimates give a frequency of at least
-    :data:`LIGATE_MIN_FREQ` are kept, and the pairs of the whole window are
-    those whose halves are pairs of kept haplotypes.  Returns the pairs and
-    ``"exact"`` or ``"partition-ligation"``.
+    ``leaf`` SNPs (default :data:`LIGATE_LEAF`, :data:`LIGATE_LEAF_GL` with
+    genotype likelihoods); a longer window is split in two halves, each is
+    estimated (recursively, from several starts), the haplotypes the
+    estimates give a frequency of at least :data:`LIGATE_MIN_FREQ` are kept,
+    and the pairs of the whole window are those whose halves are pairs of
+    kept haplotypes.  Returns the pairs and ``"exact"`` or
+    ``"partition-ligation"``.
     """
     if method not in ("exact", "ligation"):
         raise ParameterError(f"method must be 'exact' or 'ligation', got {method!r}")
@@ -221,21 +294,30 @@ def build_pairs(
     h = g.shape[1]
     if h > LIGATE_MAX_SNPS:
         raise ParameterError(
-            f"{h} SNPs: haplotype EM takes at most {LIGATE_MAX_SNPS}; use the cluster model"
+            f"{h} SNPs: haplotype EM takes at most {LIGATE_MAX_SNPS}; use a smaller window"
         )
-    if not (g >= 0).any():
+    gl = None if likelihoods is None else check_likelihoods(likelihoods, g.shape)
+    if not _informative(g if gl is None else gl).any():
         raise InputFormatError("no person has a call in this window")
-    leaf = LIGATE_LEAF if leaf is None else leaf
+    if leaf is None:
+        leaf = LIGATE_LEAF if gl is None else LIGATE_LEAF_GL
     if method == "exact" or h <= max(leaf, 1):
-        return enumerate_pairs(g), "exact"
-    return _ligate(g, leaf=leaf, n_threads=n_threads), "partition-ligation"
+        return enumerate_pairs(g, likelihoods=gl, threshold=threshold), "exact"
+    pairs = _ligate(g, gl, leaf=leaf, threshold=threshold, n_threads=n_threads)
+    return pairs, "partition-ligation"
 
 
 def _half_support(
-    calls: np.ndarray, leaf: int, n_threads: int | None
+    calls: np.ndarray,
+    gl: np.ndarray | None,
+    leaf: int,
+    threshold: float,
+    n_threads: int | None,
 ) -> tuple[PhasePairs, np.ndarray]:
     """A half window's pairs and the haplotypes its estimates use (bool mask)."""
-    pairs, _ = build_pairs(calls, leaf=leaf, n_threads=n_threads)
+    pairs, _ = build_pairs(
+        calls, likelihoods=gl, leaf=leaf, threshold=threshold, n_threads=n_threads
+    )
     n_hap = pairs.codes.size
     used = np.zeros(n_hap, dtype=np.bool_)
     rng = np.random.default_rng(0)
@@ -264,66 +346,62 @@ def _keep_feasible(pairs: PhasePairs, used: np.ndarray, f: np.ndarray) -> np.nda
 
 
 def _ordered_kept(pairs: PhasePairs, used: np.ndarray) -> tuple[np.ndarray, ...]:
-    """Per pattern, the ordered pairs (codes) of used haplotypes; one more pattern for
-    people without any call in the half (every ordered pair of used haplotypes)."""
+    """Per pattern, the ordered pairs (codes) of used haplotypes and their weights; one
+    more pattern for people without information in the half (every ordered pair of
+    used haplotypes, weight 1)."""
     keep = used[pairs.first] & used[pairs.second]
     pattern = pairs.pattern_of_pair()[keep]
     a = pairs.codes[pairs.first[keep]]
     b = pairs.codes[pairs.second[keep]]
     swap = a != b
+    w = np.where(swap, pairs.mult[keep] / 2.0, pairs.mult[keep])  # one order's weight
     pattern = np.concatenate([pattern, pattern[swap]])
     a, b = np.concatenate([a, b[swap]]), np.concatenate([b, a[swap]])
+    w = np.concatenate([w, w[swap]])
     n_pat = pairs.weight.size
     support = pairs.codes[used]
     aa, bb = np.meshgrid(support, support, indexing="ij")
     pattern = np.concatenate([pattern, np.full(aa.size, n_pat)])
     a, b = np.concatenate([a, aa.ravel()]), np.concatenate([b, bb.ravel()])
+    w = np.concatenate([w, np.ones(aa.size)])
     order = np.argsort(pattern, kind="stable")
     offsets = np.concatenate([[0], np.cumsum(np.bincount(pattern, minlength=n_pat + 1))])
-    return offsets.astype(np.int64), a[order].astype(np.int64), b[order].astype(np.int64)
+    return (
+        offsets.astype(np.int64),
+        a[order].astype(np.int64),
+        b[order].astype(np.int64),
+        np.ascontiguousarray(w[order]),
+    )
 
 
-def _ligate(g: np.ndarray, *, leaf: int, n_threads: int | None) -> PhasePairs:
+def _ligate(
+    g: np.ndarray, gl: np.ndarray | None, *, leaf: int, threshold: float, n_threads: int | None
+) -> PhasePairs:
     h = g.shape[1]
     m = h // 2
     halves = []
-    for part in (g[:, :m], g[:, m:]):
-        pairs, used = _half_support(np.ascontiguousarray(part), leaf, n_threads)
+    for cols in (slice(0, m), slice(m, h)):
+        part_gl = None if gl is None else np.ascontiguousarray(gl[:, cols])
+        pairs, used = _half_support(
+            np.ascontiguousarray(g[:, cols]), part_gl, leaf, threshold, n_threads
+        )
         person = np.where(pairs.person >= 0, pairs.person, pairs.weight.size)
         halves.append((_ordered_kept(pairs, used), person))
-    called = (g >= 0).any(axis=1)
-    rows = np.flatnonzero(called)
-    patterns, first_row, inverse, weight = np.unique(
-        g[called], axis=0, return_index=True, return_inverse=True, return_counts=True
-    )
-    (l_off, l_a, l_b), l_person = halves[0]
-    (r_off, r_a, r_b), r_person = halves[1]
-    left_of = l_person[rows[first_row]].astype(np.int64)
-    right_of = r_person[rows[first_row]].astype(np.int64)
+    patterns, rows, person, weight = _patterns(g if gl is None else gl)
+    (l_off, l_a, l_b, l_w), l_person = halves[0]
+    (r_off, r_a, r_b, r_w), r_person = halves[1]
+    left_of = l_person[rows].astype(np.int64)
+    right_of = r_person[rows].astype(np.int64)
     bound = K.ligated_counts(left_of, right_of, l_off, r_off)
     if int(bound.sum()) > 4 * MAX_PAIRS:
         raise ParameterError(
             f"{int(bound.sum()):,} phase configurations after partition-ligation: the window "
-            "is too diverse for haplotype EM; use fewer SNPs or the cluster model"
+            "is too diverse for haplotype EM; use fewer SNPs"
         )
     offsets, first, second, mult = K.fill_ligated(
-        left_of, right_of, l_off, l_a, l_b, r_off, r_a, r_b, m, bound
+        left_of, right_of, l_off, l_a, l_b, l_w, r_off, r_a, r_b, r_w, m, bound
     )
-    codes, index = _compact_codes(first, second, h)
-    total = first.size
-    person = np.full(g.shape[0], -1, dtype=np.int64)
-    person[called] = inverse.reshape(-1)
-    return PhasePairs(
-        patterns=np.ascontiguousarray(patterns, dtype=np.int8),
-        weight=weight.astype(np.float64),
-        person=person,
-        offsets=offsets,
-        first=index[:total],
-        second=index[total:],
-        mult=mult,
-        codes=codes,
-        n_snps=h,
-    )
+    return _make_pairs(patterns, weight, person, offsets, first, second, mult, h)
 
 
 class _Subset:
@@ -584,12 +662,40 @@ def _standard_errors(pairs: PhasePairs, f: np.ndarray) -> np.ndarray:
     return se
 
 
-def _equilibrium_test(calls: np.ndarray, pairs: PhasePairs, f: np.ndarray, ll: float) -> dict:
-    """Likelihood-ratio test of linkage equilibrium against the estimate ``f``."""
+def _allele_frequencies(calls: np.ndarray, likelihoods: np.ndarray | None) -> np.ndarray:
+    """ALT allele frequencies: allele counting, or EM over genotype likelihoods."""
+    if likelihoods is None:
+        called = calls >= 0
+        return np.where(called, calls, 0).sum(axis=0) / np.maximum(2 * called.sum(axis=0), 1)
+    gl = np.asarray(likelihoods, dtype=np.float64)
+    p = np.full(gl.shape[1], 0.5)
+    for _ in range(200):
+        prior = np.stack([(1 - p) ** 2, 2 * p * (1 - p), p**2], axis=1)  # (snps, 3)
+        post = gl * prior[None]
+        post /= post.sum(axis=2, keepdims=True)
+        new = (post[:, :, 1] + 2 * post[:, :, 2]).sum(axis=0) / (2 * gl.shape[0])
+        if np.abs(new - p).max() < 1e-12:
+            return new
+        p = new
+    return p
+
+
+def _equilibrium_test(
+    calls: np.ndarray,
+    likelihoods: np.ndarray | None,
+    pairs: PhasePairs,
+    f: np.ndarray,
+    ll: float,
+) -> dict:
+    """Likelihood-ratio test of linkage equilibrium against the estimate ``f``.
+
+    Under equilibrium the frequencies are products of the allele frequencies
+    (their maximum-likelihood estimate); with a genotype-likelihood threshold
+    the null likelihood is taken over the same pairs.
+    """
     from scipy.stats import chi2
 
-    called = calls >= 0
-    p_alt = np.where(called, calls, 0).sum(axis=0) / np.maximum(2 * called.sum(axis=0), 1)
+    p_alt = _allele_frequencies(calls, likelihoods)
     bits = (pairs.codes[:, None] >> np.arange(pairs.n_snps)) & 1
     f0 = np.prod(np.where(bits == 1, p_alt, 1 - p_alt), axis=1)
     ll0 = loglik(pairs, f0)
@@ -650,6 +756,8 @@ def fit_haplotypes(
     max_init: int = 10,
     method: str = "ligation",
     leaf: int | None = None,
+    likelihoods: np.ndarray | None = None,
+    gl_threshold: float = GL_THRESHOLD,
     min_count: float = 0.0,
     max_iter: int = 5000,
     tol: float = 1e-9,
@@ -676,7 +784,13 @@ def fit_haplotypes(
         maximum-likelihood estimate over all haplotypes; windows up to about
         20-25 SNPs).  See the module doc.
     leaf : int, optional
-        Largest window partition-ligation enumerates in full (default 8).
+        Largest window partition-ligation enumerates in full (default 8; 4
+        with genotype likelihoods).
+    likelihoods : float array (n_people, n_snps, 3), optional
+        Genotype likelihoods (of 0, 1, 2 ALT alleles) to use instead of the
+        calls (low-coverage data): each phase pair is weighted by the
+        likelihood of its genotypes; genotypes below ``gl_threshold`` times
+        the most likely one are left out.
     min_count : float
         Remove haplotypes with fewer expected copies than this where the
         likelihood allows (module doc); 0 (the default) keeps them.
@@ -693,7 +807,10 @@ def fit_haplotypes(
         raise ParameterError(f"min_count must be >= 0, got {min_count!r}")
     clock = time.perf_counter()
     g = check_calls(calls)
-    pairs, method = build_pairs(g, method=method, leaf=leaf, n_threads=n_threads)
+    pairs, method = build_pairs(
+        g, method=method, leaf=leaf, likelihoods=likelihoods, threshold=gl_threshold,
+        n_threads=n_threads,
+    )  # fmt: skip
     n_hap = pairs.codes.size
     seed = make_seed(random_state)
     rng = np.random.default_rng(seed)
@@ -735,7 +852,7 @@ def fit_haplotypes(
             pairs, f, ll, min_count, tol=tol, max_iter=max_iter, n_threads=n_threads
         )
     se = _standard_errors(pairs, f) if standard_errors else np.full(n_hap, np.nan)
-    lr_test = _equilibrium_test(g, pairs, f, ll)
+    lr_test = _equilibrium_test(g, likelihoods, pairs, f, ll)
     order = np.argsort(-f, kind="stable")
     order = order[f[order] > 0]
     fit = FitResult(

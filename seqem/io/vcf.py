@@ -54,6 +54,10 @@ class Genotypes:
     path : str
     skipped : dict
         Records left out, by reason.
+    likelihoods : float64 array (n_people, n_snps, 3), optional
+        Genotype likelihoods of 0, 1 and 2 ALT alleles, scaled so that the
+        largest is 1 (all 1 where the field is missing); read with
+        ``likelihoods="PL"`` or ``"GL"``.
     """
 
     calls: np.ndarray
@@ -65,6 +69,7 @@ class Genotypes:
     samples: tuple[str, ...]
     path: str
     skipped: dict[str, int]
+    likelihoods: np.ndarray | None = None
 
     @property
     def n_people(self) -> int:
@@ -134,6 +139,23 @@ def _slow_calls(rec, columns: np.ndarray, path: str, where: str) -> tuple[np.nda
     return out, haploid
 
 
+def _likelihoods(rec, columns: np.ndarray, field: str) -> np.ndarray:
+    """Relative genotype likelihoods (max 1) of the chosen samples; 1s where absent."""
+    out = np.ones((columns.size, 3))
+    samples = rec.samples
+    for j, c in enumerate(columns):
+        try:
+            values = samples[int(c)].get(field)
+        except (KeyError, ValueError):
+            values = None
+        if values is None or len(values) != 3 or any(v is None for v in values):
+            continue  # missing, or a haploid call: no information
+        v = np.asarray(values, dtype=np.float64)
+        log10 = -v / 10.0 if field == "PL" else v
+        out[j] = 10.0 ** (log10 - log10.max())
+    return out
+
+
 def _select_samples(
     names: Sequence[str],
     samples: Iterable[str] | None,
@@ -171,6 +193,7 @@ def read_genotypes(
     samples: Iterable[str] | None = None,
     exclude_samples: Iterable[str] | None = None,
     pass_only: bool = False,
+    likelihoods: str | None = None,
 ) -> Genotypes:
     """Read the biallelic SNPs of a VCF/BCF (region and samples optional).
 
@@ -184,6 +207,9 @@ def read_genotypes(
         Samples to keep (in that order) or to leave out.
     pass_only : bool
         Keep only records whose FILTER is PASS (or ``.``).
+    likelihoods : {"PL", "GL"}, optional
+        Also read genotype likelihoods from this FORMAT field (PL: phred
+        scaled; GL: log10); GT is then optional (calls are -1 without it).
     """
     import pysam
 
@@ -194,8 +220,12 @@ def read_genotypes(
         vf = pysam.VariantFile(name)
     except (OSError, ValueError) as exc:
         raise InputFormatError(f"not a readable VCF/BCF file ({exc})", path=name) from None
+    if likelihoods not in (None, "PL", "GL"):
+        raise ParameterError(f"likelihoods must be 'PL' or 'GL', got {likelihoods!r}")
     with vf:
-        if "GT" not in vf.header.formats:
+        if likelihoods is not None and likelihoods not in vf.header.formats:
+            raise InputFormatError(f"the file has no {likelihoods} field", path=name)
+        if likelihoods is None and "GT" not in vf.header.formats:
             raise InputFormatError("the file has no GT (genotype) field", path=name)
         names = list(vf.header.samples)
         if not names:
@@ -216,6 +246,7 @@ def read_genotypes(
         positions: list[int] = []
         refs: list[str] = []
         alts: list[str] = []
+        gl_rows: list[np.ndarray] = []
         n_all = len(names)
         everyone = columns.size == n_all and bool(np.all(columns == np.arange(n_all)))
         where = "the first record"
@@ -240,6 +271,16 @@ def read_genotypes(
                         skipped["FILTER not PASS"] += 1
                         continue
                 fmt = list(rec.format.keys())
+                if likelihoods is not None:
+                    gl_rows.append(_likelihoods(rec, columns, likelihoods))
+                    if "GT" not in fmt:
+                        rows.append(np.full(columns.size, -1, dtype=np.int8))
+                        ids.append(rec.id if rec.id not in (None, ".") else where)
+                        chroms.append(rec.chrom)
+                        positions.append(rec.pos)
+                        refs.append(rec.ref)
+                        alts.append(alleles[0])
+                        continue
                 if "GT" not in fmt:
                     raise InputFormatError("record without a GT field", path=name, record=where)
                 calls = _fast_calls(str(rec), n_all) if fmt == ["GT"] else None
@@ -275,4 +316,5 @@ def read_genotypes(
         samples=tuple(names[i] for i in columns),
         path=name,
         skipped=dict(skipped),
+        likelihoods=np.ascontiguousarray(np.stack(gl_rows, axis=1)) if likelihoods else None,
     )

@@ -225,3 +225,33 @@ def test_freq_bad_genotypes_one_line(run, tmp_path, rows, fmt, message):
     errors = [line for line in result.err.splitlines() if line.startswith("seqem: error")]
     assert len(errors) == 1 and message in errors[0] and "Traceback" not in result.err
     assert not out.exists()
+
+
+PL_VCF = """##fileformat=VCFv4.2
+##contig=<ID=1>
+##FORMAT=<ID=GT,Number=1,Type=String,Description="Genotype">
+##FORMAT=<ID=PL,Number=G,Type=Integer,Description="Phred-scaled genotype likelihoods">
+#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\tA\tB\tC\tD
+1\t100\trs1\tA\tG\t.\tPASS\t.\tGT:PL\t0/0:0,10,40\t0/1:20,0,20\t1/1:40,10,0\t./.:.
+1\t200\trs2\tA\tC\t.\tPASS\t.\tGT:PL\t0/1:10,0,30\t0/0:0,3,20\t1/1:30,3,0\t0/1:20,0,20
+1\t300\trs3\tC\tT\t.\tPASS\t.\tGT:PL\t0/0:0,6,30\t0/1:15,0,15\t0/1:20,0,10\t./.:0,0,0
+"""
+
+
+def test_genotype_likelihoods_from_pl(run, tmp_path):
+    from seqem.io.vcf import read_genotypes
+
+    vcf = tmp_path / "pl.vcf"
+    vcf.write_text(PL_VCF)
+    g = read_genotypes(str(vcf), likelihoods="PL")
+    assert g.likelihoods.shape == (4, 3, 3)
+    assert np.allclose(g.likelihoods[0, 0], [1.0, 0.1, 1e-4])
+    assert np.all(g.likelihoods[3, 0] == 1.0)  # '.': no information
+    assert np.all(g.likelihoods[3, 2] == 1.0)  # all equal: no information
+    out = tmp_path / "haps.tsv"
+    result = run("haplo", "freq", vcf, "--likelihoods", "PL", "-o", out)
+    assert result.code == 0, result.err
+    freqs = [float(r.split("\t")[1]) for r in out.read_text().splitlines()[1:]]
+    assert sum(freqs) == pytest.approx(1.0, abs=1e-6)
+    result = run("haplo", "freq", vcf, "--likelihoods", "GL", "-o", out)
+    assert result.code == 1 and "has no GL field" in result.err
