@@ -84,6 +84,7 @@ def _names(path: str | None) -> list[str] | None:
 
 def load_genotypes(args: argparse.Namespace, ctx: RunContext) -> Genotypes:
     """Read the genotypes the options ask for and log what was left out."""
+    from ..io.pileup import read_bam_list
     from ..io.vcf import read_genotypes
 
     g = read_genotypes(
@@ -93,6 +94,9 @@ def load_genotypes(args: argparse.Namespace, ctx: RunContext) -> Genotypes:
         exclude_samples=_names(args.exclude_samples),
         pass_only=args.pass_only,
         likelihoods=getattr(args, "likelihoods", None),
+        bams=read_bam_list(args.bam_list) if getattr(args, "bam_list", None) else None,
+        min_base_quality=getattr(args, "min_bq", 20),
+        min_mapping_quality=getattr(args, "min_mapq", 20),
     )
     skipped = ", ".join(f"{n} {why}" for why, n in sorted(g.skipped.items()))
     ctx.info(
@@ -148,6 +152,26 @@ def _add_estimation_options(p: argparse.ArgumentParser) -> None:
         choices=("PL", "GL"),
         help="use the genotype likelihoods of this FORMAT field instead of the GT calls "
         "(low-coverage data; GT then optional)",
+    )
+    group.add_argument(
+        "--bam-list",
+        metavar="FILE",
+        help="'sample path' per line: genotype likelihoods from these BAM/CRAM files' reads "
+        "at the VCF's SNPs (the VCF then only gives the sites)",
+    )
+    group.add_argument(
+        "--min-bq",
+        type=int,
+        default=20,
+        metavar="Q",
+        help="with --bam-list: least base quality (default: %(default)s)",
+    )
+    group.add_argument(
+        "--min-mapq",
+        type=int,
+        default=20,
+        metavar="Q",
+        help="with --bam-list: least mapping quality (default: %(default)s)",
     )
     group.add_argument(
         "--method",

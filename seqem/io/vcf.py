@@ -27,7 +27,7 @@ from __future__ import annotations
 import dataclasses
 import os
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
 
@@ -194,6 +194,9 @@ def read_genotypes(
     exclude_samples: Iterable[str] | None = None,
     pass_only: bool = False,
     likelihoods: str | None = None,
+    bams: Mapping[str, str] | None = None,
+    min_base_quality: int = 20,
+    min_mapping_quality: int = 20,
 ) -> Genotypes:
     """Read the biallelic SNPs of a VCF/BCF (region and samples optional).
 
@@ -210,6 +213,11 @@ def read_genotypes(
     likelihoods : {"PL", "GL"}, optional
         Also read genotype likelihoods from this FORMAT field (PL: phred
         scaled; GL: log10); GT is then optional (calls are -1 without it).
+    bams : mapping of sample name to BAM/CRAM path, optional
+        Take only the SNPs from the file (it may have no samples) and the
+        genotype likelihoods of these samples from their reads at those SNPs
+        (:mod:`seqem.io.pileup`, with the base and mapping quality
+        thresholds); the calls are then all -1.
     """
     import pysam
 
@@ -223,14 +231,17 @@ def read_genotypes(
     if likelihoods not in (None, "PL", "GL"):
         raise ParameterError(f"likelihoods must be 'PL' or 'GL', got {likelihoods!r}")
     with vf:
-        if likelihoods is not None and likelihoods not in vf.header.formats:
+        if bams is not None:
+            likelihoods = None
+        elif likelihoods is not None and likelihoods not in vf.header.formats:
             raise InputFormatError(f"the file has no {likelihoods} field", path=name)
-        if likelihoods is None and "GT" not in vf.header.formats:
+        if bams is None and likelihoods is None and "GT" not in vf.header.formats:
             raise InputFormatError("the file has no GT (genotype) field", path=name)
-        names = list(vf.header.samples)
+        names = list(vf.header.samples) if bams is None else list(bams)
         if not names:
             raise InputFormatError("the file has no samples", path=name)
         columns = _select_samples(names, samples, exclude_samples, name)
+        sites_only = bams is not None
         chrom_want, start, end = (None, 0, None) if region is None else parse_region(region)
         try:
             if region is not None and vf.index is not None:
@@ -270,6 +281,14 @@ def read_genotypes(
                     if keys and keys != ["PASS"]:
                         skipped["FILTER not PASS"] += 1
                         continue
+                if sites_only:
+                    rows.append(np.full(columns.size, -1, dtype=np.int8))
+                    ids.append(rec.id if rec.id not in (None, ".") else where)
+                    chroms.append(rec.chrom)
+                    positions.append(rec.pos)
+                    refs.append(rec.ref)
+                    alts.append(alleles[0])
+                    continue
                 fmt = list(rec.format.keys())
                 if likelihoods is not None:
                     gl_rows.append(_likelihoods(rec, columns, likelihoods))
@@ -306,6 +325,15 @@ def read_genotypes(
         place = f" in {region}" if region is not None else ""
         raise InputFormatError(f"no biallelic SNP{place}", path=name)
     calls_matrix = np.ascontiguousarray(np.stack(rows, axis=1))
+    gl = np.ascontiguousarray(np.stack(gl_rows, axis=1)) if likelihoods else None
+    if bams is not None:
+        from .pileup import allele_likelihoods
+
+        chosen = {names[i]: bams[names[i]] for i in columns}
+        gl, _ = allele_likelihoods(
+            chosen, chroms, positions, refs, alts, min_base_quality=min_base_quality,
+            min_mapping_quality=min_mapping_quality,
+        )  # fmt: skip
     return Genotypes(
         calls=calls_matrix,
         ids=tuple(ids),
@@ -316,5 +344,5 @@ def read_genotypes(
         samples=tuple(names[i] for i in columns),
         path=name,
         skipped=dict(skipped),
-        likelihoods=np.ascontiguousarray(np.stack(gl_rows, axis=1)) if likelihoods else None,
+        likelihoods=gl,
     )
