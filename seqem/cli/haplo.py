@@ -217,8 +217,8 @@ def _add_freq(verbs: Any) -> None:
         description=FREQ_DESCRIPTION,
         epilog=examples(
             "seqem haplo freq data/example_cohort.vcf.gz --region 1:1-20000 -o haps.tsv",
-            "seqem haplo freq data/example_cohort.vcf.gz --region 1:1-20000 --min-count 0 \\\n"
-            "      --report run.json -o haps.tsv",
+            "seqem haplo freq data/example_cohort.vcf.gz --region 1:1-40000 --report run.json",
+            "seqem haplo freq data/example_cohort.vcf.gz --region 1:1-12000 --method exact",
         ),
     )
     add_genotype_options(p)
