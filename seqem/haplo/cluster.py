@@ -273,8 +273,8 @@ def fit_clusters(
     calls: Any,
     *,
     n_clusters: int = 12,
-    n_init: int = 8,
-    max_iter: int = 30,
+    n_init: int = 4,
+    max_iter: int = 20,
     tol: float = 0.5,
     theta_floor: float = 1e-3,
     alpha_floor: float = 1e-4,
@@ -293,7 +293,10 @@ def fit_clusters(
     n_clusters : int
         ``K``; the cost per iteration grows as ``K^2``.
     n_init : int
-        Random starts; all are kept (phasing averages over them).
+        Random starts; all are kept (phasing averages over them).  With the
+        default refinement of :func:`phase_clusters` a few suffice; phasing
+        by the cluster model alone (``refine=0``) gains from more (16 rather
+        than 8 lowered the TVD of EUR 100-SNP windows from 0.275 to 0.262).
     max_iter : int
         EM iterations per start at most.  fastPHASE runs a fixed 25 or so:
         the likelihood creeps up for long, and averaging over starts matters
@@ -474,10 +477,10 @@ def phase_clusters(
     fit: ClusterFit,
     *,
     n_samples: int = 20,
-    refine: int = 6,
-    n_ref: int = 64,
+    refine: int = 8,
+    n_ref: int = 96,
     copy_error: float = 0.001,
-    copy_jump: float = 0.01,
+    copy_jump: float | np.ndarray = 0.01,
     random_state: Any = 0,
     n_threads: int | None = None,
 ) -> PhasedHaplotypes:
@@ -503,8 +506,12 @@ def phase_clusters(
     n_ref : int
         Reference haplotypes per person in the refinement; the cost of a
         round grows as ``n_ref^2``.
-    copy_error, copy_jump : float
-        Copying error and switch probabilities of the refinement.
+    copy_error : float
+        Copying error probability of the refinement.
+    copy_jump : float or float64 array (n_snps,)
+        Probability of switching the copied haplotype between SNP ``m - 1``
+        and ``m`` (one number for every interval, or one per SNP, entry 0
+        unused), e.g. from a genetic map.
     random_state : int, Generator or None
         Seed of the draws (the result does not depend on the thread count).
 
@@ -518,10 +525,15 @@ def phase_clusters(
         raise ParameterError(f"n_samples must be an integer >= 1, got {n_samples!r}")
     if not isinstance(refine, (int, np.integer)) or refine < 0:
         raise ParameterError(f"refine must be an integer >= 0, got {refine!r}")
-    if not 0 < copy_error < 0.5 or not 0 < copy_jump <= 1:
-        raise ParameterError(
-            f"copy_error must be in (0, 0.5) and copy_jump in (0, 1], got {copy_error}, {copy_jump}"
-        )
+    if not 0 < copy_error < 0.5:
+        raise ParameterError(f"copy_error must be in (0, 0.5), got {copy_error}")
+    try:
+        jump = np.array(np.broadcast_to(np.asarray(copy_jump, dtype=np.float64), (g.shape[1],)))
+    except ValueError:
+        jump = np.full(g.shape[1], np.nan)
+    if not np.all((jump[1:] > 0) & (jump[1:] <= 1)):
+        raise ParameterError("copy_jump must be in (0, 1], one number or one per SNP")
+    jump[0] = 1.0
     filled = _impute(g, fit, n_threads)
     seed = make_seed(random_state)
     same, _ = _draw(filled, fit, int(n_samples), seed, False, n_threads)
@@ -530,8 +542,6 @@ def phase_clusters(
     seeds = np.random.SeedSequence(seed).generate_state(int(refine) + 1, dtype=np.uint64)[1:]
     n_ref = min(int(n_ref), 2 * g.shape[0] - 2)
     if refine and n_ref >= 2:
-        jump = np.full(g.shape[1], float(copy_jump))
-        jump[0] = 1.0
         chunks = _chunks(g.shape[0])
         kept = np.zeros(g.shape, dtype=np.float64)
         n_kept = 0
