@@ -246,3 +246,7 @@ def test_bad_parameters_and_shapes():
         phase_clusters(calls[:, :2], fit)
     with pytest.raises(ParameterError, match="outside"):
         haplotype_frequencies(calls, fit, first=2, last=5)
+    with pytest.raises(ParameterError, match="copy_jump"):
+        phase_clusters(calls, fit, copy_jump=np.array([0.1, 0.2]))
+    with pytest.raises(ParameterError, match="method"):
+        haplotype_frequencies(calls, fit, method="mode")
