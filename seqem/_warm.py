@@ -73,6 +73,12 @@ def warm() -> float:
         from .haplo.ld import pairwise_ld
 
         pairwise_ld(rng.integers(-1, 3, size=(20, 4)).astype(np.int8))
+        from .haplo.cluster import fit_clusters, haplotype_frequencies, phase_clusters
+
+        calls = rng.integers(0, 3, size=(12, 6)).astype(np.int8)
+        cfit = fit_clusters(calls, n_clusters=2, n_init=1, max_iter=2, random_state=0)
+        phase_clusters(calls, cfit, n_samples=2, refine=1, n_ref=4)
+        haplotype_frequencies(calls, cfit, method="sampled", n_samples=2)
         from .haplo import _em_kernels as HK
         from .haplo.em import fit_haplotypes, phase
 

@@ -11,6 +11,7 @@ optionally a heat map.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 from typing import TYPE_CHECKING, Any
 
 from ..errors import SeqemError
@@ -113,6 +114,24 @@ def load_genotypes(args: argparse.Namespace, ctx: RunContext) -> Genotypes:
 # ---------------------------------------------------------------------------
 # freq and phase
 
+#: Above this many SNPs ``--method auto`` uses the haplotype-cluster model.
+AUTO_CLUSTER_SNPS = 50
+
+
+@dataclasses.dataclass
+class WindowHaplotypes:
+    """What ``freq`` and ``phase`` write, from any of the methods."""
+
+    method: str
+    haplotypes: tuple[str, ...]
+    frequencies: Any
+    se: Any
+    n_people: int
+    hap1: list[str | None]
+    hap2: list[str | None]
+    probability: Any
+
+
 FREQ_DESCRIPTION = """\
 Haplotype frequencies of the biallelic SNPs of a region from unphased
 genotypes by EM (Excoffier & Slatkin), missing calls summed over, from
@@ -175,9 +194,26 @@ def _add_estimation_options(p: argparse.ArgumentParser) -> None:
     )
     group.add_argument(
         "--method",
-        choices=("ligation", "exact"),
-        default="ligation",
-        help="partition-ligation or every phase configuration (default: %(default)s)",
+        choices=("auto", "ligation", "exact", "cluster"),
+        default="auto",
+        help="partition-ligation EM, exact EM over every phase configuration, or the "
+        f"haplotype-cluster HMM; auto: ligation up to {AUTO_CLUSTER_SNPS} SNPs, the cluster "
+        "model above (default: %(default)s)",
+    )
+    group.add_argument(
+        "--flank",
+        type=int,
+        default=0,
+        metavar="BP",
+        help="cluster model: also fit and phase the SNPs within BP bases of the region, "
+        "then count haplotypes in the region (default: %(default)s)",
+    )
+    group.add_argument(
+        "--clusters",
+        type=positive_int,
+        default=12,
+        metavar="K",
+        help="cluster model: number of haplotype clusters (default: %(default)s)",
     )
     group.add_argument(
         "--min-count",
@@ -286,30 +322,58 @@ def drop_uncalled_snps(g: Genotypes, ctx: RunContext) -> Genotypes:
     )
 
 
-def estimate_haplotypes(g: Genotypes, args: argparse.Namespace, ctx: RunContext) -> HaploFit:
-    """Fit the window's haplotype frequencies and record the fit in the report.
+def resolve_method(args: argparse.Namespace, n_snps: int) -> str:
+    if args.method != "auto":
+        return str(args.method)
+    return "cluster" if n_snps > AUTO_CLUSTER_SNPS else "ligation"
 
-    ``g`` must not hold SNPs without any call (:func:`drop_uncalled_snps`).
+
+def estimate_haplotypes(
+    g: Genotypes, args: argparse.Namespace, ctx: RunContext, *, core: Any = None
+) -> WindowHaplotypes:
+    """Estimate the window's haplotypes by the chosen method; record the fit in the report.
+
+    ``g`` must not hold SNPs without any call (:func:`drop_uncalled_snps`);
+    ``core`` (bool over SNPs, cluster model only) is the window within
+    flanking SNPs.
     """
+    from ..errors import ParameterError
+    from ..haplo.em import MAX_SNPS
+
+    method = resolve_method(args, g.n_snps)
+    if method == "exact" and g.n_snps > MAX_SNPS:
+        raise SeqemError(
+            f"{args.vcf}: {g.n_snps} SNPs in the region; --method exact takes at most "
+            f"{MAX_SNPS}: give a smaller --region"
+        )
+    if method in ("ligation", "exact"):
+        try:
+            return _estimate_em(g, args, ctx, method)
+        except ParameterError as exc:
+            if args.method != "auto":
+                raise
+            ctx.info(f"partition-ligation not possible ({exc}); using the cluster model")
+    return _estimate_cluster(g, args, ctx, core)
+
+
+def _estimate_em(
+    g: Genotypes, args: argparse.Namespace, ctx: RunContext, method: str
+) -> WindowHaplotypes:
+    import numpy as np
+
     from .._jit import threads
     from ..haplo.em import (
         LIGATE_LEAF,
-        LIGATE_MAX_SNPS,
         LIGATE_MIN_FREQ,
         LIGATE_STARTS,
-        MAX_SNPS,
+        _strings,
         fit_haplotypes,
+        phase,
     )
 
-    limit = MAX_SNPS if args.method == "exact" else LIGATE_MAX_SNPS
-    if g.n_snps > limit:
-        raise SeqemError(
-            f"{args.vcf}: {g.n_snps} SNPs in the region; --method {args.method} takes at most "
-            f"{limit}: give a smaller --region"
-        )
     with threads(args.threads):
         fit = fit_haplotypes(
-            g.calls, n_init=args.n_init, method=args.method, min_count=args.min_count,
+            g.calls, n_init=args.n_init, method=method, min_count=args.min_count,
             likelihoods=g.likelihoods, tol=args.tol, random_state=args.seed,
             n_threads=args.threads,
         )  # fmt: skip
@@ -352,16 +416,115 @@ def estimate_haplotypes(g: Genotypes, args: argparse.Namespace, ctx: RunContext)
     )
     if not fit.fit.converged:
         ctx.info("seqem: warning: EM stopped before --tol was met (see the report)")
-    return fit
+    h1, h2, prob = phase(fit)
+    names: dict[int, str] = {}
+
+    def text(code: int) -> str | None:
+        if code < 0:
+            return None
+        if code not in names:
+            names[code] = _strings(np.array([code]), g.n_snps)[0]
+        return names[code]
+
+    pairs = [sorted((text(int(a)) or "", text(int(b)) or "")) for a, b in zip(h1, h2, strict=True)]
+    return WindowHaplotypes(
+        method=fit.method,
+        haplotypes=fit.haplotypes,
+        frequencies=fit.frequencies,
+        se=fit.se,
+        n_people=fit.n_people,
+        hap1=[p[0] if a >= 0 else None for p, a in zip(pairs, h1, strict=True)],
+        hap2=[p[1] if a >= 0 else None for p, a in zip(pairs, h1, strict=True)],
+        probability=prob,
+    )
 
 
-def haplotype_table(fit: HaploFit, *, min_freq: float = 0.0) -> str:
+def _estimate_cluster(
+    g: Genotypes, args: argparse.Namespace, ctx: RunContext, core: Any
+) -> WindowHaplotypes:
+    import numpy as np
+
+    from .._jit import threads
+    from ..haplo.cluster import fit_clusters, phase_clusters
+
+    if g.likelihoods is not None:
+        raise SeqemError(
+            "the cluster model works from genotype calls; genotype likelihoods "
+            "(--likelihoods, --bam-list) need --method ligation or exact"
+        )
+    with threads(args.threads):
+        fit = fit_clusters(
+            g.calls, n_clusters=args.clusters, random_state=args.seed, n_threads=args.threads
+        )
+        phased = phase_clusters(g.calls, fit, random_state=args.seed, n_threads=args.threads)
+    core = np.ones(g.n_snps, dtype=bool) if core is None else np.asarray(core)
+    cols = np.flatnonzero(core)
+    h1 = phased.hap1[:, cols]
+    h2 = phased.hap2[:, cols]
+    informative = np.asarray((g.calls[:, cols] >= 0).any(axis=1))
+    rows = np.concatenate([h1[informative], h2[informative]])
+    strings = ["".join("1" if x else "0" for x in r) for r in rows]
+    counts: dict[str, int] = {}
+    for s_ in strings:
+        counts[s_] = counts.get(s_, 0) + 1
+    order = sorted(counts, key=lambda k: (-counts[k], k))
+    total = len(strings)
+    freq = np.array([counts[k] / total for k in order])
+    se = np.sqrt(freq * (1 - freq) / total)  # counting error only (phase taken as known)
+    # probability of the pair: the product of the phase confidences of each heterozygous
+    # SNP relative to the previous one, within the window (the first one's is outside it)
+    het = phased.genotypes[:, cols] == 1
+    conf = np.where(het, phased.confidence[:, cols], np.nan)
+    first = np.argmax(het, axis=1)
+    conf[np.arange(conf.shape[0]), first] = np.nan
+    prob = np.where(np.isnan(conf), 1.0, conf).prod(axis=1)
+    pair_text = [
+        sorted(("".join(map(str, a)), "".join(map(str, b))))
+        for a, b in zip(h1.tolist(), h2.tolist(), strict=True)
+    ]
+    ctx.fit_results["haplotypes"] = fit.fits[int(np.argmax(fit.logliks))].to_dict()
+    ctx.results.update(
+        snps=[g.ids[i] for i in cols],
+        positions=g.positions[cols].tolist(),
+        flanking_snps=int(g.n_snps - cols.size),
+        n_people_called=int(informative.sum()),
+        n_haplotypes=len(order),
+        loglik=float(fit.loglik),
+        loglik_definition="cluster model: sum over people of ln P(genotypes), all fitted SNPs",
+        method="cluster",
+        cluster_model={
+            "clusters": args.clusters,
+            "starts": len(fit.params),
+            "starts_loglik": [float(x) for x in fit.logliks],
+            "phase": "posterior draws of every start vote on each pair of consecutive "
+            "heterozygous SNPs, then rounds of copying-model refinement",
+            "imputed_calls": int(phased.imputed[:, cols].sum()),
+        },
+    )
+    ctx.info(
+        f"haplotype-cluster HMM: K={args.clusters}, {g.n_snps} SNPs fitted"
+        + (f" ({g.n_snps - cols.size} flanking)" if cols.size < g.n_snps else "")
+        + f", {len(order)} haplotypes in the window, ln L {fit.loglik:.2f}, {fit.elapsed:.1f} s"
+    )
+    return WindowHaplotypes(
+        method="cluster",
+        haplotypes=tuple(order),
+        frequencies=freq,
+        se=se,
+        n_people=int(informative.sum()),
+        hap1=[p[0] if ok else None for p, ok in zip(pair_text, informative, strict=True)],
+        hap2=[p[1] if ok else None for p, ok in zip(pair_text, informative, strict=True)],
+        probability=np.where(informative, prob, np.nan),
+    )
+
+
+def haplotype_table(result: WindowHaplotypes | HaploFit, *, min_freq: float = 0.0) -> str:
     """The frequencies as TSV text: haplotype, frequency, se, copies."""
     import math
 
     lines = ["haplotype\tfrequency\tse\tcopies"]
-    two_n = 2 * fit.n_people
-    for hap, f, se in zip(fit.haplotypes, fit.frequencies, fit.se, strict=True):
+    two_n = 2 * result.n_people
+    for hap, f, se in zip(result.haplotypes, result.frequencies, result.se, strict=True):
         if f < min_freq:
             continue
         se_text = "NA" if math.isnan(se) else f"{se:.6g}"
@@ -369,37 +532,57 @@ def haplotype_table(fit: HaploFit, *, min_freq: float = 0.0) -> str:
     return "\n".join(lines) + "\n"
 
 
-def phase_table(g: Genotypes, fit: HaploFit) -> str:
+def phase_table(g: Genotypes, result: WindowHaplotypes, *, core: Any = None) -> str:
     """Each sample's best pair as TSV text."""
-    import numpy as np
+    import math
 
-    from ..haplo.em import _strings, phase
-
-    h1, h2, prob = phase(fit)
-    het = (g.calls == 1).sum(axis=1)
-    miss = (g.calls < 0).sum(axis=1)
-    strings: dict[int, str] = {}
-
-    def text(code: int) -> str:
-        if code not in strings:
-            strings[code] = _strings(np.array([code]), g.n_snps)[0]
-        return strings[code]
-
+    calls = g.calls if core is None else g.calls[:, core]
+    het = (calls == 1).sum(axis=1)
+    miss = (calls < 0).sum(axis=1)
     lines = ["sample\thap1\thap2\tprobability\tn_het\tn_missing"]
     for i, name in enumerate(g.samples):
-        if h1[i] < 0:
+        a, b, p = result.hap1[i], result.hap2[i], result.probability[i]
+        if a is None:
             lines.append(f"{name}\tNA\tNA\tNA\t0\t{miss[i]}")
             continue
-        a, b = sorted((text(int(h1[i])), text(int(h2[i]))))
-        lines.append(f"{name}\t{a}\t{b}\t{prob[i]:.6f}\t{het[i]}\t{miss[i]}")
+        p_text = "NA" if math.isnan(p) else f"{p:.6f}"
+        lines.append(f"{name}\t{a}\t{b}\t{p_text}\t{het[i]}\t{miss[i]}")
     return "\n".join(lines) + "\n"
+
+
+def _window(args: argparse.Namespace, ctx: RunContext) -> tuple[Genotypes, WindowHaplotypes, Any]:
+    """Read the region (with flanks for the cluster model) and estimate its haplotypes."""
+    import numpy as np
+
+    from ..io.regions import parse_region
+
+    g = drop_uncalled_snps(load_genotypes(args, ctx), ctx)
+    core = None
+    if args.flank < 0:
+        raise SeqemError(f"--flank must be >= 0, got {args.flank}")
+    if args.flank > 0 and resolve_method(args, g.n_snps) == "cluster":
+        if args.region is None:
+            raise SeqemError("--flank needs --region")
+        chrom, start, end = parse_region(args.region)
+        if end is None:
+            raise SeqemError("--flank needs a region with an end (CHR:START-END)")
+        wide = argparse.Namespace(**vars(args))
+        wide.region = f"{chrom}:{max(1, start + 1 - args.flank)}-{end + args.flank}"
+        g = drop_uncalled_snps(load_genotypes(wide, ctx), ctx)
+        core = (g.positions > start) & (g.positions <= end)
+        if not core.any():
+            raise SeqemError(f"{args.vcf}: no SNP with a call in {args.region}")
+    result = estimate_haplotypes(g, args, ctx, core=core)
+    if core is not None:
+        keep = np.flatnonzero(core)
+        g = dataclasses.replace(g, calls=np.ascontiguousarray(g.calls[:, keep]))
+    return g, result, core
 
 
 def _cmd_freq(args: argparse.Namespace, ctx: RunContext) -> int:
     check_output_path(args.output)
-    g = drop_uncalled_snps(load_genotypes(args, ctx), ctx)
-    fit = estimate_haplotypes(g, args, ctx)
-    write_text(args.output, haplotype_table(fit, min_freq=args.min_freq))
+    _, result, _ = _window(args, ctx)
+    write_text(args.output, haplotype_table(result, min_freq=args.min_freq))
     ctx.outputs.append(args.output)
     return 0
 
@@ -407,12 +590,11 @@ def _cmd_freq(args: argparse.Namespace, ctx: RunContext) -> int:
 def _cmd_phase(args: argparse.Namespace, ctx: RunContext) -> int:
     check_output_path(args.output)
     check_output_path(args.haplotypes)
-    g = drop_uncalled_snps(load_genotypes(args, ctx), ctx)
-    fit = estimate_haplotypes(g, args, ctx)
-    write_text(args.output, phase_table(g, fit))
+    g, result, _ = _window(args, ctx)
+    write_text(args.output, phase_table(g, result))
     ctx.outputs.append(args.output)
     if args.haplotypes:
-        write_text(args.haplotypes, haplotype_table(fit))
+        write_text(args.haplotypes, haplotype_table(result))
         ctx.outputs.append(args.haplotypes)
     return 0
 
