@@ -164,6 +164,15 @@ the first SNP), probability (posterior probability of that unordered pair),
 n_het (heterozygous calls) and n_missing; NA for a sample without any call."""
 
 
+def _add_regions_file(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--regions-file",
+        metavar="BED",
+        help="one window per BED line, each read and estimated on its own (index the VCF "
+        "so that only the window is read); the output gains a first column 'window'",
+    )
+
+
 def _add_estimation_options(p: argparse.ArgumentParser) -> None:
     group = p.add_argument_group("estimation")
     group.add_argument(
@@ -258,6 +267,7 @@ def _add_freq(verbs: Any) -> None:
         ),
     )
     add_genotype_options(p)
+    _add_regions_file(p)
     p.add_argument("-o", "--output", default="-", metavar="HAPS.tsv", help="TSV (default: stdout)")
     p.add_argument(
         "--min-freq",
@@ -579,10 +589,59 @@ def _window(args: argparse.Namespace, ctx: RunContext) -> tuple[Genotypes, Windo
     return g, result, core
 
 
+def _windows(args: argparse.Namespace) -> list[str | None]:
+    """The regions to estimate: --region, or every line of --regions-file."""
+    if args.regions_file is None:
+        return [args.region]
+    if args.region is not None:
+        raise SeqemError("give --region or --regions-file, not both")
+    from ..io.bed import read_bed
+
+    records = read_bed(args.regions_file)
+    if not records:
+        raise SeqemError(f"{args.regions_file}: no regions")
+    return [f"{r.chrom}:{r.start + 1}-{r.end}" for r in records]
+
+
+def _each_window(args: argparse.Namespace, ctx: RunContext) -> Any:
+    """(region, genotypes, result) of every window; per-window results go to the report."""
+    regions = _windows(args)
+    if len(regions) == 1:
+        g, result, _ = _window(args, ctx)
+        yield regions[0], g, result
+        return
+    summaries = []
+    for region in regions:
+        one = argparse.Namespace(**vars(args))
+        one.region = region
+        g, result, _ = _window(one, ctx)
+        keys = ("method", "loglik", "n_haplotypes", "n_people_called", "snps")
+        summaries.append({"window": region, **{k: ctx.results.get(k) for k in keys}})
+        yield region, g, result
+    for k in ("snps", "positions", "loglik", "loglik_mle", "n_haplotypes", "method"):
+        ctx.results.pop(k, None)
+    ctx.results["windows"] = summaries
+
+
+def _with_window(text: str, region: str | None, first: bool) -> str:
+    """Prefix every line of a table with the window (the header with 'window')."""
+    lines = text.splitlines()
+    if region is None:
+        return text
+    head = ["window\t" + lines[0]] if first else []
+    return "\n".join(head + [f"{region}\t{line}" for line in lines[1:]]) + "\n"
+
+
 def _cmd_freq(args: argparse.Namespace, ctx: RunContext) -> int:
     check_output_path(args.output)
-    _, result, _ = _window(args, ctx)
-    write_text(args.output, haplotype_table(result, min_freq=args.min_freq))
+    multi = args.regions_file is not None
+    parts = [
+        _with_window(
+            haplotype_table(result, min_freq=args.min_freq), region if multi else None, i == 0
+        )  # fmt: skip
+        for i, (region, _, result) in enumerate(_each_window(args, ctx))
+    ]
+    write_text(args.output, "".join(parts))
     ctx.outputs.append(args.output)
     return 0
 
@@ -590,11 +649,15 @@ def _cmd_freq(args: argparse.Namespace, ctx: RunContext) -> int:
 def _cmd_phase(args: argparse.Namespace, ctx: RunContext) -> int:
     check_output_path(args.output)
     check_output_path(args.haplotypes)
-    g, result, _ = _window(args, ctx)
-    write_text(args.output, phase_table(g, result))
+    multi = args.regions_file is not None
+    phases, haps = [], []
+    for i, (region, g, result) in enumerate(_each_window(args, ctx)):
+        phases.append(_with_window(phase_table(g, result), region if multi else None, i == 0))
+        haps.append(_with_window(haplotype_table(result), region if multi else None, i == 0))
+    write_text(args.output, "".join(phases))
     ctx.outputs.append(args.output)
     if args.haplotypes:
-        write_text(args.haplotypes, haplotype_table(result))
+        write_text(args.haplotypes, "".join(haps))
         ctx.outputs.append(args.haplotypes)
     return 0
 

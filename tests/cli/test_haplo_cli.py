@@ -300,3 +300,28 @@ def test_cluster_model_refuses_likelihoods(run, tmp_path):
     vcf.write_text(PL_VCF)
     result = run("haplo", "freq", vcf, "--likelihoods", "PL", "--method", "cluster")
     assert result.code == 1 and "the cluster model works from genotype calls" in result.err
+
+
+def test_freq_and_phase_over_bed_windows(run, tmp_path):
+    import json
+
+    bed = tmp_path / "w.bed"
+    bed.write_text("1\t0\t8000\n1\t8000\t16000\n")
+    out, rep, phase = tmp_path / "haps.tsv", tmp_path / "run.json", tmp_path / "phase.tsv"
+    result = run("haplo", "freq", COHORT, "--regions-file", bed, "-o", out, "--report", rep)
+    assert result.code == 0, result.err
+    rows = [r.split("\t") for r in out.read_text().splitlines()]
+    assert rows[0] == ["window", "haplotype", "frequency", "se", "copies"]
+    by_window = {}
+    for r in rows[1:]:
+        by_window.setdefault(r[0], []).append(float(r[2]))
+    assert list(by_window) == ["1:1-8000", "1:8001-16000"]
+    assert all(sum(v) == pytest.approx(1.0, abs=1e-6) for v in by_window.values())
+    windows = json.loads(rep.read_text())["results"]["windows"]
+    assert [w["window"] for w in windows] == list(by_window)
+    result = run("haplo", "phase", COHORT, "--regions-file", bed, "-o", phase)
+    assert result.code == 0, result.err
+    lines = phase.read_text().splitlines()
+    assert lines[0].startswith("window\tsample\thap1") and len(lines) == 1 + 2 * 400
+    result = run("haplo", "freq", COHORT, "--regions-file", bed, "--region", "1:1-10")
+    assert result.code == 1 and "not both" in result.err
