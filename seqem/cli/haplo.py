@@ -291,6 +291,7 @@ def _add_phase(verbs: Any) -> None:
         ),
     )
     add_genotype_options(p)
+    _add_regions_file(p)
     p.add_argument("-o", "--output", default="-", metavar="PHASE.tsv", help="TSV (default: stdout)")
     p.add_argument("--haplotypes", metavar="HAPS.tsv", help="also write the frequencies here")
     _add_estimation_options(p)
