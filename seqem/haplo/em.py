@@ -22,7 +22,8 @@ the full log-likelihood by less than ``tol`` and no haplotype is left out
 that the likelihood wants: a stationary point of the *full* problem, not of a
 trimmed one (haplo.em's progressive insertion drops pairs for good and can
 stop short of the maximum).  Several starts (the first uniform, the others
-Dirichlet draws) guard against local maxima; the best likelihood wins.
+random draws over the haplotypes earlier fits used) guard against local
+maxima; the best likelihood wins.
 
 Rare haplotypes: partition-ligation.  The maximum-likelihood estimate
 over every haplotype spends some mass on rare haplotypes that only
@@ -73,6 +74,13 @@ PRUNE = 1e-10
 KKT_SLACK = 1e-7
 #: Frequency a haplotype is put back at.
 REINSERT = 1e-7
+#: Starts of ``method="exact"`` (the maximum over every haplotype is its point).
+EXACT_STARTS = 20
+#: Starts stop (after ``n_init``) once this many have reached the best log-likelihood.
+REPEATS = 3
+#: Share of a random start spread evenly over all haplotypes (the rest is a Dirichlet draw
+#: over the haplotypes earlier fits used).
+SPREAD = 1e-3
 #: Perturbations of the best estimate tried in a row without gain before stopping, and their size.
 HOPS = 3
 HOP_SIZE = 0.3
@@ -752,8 +760,8 @@ def _remove_unsupported(
 def fit_haplotypes(
     calls: np.ndarray,
     *,
-    n_init: int = 5,
-    max_init: int = 10,
+    n_init: int | None = None,
+    max_init: int = 20,
     method: str = "ligation",
     leaf: int | None = None,
     likelihoods: np.ndarray | None = None,
@@ -772,10 +780,14 @@ def fit_haplotypes(
     calls : int8 array (n_people, n_snps)
         ALT allele counts 0/1/2, -1 missing; up to about 20-25 SNPs.
     n_init, max_init : int
-        Starts (the first uniform, the rest random); the best log-likelihood
-        wins.  After ``n_init`` starts, more are made (up to ``max_init``)
-        until the best log-likelihood has been reached by two starts (within
-        1e-6): a likelihood with many local maxima gets more starts.  Then
+        Starts (the first uniform, the rest random; default 5, and 20 with
+        ``method="exact"``); the best log-likelihood wins.  After ``n_init``
+        starts, more are made (up to ``max_init``) until the best
+        log-likelihood has been reached by three starts (within 1e-6): a
+        likelihood with many local maxima gets more starts.  Random
+        starts alternate between a Dirichlet draw over the haplotypes the
+        earlier fits used (99.9%, plus an even spread over all) and a
+        Dirichlet draw over all haplotypes.  Then
         the best estimate is perturbed (mixed 70:30 with a random
         distribution over its haplotypes) and refitted until :data:`HOPS`
         perturbations in a row bring no gain.
@@ -801,6 +813,8 @@ def fit_haplotypes(
 
     from ..em.engine import make_seed
 
+    if n_init is None:
+        n_init = EXACT_STARTS if method == "exact" else 5
     if not isinstance(n_init, (int, np.integer)) or n_init < 1:
         raise ParameterError(f"n_init must be an integer >= 1, got {n_init!r}")
     if not min_count >= 0:
@@ -817,11 +831,20 @@ def fit_haplotypes(
     best: _Maximum | None = None
     finals: list[float] = []
     best_index = 0
+    seen = np.zeros(n_hap, dtype=np.bool_)  # haplotypes some fit has used
     for start in range(max(n_init, max_init)):
-        if start >= n_init and np.sum(np.max(finals) - np.array(finals) < 1e-6) >= 2:
+        if start >= n_init and np.sum(np.max(finals) - np.array(finals) < 1e-6) >= REPEATS:
             break
-        f0 = np.full(n_hap, 1.0 / n_hap) if start == 0 else rng.dirichlet(np.ones(n_hap))
+        f0 = np.full(n_hap, 1.0 / n_hap)
+        if start % 2 == 1:
+            # a random point among the haplotypes the fits so far have used, with a little
+            # mass on every other one
+            f0 *= SPREAD
+            f0[seen] += (1 - SPREAD) * rng.dirichlet(np.ones(int(seen.sum())))
+        elif start > 0:
+            f0 = rng.dirichlet(np.ones(n_hap))
         result = maximise(pairs, f0, tol=tol, max_iter=max_iter, n_threads=n_threads)
+        seen |= result.f > 0
         finals.append(result.loglik)
         if best is None or result.loglik > best.loglik:
             best, best_index = result, start
