@@ -270,6 +270,22 @@ def pattern_scores(offsets, first, second, mult, f, index, k):  # pragma: no cov
 
 
 @njit(**JIT)
+def _allocate(bound):  # pragma: no cover - jitted
+    """Pair arrays for at most ``bound.sum()`` pairs, and offsets (first entry 0)."""
+    total = 0
+    for p in range(bound.size):
+        total += bound[p]
+    offsets = np.empty(bound.size + 1, dtype=np.int64)
+    offsets[0] = 0
+    return (
+        np.empty(total, dtype=np.int64),
+        np.empty(total, dtype=np.int64),
+        np.empty(total),
+        offsets,
+    )
+
+
+@njit(**JIT)
 def ligated_counts(left_of, right_of, l_off, r_off):  # pragma: no cover - jitted
     """Ordered combinations of each pattern's left and right ordered pairs."""
     n = left_of.size
@@ -296,14 +312,7 @@ def fill_ligated(  # pragma: no cover - jitted
     offsets and the pairs.
     """
     n = left_of.size
-    total = 0
-    for p in range(n):
-        total += bound[p]
-    first = np.empty(total, dtype=np.int64)
-    second = np.empty(total, dtype=np.int64)
-    mult = np.empty(total)
-    offsets = np.empty(n + 1, dtype=np.int64)
-    offsets[0] = 0
+    first, second, mult, offsets = _allocate(bound)
     k = 0
     for p in range(n):
         lp = left_of[p]
@@ -360,14 +369,7 @@ def fill_likelihood_pairs(gl, threshold, bound):  # pragma: no cover - jitted
     offsets and the pairs.
     """
     n, h, _ = gl.shape
-    total = 0
-    for p in range(n):
-        total += bound[p]
-    first = np.empty(total, dtype=np.int64)
-    second = np.empty(total, dtype=np.int64)
-    mult = np.empty(total)
-    offsets = np.empty(n + 1, dtype=np.int64)
-    offsets[0] = 0
+    first, second, mult, offsets = _allocate(bound)
     opt_a = np.empty((h, 4), dtype=np.int64)
     opt_b = np.empty((h, 4), dtype=np.int64)
     opt_w = np.empty((h, 4))

@@ -281,34 +281,21 @@ def read_genotypes(
                     if keys and keys != ["PASS"]:
                         skipped["FILTER not PASS"] += 1
                         continue
-                if sites_only:
-                    rows.append(np.full(columns.size, -1, dtype=np.int8))
-                    ids.append(rec.id if rec.id not in (None, ".") else where)
-                    chroms.append(rec.chrom)
-                    positions.append(rec.pos)
-                    refs.append(rec.ref)
-                    alts.append(alleles[0])
-                    continue
-                fmt = list(rec.format.keys())
+                fmt = [] if sites_only else list(rec.format.keys())
                 if likelihoods is not None:
                     gl_rows.append(_likelihoods(rec, columns, likelihoods))
-                    if "GT" not in fmt:
-                        rows.append(np.full(columns.size, -1, dtype=np.int8))
-                        ids.append(rec.id if rec.id not in (None, ".") else where)
-                        chroms.append(rec.chrom)
-                        positions.append(rec.pos)
-                        refs.append(rec.ref)
-                        alts.append(alleles[0])
-                        continue
-                if "GT" not in fmt:
+                if sites_only or (likelihoods is not None and "GT" not in fmt):
+                    calls = np.full(columns.size, -1, dtype=np.int8)
+                elif "GT" not in fmt:
                     raise InputFormatError("record without a GT field", path=name, record=where)
-                calls = _fast_calls(str(rec), n_all) if fmt == ["GT"] else None
-                if calls is not None:
-                    calls = calls if everyone else calls[columns]
                 else:
-                    calls, haploid = _slow_calls(rec, columns, name, where)
-                    if haploid:
-                        skipped["haploid calls read as missing"] += haploid
+                    fast = _fast_calls(str(rec), n_all) if fmt == ["GT"] else None
+                    if fast is not None:
+                        calls = fast if everyone else fast[columns]
+                    else:
+                        calls, haploid = _slow_calls(rec, columns, name, where)
+                        if haploid:
+                            skipped["haploid calls read as missing"] += haploid
                 rows.append(calls)
                 ids.append(rec.id if rec.id not in (None, ".") else where)
                 chroms.append(rec.chrom)
