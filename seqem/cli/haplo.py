@@ -137,15 +137,20 @@ Haplotype frequencies of the biallelic SNPs of a region from unphased
 genotypes by EM (Excoffier & Slatkin), missing calls summed over, from
 several starts to a stationary point of the likelihood.
 
---method ligation (the default): partition-ligation (Niu et al. 2002).
-Windows of up to 8 SNPs are estimated over every phase configuration; a
-longer window is split in halves, each estimated recursively, haplotypes
-below 0.1% dropped from each, and the whole window estimated over the
-haplotypes joined from the halves'.  It trims rare haplotypes that only
-ambiguous people support and reaches windows of 40-60 SNPs.
+--method auto (the default): ligation up to 50 SNPs, cluster above.
+--method ligation: partition-ligation (Niu et al. 2002).  Windows of up to
+8 SNPs are estimated over every phase configuration; a longer window is
+split in halves, each estimated recursively, haplotypes below 0.1% dropped
+from each, and the whole window estimated over the haplotypes joined from
+the halves'.  It trims rare haplotypes that only ambiguous people support
+and reaches windows of 40-60 SNPs.
 --method exact: every phase configuration of the whole window (the
 maximum-likelihood estimate over all haplotypes; up to about 20-25 SNPs, as
 the configurations grow as 2^(heterozygous sites) per person).
+--method cluster: a haplotype-cluster hidden Markov model along the SNPs
+(fastPHASE model, refined by a copying model); everyone is phased and the
+window's haplotypes counted (se: counting error only).  For 50 to
+thousands of SNPs; --flank adds neighbouring SNPs to the fit.
 
 Output: a TSV with columns haplotype (one character per SNP in position
 order, 0 = REF, 1 = ALT), frequency, se (from the empirical information;
@@ -235,9 +240,10 @@ def _add_estimation_options(p: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--n-init",
         type=positive_int,
-        default=5,
+        default=None,
         metavar="N",
-        help="EM starts, the first uniform, the others random (default: %(default)s)",
+        help="EM starts, the first uniform, the others random (default: 5; 20 with "
+        "--method exact)",
     )
     group.add_argument(
         "--seed",
