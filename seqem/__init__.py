@@ -20,6 +20,7 @@ _LAZY = {
     "CategoricalHMM": "seqem.hmm.models",
     "GaussianHMM": "seqem.hmm.models",
     "load_model": "seqem.hmm.models",
+    "GaussianMixture": "seqem.mixture.gmm",
     "FitResult": "seqem.em.engine",
     "SeqemError": "seqem.errors",
     "InputFormatError": "seqem.errors",

@@ -1,0 +1,142 @@
+"""GaussianMixture against scikit-learn, brute-force densities and simulations."""
+
+import warnings
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from scipy.stats import multivariate_normal
+
+from seqem.errors import InputFormatError, NotFittedError, ParameterError
+from seqem.mixture.gmm import GaussianMixture
+
+TYPES = ["full", "tied", "diag", "spherical"]
+
+
+def three_blobs(seed=0, n=(200, 150, 150)):
+    rng = np.random.default_rng(seed)
+    return np.concatenate([
+        rng.normal(0, 1, (n[0], 3)),
+        rng.normal(3, 0.5, (n[1], 3)),
+        rng.normal([0, 4, -2], 1, (n[2], 3)),
+    ])  # fmt: skip
+
+
+@pytest.mark.parametrize("covariance_type", TYPES)
+def test_equals_scikit_learn_iteration_by_iteration(covariance_type):
+    from sklearn.mixture import GaussianMixture as SK
+
+    X = three_blobs()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        start = SK(3, covariance_type=covariance_type, max_iter=1, random_state=0).fit(X)
+        init = dict(weights_init=start.weights_, means_init=start.means_,
+                    precisions_init=start.precisions_)  # fmt: skip
+        for n_iter in (1, 4, 8):
+            sk = SK(3, covariance_type=covariance_type, max_iter=n_iter, tol=0, **init).fit(X)
+            ours = GaussianMixture(3, covariance_type=covariance_type, max_iter=n_iter, tol=0,
+                                   **init).fit(X)  # fmt: skip
+            assert len(ours.lower_bounds_) == len(sk.lower_bounds_) == n_iter
+            assert np.allclose(ours.lower_bounds_, sk.lower_bounds_, rtol=0, atol=1e-8)
+            for name in ("weights_", "means_", "covariances_", "precisions_cholesky_",
+                         "precisions_"):  # fmt: skip
+                assert np.allclose(getattr(ours, name), getattr(sk, name), rtol=0, atol=1e-8)
+            assert ours.score(X) == pytest.approx(sk.score(X), abs=1e-10)
+            assert np.allclose(ours.predict_proba(X), sk.predict_proba(X), atol=1e-10)
+            assert ours.bic(X) == pytest.approx(sk.bic(X), abs=1e-7)
+            assert ours.aic(X) == pytest.approx(sk.aic(X), abs=1e-7)
+
+
+@pytest.mark.parametrize("covariance_type", TYPES)
+def test_density_equals_the_sum_of_gaussians(covariance_type):
+    rng = np.random.default_rng(1)
+    X = three_blobs(1, (20, 15, 15))
+    gm = GaussianMixture(2, covariance_type=covariance_type, max_iter=5, tol=1.0, random_state=0)
+    gm.fit(X)
+    points = rng.normal(size=(6, 3))
+    ref = np.zeros(6)
+    for k in range(2):
+        cov = {
+            "full": lambda k: gm.covariances_[k],
+            "tied": lambda k: gm.covariances_,
+            "diag": lambda k: np.diag(gm.covariances_[k]),
+            "spherical": lambda k: np.eye(3) * gm.covariances_[k],
+        }[covariance_type](k)
+        ref += gm.weights_[k] * multivariate_normal(gm.means_[k], cov).pdf(points)
+    assert np.allclose(gm.score_samples(points), np.log(ref), rtol=0, atol=1e-10)
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 10**6), covariance_type=st.sampled_from(TYPES),
+       k=st.integers(1, 4))  # fmt: skip
+def test_em_never_decreases(seed, covariance_type, k):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(60, 2)) * rng.uniform(0.5, 3, size=2) + rng.integers(0, 3, (60, 1))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        gm = GaussianMixture(k, covariance_type=covariance_type, max_iter=30, tol=0,
+                             init_params="random", random_state=seed).fit(X)  # fmt: skip
+    assert not gm.fit_result_.decreases
+    lb = np.array(gm.lower_bounds_ + [gm.lower_bound_])
+    assert np.all(np.diff(lb) >= -1e-10 * np.abs(lb[1:]))
+
+
+def test_recovers_a_simulated_mixture():
+    """Means within 4 standard errors, weights within 4 binomial standard errors."""
+    rng = np.random.default_rng(5)
+    means = np.array([[0.0, 0.0], [4.0, 1.0], [-3.0, 4.0]])
+    weights = np.array([0.5, 0.3, 0.2])
+    n = 6000
+    z = rng.choice(3, size=n, p=weights)
+    X = means[z] + rng.normal(size=(n, 2))
+    gm = GaussianMixture(3, random_state=1, n_init=2).fit(X)
+    order = np.argsort(gm.means_[:, 0])
+    truth = np.argsort(means[:, 0])
+    for a, b in zip(order, truth, strict=True):
+        assert np.all(np.abs(gm.means_[a] - means[b]) < 4 / np.sqrt(n * weights[b]))
+        se = np.sqrt(weights[b] * (1 - weights[b]) / n)
+        assert abs(gm.weights_[a] - weights[b]) < 4 * se
+    assert gm.converged_
+
+
+def test_integer_sample_weights_equal_repeated_rows():
+    X = three_blobs(2, (30, 20, 20))
+    counts = np.random.default_rng(3).integers(1, 4, size=X.shape[0])
+    for ct in TYPES:
+        start = GaussianMixture(3, covariance_type=ct, max_iter=2, tol=0, random_state=0)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            start.fit(X)
+            init = dict(weights_init=start.weights_, means_init=start.means_,
+                        precisions_init=start.precisions_, max_iter=10, tol=0)  # fmt: skip
+            a = GaussianMixture(3, covariance_type=ct, **init).fit(X, sample_weight=counts)
+            b = GaussianMixture(3, covariance_type=ct, **init).fit(np.repeat(X, counts, axis=0))
+        for name in ("weights_", "means_", "covariances_"):
+            assert np.allclose(getattr(a, name), getattr(b, name), rtol=0, atol=1e-10), ct
+        assert a.lower_bound_ == pytest.approx(b.lower_bound_, abs=1e-10)
+
+
+def test_bad_input_and_parameters():
+    X = three_blobs()
+    bad = X.copy()
+    bad[7, 1] = np.nan
+    with pytest.raises(InputFormatError, match="row 8"):
+        GaussianMixture(2).fit(bad)
+    with pytest.raises(ParameterError, match="covariance_type"):
+        GaussianMixture(2, covariance_type="banded").fit(X)
+    with pytest.raises(ParameterError, match="more than"):
+        GaussianMixture(600).fit(X)
+    with pytest.raises(NotFittedError):
+        GaussianMixture(2).predict(X)
+    with pytest.raises(InputFormatError, match="features"):
+        GaussianMixture(2, random_state=0).fit(X).predict(X[:, :2])
+    with pytest.raises(InputFormatError, match="sample_weight"):
+        GaussianMixture(2).fit(X, sample_weight=-np.ones(len(X)))
+
+
+def test_sample_draws_from_the_model():
+    gm = GaussianMixture(2, random_state=0).fit(three_blobs())
+    Y, labels = gm.sample(20000, random_state=1)
+    assert np.allclose(np.bincount(labels) / 20000, gm.weights_, atol=0.015)
+    assert np.allclose(Y[labels == 0].mean(axis=0), gm.means_[0], atol=0.05)
