@@ -242,8 +242,7 @@ def _add_estimation_options(p: argparse.ArgumentParser) -> None:
         type=positive_int,
         default=None,
         metavar="N",
-        help="EM starts, the first uniform, the others random (default: 5; 20 with "
-        "--method exact)",
+        help="EM starts, the first uniform, the others random (default: 5; 20 with --method exact)",
     )
     group.add_argument(
         "--seed",

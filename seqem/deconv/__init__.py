@@ -1,0 +1,1 @@
+"""Bulk-expression deconvolution into cell-type proportions with reference signatures."""

@@ -1,0 +1,137 @@
+"""Multinomial-mixture EM and NNLS against the shared deconvolution baselines.
+
+Needs ``../shared/data/deconvolution`` (skipped with the reason where absent).
+The README's ``em`` baseline (a converged EM of the same model) must be
+reproduced to 1e-4 and ``nnls`` to 1e-6.
+"""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from seqem.deconv.mixture import multinomial_em, nnls
+from seqem.errors import InputFormatError
+
+SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "deconvolution"
+needs_data = pytest.mark.skipif(
+    not SHARED.is_dir(), reason="shared deconvolution data (../shared/data/deconvolution) absent"
+)
+
+
+def table(path: Path) -> tuple[list[str], list[str], np.ndarray]:
+    with open(path) as fh:
+        rows = list(csv.reader(fh, delimiter="\t"))
+    names = [r[0] for r in rows[1:]]
+    return names, rows[0][1:], np.array([[float(x) for x in r[1:]] for r in rows[1:]])
+
+
+def labels(path: Path) -> dict[str, str]:
+    with open(path) as fh:
+        return {r[0]: r[1] for r in list(csv.reader(fh, delimiter="\t"))[1:]}
+
+
+def mean_profiles(values: np.ndarray, samples: list[str], label_of: dict[str, str]):
+    types = list(dict.fromkeys(label_of[s] for s in samples))
+    cols = [
+        values[:, [i for i, s in enumerate(samples) if label_of[s] == t]].mean(axis=1)
+        for t in types
+    ]
+    return types, np.stack(cols, axis=1)
+
+
+def dataset(name: str, variant: str = ""):
+    """Bulk (genes x samples, linear), reference (genes x types) and the type names."""
+    d = SHARED / name
+    if name in ("shen_orr_gse19830", "newman_pbmc_gse65133"):
+        genes, _, Y = table(d / "mixtures_log2.tsv")
+        pure_genes, samples, P = table(d / "pure_log2.tsv")
+        assert pure_genes == genes
+        types, S = mean_profiles(2.0**P, samples, labels(d / "pure_labels.tsv"))
+        return 2.0**Y, S, types
+    if name == "abbas_gse11058":
+        genes, _, Y = table(d / "mixtures_linear.tsv")
+        ref_genes, types, S = table(d / "reference_linear.tsv")
+        assert ref_genes == genes
+        return Y, S, types
+    if name == "epic_melanoma_gse93722":
+        genes, _, Y = table(d / "mixtures_tpm.tsv")
+        ref_genes, types, S = table(d / "reference_tpm.tsv")
+        signature = (d / "signature_genes.txt").read_text().split()
+        both = [g for g in signature if g in set(genes) and g in set(ref_genes)]
+        gi = {g: i for i, g in enumerate(genes)}
+        ri = {g: i for i, g in enumerate(ref_genes)}
+        return Y[[gi[g] for g in both]], S[[ri[g] for g in both]], types
+    # cdseq: mean UMI counts per cell of each labelled type
+    genes, _, Y = table(d / "mixtures_counts.tsv")
+    sc_genes, cells, C = table(d / "sc_counts.tsv")
+    assert sc_genes == genes
+    types, S = mean_profiles(C, cells, labels(d / "sc_labels.tsv"))
+    if variant == "_no_megakaryocyte":
+        keep = [i for i, t in enumerate(types) if t != "Megakaryocyte"]
+        types, S = [types[i] for i in keep], S[:, keep]
+    return Y, S, types
+
+
+CASES = [
+    ("shen_orr_gse19830", ""),
+    ("abbas_gse11058", ""),
+    ("newman_pbmc_gse65133", ""),
+    ("epic_melanoma_gse93722", ""),
+    ("cdseq_pbmc_pseudobulk", "_all4types"),
+    ("cdseq_pbmc_pseudobulk", "_no_megakaryocyte"),
+]
+
+
+@needs_data
+@pytest.mark.parametrize("name,variant", CASES)
+def test_reproduces_the_em_and_nnls_baselines(name, variant):
+    Y, S, types = dataset(name, variant)
+    fit = multinomial_em(Y, S)
+    _, cols, em_ref = table(SHARED / name / "reference" / f"em_estimates{variant}.tsv")
+    idx = [types.index(c) for c in cols]
+    assert np.abs(fit.proportions[:, idx] - em_ref).max() < 1e-4
+    assert np.allclose(fit.proportions.sum(axis=1), 1.0)
+    assert all(not f.decreases for f in fit.fits)
+    _, cols, nnls_ref = table(SHARED / name / "reference" / f"nnls_estimates{variant}.tsv")
+    idx = [types.index(c) for c in cols]
+    assert np.abs(nnls(Y, S)[:, idx] - nnls_ref).max() < 1e-6
+
+
+@needs_data
+def test_squarem_reaches_the_plain_em_optimum_in_far_fewer_iterations():
+    """Newman PBMC (22 collinear types, many near zero): plain EM crawls."""
+    Y, S, _ = dataset("newman_pbmc_gse65133")
+    fast = multinomial_em(Y, S)
+    plain = multinomial_em(Y, S, accelerate=None, tol=1e-14, max_iter=20000)
+    n_fast = max(f.n_iter for f in fast.fits)
+    n_plain = max(f.n_iter for f in plain.fits)
+    print(f"EM updates, most over the 20 samples: SQUAREM {n_fast}, plain {n_plain}")
+    assert np.all(fast.loglik >= plain.loglik - 1e-6)
+    assert n_fast * 10 < n_plain
+
+
+def test_simulated_mixtures_recover_the_proportions():
+    rng = np.random.default_rng(0)
+    S = rng.gamma(0.5, 100, size=(300, 4))
+    truth = rng.dirichlet(np.ones(4), size=25)
+    cells = rng.uniform(0.5, 2.0, size=(25, 1))
+    Y = S @ (truth * cells).T  # linear mixtures of the profiles
+    Y = rng.poisson(Y * 50).astype(float)  # counting noise
+    fit = multinomial_em(Y, S)
+    assert np.abs(fit.proportions - truth).max() < 0.02  # measured 0.005
+
+
+def test_bad_input():
+    S = np.ones((5, 2))
+    with pytest.raises(InputFormatError, match="negative"):
+        multinomial_em(-np.ones((5, 3)), S)
+    with pytest.raises(InputFormatError, match="same genes"):
+        multinomial_em(np.ones((4, 3)), S)
+    with pytest.raises(InputFormatError, match="NaN"):
+        multinomial_em(np.full((5, 3), np.nan), S)
+    with pytest.raises(InputFormatError, match="all zero"):
+        multinomial_em(np.ones((5, 3)), np.zeros((5, 2)))
