@@ -20,7 +20,7 @@ from collections.abc import Sequence
 
 from .. import __version__
 from ..errors import SeqemError
-from . import demo, haplo, hmm, profile
+from . import deconv, demo, haplo, hmm, profile
 from ._common import Parser, RunContext, examples
 
 __all__ = ["build_parser", "main"]
@@ -54,6 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
     hmm.register(commands)
     profile.register(commands)
     haplo.register(commands)
+    deconv.register(commands)
     demo.register(commands)
     parser.set_defaults(_parser=parser)
     return parser

@@ -1,0 +1,195 @@
+"""``seqem deconv``: cell-type proportions of bulk expression.
+
+``run``: proportions of every bulk sample from reference profiles (a ready
+signature, pure samples with labels, or a labelled single-cell reference),
+by the multinomial-mixture EM or NNLS.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import TYPE_CHECKING, Any
+
+from ..errors import SeqemError
+from ._common import add_run_options, check_output_path, examples, write_text
+
+if TYPE_CHECKING:  # pragma: no cover
+    import numpy as np
+
+    from ..io.matrix import NamedMatrix
+    from ._common import RunContext
+
+#: A reference must share at least this share of its genes with the mixtures.
+MIN_OVERLAP = 0.5
+
+RUN_DESCRIPTION = """\
+Cell-type proportions of bulk expression samples.
+
+Input: MIXTURES, genes (rows) x samples (columns), and the reference
+profiles, genes x cell types: --reference (a signature), --pure with
+--pure-labels (pure samples, averaged per label), or --sc-counts with
+--sc-labels (single cells, averaged per label).  Genes are matched by name
+(the overlap is logged; below half of the reference's genes is an error).
+
+Scale (--scale): linear, counts and tpm are used as they are; log2 values are
+converted with 2^x; auto takes data whose largest value is at most 30 as
+log2 (and says so).
+
+--method em (the default): each unit of expression comes from one cell type
+(a multinomial mixture over the reference profiles normalised to sum one),
+fitted by EM with SQUAREM to its unique maximum; cell fractions are the
+expression fractions divided by each profile's total (mRNA per cell on the
+reference's scale).  --method nnls: non-negative least squares, renormalised.
+
+Output: a TSV, samples (rows) x cell types, rows summing to one."""
+
+
+def register(commands: Any) -> None:
+    group = commands.add_parser(
+        "deconv",
+        help="bulk-expression deconvolution into cell-type proportions",
+        description="Deconvolution of bulk expression with reference profiles.",
+        epilog=examples(
+            "seqem deconv run data/example_bulk.tsv --reference data/example_signature.tsv "
+            "-o proportions.tsv"
+        ),
+    )
+    verbs = group.add_subparsers(dest="verb", metavar="VERB", title="verbs")
+    p = verbs.add_parser(
+        "run",
+        help="cell-type proportions of bulk samples",
+        description=RUN_DESCRIPTION,
+        epilog=examples(
+            "seqem deconv run data/example_bulk.tsv --reference data/example_signature.tsv "
+            "-o proportions.tsv",
+            "seqem deconv run data/example_bulk.tsv --reference data/example_signature.tsv "
+            "--method nnls",
+        ),
+    )
+    p.add_argument("mixtures", metavar="MIXTURES.tsv", help="genes x samples (TSV/CSV, gz)")
+    ref = p.add_argument_group("reference (one of)")
+    ref.add_argument("--reference", metavar="REF.tsv", help="genes x cell types")
+    ref.add_argument("--pure", metavar="PURE.tsv", help="genes x pure samples")
+    ref.add_argument("--pure-labels", metavar="LABELS.tsv", help="pure sample -> cell type")
+    ref.add_argument("--sc-counts", metavar="CELLS.tsv", help="genes x single cells")
+    ref.add_argument("--sc-labels", metavar="LABELS.tsv", help="cell -> cell type")
+    p.add_argument(
+        "--scale",
+        choices=("auto", "linear", "log2", "tpm", "counts"),
+        default="auto",
+        help="scale of the mixtures and reference (default: %(default)s)",
+    )
+    p.add_argument("--genes", metavar="GENES.txt", help="use only these genes (one per line)")
+    p.add_argument("--method", choices=("em", "nnls"), default="em", help="(default: %(default)s)")
+    p.add_argument("-o", "--output", default="-", metavar="PROPORTIONS.tsv",
+                   help="TSV (default: stdout)")  # fmt: skip
+    add_run_options(p, threads=False)
+    p.set_defaults(_run=_cmd_run)
+    group.set_defaults(_parser=group)
+
+
+def _linear(m: NamedMatrix, scale: str, ctx: RunContext, what: str) -> np.ndarray:
+    import numpy as np
+
+    values = m.values
+    if scale == "auto":
+        scale = "log2" if values.max() <= 30 else "linear"
+        if scale == "log2":
+            ctx.info(f"{m.path}: largest value {values.max():.3g}: read as log2, converted by 2^x")
+    if scale == "log2":
+        return np.asarray(2.0**values)
+    if np.any(values < 0):
+        row = int(np.argwhere(values < 0)[0, 0])
+        raise SeqemError(
+            f"{m.path}: negative {what} value in row {m.rows[row]!r} (log-scale data? "
+            "use --scale log2)"
+        )
+    return values
+
+
+def _profiles(args: argparse.Namespace, ctx: RunContext) -> tuple[NamedMatrix, str]:
+    """The reference on the linear scale (genes x types), and what it was built from.
+
+    Pure samples and single cells are averaged per label on the linear scale.
+    """
+    import numpy as np
+
+    from ..io.matrix import NamedMatrix, read_labels, read_matrix
+
+    given = [x for x in (args.reference, args.pure, args.sc_counts) if x]
+    if len(given) != 1:
+        raise SeqemError("give one of --reference, --pure (with --pure-labels) or --sc-counts")
+    if args.reference:
+        m = read_matrix(args.reference)
+        return NamedMatrix(m.rows, m.columns, _linear(m, args.scale, ctx, "reference"),
+                           m.path), "signature"  # fmt: skip
+    path, label_path = (
+        (args.pure, args.pure_labels) if args.pure else (args.sc_counts, args.sc_labels)
+    )
+    if not label_path:
+        raise SeqemError("--pure needs --pure-labels and --sc-counts needs --sc-labels")
+    m = read_matrix(path)
+    labels = read_labels(label_path)
+    missing = [c for c in m.columns if c not in labels]
+    if missing:
+        raise SeqemError(f"{label_path}: no label for {missing[0]!r} (and {len(missing) - 1} more)")
+    types = list(dict.fromkeys(labels[c] for c in m.columns))
+    linear = _linear(m, args.scale, ctx, "reference")
+    cols = [
+        linear[:, [i for i, c in enumerate(m.columns) if labels[c] == t]].mean(axis=1)
+        for t in types
+    ]
+    return NamedMatrix(m.rows, tuple(types), np.stack(cols, axis=1), m.path), "mean per label"
+
+
+def _cmd_run(args: argparse.Namespace, ctx: RunContext) -> int:
+    import numpy as np
+
+    from ..deconv.mixture import multinomial_em, nnls
+    from ..io.matrix import read_matrix
+
+    check_output_path(args.output)
+    mix = read_matrix(args.mixtures)
+    ref, source = _profiles(args, ctx)
+    genes = set(ref.rows) & set(mix.rows)
+    if args.genes:
+        try:
+            with open(args.genes) as fh:
+                wanted = set(fh.read().split())
+        except OSError as exc:
+            raise SeqemError(f"{args.genes}: {exc.strerror}") from None
+        genes &= wanted
+    overlap = len(genes) / len(ref.rows)
+    ctx.info(
+        f"{len(genes)} genes shared by {args.mixtures} ({len(mix.rows)}) and the reference "
+        f"({len(ref.rows)}, {len(ref.columns)} cell types, {source})"
+    )
+    if overlap < MIN_OVERLAP or len(genes) <= len(ref.columns):
+        raise SeqemError(
+            f"only {len(genes)} of the reference's {len(ref.rows)} genes are in {args.mixtures} "
+            f"(need at least {MIN_OVERLAP:.0%} and more genes than cell types): check gene names"
+        )
+    order = [g for g in ref.rows if g in genes]
+    ri = {g: i for i, g in enumerate(ref.rows)}
+    mi = {g: i for i, g in enumerate(mix.rows)}
+    Y = _linear(mix, args.scale, ctx, "mixture")[[mi[g] for g in order]]
+    S = ref.values[[ri[g] for g in order]]
+    zero = np.flatnonzero(S.sum(axis=0) <= 0)
+    if zero.size:
+        raise SeqemError(f"cell type {ref.columns[zero[0]]!r} has no expression in these genes")
+    if args.method == "em":
+        fit = multinomial_em(Y, S)
+        props = fit.proportions
+        ctx.results.update(
+            loglik=[float(x) for x in fit.loglik],
+            em_updates=[f.n_iter for f in fit.fits],
+        )
+    else:
+        props = nnls(Y, S)
+    lines = ["sample\t" + "\t".join(ref.columns)]
+    for name, row in zip(mix.columns, props, strict=True):
+        lines.append(name + "\t" + "\t".join(f"{x:.6f}" for x in row))
+    write_text(args.output, "\n".join(lines) + "\n")
+    ctx.outputs.append(args.output)
+    ctx.results.update(n_genes=len(order), cell_types=list(ref.columns), method=args.method)
+    return 0

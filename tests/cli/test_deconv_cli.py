@@ -1,0 +1,93 @@
+"""``seqem deconv run`` on the example data and the shared sets; bad input."""
+
+import numpy as np
+import pytest
+
+from .conftest import DATA
+
+BULK = DATA / "example_bulk.tsv"
+SIGNATURE = DATA / "example_signature.tsv"
+
+
+def read_props(path):
+    lines = path.read_text().splitlines()
+    header = lines[0].split("\t")
+    rows = [line.split("\t") for line in lines[1:]]
+    return header, [r[0] for r in rows], np.array([[float(x) for x in r[1:]] for r in rows])
+
+
+def test_example_bulk_recovers_the_simulated_proportions(run, tmp_path):
+    out = tmp_path / "props.tsv"
+    result = run("deconv", "run", BULK, "--reference", SIGNATURE, "-o", out)
+    assert result.code == 0, result.err
+    header, samples, props = read_props(out)
+    _, _, truth = read_props(DATA / "example_bulk_truth.tsv")
+    assert header[0] == "sample" and len(samples) == 30
+    assert np.allclose(props.sum(axis=1), 1.0, atol=1e-5)
+    rmse = float(np.sqrt(((props - truth) ** 2).mean()))
+    assert rmse < 0.025, rmse  # measured 0.0128 (log-normal noise, sd 0.2)
+    result = run("deconv", "run", BULK, "--reference", SIGNATURE, "--method", "nnls", "-o", out)
+    assert result.code == 0, result.err
+
+
+def test_pure_samples_as_reference(run, tmp_path):
+    """Shen-Orr (log2 arrays, pure samples averaged per tissue): the README's em estimates."""
+    shared = DATA.parent.parent / "shared" / "data" / "deconvolution" / "shen_orr_gse19830"
+    if not shared.is_dir():
+        pytest.skip("shared deconvolution data (../shared/data/deconvolution) absent")
+    out = tmp_path / "props.tsv"
+    result = run("deconv", "run", shared / "mixtures_log2.tsv", "--pure", shared / "pure_log2.tsv",
+                 "--pure-labels", shared / "pure_labels.tsv", "-o", out)  # fmt: skip
+    assert result.code == 0, result.err
+    assert "read as log2" in result.err
+    header, samples, props = read_props(out)
+    ref_header, ref_samples, ref = read_props(shared / "reference" / "em_estimates.tsv")
+    assert samples == ref_samples
+    idx = [header.index(c) - 1 for c in ref_header[1:]]
+    assert np.abs(props[:, idx] - ref).max() < 1e-4
+
+
+def write(path, text):
+    path.write_text(text)
+    return path
+
+
+@pytest.mark.parametrize(
+    "mixtures,reference,extra,message",
+    [
+        ("gene\ts1\nA\t1\nB\t2\nC\t3\n", "gene\tt1\tt2\nX\t1\t2\nY\t2\t1\nZ\t3\t3\n", [],
+         "only 0 of the reference's 3 genes"),
+        ("gene\ts1\nA\t1\nB\tnan\nC\t3\n", "gene\tt1\nA\t1\nB\t2\nC\t1\n", [],
+         "line 3 ('B'): NaN or infinite value"),
+        ("gene\ts1\nA\t1\nA\t2\nC\t3\n", "gene\tt1\nA\t1\nC\t2\n", [], "row 'A' appears twice"),
+        ("gene\ts1\nA\t-1\nB\t2\nC\t3\n", "gene\tt1\tt2\nA\t1\t3\nB\t2\t1\nC\t1\t1\n",
+         ["--scale", "linear"], "negative mixture value in row 'A'"),
+        ("gene\ts1\nA\t1\nB\t2\nC\t3\n", "gene\tt1\tt2\nA\t1\t0\nB\t2\t0\nC\t1\t0\n",
+         ["--scale", "linear"], "cell type 't2' has no expression"),
+    ],
+)  # fmt: skip
+def test_bad_input_one_line(run, tmp_path, mixtures, reference, extra, message):
+    mix = write(tmp_path / "mix.tsv", mixtures)
+    ref = write(tmp_path / "ref.tsv", reference)
+    out = tmp_path / "out.tsv"
+    result = run("deconv", "run", mix, "--reference", ref, *extra, "-o", out)
+    assert result.code == 1, result.err
+    errors = [line for line in result.err.splitlines() if line.startswith("seqem: error")]
+    assert len(errors) == 1 and message in errors[0] and "Traceback" not in result.err
+    assert not out.exists()
+
+
+def test_needs_one_reference(run, tmp_path):
+    result = run("deconv", "run", BULK, "-o", tmp_path / "x.tsv")
+    assert result.code == 1 and "give one of --reference" in result.err
+
+
+def test_make_bulk_data_reproduces_the_files(tmp_path):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("make_bulk", DATA / "make_bulk_data.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    module.main(["--out", str(tmp_path)])
+    for name in module.FILES:
+        assert (tmp_path / name).read_text() == (DATA / name).read_text()
