@@ -496,3 +496,96 @@ def _lloyd(X: np.ndarray, w: np.ndarray, centers: np.ndarray, max_iter: int = 10
             break
         labels = new
     return centers
+
+
+# ---------------------------------------------------------------------------
+# model files
+
+
+def model_document(model: GaussianMixture, columns: list[str] | None = None) -> dict:
+    """A JSON-serialisable description of a fitted model."""
+    model._check_fitted()
+    return {
+        "format": "seqem-gaussian-mixture",
+        "version": 1,
+        "n_components": int(model.n_components),
+        "covariance_type": model.covariance_type,
+        "reg_covar": model.reg_covar,
+        "columns": columns,
+        "weights": model.weights_.tolist(),
+        "means": model.means_.tolist(),
+        "covariances": np.asarray(model.covariances_).tolist(),
+        "lower_bound": model.lower_bound_,
+        "converged": bool(model.converged_),
+        "n_iter": int(model.n_iter_),
+    }
+
+
+def load_gmm(path: str) -> tuple[GaussianMixture, list[str] | None]:
+    """A model written by :func:`model_document` (and its column names)."""
+    import json
+
+    try:
+        with open(path) as fh:
+            doc = json.load(fh)
+    except OSError as exc:
+        raise InputFormatError(exc.strerror or "cannot be read", path=path) from None
+    except json.JSONDecodeError as exc:
+        raise InputFormatError(f"not a JSON model file ({exc.msg})", path=path) from None
+    if not isinstance(doc, dict) or doc.get("format") != "seqem-gaussian-mixture":
+        raise InputFormatError("not a seqem Gaussian mixture model file", path=path)
+    try:
+        model = GaussianMixture(
+            int(doc["n_components"]), covariance_type=str(doc["covariance_type"]),
+            reg_covar=float(doc["reg_covar"]),
+        )  # fmt: skip
+        weights = np.asarray(doc["weights"], dtype=np.float64)
+        means = np.asarray(doc["means"], dtype=np.float64)
+        cov = np.asarray(doc["covariances"], dtype=np.float64)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise InputFormatError(
+            f"model file is incomplete or malformed ({exc})", path=path
+        ) from None
+    if model.covariance_type not in COVARIANCE_TYPES or means.ndim != 2:
+        raise InputFormatError("model file has a bad covariance type or means", path=path)
+    model._set(
+        {
+            "weights": weights,
+            "means": means,
+            "covariances": cov,
+            "prec_chol": precisions_cholesky(cov, model.covariance_type),
+        }
+    )
+    model.lower_bound_ = float(doc.get("lower_bound", float("nan")))
+    model.converged_ = bool(doc.get("converged", False))
+    model.n_iter_ = int(doc.get("n_iter", 0))
+    return model, doc.get("columns")
+
+
+def select(
+    X: Any,
+    n_components: list[int],
+    covariance_types: list[str],
+    **kwargs: Any,
+) -> list[dict[str, Any]]:
+    """Fit every (K, covariance type) and return their BIC/AIC rows (mclust-style table)."""
+    X = check_data(X)
+    rows = []
+    for ct in covariance_types:
+        for k in n_components:
+            if k > X.shape[0]:
+                continue
+            gm = GaussianMixture(k, covariance_type=ct, **kwargs).fit(X)
+            rows.append(
+                {
+                    "n_components": k,
+                    "covariance_type": ct,
+                    "loglik": gm.score(X) * X.shape[0],
+                    "n_parameters": gm.n_parameters(),
+                    "bic": gm.bic(X),
+                    "aic": gm.aic(X),
+                    "converged": gm.converged_,
+                    "model": gm,
+                }
+            )
+    return rows

@@ -1,0 +1,228 @@
+"""``seqem gmm``: Gaussian mixture models of numeric tables.
+
+``fit`` writes a model (JSON), ``predict`` assigns rows to components,
+``select`` fits a range of component numbers and covariance types and
+writes their BIC/AIC table (mclust-style).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+from ..errors import SeqemError
+from ._common import (
+    DEFAULT_SEED,
+    add_run_options,
+    check_output_path,
+    column_list,
+    examples,
+    nonnegative_float,
+    nonnegative_int,
+    positive_int,
+    write_text,
+)
+
+COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
+
+
+def register(commands: Any) -> None:
+    group = commands.add_parser(
+        "gmm",
+        help="Gaussian mixture models of numeric tables: fit, predict, select",
+        description="Gaussian mixture models fitted by EM.",
+        epilog=examples(
+            "seqem gmm fit data/example_signal.tsv -k 3 --columns x1,x2 -o gmm.json",
+            "seqem gmm select data/example_signal.tsv -k 1-5 --columns x1,x2 -o bic.tsv",
+        ),
+    )
+    verbs = group.add_subparsers(dest="verb", metavar="VERB", title="verbs")
+    _add_fit(verbs)
+    _add_predict(verbs)
+    _add_select(verbs)
+    group.set_defaults(_parser=group)
+
+
+def _add_common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("table", metavar="TABLE", help="TSV/CSV with a header row; '-' for stdin")
+    p.add_argument(
+        "--columns", type=column_list, metavar="A,B", help="columns to use (default: all)"
+    )
+    g = p.add_argument_group("fitting")
+    g.add_argument("--reg-covar", type=nonnegative_float, default=1e-6, metavar="X",
+                   help="added to every variance (default: %(default)s)")  # fmt: skip
+    g.add_argument("--n-init", type=positive_int, default=1, metavar="N",
+                   help="starts; the best lower bound wins (default: %(default)s)")  # fmt: skip
+    g.add_argument("--init", choices=("kmeans", "k-means++", "random", "random_from_data"),
+                   default="kmeans",
+                   help="starting responsibilities (default: %(default)s)")  # fmt: skip
+    g.add_argument("--max-iter", type=nonnegative_int, default=100, metavar="N",
+                   help="EM iterations per start (default: %(default)s)")  # fmt: skip
+    g.add_argument("--tol", type=nonnegative_float, default=1e-3, metavar="X",
+                   help="stop when the mean log-likelihood per row rises by less "
+                   "(default: %(default)s)")  # fmt: skip
+    g.add_argument("--seed", type=nonnegative_int, default=DEFAULT_SEED, metavar="S",
+                   help="seed of the starts (default: %(default)s)")  # fmt: skip
+
+
+def _options(args: argparse.Namespace) -> dict[str, Any]:
+    return {
+        "reg_covar": args.reg_covar,
+        "n_init": args.n_init,
+        "init_params": args.init,
+        "max_iter": args.max_iter,
+        "tol": args.tol,
+        "random_state": args.seed,
+    }
+
+
+def _add_fit(verbs: Any) -> None:
+    p = verbs.add_parser(
+        "fit",
+        help="fit a Gaussian mixture to a numeric table (model JSON output)",
+        description="Fit a Gaussian mixture with K components to the rows of a table by EM "
+        "(scikit-learn's estimator, step for step).",
+        epilog=examples("seqem gmm fit data/example_signal.tsv -k 3 --columns x1,x2 -o gmm.json"),
+    )
+    _add_common(p)
+    p.add_argument("-k", "--components", type=positive_int, default=2, metavar="K",
+                   help="number of components (default: %(default)s)")  # fmt: skip
+    p.add_argument("--covariance-type", choices=COVARIANCE_TYPES, default="full",
+                   help="(default: %(default)s)")  # fmt: skip
+    p.add_argument("-o", "--output", required=True, metavar="MODEL.json")
+    add_run_options(p, threads=False)
+    p.set_defaults(_run=_cmd_fit)
+
+
+def _add_predict(verbs: Any) -> None:
+    p = verbs.add_parser(
+        "predict",
+        help="assign rows to the components of a fitted model",
+        description="Each row's most probable component, its posterior probabilities "
+        "(--proba) and log density, as a TSV.",
+        epilog=examples("seqem gmm predict gmm.json data/example_signal.tsv -o labels.tsv"),
+    )
+    p.add_argument("model", metavar="MODEL.json")
+    p.add_argument("table", metavar="TABLE")
+    p.add_argument("--proba", action="store_true", help="also write every posterior")
+    p.add_argument("-o", "--output", default="-", metavar="LABELS.tsv")
+    add_run_options(p, threads=False)
+    p.set_defaults(_run=_cmd_predict)
+
+
+def _add_select(verbs: Any) -> None:
+    p = verbs.add_parser(
+        "select",
+        help="BIC/AIC over numbers of components and covariance types",
+        description="Fit every number of components in -k and every covariance type, and "
+        "write n_components, covariance_type, loglik, n_parameters, bic, aic, converged "
+        "and best (lowest BIC) as a TSV.",
+        epilog=examples(
+            "seqem gmm select data/example_signal.tsv -k 1-5 --columns x1,x2 -o bic.tsv"
+        ),
+    )
+    _add_common(p)
+    p.add_argument("-k", "--components", default="1-6", metavar="A-B",
+                   help="range of component numbers (default: %(default)s)")  # fmt: skip
+    p.add_argument("--covariance-types", type=column_list, default=list(COVARIANCE_TYPES),
+                   metavar="T,U", help="(default: all four)")  # fmt: skip
+    p.add_argument("--model", metavar="BEST.json", help="also write the best model")
+    p.add_argument("-o", "--output", default="-", metavar="BIC.tsv")
+    add_run_options(p, threads=False)
+    p.set_defaults(_run=_cmd_select)
+
+
+def _read(args: argparse.Namespace) -> Any:
+    from ..io.table import read_table
+
+    return read_table(args.table, columns=args.columns)
+
+
+def _cmd_fit(args: argparse.Namespace, ctx: Any) -> int:
+    from ..mixture.gmm import GaussianMixture, model_document
+
+    check_output_path(args.output)
+    obs = _read(args)
+    gm = GaussianMixture(args.components, covariance_type=args.covariance_type, **_options(args))
+    gm.fit(obs.X)
+    doc = model_document(gm, list(obs.columns))
+    write_text(args.output, json.dumps(doc, indent=1) + "\n")
+    ctx.outputs.append(args.output)
+    ctx.fit_results["gmm"] = gm.fit_result_.to_dict()
+    ctx.results.update(bic=gm.bic(obs.X), aic=gm.aic(obs.X), loglik=gm.score(obs.X) * len(obs.X))
+    ctx.info(
+        f"seqem gmm fit: K={args.components} ({args.covariance_type}), {len(obs.X)} rows, "
+        f"lower bound {gm.lower_bound_:.4f}, {gm.n_iter_} iterations"
+        + ("" if gm.converged_ else " (not converged)")
+    )
+    return 0
+
+
+def _cmd_predict(args: argparse.Namespace, ctx: Any) -> int:
+    from ..io.table import read_table
+    from ..mixture.gmm import load_gmm
+
+    check_output_path(args.output)
+    gm, columns = load_gmm(args.model)
+    obs = read_table(args.table, columns=columns)
+    labels = gm.predict(obs.X)
+    logd = gm.score_samples(obs.X)
+    head = ["row", "component", "log_density"]
+    proba = gm.predict_proba(obs.X) if args.proba else None
+    if proba is not None:
+        head += [f"p{k}" for k in range(gm.n_components)]
+    lines = ["\t".join(head)]
+    for i, (lab, ld) in enumerate(zip(labels, logd, strict=True)):
+        cells = [str(i + 1), str(int(lab)), f"{ld:.6g}"]
+        if proba is not None:
+            cells += [f"{p:.6g}" for p in proba[i]]
+        lines.append("\t".join(cells))
+    write_text(args.output, "\n".join(lines) + "\n")
+    ctx.outputs.append(args.output)
+    return 0
+
+
+def _range(text: str) -> list[int]:
+    try:
+        if "-" in text:
+            a, b = (int(x) for x in text.split("-", 1))
+        else:
+            a = b = int(text)
+    except ValueError:
+        raise SeqemError(f"-k {text!r}: expected a number or a range A-B") from None
+    if a < 1 or b < a:
+        raise SeqemError(f"-k {text!r}: expected 1 <= A <= B")
+    return list(range(a, b + 1))
+
+
+def _cmd_select(args: argparse.Namespace, ctx: Any) -> int:
+    from ..mixture.gmm import model_document, select
+
+    check_output_path(args.output)
+    check_output_path(args.model)
+    bad = [t for t in args.covariance_types if t not in COVARIANCE_TYPES]
+    if bad:
+        raise SeqemError(f"--covariance-types: unknown type {bad[0]!r}")
+    obs = _read(args)
+    rows = select(obs.X, _range(args.components), args.covariance_types, **_options(args))
+    if not rows:
+        raise SeqemError("no model could be fitted: more components than rows")
+    best = min(rows, key=lambda r: r["bic"])
+    lines = ["n_components\tcovariance_type\tloglik\tn_parameters\tbic\taic\tconverged\tbest"]
+    for r in rows:
+        lines.append(
+            f"{r['n_components']}\t{r['covariance_type']}\t{r['loglik']:.6f}\t"
+            f"{r['n_parameters']}\t{r['bic']:.6f}\t{r['aic']:.6f}\t{r['converged']}\t"
+            f"{r is best}"
+        )
+    write_text(args.output, "\n".join(lines) + "\n")
+    ctx.outputs.append(args.output)
+    if args.model:
+        write_text(args.model, json.dumps(model_document(best["model"], list(obs.columns)),
+                                          indent=1) + "\n")  # fmt: skip
+        ctx.outputs.append(args.model)
+    keys = ("n_components", "covariance_type", "bic")
+    ctx.results.update(best={k: best[k] for k in keys})
+    ctx.info(f"seqem gmm select: best by BIC K={best['n_components']} ({best['covariance_type']})")
+    return 0
