@@ -32,6 +32,7 @@ FAMILY_STO = "example_family.sto"
 FAMILY_DB = "example_db.fa"
 COHORT = "example_cohort.vcf.gz"
 COHORT_TRUTH = "example_cohort_truth.tsv"
+BULK, SIGNATURE, BULK_TRUTH = "example_bulk.tsv", "example_signature.tsv", "example_bulk_truth.tsv"
 COHORT_REGION = "1:1-60000"
 COHORT_HAP_REGION = "1:1-20000"
 
@@ -41,8 +42,9 @@ N_SIGNAL_STATES = 3
 DESCRIPTION = """\
 Run seqem on the bundled examples and write the outputs to OUTDIR: 'seqem hmm
 segment' on DNA, 'seqem hmm fit' + 'decode' on a numeric table, 'seqem profile
-build' + 'search' on a protein family, 'seqem haplo ld' on a cohort VCF; each
-result is compared with the simulated truth."""
+build' + 'search' on a protein family, 'seqem haplo freq' and 'ld' on a cohort
+VCF, 'seqem deconv run' on bulk expression; each result is compared with the
+simulated truth."""
 
 
 def register(commands: Any) -> None:
@@ -205,6 +207,7 @@ def _cmd_demo(args: argparse.Namespace, ctx: RunContext) -> int:
         with open(data / FAMILY_DB) as fh:
             n_members = sum(line.startswith(">member") for line in fh)
         cohort_lines = _demo_ld(data, outdir, out, args.threads)
+        deconv_lines, deconv_rmse = _demo_deconv(data, outdir, out)
         data_dir = str(data)
     fasta, signal = os.path.join(data_dir, FASTA), os.path.join(data_dir, SIGNAL)
 
@@ -218,6 +221,7 @@ def _cmd_demo(args: argparse.Namespace, ctx: RunContext) -> int:
         signal_fraction_in_true_state=signal_agree,
         profile_members_found=members,
         profile_decoys_found=decoys,
+        deconvolution_rmse=deconv_rmse,
     )
     seqs = seg.seqs
     lines = [
@@ -251,6 +255,8 @@ def _cmd_demo(args: argparse.Namespace, ctx: RunContext) -> int:
         "",
         *cohort_lines,
         "",
+        *deconv_lines,
+        "",
         "The same with the commands:",
         f"   seqem hmm segment {fasta} -n {N_DNA_STATES} -o {out['segments']}"
         + (f" --plot {out['plot']}" if "plot" in out else ""),
@@ -259,6 +265,8 @@ def _cmd_demo(args: argparse.Namespace, ctx: RunContext) -> int:
         f"   seqem profile build {os.path.join(data_dir, FAMILY_STO)} -o {out['profile']}",
         f"   seqem profile search {out['profile']} {os.path.join(data_dir, FAMILY_DB)} "
         f"-o {out['hits']}",
+        f"   seqem deconv run {os.path.join(data_dir, BULK)} --reference "
+        f"{os.path.join(data_dir, SIGNATURE)} -o {out['proportions']}",
         f"   seqem haplo freq {os.path.join(data_dir, COHORT)} --region {COHORT_HAP_REGION} "
         f"-o {out['haps']}",
         f"   seqem haplo ld {os.path.join(data_dir, COHORT)} --region {COHORT_REGION} "
@@ -267,6 +275,33 @@ def _cmd_demo(args: argparse.Namespace, ctx: RunContext) -> int:
     if not ctx.quiet:
         print("\n".join(lines))
     return 0
+
+
+def _demo_deconv(data: Path, outdir: str, out: dict[str, str]) -> tuple[list[str], float]:
+    """Part 5: cell-type proportions of simulated bulk samples, against the truth."""
+    import numpy as np
+
+    from ..deconv.mixture import multinomial_em
+    from ..io.matrix import read_matrix
+
+    bulk = read_matrix(str(data / BULK))
+    sig = read_matrix(str(data / SIGNATURE))
+    truth = read_matrix(str(data / BULK_TRUTH))
+    fit = multinomial_em(bulk.values, sig.values)
+    out["proportions"] = os.path.join(outdir, "bulk_proportions.tsv")
+    lines = ["sample\t" + "\t".join(sig.columns)]
+    for name, row in zip(bulk.columns, fit.proportions, strict=True):
+        lines.append(name + "\t" + "\t".join(f"{x:.6f}" for x in row))
+    write_text(out["proportions"], "\n".join(lines) + "\n")
+    err = fit.proportions - truth.values
+    rmse = float(np.sqrt((err**2).mean()))
+    r = float(np.corrcoef(fit.proportions.ravel(), truth.values.ravel())[0, 1])
+    return [
+        f"5. Deconvolution: {len(bulk.columns)} bulk samples of {BULK} ({len(bulk.rows)} genes) "
+        f"into the {len(sig.columns)} cell types of {SIGNATURE}",
+        f"   proportions: {out['proportions']}",
+        f"   against the simulated proportions: r {r:.3f}, RMSE {rmse:.4f}",
+    ], rmse
 
 
 def _demo_haplotypes(

@@ -224,6 +224,8 @@ def test_demo(tmp_path, run):
     right = float(re.search(r"best pair right for ([0-9.]+)%", result.out).group(1))
     assert tvd < 0.06 and right > 88  # measured 0.036 and 91.9%
     assert (outdir / "cohort_haplotypes.tsv").read_text().startswith("haplotype\tfrequency")
+    # deconvolution of the simulated bulk samples
+    assert rep["results"]["deconvolution_rmse"] < 0.025  # measured 0.0128
 
 
 def test_segment_plot(tmp_path, run, two_state):
