@@ -32,8 +32,10 @@ Commands are grouped by analysis: 'seqem hmm segment' splits DNA into
 compositional segments, 'seqem hmm fit' and 'seqem hmm decode' fit and apply
 Gaussian HMMs to numeric tables, 'seqem profile build', 'search' and 'emit'
 build profile HMMs of sequence families, search databases with them and
-sample from them, 'seqem haplo ld' measures linkage disequilibrium in VCF
-files, 'seqem demo' runs them on bundled examples."""
+sample from them, 'seqem haplo freq', 'phase' and 'ld' estimate haplotype
+frequencies, phase and linkage disequilibrium from VCF files, 'seqem gmm'
+fits Gaussian mixtures, 'seqem deconv run' estimates cell-type proportions
+of bulk expression, 'seqem demo' runs them on bundled examples."""
 
 
 def build_parser() -> argparse.ArgumentParser:
