@@ -1,0 +1,137 @@
+"""Gaussian mixtures against scikit-learn, deconvolution against nu-SVR (by hand, not in CI).
+
+    python benchmarks/bench_mixture.py [--n 1000000] [--iters 5] [--what gmm,deconv]
+
+``gmm``: for d in {2, 10, 50}, K in {4, 16}, covariance full and diag, both
+estimators start from the same parameters and run the same number of EM
+iterations (tol 0) on the same n x d data; seconds per iteration, seqem on
+one and two threads (BLAS threads, via threadpoolctl when installed) and
+scikit-learn, and the ratio.
+
+``deconv``: every shared deconvolution set (../shared/data/deconvolution):
+seqem's multinomial EM and a nu-SVR (CIBERSORT's recipe: linear kernel,
+nu in {0.25, 0.5, 0.75}, scaled data, the best fit kept) on the same
+matrices; seconds and the ratio.  Writes ``benchmarks/results/bench_mixture.txt``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+RESULTS = REPO / "benchmarks" / "results"
+sys.path.insert(0, str(REPO / "tests"))
+
+
+def blas_threads(n: int):
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover - optional
+        return contextlib.nullcontext()
+    return threadpool_limits(limits=n, user_api="blas")
+
+
+def bench_gmm(n: int, iters: int) -> list[str]:
+    from sklearn.mixture import GaussianMixture as SK
+
+    from seqem.mixture.gmm import GaussianMixture
+
+    rng = np.random.default_rng(0)
+    lines = [
+        f"GaussianMixture, n = {n:,}, {iters} EM iterations from the same start; "
+        "seconds per iteration",
+        "d  K  type  seqem_1thr  seqem_2thr  sklearn_1thr  ratio_1  ratio_2",
+    ]
+    for d in (2, 10, 50):
+        for K in (4, 16):
+            X = rng.normal(size=(n, d)) + rng.integers(0, K, size=(n, 1))
+            for ct in ("full", "diag"):
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    start = SK(K, covariance_type=ct, max_iter=1, init_params="random_from_data",
+                               random_state=0).fit(X[:20000])  # fmt: skip
+                    init = dict(
+                        weights_init=start.weights_, means_init=start.means_,
+                        precisions_init=start.precisions_, max_iter=iters, tol=0,
+                    )  # fmt: skip
+                    times = {}
+                    for threads in (1, 2):
+                        with blas_threads(threads):
+                            t = time.perf_counter()
+                            GaussianMixture(K, covariance_type=ct, **init).fit(X)
+                            times[threads] = (time.perf_counter() - t) / iters
+                    with blas_threads(1):
+                        t = time.perf_counter()
+                        SK(K, covariance_type=ct, **init).fit(X)
+                        sk = (time.perf_counter() - t) / iters
+                lines.append(f"{d:<2} {K:<2} {ct:<5} {times[1]:10.3f} {times[2]:11.3f} "
+                             f"{sk:13.3f} {sk / times[1]:8.2f} {sk / times[2]:8.2f}")  # fmt: skip
+                print(lines[-1], flush=True)
+    return lines
+
+
+def nu_svr(Y: np.ndarray, S: np.ndarray) -> np.ndarray:
+    from sklearn.svm import NuSVR
+
+    Sz = (S - S.mean()) / S.std()
+    out = np.empty((Y.shape[1], S.shape[1]))
+    for j in range(Y.shape[1]):
+        y = (Y[:, j] - Y[:, j].mean()) / Y[:, j].std()
+        best = None
+        for nu in (0.25, 0.5, 0.75):
+            m = NuSVR(kernel="linear", C=1.0, nu=nu).fit(Sz, y)
+            w = np.maximum(m.coef_.ravel(), 0)
+            rmse = np.sqrt(((Sz @ w - y) ** 2).mean())
+            if best is None or rmse < best[0]:
+                best = (rmse, w)
+        out[j] = best[1] / best[1].sum() if best[1].sum() > 0 else np.nan
+    return out
+
+
+def bench_deconv() -> list[str]:
+    from deconv.test_mixture import CASES, SHARED, dataset
+
+    from seqem.deconv.mixture import multinomial_em
+
+    lines = ["", "Deconvolution: seconds for the whole set", "set  seqem_em  nu_svr  ratio"]
+    if not SHARED.is_dir():
+        return [*lines, "shared deconvolution data not found"]
+    for name, variant in CASES:
+        Y, S, _ = dataset(name, variant)
+        t = time.perf_counter()
+        multinomial_em(Y, S)
+        ours = time.perf_counter() - t
+        t = time.perf_counter()
+        nu_svr(Y, S)
+        svr = time.perf_counter() - t
+        lines.append(f"{name}{variant}  {ours:.3f}  {svr:.3f}  {svr / ours:.1f}")
+        print(lines[-1], flush=True)
+    return lines
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=1_000_000)
+    parser.add_argument("--iters", type=int, default=5)
+    parser.add_argument("--what", default="gmm,deconv")
+    args = parser.parse_args(argv)
+    what = set(args.what.split(","))
+    lines = bench_gmm(args.n, args.iters) if "gmm" in what else []
+    if "deconv" in what:
+        lines += bench_deconv()
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "bench_mixture.txt").write_text(
+        "\n".join(lines) + f"\ncommand: python benchmarks/bench_mixture.py --n {args.n} "
+        f"--iters {args.iters} --what {args.what}\n"
+    )
+
+
+if __name__ == "__main__":
+    main()
