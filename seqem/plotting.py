@@ -245,3 +245,26 @@ def plot_ld(
         ax.set_ylabel("SNP (position order)")
     ax.set_title(f"pairwise LD ({measure}), {n} SNPs")
     return ax
+
+
+def plot_proportions(
+    proportions: np.ndarray, samples: Sequence[str], types: Sequence[str], *, ax: Any = None
+) -> Any:
+    """Stacked bars of cell-type proportions, one bar per sample."""
+    plt = _pyplot()
+    if ax is None:
+        width = min(16.0, 3.0 + 0.25 * len(samples))
+        _, ax = plt.subplots(figsize=(width, 4.5))
+    bottom = np.zeros(len(samples))
+    cmap = plt.get_cmap("tab20" if len(types) > 10 else "tab10")
+    x = np.arange(len(samples))
+    for k, name in enumerate(types):
+        ax.bar(x, proportions[:, k], bottom=bottom, color=cmap(k % cmap.N), label=name, width=0.85)
+        bottom += proportions[:, k]
+    ax.set_xticks(x)
+    ax.set_xticklabels(samples, rotation=90, fontsize=7)
+    ax.set_ylabel("proportion")
+    ax.set_ylim(0, 1)
+    ax.legend(bbox_to_anchor=(1.01, 1), loc="upper left", fontsize=8, frameon=False)
+    ax.figure.tight_layout()
+    return ax

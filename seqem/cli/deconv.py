@@ -83,6 +83,7 @@ def register(commands: Any) -> None:
     p.add_argument("--method", choices=("em", "nnls"), default="em", help="(default: %(default)s)")
     p.add_argument("-o", "--output", default="-", metavar="PROPORTIONS.tsv",
                    help="TSV (default: stdout)")  # fmt: skip
+    p.add_argument("--plot", metavar="FILE.png", help="stacked bars of the proportions")
     add_run_options(p, threads=False)
     p.set_defaults(_run=_cmd_run)
     _add_count(verbs)
@@ -225,6 +226,7 @@ def _cmd_run(args: argparse.Namespace, ctx: RunContext) -> int:
     from ..io.matrix import read_matrix
 
     check_output_path(args.output)
+    check_output_path(args.plot)
     mix = read_matrix(args.mixtures)
     ref, source = _profiles(args, ctx)
     genes = set(ref.rows) & set(mix.rows)
@@ -267,5 +269,11 @@ def _cmd_run(args: argparse.Namespace, ctx: RunContext) -> int:
         lines.append(name + "\t" + "\t".join(f"{x:.6f}" for x in row))
     write_text(args.output, "\n".join(lines) + "\n")
     ctx.outputs.append(args.output)
+    if args.plot:
+        from ..plotting import plot_proportions, save_figure
+
+        ax = plot_proportions(props, list(mix.columns), list(ref.columns))
+        save_figure(ax.figure, args.plot)
+        ctx.outputs.append(args.plot)
     ctx.results.update(n_genes=len(order), cell_types=list(ref.columns), method=args.method)
     return 0

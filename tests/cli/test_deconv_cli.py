@@ -26,8 +26,11 @@ def test_example_bulk_recovers_the_simulated_proportions(run, tmp_path):
     assert np.allclose(props.sum(axis=1), 1.0, atol=1e-5)
     rmse = float(np.sqrt(((props - truth) ** 2).mean()))
     assert rmse < 0.025, rmse  # measured 0.0128 (log-normal noise, sd 0.2)
-    result = run("deconv", "run", BULK, "--reference", SIGNATURE, "--method", "nnls", "-o", out)
+    png = tmp_path / "props.png"
+    result = run("deconv", "run", BULK, "--reference", SIGNATURE, "--method", "nnls", "-o", out,
+                 "--plot", png)  # fmt: skip
     assert result.code == 0, result.err
+    assert png.stat().st_size > 1000
 
 
 def test_pure_samples_as_reference(run, tmp_path):
