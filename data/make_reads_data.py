@@ -54,7 +54,7 @@ def write(out: Path, seed: int = 7) -> None:
     (out / FILES[0]).write_text("\n".join(gtf) + "\n")
     reads = []
     truth = []
-    for g, (name, strand, exons) in enumerate(genes()):
+    for g, (name, _, exons) in enumerate(genes()):
         n = 40 + 30 * g
         truth.append((name, n))
         for _ in range(n):
