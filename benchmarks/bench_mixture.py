@@ -60,6 +60,7 @@ def bench_gmm(n: int, iters: int) -> list[str]:
                     init = dict(
                         weights_init=start.weights_, means_init=start.means_,
                         precisions_init=start.precisions_, max_iter=iters, tol=0,
+                        init_params="random_from_data",
                     )  # fmt: skip
                     times = {}
                     for threads in (1, 2):

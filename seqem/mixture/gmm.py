@@ -294,6 +294,9 @@ class GaussianMixture:
     def _start(self, X: np.ndarray, w: np.ndarray, rng: np.random.Generator) -> dict:
         n, d = X.shape
         K = self.n_components
+        given = (self.weights_init, self.means_init, self.precisions_init)
+        if all(x is not None for x in given):
+            return self._given_start(d)
         resp = np.zeros((n, K))
         if self.init_params in ("kmeans", "k-means++"):
             centers = _kmeans_plus_plus(X, w, K, rng)
@@ -324,6 +327,28 @@ class GaussianMixture:
                     f"precisions_init must have shape {self._precision_shape(d)}, got {prec.shape}"
                 )
             cov = covariances_from_precisions(prec, self.covariance_type)
+        return {
+            "weights": weights,
+            "means": means,
+            "covariances": cov,
+            "prec_chol": precisions_cholesky(cov, self.covariance_type),
+        }
+
+    def _given_start(self, d: int) -> dict:
+        """The user's starting parameters (no data-driven start needed)."""
+        K = self.n_components
+        weights = np.asarray(self.weights_init, dtype=np.float64)
+        means = np.asarray(self.means_init, dtype=np.float64)
+        prec = np.asarray(self.precisions_init, dtype=np.float64)
+        if weights.shape != (K,) or np.any(weights < 0) or abs(weights.sum() - 1) > 1e-6:
+            raise ParameterError(f"weights_init must be {K} probabilities summing to 1")
+        if means.shape != (K, d):
+            raise ParameterError(f"means_init must have shape {(K, d)}, got {means.shape}")
+        if prec.shape != self._precision_shape(d):
+            raise ParameterError(
+                f"precisions_init must have shape {self._precision_shape(d)}, got {prec.shape}"
+            )
+        cov = covariances_from_precisions(prec, self.covariance_type)
         return {
             "weights": weights,
             "means": means,
