@@ -296,7 +296,7 @@ class GaussianMixture:
         K = self.n_components
         given = (self.weights_init, self.means_init, self.precisions_init)
         if all(x is not None for x in given):
-            return self._given_start(d)
+            return self._with_inits(None, None, None, d)  # no data-driven start needed
         resp = np.zeros((n, K))
         if self.init_params in ("kmeans", "k-means++"):
             centers = _kmeans_plus_plus(X, w, K, rng)
@@ -311,7 +311,11 @@ class GaussianMixture:
             resp[pick, np.arange(K)] = 1.0
         nk, means, cov = weighted_moments(X, resp * w[:, None], self.reg_covar,
                                           self.covariance_type)  # fmt: skip
-        weights = nk / nk.sum()
+        return self._with_inits(nk / nk.sum(), means, cov, d)
+
+    def _with_inits(self, weights: Any, means: Any, cov: Any, d: int) -> dict[str, np.ndarray]:
+        """Starting parameters: the user's ``*_init`` where given, else these."""
+        K = self.n_components
         if self.weights_init is not None:
             weights = np.asarray(self.weights_init, dtype=np.float64)
             if weights.shape != (K,) or np.any(weights < 0) or abs(weights.sum() - 1) > 1e-6:
@@ -327,28 +331,6 @@ class GaussianMixture:
                     f"precisions_init must have shape {self._precision_shape(d)}, got {prec.shape}"
                 )
             cov = covariances_from_precisions(prec, self.covariance_type)
-        return {
-            "weights": weights,
-            "means": means,
-            "covariances": cov,
-            "prec_chol": precisions_cholesky(cov, self.covariance_type),
-        }
-
-    def _given_start(self, d: int) -> dict:
-        """The user's starting parameters (no data-driven start needed)."""
-        K = self.n_components
-        weights = np.asarray(self.weights_init, dtype=np.float64)
-        means = np.asarray(self.means_init, dtype=np.float64)
-        prec = np.asarray(self.precisions_init, dtype=np.float64)
-        if weights.shape != (K,) or np.any(weights < 0) or abs(weights.sum() - 1) > 1e-6:
-            raise ParameterError(f"weights_init must be {K} probabilities summing to 1")
-        if means.shape != (K, d):
-            raise ParameterError(f"means_init must have shape {(K, d)}, got {means.shape}")
-        if prec.shape != self._precision_shape(d):
-            raise ParameterError(
-                f"precisions_init must have shape {self._precision_shape(d)}, got {prec.shape}"
-            )
-        cov = covariances_from_precisions(prec, self.covariance_type)
         return {
             "weights": weights,
             "means": means,
