@@ -2,7 +2,8 @@
 
 ``run``: proportions of every bulk sample from reference profiles (a ready
 signature, pure samples with labels, or a labelled single-cell reference),
-by the multinomial-mixture EM or NNLS.
+by a robust heteroscedastic EM (the default), the multinomial-mixture EM or
+NNLS.
 """
 
 from __future__ import annotations
@@ -35,13 +36,29 @@ Scale (--scale): linear, counts and tpm are used as they are; log2 values are
 converted with 2^x; auto takes data whose largest value is at most 30 as
 log2 (and says so).
 
---method em (the default): each unit of expression comes from one cell type
-(a multinomial mixture over the reference profiles normalised to sum one),
-fitted by EM with SQUAREM to its unique maximum; cell fractions are the
-expression fractions divided by each profile's total (mRNA per cell on the
-reference's scale).  --method nnls: non-negative least squares, renormalised.
+--method robust (the default): the bulk is a non-negative combination of the
+reference profiles plus Student-t errors (--nu degrees of freedom, default 4)
+whose variance grows with the fitted mean (quasi-Poisson) and, with
+--reference-var, with the reference's per-gene variances; fitted by EM (the
+t's latent per-gene precisions), so genes the reference does not explain get
+small weights.  --other reads the fit on the absolute scale (mixtures and
+reference both TPM): 1 - sum of the coefficients is the expression of cells
+without a profile, reported in an 'other' column.  --mrna-per-cell divides
+each type's share by its mRNA per cell (a TSV of cell_type and value; a
+'default' row for types not listed, an 'other' or 'otherCells' row for the
+unknown cells; 0.4 when absent) before renormalising.  --se writes the
+standard errors of the proportions (sandwich covariance, delta method).
 
-Output: a TSV, samples (rows) x cell types, rows summing to one."""
+--method em: each unit of expression comes from one cell type (a multinomial
+mixture over the reference profiles normalised to sum one), fitted by EM with
+SQUAREM to its unique maximum; cell fractions are the expression fractions
+divided by each profile's total.  --method nnls: non-negative least squares,
+renormalised.
+
+--markers N keeps, for each cell type, the N genes it expresses most above
+every other type (at least 2-fold).
+
+Output: a TSV, samples (rows) x cell types (and 'other'), rows summing to one."""
 
 
 def register(commands: Any) -> None:
@@ -64,6 +81,8 @@ def register(commands: Any) -> None:
             "-o proportions.tsv",
             "seqem deconv run data/example_bulk.tsv --reference data/example_signature.tsv "
             "--method nnls",
+            "seqem deconv run data/example_bulk.tsv --reference data/example_signature.tsv "
+            "--other --se se.tsv -o proportions.tsv",
         ),
     )
     p.add_argument("mixtures", metavar="MIXTURES.tsv", help="genes x samples (TSV/CSV, gz)")
@@ -79,8 +98,40 @@ def register(commands: Any) -> None:
         default="auto",
         help="scale of the mixtures and reference (default: %(default)s)",
     )
+    p.add_argument(
+        "--reference-var",
+        metavar="VAR.tsv",
+        help="per-gene variances of the --reference profiles (genes x cell types)",
+    )
     p.add_argument("--genes", metavar="GENES.txt", help="use only these genes (one per line)")
-    p.add_argument("--method", choices=("em", "nnls"), default="em", help="(default: %(default)s)")
+    p.add_argument(
+        "--markers",
+        type=int,
+        default=0,
+        metavar="N",
+        help="keep the N best marker genes of each cell type (default: all genes)",
+    )
+    p.add_argument(
+        "--method",
+        choices=("robust", "em", "nnls"),
+        default="robust",
+        help="(default: %(default)s)",
+    )
+    p.add_argument(
+        "--nu",
+        type=float,
+        default=4.0,
+        help="degrees of freedom of the robust errors (default: %(default)s)",
+    )
+    p.add_argument(
+        "--other",
+        action="store_true",
+        help="estimate the fraction of cells without a reference profile",
+    )
+    p.add_argument(
+        "--mrna-per-cell", metavar="MRNA.tsv", help="mRNA per cell of each type (cell_type, value)"
+    )
+    p.add_argument("--se", metavar="SE.tsv", help="write standard errors of the proportions")
     p.add_argument("-o", "--output", default="-", metavar="PROPORTIONS.tsv",
                    help="TSV (default: stdout)")  # fmt: skip
     p.add_argument("--plot", metavar="FILE.png", help="stacked bars of the proportions")
@@ -219,24 +270,66 @@ def _profiles(args: argparse.Namespace, ctx: RunContext) -> tuple[NamedMatrix, s
     return NamedMatrix(m.rows, tuple(types), np.stack(cols, axis=1), m.path), "mean per label"
 
 
+def _read_mrna(path: str, types: tuple[str, ...]) -> tuple[list[float], float]:
+    """mRNA per cell of each type and of the cells without a profile."""
+    from ..io.matrix import read_matrix
+
+    m = read_matrix(path)
+    if len(m.columns) != 1:
+        raise SeqemError(f"{path}: expected two columns, cell_type and mRNA per cell")
+    value = {r: float(v) for r, v in zip(m.rows, m.values[:, 0], strict=True)}
+    for i, (r, v) in enumerate(value.items()):
+        if not v > 0:
+            raise SeqemError(f"{path}: line {i + 2} ({r!r}): mRNA per cell must be positive")
+    default = value.get("default")
+    missing = [t for t in types if t not in value]
+    if missing and default is None:
+        raise SeqemError(f"{path}: no value for cell type {missing[0]!r} and no 'default' row")
+    other = value.get("other", value.get("otherCells", default if default is not None else 0.4))
+    return [value.get(t, default or 0.0) for t in types], other
+
+
+def _check_reference(S: np.ndarray, ref: NamedMatrix, order: list[str]) -> None:
+    """Refuse a reference that cannot separate its cell types on these genes."""
+    import numpy as np
+
+    zero = np.flatnonzero(S.sum(axis=0) <= 0)
+    if zero.size:
+        raise SeqemError(f"cell type {ref.columns[zero[0]]!r} has no expression in these genes")
+    flat = np.flatnonzero(S.std(axis=0) <= 1e-12 * np.abs(S).max(axis=0))
+    if flat.size and S.shape[0] > 1:
+        raise SeqemError(
+            f"{ref.path}: cell type {ref.columns[flat[0]]!r} has the same value in every gene "
+            "(a zero-variance signature)"
+        )
+    informative = int(np.sum(S.std(axis=1) > 1e-12 * np.maximum(S.max(axis=1), 1e-300)))
+    if S.shape[1] > 1 and informative <= S.shape[1]:
+        raise SeqemError(
+            f"{ref.path}: {S.shape[1]} cell types but only {informative} of the {len(order)} "
+            "shared genes differ between them: use more genes or fewer cell types"
+        )
+
+
 def _cmd_run(args: argparse.Namespace, ctx: RunContext) -> int:
     import numpy as np
 
     from ..deconv.mixture import multinomial_em, nnls
+    from ..deconv.robust import robust_fit, select_markers
     from ..io.matrix import read_matrix
 
     check_output_path(args.output)
     check_output_path(args.plot)
+    check_output_path(args.se)
+    if args.method != "robust":
+        for flag, given in (("--other", args.other), ("--se", args.se),
+                            ("--reference-var", args.reference_var)):  # fmt: skip
+            if given:
+                raise SeqemError(f"{flag} needs --method robust")
+    if args.reference_var and not args.reference:
+        raise SeqemError("--reference-var goes with --reference")
     mix = read_matrix(args.mixtures)
     ref, source = _profiles(args, ctx)
     genes = set(ref.rows) & set(mix.rows)
-    if args.genes:
-        try:
-            with open(args.genes) as fh:
-                wanted = set(fh.read().split())
-        except OSError as exc:
-            raise SeqemError(f"{args.genes}: {exc.strerror}") from None
-        genes &= wanted
     overlap = len(genes) / len(ref.rows)
     ctx.info(
         f"{len(genes)} genes shared by {args.mixtures} ({len(mix.rows)}) and the reference "
@@ -247,15 +340,66 @@ def _cmd_run(args: argparse.Namespace, ctx: RunContext) -> int:
             f"only {len(genes)} of the reference's {len(ref.rows)} genes are in {args.mixtures} "
             f"(need at least {MIN_OVERLAP:.0%} and more genes than cell types): check gene names"
         )
+    if args.genes:
+        try:
+            with open(args.genes) as fh:
+                wanted = set(fh.read().split())
+        except OSError as exc:
+            raise SeqemError(f"{args.genes}: {exc.strerror}") from None
+        genes &= wanted
+        ctx.info(f"{len(genes)} of them in {args.genes}")
+        if len(genes) <= len(ref.columns):
+            raise SeqemError(
+                f"{args.genes}: only {len(genes)} of its genes are in both the mixtures and the "
+                f"reference: need more than the {len(ref.columns)} cell types"
+            )
     order = [g for g in ref.rows if g in genes]
     ri = {g: i for i, g in enumerate(ref.rows)}
     mi = {g: i for i, g in enumerate(mix.rows)}
     Y = _linear(mix, args.scale, ctx, "mixture")[[mi[g] for g in order]]
     S = ref.values[[ri[g] for g in order]]
-    zero = np.flatnonzero(S.sum(axis=0) <= 0)
-    if zero.size:
-        raise SeqemError(f"cell type {ref.columns[zero[0]]!r} has no expression in these genes")
-    if args.method == "em":
+    var = None
+    if args.reference_var:
+        vm = read_matrix(args.reference_var)
+        if vm.columns != ref.columns:
+            raise SeqemError(f"{args.reference_var}: columns must be the reference's cell types")
+        vi = {g: i for i, g in enumerate(vm.rows)}
+        absent = [g for g in order if g not in vi]
+        if absent:
+            raise SeqemError(f"{args.reference_var}: no row for gene {absent[0]!r}")
+        var = vm.values[[vi[g] for g in order]]
+        if np.any(var < 0):
+            row = order[int(np.argwhere(var < 0)[0, 0])]
+            raise SeqemError(f"{args.reference_var}: negative variance in row {row!r}")
+    if args.markers:
+        chosen = select_markers(S, args.markers)
+        ctx.info(f"{chosen.size} marker genes ({args.markers} per cell type at most)")
+        order = [order[i] for i in chosen]
+        Y, S = Y[chosen], S[chosen]
+        var = None if var is None else var[chosen]
+    _check_reference(S, ref, order)
+    columns = list(ref.columns)
+    se = None
+    if args.method == "robust":
+        mrna, mrna_other = (None, 0.4)
+        if args.mrna_per_cell:
+            mrna, mrna_other = _read_mrna(args.mrna_per_cell, ref.columns)
+        robust = robust_fit(Y, S, var=var, nu=args.nu, other=args.other, mrna=mrna,
+                            mrna_other=mrna_other)  # fmt: skip
+        props = robust.proportions
+        if robust.other is not None:
+            props = np.column_stack([props, robust.other])
+            columns.append("other")
+        se = robust.se
+        ctx.results.update(
+            loglik=[float(x) for x in robust.loglik],
+            em_updates=[f.n_iter for f in robust.fits],
+            sigma2=[float(x) for x in robust.sigma2],
+            standard_errors=[[float(x) for x in row] for row in se],
+        )
+    elif args.method == "em":
+        if args.mrna_per_cell:
+            raise SeqemError("--mrna-per-cell needs --method robust")
         fit = multinomial_em(Y, S)
         props = fit.proportions
         ctx.results.update(
@@ -263,17 +407,26 @@ def _cmd_run(args: argparse.Namespace, ctx: RunContext) -> int:
             em_updates=[f.n_iter for f in fit.fits],
         )
     else:
+        if args.mrna_per_cell:
+            raise SeqemError("--mrna-per-cell needs --method robust")
         props = nnls(Y, S)
-    lines = ["sample\t" + "\t".join(ref.columns)]
+    header = "sample\t" + "\t".join(columns)
+    lines = [header]
     for name, row in zip(mix.columns, props, strict=True):
         lines.append(name + "\t" + "\t".join(f"{x:.6f}" for x in row))
     write_text(args.output, "\n".join(lines) + "\n")
     ctx.outputs.append(args.output)
+    if args.se and se is not None:
+        se_lines = [header]
+        for name, row in zip(mix.columns, se, strict=True):
+            se_lines.append(name + "\t" + "\t".join(f"{x:.6f}" for x in row))
+        write_text(args.se, "\n".join(se_lines) + "\n")
+        ctx.outputs.append(args.se)
     if args.plot:
         from ..plotting import plot_proportions, save_figure
 
-        ax = plot_proportions(props, list(mix.columns), list(ref.columns))
+        ax = plot_proportions(props, list(mix.columns), columns)
         save_figure(ax.figure, args.plot)
         ctx.outputs.append(args.plot)
-    ctx.results.update(n_genes=len(order), cell_types=list(ref.columns), method=args.method)
+    ctx.results.update(n_genes=len(order), cell_types=columns, method=args.method)
     return 0

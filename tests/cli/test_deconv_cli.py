@@ -40,7 +40,8 @@ def test_pure_samples_as_reference(run, tmp_path):
         pytest.skip("shared deconvolution data (../shared/data/deconvolution) absent")
     out = tmp_path / "props.tsv"
     result = run("deconv", "run", shared / "mixtures_log2.tsv", "--pure", shared / "pure_log2.tsv",
-                 "--pure-labels", shared / "pure_labels.tsv", "-o", out)  # fmt: skip
+                 "--pure-labels", shared / "pure_labels.tsv", "--method", "em",
+                 "-o", out)  # fmt: skip
     assert result.code == 0, result.err
     assert "read as log2" in result.err
     header, samples, props = read_props(out)
@@ -67,6 +68,13 @@ def write(path, text):
          ["--scale", "linear"], "negative mixture value in row 'A'"),
         ("gene\ts1\nA\t1\nB\t2\nC\t3\n", "gene\tt1\tt2\nA\t1\t0\nB\t2\t0\nC\t1\t0\n",
          ["--scale", "linear"], "cell type 't2' has no expression"),
+        ("gene\ts1\nA\t1\nB\t2\nC\t3\n", "gene\tt1\tt2\nA\t1\t2\nB\t2\t2\nC\t1\t2\n",
+         ["--scale", "linear"], "cell type 't2' has the same value in every gene"),
+        ("gene\ts1\nA\t1\nB\t2\nC\t3\nD\t1\n",
+         "gene\tt1\tt2\tt3\nA\t1\t2\t3\nB\t2\t2\t2\nC\t3\t3\t3\nD\t5\t5\t5\n",
+         ["--scale", "linear"], "only 1 of the 4 shared genes differ"),
+        ("gene\ts1\nA\t1\nB\t2\nC\t3\n", "gene\tt1\tt2\nA\t1\t3\nB\t2\t1\nC\t1\t1\n",
+         ["--method", "em", "--other"], "--other needs --method robust"),
     ],
 )  # fmt: skip
 def test_bad_input_one_line(run, tmp_path, mixtures, reference, extra, message):
@@ -78,6 +86,25 @@ def test_bad_input_one_line(run, tmp_path, mixtures, reference, extra, message):
     errors = [line for line in result.err.splitlines() if line.startswith("seqem: error")]
     assert len(errors) == 1 and message in errors[0] and "Traceback" not in result.err
     assert not out.exists()
+
+
+def test_other_fraction_and_standard_errors(run, tmp_path):
+    """--other on the example data (no unprofiled cells): 'other' near zero; SE written."""
+    out, se, mrna = tmp_path / "props.tsv", tmp_path / "se.tsv", tmp_path / "mrna.tsv"
+    header, _, _ = read_props(SIGNATURE)
+    types = header[1:]
+    mrna.write_text("cell_type\tvalue\n" + "".join(f"{t}\t1\n" for t in types) + "other\t1\n")
+    result = run("deconv", "run", BULK, "--reference", SIGNATURE, "--other", "--se", se,
+                 "--mrna-per-cell", mrna, "-o", out)  # fmt: skip
+    assert result.code == 0, result.err
+    header, samples, props = read_props(out)
+    assert header[-1] == "other" and np.allclose(props.sum(axis=1), 1.0, atol=1e-5)
+    se_header, se_samples, errors = read_props(se)
+    assert se_header == header and se_samples == samples and np.all(errors >= 0)
+    mrna.write_text("cell_type\tvalue\nnobody\t1\n")
+    result = run("deconv", "run", BULK, "--reference", SIGNATURE, "--mrna-per-cell", mrna,
+                 "-o", tmp_path / "x.tsv")  # fmt: skip
+    assert result.code == 1 and "no 'default' row" in result.err
 
 
 def test_needs_one_reference(run, tmp_path):
