@@ -136,7 +136,7 @@ def bench_ld(n_snps: int) -> list[str]:
     from seqem.haplo.ld import pairwise_ld
 
     g, pos = first_snps(n_snps)
-    pairwise_ld(g[:, :10])  # load the compiled kernel
+    pairwise_ld(g[:, :10])  # first call: BLAS start-up
     lines = [
         "",
         f"LD of all pairs of the first {g.shape[1]} SNPs x {g.shape[0]} people; "

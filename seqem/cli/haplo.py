@@ -721,21 +721,29 @@ def ld_table(g: Genotypes, table: LDTable, *, min_r2: float = 0.0) -> str:
     """The LD pairs as TSV text with a header row (six decimals; NA where undefined)."""
     import numpy as np
 
-    from ..haplo._ld_kernels import format_pairs
+    from ..io.fastformat import Fixed, Int, Text, format_rows, text_matrix
 
     keep = np.flatnonzero(np.ones(len(table), dtype=bool) if min_r2 <= 0 else table.r2 >= min_r2)
-    encoded = [name.encode() for name in g.ids]
-    names = np.frombuffer(b"".join(encoded), dtype=np.uint8)
-    offsets = np.concatenate([[0], np.cumsum([len(e) for e in encoded])]).astype(np.int64)
-    body = format_pairs(
-        table.a[keep], table.b[keep], names, offsets, g.positions,
-        table.n[keep], table.d[keep], table.dprime[keep], table.r2[keep],
-    )  # fmt: skip
-    return "\t".join(LD_COLUMNS) + "\n" + body.tobytes().decode()
+    names = text_matrix(list(g.ids))
+    positions = text_matrix([str(p) for p in g.positions])
+    chunks = ["\t".join(LD_COLUMNS) + "\n"]
+    step = 1 << 16  # rows per chunk: bounded memory, buffers reused from chunk to chunk
+    for start in range(0, keep.size, step):
+        rows = keep[start : start + step]
+        a, b = table.a[rows], table.b[rows]
+        body = format_rows(
+            [
+                Text(names[a]), Text(names[b]), Text(positions[a]), Text(positions[b]),
+                Int(table.n[rows]), Fixed(table.d[rows]), Fixed(table.dprime[rows]),
+                Fixed(table.r2[rows]),
+            ]
+        )  # fmt: skip
+        chunks.append(body.decode())
+    return "".join(chunks)
 
 
 def _cmd_ld(args: argparse.Namespace, ctx: RunContext) -> int:
-    from .._jit import threads
+    # plain NumPy throughout: starting the JIT would cost more than the work
     from ..haplo.ld import pairwise_ld
 
     check_output_path(args.output)
@@ -752,8 +760,7 @@ def _cmd_ld(args: argparse.Namespace, ctx: RunContext) -> int:
         if not matches:
             raise SeqemError(f"--snp {args.snp!r}: no such biallelic SNP in {args.vcf}")
         against = matches[0]
-    with threads(args.threads):
-        table = pairwise_ld(g.calls, against=against)
+    table = pairwise_ld(g.calls, against=against)
     write_text(args.output, ld_table(g, table, min_r2=args.min_r2))
     ctx.outputs.append(args.output)
     if args.plot:

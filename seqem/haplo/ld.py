@@ -12,10 +12,10 @@ with ``x..`` the haplotypes fixed by the other genotypes, ``nd`` the double
 heterozygotes and ``pA``, ``pB`` the ALT allele frequencies among those
 people (every stationary point keeps them: each double heterozygote carries
 one ALT allele at each SNP whatever its phase).  The stationary points are
-the roots of a cubic (Gaunt, Rodriguez & Day 2007); the kernel brackets the
+the roots of a cubic (Gaunt, Rodriguez & Day 2007); the solver brackets the
 roots inside the feasible interval between the cubic's turning points, solves
-each by bisection to machine precision and keeps the one (or the interval
-end) with the largest likelihood.  A fixed number of EM steps is not enough:
+each by bracketed Newton steps to machine precision and keeps the one (or the
+interval end) with the largest likelihood.  A fixed number of EM steps is not enough:
 where one haplotype is absent the optimum is on the boundary and EM creeps
 towards it.
 
@@ -24,10 +24,11 @@ largest ``|D|`` the allele frequencies allow for D's sign) and
 ``r2 = D^2 / (pA (1 - pA) pB (1 - pB))``; NaN for a pair with a
 monomorphic SNP among its people.
 
-The genotype counts of all pairs come from six matrix products of 0/1
-indicator matrices (called, heterozygous, homozygous ALT), so a window of
-1,000 SNPs x 2,500 people costs a few BLAS calls plus one pass of the
-compiled solver over the pairs.
+The genotype counts of all pairs come from matrix products of 0/1 indicator
+matrices (called, heterozygous, homozygous ALT), so a window of 1,000 SNPs x
+2,500 people costs a few BLAS calls plus a vectorised solve over the pairs.
+Everything here is plain NumPy: ``seqem haplo ld`` never starts the JIT
+compiler, which would cost more than the whole computation.
 """
 
 from __future__ import annotations
@@ -37,9 +38,188 @@ import dataclasses
 import numpy as np
 
 from ..errors import ParameterError
-from ._ld_kernels import _solve_pairs, two_locus
 
-__all__ = ["LDTable", "pair_counts", "pairwise_ld", "two_locus"]
+__all__ = ["LDTable", "pair_counts", "pairwise_ld", "solve_tables", "two_locus", "loglik"]
+
+#: Newton steps are taken until every root moved by less than this (or the
+#: bracket closed); bisection safeguards keep each root in its bracket.
+_MAX_STEPS = 100
+
+
+def loglik(p, x11, x12, x21, x22, nd, pa, pb):
+    """Two-locus log-likelihood at ALT-ALT frequency ``p`` (array arguments).
+
+    Terms with a zero count are left out; a positive count on a zero or
+    negative probability gives ``-inf``.
+    """
+    p = np.asarray(p, dtype=float)
+    total = np.zeros(np.broadcast(p, x11, pa).shape)
+    probs = (p, pa - p, pb - p, 1.0 - pa - pb + p, p * (1.0 - pa - pb + p) + (pa - p) * (pb - p))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        for count, prob in zip((x11, x12, x21, x22, nd), probs, strict=True):
+            used = np.asarray(count) > 0
+            term = np.where(
+                prob > 0, np.asarray(count) * np.log(np.where(prob > 0, prob, 1.0)), -np.inf
+            )
+            total = total + np.where(used, term, 0.0)
+    return total
+
+
+def _roots(lo, hi, c3, c2, c1, c0):
+    """The root of the cubic in each bracket ``[lo, hi]`` where it changes sign (else NaN).
+
+    The cubic is monotone on each bracket (they lie between its turning
+    points), so bracketed Newton steps converge to the unique root.
+    """
+
+    def f(x):
+        return ((c3 * x + c2) * x + c1) * x + c0
+
+    flo, fhi = f(lo), f(hi)
+    root = np.full(lo.shape, np.nan)
+    root[flo == 0.0] = lo[flo == 0.0]
+    root[fhi == 0.0] = hi[fhi == 0.0]
+    todo = np.flatnonzero((flo != 0.0) & (fhi != 0.0) & ((flo > 0.0) != (fhi > 0.0)))
+    a, b, fa = lo[todo], hi[todo], flo[todo]
+    k3, k2, k1, k0 = c3[todo], c2[todo], c1[todo], c0[todo]
+    x = 0.5 * (a + b)
+    for _ in range(_MAX_STEPS):
+        if not todo.size:
+            break
+        fx = ((k3 * x + k2) * x + k1) * x + k0
+        same = (fx > 0.0) == (fa > 0.0)
+        a = np.where(same, x, a)
+        fa = np.where(same, fx, fa)
+        b = np.where(same, b, x)
+        slope = (3.0 * k3 * x + 2.0 * k2) * x + k1
+        with np.errstate(divide="ignore", invalid="ignore"):
+            step = x - fx / slope
+        inside = (step > a) & (step < b)
+        new = np.where(inside, step, 0.5 * (a + b))
+        done = (fx == 0.0) | (new == x) | (b - a <= 4e-16 * np.maximum(np.abs(a), np.abs(b)))
+        finished = todo[done]
+        root[finished] = np.where(fx[done] == 0.0, x[done], new[done])
+        keep = ~done
+        todo, a, b, fa, x = todo[keep], a[keep], b[keep], fa[keep], new[keep]
+        k3, k2, k1, k0 = k3[keep], k2[keep], k1[keep], k0[keep]
+    root[todo] = x
+    return root
+
+
+#: Candidates within this relative distance of the best log-likelihood tie; the
+#: first of them (interval ends, then roots from low to high) is taken, so a
+#: likelihood with two equal maxima gets the same answer on every machine.
+_TIE = 1e-12
+
+
+def _solve(n00, n01, n02, n10, n11, n12, n20, n21, n22):
+    """``(p, pA, pB, n)`` vectors from the nine count vectors of 3 x 3 tables."""
+    f64 = np.float64
+    x11 = 2.0 * n22.astype(f64) + n21 + n12
+    x12 = 2.0 * n20.astype(f64) + n21 + n10
+    x21 = 2.0 * n02.astype(f64) + n12 + n01
+    x22 = 2.0 * n00.astype(f64) + n01 + n10
+    nd = n11.astype(f64)
+    n = (x11 + x12 + x21 + x22) * 0.5 + nd
+    with np.errstate(divide="ignore", invalid="ignore"):
+        two_n = np.where(n > 0, 2.0 * n, np.nan)
+        pa = (x11 + x12 + nd) / two_n
+        pb = (x11 + x21 + nd) / two_n
+        lo = np.maximum(0.0, pa + pb - 1.0)
+        hi = np.minimum(pa, pb)
+        # no double heterozygote (or a single feasible point): the haplotypes are counted
+        p = np.minimum(np.maximum(x11 / two_n, lo), hi)
+    i = np.flatnonzero((nd > 0.0) & (hi > lo))
+    if i.size:
+        p[i] = _solve_cubic(x11[i], x12[i], x21[i], x22[i], nd[i], pa[i], pb[i], lo[i], hi[i])
+    return p, pa, pb, n
+
+
+def _solve_cubic(x11, x12, x21, x22, nd, pa, pb, lo, hi):
+    """The maximum of the likelihood over ``[lo, hi]`` where double heterozygotes exist."""
+    # stationary points: (2n p - x11) f(p) - nd p (p + c) = 0 with
+    # f(p) = 2p^2 + b p + a, c = 1 - pA - pB
+    two_n = x11 + x12 + x21 + x22 + 2.0 * nd
+    cc = 1.0 - pa - pb
+    bb = 1.0 - 2.0 * pa - 2.0 * pb
+    aa = pa * pb
+    c3 = 2.0 * two_n
+    c2 = two_n * bb - 2.0 * x11 - nd
+    c1 = two_n * aa - x11 * bb - nd * cc
+    c0 = -x11 * aa
+    # the cubic's turning points inside (lo, hi) cut it into monotone pieces
+    disc = 4.0 * c2 * c2 - 12.0 * c3 * c1
+    s = np.sqrt(np.where(disc > 0.0, disc, 0.0))
+    turns = []
+    for sign in (-1.0, 1.0):
+        t = (-2.0 * c2 + sign * s) / (6.0 * c3)
+        turns.append(np.where((disc > 0.0) & (t > lo) & (t < hi), t, np.nan))
+    cuts = np.sort(np.stack([lo, turns[0], turns[1], hi], axis=1), axis=1)  # NaN last
+    starts, ends = cuts[:, :3].T.ravel(), cuts[:, 1:].T.ravel()
+    ok = ~np.isnan(starts) & ~np.isnan(ends)
+    k = np.tile(np.arange(lo.size), 3)[ok]
+    roots = _roots(starts[ok], ends[ok], c3[k], c2[k], c1[k], c0[k])
+    good = ~np.isnan(roots)
+    k, roots = k[good], roots[good]
+    # candidates: lo, hi, then the roots (piece order is low to high)
+    args = (x11, x12, x21, x22, nd, pa, pb)
+    cand_k = np.concatenate([np.arange(lo.size), np.arange(lo.size), k])
+    cand_p = np.concatenate([lo, hi, roots])
+    value = np.concatenate(
+        [loglik(lo, *args), loglik(hi, *args), loglik(roots, *(v[k] for v in args))]
+    )
+    best = np.full(lo.size, -np.inf)
+    np.maximum.at(best, cand_k, value)
+    near = value >= best[cand_k] - _TIE * np.abs(best[cand_k])
+    first = np.full(lo.size, cand_k.size)
+    np.minimum.at(first, cand_k[near], np.flatnonzero(near))
+    return cand_p[first]
+
+
+def solve_tables(counts: np.ndarray) -> np.ndarray:
+    """Maximum-likelihood ALT-ALT frequencies of 3 x 3 genotype tables.
+
+    Parameters
+    ----------
+    counts : float array (n_pairs, 9)
+        ``n[i, j]`` at ``3 i + j``: people with ``i`` ALT alleles at the first
+        SNP and ``j`` at the second.
+
+    Returns
+    -------
+    float array (n_pairs, 4)
+        Columns ``p``, ``pA``, ``pB``, ``n``; ``p`` (and the allele
+        frequencies) NaN where nobody is called at both SNPs.
+    """
+    c = np.asarray(counts, dtype=float).reshape(-1, 9)
+    return np.stack(_solve(*c.T), axis=1)
+
+
+def _measures(p, pa, pb, n):
+    """``(D, D', r2, n)``; D' and r2 NaN for a monomorphic SNP, D NaN where nobody is called."""
+    var = pa * (1.0 - pa) * pb * (1.0 - pb)
+    d = p - pa * pb
+    with np.errstate(divide="ignore", invalid="ignore"):
+        dmax = np.where(
+            d >= 0.0,
+            np.minimum(pa * (1.0 - pb), (1.0 - pa) * pb),
+            np.minimum(pa * pb, (1.0 - pa) * (1.0 - pb)),
+        )
+        poly = var > 0.0
+        dprime = np.where(poly & (dmax > 0.0), np.minimum(np.abs(d) / dmax, 1.0), np.nan)
+        r2 = np.where(poly, d * d / var, np.nan)
+    d = np.where(poly, d, np.where(n > 0, 0.0, np.nan))
+    return d, dprime, r2, n
+
+
+def two_locus(n00, n01, n02, n10, n11, n12, n20, n21, n22):
+    """Maximum-likelihood ALT-ALT haplotype frequency from one 3 x 3 genotype table.
+
+    ``nij`` = people with ``i`` ALT alleles at the first SNP and ``j`` at the
+    second.  Returns ``(p, pA, pB, n)``; ``p`` is NaN when nobody is called.
+    """
+    row = solve_tables(np.array([[n00, n01, n02, n10, n11, n12, n20, n21, n22]], dtype=float))[0]
+    return float(row[0]), float(row[1]), float(row[2]), float(row[3])
 
 
 @dataclasses.dataclass(frozen=True)
@@ -57,6 +237,51 @@ class LDTable:
         return int(self.a.size)
 
 
+def _tables(g: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> list[np.ndarray]:
+    """The nine genotype-count matrices ``n_ij`` (len(rows), len(cols)), in order ``3 i + j``."""
+    # float32 products are exact for counts below 2**24
+    if g.shape[0] >= 2**24:
+        raise ParameterError("too many people for the LD counts")
+
+    def indicators(idx: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        sub = g[:, idx]
+        called = (sub >= 0).astype(np.float32)
+        het = (sub == 1).astype(np.float32)
+        alt = (sub == 2).astype(np.float32)
+        return called, het, alt
+
+    same = rows.shape == cols.shape and bool(np.all(rows == cols))
+    rc, rh, ra = indicators(rows)
+    cc, ch, ca = indicators(cols) if not same else (rc, rh, ra)
+    # n[i, j] from products of {called, het, alt}; hom-REF = called - het - alt.
+    # With nobody missing, products with "called" are column sums.
+    complete = bool(rc.all()) and bool(cc.all())
+
+    def with_called(left: np.ndarray) -> np.ndarray:
+        if complete:
+            return left.sum(axis=0)[:, None]
+        return left.T @ cc
+
+    both = np.float32(g.shape[0]) if complete else rc.T @ cc
+    h_c, a_c = with_called(rh), with_called(ra)
+    h_h, h_a = rh.T @ ch, rh.T @ ca
+    if same:
+        c_h, c_a, a_h = h_c.T, a_c.T, h_a.T
+    else:
+        c_h = ch.sum(axis=0)[None, :] if complete else rc.T @ ch
+        c_a = ca.sum(axis=0)[None, :] if complete else rc.T @ ca
+        a_h = ra.T @ ch
+    a_a = ra.T @ ca
+    n11, n12, n21, n22 = h_h, h_a, a_h, a_a
+    n10 = h_c - h_h - h_a
+    n20 = a_c - a_h - a_a
+    n01 = c_h - h_h - a_h
+    n02 = c_a - h_a - a_a
+    n00 = both - n01 - n02 - n10 - n20 - n11 - n12 - n21 - n22
+    shape = (len(rows), len(cols))
+    return [np.broadcast_to(t, shape) for t in (n00, n01, n02, n10, n11, n12, n20, n21, n22)]
+
+
 def pair_counts(calls: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
     """3 x 3 genotype tables of SNP pairs from matrix products.
 
@@ -72,52 +297,8 @@ def pair_counts(calls: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.nda
     float64 array (len(rows), len(cols), 9)
         ``n[i, j]`` at ``3 i + j`` (people called at both SNPs only).
     """
-    g = np.asarray(calls)
-    # float32 products are exact for counts below 2**24
-    if g.shape[0] >= 2**24:
-        raise ParameterError("too many people for the LD counts")
-
-    def indicators(idx: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        sub = g[:, idx]
-        called = (sub >= 0).astype(np.float32)
-        het = (sub == 1).astype(np.float32)
-        alt = (sub == 2).astype(np.float32)
-        return called, het, alt
-
-    rows = np.asarray(rows)
-    cols = np.asarray(cols)
-    same = rows.shape == cols.shape and bool(np.all(rows == cols))
-    rc, rh, ra = indicators(rows)
-    cc, ch, ca = indicators(cols) if not same else (rc, rh, ra)
-    # n[i, j] from products of {called, het, alt}; hom-REF = called - het - alt.
-    # With nobody missing, products with "called" are column sums.
-    complete = bool(rc.all()) and bool(cc.all())
-
-    def with_called(left: np.ndarray) -> np.ndarray:
-        if complete:
-            return np.broadcast_to(left.sum(axis=0)[:, None], (left.shape[1], len(cols)))
-        return left.T @ cc
-
-    both = np.full((len(rows), len(cols)), float(g.shape[0])) if complete else rc.T @ cc
-    h_c, a_c = with_called(rh), with_called(ra)
-    h_h, h_a = rh.T @ ch, rh.T @ ca
-    if same:
-        c_h, c_a, a_h = h_c.T, a_c.T, h_a.T
-    else:
-        c_h = ch.sum(axis=0)[None, :] if complete else rc.T @ ch
-        c_a = ca.sum(axis=0)[None, :] if complete else rc.T @ ca
-        a_h = ra.T @ ch
-    a_a = ra.T @ ca
-    out = np.empty((len(rows), len(cols), 9))
-    n11, n12, n21, n22 = h_h, h_a, a_h, a_a
-    n10 = h_c - h_h - h_a
-    n20 = a_c - a_h - a_a
-    n01 = c_h - h_h - a_h
-    n02 = c_a - h_a - a_a
-    n00 = both - n01 - n02 - n10 - n20 - n11 - n12 - n21 - n22
-    for k, table in enumerate((n00, n01, n02, n10, n11, n12, n20, n21, n22)):
-        out[:, :, k] = table
-    return out
+    tables = _tables(np.asarray(calls), np.asarray(rows), np.asarray(cols))
+    return np.stack(tables, axis=-1).astype(np.float64)
 
 
 def pairwise_ld(calls: np.ndarray, *, against: int | None = None, block: int = 1024) -> LDTable:
@@ -136,27 +317,26 @@ def pairwise_ld(calls: np.ndarray, *, against: int | None = None, block: int = 1
     if g.ndim != 2:
         raise ParameterError("genotype calls must be a people x SNPs matrix")
     m = g.shape[1]
-    parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+    parts: list[tuple[np.ndarray, np.ndarray, list[np.ndarray]]] = []
     if against is not None:
         if not 0 <= against < m:
             raise ParameterError(f"SNP index {against} out of range (0..{m - 1})")
         others = np.array([j for j in range(m) if j != against], dtype=np.int64)
-        counts = pair_counts(g, np.array([against]), others)[0]
-        parts.append((np.full(others.size, against), others, counts))
+        tables = _tables(g, np.array([against]), others)
+        parts.append((np.full(others.size, against), others, [t[0] for t in tables]))
     else:
         for r0 in range(0, m, block):
             rows = np.arange(r0, min(m, r0 + block))
             for c0 in range(r0, m, block):
                 cols = np.arange(c0, min(m, c0 + block))
-                table = pair_counts(g, rows, cols)
-                ia, ib = np.meshgrid(rows, cols, indexing="ij")
-                keep = ia < ib
-                parts.append((ia[keep], ib[keep], table[keep]))
+                tables = _tables(g, rows, cols)
+                ia, ib = np.nonzero(rows[:, None] < cols[None, :])
+                parts.append((rows[ia], cols[ib], [t[ia, ib] for t in tables]))
     if not parts:
         empty = np.empty(0)
         return LDTable(empty.astype(np.int64), empty.astype(np.int64), empty, empty, empty, empty)
     a = np.concatenate([p[0] for p in parts]).astype(np.int64)
     b = np.concatenate([p[1] for p in parts]).astype(np.int64)
-    counts = np.ascontiguousarray(np.concatenate([p[2] for p in parts]))
-    solved = _solve_pairs(counts)
-    return LDTable(a, b, solved[:, 0], solved[:, 1], solved[:, 2], solved[:, 3])
+    counts = [np.concatenate([p[2][k] for p in parts]) for k in range(9)]
+    d, dprime, r2, n = _measures(*_solve(*counts))
+    return LDTable(a, b, d, dprime, r2, n)

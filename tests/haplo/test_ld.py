@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from seqem.haplo._ld_kernels import _loglik
+from seqem.haplo.ld import loglik as _loglik
 from seqem.haplo.ld import pair_counts, pairwise_ld, two_locus
 
 SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "haplotype"
