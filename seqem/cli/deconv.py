@@ -50,10 +50,10 @@ unknown cells; 0.4 when absent) before renormalising.  --se writes the
 standard errors of the proportions (sandwich covariance, delta method).
 
 --method em: each unit of expression comes from one cell type (a multinomial
-mixture over the reference profiles normalised to sum one), fitted by EM with
-SQUAREM to its unique maximum; cell fractions are the expression fractions
-divided by each profile's total.  --method nnls: non-negative least squares,
-renormalised.
+mixture over the reference profiles normalised to sum one), fitted by EM
+(SQUAREM, finished by Newton steps on the simplex) to its unique maximum;
+cell fractions are the expression fractions divided by each profile's total.
+--method nnls: non-negative least squares, renormalised.
 
 --markers N keeps, for each cell type, the N genes it expresses most above
 every other type (at least 2-fold).
