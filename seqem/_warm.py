@@ -88,7 +88,34 @@ def warm() -> float:
             np.array([0, 1]), np.zeros(1, np.int64), np.zeros(1, np.int64), np.ones(1),
             np.ones(1), np.ones(1), np.empty(1), np.empty(1), np.empty(1),
         )  # fmt: skip
+        _warm_linkage()
     return time.perf_counter() - start
+
+
+def _warm_linkage() -> None:
+    """Lander-Green kernels: markers, both trait kernels, transitions."""
+    import numpy as np
+
+    import seqem.linkage.lander_green as LG
+
+    from .linkage.data import Family, TraitModel
+
+    # two founders with six children: 10 bits (per-state trait kernel) and
+    # seven children: 12 bits (depth-first trait kernel)
+    for kids in (6, 7):
+        n = 2 + kids
+        fam = Family(
+            "w", tuple(str(i) for i in range(n)), np.array([-1, -1] + [0] * kids),
+            np.array([-1, -1] + [1] * kids), np.array([1, 2] + [1] * kids),
+        )  # fmt: skip
+        space = LG.InheritanceSpace.of(fam)
+        calls = np.ones((n, 2), dtype=np.int16)
+        e = LG.marker_emission(space, calls, np.array([0.5, 0.5]))
+        t = LG.trait_emission(
+            space, np.full(n, 2, dtype=np.int8), np.ones(n, dtype=np.int64),
+            TraitModel("t", 0.01, np.array([[0.01, 0.9, 0.9]])),
+        )  # fmt: skip
+        LG.chain_loglik(space, [e, t], [0.1])
 
 
 if __name__ == "__main__":

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["plot_ld", "plot_profile", "plot_segmentation", "save_figure"]
+__all__ = ["plot_ld", "plot_lod", "plot_profile", "plot_segmentation", "save_figure"]
 
 
 def _pyplot() -> Any:
@@ -266,5 +266,34 @@ def plot_proportions(
     ax.set_ylabel("proportion")
     ax.set_ylim(0, 1)
     ax.legend(bbox_to_anchor=(1.01, 1), loc="upper left", fontsize=8, frameon=False)
+    ax.figure.tight_layout()
+    return ax
+
+
+def plot_lod(curves: Sequence[tuple], *, ax: Any = None) -> Any:
+    """LOD (and HLOD) along each chromosome; markers as ticks on the axis.
+
+    ``curves``: (chrom, positions, lod, hlod, marker_cm, marker_names) per chromosome,
+    drawn one after another along the x axis.
+    """
+    plt = _pyplot()
+    if ax is None:
+        _, ax = plt.subplots(figsize=(max(6.0, 3.0 * len(curves)), 3.8))
+    # one chromosome on its own map; several laid end to end
+    offset = 0.0
+    for k, (chrom, pos, lod, hlod, cm, _names) in enumerate(curves):
+        shift = 0.0 if len(curves) == 1 else offset - float(np.min(pos))
+        x = np.asarray(pos) + shift
+        ax.plot(x, lod, color="C0", lw=1.5, label="LOD" if k == 0 else None)
+        ax.plot(x, hlod, color="C1", lw=1.0, ls="--", label="HLOD" if k == 0 else None)
+        ticks = np.asarray(cm) + shift
+        ax.plot(ticks, np.full(ticks.size, ax.get_ylim()[0]), "|", color="0.4", ms=8)
+        if len(curves) > 1:
+            ax.text(x.mean(), 1.02, str(chrom), transform=ax.get_xaxis_transform(), ha="center")
+        offset = float(x.max()) + 10.0
+    ax.axhline(3.0, color="0.6", lw=0.8, ls=":")
+    ax.set_xlabel("position (cM)")
+    ax.set_ylabel("LOD")
+    ax.legend(frameon=False, fontsize=8)
     ax.figure.tight_layout()
     return ax

@@ -20,7 +20,7 @@ from collections.abc import Sequence
 
 from .. import __version__
 from ..errors import SeqemError
-from . import deconv, demo, gmm, haplo, hmm, profile
+from . import deconv, demo, gmm, haplo, hmm, linkage, profile
 from ._common import Parser, RunContext, examples
 
 __all__ = ["build_parser", "main"]
@@ -57,6 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
     profile.register(commands)
     haplo.register(commands)
     deconv.register(commands)
+    linkage.register(commands)
     gmm.register(commands)
     demo.register(commands)
     parser.set_defaults(_parser=parser)

@@ -1,0 +1,620 @@
+"""Pedigree files: MERLIN (.ped/.dat/.map/.freq/.model) and LINKAGE (pedfile + datafile).
+
+Both readers return :class:`seqem.linkage.data.LinkageData`.  Every problem
+is reported as an :class:`~seqem.errors.InputFormatError` naming the file,
+line and, where there is one, the family and person.
+
+MERLIN: ``.dat`` lists the columns after ``family person father mother sex``
+(``A`` affection, ``M`` marker, ``T``/``C``/``Z`` one skipped column each,
+``S[n]`` n skipped columns, ``E`` end); alleles are written ``1 2``, ``1/2``
+or ``1/ 2`` (``0``, ``x`` or ``.`` missing), with any labels; ``.map`` holds
+``CHROMOSOME MARKER POSITION`` (cM); ``.freq`` ``M name`` followed by ``F``
+lines (frequencies of alleles 1..k) or ``A label freq`` lines; ``.model``
+``AFFECTION disease_allele_freq f0,f1,f2 label`` (penetrance for 0, 1, 2
+disease alleles).  Without ``.freq``, allele frequencies are counted in the
+typed founders (everyone when no founder is typed; an allele seen only in
+non-founders counts once).
+
+LINKAGE: the datafile's loci are affection loci (with liability classes)
+and numbered-allele loci; the pedfile is read pre-makeped (``ped person
+father mother sex`` then the phenotypes in the datafile's input order) or
+post-makeped (nine leading columns), told apart by the column count.
+Recombination fractions between adjacent loci of the datafile's order line
+become a Haldane map for the markers.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import gzip
+import math
+import os
+import re
+from collections.abc import Iterator
+
+import numpy as np
+
+from ..errors import InputFormatError
+from ..linkage.data import Family, LinkageData, MarkerLocus, TraitModel, haldane_cm
+
+__all__ = ["read_merlin", "read_linkage", "LinkageDatafile", "read_linkage_datafile"]
+
+MISSING = {"0", "x", "X", "."}
+
+
+def _lines(path: str) -> Iterator[tuple[int, str]]:
+    if not os.path.exists(path):
+        raise InputFormatError("no such file", path=path)
+    opener = gzip.open if path.endswith(".gz") else open
+    try:
+        with opener(path, "rt") as fh:  # type: ignore[operator]
+            for number, line in enumerate(fh, start=1):
+                yield number, line.rstrip("\n")
+    except (UnicodeDecodeError, OSError) as exc:
+        raise InputFormatError(f"not a readable text file ({exc})", path=path) from None
+
+
+@dataclasses.dataclass
+class _Columns:
+    affection: list[str]
+    markers: list[str]
+    layout: list[tuple[str, str, int]]  # (kind, name, n_fields) per item
+
+
+def _read_dat(path: str) -> _Columns:
+    layout: list[tuple[str, str, int]] = []
+    affection: list[str] = []
+    markers: list[str] = []
+    for number, line in _lines(path):
+        tokens = line.split()
+        if not tokens:
+            continue
+        kind = tokens[0].upper()
+        name = tokens[1] if len(tokens) > 1 else ""
+        if kind == "E":
+            break
+        if kind == "A":
+            layout.append(("A", name, 1))
+            affection.append(name)
+        elif kind == "M":
+            layout.append(("M", name, 2))
+            markers.append(name)
+        elif kind in ("T", "C", "Z"):
+            layout.append(("skip", name, 1))
+        elif kind.startswith("S"):
+            count = kind[1:] or (tokens[1] if len(tokens) > 1 else "1")
+            try:
+                n = int(count)
+            except ValueError:
+                raise InputFormatError(
+                    f"bad skip item {line.strip()!r}", path=path, line=number
+                ) from None
+            layout.append(("skip", "", n))
+        else:
+            raise InputFormatError(
+                f"unknown item type {tokens[0]!r} (expected A, T, C, M, S, Z or E)",
+                path=path,
+                line=number,
+            )
+        if kind in ("A", "M", "T", "C") and not name:
+            raise InputFormatError(f"item {kind} without a name", path=path, line=number)
+    if len(set(markers)) != len(markers):
+        raise InputFormatError("a marker is listed twice", path=path)
+    return _Columns(affection, markers, layout)
+
+
+def _split_alleles(tokens: list[str]) -> list[str]:
+    """Tokens with ``a/b`` and ``a/ b`` forms split into single alleles."""
+    out: list[str] = []
+    for t in tokens:
+        out += [p for p in t.split("/") if p != ""] if "/" in t else [t]
+    return out
+
+
+def _read_map(path: str) -> dict[str, tuple[str, float]]:
+    out: dict[str, tuple[str, float]] = {}
+    for number, line in _lines(path):
+        tokens = line.split()
+        if not tokens or tokens[0].startswith("#"):
+            continue
+        if len(tokens) < 3:
+            raise InputFormatError("expected CHROMOSOME MARKER POSITION", path=path, line=number)
+        try:
+            pos = float(tokens[2])
+        except ValueError:
+            if number == 1 or tokens[0].upper().startswith("CHR"):
+                continue  # header
+            raise InputFormatError(
+                f"position {tokens[2]!r} is not a number", path=path, line=number
+            ) from None
+        if not math.isfinite(pos):
+            raise InputFormatError(f"position {tokens[2]!r} is not finite", path=path, line=number)
+        if tokens[1] in out:
+            raise InputFormatError(f"marker {tokens[1]} listed twice", path=path, line=number)
+        out[tokens[1]] = (tokens[0], pos)
+    return out
+
+
+def _read_freq(path: str) -> dict[str, tuple[list[str], list[float]]]:
+    out: dict[str, tuple[list[str], list[float]]] = {}
+    current: str | None = None
+    for number, line in _lines(path):
+        tokens = line.split()
+        if not tokens:
+            continue
+        kind = tokens[0].upper()
+        try:
+            if kind == "M":
+                current = tokens[1]
+                out[current] = ([], [])
+            elif kind == "F":
+                if current is None:
+                    raise InputFormatError("F line before any M line", path=path, line=number)
+                labels, freqs = out[current]
+                for f in tokens[1:]:
+                    labels.append(str(len(labels) + 1))
+                    freqs.append(float(f))
+            elif kind == "A":
+                if current is None:
+                    raise InputFormatError("A line before any M line", path=path, line=number)
+                out[current][0].append(tokens[1])
+                out[current][1].append(float(tokens[2]))
+            else:
+                raise InputFormatError(
+                    f"unknown line type {tokens[0]!r} (expected M, F or A)", path=path, line=number
+                )
+        except (IndexError, ValueError):
+            raise InputFormatError(
+                f"malformed line {line.strip()!r}", path=path, line=number
+            ) from None
+    return out
+
+
+def _read_model(path: str) -> list[TraitModel]:
+    models = []
+    for number, line in _lines(path):
+        tokens = line.split()
+        if not tokens or tokens[0].startswith("#"):
+            continue
+        if len(tokens) < 3:
+            raise InputFormatError(
+                "expected TRAIT disease_allele_freq f0,f1,f2 [label]", path=path, line=number
+            )
+        try:
+            freq = float(tokens[1])
+            pen = [float(x) for x in tokens[2].split(",")]
+        except ValueError:
+            raise InputFormatError(
+                f"malformed model {line.strip()!r}", path=path, line=number
+            ) from None
+        if len(pen) != 3:
+            raise InputFormatError("three penetrances are needed (0, 1, 2 disease alleles)",
+                                   path=path, line=number)  # fmt: skip
+        try:
+            models.append(
+                TraitModel(tokens[0], freq, np.array([pen]), " ".join(tokens[3:]) or tokens[0])
+            )
+        except ValueError as exc:
+            raise InputFormatError(str(exc), path=path, line=number) from None
+    if not models:
+        raise InputFormatError("no model in the file", path=path)
+    return models
+
+
+def read_merlin(
+    ped: str,
+    dat: str,
+    map: str | None = None,  # noqa: A002 - the file's name
+    freq: str | None = None,
+    model: str | None = None,
+    *,
+    trait: str | None = None,
+) -> LinkageData:
+    """Read a MERLIN data set (markers in map order; the first affection trait, or ``trait``)."""
+    ped, dat = os.fspath(ped), os.fspath(dat)
+    columns = _read_dat(dat)
+    n_fields = sum(n for _, _, n in columns.layout)
+    rows: list[tuple[int, list[str]]] = []
+    for number, line in _lines(ped):
+        tokens = _split_alleles(line.split())
+        if not tokens or tokens[0].lower() == "end" or tokens[0].startswith("#"):
+            continue
+        if len(tokens) != 5 + n_fields:
+            raise InputFormatError(
+                f"{len(tokens)} fields where {dat} implies {5 + n_fields} "
+                "(family person father mother sex, then the data items)",
+                path=ped,
+                line=number,
+            )
+        rows.append((number, tokens))
+    if not rows:
+        raise InputFormatError("no persons in the file", path=ped)
+    affection_col = None
+    chosen = trait if trait is not None else (columns.affection[0] if columns.affection else None)
+    marker_cols: dict[str, int] = {}
+    at = 5
+    for kind, name, n in columns.layout:
+        if kind == "A" and name == chosen:
+            affection_col = at
+        if kind == "M":
+            marker_cols[name] = at
+        at += n
+    if trait is not None and affection_col is None:
+        raise InputFormatError(f"no affection trait named {trait!r}", path=dat)
+    names = columns.markers
+    mapped = _read_map(map) if map else {}
+    if map:
+        missing = [m for m in names if m not in mapped]
+        if missing:
+            raise InputFormatError(
+                f"markers {', '.join(missing[:5])} of {dat} are not in the map", path=map
+            )
+        names = sorted(names, key=lambda m: (mapped[m][0], mapped[m][1]))
+    freqs = _read_freq(freq) if freq else {}
+    raw = {m: [(row[0], row[1][marker_cols[m]], row[1][marker_cols[m] + 1]) for row in rows]
+           for m in names}  # fmt: skip
+    founder_rows = [i for i, (_, t) in enumerate(rows) if t[2] in MISSING and t[3] in MISSING]
+    markers = []
+    for m in names:
+        chrom, cm = mapped.get(m, ("", math.nan))
+        if m in freqs:
+            labels, fr = freqs[m]
+            f = np.array(fr, dtype=float)
+        else:
+            labels, f = _estimate_frequencies(raw[m], [raw[m][i] for i in founder_rows], m, ped)
+        if np.any(f < 0) or f.size == 0 or not math.isclose(f.sum(), 1.0, abs_tol=1e-3):
+            raise InputFormatError(f"allele frequencies of {m} do not sum to one", path=freq)
+        markers.append(MarkerLocus(m, tuple(labels), f / f.sum(), chrom, cm))
+    model_list = _read_model(model) if model else []
+    trait_model = None
+    if model_list:
+        trait_model = next((t for t in model_list if t.name == chosen), model_list[0])
+    families, genotypes, affection, liability = _build_families(
+        rows, ped, markers, raw, affection_col, pre_columns=5
+    )
+    return LinkageData(
+        families, markers, genotypes, affection, liability, trait_model,
+        trait_name=chosen or "trait", source=ped,
+    )  # fmt: skip
+
+
+def _estimate_frequencies(
+    calls: list[tuple[int, str, str]],
+    founder_calls: list[tuple[int, str, str]],
+    marker: str,
+    path: str,
+) -> tuple[list[str], np.ndarray]:
+    """Allele frequencies counted in the typed founders (everyone if no founder is typed).
+
+    Every allele seen in anyone is listed; one seen only in non-founders
+    counts once.
+    """
+
+    def count(rows: list[tuple[int, str, str]]) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for _, a, b in rows:
+            for x in (a, b):
+                if x not in MISSING:
+                    counts[x] = counts.get(x, 0) + 1
+        return counts
+
+    everyone = count(calls)
+    if not everyone:
+        raise InputFormatError(f"marker {marker} has no typed allele", path=path)
+    founders = count(founder_calls) or everyone
+
+    def key(label: str) -> tuple[int, float, str]:
+        try:
+            return (0, float(label), label)
+        except ValueError:
+            return (1, 0.0, label)
+
+    labels = sorted(everyone, key=key)
+    f = np.array([max(founders.get(x, 0), 1) for x in labels], dtype=float)
+    return labels, f / f.sum()
+
+
+def _build_families(
+    rows: list[tuple[int, list[str]]],
+    path: str,
+    markers: list[MarkerLocus],
+    raw: dict[str, list[tuple[int, str, str]]],
+    affection_col: int | None,
+    *,
+    pre_columns: int,
+    liability_col: int | None = None,
+    sex_col: int = 4,
+    person_order: list[int] | None = None,
+) -> tuple[list[Family], list[np.ndarray], list[np.ndarray], list[np.ndarray]]:
+    by_family: dict[str, list[int]] = {}
+    for i, (_, t) in enumerate(rows):
+        by_family.setdefault(t[0], []).append(i)
+    families, genotypes, affection, liability = [], [], [], []
+    index = {m.name: {label: k + 1 for k, label in enumerate(m.labels)} for m in markers}
+    for fam, members in by_family.items():
+        ids = [rows[i][1][1] for i in members]
+        if len(set(ids)) != len(ids):
+            dup = next(x for x in ids if ids.count(x) > 1)
+            raise InputFormatError(f"family {fam}: person {dup} listed twice", path=path)
+        pos = {pid: k for k, pid in enumerate(ids)}
+        father = np.full(len(ids), -1, dtype=np.int64)
+        mother = np.full(len(ids), -1, dtype=np.int64)
+        sex = np.zeros(len(ids), dtype=np.int64)
+        status = np.zeros(len(ids), dtype=np.int8)
+        classes = np.ones(len(ids), dtype=np.int64)
+        calls = np.zeros((len(ids), len(markers), 2), dtype=np.int16)
+        for k, i in enumerate(members):
+            number, t = rows[i]
+            for col, arr in ((2, father), (3, mother)):
+                if t[col] not in MISSING:
+                    if t[col] not in pos:
+                        which = "father" if col == 2 else "mother"
+                        raise InputFormatError(
+                            f"family {fam}: {which} {t[col]} of person {t[1]} is not in the family",
+                            path=path,
+                            line=number,
+                        )
+                    arr[k] = pos[t[col]]
+            s = t[sex_col]
+            if s not in ("0", "1", "2", "x", "X"):
+                raise InputFormatError(
+                    f"family {fam}: person {t[1]}: sex {s!r} is not 1, 2 or 0",
+                    path=path,
+                    line=number,
+                )
+            sex[k] = int(s) if s.isdigit() else 0
+            if affection_col is not None:
+                a = t[affection_col]
+                if a in MISSING or a == "-9":
+                    status[k] = 0
+                elif a in ("1", "2"):
+                    status[k] = int(a)
+                else:
+                    raise InputFormatError(
+                        f"family {fam}: person {t[1]}: affection {a!r} is not 1, 2 or 0",
+                        path=path,
+                        line=number,
+                    )
+                if liability_col is not None:
+                    try:
+                        classes[k] = int(t[liability_col])
+                    except ValueError:
+                        raise InputFormatError(
+                            f"family {fam}: person {t[1]}: liability class {t[liability_col]!r}",
+                            path=path,
+                            line=number,
+                        ) from None
+            for j, m in enumerate(markers):
+                _, a, b = raw[m.name][i]
+                if (a in MISSING) != (b in MISSING):
+                    raise InputFormatError(
+                        f"family {fam}: person {t[1]}: marker {m.name} has one allele missing",
+                        path=path,
+                        line=number,
+                    )
+                if a in MISSING:
+                    continue
+                for h, x in enumerate((a, b)):
+                    if x not in index[m.name]:
+                        raise InputFormatError(
+                            f"family {fam}: person {t[1]}: allele {x} of marker {m.name} is not "
+                            f"in its allele list ({', '.join(m.labels)})",
+                            path=path,
+                            line=number,
+                        )
+                    calls[k, j, h] = index[m.name][x]
+        families.append(Family(fam, tuple(ids), father, mother, sex))
+        genotypes.append(calls)
+        affection.append(status)
+        liability.append(classes)
+    return families, genotypes, affection, liability
+
+
+@dataclasses.dataclass
+class LinkageDatafile:
+    """The loci of a LINKAGE datafile, in input order, with the order line and map."""
+
+    names: list[str]
+    kinds: list[str]  # "affection" or "marker"
+    markers: dict[str, MarkerLocus]
+    trait: TraitModel | None
+    order: list[int]  # input-order indices, as the order line gives them
+    thetas: np.ndarray  # between adjacent loci of the order line
+    sex_linked: bool
+
+
+def _datafile_lines(path: str) -> list[tuple[int, list[str], str]]:
+    out = []
+    for number, line in _lines(path):
+        body, _, comment = line.partition("<<")
+        tokens = body.split()
+        if tokens:
+            out.append((number, tokens, comment))
+    return out
+
+
+def read_linkage_datafile(path: str) -> LinkageDatafile:
+    """Parse a LINKAGE datafile (affection and numbered-allele loci)."""
+    path = os.fspath(path)
+    lines = _datafile_lines(path)
+    pos = 0
+
+    def take(what: str) -> tuple[int, list[str], str]:
+        nonlocal pos
+        if pos >= len(lines):
+            raise InputFormatError(f"file ends where {what} was expected", path=path)
+        pos += 1
+        return lines[pos - 1]
+
+    def numbers(entry: tuple[int, list[str], str], count: int | None, what: str) -> list[float]:
+        number, tokens, _ = entry
+        try:
+            values = [float(t) for t in (tokens if count is None else tokens[:count])]
+        except ValueError:
+            raise InputFormatError(f"{what}: expected numbers", path=path, line=number) from None
+        if count is not None and len(values) < count:
+            raise InputFormatError(
+                f"{what}: expected {count} numbers, found {len(values)}", path=path, line=number
+            )
+        return values
+
+    head = numbers(take("the number of loci"), 4, "first line")
+    n_loci, sex_linked = int(head[0]), bool(int(head[2]))
+    numbers(take("the mutation line"), 4, "second line")
+    order = [int(x) - 1 for x in numbers(take("the locus order"), n_loci, "order line")]
+    if sorted(order) != list(range(n_loci)):
+        raise InputFormatError(f"the order line is not a permutation of 1..{n_loci}", path=path)
+    names: list[str] = []
+    kinds: list[str] = []
+    markers: dict[str, MarkerLocus] = {}
+    trait: TraitModel | None = None
+    for locus in range(n_loci):
+        entry = take(f"locus {locus + 1}")
+        number, tokens, comment = entry
+        if len(tokens) < 2:
+            raise InputFormatError("expected: locus type and number of alleles", path=path,
+                                   line=number)  # fmt: skip
+        kind, n_alleles = int(tokens[0]), int(tokens[1])
+        name = ""
+        if "#" in tokens:
+            name = " ".join(tokens[tokens.index("#") + 1 :])
+        if not name:
+            found = re.search(r"Locus\s+(\S+)", comment)
+            name = found.group(1) if found else f"locus{locus + 1}"
+        freqs = np.array(numbers(take(f"allele frequencies of {name}"), n_alleles, name))
+        if kind == 1:
+            n_classes = int(numbers(take("the number of liability classes"), 1, name)[0])
+            pen = np.array([numbers(take("penetrances"), 3, name) for _ in range(n_classes)])
+            if n_alleles != 2:
+                raise InputFormatError(f"affection locus {name}: only two alleles are supported",
+                                       path=path, line=number)  # fmt: skip
+            if trait is not None:
+                raise InputFormatError("more than one affection locus", path=path, line=number)
+            try:
+                trait = TraitModel(name, float(freqs[1] / freqs.sum()), pen, name)
+            except ValueError as exc:
+                raise InputFormatError(str(exc), path=path, line=number) from None
+            kinds.append("affection")
+        elif kind == 3:
+            labels = tuple(str(k + 1) for k in range(n_alleles))
+            markers[name] = MarkerLocus(name, labels, freqs / freqs.sum())
+            kinds.append("marker")
+        else:
+            what = {0: "quantitative", 2: "binary-factor"}.get(kind, f"type {kind}")
+            raise InputFormatError(
+                f"locus {name}: {what} loci are not supported (affection and numbered alleles are)",
+                path=path,
+                line=number,
+            )
+        names.append(name)
+    sexdif = numbers(take("the sex-difference line"), 2, "sex difference")
+    thetas = np.array(numbers(take("the recombination fractions"), n_loci - 1, "thetas"))
+    if int(sexdif[0]) != 0:
+        raise InputFormatError("sex-specific recombination in the datafile is not supported",
+                               path=path)  # fmt: skip
+    if np.any(thetas < 0) or np.any(thetas > 0.5):
+        raise InputFormatError("recombination fractions must be in [0, 0.5]", path=path)
+    return LinkageDatafile(names, kinds, markers, trait, order, thetas, sex_linked)
+
+
+def read_linkage(ped: str, dat: str) -> LinkageData:
+    """Read a LINKAGE pedfile (pre- or post-makeped) with its datafile.
+
+    The markers come in the order line's order, placed on a Haldane map from
+    the datafile's recombination fractions between adjacent markers (the
+    trait's place in the order line is ignored: its position is what a LOD
+    analysis varies).
+    """
+    ped, dat = os.fspath(ped), os.fspath(dat)
+    df = read_linkage_datafile(dat)
+    if df.sex_linked:
+        raise InputFormatError("sex-linked (X) data are not supported", path=dat)
+    widths = []
+    for kind in df.kinds:
+        if kind == "marker":
+            widths.append(2)
+        else:
+            assert df.trait is not None
+            widths.append(2 if df.trait.penetrance.shape[0] > 1 else 1)
+    n_pheno = sum(widths)
+    rows: list[tuple[int, list[str]]] = []
+    post: bool | None = None
+    for number, line in _lines(ped):
+        tokens = line.split()
+        if not tokens:
+            continue
+        if post is None:
+            if len(tokens) == 5 + n_pheno:
+                post = False
+            elif len(tokens) >= 9 + n_pheno:
+                post = True
+            else:
+                raise InputFormatError(
+                    f"{len(tokens)} columns: {dat} implies {5 + n_pheno} (pre-makeped) or at "
+                    f"least {9 + n_pheno} (post-makeped)",
+                    path=ped,
+                    line=number,
+                )
+        want = 9 + n_pheno if post else 5 + n_pheno
+        if len(tokens) < want or (not post and len(tokens) != want):
+            raise InputFormatError(
+                f"{len(tokens)} columns where the first line had {want}", path=ped, line=number
+            )
+        if post:
+            if tokens[8] not in ("0", "1"):
+                raise InputFormatError(
+                    f"family {tokens[0]}: person {tokens[1]} is a loop-breaker copy (proband "
+                    f"{tokens[8]}); give the pedigree without copies",
+                    path=ped,
+                    line=number,
+                )
+            tokens = tokens[:4] + [tokens[7]] + tokens[9 : 9 + n_pheno]
+        rows.append((number, tokens))
+    if not rows:
+        raise InputFormatError("no persons in the file", path=ped)
+    # phenotype columns in input order
+    at = 5
+    affection_col = liability_col = None
+    marker_col: dict[str, int] = {}
+    for name, kind, w in zip(df.names, df.kinds, widths, strict=True):
+        if kind == "affection":
+            affection_col = at
+            liability_col = at + 1 if w == 2 else None
+        else:
+            marker_col[name] = at
+        at += w
+    ordered = [df.names[i] for i in df.order]
+    marker_names = [n for n in ordered if n in df.markers]
+    cm = 0.0
+    positions: dict[str, float] = {}
+    previous = None
+    for k, name in enumerate(ordered):
+        if name in df.markers:
+            if previous is not None:
+                theta = 0.5
+                # recombination between the two markers across any locus between them
+                thetas = df.thetas[previous:k]
+                theta = 0.5 * (1.0 - float(np.prod(1.0 - 2.0 * thetas)))
+                cm += float(haldane_cm(theta))
+            positions[name] = cm
+            previous = k
+    markers = [dataclasses.replace(df.markers[n], chrom="1", cm=positions[n]) for n in marker_names]
+    raw = {n: [(r[0], r[1][marker_col[n]], r[1][marker_col[n] + 1]) for r in rows]
+           for n in marker_names}  # fmt: skip
+    families, genotypes, affection, liability = _build_families(
+        rows, ped, markers, raw, affection_col, pre_columns=5, liability_col=liability_col
+    )
+    if df.trait is not None:
+        n_classes = df.trait.penetrance.shape[0]
+        for fam, classes in zip(families, liability, strict=True):
+            bad = np.flatnonzero((classes < 1) | (classes > n_classes))
+            if bad.size:
+                raise InputFormatError(
+                    f"family {fam.id}: person {fam.persons[bad[0]]}: liability class "
+                    f"{classes[bad[0]]} (the datafile has {n_classes})",
+                    path=ped,
+                )
+    return LinkageData(
+        families, markers, genotypes, affection, liability, df.trait,
+        trait_name=df.trait.name if df.trait else "trait", source=ped,
+    )  # fmt: skip

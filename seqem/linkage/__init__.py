@@ -1,0 +1,1 @@
+"""Pedigree linkage: Lander-Green likelihoods over inheritance vectors, LOD scores."""

@@ -1,0 +1,454 @@
+"""Numba kernels over inheritance vectors (Lander-Green).
+
+A state ``u`` (an integer of ``bits`` bits) gives every non-founder's two
+meioses: bit ``pat_bit[p]`` says which of the father's two genes person
+``p`` received (0 his paternal, 1 his maternal gene), ``mat_bit[p]`` the
+same for the mother; ``-1`` marks a meiosis fixed at 0 by founder symmetry.
+Following the meioses from the founders down gives each person's two genes
+as founder-gene numbers (founder ``f`` carries genes ``founder_gene[f]`` and
+``founder_gene[f] + 1``).
+
+Marker likelihoods sum over the founder-allele assignments consistent with
+the typed persons (the founder-allele graph: a typed person is an edge
+between its two founder genes, and each connected component has at most two
+consistent assignments).  Trait likelihoods sum over the two disease-locus
+alleles of every founder gene reached by a phenotyped person, a component at
+a time, in Gray-code order so that each step changes one gene.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, prange
+
+from .._jit import JIT, PJIT
+
+__all__ = ["marker_emissions", "trait_emissions", "transition"]
+
+#: States per work chunk (scratch arrays are allocated once per chunk).
+CHUNK = 4096
+
+
+@njit(**JIT)
+def _gene_flow(u, order, father, mother, pat_bit, mat_bit, founder_gene, genes):  # pragma: no cover
+    for idx in range(order.size):
+        p = order[idx]
+        if father[p] < 0:
+            genes[p, 0] = founder_gene[p]
+            genes[p, 1] = founder_gene[p] + 1
+        else:
+            b = pat_bit[p]
+            s = 0 if b < 0 else (u >> b) & 1
+            genes[p, 0] = genes[father[p], s]
+            b = mat_bit[p]
+            s = 0 if b < 0 else (u >> b) & 1
+            genes[p, 1] = genes[mother[p], s]
+
+
+@njit(**JIT)
+def _marker_likelihood(
+    genes, typed, ga, gb, freqs, head, nxt, to, edge_of, comp, allele, order_nodes, parent_edge
+):  # pragma: no cover - jitted
+    """Sum over founder-allele assignments consistent with the typed persons."""
+    n_genes = head.size
+    t = typed.size
+    for g in range(n_genes):
+        head[g] = -1
+        comp[g] = -1
+    for e in range(t):
+        p = typed[e]
+        g1 = genes[p, 0]
+        g2 = genes[p, 1]
+        # two half-edges (one for a self-loop)
+        to[2 * e] = g2
+        edge_of[2 * e] = e
+        nxt[2 * e] = head[g1]
+        head[g1] = 2 * e
+        if g1 != g2:
+            to[2 * e + 1] = g1
+            edge_of[2 * e + 1] = e
+            nxt[2 * e + 1] = head[g2]
+            head[g2] = 2 * e + 1
+    total = 1.0
+    n_comp = 0
+    for e0 in range(t):
+        root = genes[typed[e0], 0]
+        if comp[root] >= 0:
+            continue
+        # breadth-first order of the component, with the edge each node was reached by
+        c = n_comp
+        n_comp += 1
+        comp[root] = c
+        order_nodes[0] = root
+        parent_edge[0] = -1
+        n_nodes = 1
+        k = 0
+        while k < n_nodes:
+            g = order_nodes[k]
+            h = head[g]
+            while h >= 0:
+                w = to[h]
+                if comp[w] < 0:
+                    comp[w] = c
+                    order_nodes[n_nodes] = w
+                    parent_edge[n_nodes] = h
+                    n_nodes += 1
+                h = nxt[h]
+            k += 1
+        a0 = ga[e0]
+        b0 = gb[e0]
+        s = 0.0
+        for cand in range(2):
+            start = a0 if cand == 0 else b0
+            if cand == 1 and b0 == a0:
+                break
+            ok = True
+            allele[root] = start
+            for k in range(1, n_nodes):
+                h = parent_edge[k]
+                e = edge_of[h]
+                # the node this half-edge leaves from
+                src = genes[typed[e], h & 1]
+                x = allele[src]
+                if x == ga[e]:
+                    allele[order_nodes[k]] = gb[e]
+                elif x == gb[e]:
+                    allele[order_nodes[k]] = ga[e]
+                else:
+                    ok = False
+                    break
+            if ok:
+                for e in range(t):
+                    p = typed[e]
+                    if comp[genes[p, 0]] != c:
+                        continue
+                    x = allele[genes[p, 0]]
+                    y = allele[genes[p, 1]]
+                    if not ((x == ga[e] and y == gb[e]) or (x == gb[e] and y == ga[e])):
+                        ok = False
+                        break
+            if ok:
+                prob = 1.0
+                for k in range(n_nodes):
+                    prob *= freqs[allele[order_nodes[k]] - 1]
+                s += prob
+        total *= s
+        if total == 0.0:
+            return 0.0
+    return total
+
+
+@njit(**PJIT)
+def marker_emissions(
+    n_states, order, father, mother, pat_bit, mat_bit, founder_gene, n_genes, typed, ga, gb, freqs
+):  # pragma: no cover - jitted
+    """P(marker genotypes of the typed persons | state) for every state."""
+    out = np.empty(n_states)
+    n = order.size
+    t = typed.size
+    n_chunks = (n_states + CHUNK - 1) // CHUNK
+    for ch in prange(n_chunks):
+        genes = np.empty((n, 2), dtype=np.int64)
+        head = np.empty(n_genes, dtype=np.int64)
+        comp = np.empty(n_genes, dtype=np.int64)
+        allele = np.zeros(n_genes, dtype=np.int64)
+        order_nodes = np.empty(n_genes, dtype=np.int64)
+        parent_edge = np.empty(n_genes, dtype=np.int64)
+        nxt = np.empty(2 * t, dtype=np.int64)
+        to = np.empty(2 * t, dtype=np.int64)
+        edge_of = np.empty(2 * t, dtype=np.int64)
+        for u in range(ch * CHUNK, min(n_states, (ch + 1) * CHUNK)):
+            _gene_flow(u, order, father, mother, pat_bit, mat_bit, founder_gene, genes)
+            out[u] = _marker_likelihood(
+                genes, typed, ga, gb, freqs, head, nxt, to, edge_of, comp, allele,
+                order_nodes, parent_edge,
+            )  # fmt: skip
+    return out
+
+
+@njit(**JIT)
+def _trait_likelihood(
+    genes, pheno, factors, q, root, done, comp_nodes, node_start, edge_list, local, x
+):  # pragma: no cover - jitted
+    """Sum over disease alleles of the founder genes reached by phenotyped persons."""
+    n_genes = root.size
+    m = pheno.size
+    # union-find over genes through phenotyped persons
+    for g in range(n_genes):
+        root[g] = g
+        done[g] = False
+    for e in range(m):
+        p = pheno[e]
+        a = genes[p, 0]
+        while root[a] != a:
+            a = root[a]
+        b = genes[p, 1]
+        while root[b] != b:
+            b = root[b]
+        if a != b:
+            root[a] = b
+    for g in range(n_genes):
+        r = g
+        while root[r] != r:
+            r = root[r]
+        root[g] = r
+    ratio = q / (1.0 - q)
+    total = 1.0
+    for e0 in range(m):
+        r = root[genes[pheno[e0], 0]]
+        if done[r]:
+            continue
+        done[r] = True
+        n_nodes = 0
+        for g in range(n_genes):
+            if root[g] == r:
+                comp_nodes[n_nodes] = g
+                local[g] = n_nodes
+                n_nodes += 1
+        # incident edges per node (a person is listed once per distinct gene)
+        n_edges = 0
+        for k in range(n_nodes):
+            node_start[k] = n_edges
+            g = comp_nodes[k]
+            for e in range(m):
+                p = pheno[e]
+                if genes[p, 0] == g or genes[p, 1] == g:
+                    edge_list[n_edges] = e
+                    n_edges += 1
+        node_start[n_nodes] = n_edges
+        # every gene normal first, then Gray-code order: one gene changes per step
+        prob_nodes = (1.0 - q) ** n_nodes
+        nz = 1.0
+        zeros = 0
+        for e in range(m):
+            p = pheno[e]
+            if root[genes[p, 0]] != r:
+                continue
+            f = factors[e, 0]
+            if f == 0.0:
+                zeros += 1
+            else:
+                nz *= f
+        for k in range(n_nodes):
+            x[k] = 0
+        s = prob_nodes * nz if zeros == 0 else 0.0
+        for step in range(1, 1 << n_nodes):
+            k = 0
+            while not (step >> k) & 1:
+                k += 1
+            for h in range(node_start[k], node_start[k + 1]):
+                p = pheno[edge_list[h]]
+                f = factors[edge_list[h], x[local[genes[p, 0]]] + x[local[genes[p, 1]]]]
+                if f == 0.0:
+                    zeros -= 1
+                else:
+                    nz /= f
+            if x[k] == 0:
+                x[k] = 1
+                prob_nodes *= ratio
+            else:
+                x[k] = 0
+                prob_nodes /= ratio
+            for h in range(node_start[k], node_start[k + 1]):
+                p = pheno[edge_list[h]]
+                f = factors[edge_list[h], x[local[genes[p, 0]]] + x[local[genes[p, 1]]]]
+                if f == 0.0:
+                    zeros += 1
+                else:
+                    nz *= f
+            if zeros == 0:
+                s += prob_nodes * nz
+        total *= s
+        if total == 0.0:
+            return 0.0
+    return total
+
+
+@njit(**PJIT)
+def trait_emissions(
+    n_states, order, father, mother, pat_bit, mat_bit, founder_gene, n_genes, pheno, factors, q
+):  # pragma: no cover - jitted
+    """P(affection phenotypes | state) for every state.
+
+    ``factors[e, d]``: probability of phenotyped person ``pheno[e]``'s status
+    given ``d`` disease alleles; ``q``: disease allele frequency.
+    """
+    out = np.empty(n_states)
+    n = order.size
+    m = pheno.size
+    n_chunks = (n_states + CHUNK - 1) // CHUNK
+    for ch in prange(n_chunks):
+        genes = np.empty((n, 2), dtype=np.int64)
+        root = np.empty(n_genes, dtype=np.int64)
+        done = np.zeros(n_genes, dtype=np.bool_)
+        comp_nodes = np.empty(n_genes, dtype=np.int64)
+        node_start = np.empty(n_genes + 1, dtype=np.int64)
+        edge_list = np.empty(2 * m + 1, dtype=np.int64)
+        local = np.empty(n_genes, dtype=np.int64)
+        x = np.zeros(n_genes, dtype=np.int64)
+        for u in range(ch * CHUNK, min(n_states, (ch + 1) * CHUNK)):
+            _gene_flow(u, order, father, mother, pat_bit, mat_bit, founder_gene, genes)
+            out[u] = _trait_likelihood(
+                genes, pheno, factors, q, root, done, comp_nodes, node_start, edge_list, local, x
+            )
+    return out
+
+
+#: States per block of the transition: butterflies that stay inside a block
+#: run block by block (in cache, blocks in parallel).
+BLOCK = 4096
+
+
+@njit(**JIT)
+def _butterfly(v, lo, hi, m, t):  # pragma: no cover - jitted
+    high = m
+    while high & (high - 1):
+        high &= high - 1
+    s = 1.0 - t
+    for u in range(lo, hi):
+        if u & high:
+            continue
+        w = u ^ m
+        a = v[u]
+        b = v[w]
+        v[u] = s * a + t * b
+        v[w] = t * a + s * b
+
+
+@njit(**PJIT)
+def transition(v, masks, thetas):  # pragma: no cover - jitted
+    """Apply the recombination transition in place: one butterfly per meiosis.
+
+    Factor ``k`` mixes each state ``u`` with ``u ^ masks[k]`` with weight
+    ``thetas[k]``; the factors commute.  Those whose mask lies inside a
+    block of :data:`BLOCK` states run block by block; the others pair states
+    of different blocks and run one at a time over the whole vector.  A mask
+    of 0 (a meiosis founder symmetry makes uninformative) is skipped.
+    """
+    n = v.size
+    block = BLOCK if n > BLOCK else n
+    n_blocks = n // block
+    for bl in prange(n_blocks):
+        for k in range(masks.size):
+            m = masks[k]
+            if m == 0 or m >= block or thetas[k] == 0.0:
+                continue
+            _butterfly(v, bl * block, (bl + 1) * block, m, thetas[k])
+    for k in range(masks.size):
+        m = masks[k]
+        if m < block or thetas[k] == 0.0:
+            continue
+        for bl in prange(n_blocks):
+            _butterfly(v, bl * block, (bl + 1) * block, m, thetas[k])
+
+
+@njit(**PJIT)
+def trait_emissions_tree(
+    n_states,
+    levels,
+    father,
+    mother,
+    pat_bit,
+    mat_bit,
+    founder_gene,
+    n_genes,
+    is_founder,
+    factors_of,
+    q,
+    wbit_of_pat,
+    wbit_of_mat,
+    level_of_wbit,
+    last_pheno,
+):  # pragma: no cover - jitted
+    """P(affection phenotypes | state) by a depth-first walk over the meioses.
+
+    The walk assigns the non-founders (``levels``, parents first) their
+    meioses one person at a time, holding for every assignment ``x`` of
+    disease alleles to the founder genes (``2^n_genes`` of them) the product
+    of allele probabilities and penetrance factors of the persons placed so
+    far; a state's likelihood is the sum over ``x`` at the end.  Walk
+    position ``w`` puts the first person's meioses in its highest bits, so
+    consecutive positions share all but the last persons' products.
+
+    ``factors_of[p, d]``: person ``p``'s phenotype probability given ``d``
+    disease alleles (all ones when unknown); ``wbit_of_pat[l]``: position in
+    ``w`` of level ``l``'s paternal meiosis (-1 fixed); ``level_of_wbit``:
+    the level owning each position of ``w``; ``last_pheno``: the deepest
+    level with a phenotyped person (-1 none).
+    """
+    out = np.empty(n_states)
+    n_levels = levels.size
+    n_x = 1 << n_genes
+    n_persons = father.size
+    chunk = 1 << 12
+    if chunk > n_states:
+        chunk = n_states
+    n_chunks = n_states // chunk
+    # founder genes' allele probabilities and the founders' own phenotypes
+    base = np.ones(n_x)
+    for x in range(n_x):
+        v = 1.0
+        for g in range(n_genes):
+            v *= q if (x >> g) & 1 else 1.0 - q
+        for p in range(n_persons):
+            if is_founder[p]:
+                g = founder_gene[p]
+                v *= factors_of[p, ((x >> g) & 1) + ((x >> (g + 1)) & 1)]
+        base[x] = v
+    for ch in prange(n_chunks):
+        genes = np.empty((n_persons, 2), dtype=np.int64)
+        for p in range(n_persons):
+            if is_founder[p]:
+                genes[p, 0] = founder_gene[p]
+                genes[p, 1] = founder_gene[p] + 1
+        prod = np.empty((n_levels + 1, n_x))
+        prod[0, :] = base
+        value_at = 0.0
+        for w in range(ch * chunk, (ch + 1) * chunk):
+            if w == ch * chunk:
+                start = 0
+            else:
+                changed = w ^ (w - 1)
+                top = 0
+                while changed >> (top + 1):
+                    top += 1
+                start = level_of_wbit[top]
+            for lev in range(start, n_levels):
+                p = levels[lev]
+                b = wbit_of_pat[lev]
+                s = 0 if b < 0 else (w >> b) & 1
+                genes[p, 0] = genes[father[p], s]
+                b = wbit_of_mat[lev]
+                s = 0 if b < 0 else (w >> b) & 1
+                genes[p, 1] = genes[mother[p], s]
+                if lev > last_pheno:
+                    continue
+                g1 = genes[p, 0]
+                g2 = genes[p, 1]
+                f0 = factors_of[p, 0]
+                f1 = factors_of[p, 1]
+                f2 = factors_of[p, 2]
+                if lev == last_pheno:
+                    total = 0.0
+                    for x in range(n_x):
+                        d = ((x >> g1) & 1) + ((x >> g2) & 1)
+                        total += prod[lev, x] * (f0 if d == 0 else (f1 if d == 1 else f2))
+                    value_at = total
+                else:
+                    for x in range(n_x):
+                        d = ((x >> g1) & 1) + ((x >> g2) & 1)
+                        prod[lev + 1, x] = prod[lev, x] * (f0 if d == 0 else (f1 if d == 1 else f2))
+            if last_pheno < 0:
+                value_at = base.sum()
+            # the state's own bit layout
+            u = 0
+            for lev in range(n_levels):
+                p = levels[lev]
+                b = wbit_of_pat[lev]
+                if b >= 0 and (w >> b) & 1:
+                    u |= 1 << pat_bit[p]
+                b = wbit_of_mat[lev]
+                if b >= 0 and (w >> b) & 1:
+                    u |= 1 << mat_bit[p]
+            out[u] = value_at
+    return out

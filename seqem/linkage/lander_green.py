@@ -1,0 +1,509 @@
+"""Lander-Green likelihoods: a hidden Markov model over inheritance vectors.
+
+At each locus the hidden state is the inheritance vector of a family (which
+grandparental gene every non-founder received from each parent).  Founder
+symmetry removes one meiosis per founder with children (swapping a
+founder's two genes changes no likelihood), leaving ``2 n - f`` bits.
+Between loci every meiosis recombines independently with the interval's
+recombination fraction, so the transition is a product of one two-state
+butterfly per meiosis (a Walsh-Hadamard-type transform, ``O(bits 2^bits)``);
+a meiosis removed by symmetry acts through the founder's other meioses.
+The forward and backward passes are scaled: every vector is divided by its
+sum and the log-likelihood is the sum of the logs of those sums.
+
+Vectors are float64 of ``2^bits`` entries (8 MiB at 20 bits, 128 MiB at 24).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import numpy as np
+
+from .. import _jit
+from ..errors import InputFormatError, ParameterError
+from . import _kernels as K
+from .data import Family, LinkageData, TraitModel, check_family, haldane, kosambi
+
+__all__ = [
+    "InheritanceSpace",
+    "MAX_BITS",
+    "marker_emission",
+    "trait_emission",
+    "chain_loglik",
+    "Multipoint",
+    "multipoint",
+    "map_function",
+]
+
+#: Largest inheritance space analysed (2^24 float64 = 128 MiB per vector).
+MAX_BITS = 24
+
+#: Positions closer than this (cM) to a marker are taken at the marker.
+SNAP = 1e-6
+
+#: Founder genes up to which trait likelihoods are summed over all their
+#: disease-allele assignments at once (2^genes products per walk step);
+#: beyond, a component at a time per state.
+TREE_GENES = 12
+
+
+def map_function(name: str):
+    """Recombination fraction as a function of cM: ``"haldane"`` or ``"kosambi"``."""
+    if name == "haldane":
+        return haldane
+    if name == "kosambi":
+        return kosambi
+    raise ParameterError(f"map function must be 'haldane' or 'kosambi', got {name!r}")
+
+
+@dataclasses.dataclass(frozen=True)
+class InheritanceSpace:
+    """The bit layout of one family's inheritance vectors.
+
+    Attributes
+    ----------
+    bits : int
+    order : int array
+        Persons, parents before children.
+    pat_bit, mat_bit : int arrays
+        State bit of each person's paternal / maternal meiosis (-1 founder,
+        or fixed by symmetry).
+    founder_gene : int array
+        First founder-gene number of each founder (-1 for non-founders).
+    n_genes : int
+    masks : int array
+        One per meiosis: the states a recombination in it flips.
+    male : bool array
+        Whether each meiosis is paternal (for sex-specific maps).
+    """
+
+    family: Family
+    bits: int
+    order: np.ndarray
+    pat_bit: np.ndarray
+    mat_bit: np.ndarray
+    founder_gene: np.ndarray
+    n_genes: int
+    masks: np.ndarray
+    male: np.ndarray
+
+    @property
+    def n_states(self) -> int:
+        return 1 << self.bits
+
+    @classmethod
+    def of(cls, family: Family, *, max_bits: int = MAX_BITS) -> InheritanceSpace:
+        check_family(family, allow_loops=True)
+        order = family.order()
+        n = family.n
+        founder_gene = np.full(n, -1, dtype=np.int64)
+        for k, f in enumerate(family.founders.tolist()):
+            founder_gene[f] = 2 * k
+        # meioses in person order: (child, 0 paternal / 1 maternal)
+        meioses: list[tuple[int, int]] = []
+        for p in order.tolist():
+            if family.father[p] >= 0:
+                meioses += [(p, 0), (p, 1)]
+        designated: dict[int, tuple[int, int]] = {}  # founder -> its first meiosis
+        for p, side in meioses:
+            parent = int(family.father[p] if side == 0 else family.mother[p])
+            if family.father[parent] < 0 and parent not in designated:
+                designated[parent] = (p, side)
+        fixed = set(designated.values())
+        free = [m for m in meioses if m not in fixed]
+        bits = len(free)
+        if bits > max_bits:
+            raise InputFormatError(
+                f"family {family.id} needs {bits} bits (2 x non-founders - founders), more than "
+                f"the limit of {max_bits}; split it or raise the limit",
+            )
+        bit_of = {m: b for b, m in enumerate(free)}
+        pat_bit = np.full(n, -1, dtype=np.int64)
+        mat_bit = np.full(n, -1, dtype=np.int64)
+        for (p, side), b in bit_of.items():
+            (pat_bit if side == 0 else mat_bit)[p] = b
+        masks = np.zeros(len(meioses), dtype=np.int64)
+        male = np.zeros(len(meioses), dtype=bool)
+        for k, (p, side) in enumerate(meioses):
+            parent = int(family.father[p] if side == 0 else family.mother[p])
+            male[k] = side == 0
+            if (p, side) in bit_of:
+                masks[k] = 1 << bit_of[(p, side)]
+            else:
+                # the founder's other meioses flip instead (the state stays canonical)
+                m = 0
+                for q, s in meioses:
+                    par = int(family.father[q] if s == 0 else family.mother[q])
+                    if par == parent and (q, s) in bit_of:
+                        m |= 1 << bit_of[(q, s)]
+                masks[k] = m
+        return cls(
+            family, bits, order, pat_bit, mat_bit, founder_gene, 2 * len(family.founders),
+            masks, male,
+        )  # fmt: skip
+
+    def _args(self) -> tuple:
+        f = self.family
+        return (
+            self.n_states, self.order, f.father.astype(np.int64), f.mother.astype(np.int64),
+            self.pat_bit, self.mat_bit, self.founder_gene, self.n_genes,
+        )  # fmt: skip
+
+    def thetas(self, theta: float, theta_female: float | None = None) -> np.ndarray:
+        """Per-meiosis recombination fractions of one interval."""
+        female = theta if theta_female is None else theta_female
+        return np.where(self.male, theta, female).astype(np.float64)
+
+    def transition(
+        self, v: np.ndarray, theta: float, theta_female: float | None = None
+    ) -> np.ndarray:
+        """``v`` moved across an interval (in place; returned)."""
+        K.transition(v, self.masks, self.thetas(theta, theta_female))
+        return v
+
+
+def marker_emission(
+    space: InheritanceSpace, calls: np.ndarray, freqs: np.ndarray, n_threads: int | None = None
+) -> np.ndarray:
+    """P(the family's genotypes at one marker | inheritance vector), every vector.
+
+    ``calls``: (persons, 2) allele indices from 1, 0 missing.
+    """
+    typed = np.flatnonzero(calls[:, 0] > 0).astype(np.int64)
+    if typed.size == 0:
+        return np.ones(space.n_states)
+    ga = calls[typed, 0].astype(np.int64)
+    gb = calls[typed, 1].astype(np.int64)
+    with _jit.threads(n_threads):
+        return K.marker_emissions(
+            *space._args(), typed, ga, gb, np.ascontiguousarray(freqs, dtype=np.float64)
+        )
+
+
+def trait_emission(
+    space: InheritanceSpace,
+    status: np.ndarray,
+    classes: np.ndarray,
+    model: TraitModel,
+    n_threads: int | None = None,
+) -> np.ndarray:
+    """P(the family's affection statuses | inheritance vector), every vector."""
+    pheno = np.flatnonzero(status > 0).astype(np.int64)
+    if pheno.size == 0:
+        return np.ones(space.n_states)
+    pen = np.asarray(model.penetrance, dtype=float)
+    cls = np.asarray(classes)[pheno] - 1
+    if np.any(cls < 0) or np.any(cls >= pen.shape[0]):
+        raise ParameterError("liability class out of the model's range")
+    affected = pen[cls]
+    factors = np.where((status[pheno] == 2)[:, None], affected, 1.0 - affected)
+    q = float(model.freq)
+    if space.n_genes <= TREE_GENES and space.bits >= 12:
+        # depth-first over the meioses with all founder-gene alleles at once
+        f = space.family
+        factors_of = np.ones((f.n, 3))
+        factors_of[pheno] = factors
+        levels = np.array([p for p in space.order.tolist() if f.father[p] >= 0], dtype=np.int64)
+        free = [int(space.pat_bit[p] >= 0) + int(space.mat_bit[p] >= 0) for p in levels.tolist()]
+        offsets = np.concatenate([np.cumsum(free[::-1])[::-1][1:], [0]]).astype(np.int64)
+        wpat = np.full(levels.size, -1, dtype=np.int64)
+        wmat = np.full(levels.size, -1, dtype=np.int64)
+        level_of_wbit = np.zeros(max(space.bits, 1), dtype=np.int64)
+        for lev, p in enumerate(levels.tolist()):
+            at = int(offsets[lev])
+            if space.pat_bit[p] >= 0:
+                wpat[lev] = at
+                level_of_wbit[at] = lev
+                at += 1
+            if space.mat_bit[p] >= 0:
+                wmat[lev] = at
+                level_of_wbit[at] = lev
+        phenotyped = [lev for lev, p in enumerate(levels.tolist()) if status[p] > 0]
+        last = max(phenotyped) if phenotyped else -1
+        with _jit.threads(n_threads):
+            return K.trait_emissions_tree(
+                space.n_states, levels, f.father.astype(np.int64), f.mother.astype(np.int64),
+                space.pat_bit, space.mat_bit, space.founder_gene, space.n_genes,
+                (f.father < 0), factors_of, q, wpat, wmat, level_of_wbit, last,
+            )  # fmt: skip
+    with _jit.threads(n_threads):
+        return K.trait_emissions(*space._args(), pheno, np.ascontiguousarray(factors), q)
+
+
+def chain_loglik(
+    space: InheritanceSpace,
+    emissions: list[np.ndarray],
+    thetas: list[float],
+    n_threads: int | None = None,
+) -> float:
+    """Natural-log likelihood of loci in order with recombination fractions between them."""
+    if len(thetas) != len(emissions) - 1:
+        raise ParameterError("one recombination fraction per interval is needed")
+    v = np.full(space.n_states, 1.0 / space.n_states)
+    total = 0.0
+    with _jit.threads(n_threads):
+        for i, e in enumerate(emissions):
+            if i:
+                space.transition(v, float(thetas[i - 1]))
+            v *= e
+            s = float(v.sum())
+            if not s > 0.0:
+                return -math.inf
+            total += math.log(s)
+            v /= s
+    return total
+
+
+@dataclasses.dataclass
+class Multipoint:
+    """Per-family multipoint LODs at trait positions.
+
+    ``lod[f, j]`` is family ``f``'s LOD at ``positions[j]`` (cM);
+    ``loglik_markers[f]`` and ``loglik_trait[f]`` natural logs.
+    """
+
+    positions: np.ndarray
+    lod: np.ndarray
+    loglik_markers: np.ndarray
+    loglik_trait: np.ndarray
+    families: list[str]
+
+    @property
+    def total(self) -> np.ndarray:
+        return self.lod.sum(axis=0)
+
+    def hlod(self) -> tuple[np.ndarray, np.ndarray]:
+        """Heterogeneity LOD and the admixture proportion alpha at each position."""
+        grid = np.linspace(0.0, 1.0, 1001)
+        ratio = 10.0 ** np.clip(self.lod, -300, 300)  # (families, positions)
+        values = np.log10(grid[:, None, None] * ratio[None] + (1.0 - grid[:, None, None])).sum(
+            axis=1
+        )
+        best = np.argmax(values, axis=0)
+        alpha = grid[best]
+        hlod = values[best, np.arange(values.shape[1])]
+        # refine alpha by golden section on each position
+        for j in range(hlod.size):
+            lo, hi = max(0.0, alpha[j] - 1e-3), min(1.0, alpha[j] + 1e-3)
+
+            def f(a: float, j: int = j) -> float:
+                return float(np.log10(a * ratio[:, j] + 1.0 - a).sum())
+
+            for _ in range(60):
+                m1, m2 = lo + 0.382 * (hi - lo), lo + 0.618 * (hi - lo)
+                if f(m1) < f(m2):
+                    lo = m1
+                else:
+                    hi = m2
+            a = 0.5 * (lo + hi)
+            if f(a) > hlod[j]:
+                alpha[j], hlod[j] = a, f(a)
+        return np.maximum(hlod, 0.0), alpha
+
+
+def _marker_theta(map_fn, a: float, b: float) -> float:
+    return float(map_fn(abs(b - a)))
+
+
+def multipoint(
+    data: LinkageData,
+    positions: np.ndarray,
+    *,
+    model: TraitModel | None = None,
+    map_name: str = "haldane",
+    markers: list[int] | None = None,
+    n_threads: int | None = None,
+    max_bits: int = MAX_BITS,
+) -> Multipoint:
+    """Multipoint parametric LOD of the trait at each position (cM), per family.
+
+    The markers (all, or the indices given) are placed at their map
+    positions; the trait is inserted at each position in turn.  LOD =
+    log10 L(trait at x, markers) - log10 L(markers) - log10 L(trait).
+    """
+    model = model if model is not None else data.trait
+    if model is None:
+        raise ParameterError("a disease model is needed (--model)")
+    map_fn = map_function(map_name)
+    idx = list(range(len(data.markers))) if markers is None else list(markers)
+    locs = [data.markers[i] for i in idx]
+    cm = np.array([m.cm for m in locs], dtype=float)
+    if locs and (np.any(~np.isfinite(cm)) or np.any(np.diff(cm) < 0)):
+        raise ParameterError("marker positions must be known and in map order")
+    positions = np.asarray(positions, dtype=float).copy()
+    if cm.size:
+        # a position within SNAP cM of a marker is the marker's (maps written from
+        # rounded recombination fractions miss by ~1e-10 cM, and the LOD right
+        # next to an incompatible marker changes fast)
+        near = np.abs(positions[:, None] - cm[None, :])
+        k = np.argmin(near, axis=1)
+        snap = near[np.arange(positions.size), k] < SNAP
+        positions[snap] = cm[k[snap]]
+    lod = np.zeros((len(data.families), positions.size))
+    ll_m = np.zeros(len(data.families))
+    ll_t = np.zeros(len(data.families))
+    for f, fam in enumerate(data.families):
+        space = InheritanceSpace.of(fam, max_bits=max_bits)
+        trait = trait_emission(space, data.affection[f], data.liability[f], model, n_threads)
+        mean_t = float(trait.mean())
+        if not mean_t > 0:
+            raise InputFormatError(
+                f"family {fam.id}: the affection statuses are impossible under the model"
+            )
+        ll_t[f] = math.log(mean_t)
+        emis = [
+            marker_emission(space, data.genotypes[f][:, i, :], locs[k].freqs, n_threads)
+            for k, i in enumerate(idx)
+        ]
+        lod[f], ll_m[f] = _family_curve(space, emis, cm, positions, trait, map_fn, n_threads)
+        lod[f] -= ll_t[f] / math.log(10.0)
+    return Multipoint(positions, lod, ll_m, ll_t, [fam.id for fam in data.families])
+
+
+def _family_curve(space, emis, cm, positions, trait, map_fn, n_threads):
+    """log10 L(trait at x, markers) - log10 L(markers), and ln L(markers)."""
+    n = space.n_states
+    k = len(emis)
+    ln10 = math.log(10.0)
+    out = np.empty(positions.size)
+    if k == 0:
+        return np.full(positions.size, math.log10(float(trait.mean()))), 0.0
+    with _jit.threads(n_threads):
+        # forward vectors (normalised), with log scales
+        fwd = []
+        scale = 0.0
+        v = np.full(n, 1.0 / n)
+        for i in range(k):
+            if i:
+                space.transition(v, _marker_theta(map_fn, cm[i - 1], cm[i]))
+            v = v * emis[i]
+            s = float(v.sum())
+            if not s > 0:
+                raise InputFormatError(
+                    f"family {space.family.id}: the marker genotypes are inconsistent with the "
+                    "pedigree (Mendelian error or a double recombination at distance 0)"
+                )
+            scale += math.log(s)
+            v /= s
+            fwd.append(v.copy())
+        loglik = scale
+        # backward: bwd[i] = P(markers after i | state at i), normalised
+        bwd = [np.empty(0)] * k
+        b = np.ones(n)
+        bwd[k - 1] = b.copy()
+        for i in range(k - 2, -1, -1):
+            b = b * emis[i + 1]
+            space.transition(b, _marker_theta(map_fn, cm[i], cm[i + 1]))
+            b /= float(b.sum())
+            bwd[i] = b.copy()
+        # markers-only likelihood across each interval (scaled like the curve)
+        den: dict[int, float] = {}
+        for j, x in enumerate(positions):
+            right = int(np.searchsorted(cm, x, side="right"))  # first marker right of x
+            if right == 0:
+                left_v = np.full(n, 1.0 / n)
+                base_right = emis[0] * bwd[0]
+                right_v = base_right.copy()
+                space.transition(right_v, float(map_fn(cm[0] - x)))
+            elif right == k:
+                left_v = fwd[k - 1].copy()
+                space.transition(left_v, float(map_fn(x - cm[k - 1])))
+                right_v = np.ones(n)
+            else:
+                left_v = fwd[right - 1].copy()
+                space.transition(left_v, float(map_fn(x - cm[right - 1])))
+                base_right = emis[right] * bwd[right]
+                right_v = base_right.copy()
+                space.transition(right_v, float(map_fn(cm[right] - x)))
+            if right not in den:
+                if right == 0:
+                    den[right] = float(base_right.sum()) / n
+                elif right == k:
+                    den[right] = 1.0
+                else:
+                    base_left = fwd[right - 1].copy()
+                    space.transition(base_left, _marker_theta(map_fn, cm[right - 1], cm[right]))
+                    den[right] = float(np.dot(base_left, base_right))
+            num = float(np.dot(left_v * trait, right_v))
+            out[j] = (math.log(num) - math.log(den[right])) / ln10 if num > 0 else -math.inf
+    return out, loglik
+
+
+def ordered_loglik(
+    data: LinkageData,
+    loci: list[str],
+    thetas: list[float],
+    *,
+    model: TraitModel | None = None,
+    n_threads: int | None = None,
+    max_bits: int = MAX_BITS,
+) -> np.ndarray:
+    """Natural-log likelihood of each family for loci in a given order.
+
+    ``loci`` names markers of ``data`` and, optionally, the trait
+    (``data.trait_name``); ``thetas`` are the recombination fractions
+    between adjacent loci (the way a LINKAGE datafile gives them).
+    """
+    model = model if model is not None else data.trait
+    out = np.empty(len(data.families))
+    for f, fam in enumerate(data.families):
+        space = InheritanceSpace.of(fam, max_bits=max_bits)
+        emis = []
+        for name in loci:
+            if name == data.trait_name:
+                if model is None:
+                    raise ParameterError("a disease model is needed for the trait locus")
+                emis.append(
+                    trait_emission(space, data.affection[f], data.liability[f], model, n_threads)
+                )
+            else:
+                i = data.marker_index(name)
+                emis.append(
+                    marker_emission(
+                        space, data.genotypes[f][:, i, :], data.markers[i].freqs, n_threads
+                    )  # fmt: skip
+                )
+        out[f] = chain_loglik(space, emis, list(thetas), n_threads)
+    return out
+
+
+def twopoint(
+    data: LinkageData,
+    marker: str,
+    thetas: np.ndarray,
+    *,
+    model: TraitModel | None = None,
+    n_threads: int | None = None,
+    max_bits: int = MAX_BITS,
+) -> np.ndarray:
+    """Two-point LOD of the trait against one marker at each recombination fraction.
+
+    Returns an array (families, thetas): log10 L(theta) - log10 L(1/2).
+    """
+    model = model if model is not None else data.trait
+    if model is None:
+        raise ParameterError("a disease model is needed (--model)")
+    thetas = np.asarray(thetas, dtype=float)
+    if np.any(thetas < 0) or np.any(thetas > 0.5):
+        raise ParameterError("recombination fractions must be in [0, 0.5]")
+    i = data.marker_index(marker)
+    out = np.empty((len(data.families), thetas.size))
+    for f, fam in enumerate(data.families):
+        space = InheritanceSpace.of(fam, max_bits=max_bits)
+        trait = trait_emission(space, data.affection[f], data.liability[f], model, n_threads)
+        emis = marker_emission(space, data.genotypes[f][:, i, :], data.markers[i].freqs, n_threads)
+        base = float(emis.mean()) * float(trait.mean())
+        if not base > 0:
+            raise InputFormatError(
+                f"family {fam.id}: genotypes at {marker} or the affection statuses are "
+                "impossible (Mendelian error, or statuses the model forbids)"
+            )
+        with _jit.threads(n_threads):
+            for j, theta in enumerate(thetas):
+                moved = trait.copy()
+                space.transition(moved, float(theta))
+                value = float(np.dot(emis, moved)) / space.n_states
+                out[f, j] = math.log10(value / base) if value > 0 else -math.inf
+    return out
