@@ -70,6 +70,12 @@ def warm() -> float:
             g.predict(Xg)
             g.score(Xg)
         _warm_profile()
+        from .mixture.gmm import GaussianMixture
+
+        for d in (2, 6):  # the small-d loops and the BLAS kernels
+            Xm = rng.normal(size=(40, d))
+            for cov in ("full", "tied", "diag", "spherical"):
+                GaussianMixture(2, covariance_type=cov, max_iter=1, random_state=0).fit(Xm)
         from .haplo.ld import pairwise_ld
 
         pairwise_ld(rng.integers(-1, 3, size=(20, 4)).astype(np.int8))

@@ -24,8 +24,10 @@ from typing import Any
 
 import numpy as np
 
+from .._jit import threads
 from ..em.engine import FitResult, run_em
 from ..errors import InputFormatError, NotFittedError, ParameterError
+from ._gmm_steps import params_from_stats, scatter, sufficient_statistics
 
 __all__ = ["GaussianMixture"]
 
@@ -165,7 +167,12 @@ def weighted_moments(
 
 
 class _GMMProblem:
-    """The engine's view of a Gaussian mixture fit."""
+    """The engine's view of a Gaussian mixture fit.
+
+    The E-step is one pass of a kernel of :mod:`._kernels` over the
+    samples; it returns the sufficient statistics (about shifts, see
+    :func:`params_from_stats`), never the responsibilities.
+    """
 
     def __init__(
         self, model: GaussianMixture, X: np.ndarray, weights: np.ndarray, starts: list[dict]
@@ -175,6 +182,10 @@ class _GMMProblem:
         self.w = weights
         self.starts = starts
         self.n_starts = 0
+        self.center = np.average(X, axis=0, weights=weights)
+        self.scatter = None
+        if model.covariance_type == "tied":  # the data's scatter about the centre, once
+            self.scatter = scatter(X, weights, self.center)
 
     def initial_params(self, rng: np.random.Generator) -> dict[str, np.ndarray]:
         params = self.starts[self.n_starts]
@@ -182,24 +193,15 @@ class _GMMProblem:
         return params
 
     def e_step(self, params: dict[str, np.ndarray]) -> tuple[dict[str, np.ndarray], float]:
-        m = self.model
-        log_prob = np.empty((self.X.shape[0], params["weights"].size))
-        for lo in range(0, self.X.shape[0], BLOCK):
-            hi = min(lo + BLOCK, self.X.shape[0])
-            log_prob[lo:hi] = log_gaussian(
-                self.X[lo:hi], params["means"], params["prec_chol"], m.covariance_type
-            )
-        with np.errstate(divide="ignore"):
-            log_prob += np.log(params["weights"])[None]
-        norm = _logsumexp_rows(log_prob)
-        resp = np.exp(log_prob - norm[:, None]) * self.w[:, None]
-        return {"resp": resp}, float(np.dot(self.w, norm))
+        return sufficient_statistics(
+            self.X, self.w, params, self.model.covariance_type, self.center
+        )
 
     def m_step(self, stats: dict[str, np.ndarray], params: dict[str, np.ndarray]) -> dict:
         m = self.model
-        nk, means, cov = weighted_moments(self.X, stats["resp"], m.reg_covar, m.covariance_type)
+        weights, means, cov = params_from_stats(stats, m.reg_covar, m.covariance_type, self.scatter)
         return {
-            "weights": nk / nk.sum(),
+            "weights": weights,
             "means": means,
             "covariances": cov,
             "prec_chol": precisions_cholesky(cov, m.covariance_type),
@@ -230,6 +232,9 @@ class GaussianMixture:
     weights_init, means_init, precisions_init : arrays, optional
         Starting parameters (override what ``init_params`` gives).
     random_state : None, int or numpy Generator
+    n_threads : int, optional
+        Threads for the E-step kernels (None or 0: all available cores).
+        Results do not depend on it.
     """
 
     def __init__(
@@ -246,6 +251,7 @@ class GaussianMixture:
         means_init: Any = None,
         precisions_init: Any = None,
         random_state: Any = None,
+        n_threads: int | None = None,
     ) -> None:
         self.n_components = n_components
         self.covariance_type = covariance_type
@@ -258,6 +264,7 @@ class GaussianMixture:
         self.means_init = means_init
         self.precisions_init = precisions_init
         self.random_state = random_state
+        self.n_threads = n_threads
 
     # -- checks ------------------------------------------------------------
 
@@ -353,10 +360,11 @@ class GaussianMixture:
         starts = [self._start(X, w, rng) for rng in rngs]
         problem = _GMMProblem(self, X, w, starts)
         total = float(w.sum())
-        params, fit = run_em(
-            problem, max_iter=self.max_iter, tol=self.tol * total, n_init=self.n_init,
-            random_state=seed,
-        )  # fmt: skip
+        with threads(self.n_threads), _one_blas_thread():
+            params, fit = run_em(
+                problem, max_iter=self.max_iter, tol=self.tol * total, n_init=self.n_init,
+                random_state=seed,
+            )  # fmt: skip
         self._set(params)
         self.n_features_in_ = d
         self.fit_result_ = fit
@@ -459,6 +467,20 @@ class GaussianMixture:
     def fit_result(self) -> FitResult:
         self._check_fitted()
         return self.fit_result_
+
+
+def _one_blas_thread() -> Any:
+    """BLAS on one thread while the kernels run theirs (each kernel thread
+    calls BLAS on small blocks); a no-op without threadpoolctl."""
+    import contextlib
+
+    import scipy.linalg.cython_blas  # noqa: F401  (the BLAS the kernels call, loaded first)
+
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover - optional
+        return contextlib.nullcontext()
+    return threadpool_limits(limits=1, user_api="blas")
 
 
 def _check_weights(sample_weight: Any, n: int) -> np.ndarray:
