@@ -44,7 +44,9 @@ __all__ = ["read_cross"]
 
 _MISSING_CODES = frozenset({"", "-", "NA"})
 _ONE_LETTER = {"A": AA, "H": AB, "B": BB, "D": NOT_BB, "C": NOT_AA}
-_TWO_LETTER = re.compile(r"^[A-Za-z]{2}$")
+_TWO_LETTER = re.compile(r"^(?:not )?([A-Za-z]{2})$")
+_FEMALE = frozenset({"0", "f", "female"})
+_MALE = frozenset({"1", "m", "male"})
 
 
 def _open_text(path: str) -> io.TextIOBase:
@@ -210,7 +212,8 @@ def read_cross(path: str | os.PathLike[str], cross_type: str | None = None) -> C
                 auto_codes.add(c)
     two = {c for c in all_codes if _TWO_LETTER.match(c)}
     one = {c for c in all_codes if c in _ONE_LETTER}
-    alleles = _alleles({c for c in auto_codes if c in two}) or _alleles(two) or ("A", "B")
+    pairs = {_pair(c) for c in two}
+    alleles = _alleles({_pair(c) for c in auto_codes if c in two}) or _alleles(pairs) or ("A", "B")
     if two and one:
         bad = sorted(one)[0]
         _raise_code(
@@ -226,6 +229,7 @@ def read_cross(path: str | os.PathLike[str], cross_type: str | None = None) -> C
     lookup: dict[str, int] = dict(_ONE_LETTER)
     if two:
         lookup = {a + a: AA, a + b: AB, b + a: AB, b + b: BB}
+        lookup.update({f"not {b}{b}": NOT_BB, f"not {a}{a}": NOT_AA})
     unknown = sorted(all_codes - set(lookup))
     if unknown:
         _raise_code(p, body, cells, names, n_pheno, unknown[0], _expected(lookup))
@@ -246,25 +250,33 @@ def read_cross(path: str | os.PathLike[str], cross_type: str | None = None) -> C
                 autosomes=chroms,
             )
 
+    sex, pgm = _sex_pgm(p, names, n_pheno, cells, body)
     chrom_list = []
     for chrom in sorted(order, key=lambda c: _chrom_key(c, order[c][0])):
         cols = order[chrom]
         geno = np.zeros((len(cells), len(cols)), dtype=np.int8)
         x = _is_x(chrom)
-        table = dict(lookup)
-        if x and ctype == "bc":
-            # hemizygous males written as homozygotes; states by the second allele
-            table.update({k: (AA if v == AA else AB) for k, v in lookup.items() if v != AA})
+        if x:
             bad_x = sorted(
                 {row[k] for row in cells for k in cols if lookup.get(row[k]) in (NOT_BB, NOT_AA)}
             )
             if bad_x:
-                _raise_code(p, body, cells, names, n_pheno, bad_x[0], _expected(lookup))
-        for jj, k in enumerate(cols):
-            for i, row in enumerate(cells):
-                c = row[k]
-                if c not in _MISSING_CODES:
-                    geno[i, jj] = table[c]
+                _raise_code(
+                    p, body, cells, names, n_pheno, bad_x[0], "not allowed on the X chromosome"
+                )
+        if x and ctype == "f2":
+            _fill_x_f2(p, body, cells, names, cols, lookup, sex, pgm, geno)
+        else:
+            table = dict(lookup)
+            if x:
+                # a backcross's X: hemizygous males written as homozygotes; the
+                # state carrying the second allele is AB
+                table.update({k: (AA if v == AA else AB) for k, v in lookup.items()})
+            for jj, k in enumerate(cols):
+                for i, row in enumerate(cells):
+                    c = row[k]
+                    if c not in _MISSING_CODES:
+                        geno[i, jj] = table[c]
         chrom_list.append(
             CrossChromosome(
                 name=chrom,
@@ -287,6 +299,90 @@ def read_cross(path: str | os.PathLike[str], cross_type: str | None = None) -> C
         chromosomes=tuple(chrom_list),
         path=p,
     )
+
+
+def _pair(code: str) -> str:
+    """The two letters of a two-letter code (``not xx`` gives ``xx``)."""
+    m = _TWO_LETTER.match(code)
+    return m.group(1) if m else code
+
+
+def _sex_pgm(
+    path: str,
+    names: list[str],
+    n_pheno: int,
+    cells: list[list[str]],
+    body: list[tuple[int, list[str]]],
+) -> tuple[np.ndarray, np.ndarray]:
+    """Sex (True for male) and cross direction (pgm) of each individual.
+
+    From phenotype columns ``sex`` (0/f/female, 1/m/male) and ``pgm`` (0/1);
+    without them every individual is a female of direction 0, as in R/qtl.
+    """
+    n = len(cells)
+    male = np.zeros(n, dtype=bool)
+    pgm = np.zeros(n, dtype=bool)
+    cols = {names[k].lower(): k for k in range(n_pheno)}
+    for i, row in enumerate(cells):
+        if "sex" in cols:
+            v = row[cols["sex"]].lower()
+            if v in _MALE:
+                male[i] = True
+            elif v not in _FEMALE:
+                raise InputFormatError(
+                    f"individual {i + 1}: sex '{row[cols['sex']]}' (expected female/male, f/m "
+                    "or 0/1)",
+                    path=path,
+                    line=body[i][0],
+                )
+        if "pgm" in cols:
+            v = row[cols["pgm"]]
+            if v not in ("0", "1"):
+                raise InputFormatError(
+                    f"individual {i + 1}: pgm '{v}' (expected 0 or 1, the cross direction)",
+                    path=path,
+                    line=body[i][0],
+                )
+            pgm[i] = v == "1"
+    return male, pgm
+
+
+def _fill_x_f2(
+    path: str,
+    body: list[tuple[int, list[str]]],
+    cells: list[list[str]],
+    names: list[str],
+    cols: list[int],
+    lookup: dict[str, int],
+    male: np.ndarray,
+    pgm: np.ndarray,
+    geno: np.ndarray,
+) -> None:
+    """X genotypes of an intercross as two-state codes (R/qtl's): males AY 1,
+    BY 2; females of direction 0 AA 1, AB 2; of direction 1 BB 1, AB 2."""
+    for i, row in enumerate(cells):
+        if male[i]:
+            allowed = {AA: AA, BB: AB}
+            who = "a male (hemizygous: AA or BB)"
+        elif pgm[i]:
+            allowed = {BB: AA, AB: AB}
+            who = "a female of cross direction 1 (pgm 1: AB or BB)"
+        else:
+            allowed = {AA: AA, AB: AB}
+            who = "a female of cross direction 0 (pgm 0: AA or AB)"
+        for jj, k in enumerate(cols):
+            c = row[k]
+            if c in _MISSING_CODES:
+                continue
+            state = allowed.get(lookup[c])
+            if state is None:
+                raise InputFormatError(
+                    f"individual {i + 1}, marker {names[k]}: X genotype '{c}' is impossible "
+                    f"for {who}; set it to '-'",
+                    path=path,
+                    line=body[i][0],
+                )
+            geno[i, jj] = state
 
 
 def _row_label(rows: list[tuple[int, list[str]]], line: int, names: list[str]) -> str:

@@ -4,10 +4,13 @@ The hidden state along a chromosome is an individual's true genotype at each
 marker; it is a Markov chain whose steps are the meioses' recombinations
 between adjacent markers:
 
-- **backcross** (and the X chromosome of a backcross): two states, the
-  homozygote ``AA`` (``AY`` in a hemizygous male) and the heterozygote ``AB``
-  (``BY``); one informative meiosis, so a step changes the state with
-  probability ``r``;
+- **backcross** and **any X chromosome**: two states, one informative
+  meiosis, so a step changes the state with probability ``r``.  In a
+  backcross the states are ``AA`` and ``AB`` (``AY`` and ``BY`` in a
+  hemizygous male); on the X chromosome of an intercross they are, as in
+  R/qtl, ``AY``/``BY`` in males, ``AA``/``AB`` in females of cross direction
+  0 and ``BB``/``AB`` in females of direction 1 (the reader's ``sex`` and
+  ``pgm`` columns);
 - **intercross** (F2 autosomes): the four phase-known states ``AA``, ``AB``,
   ``BA``, ``BB`` (paternal allele first); two independent meioses, so the
   step from ``AA`` to ``BB`` has probability ``r**2``.  Summing the two
@@ -93,9 +96,10 @@ __all__ = [
 ]
 
 #: Genotype codes of :attr:`CrossChromosome.genotypes` (R/qtl's numbering).
-#: On the X chromosome of a backcross ``AA`` is the state carrying only the
-#: first allele (``AA`` or ``AY``) and ``AB`` the state carrying the second
-#: (``AB`` or ``BY``).
+#: On an X chromosome only 1 and 2 occur: the two states of its two-state
+#: chain (backcross: carrying only the first allele, ``AA`` or ``AY``, and
+#: carrying the second, ``AB`` or ``BY``; intercross: see the module
+#: docstring).
 MISSING, AA, AB, BB, NOT_BB, NOT_AA = 0, 1, 2, 3, 4, 5
 
 CROSS_TYPES = ("bc", "f2")
@@ -360,6 +364,7 @@ def _em_kernel(
     tol: float,
     max_iter: int,
     history: np.ndarray,
+    upper: float,
 ) -> tuple[int, bool, float]:
     """EM for the recombination fractions of one chromosome, in place.
 
@@ -367,7 +372,8 @@ def _em_kernel(
     init: float64 (S,); nrec: float64 (S, S) recombinations per meiosis of a
     step u -> v; rf: float64 (n_mar - 1,) start, overwritten by the estimate;
     history: float64 (max_iter,) receives ln L at the start of each
-    iteration.  Returns (iterations, converged, ln L at the estimate).
+    iteration; fractions are kept in [tol / 1000, upper - tol / 1000].
+    Returns (iterations, converged, ln L at the estimate).
     """
     n_ind, n_mar = geno.shape
     S = init.shape[0]
@@ -379,7 +385,7 @@ def _em_kernel(
     cur = np.empty(n_int)
     acc = np.empty(n_int)
     lo = tol / 1000.0
-    hi = 0.5 - tol / 1000.0
+    hi = upper - tol / 1000.0
     converged = False
     it = 0
     while it < max_iter:
@@ -581,7 +587,7 @@ def em_iterate(
         )
     emit, init, nrec = _tables(cross_type, is_x, error_prob)
     history = np.zeros(int(max_iter))
-    it, conv, ll = _em_kernel(g, emit, init, nrec, r, float(tol), int(max_iter), history)
+    it, conv, ll = _em_kernel(g, emit, init, nrec, r, float(tol), int(max_iter), history, 0.5)
     return r, int(it), bool(conv), float(ll), history[: int(it)].copy()
 
 
@@ -589,14 +595,6 @@ def _selected(cross: Cross, chromosomes: Sequence[str] | None) -> list[CrossChro
     if chromosomes is None:
         return list(cross.chromosomes)
     return [cross.chromosome(str(c)) for c in chromosomes]
-
-
-def _check_x(cross: Cross, chrom: CrossChromosome) -> None:
-    if chrom.is_x and cross.cross_type == "f2":
-        raise ParameterError(
-            f"chromosome {chrom.name}: the X chromosome of an intercross is not supported yet; "
-            "leave it out (chromosomes=...)"
-        )
 
 
 def estimate_map(
@@ -638,7 +636,6 @@ def estimate_map(
     _, imf = _map_functions(map_function)
     out = []
     for chrom in _selected(cross, chromosomes):
-        _check_x(cross, chrom)
         g = _genotype_matrix(chrom.genotypes, cross.cross_type, chrom.is_x)
         g = np.ascontiguousarray(g[(g != MISSING).sum(axis=1) > 1])
         n_mar = g.shape[1]
@@ -681,11 +678,12 @@ def genotype_probabilities(
     """Posterior genotype probabilities at the markers of ``chrom`` on its input map.
 
     R/qtl's ``calc.genoprob(cross, step=0, error.prob=...)``; intercross
-    probabilities are given for AA, AB, BB (the two phases summed).
+    probabilities are given for AA, AB, BB (the two phases summed); on an X
+    chromosome the two columns ``"1"`` and ``"2"`` are the states of its
+    two-state chain (see :class:`CrossChromosome`).
     """
     _check_options(cross.cross_type, error_prob, map_function)
     c = cross.chromosome(chrom)
-    _check_x(cross, c)
     g = _genotype_matrix(c.genotypes, cross.cross_type, c.is_x)
     emit, init, _ = _tables(cross.cross_type, c.is_x, max(error_prob, 1e-50))
     S = init.shape[0]
@@ -693,10 +691,7 @@ def genotype_probabilities(
     _posterior_kernel(g, emit, init, _start_rf(c.cm, map_function), post)
     if S == 4:
         post = np.stack([post[..., 0], post[..., 1] + post[..., 2], post[..., 3]], axis=-1)
-    names = cross.genotype_names()
-    if c.is_x:
-        a, b = cross.alleles
-        names = (a, b)
+    names = ("1", "2") if c.is_x else cross.genotype_names()
     return GenotypeProbabilities(c.name, c.markers, names, post)
 
 
@@ -707,11 +702,12 @@ def _pair_f2(g1: np.ndarray, g2: np.ndarray) -> tuple[float, float]:
     emit, init, nrec = _tables("f2", False, 0.0)
     history = np.zeros(100000)
     best_r, best_ll = 0.5, -math.inf
-    # the likelihood can have two local maxima when only partly informative
-    # codes are present; start from both sides and keep the better
-    for start in (0.01, 0.25, 0.49):
+    # as R/qtl's est.rf, fractions above 1/2 are allowed (they flag markers
+    # out of place); the likelihood may have more than one local maximum in
+    # [0, 1], so EM starts from several points and keeps the best
+    for start in (0.01, 0.25, 0.49, 0.75, 0.99):
         r = np.array([start])
-        _, _, ll = _em_kernel(g, emit, init, nrec, r, 1e-12, 100000, history)
+        _, _, ll = _em_kernel(g, emit, init, nrec, r, 1e-12, 100000, history, 1.0)
         if ll > best_ll:
             best_r, best_ll = float(r[0]), ll
     null = float(_loglik_kernel(g, emit, init, np.array([0.5])))
@@ -722,13 +718,14 @@ def pairwise_rf(cross: Cross, chrom: str) -> PairwiseRF:
     """Recombination fraction and LOD score of every pair of markers of ``chrom``.
 
     R/qtl's ``est.rf``: for each pair, the individuals typed at both markers
-    give the maximum-likelihood fraction without genotyping errors (a
-    backcross: recombinants / typed; an intercross: EM over the phase-known
-    genotypes) and the LOD score ``log10 L(r) - log10 L(1/2)``.
+    give the maximum-likelihood fraction in [0, 1] without genotyping errors
+    (a backcross: recombinants / typed; an intercross: EM over the
+    phase-known genotypes) and the LOD score ``log10 L(r) - log10 L(1/2)``.
+    A fraction above 1/2 suggests a marker out of place or with its alleles
+    swapped.
     """
     _check_options(cross.cross_type, 0.0, "haldane")
     c = cross.chromosome(chrom)
-    _check_x(cross, c)
     g = np.asarray(c.genotypes)
     n = g.shape[1]
     rf = np.full((n, n), np.nan)

@@ -13,6 +13,8 @@ from __future__ import annotations
 import csv
 import itertools
 import math
+import shutil
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -132,6 +134,61 @@ def test_reader_layout():
     assert fake.chromosome("1").markers[0] == "D1M430"
 
 
+# ------------------------------------------------------------ R/qtl itself, intercrosses
+
+_RQTL_SCRIPT = r"""
+library(qtl)
+for (nm in c("listeria", "fake.f2")) {
+  data(list = nm); x <- get(nm)
+  write.cross(x, format = "csv", filestem = file.path(out, nm))
+  m <- est.map(x, error.prob = 1e-4, map.function = "haldane", tol = 1e-6, maxit = 10000)
+  tab <- do.call(rbind, lapply(names(m), function(ch) data.frame(chr = ch,
+    marker = names(m[[ch]]), cm = sprintf("%.10f", as.numeric(m[[ch]])),
+    loglik = sprintf("%.10f", attr(m[[ch]], "loglik")))))
+  write.table(tab, file.path(out, paste0(nm, "_estmap.tsv")), sep = "\t", quote = FALSE,
+    row.names = FALSE)
+  rf <- est.rf(subset(x, chr = "1"))$rf
+  write.table(format(rf, digits = 12), file.path(out, paste0(nm, "_rf.tsv")), sep = "\t",
+    quote = FALSE)
+}
+"""
+
+
+def _have_rqtl() -> bool:
+    if shutil.which("Rscript") is None:
+        return False
+    probe = subprocess.run(
+        ["Rscript", "-e", "library(qtl)"], capture_output=True, text=True, check=False
+    )
+    return probe.returncode == 0
+
+
+@pytest.mark.skipif(not _have_rqtl(), reason="Rscript with the R/qtl package (r-cran-qtl) absent")
+def test_intercrosses_equal_rqtl(tmp_path):
+    """R/qtl's own intercrosses, exported and estimated by R/qtl in the same run:
+    listeria (partly informative codes 'not CC', an all-female X) and fake.f2
+    (sex and cross direction pgm, X of males and both directions).  Printed
+    with %.10f; est.rf's EM stops at a relative change of 1e-6."""
+    script = f"out <- {str(tmp_path)!r}\n" + _RQTL_SCRIPT
+    subprocess.run(["Rscript", "-e", script], check=True, capture_output=True)
+    for nm in ("listeria", "fake.f2"):
+        cross = read_cross(tmp_path / f"{nm}.csv")
+        assert cross.cross_type == "f2"
+        maps = {m.chrom: m for m in estimate_map(cross)}
+        ref = _table(tmp_path / f"{nm}_estmap.tsv")
+        assert {r["chr"] for r in ref} == set(maps)
+        for r in ref:
+            m = maps[r["chr"]]
+            assert m.cm[m.markers.index(r["marker"])] == pytest.approx(float(r["cm"]), abs=1e-6)
+            assert m.loglik == pytest.approx(float(r["loglik"]), abs=1e-6)
+        rf = np.genfromtxt(tmp_path / f"{nm}_rf.tsv", skip_header=1)[:, 1:]
+        est = pairwise_rf(cross, "1")
+        upper = np.triu_indices(len(est.markers), 1)
+        # R/qtl: the LOD scores above the diagonal, the fractions below
+        np.testing.assert_allclose(est.rf[upper], rf.T[upper], atol=5e-6)
+        np.testing.assert_allclose(est.lod[upper], rf[upper], atol=1e-8)
+
+
 # ------------------------------------------------------------ brute force
 
 
@@ -204,7 +261,7 @@ def test_intercross_pairwise_rf_maximises_the_likelihood():
     cross = Cross("f2", ("A", "B"), tuple(map(str, range(n))), (), np.empty((n, 0), str), (chrom,))
     est = pairwise_rf(cross, "1")
     typed = g[(g != MISSING).all(axis=1)]
-    grid = np.linspace(1e-6, 0.5, 5001)
+    grid = np.linspace(1e-6, 1.0 - 1e-6, 10001)
     ll = np.array([chain_loglik(typed, np.array([r]), "f2", error_prob=0.0) for r in grid])
     assert est.rf[0, 1] == pytest.approx(grid[ll.argmax()], abs=2e-4)
     null = chain_loglik(typed, np.array([0.5]), "f2", error_prob=0.0)
@@ -311,6 +368,26 @@ def test_backcross_refuses_intercross_codes(tmp_path):
     path = _write(tmp_path, _GOOD[:4] + ["2.5,H,B,A"])
     with pytest.raises(InputFormatError, match=r"cross.csv:5: individual 2, marker m2.*'B'"):
         read_cross(path, cross_type="bc")
+
+
+def test_intercross_x_uses_sex_and_direction(tmp_path):
+    lines = [
+        "sex,pgm,m1,m2,x1,x2",
+        ",,1,1,X,X",
+        ",,0,10,0,5",
+        "female,0,AA,BB,AA,AB",
+        "female,1,AB,not BB,BB,AB",
+        "male,0,not AA,AA,AA,BB",
+    ]
+    c = read_cross(_write(tmp_path, lines))
+    assert c.cross_type == "f2"
+    np.testing.assert_array_equal(
+        c.chromosome("1").genotypes, [[AA, BB], [AB, NOT_BB], [NOT_AA, AA]]
+    )
+    np.testing.assert_array_equal(c.chromosome("X").genotypes, [[AA, AB], [AA, AB], [AA, AB]])
+    bad = lines[:5] + ["male,0,AA,AA,AB,BB"]
+    with pytest.raises(InputFormatError, match=r"cross.csv:6: individual 3, marker x1: .*male"):
+        read_cross(_write(tmp_path, bad))
 
 
 def test_two_letter_codes_and_x(tmp_path):
