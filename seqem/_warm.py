@@ -122,6 +122,33 @@ def _warm_linkage() -> None:
             TraitModel("t", 0.01, np.array([[0.01, 0.9, 0.9]])),
         )  # fmt: skip
         LG.chain_loglik(space, [e, t], [0.1])
+    _warm_map()
+    import warnings as _w
+
+    from .linkage import cross as C
+
+    with _w.catch_warnings():
+        _w.simplefilter("ignore")
+        for kind, codes in (("bc", (1, 2)), ("f2", (1, 2, 3))):
+            g = np.array([[codes[(i + j) % len(codes)] for j in range(4)] for i in range(6)])
+            rf = np.full(3, 0.1)
+            C.chain_loglik(g, rf, kind)
+            C.em_iterate(g, rf, kind)
+
+
+def _warm_map() -> None:
+    """The derivative transition of the pedigree map EM, on a tiny family."""
+    import numpy as np
+
+    from .linkage.data import Family, LinkageData, MarkerLocus
+    from .linkage.mapping import estimate_recombination
+
+    fam = Family("w", ("1", "2", "3", "4"), np.array([-1, -1, 0, 0]), np.array([-1, -1, 1, 1]),
+                 np.array([1, 2, 1, 2]))  # fmt: skip
+    calls = np.array([[[1, 2]] * 2, [[1, 1]] * 2, [[1, 1]] * 2, [[2, 1]] * 2], dtype=np.int16)
+    marker = [MarkerLocus(f"M{j}", ("1", "2"), np.array([0.5, 0.5]), "1", 10.0 * j) for j in (0, 1)]
+    data = LinkageData([fam], marker, [calls], [np.zeros(4, np.int8)], [np.ones(4, int)])
+    estimate_recombination(data, ["M0", "M1"], [0.2], max_iter=2)
 
 
 if __name__ == "__main__":

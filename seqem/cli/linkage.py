@@ -39,6 +39,7 @@ def register(commands: Any) -> None:
     verbs = group.add_subparsers(dest="verb", metavar="VERB", title="verbs")
     _add_check(verbs)
     _add_lod(verbs)
+    _add_map(verbs)
     group.set_defaults(_parser=group)
 
 
@@ -121,6 +122,45 @@ def _add_lod(verbs: Any) -> None:
                    help="largest family (2n - f bits) analysed (default: %(default)s)")  # fmt: skip
     add_run_options(p)
     p.set_defaults(_run=_cmd_lod)
+
+
+def _add_map(verbs: Any) -> None:
+    p = verbs.add_parser(
+        "map",
+        help="genetic map (recombination fractions) by EM",
+        description="Maximum-likelihood recombination fractions between adjacent markers of "
+        "each chromosome by EM over inheritance vectors (expected recombinations from the "
+        "two-locus posteriors), started from the input map; written as a map in cM.",
+        epilog=examples(
+            "seqem linkage map " + EXAMPLE + " --freq data/example_pedigree.freq -o map.tsv "
+            "--report map.json",
+            "seqem linkage map " + EXAMPLE + " --sex-specific -o map.tsv",
+            "seqem linkage map --cross data/example_cross.csv -o cross_map.tsv",
+        ),
+    )
+    _add_inputs(p)
+    g = p.add_argument_group("experimental crosses (instead of pedigrees)")
+    g.add_argument("--cross", metavar="CROSS.csv",
+                   help="an R/qtl 'csv' cross file (backcross or intercross)")  # fmt: skip
+    g.add_argument("--cross-type", choices=("bc", "f2"),
+                   help="backcross or intercross (default: from the genotype codes)")  # fmt: skip
+    g.add_argument("--error-prob", type=float, default=1e-4, metavar="E",
+                   help="genotyping error rate (default: %(default)s)")  # fmt: skip
+    p.add_argument("--map-function", choices=("haldane", "kosambi"), default="haldane",
+                   help="cM <-> recombination fraction (default: %(default)s)")  # fmt: skip
+    p.add_argument("--sex-specific", action="store_true",
+                   help="pedigrees: male and female maps (columns cm_male, cm_female)")  # fmt: skip
+    p.add_argument("--tol", type=float, metavar="X",
+                   help="pedigrees: stop when ln L rises by less than X (default 1e-7); crosses: "
+                   "when every fraction r changes by at most X (r + 100 X), as R/qtl's est.map "
+                   "(default 1e-6)")  # fmt: skip
+    p.add_argument("--max-iter", type=positive_int, metavar="N",
+                   help="EM iterations per chromosome at most (2000; crosses 10000)")  # fmt: skip
+    p.add_argument("-o", "--output", default="-", metavar="MAP.tsv", help="TSV (default: stdout)")
+    p.add_argument("--max-bits", type=positive_int, default=24, metavar="B",
+                   help="largest family (2n - f bits) analysed (default: %(default)s)")  # fmt: skip
+    add_run_options(p)
+    p.set_defaults(_run=_cmd_map)
 
 
 def load(args: argparse.Namespace, ctx: RunContext) -> LinkageData:
@@ -318,6 +358,111 @@ def _f6(x: Any) -> str:
     """A LOD-scale number with six decimals (``-inf`` where the likelihood is zero)."""
     x = float(x)
     return f"{x:.6f}" if x == x and abs(x) != float("inf") else ("-inf" if x < 0 else "NA")
+
+
+def _cmd_map(args: argparse.Namespace, ctx: RunContext) -> int:
+    import numpy as np
+
+    from ..io.table import write_tsv
+    from ..linkage.data import check_family
+    from ..linkage.lander_green import map_function
+    from ..linkage.mapping import estimate_recombination
+
+    check_output_path(args.output)
+    if args.cross is not None:
+        return _cross_map(args, ctx)
+    data = load(args, ctx)
+    for fam in data.families:
+        check_family(fam, data.source, allow_loops=True)
+    to_theta = map_function(args.map_function)
+    from ..linkage.data import haldane_cm, kosambi_cm
+
+    to_cm = haldane_cm if args.map_function == "haldane" else kosambi_cm
+    chroms: dict[str, list[int]] = {}
+    for i, m in enumerate(data.markers):
+        chroms.setdefault(m.chrom or "1", []).append(i)
+    rows: list[tuple] = []
+    total = 0.0
+    per_chrom = {}
+    for chrom, idx in chroms.items():
+        names = [data.markers[i].name for i in idx]
+        cm = np.array([data.markers[i].cm for i in idx])
+        if len(idx) < 2:
+            rows.append(_map_row(chrom, names[0], cm[0], cm[0], args.sex_specific))
+            continue
+        if np.any(~np.isfinite(cm)):
+            start = np.full(len(idx) - 1, 0.1)
+        else:
+            start = np.clip(to_theta(np.diff(cm)), 0.01, 0.45)
+        fit = estimate_recombination(
+            data, names, start, sex_specific=args.sex_specific,
+            tol=1e-7 if args.tol is None else args.tol,
+            max_iter=2000 if args.max_iter is None else args.max_iter,
+            n_threads=args.threads, max_bits=args.max_bits,
+        )  # fmt: skip
+        total += fit.loglik
+        first = float(cm[0]) if np.isfinite(cm[0]) else 0.0
+        if args.sex_specific:
+            male = first + np.concatenate([[0.0], np.cumsum(to_cm(fit.thetas[:, 0]))])
+            female = first + np.concatenate([[0.0], np.cumsum(to_cm(fit.thetas[:, 1]))])
+            avg = first + np.concatenate([[0.0], np.cumsum(to_cm(fit.thetas.mean(axis=1)))])
+            for k, name in enumerate(names):
+                rows.append((chrom, name, f"{avg[k]:.6f}", f"{male[k]:.6f}", f"{female[k]:.6f}"))
+        else:
+            pos = first + np.concatenate([[0.0], np.cumsum(to_cm(fit.thetas))])
+            rows += [(chrom, name, f"{pos[k]:.6f}") for k, name in enumerate(names)]
+        per_chrom[chrom] = {
+            "loglik": fit.loglik, "n_iter": fit.fit.n_iter, "converged": fit.fit.converged,
+        }  # fmt: skip
+        ctx.fit_results[f"chrom {chrom}"] = fit.fit
+    header = ("chrom", "marker", "cm") + (("cm_male", "cm_female") if args.sex_specific else ())
+    write_tsv(args.output, header, rows)
+    ctx.outputs.append(args.output)
+    ctx.results.update(loglik=total, chromosomes=per_chrom)
+    ctx.info(f"seqem linkage map: {len(rows)} markers, ln L {total:.6f} -> {args.output}")
+    return 0
+
+
+def _cross_map(args: argparse.Namespace, ctx: RunContext) -> int:
+    from ..io.rqtl import read_cross
+    from ..io.table import write_tsv
+    from ..linkage.cross import estimate_map
+
+    for name in ("ped", "dat", "linkage_ped", "linkage_dat"):
+        if getattr(args, name) is not None:
+            raise SeqemError("--cross takes no pedigree files")
+    if args.sex_specific:
+        raise SeqemError("--sex-specific is for pedigrees")
+    cross = read_cross(args.cross, args.cross_type)
+    try:
+        maps = estimate_map(
+            cross, error_prob=args.error_prob, map_function=args.map_function,
+            tol=1e-6 if args.tol is None else args.tol,
+            max_iter=10000 if args.max_iter is None else args.max_iter,
+        )  # fmt: skip
+    except ValueError as exc:
+        raise SeqemError(str(exc)) from None
+    rows = [
+        (m.chrom, name, f"{cm:.6f}") for m in maps for name, cm in zip(m.markers, m.cm, strict=True)
+    ]
+    write_tsv(args.output, ("chrom", "marker", "cm"), rows)
+    ctx.outputs.append(args.output)
+    total = float(sum(m.loglik for m in maps))
+    ctx.results.update(
+        loglik=total,
+        chromosomes={m.chrom: {"loglik": m.loglik, "n_iter": m.n_iter, "converged": m.converged}
+                     for m in maps},
+    )  # fmt: skip
+    ctx.info(
+        f"seqem linkage map: {len(maps)} chromosomes, {len(rows)} markers, ln L {total:.6f} "
+        f"-> {args.output}"
+    )
+    return 0
+
+
+def _map_row(chrom: str, name: str, cm: float, _: float, sexed: bool) -> tuple:
+    value = f"{cm:.6f}" if cm == cm else "0.000000"
+    return (chrom, name, value) + ((value, value) if sexed else ())
 
 
 def _hlod(lod: Any) -> tuple[list[float], list[float]]:

@@ -452,3 +452,64 @@ def trait_emissions_tree(
                     u |= 1 << mat_bit[p]
             out[u] = value_at
     return out
+
+
+@njit(**JIT)
+def _butterfly_derivative(v, dm, df, lo, hi, m, t, is_male):  # pragma: no cover - jitted
+    high = m
+    while high & (high - 1):
+        high &= high - 1
+    s = 1.0 - t
+    for u in range(lo, hi):
+        if u & high:
+            continue
+        w = u ^ m
+        a = v[u]
+        b = v[w]
+        am = dm[u]
+        bm = dm[w]
+        af = df[u]
+        bf = df[w]
+        v[u] = s * a + t * b
+        v[w] = t * a + s * b
+        dm[u] = s * am + t * bm
+        dm[w] = t * am + s * bm
+        df[u] = s * af + t * bf
+        df[w] = t * af + s * bf
+        if is_male:
+            dm[u] += b - a
+            dm[w] += a - b
+        else:
+            df[u] += b - a
+            df[w] += a - b
+
+
+@njit(**PJIT)
+def transition_derivative(v, dv_male, dv_female, masks, thetas, male):  # pragma: no cover
+    """The transition applied to ``v`` with its derivatives in the male and female
+    recombination fractions of the interval, in place.
+
+    With ``B_k = (1 - theta_k) I + theta_k X_k`` per meiosis, ``T = prod_k B_k``
+    and ``dT/dtheta_s = sum_{k of sex s} (prod_{j != k} B_j) (X_k - I)``:
+    each factor maps ``(v, dv_s) -> (B_k v, B_k dv_s + [k of sex s] (X_k - I) v)``.
+    The factors commute; they run blocked as in :func:`transition`.
+    """
+    n = v.size
+    block = BLOCK if n > BLOCK else n
+    n_blocks = n // block
+    for bl in prange(n_blocks):
+        for k in range(masks.size):
+            m = masks[k]
+            if m == 0 or m >= block:
+                continue
+            _butterfly_derivative(
+                v, dv_male, dv_female, bl * block, (bl + 1) * block, m, thetas[k], male[k]
+            )
+    for k in range(masks.size):
+        m = masks[k]
+        if m < block:
+            continue
+        for bl in prange(n_blocks):
+            _butterfly_derivative(
+                v, dv_male, dv_female, bl * block, (bl + 1) * block, m, thetas[k], male[k]
+            )

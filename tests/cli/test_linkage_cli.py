@@ -222,3 +222,55 @@ def test_make_pedigree_data_reproduces_the_files(tmp_path):
     for name in module.FILES:
         assert (tmp_path / name).read_text() == (DATA / name).read_text()
         assert (DATA / name).read_bytes() == (DATA.parent / "seqem" / "data" / name).read_bytes()
+
+
+def test_map_of_the_example_pedigrees_with_report(run, tmp_path):
+    from .conftest import DATA
+
+    out, rep = tmp_path / "map.tsv", tmp_path / "map.json"
+    files = [str(DATA / f"example_pedigree.{e}") for e in ("ped", "dat", "map", "freq")]
+    result = run("linkage", "map", "--ped", files[0], "--dat", files[1], "--map", files[2],
+                 "--freq", files[3], "-o", out, "--report", rep, "--threads", "1")  # fmt: skip
+    assert result.code == 0, result.err
+    rows = [line.split("\t") for line in out.read_text().splitlines()]
+    assert rows[0] == ["chrom", "marker", "cm"] and len(rows) == 19
+    cm1 = [float(r[2]) for r in rows[1:] if r[0] == "1"]
+    assert cm1[0] == 2.0 and np.all(np.diff(cm1) >= 0)
+    assert abs(cm1[-1] - cm1[0] - 88.0) < 40  # simulated: 88 cM
+    import json
+
+    report = json.loads(rep.read_text())
+    assert report["loglik"] < 0 and report["results"]["chromosomes"]["1"]["converged"]
+
+
+def test_map_of_the_example_cross(run, tmp_path):
+    from .conftest import DATA
+
+    out = tmp_path / "cross.tsv"
+    result = run("linkage", "map", "--cross", DATA / "example_cross.csv", "--error-prob", "0.005",
+                 "-o", out, "-q")  # fmt: skip
+    assert result.code == 0, result.err
+    got = [line.split("\t") for line in out.read_text().splitlines()[1:]]
+    truth_text = (DATA / "example_cross_truth.tsv").read_text()
+    truth = [line.split("\t") for line in truth_text.splitlines()[1:]]
+    assert [r[1] for r in got] == [r[1] for r in truth]
+    for c in ("1", "2"):
+        est = [float(r[2]) for r in got if r[0] == c]
+        true = [float(r[2]) for r in truth if r[0] == c]
+        assert abs((est[-1] - est[0]) - (true[-1] - true[0])) < 25
+    result = run("linkage", "map", "--cross", DATA / "example_cross.csv", "--sex-specific")
+    assert result.code != 0 and "pedigrees" in result.err
+
+
+def test_make_cross_data_reproduces_the_files(tmp_path):
+    import importlib.util
+
+    from .conftest import DATA
+
+    spec = importlib.util.spec_from_file_location("make_cross", DATA / "make_cross_data.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    module.main(["--out", str(tmp_path)])
+    for name in module.FILES:
+        assert (tmp_path / name).read_text() == (DATA / name).read_text()
+        assert (DATA / name).read_bytes() == (DATA.parent / "seqem" / "data" / name).read_bytes()
