@@ -41,9 +41,10 @@ def chunking(n: int) -> tuple[int, int]:
 
 
 def _block(width: int) -> int:
-    """Rows per block so that a block's temporaries (``width`` doubles a row)
-    take about 256 KiB."""
-    return int(min(512, max(32, (32768 // max(width, 1)) // 16 * 16)))
+    """Rows per block: a block's temporaries (``width`` doubles a row) take
+    about 1 MiB, with 64 to 256 rows (fewer rows make the per-block sums and
+    BLAS calls dominate; more spill the cache)."""
+    return int(min(256, max(64, (131072 // max(width, 1)) // 16 * 16)))
 
 
 def scatter(X: np.ndarray, w: np.ndarray, center: np.ndarray) -> np.ndarray:

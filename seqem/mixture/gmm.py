@@ -6,11 +6,14 @@ bound as the mean log-likelihood per sample, ``tol`` on its change) so that
 the two can be compared step by step, and adds sample weights, AIC/BIC and
 the shared EM engine's report (:class:`~seqem.em.engine.FitResult`).
 
-The E-step works on blocks of samples: for each component the whitened
-residuals ``(x - mu) L`` (``L`` the Cholesky factor of the precision) are a
-matrix product, so the cost is BLAS's; the M-step's weighted moments are
-matrix products over the same blocks and add up, so data larger than memory
-can be streamed block by block.
+Each EM iteration is one pass of a Numba kernel over the samples
+(:mod:`._kernels`, driven by :mod:`._gmm_steps`): blocks of a few hundred
+rows are whitened for every component by one BLAS product, the
+responsibilities are formed and folded at once into the sufficient
+statistics (counts, first moments, second moments about the current means),
+so the ``n x K`` responsibilities are never stored; chunks of blocks run in
+parallel (``n_threads``) and their statistics add up, in chunk order.  ``X``
+may be a memory map of data larger than memory.
 
 Covariance types: ``full`` (one matrix per component), ``tied`` (one matrix
 shared), ``diag`` (one vector per component), ``spherical`` (one variance
@@ -33,7 +36,7 @@ __all__ = ["GaussianMixture"]
 
 COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
 INIT_PARAMS = ("kmeans", "k-means++", "random", "random_from_data")
-#: Rows per block in the E- and M-steps.
+#: Rows per block in the input checks.
 BLOCK = 65536
 
 
@@ -47,9 +50,11 @@ def check_data(X: Any, name: str = "X") -> np.ndarray:
         arr = arr[:, None]
     if arr.ndim != 2 or arr.shape[0] == 0 or arr.shape[1] == 0:
         raise InputFormatError(f"{name} must be a non-empty samples x features matrix")
-    if not np.all(np.isfinite(arr)):
-        bad = int(np.argwhere(~np.isfinite(arr))[0, 0])
-        raise InputFormatError(f"{name} has a NaN or infinite value (row {bad + 1})")
+    for lo in range(0, arr.shape[0], BLOCK):  # by blocks: X may be a memory map
+        part = arr[lo : lo + BLOCK]
+        if not np.all(np.isfinite(part)):
+            bad = lo + int(np.argwhere(~np.isfinite(part))[0, 0])
+            raise InputFormatError(f"{name} has a NaN or infinite value (row {bad + 1})")
     return np.ascontiguousarray(arr)
 
 
@@ -182,7 +187,7 @@ class _GMMProblem:
         self.w = weights
         self.starts = starts
         self.n_starts = 0
-        self.center = np.average(X, axis=0, weights=weights)
+        self.center = (weights @ X) / weights.sum()
         self.scatter = None
         if model.covariance_type == "tied":  # the data's scatter about the centre, once
             self.scatter = scatter(X, weights, self.center)

@@ -169,3 +169,15 @@ def test_blocked_kernels_equal_scikit_learn_with_one_and_two_threads(covariance_
         assert np.allclose(getattr(fits[0], name), getattr(sk, name), rtol=0, atol=1e-8)
         assert np.array_equal(getattr(fits[0], name), getattr(fits[1], name))
     assert np.allclose(fits[0].lower_bounds_, sk.lower_bounds_, rtol=0, atol=1e-8)
+
+
+def test_fits_a_memory_map_as_the_array(tmp_path):
+    X = three_blobs(4, (300, 200, 200)) * [1.0, 2.0, 0.5]
+    np.save(tmp_path / "x.npy", X)
+    mapped = np.load(tmp_path / "x.npy", mmap_mode="r")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # max_iter reached
+        a = GaussianMixture(3, max_iter=5, tol=0, random_state=0).fit(X)
+        b = GaussianMixture(3, max_iter=5, tol=0, random_state=0).fit(mapped)
+    assert np.array_equal(a.means_, b.means_)
+    assert np.array_equal(a.covariances_, b.covariances_)
