@@ -39,6 +39,7 @@ def register(commands: Any) -> None:
     verbs = group.add_subparsers(dest="verb", metavar="VERB", title="verbs")
     _add_check(verbs)
     _add_lod(verbs)
+    _add_npl(verbs)
     _add_map(verbs)
     group.set_defaults(_parser=group)
 
@@ -122,6 +123,40 @@ def _add_lod(verbs: Any) -> None:
                    help="largest family (2n - f bits) analysed (default: %(default)s)")  # fmt: skip
     add_run_options(p)
     p.set_defaults(_run=_cmd_lod)
+
+
+def _add_npl(verbs: Any) -> None:
+    p = verbs.add_parser(
+        "npl",
+        help="nonparametric linkage: NPL scores and Kong-Cox LODs",
+        description="Nonparametric linkage of the affected persons: at each position, the "
+        "posterior mean of the standardised S_all (or S_pairs) score of every family given "
+        "all markers, summed over families with two or more affected persons and divided by "
+        "the square root of their number (NPL, one-sided normal p-value), and the Kong and "
+        "Cox linear-model LOD with its p-value. No disease model is needed.",
+        epilog=examples(
+            "seqem linkage npl " + EXAMPLE + " --freq data/example_pedigree.freq "
+            "--step 2 -o npl.tsv --per-family npl_families.tsv",
+            "seqem linkage npl " + EXAMPLE + " --statistic pairs -o npl_pairs.tsv",
+        ),
+    )
+    _add_inputs(p)
+    p.add_argument("--statistic", choices=("all", "pairs"), default="all",
+                   help="S_all (Whittemore-Halpern) or S_pairs (default: %(default)s)")  # fmt: skip
+    g = p.add_argument_group("positions")
+    g.add_argument("--step", type=float, default=1.0, metavar="CM",
+                   help="grid step in cM (default: %(default)s)")  # fmt: skip
+    g.add_argument("--positions", metavar="CM,CM,...", help="explicit positions (cM) instead")
+    g.add_argument("--flank", type=float, default=0.0, metavar="CM",
+                   help="extend the grid this far beyond the first and last marker")  # fmt: skip
+    g.add_argument("--map-function", choices=("haldane", "kosambi"), default="haldane",
+                   help="cM to recombination fraction (default: %(default)s)")  # fmt: skip
+    p.add_argument("-o", "--output", default="-", metavar="NPL.tsv", help="TSV (default: stdout)")
+    p.add_argument("--per-family", metavar="FAM.tsv", help="each family's score at each position")
+    p.add_argument("--max-bits", type=positive_int, default=24, metavar="B",
+                   help="largest family (2n - f bits) analysed (default: %(default)s)")  # fmt: skip
+    add_run_options(p)
+    p.set_defaults(_run=_cmd_npl)
 
 
 def _add_map(verbs: Any) -> None:
@@ -358,6 +393,60 @@ def _f6(x: Any) -> str:
     """A LOD-scale number with six decimals (``-inf`` where the likelihood is zero)."""
     x = float(x)
     return f"{x:.6f}" if x == x and abs(x) != float("inf") else ("-inf" if x < 0 else "NA")
+
+
+def _grid(args: argparse.Namespace, cm: Any) -> Any:
+    import numpy as np
+
+    if args.positions:
+        return np.array(_float_list(args.positions, "--positions"))
+    if args.step <= 0:
+        raise SeqemError("--step must be positive")
+    lo, hi = float(cm.min()) - args.flank, float(cm.max()) + args.flank
+    return np.round(np.arange(lo, hi + args.step * 1e-9, args.step), 10)
+
+
+def _cmd_npl(args: argparse.Namespace, ctx: RunContext) -> int:
+    import numpy as np
+
+    from ..io.table import write_tsv
+    from ..linkage.data import check_family
+    from ..linkage.npl import npl
+
+    check_output_path(args.output)
+    check_output_path(args.per_family)
+    data = load(args, ctx)
+    for fam in data.families:
+        check_family(fam, data.source, allow_loops=True)
+    chroms: dict[str, list[int]] = {}
+    for i, m in enumerate(data.markers):
+        chroms.setdefault(m.chrom or "1", []).append(i)
+    rows, fam_rows = [], []
+    n_inf = 0
+    for chrom, idx in chroms.items():
+        cm = np.array([data.markers[i].cm for i in idx])
+        positions = _grid(args, cm)
+        res = npl(data, positions, statistic=args.statistic, map_name=args.map_function,
+                  markers=idx, n_threads=args.threads, max_bits=args.max_bits)  # fmt: skip
+        n_inf = int(res.informative.sum())
+        for j, x in enumerate(res.positions):
+            rows.append((chrom, f"{x:g}", _f6(res.z[j]), f"{res.p[j]:.4g}", _f6(res.kc_lod[j]),
+                         f"{res.kc_p[j]:.4g}"))  # fmt: skip
+            fam_rows += [(chrom, f"{x:g}", fam, _f6(res.z_family[f, j]))
+                         for f, fam in enumerate(res.families) if res.informative[f]]  # fmt: skip
+    write_tsv(args.output, ("chrom", "cm", "npl", "p", "kc_lod", "kc_p"), rows)
+    ctx.outputs.append(args.output)
+    if args.per_family:
+        write_tsv(args.per_family, ("chrom", "cm", "family", "z"), fam_rows)
+        ctx.outputs.append(args.per_family)
+    best = max(rows, key=lambda r: float(r[2]))
+    ctx.results.update(max_npl=float(best[2]), at_chrom=best[0], at_cm=float(best[1]),
+                       informative_families=n_inf, statistic=args.statistic)  # fmt: skip
+    ctx.info(
+        f"seqem linkage npl: {len(rows)} positions, {n_inf} informative families, maximum NPL "
+        f"{float(best[2]):.3f} at {best[0]}:{best[1]} cM -> {args.output}"
+    )
+    return 0
 
 
 def _cmd_map(args: argparse.Namespace, ctx: RunContext) -> int:

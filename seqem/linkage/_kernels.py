@@ -513,3 +513,61 @@ def transition_derivative(v, dv_male, dv_female, masks, thetas, male):  # pragma
             _butterfly_derivative(
                 v, dv_male, dv_female, bl * block, (bl + 1) * block, m, thetas[k], male[k]
             )
+
+
+@njit(**PJIT)
+def npl_scores(
+    n_states, order, father, mother, pat_bit, mat_bit, founder_gene, n_genes, affected
+):  # pragma: no cover - jitted
+    """S_pairs and S_all of the affected persons for every state.
+
+    S_pairs: sum over pairs of affected persons of the alleles they share
+    identical by descent (the better of the two ways to match their genes).
+    S_all (Whittemore and Halpern 1994): the mean over the ``2^a`` ways of
+    picking one gene from each affected person of the product, over founder
+    genes, of the factorial of how often the gene was picked; walked in
+    Gray-code order, one person's pick changing per step.
+    """
+    out = np.empty((n_states, 2))
+    n = order.size
+    a = affected.size
+    n_chunks = (n_states + CHUNK - 1) // CHUNK
+    for ch in prange(n_chunks):
+        genes = np.empty((n, 2), dtype=np.int64)
+        count = np.zeros(n_genes, dtype=np.int64)
+        pick = np.zeros(a, dtype=np.int64)
+        for u in range(ch * CHUNK, min(n_states, (ch + 1) * CHUNK)):
+            _gene_flow(u, order, father, mother, pat_bit, mat_bit, founder_gene, genes)
+            pairs = 0.0
+            for i in range(a):
+                p = affected[i]
+                for j in range(i + 1, a):
+                    q = affected[j]
+                    straight = (genes[p, 0] == genes[q, 0]) + (genes[p, 1] == genes[q, 1])
+                    crossed = (genes[p, 0] == genes[q, 1]) + (genes[p, 1] == genes[q, 0])
+                    pairs += straight if straight > crossed else crossed
+            for g in range(n_genes):
+                count[g] = 0
+            prod = 1.0
+            for i in range(a):
+                pick[i] = 0
+                g = genes[affected[i], 0]
+                count[g] += 1
+                prod *= count[g]
+            total = prod
+            for step in range(1, 1 << a):
+                i = 0
+                while not (step >> i) & 1:
+                    i += 1
+                p = affected[i]
+                g_old = genes[p, pick[i]]
+                prod /= count[g_old]
+                count[g_old] -= 1
+                pick[i] = 1 - pick[i]
+                g_new = genes[p, pick[i]]
+                count[g_new] += 1
+                prod *= count[g_new]
+                total += prod
+            out[u, 0] = pairs
+            out[u, 1] = total / (1 << a)
+    return out

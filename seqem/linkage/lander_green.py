@@ -364,12 +364,29 @@ def multipoint(
 
 def _family_curve(space, emis, cm, positions, trait, map_fn, n_threads):
     """log10 L(trait at x, markers) - log10 L(markers), and ln L(markers)."""
+    out = np.empty(positions.size)
+    if len(emis) == 0:
+        return np.full(positions.size, math.log10(float(trait.mean()))), 0.0
+    ln10 = math.log(10.0)
+
+    def visit(j: int, left: np.ndarray, right: np.ndarray, den: float) -> None:
+        num = float(np.dot(left * trait, right))
+        out[j] = (math.log(num) - math.log(den)) / ln10 if num > 0 else -math.inf
+
+    loglik = scan_positions(space, emis, cm, positions, map_fn, visit, n_threads)
+    return out, loglik
+
+
+def scan_positions(space, emis, cm, positions, map_fn, visit, n_threads=None) -> float:
+    """Call ``visit(j, left, right, den)`` for every position; return ln L(markers).
+
+    ``left * right`` is proportional to the posterior of the inheritance
+    vector at ``positions[j]`` given all markers, ``left`` carrying the
+    markers up to the position and ``right`` those beyond; ``den`` is
+    ``sum(left * right)`` with both on one scale (the trait-free likelihood).
+    """
     n = space.n_states
     k = len(emis)
-    ln10 = math.log(10.0)
-    out = np.empty(positions.size)
-    if k == 0:
-        return np.full(positions.size, math.log10(float(trait.mean()))), 0.0
     with _jit.threads(n_threads):
         # forward vectors (normalised), with log scales
         fwd = []
@@ -388,7 +405,6 @@ def _family_curve(space, emis, cm, positions, trait, map_fn, n_threads):
             scale += math.log(s)
             v /= s
             fwd.append(v.copy())
-        loglik = scale
         # backward: bwd[i] = P(markers after i | state at i), normalised
         bwd = [np.empty(0)] * k
         b = np.ones(n)
@@ -426,9 +442,8 @@ def _family_curve(space, emis, cm, positions, trait, map_fn, n_threads):
                     base_left = fwd[right - 1].copy()
                     space.transition(base_left, _marker_theta(map_fn, cm[right - 1], cm[right]))
                     den[right] = float(np.dot(base_left, base_right))
-            num = float(np.dot(left_v * trait, right_v))
-            out[j] = (math.log(num) - math.log(den[right])) / ln10 if num > 0 else -math.inf
-    return out, loglik
+            visit(j, left_v, right_v, den[right])
+    return scale
 
 
 def ordered_loglik(

@@ -274,3 +274,20 @@ def test_make_cross_data_reproduces_the_files(tmp_path):
     for name in module.FILES:
         assert (tmp_path / name).read_text() == (DATA / name).read_text()
         assert (DATA / name).read_bytes() == (DATA.parent / "seqem" / "data" / name).read_bytes()
+
+
+def test_npl_of_the_example_pedigrees(run, tmp_path):
+    from .conftest import DATA
+
+    out, fam = tmp_path / "npl.tsv", tmp_path / "fam.tsv"
+    files = [str(DATA / f"example_pedigree.{e}") for e in ("ped", "dat", "map", "freq")]
+    inputs = ["--ped", files[0], "--dat", files[1], "--map", files[2], "--freq", files[3]]
+    result = run("linkage", "npl", *inputs, "--step", "4", "-o", out, "--per-family", fam, "-q")
+    assert result.code == 0, result.err
+    rows = [line.split("\t") for line in out.read_text().splitlines()]
+    assert rows[0] == ["chrom", "cm", "npl", "p", "kc_lod", "kc_p"]
+    chr1 = [r for r in rows[1:] if r[0] == "1"]
+    best = max(chr1, key=lambda r: float(r[2]))
+    assert float(best[2]) > 3 and abs(float(best[1]) - 42) <= 10 and float(best[3]) < 1e-3
+    assert max(float(r[2]) for r in rows[1:] if r[0] == "2") < 2
+    assert len(fam.read_text().splitlines()) > len(rows)
