@@ -53,7 +53,18 @@ def _add_inputs(p: argparse.ArgumentParser) -> None:
     g.add_argument("--model", metavar="F.model", help="disease model (MERLIN .model)")
     g.add_argument("--linkage-ped", metavar="PEDFILE", help="LINKAGE pedfile (pre/post-makeped)")
     g.add_argument("--linkage-dat", metavar="DATAFILE", help="LINKAGE datafile")
+    g.add_argument("--fam", metavar="F.fam", help="PLINK .fam (pedigrees, affection in PHENO)")
+    g.add_argument("--vcf", metavar="F.vcf.gz", help="genotypes for --fam, by sample = IID")
+    g.add_argument("--region", metavar="CHR:START-END", help="SNPs of --vcf in this region")
+    g.add_argument("--cm-per-mb", type=float, default=1.0, metavar="X",
+                   help="--vcf SNPs without --map: X cM per Mb (default: %(default)s)")  # fmt: skip
     g.add_argument("--trait", metavar="NAME", help="affection trait to analyse (default: first)")
+    g = p.add_argument_group("checks")
+    g.add_argument("--allow-loops", action="store_true",
+                   help="accept marriage and inbreeding loops (handled exactly)")  # fmt: skip
+    g.add_argument("--zero-mendelian", action="store_true",
+                   help="set a family's genotypes at a marker to missing where they are "
+                   "inconsistent with the pedigree (logged), instead of stopping")  # fmt: skip
 
 
 def _add_model_options(p: argparse.ArgumentParser) -> None:
@@ -79,7 +90,6 @@ def _add_check(verbs: Any) -> None:
     _add_inputs(p)
     p.add_argument("-o", "--output", default="-", metavar="ERRORS.tsv",
                    help="problems as TSV (default: stdout)")  # fmt: skip
-    p.add_argument("--allow-loops", action="store_true", help="accept pedigrees with loops")
     p.add_argument("--max-bits", type=positive_int, default=24, metavar="B",
                    help="largest family checked (default: %(default)s)")  # fmt: skip
     add_run_options(p)
@@ -198,29 +208,63 @@ def _add_map(verbs: Any) -> None:
     p.set_defaults(_run=_cmd_map)
 
 
-def load(args: argparse.Namespace, ctx: RunContext) -> LinkageData:
-    from ..io.pedigree import read_linkage, read_merlin
+def load(args: argparse.Namespace, ctx: RunContext, *, prepare: bool = True) -> LinkageData:
+    """Read the data set the options name; check it (and zero Mendelian errors if asked)."""
+    from ..io.pedigree import read_fam_vcf, read_linkage, read_merlin
 
     merlin = args.ped is not None or args.dat is not None
     linkage = args.linkage_ped is not None or args.linkage_dat is not None
-    if merlin == linkage:
-        raise SeqemError("give either --ped and --dat (MERLIN) or --linkage-ped and --linkage-dat")
+    plink = args.fam is not None or args.vcf is not None
+    if merlin + linkage + plink != 1:
+        raise SeqemError(
+            "give one input set: --ped and --dat (MERLIN), --linkage-ped and --linkage-dat, "
+            "or --fam and --vcf"
+        )
+    if args.region is not None and not plink:
+        raise SeqemError("--region selects SNPs of --vcf")
     if merlin:
         if args.ped is None or args.dat is None:
             raise SeqemError("--ped and --dat go together")
         data = read_merlin(args.ped, args.dat, args.map, args.freq, args.model, trait=args.trait)
-    else:
+    elif linkage:
         if args.linkage_ped is None or args.linkage_dat is None:
             raise SeqemError("--linkage-ped and --linkage-dat go together")
         for name in ("map", "freq", "model"):
             if getattr(args, name) is not None:
                 raise SeqemError(f"--{name} belongs to the MERLIN input; the datafile has it")
         data = read_linkage(args.linkage_ped, args.linkage_dat)
+    else:
+        if args.fam is None or args.vcf is None:
+            raise SeqemError("--fam and --vcf go together")
+        data = read_fam_vcf(args.fam, args.vcf, region=args.region, map=args.map,
+                            cm_per_mb=args.cm_per_mb)  # fmt: skip
+        if getattr(args, "model", None) is not None:
+            from ..io.pedigree import _read_model
+
+            data.trait = _read_model(args.model)[0]
     n = sum(f.n for f in data.families)
     ctx.info(
         f"{data.source}: {len(data.families)} families, {n} persons, {len(data.markers)} markers"
     )
+    if prepare:
+        _prepare(args, ctx, data)
     return data
+
+
+def _prepare(args: argparse.Namespace, ctx: RunContext, data: LinkageData) -> None:
+    from ..linkage.data import check_family
+
+    for fam in data.families:
+        check_family(fam, data.source, allow_loops=args.allow_loops)
+    if args.zero_mendelian:
+        problems = [p for p in _inconsistencies(data, args.max_bits) if p[1] != "*"]
+        index = {fam.id: f for f, fam in enumerate(data.families)}
+        for fam_id, marker, persons, _ in problems:
+            f, j = index[fam_id], data.marker_index(marker)
+            data.genotypes[f][:, j, :] = 0
+            ctx.info(f"family {fam_id}, marker {marker}: genotypes set to missing "
+                     f"(Mendelian inconsistency; suspects {persons or 'several'})")  # fmt: skip
+        ctx.results.update(zeroed=len(problems))
 
 
 def _model(args: argparse.Namespace, data: LinkageData) -> Any:
@@ -292,7 +336,7 @@ def _cmd_check(args: argparse.Namespace, ctx: RunContext) -> int:
     from ..linkage.data import check_family
 
     check_output_path(args.output)
-    data = load(args, ctx)
+    data = load(args, ctx, prepare=False)
     for fam in data.families:
         check_family(fam, data.source, allow_loops=args.allow_loops)
     problems = _inconsistencies(data, args.max_bits)
@@ -314,15 +358,12 @@ def _cmd_lod(args: argparse.Namespace, ctx: RunContext) -> int:
     import numpy as np
 
     from ..io.table import write_tsv
-    from ..linkage.data import check_family
     from ..linkage.lander_green import multipoint, twopoint
 
     check_output_path(args.output)
     check_output_path(args.per_family)
     check_output_path(args.plot)
     data = load(args, ctx)
-    for fam in data.families:
-        check_family(fam, data.source, allow_loops=True)
     model = _model(args, data)
     if args.twopoint is not None:
         thetas = np.array(_float_list(args.twopoint, "--twopoint"))
@@ -410,14 +451,11 @@ def _cmd_npl(args: argparse.Namespace, ctx: RunContext) -> int:
     import numpy as np
 
     from ..io.table import write_tsv
-    from ..linkage.data import check_family
     from ..linkage.npl import npl
 
     check_output_path(args.output)
     check_output_path(args.per_family)
     data = load(args, ctx)
-    for fam in data.families:
-        check_family(fam, data.source, allow_loops=True)
     chroms: dict[str, list[int]] = {}
     for i, m in enumerate(data.markers):
         chroms.setdefault(m.chrom or "1", []).append(i)
@@ -453,7 +491,6 @@ def _cmd_map(args: argparse.Namespace, ctx: RunContext) -> int:
     import numpy as np
 
     from ..io.table import write_tsv
-    from ..linkage.data import check_family
     from ..linkage.lander_green import map_function
     from ..linkage.mapping import estimate_recombination
 
@@ -461,8 +498,6 @@ def _cmd_map(args: argparse.Namespace, ctx: RunContext) -> int:
     if args.cross is not None:
         return _cross_map(args, ctx)
     data = load(args, ctx)
-    for fam in data.families:
-        check_family(fam, data.source, allow_loops=True)
     to_theta = map_function(args.map_function)
     from ..linkage.data import haldane_cm, kosambi_cm
 

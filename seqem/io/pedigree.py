@@ -618,3 +618,116 @@ def read_linkage(ped: str, dat: str) -> LinkageData:
         families, markers, genotypes, affection, liability, df.trait,
         trait_name=df.trait.name if df.trait else "trait", source=ped,
     )  # fmt: skip
+
+
+def read_fam_vcf(
+    fam: str,
+    vcf: str,
+    *,
+    region: str | None = None,
+    map: str | None = None,  # noqa: A002 - the file's name
+    cm_per_mb: float = 1.0,
+) -> LinkageData:
+    """Pedigrees from a PLINK ``.fam`` file with biallelic SNP genotypes from a VCF/BCF.
+
+    ``.fam`` columns: ``FID IID PAT MAT SEX PHENO`` (``0`` unknown parent;
+    sex 1/2/0; PHENO 1 unaffected, 2 affected, 0 or -9 missing).  VCF samples
+    are matched by IID (or ``FID_IID``); persons without a VCF column are
+    untyped.  Markers are the region's biallelic SNPs (ids, or ``CHR:POS``
+    where the id is ``.``), placed by a MERLIN map file when given (by
+    name) or at ``cm_per_mb`` cM per Mb; alleles are REF (1) and ALT (2), with
+    frequencies counted in the typed founders.
+    """
+    from .vcf import read_genotypes
+
+    fam, vcf = os.fspath(fam), os.fspath(vcf)
+    rows: list[tuple[int, list[str]]] = []
+    for number, line in _lines(fam):
+        tokens = line.split()
+        if not tokens:
+            continue
+        if len(tokens) != 6:
+            raise InputFormatError(
+                f"{len(tokens)} columns where a .fam line has 6 (FID IID PAT MAT SEX PHENO)",
+                path=fam,
+                line=number,
+            )
+        pheno = tokens[5]
+        if pheno not in ("0", "-9", "1", "2"):
+            raise InputFormatError(
+                f"family {tokens[0]}: person {tokens[1]}: phenotype {pheno!r} is not 1, 2, 0 or "
+                "-9 (affection status)",
+                path=fam,
+                line=number,
+            )
+        rows.append((number, tokens))
+    if not rows:
+        raise InputFormatError("no persons in the file", path=fam)
+    import pysam
+
+    try:
+        with pysam.VariantFile(vcf) as vf:
+            names = list(vf.header.samples)
+    except (OSError, ValueError) as exc:
+        raise InputFormatError(f"not a readable VCF/BCF file ({exc})", path=vcf) from None
+    column: dict[int, str] = {}
+    for i, (_, t) in enumerate(rows):
+        for key in (t[1], f"{t[0]}_{t[1]}"):
+            if key in names:
+                column[i] = key
+                break
+    if not column:
+        raise InputFormatError(
+            f"no person of {fam} is a sample of the VCF (samples are matched by IID or FID_IID)",
+            path=vcf,
+        )
+    wanted = list(dict.fromkeys(column.values()))
+    g = read_genotypes(vcf, region=region, samples=wanted)
+    sample_index = {s: k for k, s in enumerate(g.samples)}
+    mapped = _read_map(map) if map else {}
+    markers = []
+    keep = []
+    for j, name in enumerate(g.ids):
+        if map:
+            if name not in mapped:
+                continue
+            chrom, cm = mapped[name]
+        else:
+            chrom, cm = g.chrom[j], float(g.positions[j]) * cm_per_mb / 1e6
+        keep.append(j)
+        markers.append((name, chrom, cm, g.ref[j], g.alt[j]))
+    if not markers:
+        raise InputFormatError("no SNP of the VCF is on the map", path=map or vcf)
+    order = sorted(range(len(markers)), key=lambda k: (markers[k][1], markers[k][2]))
+    calls = g.calls[:, [keep[k] for k in order]]
+    markers = [markers[k] for k in order]
+    founder = [i for i, (_, t) in enumerate(rows) if t[2] == "0" and t[3] == "0"]
+    typed_founders = [sample_index[column[i]] for i in founder if i in column]
+    loci = []
+    for k, (name, chrom, cm, ref, alt) in enumerate(markers):
+        col = calls[:, k]
+        pool = col[typed_founders] if typed_founders else col
+        pool = pool[pool >= 0]
+        if pool.size == 0:
+            pool = col[col >= 0]
+        alt_freq = float(pool.sum()) / (2 * pool.size) if pool.size else 0.5
+        alt_freq = min(
+            max(alt_freq, 1.0 / (2 * max(pool.size, 1) + 2)), 1 - 1.0 / (2 * max(pool.size, 1) + 2)
+        )
+        loci.append(MarkerLocus(name, (ref, alt), np.array([1 - alt_freq, alt_freq]), chrom, cm))
+    raw: dict[str, list[tuple[int, str, str]]] = {}
+    pair = {0: ("1", "1"), 1: ("1", "2"), 2: ("2", "2"), -1: ("0", "0")}
+    for k, locus in enumerate(loci):
+        entries = []
+        for i, (number, _) in enumerate(rows):
+            value = int(calls[sample_index[column[i]], k]) if i in column else -1
+            a, b = pair[value]
+            entries.append((number, a, b))
+        raw[locus.name] = entries
+    labelled = [dataclasses.replace(m, labels=("1", "2")) for m in loci]
+    families, genotypes, affection, liability = _build_families(
+        [(n, t[:5] + [t[5] if t[5] != "-9" else "0"]) for n, t in rows], fam, labelled, raw, 5,
+        pre_columns=5,
+    )  # fmt: skip
+    return LinkageData(families, loci, genotypes, affection, liability, None, trait_name="PHENO",
+                       source=fam)  # fmt: skip

@@ -291,3 +291,69 @@ def test_npl_of_the_example_pedigrees(run, tmp_path):
     assert float(best[2]) > 3 and abs(float(best[1]) - 42) <= 10 and float(best[3]) < 1e-3
     assert max(float(r[2]) for r in rows[1:] if r[0] == "2") < 2
     assert len(fam.read_text().splitlines()) > len(rows)
+
+
+def test_zero_mendelian_and_loops_options(run, tmp_path):
+    people, _ = simulate()
+    rows = list(people)
+    (pid, fa, mo, sex, aff), h = rows[7]
+    parents = {rows[2][1][0][1], rows[2][1][1][1], rows[6][1][0][1], rows[6][1][1][1]}
+    wrong = next(a for a in (1, 2, 3, 4) if a not in parents)
+    bad = [np.array(h[0]), np.array(h[1])]
+    bad[0][1] = bad[1][1] = wrong
+    rows[7] = ((pid, fa, mo, sex, aff), bad)
+    files = write_merlin(tmp_path, rows=rows)
+    out = tmp_path / "lod.tsv"
+    result = run("linkage", "lod", *merlin_args(files), "--zero-mendelian", "-o", out)
+    assert result.code == 0, result.err
+    assert "family F1, marker M2: genotypes set to missing" in result.err
+    # a loop (a child of persons 5 and 9: uncle and niece) is refused unless allowed
+    rows = list(people)
+    rows.append((("10", "5", "9", "1", "2"), people[0][1]))
+    files = write_merlin(tmp_path, rows=rows)
+    result = run("linkage", "lod", *merlin_args(files), "-o", out)
+    assert result.code != 0 and "loop" in result.err and "--allow-loops" in result.err
+    result = run("linkage", "lod", *merlin_args(files), "--allow-loops", "--zero-mendelian",
+                 "-o", out)  # fmt: skip
+    assert result.code == 0, result.err
+
+
+def test_plink_fam_with_vcf_equals_merlin(run, tmp_path):
+    """The same biallelic genotypes as .fam + VCF and as MERLIN files: equal LODs."""
+    rng = np.random.default_rng(4)
+    people, _ = simulate()
+    n_snps = 6
+    cm = [10.0 + 2.0 * k for k in range(n_snps)]
+    calls = {}
+    for (pid, fa, mo, _, _), _h in people:
+        if fa == "0":
+            calls[pid] = rng.integers(0, 2, size=(2, n_snps))
+        else:
+            calls[pid] = np.stack([calls[fa][rng.integers(2)], calls[mo][rng.integers(2)]])
+    fam = tmp_path / "f.fam"
+    fam.write_text("".join(f"F1 {pid} {fa} {mo} {sex} {aff}\n"
+                           for (pid, fa, mo, sex, aff), _ in people))  # fmt: skip
+    header = "##fileformat=VCFv4.2\n##contig=<ID=1>\n"
+    header += '##FORMAT=<ID=GT,Number=1,Type=String,Description="Genotype">\n'
+    ids = [p[0][0] for p in people]
+    lines = [header + "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\t" + "\t".join(ids)]
+    for k in range(n_snps):
+        gts = "\t".join(f"{calls[i][0, k]}/{calls[i][1, k]}" for i in ids)
+        lines.append(f"1\t{int(cm[k] * 1e6)}\trs{k}\tA\tG\t.\tPASS\t.\tGT\t{gts}")
+    vcf = tmp_path / "g.vcf"
+    vcf.write_text("\n".join(lines) + "\n")
+    ped = tmp_path / "m.ped"
+    ped.write_text("".join(
+        f"F1 {pid} {fa} {mo} {sex} {aff} "
+        + " ".join(f"{calls[pid][0, k] + 1}/{calls[pid][1, k] + 1}" for k in range(n_snps)) + "\n"
+        for (pid, fa, mo, sex, aff), _ in people))  # fmt: skip
+    (tmp_path / "m.dat").write_text("A PHENO\n" + "".join(f"M rs{k}\n" for k in range(n_snps)))
+    (tmp_path / "m.map").write_text("".join(f"1 rs{k} {cm[k]}\n" for k in range(n_snps)))
+    a, b = tmp_path / "a.tsv", tmp_path / "b.tsv"
+    common = ["--preset", "dominant", "--disease-freq", "0.01", "--positions", "9,12.5,20", "-q"]
+    r1 = run("linkage", "lod", "--fam", fam, "--vcf", vcf, *common, "-o", a)
+    assert r1.code == 0, r1.err
+    r2 = run("linkage", "lod", "--ped", ped, "--dat", tmp_path / "m.dat", "--map",
+             tmp_path / "m.map", *common, "-o", b)  # fmt: skip
+    assert r2.code == 0, r2.err
+    assert a.read_text() == b.read_text()

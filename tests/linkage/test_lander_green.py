@@ -105,6 +105,10 @@ def random_family(rng, shape):
         father = np.array([-1, -1, 0, -1, 3])
         mother = np.array([-1, -1, 1, -1, 2])
         sex = np.array([1, 2, 2, 1, 1])
+    elif shape == "six, four loci":
+        father = np.array([-1, -1, -1, 0, 0, 3])
+        mother = np.array([-1, -1, -1, 1, 1, 2])
+        sex = np.array([1, 2, 2, 1, 2, 1])
     else:  # half sibs
         father = np.array([-1, -1, -1, 0, 0])
         mother = np.array([-1, -1, -1, 1, 2])
@@ -157,6 +161,33 @@ def test_chain_equals_brute_force(shape, seed):
     ]
     ref = brute_loglik(fam, loci, thetas)
     assert got / LN10 == pytest.approx(ref / LN10, abs=1e-9)
+
+
+def test_six_persons_four_loci_equal_brute_force():
+    """The acceptance's largest brute-force case: 6 persons, 3 markers and the trait."""
+    rng = np.random.default_rng(7)
+    fam = random_family(rng, "six, four loci")
+    freqs = [rng.dirichlet(np.ones(3)) for _ in range(3)]
+    calls = [simulate_calls(rng, fam, f, missing=0.15) for f in freqs]
+    model = TraitModel("t", 0.1, np.array([[0.05, 0.7, 0.9]]))
+    status = np.array([2, 1, 0, 2, 1, 2], dtype=np.int8)
+    classes = np.ones(fam.n, dtype=int)
+    thetas = [0.05, 0.2, 0.35]
+    space = InheritanceSpace.of(fam)
+    emis = [
+        marker_emission(space, calls[0], freqs[0], 1),
+        marker_emission(space, calls[1], freqs[1], 1),
+        trait_emission(space, status, classes, model, 1),
+        marker_emission(space, calls[2], freqs[2], 1),
+    ]
+    loci = [
+        ("marker", (calls[0], freqs[0])),
+        ("marker", (calls[1], freqs[1])),
+        ("trait", (status, classes, model)),
+        ("marker", (calls[2], freqs[2])),
+    ]
+    got = chain_loglik(space, emis, thetas, 1) / LN10
+    assert got == pytest.approx(brute_loglik(fam, loci, thetas) / LN10, abs=1e-9)
 
 
 def test_trait_walk_equals_per_state_sum():
