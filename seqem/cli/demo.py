@@ -43,8 +43,8 @@ DESCRIPTION = """\
 Run seqem on the bundled examples and write the outputs to OUTDIR: 'seqem hmm
 segment' on DNA, 'seqem hmm fit' + 'decode' on a numeric table, 'seqem profile
 build' + 'search' on a protein family, 'seqem haplo freq' and 'ld' on a cohort
-VCF, 'seqem deconv run' on bulk expression; each result is compared with the
-simulated truth."""
+VCF, 'seqem deconv run' on bulk expression, 'seqem linkage lod' and 'npl' on
+pedigrees; each result is compared with the simulated truth."""
 
 
 def register(commands: Any) -> None:
@@ -208,6 +208,7 @@ def _cmd_demo(args: argparse.Namespace, ctx: RunContext) -> int:
             n_members = sum(line.startswith(">member") for line in fh)
         cohort_lines = _demo_ld(data, outdir, out, args.threads)
         deconv_lines, deconv_rmse = _demo_deconv(data, outdir, out)
+        linkage_lines, linkage_peak = _demo_linkage(data, outdir, out, args.threads)
         data_dir = str(data)
     fasta, signal = os.path.join(data_dir, FASTA), os.path.join(data_dir, SIGNAL)
 
@@ -222,6 +223,7 @@ def _cmd_demo(args: argparse.Namespace, ctx: RunContext) -> int:
         profile_members_found=members,
         profile_decoys_found=decoys,
         deconvolution_rmse=deconv_rmse,
+        linkage_peak=linkage_peak,
     )
     seqs = seg.seqs
     lines = [
@@ -257,6 +259,8 @@ def _cmd_demo(args: argparse.Namespace, ctx: RunContext) -> int:
         "",
         *deconv_lines,
         "",
+        *linkage_lines,
+        "",
         "The same with the commands:",
         f"   seqem hmm segment {fasta} -n {N_DNA_STATES} -o {out['segments']}"
         + (f" --plot {out['plot']}" if "plot" in out else ""),
@@ -271,10 +275,65 @@ def _cmd_demo(args: argparse.Namespace, ctx: RunContext) -> int:
         f"-o {out['haps']}",
         f"   seqem haplo ld {os.path.join(data_dir, COHORT)} --region {COHORT_REGION} "
         f"-o {out['ld']}" + (f" --plot {out['ld_plot']}" if "ld_plot" in out else ""),
+        "   seqem linkage lod " + _pedigree_args(data_dir) + f" --model "
+        f"{os.path.join(data_dir, PEDIGREE + '.model')} --step 2 -o {out['lod']}",
+        "   seqem linkage npl " + _pedigree_args(data_dir) + f" --step 2 -o {out['npl']}",
     ]
     if not ctx.quiet:
         print("\n".join(lines))
     return 0
+
+
+PEDIGREE = "example_pedigree"
+PEDIGREE_GENE = ("1", 42.0)
+
+
+def _pedigree_args(data_dir: str) -> str:
+    return " ".join(
+        f"--{ext} {os.path.join(data_dir, PEDIGREE + '.' + ext)}"
+        for ext in ("ped", "dat", "map", "freq")
+    )
+
+
+def _demo_linkage(
+    data: Path, outdir: str, out: dict[str, str], threads: int
+) -> tuple[list[str], dict[str, float]]:
+    """Part 6: parametric and nonparametric linkage of simulated pedigrees."""
+    import numpy as np
+
+    from ..io.pedigree import read_merlin
+    from ..linkage.lander_green import multipoint
+    from ..linkage.npl import npl
+
+    files = [str(data / f"{PEDIGREE}.{e}") for e in ("ped", "dat", "map", "freq", "model")]
+    d = read_merlin(*files)
+    chrom, gene = PEDIGREE_GENE
+    idx = [i for i, m in enumerate(d.markers) if m.chrom == chrom]
+    cm = np.array([d.markers[i].cm for i in idx])
+    positions = np.arange(cm.min(), cm.max() + 1e-9, 2.0)
+    mp = multipoint(d, positions, markers=idx, n_threads=threads)
+    hlod, alpha = mp.hlod()
+    res = npl(d, positions, markers=idx, n_threads=threads)
+    out["lod"] = os.path.join(outdir, "pedigree_lod.tsv")
+    out["npl"] = os.path.join(outdir, "pedigree_npl.tsv")
+    write_text(out["lod"], "chrom\tcm\tlod\thlod\talpha\n" + "".join(
+        f"{chrom}\t{x:g}\t{v:.6f}\t{h:.6f}\t{a:.6f}\n"
+        for x, v, h, a in zip(positions, mp.total, hlod, alpha, strict=True)))  # fmt: skip
+    write_text(out["npl"], "chrom\tcm\tnpl\tp\tkc_lod\n" + "".join(
+        f"{chrom}\t{x:g}\t{z:.6f}\t{p:.4g}\t{k:.6f}\n"
+        for x, z, p, k in zip(positions, res.z, res.p, res.kc_lod, strict=True)))  # fmt: skip
+    best = int(np.argmax(mp.total))
+    best_npl = int(np.argmax(res.z))
+    peak = {"lod": float(mp.total[best]), "lod_cm": float(positions[best]),
+            "npl": float(res.z[best_npl]), "npl_cm": float(positions[best_npl])}  # fmt: skip
+    return [
+        f"6. Linkage: {len(d.families)} simulated pedigrees of {PEDIGREE}.ped, "
+        f"{len(idx)} markers on chromosome {chrom}; the disease gene is at {gene:g} cM",
+        f"   multipoint LOD: {out['lod']}; maximum {peak['lod']:.2f} at {peak['lod_cm']:g} cM "
+        f"(HLOD {hlod[best]:.2f}, alpha {alpha[best]:.2f})",
+        f"   NPL (S_all):    {out['npl']}; maximum {peak['npl']:.2f} at {peak['npl_cm']:g} cM "
+        f"(p {res.p[best_npl]:.2g})",
+    ], peak
 
 
 def _demo_deconv(data: Path, outdir: str, out: dict[str, str]) -> tuple[list[str], float]:

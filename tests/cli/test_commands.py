@@ -226,6 +226,11 @@ def test_demo(tmp_path, run):
     assert (outdir / "cohort_haplotypes.tsv").read_text().startswith("haplotype\tfrequency")
     # deconvolution of the simulated bulk samples
     assert rep["results"]["deconvolution_rmse"] < 0.025  # measured 0.0128
+    # linkage of the simulated pedigrees: the peaks near the gene at 42 cM
+    peak = rep["results"]["linkage_peak"]
+    assert peak["lod"] > 3 and abs(peak["lod_cm"] - 42) <= 10  # measured 5.07 at 48
+    assert peak["npl"] > 3 and abs(peak["npl_cm"] - 42) <= 10  # measured 4.65 at 50
+    assert (outdir / "pedigree_lod.tsv").read_text().startswith("chrom\tcm\tlod")
 
 
 def test_segment_plot(tmp_path, run, two_state):
