@@ -40,6 +40,10 @@ __all__ = [
 #: Largest inheritance space analysed (2^24 float64 = 128 MiB per vector).
 MAX_BITS = 24
 
+#: Bytes the forward vectors and emissions of a family's markers may take
+#: before the scan keeps checkpoints instead (about 4 sqrt(markers) vectors).
+MEMORY_BUDGET = 4 * 2**30
+
 #: Positions closer than this (cM) to a marker are taken at the marker.
 SNAP = 1e-6
 
@@ -353,10 +357,10 @@ def multipoint(
                 f"family {fam.id}: the affection statuses are impossible under the model"
             )
         ll_t[f] = math.log(mean_t)
-        emis = [
-            marker_emission(space, data.genotypes[f][:, i, :], locs[k].freqs, n_threads)
-            for k, i in enumerate(idx)
-        ]
+
+        def emis(k: int, f: int = f, space: InheritanceSpace = space) -> np.ndarray:
+            return marker_emission(space, data.genotypes[f][:, idx[k], :], locs[k].freqs, n_threads)
+
         lod[f], ll_m[f] = _family_curve(space, emis, cm, positions, trait, map_fn, n_threads)
         lod[f] -= ll_t[f] / math.log(10.0)
     return Multipoint(positions, lod, ll_m, ll_t, [fam.id for fam in data.families])
@@ -365,7 +369,7 @@ def multipoint(
 def _family_curve(space, emis, cm, positions, trait, map_fn, n_threads):
     """log10 L(trait at x, markers) - log10 L(markers), and ln L(markers)."""
     out = np.empty(positions.size)
-    if len(emis) == 0:
+    if len(cm) == 0:
         return np.full(positions.size, math.log10(float(trait.mean()))), 0.0
     ln10 = math.log(10.0)
 
@@ -382,20 +386,47 @@ def scan_positions(space, emis, cm, positions, map_fn, visit, n_threads=None) ->
 
     ``left * right`` is proportional to the posterior of the inheritance
     vector at ``positions[j]`` given all markers, ``left`` carrying the
-    markers up to the position and ``right`` those beyond; ``den`` is
-    ``sum(left * right)`` with both on one scale (the trait-free likelihood).
+    markers up to the position and ``right`` those beyond; ``den`` is the
+    trait-free likelihood on the same scale.
+
+    ``emis`` is a list of marker emission vectors or a function of the marker
+    index that computes one.  When the forward vectors and emissions of all
+    markers fit in :data:`MEMORY_BUDGET` they are kept; otherwise the forward
+    pass keeps a checkpoint every ``ceil(sqrt(K))`` markers and the backward
+    sweep recomputes one segment at a time (emissions computed again as
+    needed), so memory is about ``4 sqrt(K)`` vectors.
     """
     n = space.n_states
-    k = len(emis)
+    k = len(cm)
+    get = emis if callable(emis) else emis.__getitem__
+    fits = 8.0 * n * (2 * k + 4) <= MEMORY_BUDGET
+    stride = 1 if fits else max(1, math.isqrt(max(k - 1, 0)) + 1)
+    stored: dict[int, np.ndarray] = {}  # emissions kept when everything fits
+
+    def emission(i: int) -> np.ndarray:
+        if i in stored:
+            return stored[i]
+        e = get(i)
+        if fits:
+            stored[i] = e
+        return e
+
+    def theta(i: int) -> float:
+        return _marker_theta(map_fn, cm[i], cm[i + 1])
+
+    right_of = np.searchsorted(cm, positions, side="right")
+    groups: dict[int, list[int]] = {}
+    for j, r in enumerate(right_of.tolist()):
+        groups.setdefault(int(r), []).append(j)
     with _jit.threads(n_threads):
-        # forward vectors (normalised), with log scales
-        fwd = []
+        # forward pass: normalised vectors at checkpoints, and the log-likelihood
+        ckpt: dict[int, np.ndarray] = {}
         scale = 0.0
         v = np.full(n, 1.0 / n)
         for i in range(k):
             if i:
-                space.transition(v, _marker_theta(map_fn, cm[i - 1], cm[i]))
-            v = v * emis[i]
+                v = space.transition(v, theta(i - 1))
+            v = v * emission(i)
             s = float(v.sum())
             if not s > 0:
                 raise InputFormatError(
@@ -404,45 +435,57 @@ def scan_positions(space, emis, cm, positions, map_fn, visit, n_threads=None) ->
                 )
             scale += math.log(s)
             v /= s
-            fwd.append(v.copy())
-        # backward: bwd[i] = P(markers after i | state at i), normalised
-        bwd = [np.empty(0)] * k
-        b = np.ones(n)
-        bwd[k - 1] = b.copy()
-        for i in range(k - 2, -1, -1):
-            b = b * emis[i + 1]
-            space.transition(b, _marker_theta(map_fn, cm[i], cm[i + 1]))
-            b /= float(b.sum())
-            bwd[i] = b.copy()
-        # markers-only likelihood across each interval (scaled like the curve)
-        den: dict[int, float] = {}
-        for j, x in enumerate(positions):
-            right = int(np.searchsorted(cm, x, side="right"))  # first marker right of x
-            if right == 0:
-                left_v = np.full(n, 1.0 / n)
-                base_right = emis[0] * bwd[0]
-                right_v = base_right.copy()
-                space.transition(right_v, float(map_fn(cm[0] - x)))
-            elif right == k:
-                left_v = fwd[k - 1].copy()
-                space.transition(left_v, float(map_fn(x - cm[k - 1])))
-                right_v = np.ones(n)
+            if i % stride == 0:
+                ckpt[i] = v.copy()
+        fwd: dict[int, np.ndarray] = {}
+
+        def forward(i: int) -> np.ndarray:
+            if i in ckpt:
+                return ckpt[i]
+            if i not in fwd:  # recompute the segment from its checkpoint
+                fwd.clear()
+                start = i - i % stride
+                w = ckpt[start]
+                for m in range(start + 1, min(start + stride, k)):
+                    w = space.transition(w.copy(), theta(m - 1)) * emission(m)
+                    w /= float(w.sum())
+                    fwd[m] = w
+            return fwd[i]
+
+        # backward sweep: bwd_next = P(markers after i + 1 | state at i + 1), normalised
+        bwd_next = np.ones(n)
+        e_next: np.ndarray | None = None
+        for i in range(k - 1, -1, -1):
+            f_i = forward(i)
+            js = groups.get(i + 1, [])
+            if i == k - 1:
+                for j in js:
+                    left = space.transition(f_i.copy(), float(map_fn(positions[j] - cm[i])))
+                    visit(j, left, np.ones(n), 1.0)
+                bwd = np.ones(n)
             else:
-                left_v = fwd[right - 1].copy()
-                space.transition(left_v, float(map_fn(x - cm[right - 1])))
-                base_right = emis[right] * bwd[right]
-                right_v = base_right.copy()
-                space.transition(right_v, float(map_fn(cm[right] - x)))
-            if right not in den:
-                if right == 0:
-                    den[right] = float(base_right.sum()) / n
-                elif right == k:
-                    den[right] = 1.0
-                else:
-                    base_left = fwd[right - 1].copy()
-                    space.transition(base_left, _marker_theta(map_fn, cm[right - 1], cm[right]))
-                    den[right] = float(np.dot(base_left, base_right))
-            visit(j, left_v, right_v, den[right])
+                assert e_next is not None
+                base_right = e_next * bwd_next
+                if js:
+                    base_left = space.transition(f_i.copy(), theta(i))
+                    den = float(np.dot(base_left, base_right))
+                    for j in js:
+                        x = positions[j]
+                        left = space.transition(f_i.copy(), float(map_fn(x - cm[i])))
+                        right = space.transition(base_right.copy(), float(map_fn(cm[i + 1] - x)))
+                        visit(j, left, right, den)
+                bwd = space.transition(base_right, theta(i))
+                bwd /= float(bwd.sum())
+            bwd_next = bwd
+            e_next = emission(i)
+        js = groups.get(0, [])
+        if js:
+            assert e_next is not None
+            base_right = e_next * bwd_next
+            den = float(base_right.sum()) / n
+            for j in js:
+                right = space.transition(base_right.copy(), float(map_fn(cm[0] - positions[j])))
+                visit(j, np.full(n, 1.0 / n), right, den)
     return scale
 
 

@@ -363,3 +363,16 @@ def test_mendelian_error_is_reported():
     data = LinkageData([fam], [marker], [calls], [np.zeros(5, np.int8)], [np.ones(5, int)], model)
     with pytest.raises(ValueError, match="inconsistent"):
         multipoint(data, np.array([10.0]), n_threads=1)
+
+
+@needs_shared
+def test_checkpointed_scan_equals_the_stored_one(monkeypatch):
+    """Over the memory budget the scan keeps checkpoints and recomputes: same curve."""
+    import seqem.linkage.lander_green as LG
+
+    data = merlin()
+    positions = np.array([0.0, 5.0, 12.5, 45.0, 47.0, 71.0, 95.0, 100.0])
+    stored = multipoint(data, positions, n_threads=1).total
+    monkeypatch.setattr(LG, "MEMORY_BUDGET", 1)
+    checkpointed = multipoint(data, positions, n_threads=1).total
+    np.testing.assert_allclose(checkpointed, stored, rtol=0, atol=1e-10)
