@@ -17,6 +17,17 @@ log-likelihood plus the log density of the mixture of ``Dirichlet(alpha_j +
 posterior estimate ``(c + alpha) / (|c| + |alpha|)``.  The M-step is one
 minorise-maximise step on the mixture (component weights from the current
 probabilities, then the weighted mode), so the objective never falls.
+
+Sequence weights
+----------------
+A family's training set is rarely an even sample: subfamilies with many
+close members would otherwise outvote the divergent ones, which then get
+aligned to the majority's register.  As hmmbuild weights the rows of an
+alignment, training weights each sequence by Henikoff position-based
+weights (:func:`alignment_weights`), computed from the alignment of the
+training sequences to the current model (maximum expected accuracy, as
+``seqem profile align`` makes it); the weights are recomputed from each
+refined model until they settle (:func:`train`, ``reweight``).
 """
 
 from __future__ import annotations
@@ -32,6 +43,7 @@ from ..em.engine import FitResult, run_em
 from ..errors import InputFormatError, ParameterError
 from ..hmm._kernels import sequence_chunks
 from . import _kernels as K
+from ._train_kernels import weighted_group_counts
 from .model import DD, DM, II, IM, MD, MI, MM, ProfileHMM
 from .priors import DirichletMixture, ProfilePrior, default_prior
 
@@ -43,6 +55,7 @@ __all__ = [
     "initial_model",
     "shifted_log_density",
     "mm_step",
+    "alignment_weights",
 ]
 
 Params = dict[str, np.ndarray]
@@ -233,6 +246,7 @@ def surgery(
     *,
     threshold: float = 0.5,
     n_threads: int | None = None,
+    weights: np.ndarray | None = None,
 ) -> ProfileHMM | None:
     """Model surgery (Krogh et al. 1994): remove unused match states, add used inserts.
 
@@ -242,7 +256,8 @@ def surgery(
     ``threshold`` of the sequences enter becomes new match states, as many
     as its mean length, with match emissions from its expected residue
     counts.  Kept nodes keep their parameters; new nodes start from typical
-    transitions.  The result needs refitting.
+    transitions.  The result needs refitting.  With ``weights`` (one per
+    sequence) the fractions are weighted.
 
     Returns
     -------
@@ -250,12 +265,12 @@ def surgery(
         The new model, or None when no node qualifies.
     """
     prior = default_prior(hmm.alphabet)
-    problem = ProfileEM(dsq, bounds, hmm, prior, n_threads=n_threads)
+    problem = ProfileEM(dsq, bounds, hmm, prior, n_threads=n_threads, weights=weights)
     stats, _ = problem.e_step(
         {"match": hmm.match, "insert": hmm.insert, "transitions": hmm.transitions}
     )
     cM, cI, cT = stats["match"], stats["insert"], stats["transitions"]
-    n = float(len(bounds) - 1)
+    n = float(len(bounds) - 1) if weights is None else float(np.sum(weights))
     M = hmm.M
     used = cM[1:].sum(axis=1) / n
     remove = set((np.flatnonzero(used < threshold) + 1).tolist())
@@ -407,6 +422,7 @@ def cross_fit(
     tol: float | None = None,
     random_state: Any = None,
     n_threads: int | None = None,
+    weights: np.ndarray | None = None,
 ) -> CrossFit:
     """Cross-fitted refinement: align each sequence to a model trained without it.
 
@@ -443,6 +459,9 @@ def cross_fit(
         Default ``1e-5`` per training residue.
     random_state : seed for the assignment of sequences to groups.
     n_threads : int, optional
+    weights : float64 array, shape (n_seq,), optional
+        Sequence weights: each sequence's counts (and its log-likelihood in
+        the cross-validated sum) are multiplied by its weight.
 
     Returns
     -------
@@ -471,13 +490,25 @@ def cross_fit(
     members = np.ascontiguousarray(members)
     M = start.M
 
+    gweights = None
+    if weights is not None:
+        gweights = np.asarray(weights, dtype=np.float64)
+        if gweights.shape != (n,) or np.any(gweights < 0):
+            raise ParameterError("cross-fit weights must be one non-negative number per sequence")
+        gweights = np.ascontiguousarray(gweights[order])
+
     def group_counts(models: list[tuple[np.ndarray, np.ndarray, np.ndarray]]):
         emM = np.stack([members @ m.T for m, _, _ in models])
         emI = np.stack([members @ i.T for _, i, _ in models])
         tr = np.stack([t.T for _, _, t in models])
         with _jit.threads(n_threads):
-            ll, cM, cI, cT = K.core_group_counts(gdsq, gbounds, groups, emM, emI, members, tr)
-        return float(ll.sum()), cM, cI, cT.transpose(0, 2, 1)
+            if gweights is None:
+                ll, cM, cI, cT = K.core_group_counts(gdsq, gbounds, groups, emM, emI, members, tr)
+                return float(ll.sum()), cM, cI, cT.transpose(0, 2, 1)
+            ll, cM, cI, cT = weighted_group_counts(
+                gdsq, gbounds, groups, emM, emI, members, tr, gweights
+            )
+        return float(np.dot(gweights, ll)), cM, cI, cT.transpose(0, 2, 1)
 
     params = (start.match, start.insert, start.transitions)
     _, cM, cI, cT = group_counts([params] * G)
@@ -540,16 +571,21 @@ def train(
     accelerate: str | None = "squarem",
     cross_fit_weight: float | None = 0.1,
     max_surgery: int = 3,
+    weighting: str = "pb",
+    reweight: int = 3,
 ) -> TrainResult:
     """Train a profile HMM from unaligned sequences.
 
-    Each of ``n_init`` runs starts from a different training sequence
-    (:func:`initial_model`), is fitted by Baum-Welch (MAP under the prior,
-    through the EM engine) and then refined by :func:`cross_fit`; the run
-    with the best cross-validated log-likelihood wins (the best EM objective
-    when the refinement is off).  The winner's parameters are finally
-    re-estimated from entropy-weighted expected counts, as hmmbuild
-    estimates from alignment counts.
+    A preliminary fit gives the sequence weights and the scale of the
+    counts.  Each of ``n_init`` runs starts from a different training
+    sequence (:func:`initial_model`), is fitted by Baum-Welch (MAP under the
+    prior, through the EM engine) and then refined by :func:`cross_fit`; the
+    run with the best cross-validated log-likelihood wins (the best EM
+    objective when the refinement is off) and goes through model surgery.
+    The weights are then recomputed from the winner and the winner refitted
+    until they settle.  The final parameters are re-estimated from
+    entropy-weighted expected counts, as hmmbuild estimates from alignment
+    counts.
 
     Parameters
     ----------
@@ -589,6 +625,20 @@ def train(
         decides whether a changed model is kept: each operated model is
         refitted by Baum-Welch and refined, and kept only if that likelihood
         rises).  ``M`` is then where training starts.
+    weighting : {"pb", "none"}
+        ``"pb"`` (default): sequence weights by :func:`alignment_weights`
+        (Henikoff position-based weights of the training sequences aligned
+        to the model), first from the preliminary fit, used in every run,
+        in :func:`cross_fit`, :func:`surgery` and the final estimate.
+        ``"none"``: every sequence weighs 1.  On bench/fn3 the weights
+        raised the positives found at E <= 0.01 from 49/50 to 50/50 and
+        the fragments' ROC50 from 0.74 to 0.75 (Pkinase and globin alike).
+    reweight : int
+        With ``weighting="pb"``: at most this many rounds (default 3) of
+        recomputing the weights from the chosen model and refitting it
+        (Baum-Welch, then :func:`cross_fit`) from where it stands; the
+        rounds stop once the weights change by less than 0.02 on average
+        (they sum to the number of sequences).
     """
     bounds = np.asarray(bounds, dtype=np.int64)
     lengths = np.diff(bounds)
@@ -603,11 +653,14 @@ def train(
         raise ParameterError(f"effn must be 'entropy' or 'none', got {effn!r}")
     if cross_fit_weight is not None and not 0 < cross_fit_weight <= 1:
         raise ParameterError(f"cross_fit_weight must be in (0, 1], got {cross_fit_weight}")
+    if weighting not in ("pb", "none"):
+        raise ParameterError(f"weighting must be 'pb' or 'none', got {weighting!r}")
     rng = np.random.default_rng(random_state)
     # seeds: sequences whose length is closest to M, in random order among ties
     order = np.argsort(np.abs(lengths - M) + rng.random(lengths.size) * 0.5)
     n = lengths.size
-    if temper == "entropy":
+    weights = None
+    if temper == "entropy" or weighting == "pb":
         q = int(order[0])
         start = initial_model(dsq[bounds[q] : bounds[q + 1]], alphabet, M=M)
         problem = ProfileEM(dsq, bounds, start, prior, n_threads=n_threads)
@@ -615,6 +668,9 @@ def train(
             problem, max_iter=max_iter, tol=tol, random_state=0, accelerate=accelerate
         )
         preliminary = _model(params, alphabet)
+        if weighting == "pb":
+            weights = alignment_weights(preliminary, dsq, bounds)
+    if temper == "entropy":
         neff = _entropy_reestimate(preliminary, dsq, bounds, prior, n_threads).effn
         scale = min(1.0, float(neff or n) / n)
     elif temper == "none":
@@ -625,7 +681,7 @@ def train(
         raise ParameterError(
             f"temper must be 'entropy', 'none' or a number in (0, 1], got {temper!r}"
         )
-    count_weights = np.full(n, scale)
+    count_weights = np.full(n, scale) if weights is None else scale * weights
     best: TrainResult | None = None
     best_score = -np.inf
     for run in range(n_init):
@@ -642,7 +698,7 @@ def train(
         if cross_fit_weight is not None:
             refined = cross_fit(
                 dsq, bounds, hmm, prior, weight=cross_fit_weight, tol=tol,
-                random_state=seed, n_threads=n_threads,
+                random_state=seed, n_threads=n_threads, weights=weights,
             )  # fmt: skip
             hmm, score = refined.hmm, refined.loglik
         if best is None or score > best_score:
@@ -651,7 +707,7 @@ def train(
     if cross_fit_weight is not None:
         seed = best.fit.seed
         for _ in range(max_surgery):
-            operated = surgery(best.hmm, dsq, bounds, n_threads=n_threads)
+            operated = surgery(best.hmm, dsq, bounds, n_threads=n_threads, weights=weights)
             if operated is None:
                 break
             problem = ProfileEM(
@@ -663,17 +719,42 @@ def train(
             refined = cross_fit(
                 dsq, bounds, _model(params, alphabet, name=name, nseq=n), prior,
                 weight=cross_fit_weight, tol=tol, random_state=seed, n_threads=n_threads,
+                weights=weights,
             )  # fmt: skip
             if not refined.loglik > best_score:
                 break
             best, best_score = TrainResult(refined.hmm, fit, refined), refined.loglik
     assert best is not None
+    for _ in range(reweight if weights is not None else 0):
+        # the weights of the chosen model's alignment; refit until they settle
+        new = alignment_weights(best.hmm, dsq, bounds)
+        if np.mean(np.abs(new - weights)) < 0.02:
+            break
+        weights = new
+        problem = ProfileEM(
+            dsq, bounds, best.hmm, prior, n_threads=n_threads, weights=scale * weights
+        )
+        params, fit = run_em(
+            problem, max_iter=max_iter, tol=tol, random_state=best.fit.seed,
+            accelerate=accelerate,
+        )  # fmt: skip
+        hmm = _model(params, alphabet, name=name, nseq=n)
+        refined = None
+        if cross_fit_weight is not None:
+            refined = cross_fit(
+                dsq, bounds, hmm, prior, weight=cross_fit_weight, tol=tol,
+                random_state=best.fit.seed, n_threads=n_threads, weights=weights,
+            )  # fmt: skip
+            hmm = refined.hmm
+        best = TrainResult(hmm, fit, refined)
     if effn == "entropy":
-        final = _entropy_reestimate(best.hmm, dsq, bounds, prior, n_threads)
+        final = _entropy_reestimate(best.hmm, dsq, bounds, prior, n_threads, weights=weights)
         best = dataclasses.replace(best, hmm=final)
     elif best.cross_fit is not None:
         # the refined alignment, counted at the weight the EM runs used
-        final = _entropy_reestimate(best.hmm, dsq, bounds, prior, n_threads, scale=scale)
+        final = _entropy_reestimate(
+            best.hmm, dsq, bounds, prior, n_threads, scale=scale, weights=weights
+        )
         final.effn = None
         best = dataclasses.replace(best, hmm=final)
     return best
@@ -686,10 +767,12 @@ def _entropy_reestimate(
     prior: ProfilePrior,
     n_threads: int | None,
     scale: float | None = None,
+    weights: np.ndarray | None = None,
 ) -> ProfileHMM:
     """Mean-posterior parameters from the expected counts under ``hmm``.
 
-    The counts are scaled to the entropy-weighted effective sequence number
+    The counts (each sequence's times its weight, when ``weights`` are
+    given) are scaled to the entropy-weighted effective sequence number
     (``scale`` None) or by ``scale``.
     """
     from .build import (
@@ -700,7 +783,7 @@ def _entropy_reestimate(
         relative_entropy_target,
     )
 
-    problem = ProfileEM(dsq, bounds, hmm, prior, n_threads=n_threads)
+    problem = ProfileEM(dsq, bounds, hmm, prior, n_threads=n_threads, weights=weights)
     params = {"match": hmm.match, "insert": hmm.insert, "transitions": hmm.transitions}
     stats, _ = problem.e_step(params)
     counts = (stats["match"], stats["insert"], stats["transitions"])
@@ -716,4 +799,39 @@ def _entropy_reestimate(
     out = ProfileHMM(hmm.alphabet, match, insert, t, name=hmm.name, nseq=hmm.nseq, effn=float(neff))
     if scale is None:
         out.meta["em_effn"] = "entropy"
+    return out
+
+
+def alignment_weights(hmm: ProfileHMM, dsq: np.ndarray, bounds: np.ndarray) -> np.ndarray:
+    """Position-based weights of sequences aligned to ``hmm``.
+
+    Each sequence is aligned to the model by maximum expected accuracy (as
+    :func:`seqem.profile.align.align`); the residues in the M match states
+    make an alignment of M columns, and the weights are hmmbuild's Henikoff
+    position-based weights of its rows (:func:`seqem.profile.build.pb_weights`).
+
+    Parameters
+    ----------
+    hmm : ProfileHMM
+    dsq : uint8 array, shape (T,)
+        Residue codes of all sequences, concatenated.
+    bounds : int64 array, shape (n_seq + 1,)
+
+    Returns
+    -------
+    float64 array, shape (n_seq,)
+        Weights summing to ``n_seq``.
+    """
+    from .align import align
+    from .build import pb_weights
+
+    n = len(bounds) - 1
+    aligned = align(hmm, dsq, bounds, [str(q) for q in range(n)])
+    codes = np.full((n, hmm.M), 255, dtype=np.uint8)  # 255: no residue (ignored)
+    for q in range(n):
+        pos = aligned.match[q]
+        k = np.flatnonzero(pos > 0)
+        codes[q, k] = dsq[bounds[q] + pos[k] - 1]
+    w = pb_weights(codes, hmm.alphabet)
+    out: np.ndarray = w * (n / w.sum())
     return out

@@ -105,8 +105,9 @@ def test_training_recovers_a_planted_motif():
     # the motif residue has frequency 0.925 in the data; position-based
     # weights favour the mutated sequences, so the default fit is flatter
     assert np.all(res.hmm.match[1:].max(axis=1) > 0.6)
+    # unweighted maximum likelihood recovers the residue frequency
     raw = train(dsq, bounds, DNA, M=8, n_init=3, random_state=1, max_iter=200, tol=1e-4,
-                effn="none", cross_fit_weight=None)  # fmt: skip
+                effn="none", cross_fit_weight=None, weighting="none")  # fmt: skip
     np.testing.assert_allclose(raw.hmm.match[1:].max(axis=1), 0.925, atol=0.06)
 
 
@@ -224,3 +225,45 @@ def test_surgery_keeps_a_model_that_fits():
     bounds = np.arange(0, 121, 6, dtype=np.int64)
     hmm = initial_model(motif, DNA, M=6, weight=0.9)
     assert surgery(hmm, dsq, bounds) is None
+
+
+@pytest.mark.parametrize("n_groups", [8, 3])
+def test_cross_fit_sequence_weights(n_groups):
+    """Weights multiply each sequence's counts: all weights 2 at cross-fit
+    weight 0.1 is weight 0.2 unweighted (the held-out models see the same
+    counts), with the cross-validated sum doubled; one group per sequence
+    (8) and larger groups (3) take different paths."""
+    from seqem.profile.priors import default_prior
+    from seqem.profile.train import cross_fit, initial_model
+
+    rng = np.random.default_rng(5)
+    dsq, bounds = random_seqs(rng, 8, 5, 12)
+    start = initial_model(dsq[: bounds[1]], DNA, M=6)
+    prior = default_prior(DNA)
+    kw = dict(n_groups=n_groups, random_state=1, max_rounds=3, tol=-np.inf)
+    plain = cross_fit(dsq, bounds, start, prior, weight=0.2, **kw)
+    doubled = cross_fit(dsq, bounds, start, prior, weight=0.1, weights=np.full(8, 2.0), **kw)
+    np.testing.assert_allclose(doubled.history, 2 * np.asarray(plain.history), rtol=1e-9)
+    np.testing.assert_allclose(doubled.hmm.match, plain.hmm.match, atol=1e-10)
+    np.testing.assert_allclose(doubled.hmm.transitions, plain.hmm.transitions, atol=1e-10)
+    with pytest.raises(ParameterError):
+        cross_fit(dsq, bounds, start, prior, weights=np.ones(7))
+
+
+def test_alignment_weights_favour_the_odd_sequence():
+    """Three copies of one sequence and one different sequence: the
+    position-based weights of their alignment to a model give the odd one
+    the most weight, the copies equal weights, and the weights sum to n."""
+    from seqem.profile.train import alignment_weights
+
+    rng = np.random.default_rng(6)
+    a = rng.integers(0, 20, size=20)
+    b = a.copy()
+    b[::2] = rng.integers(0, 20, size=10)
+    dsq = np.concatenate([a, a, a, b]).astype(np.uint8)
+    bounds = np.arange(0, 81, 20, dtype=np.int64)
+    hmm = initial_model(a, AMINO, M=20, weight=0.9)
+    w = alignment_weights(hmm, dsq, bounds)
+    assert w.sum() == pytest.approx(4.0)
+    assert w[0] == pytest.approx(w[1]) == pytest.approx(w[2])
+    assert w[3] > 1.5 * w[0]
