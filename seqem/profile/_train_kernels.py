@@ -1,5 +1,3 @@
-# mypy: ignore-errors
-# (a Numba kernel module, untyped by design like those in pyproject's mypy overrides)
 """Numba kernels of Baum-Welch training that weight sequences within groups.
 
 :func:`weighted_group_counts` is :func:`seqem.profile._kernels.core_group_counts`
