@@ -74,6 +74,7 @@ def _options(args: argparse.Namespace) -> dict[str, Any]:
         "max_iter": args.max_iter,
         "tol": args.tol,
         "random_state": args.seed,
+        "n_threads": args.threads,
     }
 
 
@@ -91,7 +92,7 @@ def _add_fit(verbs: Any) -> None:
     p.add_argument("--covariance-type", choices=COVARIANCE_TYPES, default="full",
                    help="(default: %(default)s)")  # fmt: skip
     p.add_argument("-o", "--output", required=True, metavar="MODEL.json")
-    add_run_options(p, threads=False)
+    add_run_options(p)
     p.set_defaults(_run=_cmd_fit)
 
 
@@ -129,7 +130,7 @@ def _add_select(verbs: Any) -> None:
                    metavar="T,U", help="(default: all four)")  # fmt: skip
     p.add_argument("--model", metavar="BEST.json", help="also write the best model")
     p.add_argument("-o", "--output", default="-", metavar="BIC.tsv")
-    add_run_options(p, threads=False)
+    add_run_options(p)
     p.set_defaults(_run=_cmd_select)
 
 
