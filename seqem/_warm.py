@@ -122,6 +122,10 @@ def _warm_linkage() -> None:
             TraitModel("t", 0.01, np.array([[0.01, 0.9, 0.9]])),
         )  # fmt: skip
         LG.chain_loglik(space, [e, t], [0.1])
+        from .linkage import _kernels as LK
+
+        LK.dot2(e, t)
+        LK.dot3(e, t, e)
     _warm_map()
     import warnings as _w
 

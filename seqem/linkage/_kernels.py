@@ -571,3 +571,21 @@ def npl_scores(
             out[u, 0] = pairs
             out[u, 1] = total / (1 << a)
     return out
+
+
+@njit(**PJIT)
+def dot3(a, b, c):  # pragma: no cover - jitted
+    """``sum(a * b * c)`` (in the kernels' thread pool, not BLAS's)."""
+    s = 0.0
+    for i in prange(a.size):
+        s += a[i] * b[i] * c[i]
+    return s
+
+
+@njit(**PJIT)
+def dot2(a, b):  # pragma: no cover - jitted
+    """``sum(a * b)`` (in the kernels' thread pool, not BLAS's)."""
+    s = 0.0
+    for i in prange(a.size):
+        s += a[i] * b[i]
+    return s

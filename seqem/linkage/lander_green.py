@@ -374,7 +374,7 @@ def _family_curve(space, emis, cm, positions, trait, map_fn, n_threads):
     ln10 = math.log(10.0)
 
     def visit(j: int, left: np.ndarray, right: np.ndarray, den: float) -> None:
-        num = float(np.dot(left * trait, right))
+        num = float(K.dot3(left, trait, right))
         out[j] = (math.log(num) - math.log(den)) / ln10 if num > 0 else -math.inf
 
     loglik = scan_positions(space, emis, cm, positions, map_fn, visit, n_threads)
@@ -468,7 +468,7 @@ def scan_positions(space, emis, cm, positions, map_fn, visit, n_threads=None) ->
                 base_right = e_next * bwd_next
                 if js:
                     base_left = space.transition(f_i.copy(), theta(i))
-                    den = float(np.dot(base_left, base_right))
+                    den = float(K.dot2(base_left, base_right))
                     for j in js:
                         x = positions[j]
                         left = space.transition(f_i.copy(), float(map_fn(x - cm[i])))
@@ -562,6 +562,6 @@ def twopoint(
             for j, theta in enumerate(thetas):
                 moved = trait.copy()
                 space.transition(moved, float(theta))
-                value = float(np.dot(emis, moved)) / space.n_states
+                value = float(K.dot2(emis, moved)) / space.n_states
                 out[f, j] = math.log10(value / base) if value > 0 else -math.inf
     return out

@@ -112,9 +112,9 @@ class _MapProblem:
                     K.transition_derivative(
                         w, dm, df, space.masks, space.thetas(tm, tf), space.male
                     )
-                    like = float(np.dot(fwd[i], w))
-                    rec[i, 0] += tm * (1 - tm) * float(np.dot(fwd[i], dm)) / like + n_male * tm
-                    rec[i, 1] += tf * (1 - tf) * float(np.dot(fwd[i], df)) / like + n_female * tf
+                    like = float(K.dot2(fwd[i], w))
+                    rec[i, 0] += tm * (1 - tm) * float(K.dot2(fwd[i], dm)) / like + n_male * tm
+                    rec[i, 1] += tf * (1 - tf) * float(K.dot2(fwd[i], df)) / like + n_female * tf
                     b = w / float(w.sum())
         return {"rec": rec}, total
 

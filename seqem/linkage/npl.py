@@ -162,8 +162,7 @@ def npl(
             j: int, left: np.ndarray, right: np.ndarray, den: float, f: int = f,
             zv: np.ndarray = zv,
         ) -> None:  # fmt: skip
-            post = left * right
-            z_family[f, j] = float(np.dot(post, zv)) / float(post.sum())
+            z_family[f, j] = float(K.dot3(left, right, zv)) / float(K.dot2(left, right))
 
         scan_positions(space, emis, cm, positions, map_fn, visit, n_threads)
     n_inf = int(informative.sum())
