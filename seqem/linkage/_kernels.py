@@ -301,10 +301,28 @@ BLOCK = 4096
 
 @njit(**JIT)
 def _butterfly(v, lo, hi, m, t):  # pragma: no cover - jitted
+    s = 1.0 - t
+    if m & (m - 1) == 0:
+        # one bit: runs of m states pair with the run m further on
+        if 2 * m <= hi - lo:
+            for base in range(lo, hi, 2 * m):
+                for u in range(base, base + m):
+                    a = v[u]
+                    b = v[u + m]
+                    v[u] = s * a + t * b
+                    v[u + m] = t * a + s * b
+        elif not lo & m:
+            # the range is the lower partner of the one m further on (ranges of
+            # a power-of-two length no larger than m, aligned to it)
+            for u in range(lo, hi):
+                a = v[u]
+                b = v[u + m]
+                v[u] = s * a + t * b
+                v[u + m] = t * a + s * b
+        return
     high = m
     while high & (high - 1):
         high &= high - 1
-    s = 1.0 - t
     for u in range(lo, hi):
         if u & high:
             continue
