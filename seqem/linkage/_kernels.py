@@ -607,3 +607,217 @@ def dot2(a, b):  # pragma: no cover - jitted
     for i in prange(a.size):
         s += a[i] * b[i]
     return s
+
+
+@njit(**JIT)
+def _add_edge(
+    root, alle, ncand, wt, g1, g2, a, b, freqs, n_genes, tmp_al, tmp_wt
+):  # pragma: no cover - jitted
+    """Add the constraint {allele(g1), allele(g2)} = {a, b}; False if no assignment is left.
+
+    ``root[g]``: the component of gene ``g`` (-1 unconstrained); per component
+    root ``r``: ``ncand[r]`` candidate assignments (at most two), candidate
+    ``c`` giving gene ``g`` allele ``alle[c, g]``, with the product of its
+    genes' frequencies ``wt[c, r]``.
+    """
+    r1 = root[g1]
+    r2 = root[g2]
+    if r1 < 0 and r2 < 0:
+        if g1 == g2:
+            if a != b:
+                return False
+            root[g1] = g1
+            alle[0, g1] = a
+            wt[0, g1] = freqs[a - 1]
+            ncand[g1] = 1
+            return True
+        root[g1] = g1
+        root[g2] = g1
+        alle[0, g1] = a
+        alle[0, g2] = b
+        wt[0, g1] = freqs[a - 1] * freqs[b - 1]
+        if a != b:
+            alle[1, g1] = b
+            alle[1, g2] = a
+            wt[1, g1] = wt[0, g1]
+            ncand[g1] = 2
+        else:
+            ncand[g1] = 1
+        return True
+    if r1 < 0 or r2 < 0:
+        # one gene new: it takes the allele its partner's candidates leave
+        if r1 < 0:
+            r, known, new = r2, g2, g1
+        else:
+            r, known, new = r1, g1, g2
+        k = 0
+        for c in range(ncand[r]):
+            x = alle[c, known]
+            if x == a:
+                y = b
+            elif x == b:
+                y = a
+            else:
+                continue
+            for g in range(n_genes):
+                if root[g] == r:
+                    alle[k, g] = alle[c, g]
+            alle[k, new] = y
+            wt[k, r] = wt[c, r] * freqs[y - 1]
+            k += 1
+        ncand[r] = k
+        root[new] = r
+        return k > 0
+    if r1 == r2:
+        k = 0
+        for c in range(ncand[r1]):
+            x = alle[c, g1]
+            y = alle[c, g2]
+            if (x == a and y == b) or (x == b and y == a):
+                if k != c:
+                    for g in range(n_genes):
+                        if root[g] == r1:
+                            alle[k, g] = alle[c, g]
+                    wt[k, r1] = wt[c, r1]
+                k += 1
+        ncand[r1] = k
+        return k > 0
+    # two components join: pairs of candidates that satisfy the edge
+    k = 0
+    for c1 in range(ncand[r1]):
+        for c2 in range(ncand[r2]):
+            x = alle[c1, g1]
+            y = alle[c2, g2]
+            if (x == a and y == b) or (x == b and y == a):
+                if k < 2:
+                    for g in range(n_genes):
+                        if root[g] == r1:
+                            tmp_al[k, g] = alle[c1, g]
+                        elif root[g] == r2:
+                            tmp_al[k, g] = alle[c2, g]
+                    tmp_wt[k] = wt[c1, r1] * wt[c2, r2]
+                k += 1
+    for g in range(n_genes):
+        if root[g] == r2:
+            root[g] = r1
+    for c in range(min(k, 2)):
+        for g in range(n_genes):
+            if root[g] == r1:
+                alle[c, g] = tmp_al[c, g]
+        wt[c, r1] = tmp_wt[c]
+    ncand[r1] = min(k, 2)
+    return k > 0
+
+
+@njit(**PJIT)
+def marker_emissions_tree(
+    n_states,
+    levels,
+    father,
+    mother,
+    pat_bit,
+    mat_bit,
+    founder_gene,
+    n_genes,
+    is_founder,
+    calls,
+    freqs,
+    wbit_of_pat,
+    wbit_of_mat,
+    level_of_wbit,
+    offsets,
+):  # pragma: no cover - jitted
+    """P(marker genotypes | state) by a depth-first walk over the meioses.
+
+    The founder-allele graph of the persons placed so far is kept level by
+    level (union-find over founder genes, at most two candidate assignments
+    per component), so vectors that share their first persons' meioses
+    share its construction, and a walk position whose graph has become
+    inconsistent skips its whole subtree (those states stay 0).  Layout of
+    the walk as in :func:`trait_emissions_tree`; ``offsets[l]``: the lowest
+    walk bit of level ``l`` (its subtree is everything below).
+    """
+    out = np.zeros(n_states)
+    n_levels = levels.size
+    n_persons = father.size
+    chunk = 1 << 12
+    if chunk > n_states:
+        chunk = n_states
+    n_chunks = n_states // chunk
+    for ch in prange(n_chunks):
+        genes = np.empty((n_persons, 2), dtype=np.int64)
+        root = np.empty((n_levels + 1, n_genes), dtype=np.int64)
+        alle = np.zeros((n_levels + 1, 2, n_genes), dtype=np.int64)
+        ncand = np.zeros((n_levels + 1, n_genes), dtype=np.int64)
+        wt = np.zeros((n_levels + 1, 2, n_genes))
+        tmp_al = np.zeros((2, n_genes), dtype=np.int64)
+        tmp_wt = np.zeros(2)
+        ok = True
+        # the founders
+        for g in range(n_genes):
+            root[0, g] = -1
+        for p in range(n_persons):
+            if is_founder[p]:
+                genes[p, 0] = founder_gene[p]
+                genes[p, 1] = founder_gene[p] + 1
+                if calls[p, 0] > 0 and ok:
+                    ok = _add_edge(
+                        root[0], alle[0], ncand[0], wt[0], genes[p, 0], genes[p, 1],
+                        calls[p, 0], calls[p, 1], freqs, n_genes, tmp_al, tmp_wt,
+                    )  # fmt: skip
+        if not ok:
+            continue
+        w = ch * chunk
+        end = (ch + 1) * chunk
+        start = 0
+        while w < end:
+            dead = -1
+            for lev in range(start, n_levels):
+                p = levels[lev]
+                b = wbit_of_pat[lev]
+                s = 0 if b < 0 else (w >> b) & 1
+                genes[p, 0] = genes[father[p], s]
+                b = wbit_of_mat[lev]
+                s = 0 if b < 0 else (w >> b) & 1
+                genes[p, 1] = genes[mother[p], s]
+                root[lev + 1, :] = root[lev, :]
+                alle[lev + 1, :, :] = alle[lev, :, :]
+                ncand[lev + 1, :] = ncand[lev, :]
+                wt[lev + 1, :, :] = wt[lev, :, :]
+                if calls[p, 0] > 0:
+                    if not _add_edge(
+                        root[lev + 1], alle[lev + 1], ncand[lev + 1], wt[lev + 1],
+                        genes[p, 0], genes[p, 1], calls[p, 0], calls[p, 1], freqs, n_genes,
+                        tmp_al, tmp_wt,
+                    ):  # fmt: skip
+                        dead = lev
+                        break
+            if dead >= 0:
+                # every state below this person's meioses is impossible
+                w = ((w >> offsets[dead]) + 1) << offsets[dead]
+            else:
+                total = 1.0
+                for g in range(n_genes):
+                    if root[n_levels, g] == g:
+                        s_c = 0.0
+                        for c in range(ncand[n_levels, g]):
+                            s_c += wt[n_levels, c, g]
+                        total *= s_c
+                u = 0
+                for lev in range(n_levels):
+                    p = levels[lev]
+                    b = wbit_of_pat[lev]
+                    if b >= 0 and (w >> b) & 1:
+                        u |= 1 << pat_bit[p]
+                    b = wbit_of_mat[lev]
+                    if b >= 0 and (w >> b) & 1:
+                        u |= 1 << mat_bit[p]
+                out[u] = total
+                w += 1
+            if w < end:
+                changed = w ^ (w - 1)
+                top = 0
+                while changed >> (top + 1):
+                    top += 1
+                start = level_of_wbit[top]
+    return out

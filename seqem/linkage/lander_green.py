@@ -44,6 +44,9 @@ MAX_BITS = 24
 #: before the scan keeps checkpoints instead (about 4 sqrt(markers) vectors).
 MEMORY_BUDGET = 4 * 2**30
 
+#: Marker likelihoods by the depth-first walk (from 12 bits); False: per state.
+TREE_MARKERS = True
+
 #: Positions closer than this (cM) to a marker are taken at the marker.
 SNAP = 1e-6
 
@@ -168,6 +171,38 @@ class InheritanceSpace:
         return v
 
 
+@dataclasses.dataclass(frozen=True)
+class _Walk:
+    """The depth-first walk's layout: non-founders (parents first) as levels, the
+    first level's meioses in the walk position's highest bits."""
+
+    levels: np.ndarray
+    wpat: np.ndarray
+    wmat: np.ndarray
+    level_of_wbit: np.ndarray
+    offsets: np.ndarray
+
+
+def _walk(space: InheritanceSpace) -> _Walk:
+    f = space.family
+    levels = np.array([p for p in space.order.tolist() if f.father[p] >= 0], dtype=np.int64)
+    free = [int(space.pat_bit[p] >= 0) + int(space.mat_bit[p] >= 0) for p in levels.tolist()]
+    offsets = np.concatenate([np.cumsum(free[::-1])[::-1][1:], [0]]).astype(np.int64)
+    wpat = np.full(levels.size, -1, dtype=np.int64)
+    wmat = np.full(levels.size, -1, dtype=np.int64)
+    level_of_wbit = np.zeros(max(space.bits, 1), dtype=np.int64)
+    for lev, p in enumerate(levels.tolist()):
+        at = int(offsets[lev])
+        if space.pat_bit[p] >= 0:
+            wpat[lev] = at
+            level_of_wbit[at] = lev
+            at += 1
+        if space.mat_bit[p] >= 0:
+            wmat[lev] = at
+            level_of_wbit[at] = lev
+    return _Walk(levels, wpat, wmat, level_of_wbit, offsets)
+
+
 def marker_emission(
     space: InheritanceSpace, calls: np.ndarray, freqs: np.ndarray, n_threads: int | None = None
 ) -> np.ndarray:
@@ -178,6 +213,17 @@ def marker_emission(
     typed = np.flatnonzero(calls[:, 0] > 0).astype(np.int64)
     if typed.size == 0:
         return np.ones(space.n_states)
+    if space.bits >= 12 and TREE_MARKERS:
+        walk = _walk(space)
+        f = space.family
+        with _jit.threads(n_threads):
+            return K.marker_emissions_tree(
+                space.n_states, walk.levels, f.father.astype(np.int64), f.mother.astype(np.int64),
+                space.pat_bit, space.mat_bit, space.founder_gene, space.n_genes, f.father < 0,
+                np.ascontiguousarray(calls, dtype=np.int64),
+                np.ascontiguousarray(freqs, dtype=np.float64),
+                walk.wpat, walk.wmat, walk.level_of_wbit, walk.offsets,
+            )  # fmt: skip
     ga = calls[typed, 0].astype(np.int64)
     gb = calls[typed, 1].astype(np.int64)
     with _jit.threads(n_threads):
@@ -209,28 +255,14 @@ def trait_emission(
         f = space.family
         factors_of = np.ones((f.n, 3))
         factors_of[pheno] = factors
-        levels = np.array([p for p in space.order.tolist() if f.father[p] >= 0], dtype=np.int64)
-        free = [int(space.pat_bit[p] >= 0) + int(space.mat_bit[p] >= 0) for p in levels.tolist()]
-        offsets = np.concatenate([np.cumsum(free[::-1])[::-1][1:], [0]]).astype(np.int64)
-        wpat = np.full(levels.size, -1, dtype=np.int64)
-        wmat = np.full(levels.size, -1, dtype=np.int64)
-        level_of_wbit = np.zeros(max(space.bits, 1), dtype=np.int64)
-        for lev, p in enumerate(levels.tolist()):
-            at = int(offsets[lev])
-            if space.pat_bit[p] >= 0:
-                wpat[lev] = at
-                level_of_wbit[at] = lev
-                at += 1
-            if space.mat_bit[p] >= 0:
-                wmat[lev] = at
-                level_of_wbit[at] = lev
-        phenotyped = [lev for lev, p in enumerate(levels.tolist()) if status[p] > 0]
+        walk = _walk(space)
+        phenotyped = [lev for lev, p in enumerate(walk.levels.tolist()) if status[p] > 0]
         last = max(phenotyped) if phenotyped else -1
         with _jit.threads(n_threads):
             return K.trait_emissions_tree(
-                space.n_states, levels, f.father.astype(np.int64), f.mother.astype(np.int64),
+                space.n_states, walk.levels, f.father.astype(np.int64), f.mother.astype(np.int64),
                 space.pat_bit, space.mat_bit, space.founder_gene, space.n_genes,
-                (f.father < 0), factors_of, q, wpat, wmat, level_of_wbit, last,
+                (f.father < 0), factors_of, q, walk.wpat, walk.wmat, walk.level_of_wbit, last,
             )  # fmt: skip
     with _jit.threads(n_threads):
         return K.trait_emissions(*space._args(), pheno, np.ascontiguousarray(factors), q)
