@@ -77,6 +77,27 @@ def _add_model_options(p: argparse.ArgumentParser) -> None:
                    help="P(affected | 0, 1, 2 disease alleles)")  # fmt: skip
 
 
+def _add_positions(p: argparse.ArgumentParser) -> Any:
+    """The trait-position grid options of ``lod`` and ``npl``; returns their group."""
+    g = p.add_argument_group("positions")
+    g.add_argument("--step", type=float, default=1.0, metavar="CM",
+                   help="grid step in cM (default: %(default)s)")  # fmt: skip
+    g.add_argument("--positions", metavar="CM,CM,...", help="explicit positions (cM) instead")
+    g.add_argument("--flank", type=float, default=0.0, metavar="CM",
+                   help="extend the grid this far beyond the first and last marker")  # fmt: skip
+    g.add_argument("--map-function", choices=("haldane", "kosambi"), default="haldane",
+                   help="cM to recombination fraction (default: %(default)s)")  # fmt: skip
+    return g
+
+
+def _by_chrom(data: LinkageData) -> dict[str, list[int]]:
+    """Marker indices per chromosome, in map order."""
+    chroms: dict[str, list[int]] = {}
+    for i, m in enumerate(data.markers):
+        chroms.setdefault(m.chrom or "1", []).append(i)
+    return chroms
+
+
 def _add_check(verbs: Any) -> None:
     p = verbs.add_parser(
         "check",
@@ -116,14 +137,7 @@ def _add_lod(verbs: Any) -> None:
     )
     _add_inputs(p)
     _add_model_options(p)
-    g = p.add_argument_group("positions")
-    g.add_argument("--step", type=float, default=1.0, metavar="CM",
-                   help="grid step in cM (default: %(default)s)")  # fmt: skip
-    g.add_argument("--positions", metavar="CM,CM,...", help="explicit positions (cM) instead")
-    g.add_argument("--flank", type=float, default=0.0, metavar="CM",
-                   help="extend the grid this far beyond the first and last marker")  # fmt: skip
-    g.add_argument("--map-function", choices=("haldane", "kosambi"), default="haldane",
-                   help="cM to recombination fraction (default: %(default)s)")  # fmt: skip
+    g = _add_positions(p)
     g.add_argument("--twopoint", metavar="THETAS",
                    help="two-point LODs against each marker at these thetas")  # fmt: skip
     p.add_argument("-o", "--output", default="-", metavar="LOD.tsv", help="TSV (default: stdout)")
@@ -153,14 +167,7 @@ def _add_npl(verbs: Any) -> None:
     _add_inputs(p)
     p.add_argument("--statistic", choices=("all", "pairs"), default="all",
                    help="S_all (Whittemore-Halpern) or S_pairs (default: %(default)s)")  # fmt: skip
-    g = p.add_argument_group("positions")
-    g.add_argument("--step", type=float, default=1.0, metavar="CM",
-                   help="grid step in cM (default: %(default)s)")  # fmt: skip
-    g.add_argument("--positions", metavar="CM,CM,...", help="explicit positions (cM) instead")
-    g.add_argument("--flank", type=float, default=0.0, metavar="CM",
-                   help="extend the grid this far beyond the first and last marker")  # fmt: skip
-    g.add_argument("--map-function", choices=("haldane", "kosambi"), default="haldane",
-                   help="cM to recombination fraction (default: %(default)s)")  # fmt: skip
+    _add_positions(p)
     p.add_argument("-o", "--output", default="-", metavar="NPL.tsv", help="TSV (default: stdout)")
     p.add_argument("--per-family", metavar="FAM.tsv", help="each family's score at each position")
     p.add_argument("--max-bits", type=positive_int, default=24, metavar="B",
@@ -358,7 +365,7 @@ def _cmd_lod(args: argparse.Namespace, ctx: RunContext) -> int:
     import numpy as np
 
     from ..io.table import write_tsv
-    from ..linkage.lander_green import multipoint, twopoint
+    from ..linkage.lander_green import hlod, multipoint, twopoint
 
     check_output_path(args.output)
     check_output_path(args.per_family)
@@ -371,7 +378,7 @@ def _cmd_lod(args: argparse.Namespace, ctx: RunContext) -> int:
         for m in data.markers:
             lod = twopoint(data, m.name, thetas, model=model, n_threads=args.threads,
                            max_bits=args.max_bits)  # fmt: skip
-            h2, a2 = _hlod(lod)
+            h2, a2 = hlod(lod)
             for j, t in enumerate(thetas):
                 rows.append((m.name, f"{t:g}", _f6(lod[:, j].sum()), _f6(h2[j]), _f6(a2[j])))
                 fam_rows += [(m.name, f"{t:g}", fam.id, _f6(lod[f, j]))
@@ -384,30 +391,21 @@ def _cmd_lod(args: argparse.Namespace, ctx: RunContext) -> int:
         ctx.info(f"seqem linkage lod: two-point, best LOD {float(best[2]):.4f} at {best[0]} "
                  f"theta {best[1]} -> {args.output}")  # fmt: skip
         return 0
-    chroms: dict[str, list[int]] = {}
-    for i, m in enumerate(data.markers):
-        chroms.setdefault(m.chrom or "1", []).append(i)
-    explicit = _float_list(args.positions, "--positions") if args.positions else None
-    if args.step <= 0:
-        raise SeqemError("--step must be positive")
+    chroms = _by_chrom(data)
     rows, fam_rows = [], []
     curves = []
     for chrom, idx in chroms.items():
         cm = np.array([data.markers[i].cm for i in idx])
-        if explicit is not None:
-            positions = np.array(explicit)
-        else:
-            lo, hi = cm.min() - args.flank, cm.max() + args.flank
-            positions = np.round(np.arange(lo, hi + args.step * 1e-9, args.step), 10)
+        positions = _grid(args, cm)
         mp = multipoint(data, positions, model=model, map_name=args.map_function, markers=idx,
                         n_threads=args.threads, max_bits=args.max_bits)  # fmt: skip
-        hlod, alpha = mp.hlod()
+        het, alpha = hlod(mp.lod)
         total = mp.total
         for j, x in enumerate(positions):
-            rows.append((chrom, f"{x:g}", _f6(total[j]), _f6(hlod[j]), _f6(alpha[j])))
+            rows.append((chrom, f"{x:g}", _f6(total[j]), _f6(het[j]), _f6(alpha[j])))
             fam_rows += [(chrom, f"{x:g}", fam, _f6(mp.lod[f, j]))
                          for f, fam in enumerate(mp.families)]  # fmt: skip
-        curves.append((chrom, positions, total, hlod, cm, [data.markers[i].name for i in idx]))
+        curves.append((chrom, positions, total, het, cm, [data.markers[i].name for i in idx]))
     write_tsv(args.output, LOD_COLUMNS, rows)
     ctx.outputs.append(args.output)
     if args.per_family:
@@ -456,9 +454,7 @@ def _cmd_npl(args: argparse.Namespace, ctx: RunContext) -> int:
     check_output_path(args.output)
     check_output_path(args.per_family)
     data = load(args, ctx)
-    chroms: dict[str, list[int]] = {}
-    for i, m in enumerate(data.markers):
-        chroms.setdefault(m.chrom or "1", []).append(i)
+    chroms = _by_chrom(data)
     rows, fam_rows = [], []
     n_inf = 0
     for chrom, idx in chroms.items():
@@ -491,20 +487,16 @@ def _cmd_map(args: argparse.Namespace, ctx: RunContext) -> int:
     import numpy as np
 
     from ..io.table import write_tsv
-    from ..linkage.lander_green import map_function
     from ..linkage.mapping import estimate_recombination
 
     check_output_path(args.output)
     if args.cross is not None:
         return _cross_map(args, ctx)
     data = load(args, ctx)
-    to_theta = map_function(args.map_function)
-    from ..linkage.data import haldane_cm, kosambi_cm
+    from ..linkage.data import map_functions
 
-    to_cm = haldane_cm if args.map_function == "haldane" else kosambi_cm
-    chroms: dict[str, list[int]] = {}
-    for i, m in enumerate(data.markers):
-        chroms.setdefault(m.chrom or "1", []).append(i)
+    to_theta, to_cm = map_functions(args.map_function)
+    chroms = _by_chrom(data)
     rows: list[tuple] = []
     total = 0.0
     per_chrom = {}
@@ -587,13 +579,3 @@ def _cross_map(args: argparse.Namespace, ctx: RunContext) -> int:
 def _map_row(chrom: str, name: str, cm: float, _: float, sexed: bool) -> tuple:
     value = f"{cm:.6f}" if cm == cm else "0.000000"
     return (chrom, name, value) + ((value, value) if sexed else ())
-
-
-def _hlod(lod: Any) -> tuple[list[float], list[float]]:
-    import numpy as np
-
-    from ..linkage.lander_green import Multipoint
-
-    mp = Multipoint(np.zeros(lod.shape[1]), lod, np.zeros(0), np.zeros(0), [])
-    h, a = mp.hlod()
-    return [float(x) for x in h], [float(x) for x in a]

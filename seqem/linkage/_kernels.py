@@ -360,6 +360,31 @@ def transition(v, masks, thetas):  # pragma: no cover - jitted
             _butterfly(v, bl * block, (bl + 1) * block, m, thetas[k])
 
 
+@njit(**JIT)
+def _first_changed_level(w, level_of_wbit):  # pragma: no cover - jitted
+    """The shallowest walk level whose meioses differ between ``w - 1`` and ``w``."""
+    changed = w ^ (w - 1)
+    top = 0
+    while changed >> (top + 1):
+        top += 1
+    return level_of_wbit[top]
+
+
+@njit(**JIT)
+def _state_of(w, levels, wbit_of_pat, wbit_of_mat, pat_bit, mat_bit):  # pragma: no cover
+    """The inheritance vector (state bits) of walk position ``w``."""
+    u = 0
+    for lev in range(levels.size):
+        p = levels[lev]
+        b = wbit_of_pat[lev]
+        if b >= 0 and (w >> b) & 1:
+            u |= 1 << pat_bit[p]
+        b = wbit_of_mat[lev]
+        if b >= 0 and (w >> b) & 1:
+            u |= 1 << mat_bit[p]
+    return u
+
+
 @njit(**PJIT)
 def trait_emissions_tree(
     n_states,
@@ -426,11 +451,7 @@ def trait_emissions_tree(
             if w == ch * chunk:
                 start = 0
             else:
-                changed = w ^ (w - 1)
-                top = 0
-                while changed >> (top + 1):
-                    top += 1
-                start = level_of_wbit[top]
+                start = _first_changed_level(w, level_of_wbit)
             for lev in range(start, n_levels):
                 p = levels[lev]
                 b = wbit_of_pat[lev]
@@ -458,17 +479,7 @@ def trait_emissions_tree(
                         prod[lev + 1, x] = prod[lev, x] * (f0 if d == 0 else (f1 if d == 1 else f2))
             if last_pheno < 0:
                 value_at = base.sum()
-            # the state's own bit layout
-            u = 0
-            for lev in range(n_levels):
-                p = levels[lev]
-                b = wbit_of_pat[lev]
-                if b >= 0 and (w >> b) & 1:
-                    u |= 1 << pat_bit[p]
-                b = wbit_of_mat[lev]
-                if b >= 0 and (w >> b) & 1:
-                    u |= 1 << mat_bit[p]
-            out[u] = value_at
+            out[_state_of(w, levels, wbit_of_pat, wbit_of_mat, pat_bit, mat_bit)] = value_at
     return out
 
 
@@ -803,21 +814,8 @@ def marker_emissions_tree(
                         for c in range(ncand[n_levels, g]):
                             s_c += wt[n_levels, c, g]
                         total *= s_c
-                u = 0
-                for lev in range(n_levels):
-                    p = levels[lev]
-                    b = wbit_of_pat[lev]
-                    if b >= 0 and (w >> b) & 1:
-                        u |= 1 << pat_bit[p]
-                    b = wbit_of_mat[lev]
-                    if b >= 0 and (w >> b) & 1:
-                        u |= 1 << mat_bit[p]
-                out[u] = total
+                out[_state_of(w, levels, wbit_of_pat, wbit_of_mat, pat_bit, mat_bit)] = total
                 w += 1
             if w < end:
-                changed = w ^ (w - 1)
-                top = 0
-                while changed >> (top + 1):
-                    top += 1
-                start = level_of_wbit[top]
+                start = _first_changed_level(w, level_of_wbit)
     return out

@@ -74,7 +74,7 @@ from numba import njit
 
 from .._jit import JIT
 from ..errors import ParameterError
-from .data import haldane, haldane_cm, kosambi, kosambi_cm
+from .data import map_functions
 
 __all__ = [
     "MISSING",
@@ -508,12 +508,8 @@ def _genotype_matrix(genotypes: np.ndarray, cross_type: str, is_x: bool) -> np.n
     return g
 
 
-def _map_functions(name: str):  # type: ignore[no-untyped-def]
-    return (haldane, haldane_cm) if name == "haldane" else (kosambi, kosambi_cm)
-
-
 def _start_rf(cm: np.ndarray, map_function: str) -> np.ndarray:
-    mf, _ = _map_functions(map_function)
+    mf, _ = map_functions(map_function)
     rf = np.asarray(mf(np.diff(np.asarray(cm, dtype=float))), dtype=float)
     return np.ascontiguousarray(np.maximum(rf, 1e-14))
 
@@ -633,7 +629,7 @@ def estimate_map(
     _check_options(cross.cross_type, error_prob, map_function)
     if not tol > 0 or max_iter < 1:
         raise ParameterError(f"tol must be > 0 and max_iter >= 1, got {tol}, {max_iter}")
-    _, imf = _map_functions(map_function)
+    _, imf = map_functions(map_function)
     out = []
     for chrom in _selected(cross, chromosomes):
         g = _genotype_matrix(chrom.genotypes, cross.cross_type, chrom.is_x)

@@ -29,6 +29,7 @@ __all__ = [
     "kosambi",
     "haldane_cm",
     "kosambi_cm",
+    "map_functions",
 ]
 
 
@@ -328,3 +329,12 @@ def kosambi_cm(theta: np.ndarray | float) -> np.ndarray:
     t = np.minimum(np.asarray(theta, dtype=float), 0.5)
     with np.errstate(divide="ignore"):
         return 25.0 * np.log((1.0 + 2.0 * t) / (1.0 - 2.0 * t))
+
+
+def map_functions(name: str):  # type: ignore[no-untyped-def]
+    """``(cM -> recombination fraction, recombination fraction -> cM)`` of a map function."""
+    if name == "haldane":
+        return haldane, haldane_cm
+    if name == "kosambi":
+        return kosambi, kosambi_cm
+    raise ParameterError(f"map function must be 'haldane' or 'kosambi', got {name!r}")

@@ -24,7 +24,7 @@ import numpy as np
 from .. import _jit
 from ..errors import InputFormatError, ParameterError
 from . import _kernels as K
-from .data import Family, LinkageData, TraitModel, check_family, haldane, kosambi
+from .data import Family, LinkageData, TraitModel, check_family, map_functions
 
 __all__ = [
     "InheritanceSpace",
@@ -34,6 +34,7 @@ __all__ = [
     "chain_loglik",
     "Multipoint",
     "multipoint",
+    "hlod",
     "map_function",
 ]
 
@@ -58,11 +59,7 @@ TREE_GENES = 12
 
 def map_function(name: str):
     """Recombination fraction as a function of cM: ``"haldane"`` or ``"kosambi"``."""
-    if name == "haldane":
-        return haldane
-    if name == "kosambi":
-        return kosambi
-    raise ParameterError(f"map function must be 'haldane' or 'kosambi', got {name!r}")
+    return map_functions(name)[0]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -312,31 +309,37 @@ class Multipoint:
 
     def hlod(self) -> tuple[np.ndarray, np.ndarray]:
         """Heterogeneity LOD and the admixture proportion alpha at each position."""
-        grid = np.linspace(0.0, 1.0, 1001)
-        ratio = 10.0 ** np.clip(self.lod, -300, 300)  # (families, positions)
-        values = np.log10(grid[:, None, None] * ratio[None] + (1.0 - grid[:, None, None])).sum(
-            axis=1
-        )
-        best = np.argmax(values, axis=0)
-        alpha = grid[best]
-        hlod = values[best, np.arange(values.shape[1])]
-        # refine alpha by golden section on each position
-        for j in range(hlod.size):
-            lo, hi = max(0.0, alpha[j] - 1e-3), min(1.0, alpha[j] + 1e-3)
+        return hlod(self.lod)
 
-            def f(a: float, j: int = j) -> float:
-                return float(np.log10(a * ratio[:, j] + 1.0 - a).sum())
 
-            for _ in range(60):
-                m1, m2 = lo + 0.382 * (hi - lo), lo + 0.618 * (hi - lo)
-                if f(m1) < f(m2):
-                    lo = m1
-                else:
-                    hi = m2
-            a = 0.5 * (lo + hi)
-            if f(a) > hlod[j]:
-                alpha[j], hlod[j] = a, f(a)
-        return np.maximum(hlod, 0.0), alpha
+def hlod(lod: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """HLOD ``max_alpha sum_f log10(alpha 10^LOD_f + 1 - alpha)`` and its alpha.
+
+    ``lod``: (families, positions).  A grid of 1,001 alphas, refined by golden
+    section around the best; HLOD is at least 0 (alpha 0).
+    """
+    grid = np.linspace(0.0, 1.0, 1001)
+    ratio = 10.0 ** np.clip(np.asarray(lod, dtype=float), -300, 300)  # (families, positions)
+    values = np.log10(grid[:, None, None] * ratio[None] + (1.0 - grid[:, None, None])).sum(axis=1)
+    best = np.argmax(values, axis=0)
+    alpha = grid[best]
+    out = values[best, np.arange(values.shape[1])]
+    for j in range(out.size):
+        lo, hi = max(0.0, alpha[j] - 1e-3), min(1.0, alpha[j] + 1e-3)
+
+        def f(a: float, j: int = j) -> float:
+            return float(np.log10(a * ratio[:, j] + 1.0 - a).sum())
+
+        for _ in range(60):
+            m1, m2 = lo + 0.382 * (hi - lo), lo + 0.618 * (hi - lo)
+            if f(m1) < f(m2):
+                lo = m1
+            else:
+                hi = m2
+        a = 0.5 * (lo + hi)
+        if f(a) > out[j]:
+            alpha[j], out[j] = a, f(a)
+    return np.maximum(out, 0.0), alpha
 
 
 def _marker_theta(map_fn, a: float, b: float) -> float:
@@ -540,22 +543,40 @@ def ordered_loglik(
     out = np.empty(len(data.families))
     for f, fam in enumerate(data.families):
         space = InheritanceSpace.of(fam, max_bits=max_bits)
-        emis = []
-        for name in loci:
-            if name == data.trait_name:
-                if model is None:
-                    raise ParameterError("a disease model is needed for the trait locus")
-                emis.append(
-                    trait_emission(space, data.affection[f], data.liability[f], model, n_threads)
-                )
-            else:
-                i = data.marker_index(name)
-                emis.append(
-                    marker_emission(
-                        space, data.genotypes[f][:, i, :], data.markers[i].freqs, n_threads
-                    )  # fmt: skip
-                )
+        emis = locus_emissions(data, f, space, loci, model, n_threads)
         out[f] = chain_loglik(space, emis, list(thetas), n_threads)
+    return out
+
+
+def locus_emissions(
+    data: LinkageData,
+    f: int,
+    space: InheritanceSpace,
+    loci: list[str],
+    model: TraitModel | None,
+    n_threads: int | None = None,
+) -> list[np.ndarray]:
+    """Family ``f``'s emission vector at each named locus (markers, or the trait).
+
+    A marker whose genotypes no inheritance vector allows is refused, naming
+    the family and the marker.
+    """
+    out = []
+    for name in loci:
+        if name == data.trait_name:
+            if model is None:
+                raise ParameterError("a disease model is needed for the trait locus")
+            status, classes = data.affection[f], data.liability[f]
+            out.append(trait_emission(space, status, classes, model, n_threads))
+            continue
+        i = data.marker_index(name)
+        e = marker_emission(space, data.genotypes[f][:, i, :], data.markers[i].freqs, n_threads)
+        if not float(e.max()) > 0:
+            raise InputFormatError(
+                f"family {space.family.id}: the genotypes at {name} are inconsistent with the "
+                "pedigree (Mendelian error)"
+            )
+        out.append(e)
     return out
 
 

@@ -28,10 +28,10 @@ import numpy as np
 
 from .. import _jit
 from ..em.engine import FitResult, run_em
-from ..errors import InputFormatError, ParameterError
+from ..errors import ParameterError
 from . import _kernels as K
 from .data import LinkageData, TraitModel
-from .lander_green import MAX_BITS, InheritanceSpace, marker_emission, trait_emission
+from .lander_green import MAX_BITS, InheritanceSpace, locus_emissions
 
 __all__ = ["MapFit", "estimate_recombination"]
 
@@ -195,24 +195,7 @@ def estimate_recombination(
     spaces, emissions = [], []
     for f, fam in enumerate(data.families):
         space = InheritanceSpace.of(fam, max_bits=max_bits)
-        emis = []
-        for name in loci:
-            if name == data.trait_name:
-                if model is None:
-                    raise ParameterError("a disease model is needed for the trait locus")
-                emis.append(
-                    trait_emission(space, data.affection[f], data.liability[f], model, n_threads)
-                )
-            else:
-                i = data.marker_index(name)
-                e = marker_emission(space, data.genotypes[f][:, i, :], data.markers[i].freqs,
-                                    n_threads)  # fmt: skip
-                if not float(e.max()) > 0:
-                    raise InputFormatError(
-                        f"family {fam.id}: the genotypes at {name} are inconsistent with the "
-                        "pedigree (Mendelian error)"
-                    )
-                emis.append(e)
+        emis = locus_emissions(data, f, space, loci, model, n_threads)
         spaces.append(space)
         emissions.append(emis)
     problem = _MapProblem(spaces, emissions, start, free, sex_specific, n_threads)

@@ -406,3 +406,22 @@ def test_checkpointed_scan_equals_the_stored_one(monkeypatch):
     monkeypatch.setattr(LG, "MEMORY_BUDGET", 1)
     checkpointed = multipoint(data, positions, n_threads=1).total
     np.testing.assert_allclose(checkpointed, stored, rtol=0, atol=1e-10)
+
+
+def test_hlod_is_the_maximum_over_alpha():
+    """HLOD against a 1,000,001-point grid over alpha, for random family LODs."""
+    from seqem.linkage.lander_green import hlod
+
+    rng = np.random.default_rng(8)
+    lod = rng.normal(0.2, 1.0, size=(6, 40))
+    lod[:, 0] = -2.0  # every family against linkage: HLOD 0 at alpha 0
+    het, alpha = hlod(lod)
+    grid = np.linspace(0.0, 1.0, 1_000_001)
+    for j in range(lod.shape[1]):
+        values = np.log10(grid[:, None] * 10.0 ** lod[None, :, j] + 1 - grid[:, None]).sum(axis=1)
+        assert het[j] == pytest.approx(max(values.max(), 0.0), abs=1e-9)
+        assert het[j] >= values.max() - 1e-12
+        assert np.log10(alpha[j] * 10.0 ** lod[:, j] + 1 - alpha[j]).sum() == pytest.approx(
+            het[j], abs=1e-9
+        )
+    assert het[0] == 0.0 and alpha[0] == 0.0
