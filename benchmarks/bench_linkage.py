@@ -5,9 +5,11 @@
 ``fastlink``: the shared MERLIN example (16 persons, 17 bits) as LINKAGE
 post-makeped files, the trait with k adjacent markers (k = 1..5, MRK3 on):
 FASTLINK's MLINK (Debian package ``fastlink``) over a grid of 5
-recombination fractions against seqem's likelihoods of the same loci (the
-emissions once, then one chain per fraction); seconds per likelihood and
-the ratio, with the log-likelihoods side by side.
+recombination fractions and the null against seqem's ``multipoint`` with the
+trait at the same fractions to the left of MRK3 (everything from the loaded
+data: trait and marker likelihoods, the scan, the null); seconds per
+likelihood (6 of them either way) and the ratio, with the log-likelihoods
+side by side.
 ``curve``: the shared 10-marker multipoint curve, 101 positions (goal 0.2 s).
 ``big``: a simulated 24-bit pedigree with 250 SNPs (multipoint LOD at the
 markers): seconds and peak memory.
@@ -81,38 +83,29 @@ def write_linkage_subset(out: Path, k: int, thetas_grid: list[float]) -> None:
 
 
 def bench_fastlink(repeat: int, threads: int) -> list[str]:
-    from seqem.linkage.data import haldane
-    from seqem.linkage.lander_green import (
-        InheritanceSpace,
-        chain_loglik,
-        marker_emission,
-        trait_emission,
-    )
+    from seqem.linkage.data import haldane_cm
+    from seqem.linkage.lander_green import multipoint
 
     data = merlin_data()
-    fam = data.families[0]
-    space = InheritanceSpace.of(fam)
     grid = [0.0, 0.1, 0.2, 0.3, 0.4]
     lines = [
         "",
         "Trait + k markers of the MERLIN example (17 bits): seconds per likelihood, "
-        f"{len(grid)} fractions between the trait and the first marker",
+        f"{len(grid)} fractions between the trait and the first marker and the null",
     ]
     lines.append("k  seqem_s  fastlink_s  ratio  lnL_seqem(theta=.1)  lnL_fastlink")
     have = shutil.which("mlink") and shutil.which("unknown")
     for k in range(1, 6):
         idx = [data.marker_index(f"MRK{j}") for j in range(3, 3 + k)]
+        positions = data.markers[idx[0]].cm - haldane_cm(np.array(grid))
 
-        def run_seqem(idx=idx, k=k):
-            trait = trait_emission(space, data.affection[0], data.liability[0], data.trait, threads)
-            emis = [marker_emission(space, data.genotypes[0][:, i, :], data.markers[i].freqs,
-                                    threads) for i in idx]  # fmt: skip
-            inner = [float(haldane(10.0))] * (k - 1)
-            return [chain_loglik(space, [trait, *emis], [t, *inner], threads) for t in grid]
+        def run_seqem(idx=idx, positions=positions):
+            return multipoint(data, positions, markers=idx, n_threads=threads)
 
         run_seqem()
-        t_seqem = best_of(run_seqem, repeat) / len(grid)
-        ll = run_seqem()[1]
+        t_seqem = best_of(run_seqem, repeat) / (len(grid) + 1)
+        mp = run_seqem()
+        ll = float(mp.lod[0, 1] * math.log(10.0) + mp.loglik_markers[0] + mp.loglik_trait[0])
         t_fl, ll_fl = float("nan"), float("nan")
         if have:
             with tempfile.TemporaryDirectory() as tmp:

@@ -12,8 +12,10 @@ Marker likelihoods sum over the founder-allele assignments consistent with
 the typed persons (the founder-allele graph: a typed person is an edge
 between its two founder genes, and each connected component has at most two
 consistent assignments).  Trait likelihoods sum over the two disease-locus
-alleles of every founder gene reached by a phenotyped person, a component at
-a time, in Gray-code order so that each step changes one gene.
+alleles of every founder gene reached by a phenotyped person: a depth-first
+walk over the meioses that sums out each founder gene as soon as no person
+still to come can inherit it (peeling), or per state a component at a time
+in Gray-code order.
 """
 
 from __future__ import annotations
@@ -371,22 +373,23 @@ def _first_changed_level(w, level_of_wbit):  # pragma: no cover - jitted
 
 
 @njit(**JIT)
-def _state_of(w, levels, wbit_of_pat, wbit_of_mat, pat_bit, mat_bit):  # pragma: no cover
-    """The inheritance vector (state bits) of walk position ``w``."""
-    u = 0
-    for lev in range(levels.size):
-        p = levels[lev]
-        b = wbit_of_pat[lev]
-        if b >= 0 and (w >> b) & 1:
-            u |= 1 << pat_bit[p]
-        b = wbit_of_mat[lev]
-        if b >= 0 and (w >> b) & 1:
-            u |= 1 << mat_bit[p]
-    return u
+def _level_bits(
+    w, lev, levels, wbit_of_pat, wbit_of_mat, pat_bit, mat_bit, ubits
+):  # pragma: no cover - jitted
+    """``ubits[lev + 1]``: the state bits of walk position ``w``'s levels up to ``lev``."""
+    u = ubits[lev]
+    p = levels[lev]
+    b = wbit_of_pat[lev]
+    if b >= 0 and (w >> b) & 1:
+        u |= 1 << pat_bit[p]
+    b = wbit_of_mat[lev]
+    if b >= 0 and (w >> b) & 1:
+        u |= 1 << mat_bit[p]
+    ubits[lev + 1] = u
 
 
 @njit(**PJIT)
-def trait_emissions_tree(
+def trait_emissions_peel(
     n_states,
     levels,
     father,
@@ -394,65 +397,67 @@ def trait_emissions_tree(
     pat_bit,
     mat_bit,
     founder_gene,
-    n_genes,
-    is_founder,
-    factors_of,
-    q,
     wbit_of_pat,
     wbit_of_mat,
     level_of_wbit,
-    last_pheno,
+    factors_of,
+    q,
+    intro,
+    pend_ptr,
+    pend_slots,
+    last,
+    rest,
+    max_live,
+    max_work,
 ):  # pragma: no cover - jitted
-    """P(affection phenotypes | state) by a depth-first walk over the meioses.
+    """P(affection phenotypes | state) by a depth-first walk that peels founder genes.
 
-    The walk assigns the non-founders (``levels``, parents first) their
-    meioses one person at a time, holding for every assignment ``x`` of
-    disease alleles to the founder genes (``2^n_genes`` of them) the product
-    of allele probabilities and penetrance factors of the persons placed so
-    far; a state's likelihood is the sum over ``x`` at the end.  Walk
-    position ``w`` puts the first person's meioses in its highest bits, so
-    consecutive positions share all but the last persons' products.
-
-    ``factors_of[p, d]``: person ``p``'s phenotype probability given ``d``
-    disease alleles (all ones when unknown); ``wbit_of_pat[l]``: position in
-    ``w`` of level ``l``'s paternal meiosis (-1 fixed); ``level_of_wbit``:
-    the level owning each position of ``w``; ``last_pheno``: the deepest
-    level with a phenotyped person (-1 none).
+    The walk assigns the non-founders (``levels``) their meioses one person
+    at a time.  Before level ``l`` it holds, for every disease-allele
+    assignment of the *live* founder genes (those a person still to come can
+    inherit), the sum over the other genes' alleles of their allele
+    probabilities times the penetrance factors of the persons placed so far.
+    Level ``l`` brings in the genes of the founders ``intro[l]`` whose first
+    child it is (with their allele probabilities and own phenotypes),
+    multiplies by person ``levels[l]``'s factor and sums out every gene that
+    no pending slot carries any more: the slots ``pend_slots[pend_ptr[l]:
+    pend_ptr[l + 1]]`` (person, side) of the persons with children still to
+    come.  The vectors stay as small as the pedigree's peeling width allows,
+    whatever the number of founders.  At level ``last`` (the last person
+    whose phenotype or descendants matter) everything is summed; ``rest`` is
+    the factor of the founders never brought in.  Walk position ``w`` puts
+    the first person's meioses in its highest bits, so consecutive positions
+    share all but the last levels.
     """
     out = np.empty(n_states)
     n_levels = levels.size
-    n_x = 1 << n_genes
     n_persons = father.size
+    n_genes = 2 * n_persons
     chunk = 1 << 12
     if chunk > n_states:
         chunk = n_states
     n_chunks = n_states // chunk
-    # founder genes' allele probabilities and the founders' own phenotypes
-    base = np.ones(n_x)
-    for x in range(n_x):
-        v = 1.0
-        for g in range(n_genes):
-            v *= q if (x >> g) & 1 else 1.0 - q
-        for p in range(n_persons):
-            if is_founder[p]:
-                g = founder_gene[p]
-                v *= factors_of[p, ((x >> g) & 1) + ((x >> (g + 1)) & 1)]
-        base[x] = v
     for ch in prange(n_chunks):
         genes = np.empty((n_persons, 2), dtype=np.int64)
         for p in range(n_persons):
-            if is_founder[p]:
+            if father[p] < 0:
                 genes[p, 0] = founder_gene[p]
                 genes[p, 1] = founder_gene[p] + 1
-        prod = np.empty((n_levels + 1, n_x))
-        prod[0, :] = base
-        value_at = 0.0
+        vec = np.empty((last + 2, 1 << max_live))
+        live = np.empty((last + 2, max_live + 1), dtype=np.int64)
+        n_live = np.zeros(last + 2, dtype=np.int64)
+        work = np.empty(1 << max_work)
+        cur = np.empty(max_work + 1, dtype=np.int64)
+        pos = np.full(n_genes, -1, dtype=np.int64)
+        vec[0, 0] = 1.0
+        ubits = np.zeros(n_levels + 1, dtype=np.int64)
+        value_at = rest
         for w in range(ch * chunk, (ch + 1) * chunk):
             if w == ch * chunk:
                 start = 0
             else:
                 start = _first_changed_level(w, level_of_wbit)
-            for lev in range(start, n_levels):
+            for lev in range(start, last + 1):
                 p = levels[lev]
                 b = wbit_of_pat[lev]
                 s = 0 if b < 0 else (w >> b) & 1
@@ -460,26 +465,75 @@ def trait_emissions_tree(
                 b = wbit_of_mat[lev]
                 s = 0 if b < 0 else (w >> b) & 1
                 genes[p, 1] = genes[mother[p], s]
-                if lev > last_pheno:
-                    continue
-                g1 = genes[p, 0]
-                g2 = genes[p, 1]
+                # this level's vector: the live genes, then the founders brought in
+                n_cur = n_live[lev]
+                size = 1 << n_cur
+                for i in range(n_cur):
+                    cur[i] = live[lev, i]
+                for x in range(size):
+                    work[x] = vec[lev, x]
+                for j in range(2):
+                    r = intro[lev, j]
+                    if r < 0:
+                        continue
+                    g = founder_gene[r]
+                    c00 = (1.0 - q) * (1.0 - q) * factors_of[r, 0]
+                    c01 = (1.0 - q) * q * factors_of[r, 1]
+                    c11 = q * q * factors_of[r, 2]
+                    for x in range(size):
+                        a = work[x]
+                        work[x + size] = a * c01
+                        work[x + 2 * size] = a * c01
+                        work[x + 3 * size] = a * c11
+                        work[x] = a * c00
+                    cur[n_cur] = g
+                    cur[n_cur + 1] = g + 1
+                    n_cur += 2
+                    size <<= 2
+                for i in range(n_cur):
+                    pos[cur[i]] = i
+                i1 = pos[genes[p, 0]]
+                i2 = pos[genes[p, 1]]
                 f0 = factors_of[p, 0]
                 f1 = factors_of[p, 1]
                 f2 = factors_of[p, 2]
-                if lev == last_pheno:
+                if lev == last:
                     total = 0.0
-                    for x in range(n_x):
-                        d = ((x >> g1) & 1) + ((x >> g2) & 1)
-                        total += prod[lev, x] * (f0 if d == 0 else (f1 if d == 1 else f2))
-                    value_at = total
+                    for x in range(size):
+                        d = ((x >> i1) & 1) + ((x >> i2) & 1)
+                        total += work[x] * (f0 if d == 0 else (f1 if d == 1 else f2))
+                    value_at = total * rest
+                    break
+                keep = 0
+                for k in range(pend_ptr[lev], pend_ptr[lev + 1]):
+                    keep |= 1 << pos[genes[pend_slots[k, 0], pend_slots[k, 1]]]
+                n_keep = 0
+                for i in range(n_cur):
+                    if (keep >> i) & 1:
+                        live[lev + 1, n_keep] = cur[i]
+                        n_keep += 1
+                n_live[lev + 1] = n_keep
+                nxt = vec[lev + 1]
+                if n_keep == n_cur:
+                    for x in range(size):
+                        d = ((x >> i1) & 1) + ((x >> i2) & 1)
+                        nxt[x] = work[x] * (f0 if d == 0 else (f1 if d == 1 else f2))
                 else:
-                    for x in range(n_x):
-                        d = ((x >> g1) & 1) + ((x >> g2) & 1)
-                        prod[lev + 1, x] = prod[lev, x] * (f0 if d == 0 else (f1 if d == 1 else f2))
-            if last_pheno < 0:
-                value_at = base.sum()
-            out[_state_of(w, levels, wbit_of_pat, wbit_of_mat, pat_bit, mat_bit)] = value_at
+                    for y in range(1 << n_keep):
+                        nxt[y] = 0.0
+                    for x in range(size):
+                        d = ((x >> i1) & 1) + ((x >> i2) & 1)
+                        y = 0
+                        k = 0
+                        for i in range(n_cur):
+                            if (keep >> i) & 1:
+                                y |= ((x >> i) & 1) << k
+                                k += 1
+                        nxt[y] += work[x] * (f0 if d == 0 else (f1 if d == 1 else f2))
+            # the state bits of the levels from start on (the others are w's already)
+            for lev in range(start, n_levels):
+                _level_bits(w, lev, levels, wbit_of_pat, wbit_of_mat, pat_bit, mat_bit, ubits)
+            out[ubits[n_levels]] = value_at
     return out
 
 
@@ -745,7 +799,7 @@ def marker_emissions_tree(
     per component), so vectors that share their first persons' meioses
     share its construction, and a walk position whose graph has become
     inconsistent skips its whole subtree (those states stay 0).  Layout of
-    the walk as in :func:`trait_emissions_tree`; ``offsets[l]``: the lowest
+    the walk as in :func:`trait_emissions_peel`; ``offsets[l]``: the lowest
     walk bit of level ``l`` (its subtree is everything below).
     """
     out = np.zeros(n_states)
@@ -763,6 +817,7 @@ def marker_emissions_tree(
         wt = np.zeros((n_levels + 1, 2, n_genes))
         tmp_al = np.zeros((2, n_genes), dtype=np.int64)
         tmp_wt = np.zeros(2)
+        ubits = np.zeros(n_levels + 1, dtype=np.int64)
         ok = True
         # the founders
         for g in range(n_genes):
@@ -791,6 +846,7 @@ def marker_emissions_tree(
                 b = wbit_of_mat[lev]
                 s = 0 if b < 0 else (w >> b) & 1
                 genes[p, 1] = genes[mother[p], s]
+                _level_bits(w, lev, levels, wbit_of_pat, wbit_of_mat, pat_bit, mat_bit, ubits)
                 root[lev + 1, :] = root[lev, :]
                 alle[lev + 1, :, :] = alle[lev, :, :]
                 ncand[lev + 1, :] = ncand[lev, :]
@@ -814,7 +870,7 @@ def marker_emissions_tree(
                         for c in range(ncand[n_levels, g]):
                             s_c += wt[n_levels, c, g]
                         total *= s_c
-                out[_state_of(w, levels, wbit_of_pat, wbit_of_mat, pat_bit, mat_bit)] = total
+                out[ubits[n_levels]] = total
                 w += 1
             if w < end:
                 start = _first_changed_level(w, level_of_wbit)

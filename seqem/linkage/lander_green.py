@@ -51,10 +51,9 @@ TREE_MARKERS = True
 #: Positions closer than this (cM) to a marker are taken at the marker.
 SNAP = 1e-6
 
-#: Founder genes up to which trait likelihoods are summed over all their
-#: disease-allele assignments at once (2^genes products per walk step);
-#: beyond, a component at a time per state.
-TREE_GENES = 12
+#: Founder genes a trait walk may hold at once (its vectors have 2^genes
+#: entries); pedigrees wider than that sum a component at a time per state.
+PEEL_WIDTH = 20
 
 
 def map_function(name: str):
@@ -180,9 +179,10 @@ class _Walk:
     offsets: np.ndarray
 
 
-def _walk(space: InheritanceSpace) -> _Walk:
+def _walk(space: InheritanceSpace, levels: np.ndarray | None = None) -> _Walk:
     f = space.family
-    levels = np.array([p for p in space.order.tolist() if f.father[p] >= 0], dtype=np.int64)
+    if levels is None:
+        levels = np.array([p for p in space.order.tolist() if f.father[p] >= 0], dtype=np.int64)
     free = [int(space.pat_bit[p] >= 0) + int(space.mat_bit[p] >= 0) for p in levels.tolist()]
     offsets = np.concatenate([np.cumsum(free[::-1])[::-1][1:], [0]]).astype(np.int64)
     wpat = np.full(levels.size, -1, dtype=np.int64)
@@ -247,22 +247,115 @@ def trait_emission(
     affected = pen[cls]
     factors = np.where((status[pheno] == 2)[:, None], affected, 1.0 - affected)
     q = float(model.freq)
-    if space.n_genes <= TREE_GENES and space.bits >= 12:
-        # depth-first over the meioses with all founder-gene alleles at once
+    factors_of = np.ones((space.family.n, 3))
+    factors_of[pheno] = factors
+    plan = _PeelPlan.of(space, status > 0)
+    const = factors_of @ np.array([(1 - q) ** 2, 2 * q * (1 - q), q * q])
+    rest = float(np.prod(const[plan.never]))
+    if plan.last < 0:
+        return np.full(space.n_states, rest)
+    if plan.max_work <= PEEL_WIDTH:
+        walk = _walk(space, plan.levels)
         f = space.family
-        factors_of = np.ones((f.n, 3))
-        factors_of[pheno] = factors
-        walk = _walk(space)
-        phenotyped = [lev for lev, p in enumerate(walk.levels.tolist()) if status[p] > 0]
-        last = max(phenotyped) if phenotyped else -1
         with _jit.threads(n_threads):
-            return K.trait_emissions_tree(
-                space.n_states, walk.levels, f.father.astype(np.int64), f.mother.astype(np.int64),
-                space.pat_bit, space.mat_bit, space.founder_gene, space.n_genes,
-                (f.father < 0), factors_of, q, walk.wpat, walk.wmat, walk.level_of_wbit, last,
+            return K.trait_emissions_peel(
+                space.n_states, walk.levels, f.father.astype(np.int64),
+                f.mother.astype(np.int64), space.pat_bit, space.mat_bit, space.founder_gene,
+                walk.wpat, walk.wmat, walk.level_of_wbit, factors_of, q, plan.intro,
+                plan.pend_ptr, plan.pend_slots, plan.last, rest, plan.max_live, plan.max_work,
             )  # fmt: skip
     with _jit.threads(n_threads):
         return K.trait_emissions(*space._args(), pheno, np.ascontiguousarray(factors), q)
+
+
+@dataclasses.dataclass(frozen=True)
+class _PeelPlan:
+    """The order in which a trait walk places the non-founders, and what it holds.
+
+    Only persons who are phenotyped or have phenotyped descendants matter;
+    they come first (``last`` is the index of the last of them), in an order
+    chosen greedily to keep few persons *pending* (placed, or founders
+    brought in, with relevant children still to place): the walk holds the
+    founder genes of the pending persons' slots.  ``intro[l]``: founders
+    whose first relevant child is level ``l`` (-1 none); the slots pending
+    after level ``l`` are ``pend_slots[pend_ptr[l]:pend_ptr[l + 1]]``;
+    ``never``: founders with no relevant child; ``max_live`` / ``max_work``:
+    bounds on the genes held between levels / within one.
+    """
+
+    levels: np.ndarray
+    last: int
+    intro: np.ndarray
+    pend_ptr: np.ndarray
+    pend_slots: np.ndarray
+    never: np.ndarray
+    max_live: int
+    max_work: int
+
+    @classmethod
+    def of(cls, space: InheritanceSpace, phenotyped: np.ndarray) -> _PeelPlan:
+        f = space.family
+        order = space.order.tolist()
+        founder = f.father < 0
+        children: list[list[int]] = [[] for _ in range(f.n)]
+        for c in range(f.n):
+            if not founder[c]:
+                children[int(f.father[c])].append(c)
+                children[int(f.mother[c])].append(c)
+        relevant = np.asarray(phenotyped, dtype=bool).copy()
+        for p in reversed(order):
+            if any(relevant[c] for c in children[p]):
+                relevant[p] = True
+        todo = [p for p in order if not founder[p] and relevant[p]]
+        remaining = [sum(1 for c in children[p] if relevant[c]) for p in range(f.n)]
+        held = np.zeros(f.n, dtype=bool)  # placed non-founders and founders brought in
+        placed: list[int] = []
+        intro: list[list[int]] = []
+        pend: list[list[int]] = []
+        n_pending = 0
+        while len(placed) < len(todo):
+            best, best_cost = -1, 0
+            for p in todo:
+                if held[p]:
+                    continue
+                parents = (int(f.father[p]), int(f.mother[p]))
+                if any(not founder[r] and not held[r] for r in parents):
+                    continue
+                cost = n_pending + (remaining[p] > 0)
+                for r in parents:
+                    was = held[r] and remaining[r] > 0
+                    now = remaining[r] - 1 > 0
+                    cost += int(now) - int(was)
+                if best < 0 or cost < best_cost:
+                    best, best_cost = p, cost
+            p = best
+            parents = (int(f.father[p]), int(f.mother[p]))
+            intro.append([r for r in parents if founder[r] and not held[r]])
+            for r in parents:
+                held[r] = True
+                remaining[r] -= 1
+            held[p] = True
+            placed.append(p)
+            pend.append([r for r in range(f.n) if held[r] and remaining[r] > 0])
+            n_pending = len(pend[-1])
+        never = np.array([r for r in range(f.n) if founder[r] and not held[r]], dtype=np.int64)
+        rest = [p for p in order if not founder[p] and not relevant[p]]
+        levels = np.array(placed + rest, dtype=np.int64)
+        n_levels = len(placed)
+        intro_arr = np.full((max(n_levels, 1), 2), -1, dtype=np.int64)
+        live, max_live, max_work = 0, 0, 0
+        for lev in range(n_levels):
+            intro_arr[lev, : len(intro[lev])] = intro[lev]
+            work = live + 2 * len(intro[lev])
+            max_work = max(max_work, work)
+            live = min(work, 2 * len(pend[lev]))
+            max_live = max(max_live, live)
+        slots = [(r, s) for rs in pend for r in rs for s in (0, 1)]
+        pend_ptr = np.concatenate([[0], np.cumsum([2 * len(rs) for rs in pend])]).astype(np.int64)
+        return cls(
+            levels, n_levels - 1, intro_arr, pend_ptr,
+            np.array(slots, dtype=np.int64).reshape(-1, 2), never, max_live, max_work,
+        )  # fmt: skip
 
 
 def chain_loglik(

@@ -190,10 +190,22 @@ def test_six_persons_four_loci_equal_brute_force():
     assert got == pytest.approx(brute_loglik(fam, loci, thetas) / LN10, abs=1e-9)
 
 
-def test_trait_walk_equals_per_state_sum():
-    """The depth-first trait kernel (used from 12 bits) equals the per-state one."""
+def _trait_both_ways(space, status, classes, model):
     import seqem.linkage.lander_green as LG
 
+    walk = trait_emission(space, status, classes, model, 1)
+    saved = LG.PEEL_WIDTH
+    try:
+        LG.PEEL_WIDTH = -1
+        plain = trait_emission(space, status, classes, model, 1)
+    finally:
+        LG.PEEL_WIDTH = saved
+    return walk, plain
+
+
+def test_trait_walk_equals_per_state_sum():
+    """The peeling trait walk equals the per-state component sum: a 12-bit
+    pedigree with a married-in spouse, random statuses and liabilities."""
     father = np.array([-1, -1, 0, 0, 0, 0, 0, 0, -1, 2, 0])
     mother = np.array([-1, -1, 1, 1, 1, 1, 1, 1, -1, 8, 1])
     sex = np.array([1, 2, 1, 2, 1, 2, 1, 2, 2, 1, 1])
@@ -201,17 +213,42 @@ def test_trait_walk_equals_per_state_sum():
     space = InheritanceSpace.of(fam)
     assert space.bits >= 12
     rng = np.random.default_rng(5)
-    model = TraitModel("t", 0.05, np.array([[0.01, 0.5, 1.0]]))
-    status = rng.integers(0, 3, size=fam.n).astype(np.int8)
-    classes = np.ones(fam.n, dtype=int)
-    tree = trait_emission(space, status, classes, model, 1)
-    saved = LG.TREE_GENES
-    try:
-        LG.TREE_GENES = 0
-        plain = trait_emission(space, status, classes, model, 1)
-    finally:
-        LG.TREE_GENES = saved
-    np.testing.assert_allclose(tree, plain, rtol=1e-12)
+    model = TraitModel("t", 0.05, np.array([[0.01, 0.5, 1.0], [0.1, 0.3, 0.9]]))
+    for _ in range(5):
+        status = rng.integers(0, 3, size=fam.n).astype(np.int8)
+        classes = rng.integers(1, 3, size=fam.n)
+        walk, plain = _trait_both_ways(space, status, classes, model)
+        np.testing.assert_allclose(walk, plain, rtol=1e-12)
+
+
+@pytest.mark.parametrize("shape", ["loop", "three generations", "many founders"])
+def test_trait_walk_equals_per_state_sum_any_shape(shape):
+    """Loops (a cousin marriage), founders married in at every generation (more
+    founder genes than the walk ever holds at once), unphenotyped branches."""
+    if shape == "loop":
+        # 0 x 1 -> 2, 3; 2 x 4 -> 6; 3 x 5 -> 7; cousins 6 x 7 -> 8, 9
+        father = np.array([-1, -1, 0, 0, -1, -1, 2, 3, 6, 6])
+        mother = np.array([-1, -1, 1, 1, -1, -1, 4, 5, 7, 7])
+        sex = np.array([1, 2, 1, 1, 2, 2, 1, 2, 1, 2])
+    elif shape == "three generations":
+        father = np.array([-1, -1, 0, 0, 0, -1, -1, 2, 2, 5, 5, 4])
+        mother = np.array([-1, -1, 1, 1, 1, -1, -1, 6, 6, 3, 3, 6])
+        sex = np.array([1, 2, 1, 2, 1, 1, 2, 1, 2, 1, 2, 1])
+    else:
+        # a chain of marriages: every generation marries a new founder
+        father = np.array([-1, -1, 0, -1, 2, 2, -1, 4, 4, -1, 7, 7, -1, 10, 10, -1, 13])
+        mother = np.array([-1, -1, 1, -1, 3, 3, -1, 6, 6, -1, 9, 9, -1, 12, 12, -1, 15])
+        sex = np.array([1, 2, 1, 2, 1, 2, 2, 1, 2, 2, 1, 2, 2, 1, 2, 2, 1])
+    fam = Family("F", tuple(f"p{i}" for i in range(father.size)), father, mother, sex)
+    space = InheritanceSpace.of(fam, max_bits=24)
+    if shape == "many founders":
+        assert space.n_genes > 12
+    rng = np.random.default_rng(len(shape))
+    for _ in range(4):
+        model = TraitModel("t", rng.uniform(0.01, 0.4), rng.uniform(0.0, 1.0, size=(1, 3)))
+        status = rng.choice(np.array([0, 0, 1, 2], dtype=np.int8), size=fam.n)
+        walk, plain = _trait_both_ways(space, status, np.ones(fam.n, dtype=int), model)
+        np.testing.assert_allclose(walk, plain, rtol=1e-11, atol=1e-300)
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
