@@ -115,7 +115,17 @@ class InheritanceSpace:
             if family.father[parent] < 0 and parent not in designated:
                 designated[parent] = (p, side)
         fixed = set(designated.values())
-        free = [m for m in meioses if m not in fixed]
+        # meioses from founders in the highest bits, a founder's together: the
+        # mask through which a founder's fixed meiosis acts is then one run of bits
+        founder_rank = {f: k for k, f in enumerate(family.founders.tolist())}
+
+        def parent_of(m: tuple[int, int]) -> int:
+            return int(family.father[m[0]] if m[1] == 0 else family.mother[m[0]])
+
+        free = sorted(
+            (m for m in meioses if m not in fixed),
+            key=lambda m: founder_rank.get(parent_of(m), -1),
+        )
         bits = len(free)
         if bits > max_bits:
             raise InputFormatError(

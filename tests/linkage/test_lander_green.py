@@ -462,3 +462,26 @@ def test_hlod_is_the_maximum_over_alpha():
             het[j], abs=1e-9
         )
     assert het[0] == 0.0 and alpha[0] == 0.0
+
+
+@pytest.mark.parametrize("bits", [3, 9, 13, 16])
+def test_transition_equals_dense_products(bits):
+    """The blocked, merged and fused transition equals the product of the per-meiosis
+    matrices applied one by one: one-bit and many-bit masks, repeated masks, masks
+    inside and beyond a block, zero masks and zero fractions."""
+    from seqem.linkage import _kernels as K
+
+    rng = np.random.default_rng(bits)
+    n = 1 << bits
+    for _ in range(4):
+        masks = [1 << int(b) for b in rng.integers(0, bits, size=bits + 2)]
+        masks += [int(m) for m in rng.integers(0, n, size=3)] + [0, masks[0]]
+        thetas = rng.uniform(0.0, 0.5, size=len(masks))
+        thetas[1] = 0.0
+        v = rng.random(n)
+        want = v.copy()
+        idx = np.arange(n)
+        for m, t in zip(masks, thetas, strict=True):
+            want = (1.0 - t) * want + t * want[idx ^ m]
+        K.transition(v, np.array(masks, dtype=np.int64), thetas)
+        np.testing.assert_allclose(v, want, rtol=1e-12)
