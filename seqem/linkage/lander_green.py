@@ -536,6 +536,8 @@ def scan_positions(space, emis, cm, positions, map_fn, visit, n_threads=None) ->
     """
     n = space.n_states
     k = len(cm)
+    if k == 0:
+        raise ParameterError("no markers to scan")
     get = emis if callable(emis) else emis.__getitem__
     fits = 8.0 * n * (2 * k + 4) <= MEMORY_BUDGET
     stride = 1 if fits else max(1, math.isqrt(max(k - 1, 0)) + 1)
@@ -556,21 +558,21 @@ def scan_positions(space, emis, cm, positions, map_fn, visit, n_threads=None) ->
     groups: dict[int, list[int]] = {}
     for j, r in enumerate(right_of.tolist()):
         groups.setdefault(int(r), []).append(j)
+    # positions only before the first marker (the trait off the end of the map)
+    # need no forward pass: the likelihood comes from the backward one
+    need_forward = bool(np.any(right_of > 0))
     with _jit.threads(n_threads):
         # forward pass: normalised vectors at checkpoints, and the log-likelihood
         ckpt: dict[int, np.ndarray] = {}
         scale = 0.0
         v = np.full(n, 1.0 / n)
-        for i in range(k):
+        for i in range(k if need_forward else 0):
             if i:
                 v = space.transition(v, theta(i - 1))
             v = v * emission(i)
             s = float(v.sum())
             if not s > 0:
-                raise InputFormatError(
-                    f"family {space.family.id}: the marker genotypes are inconsistent with the "
-                    "pedigree (Mendelian error or a double recombination at distance 0)"
-                )
+                _inconsistent(space)
             scale += math.log(s)
             v /= s
             if i % stride == 0:
@@ -592,19 +594,20 @@ def scan_positions(space, emis, cm, positions, map_fn, visit, n_threads=None) ->
 
         # backward sweep: bwd_next = P(markers after i + 1 | state at i + 1), normalised
         bwd_next = np.ones(n)
+        bwd_scale = 0.0
         e_next: np.ndarray | None = None
         for i in range(k - 1, -1, -1):
-            f_i = forward(i)
             js = groups.get(i + 1, [])
             if i == k - 1:
                 for j in js:
-                    left = space.transition(f_i.copy(), float(map_fn(positions[j] - cm[i])))
+                    left = space.transition(forward(i).copy(), float(map_fn(positions[j] - cm[i])))
                     visit(j, left, np.ones(n), 1.0)
                 bwd = np.ones(n)
             else:
                 assert e_next is not None
                 base_right = e_next * bwd_next
                 if js:
+                    f_i = forward(i)
                     base_left = space.transition(f_i.copy(), theta(i))
                     den = float(K.dot2(base_left, base_right))
                     for j in js:
@@ -613,18 +616,33 @@ def scan_positions(space, emis, cm, positions, map_fn, visit, n_threads=None) ->
                         right = space.transition(base_right.copy(), float(map_fn(cm[i + 1] - x)))
                         visit(j, left, right, den)
                 bwd = space.transition(base_right, theta(i))
-                bwd /= float(bwd.sum())
+                s_b = float(bwd.sum())
+                if not s_b > 0:
+                    _inconsistent(space)
+                bwd_scale += math.log(s_b)
+                bwd /= s_b
             bwd_next = bwd
             e_next = emission(i)
         js = groups.get(0, [])
-        if js:
+        if js or not need_forward:
             assert e_next is not None
             base_right = e_next * bwd_next
             den = float(base_right.sum()) / n
+            if not need_forward:
+                if not den > 0:
+                    _inconsistent(space)
+                scale = math.log(den) + bwd_scale
             for j in js:
                 right = space.transition(base_right.copy(), float(map_fn(cm[0] - positions[j])))
                 visit(j, np.full(n, 1.0 / n), right, den)
     return scale
+
+
+def _inconsistent(space: InheritanceSpace) -> None:
+    raise InputFormatError(
+        f"family {space.family.id}: the marker genotypes are inconsistent with the "
+        "pedigree (Mendelian error or a double recombination at distance 0)"
+    )
 
 
 def ordered_loglik(

@@ -485,3 +485,18 @@ def test_transition_equals_dense_products(bits):
             want = (1.0 - t) * want + t * want[idx ^ m]
         K.transition(v, np.array(masks, dtype=np.int64), thetas)
         np.testing.assert_allclose(v, want, rtol=1e-12)
+
+
+@needs_shared
+def test_positions_before_the_first_marker_alone_equal_the_full_scan():
+    """With every position before the first marker the scan skips the forward pass
+    (the markers' likelihood from the backward one): the same LODs and likelihood
+    as when a position after it makes the forward pass run."""
+    data = merlin()
+    idx = [data.marker_index(f"MRK{j}") for j in range(3, 8)]
+    first = data.markers[idx[0]].cm
+    before = first - np.array([0.0, 3.0, 11.0, 40.0])
+    alone = multipoint(data, before, markers=idx, n_threads=1)
+    both = multipoint(data, np.append(before, first + 5.0), markers=idx, n_threads=1)
+    np.testing.assert_allclose(alone.lod[0], both.lod[0, :-1], rtol=1e-10, atol=1e-10)
+    assert alone.loglik_markers[0] == pytest.approx(both.loglik_markers[0], rel=1e-12)
