@@ -3,7 +3,8 @@
     python benchmarks/bench_linkage.py [--what fastlink,curve,big,many] [--threads N]
 
 ``fastlink``: the shared MERLIN example (16 persons, 17 bits) as LINKAGE
-post-makeped files, the trait with k adjacent markers (k = 1..5, MRK3 on):
+post-makeped files, the trait with k adjacent markers (k = 1..5 from MRK3,
+and every other window of five):
 FASTLINK's MLINK (Debian package ``fastlink``) over a grid of 5
 recombination fractions and the null against seqem's ``multipoint`` with the
 trait at the same fractions to the left of MRK3 (everything from the loaded
@@ -55,14 +56,14 @@ def merlin_data():
     )
 
 
-def write_linkage_subset(out: Path, k: int, thetas_grid: list[float]) -> None:
-    """Trait + markers MRK3..MRK(2+k) of the shared LINKAGE files, post-makeped."""
+def write_linkage_subset(out: Path, k: int, thetas_grid: list[float], first: int = 3) -> None:
+    """Trait + markers MRK(first)..MRK(first+k-1) of the shared LINKAGE files, post-makeped."""
     src = MERLIN / "linkage_format"
     dat = [line for line in (src / "parametric.dat").read_text().splitlines()]
     # blocks: 3 header lines, trait block (4 lines), 10 marker blocks (2 lines each), 3 tail lines
     trait = dat[3:7]
     markers = [dat[7 + 2 * j : 9 + 2 * j] for j in range(10)]
-    chosen = list(range(2, 2 + k))
+    chosen = list(range(first - 1, first - 1 + k))
     lines = [f"{k + 1} 0 0 5", dat[1], " ".join(str(i + 1) for i in range(k + 1)), *trait]
     for j in chosen:
         lines += markers[j]
@@ -93,10 +94,12 @@ def bench_fastlink(repeat: int, threads: int) -> list[str]:
         "Trait + k markers of the MERLIN example (17 bits): seconds per likelihood, "
         f"{len(grid)} fractions between the trait and the first marker and the null",
     ]
-    lines.append("k  seqem_s  fastlink_s  ratio  lnL_seqem(theta=.1)  lnL_fastlink")
+    lines.append("markers  seqem_s  fastlink_s  ratio  lnL_seqem(theta=.1)  lnL_fastlink")
     have = shutil.which("mlink") and shutil.which("unknown")
-    for k in range(1, 6):
-        idx = [data.marker_index(f"MRK{j}") for j in range(3, 3 + k)]
+    # k = 1..5 markers from MRK3, then every other window of five
+    windows = [(3, k) for k in range(1, 6)] + [(first, 5) for first in (1, 2, 4, 5, 6)]
+    for first, k in windows:
+        idx = [data.marker_index(f"MRK{j}") for j in range(first, first + k)]
         positions = data.markers[idx[0]].cm - haldane_cm(np.array(grid))
 
         def run_seqem(idx=idx, positions=positions):
@@ -110,7 +113,7 @@ def bench_fastlink(repeat: int, threads: int) -> list[str]:
         if have:
             with tempfile.TemporaryDirectory() as tmp:
                 tmp_path = Path(tmp)
-                write_linkage_subset(tmp_path, k, grid)
+                write_linkage_subset(tmp_path, k, grid, first)
 
                 def run_fl(tmp_path=tmp_path):
                     subprocess.run(["unknown"], cwd=tmp_path, check=True, capture_output=True)
@@ -127,7 +130,9 @@ def bench_fastlink(repeat: int, threads: int) -> list[str]:
                 except (subprocess.CalledProcessError, OSError, ValueError):
                     t_fl = float("nan")
         ratio = t_fl / t_seqem if t_fl == t_fl else float("nan")
-        lines.append(f"{k}  {t_seqem:7.4f}  {t_fl:10.4f}  {ratio:6.1f}  {ll:19.6f}  {ll_fl:12.6f}")
+        name = f"MRK{first}" + (f"-{first + k - 1}" if k > 1 else "")
+        times = f"{t_seqem:7.4f}  {t_fl:10.4f}  {ratio:6.1f}"
+        lines.append(f"{name:8} {times}  {ll:19.6f}  {ll_fl:12.6f}")
     if not have:
         lines.append("FASTLINK (mlink, unknown) not installed: apt-get install fastlink")
     return lines

@@ -499,19 +499,73 @@ def _first_changed_level(w, level_of_wbit):  # pragma: no cover - jitted
 
 
 @njit(**JIT)
-def _level_bits(
-    w, lev, levels, wbit_of_pat, wbit_of_mat, pat_bit, mat_bit, ubits
+def _state_map(
+    levels, wbit_of_pat, wbit_of_mat, pat_bit, mat_bit, n_bits, chunk
 ):  # pragma: no cover - jitted
-    """``ubits[lev + 1]``: the state bits of walk position ``w``'s levels up to ``lev``."""
-    u = ubits[lev]
-    p = levels[lev]
-    b = wbit_of_pat[lev]
-    if b >= 0 and (w >> b) & 1:
-        u |= 1 << pat_bit[p]
-    b = wbit_of_mat[lev]
-    if b >= 0 and (w >> b) & 1:
-        u |= 1 << mat_bit[p]
-    ubits[lev + 1] = u
+    """The state bit of each walk bit, and the state bits of every walk
+    position below ``chunk`` (a power of two): a position's state is the
+    map of its low bits or'ed with that of its chunk's first position."""
+    of_wbit = np.zeros(max(n_bits, 1), dtype=np.int64)
+    for lev in range(levels.size):
+        p = levels[lev]
+        if wbit_of_pat[lev] >= 0:
+            of_wbit[wbit_of_pat[lev]] = 1 << pat_bit[p]
+        if wbit_of_mat[lev] >= 0:
+            of_wbit[wbit_of_mat[lev]] = 1 << mat_bit[p]
+    low = np.zeros(chunk, dtype=np.int64)
+    for j in range(1, chunk):
+        top = 0
+        while j >> (top + 1):
+            top += 1
+        low[j] = low[j ^ (1 << top)] | of_wbit[top]
+    return of_wbit, low
+
+
+@njit(**JIT)
+def _chunk_state(w0, of_wbit):  # pragma: no cover - jitted
+    u = 0
+    b = 0
+    while w0 >> b:
+        if (w0 >> b) & 1:
+            u |= of_wbit[b]
+        b += 1
+    return u
+
+
+@njit(**JIT)
+def _peel_enter(
+    lev, vec, live, n_live, work, cur, pos, intro, founder_gene, factors_of, q
+):  # pragma: no cover - jitted
+    """Copy the vector held before level ``lev`` into ``work`` and bring in the
+    founders whose first child this level is; ``cur`` lists the genes held and
+    ``pos`` their bit in ``work``'s index.  Returns their number and ``work``'s size."""
+    n_cur = n_live[lev]
+    size = 1 << n_cur
+    for i in range(n_cur):
+        cur[i] = live[lev, i]
+    for x in range(size):
+        work[x] = vec[lev, x]
+    for j in range(2):
+        r = intro[lev, j]
+        if r < 0:
+            continue
+        g = founder_gene[r]
+        c00 = (1.0 - q) * (1.0 - q) * factors_of[r, 0]
+        c01 = (1.0 - q) * q * factors_of[r, 1]
+        c11 = q * q * factors_of[r, 2]
+        for x in range(size):
+            a = work[x]
+            work[x + size] = a * c01
+            work[x + 2 * size] = a * c01
+            work[x + 3 * size] = a * c11
+            work[x] = a * c00
+        cur[n_cur] = g
+        cur[n_cur + 1] = g + 1
+        n_cur += 2
+        size <<= 2
+    for i in range(n_cur):
+        pos[cur[i]] = i
+    return n_cur, size
 
 
 @njit(**PJIT)
@@ -556,13 +610,15 @@ def trait_emissions_peel(
     share all but the last levels.
     """
     out = np.empty(n_states)
-    n_levels = levels.size
     n_persons = father.size
     n_genes = 2 * n_persons
     chunk = 1 << 12
     if chunk > n_states:
         chunk = n_states
     n_chunks = n_states // chunk
+    of_wbit, low_state = _state_map(
+        levels, wbit_of_pat, wbit_of_mat, pat_bit, mat_bit, level_of_wbit.size, chunk
+    )
     for ch in prange(n_chunks):
         genes = np.empty((n_persons, 2), dtype=np.int64)
         for p in range(n_persons):
@@ -576,14 +632,15 @@ def trait_emissions_peel(
         cur = np.empty(max_work + 1, dtype=np.int64)
         pos = np.full(n_genes, -1, dtype=np.int64)
         vec[0, 0] = 1.0
-        ubits = np.zeros(n_levels + 1, dtype=np.int64)
-        value_at = rest
+        table = np.zeros((2, 2))
+        u_chunk = _chunk_state(ch * chunk, of_wbit)
         for w in range(ch * chunk, (ch + 1) * chunk):
             if w == ch * chunk:
                 start = 0
             else:
                 start = _first_changed_level(w, level_of_wbit)
-            for lev in range(start, last + 1):
+            # levels before the last: genes, then the vector they leave
+            for lev in range(start, last):
                 p = levels[lev]
                 b = wbit_of_pat[lev]
                 s = 0 if b < 0 else (w >> b) & 1
@@ -591,45 +648,12 @@ def trait_emissions_peel(
                 b = wbit_of_mat[lev]
                 s = 0 if b < 0 else (w >> b) & 1
                 genes[p, 1] = genes[mother[p], s]
-                # this level's vector: the live genes, then the founders brought in
-                n_cur = n_live[lev]
-                size = 1 << n_cur
-                for i in range(n_cur):
-                    cur[i] = live[lev, i]
-                for x in range(size):
-                    work[x] = vec[lev, x]
-                for j in range(2):
-                    r = intro[lev, j]
-                    if r < 0:
-                        continue
-                    g = founder_gene[r]
-                    c00 = (1.0 - q) * (1.0 - q) * factors_of[r, 0]
-                    c01 = (1.0 - q) * q * factors_of[r, 1]
-                    c11 = q * q * factors_of[r, 2]
-                    for x in range(size):
-                        a = work[x]
-                        work[x + size] = a * c01
-                        work[x + 2 * size] = a * c01
-                        work[x + 3 * size] = a * c11
-                        work[x] = a * c00
-                    cur[n_cur] = g
-                    cur[n_cur + 1] = g + 1
-                    n_cur += 2
-                    size <<= 2
-                for i in range(n_cur):
-                    pos[cur[i]] = i
+                n_cur, size = _peel_enter(
+                    lev, vec, live, n_live, work, cur, pos, intro, founder_gene, factors_of, q
+                )
                 i1 = pos[genes[p, 0]]
                 i2 = pos[genes[p, 1]]
-                f0 = factors_of[p, 0]
-                f1 = factors_of[p, 1]
-                f2 = factors_of[p, 2]
-                if lev == last:
-                    total = 0.0
-                    for x in range(size):
-                        d = ((x >> i1) & 1) + ((x >> i2) & 1)
-                        total += work[x] * (f0 if d == 0 else (f1 if d == 1 else f2))
-                    value_at = total * rest
-                    break
+                fp = factors_of[p]
                 keep = 0
                 for k in range(pend_ptr[lev], pend_ptr[lev + 1]):
                     keep |= 1 << pos[genes[pend_slots[k, 0], pend_slots[k, 1]]]
@@ -643,23 +667,64 @@ def trait_emissions_peel(
                 if n_keep == n_cur:
                     for x in range(size):
                         d = ((x >> i1) & 1) + ((x >> i2) & 1)
-                        nxt[x] = work[x] * (f0 if d == 0 else (f1 if d == 1 else f2))
+                        nxt[x] = work[x] * fp[d]
                 else:
+                    # y runs over the kept genes' alleles, z over the summed-out
+                    # ones, x = their bits put in place (subsets in order: the
+                    # next of a subset s of mask m is ((s | ~m) + 1) & m)
+                    drop = (size - 1) ^ keep
+                    xk = 0
                     for y in range(1 << n_keep):
-                        nxt[y] = 0.0
-                    for x in range(size):
-                        d = ((x >> i1) & 1) + ((x >> i2) & 1)
-                        y = 0
-                        k = 0
-                        for i in range(n_cur):
-                            if (keep >> i) & 1:
-                                y |= ((x >> i) & 1) << k
-                                k += 1
-                        nxt[y] += work[x] * (f0 if d == 0 else (f1 if d == 1 else f2))
-            # the state bits of the levels from start on (the others are w's already)
-            for lev in range(start, n_levels):
-                _level_bits(w, lev, levels, wbit_of_pat, wbit_of_mat, pat_bit, mat_bit, ubits)
-            out[ubits[n_levels]] = value_at
+                        acc = 0.0
+                        xd = 0
+                        for _z in range(size >> n_keep):
+                            x = xk | xd
+                            d = ((x >> i1) & 1) + ((x >> i2) & 1)
+                            acc += work[x] * fp[d]
+                            xd = ((xd | ~drop) + 1) & drop
+                        nxt[y] = acc
+                        xk = ((xk | ~keep) + 1) & keep
+            # the last level: its four meiosis outcomes at once, kept while only
+            # its own meioses change
+            p = levels[last]
+            if start <= last - 1 or w == ch * chunk:
+                n_cur, size = _peel_enter(
+                    last, vec, live, n_live, work, cur, pos, intro, founder_gene, factors_of, q
+                )
+                fa = father[p]
+                mo = mother[p]
+                ia0 = pos[genes[fa, 0]]
+                ia1 = pos[genes[fa, 1]]
+                ib0 = pos[genes[mo, 0]]
+                ib1 = pos[genes[mo, 1]]
+                fp = factors_of[p]
+                t00 = 0.0
+                t01 = 0.0
+                t10 = 0.0
+                t11 = 0.0
+                for x in range(size):
+                    a0 = (x >> ia0) & 1
+                    a1 = (x >> ia1) & 1
+                    b0 = (x >> ib0) & 1
+                    b1 = (x >> ib1) & 1
+                    wx = work[x]
+                    d = a0 + b0
+                    t00 += wx * fp[d]
+                    d = a0 + b1
+                    t01 += wx * fp[d]
+                    d = a1 + b0
+                    t10 += wx * fp[d]
+                    d = a1 + b1
+                    t11 += wx * fp[d]
+                table[0, 0] = t00 * rest
+                table[0, 1] = t01 * rest
+                table[1, 0] = t10 * rest
+                table[1, 1] = t11 * rest
+            b = wbit_of_pat[last]
+            s1 = 0 if b < 0 else (w >> b) & 1
+            b = wbit_of_mat[last]
+            s2 = 0 if b < 0 else (w >> b) & 1
+            out[u_chunk | low_state[w - ch * chunk]] = table[s1, s2]
     return out
 
 
@@ -935,6 +1000,9 @@ def marker_emissions_tree(
     if chunk > n_states:
         chunk = n_states
     n_chunks = n_states // chunk
+    of_wbit, low_state = _state_map(
+        levels, wbit_of_pat, wbit_of_mat, pat_bit, mat_bit, level_of_wbit.size, chunk
+    )
     for ch in prange(n_chunks):
         genes = np.empty((n_persons, 2), dtype=np.int64)
         root = np.empty((n_levels + 1, n_genes), dtype=np.int64)
@@ -943,7 +1011,7 @@ def marker_emissions_tree(
         wt = np.zeros((n_levels + 1, 2, n_genes))
         tmp_al = np.zeros((2, n_genes), dtype=np.int64)
         tmp_wt = np.zeros(2)
-        ubits = np.zeros(n_levels + 1, dtype=np.int64)
+        u_chunk = _chunk_state(ch * chunk, of_wbit)
         ok = True
         # the founders
         for g in range(n_genes):
@@ -972,7 +1040,6 @@ def marker_emissions_tree(
                 b = wbit_of_mat[lev]
                 s = 0 if b < 0 else (w >> b) & 1
                 genes[p, 1] = genes[mother[p], s]
-                _level_bits(w, lev, levels, wbit_of_pat, wbit_of_mat, pat_bit, mat_bit, ubits)
                 root[lev + 1, :] = root[lev, :]
                 alle[lev + 1, :, :] = alle[lev, :, :]
                 ncand[lev + 1, :] = ncand[lev, :]
@@ -996,7 +1063,7 @@ def marker_emissions_tree(
                         for c in range(ncand[n_levels, g]):
                             s_c += wt[n_levels, c, g]
                         total *= s_c
-                out[ubits[n_levels]] = total
+                out[u_chunk | low_state[w - ch * chunk]] = total
                 w += 1
             if w < end:
                 start = _first_changed_level(w, level_of_wbit)

@@ -278,6 +278,53 @@ def trait_emission(
         return K.trait_emissions(*space._args(), pheno, np.ascontiguousarray(factors), q)
 
 
+#: Partial orders kept by the search for a trait walk's person order.
+PEEL_BEAM = 16
+
+
+def _peel_order(f: Family, todo: list[int], n_rel: list[int], free: list[int]) -> list[int]:
+    """An order of the persons ``todo`` (parents first) for the trait walk.
+
+    Level ``l`` is redone for each of the ``2^B`` outcomes of the meioses
+    placed up to it (``B`` bits) and costs about ``2^W`` for the ``W`` founder
+    genes it holds, so the order should hold many genes only near the top.
+    A beam search over partial orders keeps the :data:`PEEL_BEAM` cheapest
+    by ``sum 2^B (2^W + 8)`` (one per set of placed persons).
+    """
+    founder = f.father < 0
+    # a partial order: (cost, bits, live bound, placed tuple, remaining children)
+    beam: list[tuple[float, int, int, tuple[int, ...], tuple[int, ...]]] = [
+        (0.0, 0, 0, (), tuple(n_rel))
+    ]
+    for _ in range(len(todo)):
+        nxt: dict[frozenset[int], tuple[float, int, int, tuple[int, ...], tuple[int, ...]]] = {}
+        for cost, bits, live, placed, remaining in beam:
+            done = set(placed)
+            for p in todo:
+                if p in done:
+                    continue
+                parents = (int(f.father[p]), int(f.mother[p]))
+                if any(not founder[r] and r not in done for r in parents):
+                    continue
+                introduced = sum(1 for r in set(parents) if founder[r] and remaining[r] == n_rel[r])
+                work = live + 2 * introduced
+                b = bits + free[p]
+                rem = list(remaining)
+                for r in parents:
+                    rem[r] -= 1
+                pending = sum(
+                    1 for r in range(f.n)
+                    if rem[r] > 0 and (r in done or r == p or (founder[r] and rem[r] < n_rel[r]))
+                )  # fmt: skip
+                cand = (cost + 2.0**b * (2.0**work + 8.0), b, min(work, 2 * pending),
+                        (*placed, p), tuple(rem))  # fmt: skip
+                key = frozenset(cand[3])
+                if key not in nxt or cand[0] < nxt[key][0]:
+                    nxt[key] = cand
+        beam = sorted(nxt.values(), key=lambda c: c[0])[:PEEL_BEAM]
+    return list(beam[0][3]) if beam else []
+
+
 @dataclasses.dataclass(frozen=True)
 class _PeelPlan:
     """The order in which a trait walk places the non-founders, and what it holds.
@@ -317,37 +364,21 @@ class _PeelPlan:
             if any(relevant[c] for c in children[p]):
                 relevant[p] = True
         todo = [p for p in order if not founder[p] and relevant[p]]
-        remaining = [sum(1 for c in children[p] if relevant[c]) for p in range(f.n)]
+        n_rel = [sum(1 for c in children[p] if relevant[c]) for p in range(f.n)]
+        free = [int(space.pat_bit[p] >= 0) + int(space.mat_bit[p] >= 0) for p in range(f.n)]
+        placed = _peel_order(f, todo, n_rel, free)
         held = np.zeros(f.n, dtype=bool)  # placed non-founders and founders brought in
-        placed: list[int] = []
+        remaining = list(n_rel)
         intro: list[list[int]] = []
         pend: list[list[int]] = []
-        n_pending = 0
-        while len(placed) < len(todo):
-            best, best_cost = -1, 0
-            for p in todo:
-                if held[p]:
-                    continue
-                parents = (int(f.father[p]), int(f.mother[p]))
-                if any(not founder[r] and not held[r] for r in parents):
-                    continue
-                cost = n_pending + (remaining[p] > 0)
-                for r in parents:
-                    was = held[r] and remaining[r] > 0
-                    now = remaining[r] - 1 > 0
-                    cost += int(now) - int(was)
-                if best < 0 or cost < best_cost:
-                    best, best_cost = p, cost
-            p = best
+        for p in placed:
             parents = (int(f.father[p]), int(f.mother[p]))
             intro.append([r for r in parents if founder[r] and not held[r]])
             for r in parents:
                 held[r] = True
                 remaining[r] -= 1
             held[p] = True
-            placed.append(p)
             pend.append([r for r in range(f.n) if held[r] and remaining[r] > 0])
-            n_pending = len(pend[-1])
         never = np.array([r for r in range(f.n) if founder[r] and not held[r]], dtype=np.int64)
         rest = [p for p in order if not founder[p] and not relevant[p]]
         levels = np.array(placed + rest, dtype=np.int64)
