@@ -50,9 +50,10 @@ unknown cells; 0.4 when absent) before renormalising.  --se writes the
 standard errors of the proportions (sandwich covariance, delta method).
 
 --method em: each unit of expression comes from one cell type (a multinomial
-mixture over the reference profiles normalised to sum one), fitted by EM
-(SQUAREM, finished by Newton steps on the simplex) to its unique maximum;
-cell fractions are the expression fractions divided by each profile's total.
+mixture over the reference profiles normalised to sum one), fitted to its
+unique maximum likelihood by Newton steps on the simplex (every sample at
+once, over --threads); cell fractions are the expression fractions divided
+by each profile's total.
 --method nnls: non-negative least squares, renormalised.
 
 --markers N keeps, for each cell type, the N genes it expresses most above
@@ -135,7 +136,7 @@ def register(commands: Any) -> None:
     p.add_argument("-o", "--output", default="-", metavar="PROPORTIONS.tsv",
                    help="TSV (default: stdout)")  # fmt: skip
     p.add_argument("--plot", metavar="FILE.png", help="stacked bars of the proportions")
-    add_run_options(p, threads=False)
+    add_run_options(p)
     p.set_defaults(_run=_cmd_run)
     _add_count(verbs)
     group.set_defaults(_parser=group)
@@ -400,7 +401,7 @@ def _cmd_run(args: argparse.Namespace, ctx: RunContext) -> int:
     elif args.method == "em":
         if args.mrna_per_cell:
             raise SeqemError("--mrna-per-cell needs --method robust")
-        fit = multinomial_em(Y, S)
+        fit = multinomial_em(Y, S, n_threads=args.threads)
         props = fit.proportions
         ctx.results.update(
             loglik=[float(x) for x in fit.loglik],

@@ -10,12 +10,13 @@ sum(S[:, k])``.  The log-likelihood
 is concave in ``pi``, so EM (responsibilities ``pi_k q_gk / sum_k pi_k q_gk``,
 then ``pi_k = sum_g y_g r_gk / sum_g y_g``) reaches the unique maximum from
 any start, but only sublinearly where weights go to zero: thousands of plain
-iterations with many near-zero types.  By default a few SQUAREM-accelerated
-EM updates (through the shared engine) are finished by active-set Newton
-steps on the simplex (sequential quadratic programming with a line search,
-:func:`newton_simplex`), which converge quadratically to the maximum and
-stop when its optimality conditions hold.  Cell fractions are the
-expression fractions divided by the reference column totals (the mRNA each
+iterations with many near-zero types.  By default every sample's maximum is
+found by active-set Newton steps on the simplex (sequential quadratic
+programming with a line search, :func:`newton_simplex`), which converge
+quadratically and stop when its optimality conditions hold; all samples are
+fitted at once, each step's likelihoods, gradients and Hessians being matrix
+products over blocks of samples (:func:`_newton_all`).  Cell fractions are
+the expression fractions divided by the reference column totals (the mRNA each
 type contributes per cell, on the reference's scale), renormalised to one.
 
 :func:`nnls` is the non-negative least-squares baseline (renormalised).
@@ -24,13 +25,13 @@ type contributes per cell, on the reference's scale), renormalised to one.
 from __future__ import annotations
 
 import dataclasses
-import warnings
+import time
 from typing import Any
 
 import numpy as np
 
 from ..em.engine import FitResult, run_em
-from ..errors import ConvergenceWarning, InputFormatError
+from ..errors import InputFormatError
 
 __all__ = ["DeconvolutionFit", "multinomial_em", "nnls"]
 
@@ -117,7 +118,8 @@ def multinomial_em(
     *,
     tol: float = 1e-12,
     max_iter: int = 20000,
-    accelerate: str | None = "squarem",
+    accelerate: str | None = "newton",
+    n_threads: int | None = None,
 ) -> DeconvolutionFit:
     """Proportions of every bulk sample (columns of ``Y``) by the multinomial mixture EM.
 
@@ -129,72 +131,277 @@ def multinomial_em(
         Linear-scale reference profiles.
     tol : float
         Plain EM (``accelerate=None``) stops when the log-likelihood rises
-        by less than ``tol`` times the sample's total expression.  With
-        ``accelerate="squarem"`` (default) a few accelerated EM updates are
-        finished by Newton steps on the simplex, which stop at the
-        optimality conditions.
+        by less than ``tol`` times the sample's total expression.
     max_iter : int
-        Most EM updates (plain) or Newton steps (accelerated).
+        Most EM updates (plain) or Newton steps (``"newton"``).
+    accelerate : {"newton", None}
+        ``"newton"`` (default; ``"squarem"``, the former name, is taken as
+        it): every sample's maximum by active-set Newton steps on the
+        simplex from the uniform point (:func:`newton_simplex`'s steps,
+        for all samples at once: each step's gradients, Hessians and
+        likelihoods are matrix products over blocks of samples, and a
+        sample leaves when its optimality conditions hold).  ``None``:
+        plain EM, one sample at a time, the reference behaviour.
+    n_threads : int, optional
+        Threads over blocks of samples (``None`` or 0: every available core).
     """
     y, s = check_inputs(Y, S)
     totals = s.sum(axis=0)
     q = s / totals
     n_types = s.shape[1]
-    fractions = np.empty((y.shape[1], n_types))
-    ll = np.empty(y.shape[1])
-    fits = []
-    for j in range(y.shape[1]):
-        keep = y[:, j] > 0
-        if not keep.any():
-            raise InputFormatError(f"mixture sample {j + 1} has no expression")
-        fractions[j], ll[j], fit = _maximise(
-            y[keep, j], q[keep], tol=tol, max_iter=max_iter, accelerate=accelerate
-        )
-        fits.append(fit)
+    if accelerate not in (None, "newton", "squarem"):
+        raise ValueError(f"accelerate must be 'newton' or None, got {accelerate!r}")
+    empty = np.flatnonzero(y.sum(axis=0) <= 0)
+    if empty.size:
+        raise InputFormatError(f"mixture sample {int(empty[0]) + 1} has no expression")
+    if accelerate is not None:
+        fractions, ll, fits = _newton_all(y, q, max_iter=max_iter, n_threads=n_threads)
+    else:
+        fractions = np.empty((y.shape[1], n_types))
+        ll = np.empty(y.shape[1])
+        fits = []
+        for j in range(y.shape[1]):
+            keep = y[:, j] > 0
+            fractions[j], ll[j], fit = _maximise(y[keep, j], q[keep], tol=tol, max_iter=max_iter)
+            fits.append(fit)
     cells = fractions / totals[None]
     cells /= cells.sum(axis=1, keepdims=True)
     return DeconvolutionFit(cells, fractions, ll, fits)
 
 
-#: SQUAREM updates before the Newton finish (they bring the weights where the
-#: quadratic model of the log-likelihood is good; the finish converges from
-#: almost anywhere, these make it take fewer steps).
-BURN_IN = 10
-
-
 def _maximise(
-    y: np.ndarray, q: np.ndarray, *, tol: float, max_iter: int, accelerate: str | None
+    y: np.ndarray, q: np.ndarray, *, tol: float, max_iter: int
 ) -> tuple[np.ndarray, float, FitResult]:
-    """The maximum of one sample's likelihood.
+    """The maximum of one sample's likelihood by plain EM (the reference behaviour).
 
-    Plain EM (``accelerate=None``) runs to ``tol`` as it is: the reference
-    behaviour, which only approaches a zero weight sublinearly.  With
-    SQUAREM, :data:`BURN_IN` accelerated EM updates are followed by
-    active-set Newton steps on the simplex (:func:`newton_simplex`) until the
-    Karush-Kuhn-Tucker conditions of the concave problem hold; ``n_iter``
-    counts both.
+    It runs to ``tol`` as it is, and only approaches a zero weight sublinearly.
     """
     k = q.shape[1]
     total = float(y.sum())
     start = _Mixture(y, q, np.full(k, 1.0 / k))
-    if accelerate is None:
-        params, fit = run_em(start, max_iter=max_iter, tol=tol * total, accelerate=None)
-        return params["pi"], fit.loglik, fit
-    budget = min(BURN_IN, max_iter)
-    with warnings.catch_warnings():  # the burn-in is not meant to converge
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        params, fit = run_em(start, max_iter=budget, tol=tol * total, accelerate=accelerate)
-    pi, loglik, steps, optimal = newton_simplex(y, q, params["pi"], max_iter=max_iter)
-    fit = dataclasses.replace(
-        fit,
-        n_iter=fit.n_iter + steps,
-        loglik=loglik,
-        objective=loglik,
-        converged=optimal,
-        stop_reason="tol" if optimal else "max_iter",
-        history=fit.history + (loglik,),
-    )
-    return pi, loglik, fit
+    params, fit = run_em(start, max_iter=max_iter, tol=tol * total, accelerate=None)
+    return params["pi"], fit.loglik, fit
+
+
+def _mixture_pass(
+    data: Any, points: np.ndarray, active: np.ndarray, hess: bool, pool: Any
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """Log-likelihood, gradient and (packed, negated) Hessian of the active samples.
+
+    For sample ``j`` at ``pi = points[j]`` with ``m = q pi``: ``sum_g y_g ln m_g``,
+    ``q^T (y / m)`` and ``sum_g y_g / m_g^2 q_gk q_gl`` (upper triangle, packed).
+    Rows of inactive samples are left as zeros; a sample with expression where
+    its fitted share is zero gets ``-inf`` (and non-finite derivatives).
+    """
+    k = points.shape[1]
+    width = k * (k + 1) // 2
+
+    def work(c0: int, c1: int, idx: np.ndarray, cols: np.ndarray | None) -> tuple:
+        pit = np.ascontiguousarray(points[idx].T)
+        ll = np.zeros(idx.size)
+        grad = np.zeros((k, idx.size))
+        h = np.zeros((width, idx.size)) if hess else None
+        for i, yc in data.y_chunks(c0, c1, cols):
+            m = data.a[i] @ pit
+            # a gene without expression adds nothing, even where its fitted
+            # share is zero: a share of one there keeps 0 / 0 out of the sums
+            m += yc == 0
+            t = np.log(m)
+            t *= yc
+            ll += t.sum(axis=0)
+            np.divide(yc, m, out=t)
+            grad += data.at[i] @ t
+            if h is not None:
+                np.divide(t, m, out=m)
+                h += data.aa[i].T @ m
+        return ll, grad, h
+
+    n = points.shape[0]
+    ll = np.zeros(n)
+    grad = np.zeros((n, k))
+    packed = np.zeros((n, width)) if hess else None
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        blocks = data.map_blocks(active, work, pool)
+    for idx, (l_b, g_b, h_b) in blocks:
+        ll[idx] = l_b
+        grad[idx] = g_b.T
+        if packed is not None:
+            packed[idx] = h_b.T
+    return ll, grad, packed
+
+
+#: Samples from which the per-sample quadratic programs run in parallel.
+PARALLEL_QP = 256
+#: Relative change of a log-likelihood that is round-off.
+ROUNDOFF = 1e-14
+#: Optimality residual below which the next Newton step is expected to be the
+#: last (the residual after a step is about a few times its square).
+HESSIAN_SKIP = 5e-6
+
+
+def _newton_all(
+    y: np.ndarray, q: np.ndarray, *, max_iter: int, n_threads: int | None
+) -> tuple[np.ndarray, np.ndarray, list[FitResult]]:
+    """:func:`newton_simplex` for every sample at once.
+
+    The start is the least-squares fit of each sample's profile shares,
+    clipped to the simplex and mixed with a tenth of the uniform point (all
+    types in use: a start close enough that three Newton steps usually
+    suffice).  Each round finds the samples whose optimality conditions hold
+    (they leave), solves every other sample's quadratic model on the simplex
+    (:func:`._kernels.newton_steps`) and line-searches towards it: one
+    blocked pass (:mod:`._blocks`) evaluates every trial point, samples whose
+    trial raises the likelihood enough (Armijo) move there with its
+    derivatives in hand, the others halve their step.  A trial gets its
+    Hessian only if its sample is expected to need another step (the
+    optimality residual, which Newton steps square, still above
+    :data:`HESSIAN_SKIP`); a sample that does need one gets it in the next
+    round.
+    """
+    from ._blocks import BlockedMatrix, unpack, worker_pool
+    from ._kernels import newton_steps, newton_steps_serial
+
+    start_time = time.perf_counter()
+    genes, n = y.shape
+    k = q.shape[1]
+    unused = q.sum(axis=1) == 0
+    if np.any(unused):
+        if np.any(y[unused] > 0):
+            j = int(np.flatnonzero((y[unused] > 0).any(axis=0))[0])
+            raise InputFormatError(
+                f"mixture sample {j + 1} has expression in genes that no reference type expresses"
+            )
+        y, q = y[~unused], q[~unused]
+    total = y.sum(axis=0)
+    data = BlockedMatrix(y, q, pairs=True)
+    steps = np.zeros(n, dtype=np.int64)
+    optimal = np.zeros(n, dtype=bool)
+    moving = np.ones(n, dtype=bool)
+    everyone = np.ones(n, dtype=bool)
+    with worker_pool(n_threads) as pool:
+        pi = _start(data, q, pool)
+        best, grad, packed = _mixture_pass(data, pi, everyone, True, pool)
+        assert packed is not None
+        has_hessian = np.ones(n, dtype=bool)
+        history = [[float(v)] for v in best]
+        trial = pi.copy()
+        last_noise = np.zeros(n, dtype=bool)
+        for _ in range(max_iter):
+            now = np.flatnonzero(moving)
+            rho = _kkt_residual(grad[now], pi[now], total[now])
+            done = rho <= 1e-10
+            optimal[now[done]] = True
+            moving[now[done]] = False
+            now, rho = now[~done], rho[~done]
+            if now.size == 0:
+                break
+            late = now[~has_hessian[now]]
+            if late.size:
+                _, g_l, h_l = _mixture_pass(data, pi, _mask(n, late), True, pool)
+                assert h_l is not None
+                grad[late], packed[late] = g_l[late], h_l[late]
+                has_hessian[late] = True
+            h = unpack(packed[now], k)
+            ridge = 1e-10 * np.trace(h, axis1=1, axis2=2) / k
+            d = np.empty((now.size, k))
+            solve = newton_steps if now.size >= PARALLEL_QP else newton_steps_serial
+            solve(h, grad[now], pi[now], ridge, d)
+            slope = np.einsum("ij,ij->i", grad[now], d)
+            stuck = ~(slope > 0) | last_noise[now]
+            moving[now[stuck]] = False
+            keep = ~stuck
+            now, d, slope, rho = now[keep], d[keep], slope[keep], rho[keep]
+            # a gain below the round-off of the log-likelihood cannot be seen:
+            # such a step is taken if the likelihood does not visibly fall, and is the last
+            noise = slope <= ROUNDOFF * np.abs(best[now])
+            last_noise[now] = noise
+            wants = rho > HESSIAN_SKIP
+            t = np.ones(now.size)
+            for _ in range(60):  # backtracking, every sample on its own step
+                if now.size == 0:
+                    break
+                point = np.maximum(pi[now] + t[:, None] * d, 0.0)
+                point /= point.sum(axis=1, keepdims=True)
+                trial[now] = point
+                value = np.zeros(n)
+                g_t = np.zeros((n, k))
+                h_t = np.zeros((n, packed.shape[1]))
+                for hess, rows in ((True, now[wants]), (False, now[~wants])):
+                    if rows.size:
+                        v_r, g_r, h_r = _mixture_pass(data, trial, _mask(n, rows), hess, pool)
+                        value[rows], g_t[rows] = v_r[rows], g_r[rows]
+                        if h_r is not None:
+                            h_t[rows] = h_r[rows]
+                ok = np.where(
+                    noise,
+                    value[now] >= best[now] - ROUNDOFF * np.abs(best[now]),
+                    value[now] >= best[now] + 1e-4 * t * slope,
+                )
+                moved = now[ok]
+                pi[moved], best[moved] = trial[moved], value[moved]
+                grad[moved], packed[moved] = g_t[moved], h_t[moved]
+                has_hessian[moved] = wants[ok]
+                steps[moved] += 1
+                for j in moved:
+                    history[j].append(float(best[j]))
+                keep = ~ok & ~noise
+                now, d, slope, t = now[keep], d[keep], slope[keep], t[keep] * 0.5
+                noise, wants = noise[keep], wants[keep]
+            moving[now] = False  # no step raised the likelihood enough
+        if not np.all(optimal):
+            rest = np.flatnonzero(~optimal)
+            optimal[rest] = _kkt_residual(grad[rest], pi[rest], total[rest]) <= 1e-6
+    elapsed = time.perf_counter() - start_time
+    fits = [
+        FitResult(
+            converged=bool(optimal[j]),
+            stop_reason="tol" if optimal[j] else "max_iter",
+            n_iter=int(steps[j]),
+            loglik=float(best[j]),
+            objective=float(best[j]),
+            history=tuple(history[j]),
+            seed=0,
+            elapsed=elapsed,
+            accelerate="newton",
+        )
+        for j in range(n)
+    ]
+    return pi, best, fits
+
+
+def _mask(n: int, rows: np.ndarray) -> np.ndarray:
+    out = np.zeros(n, dtype=bool)
+    out[rows] = True
+    return out
+
+
+def _start(data: Any, q: np.ndarray, pool: Any) -> np.ndarray:
+    """Least-squares profile shares of every sample, clipped, with a tenth of the uniform point."""
+    k = q.shape[1]
+
+    def work(c0: int, c1: int, idx: np.ndarray, cols: np.ndarray | None) -> np.ndarray:
+        out = np.zeros((k, idx.size))
+        for i, yc in data.y_chunks(c0, c1, cols):
+            out += data.at[i] @ yc
+        return out
+
+    qty = np.empty((k, data.n))
+    for idx, part in data.map_blocks(np.ones(data.n, dtype=bool), work, pool):
+        qty[:, idx] = part
+    coef = np.maximum(np.linalg.pinv(q.T @ q) @ qty, 0.0).T
+    sums = coef.sum(axis=1, keepdims=True)
+    shares = np.where(sums > 0, coef / np.where(sums > 0, sums, 1.0), 1.0 / k)
+    return 0.9 * shares + 0.1 / k
+
+
+def _kkt_residual(grad: np.ndarray, pi: np.ndarray, total: np.ndarray) -> np.ndarray:
+    """Relative violation of the optimality conditions of each row (sample).
+
+    The largest of ``grad_k / total - 1`` over every type and of
+    ``1 - grad_k / total`` over the types in use; zero at the maximum.
+    """
+    r = grad / total[:, None] - 1.0
+    return np.maximum(r.max(axis=1), np.where(pi > 0, -r, -np.inf).max(axis=1))
 
 
 def simplex_qp(h: np.ndarray, c: np.ndarray, z: np.ndarray) -> np.ndarray:
@@ -205,50 +412,20 @@ def simplex_qp(h: np.ndarray, c: np.ndarray, z: np.ndarray) -> np.ndarray:
     (the multiplier eliminated through a Cholesky factor); a solution with a
     negative coordinate is approached only up to the boundary, where that
     coordinate leaves; a solution that is feasible is optimal unless a
-    fixed coordinate has a negative multiplier, which is then freed.
+    fixed coordinate has a negative multiplier, which is then freed.  (The
+    compiled :func:`._kernels.simplex_qp`, whose step form
+    :func:`._kernels.simplex_step` the batched fit calls.)
     """
-    k = c.size
-    z = z.copy()
-    free = z > 0
-    scale = max(1.0, float(np.abs(c).max()))
-    for _ in range(20 * k + 20):
-        use = np.flatnonzero(free)
-        sub = h[np.ix_(use, use)]
-        try:
-            lower = np.linalg.cholesky(sub)
-            hc = _cho_solve(lower, c[use])
-            h1 = _cho_solve(lower, np.ones(use.size))
-        except np.linalg.LinAlgError:
-            hc = np.linalg.lstsq(sub, c[use], rcond=None)[0]
-            h1 = np.linalg.lstsq(sub, np.ones(use.size), rcond=None)[0]
-        lam = (hc.sum() - 1.0) / h1.sum()
-        w = hc - lam * h1
-        if np.all(w >= 0):
-            z = np.zeros(k)
-            z[use] = w
-            mult = h @ z - c + lam  # of the constraints z_j >= 0
-            mult[use] = 0.0
-            j = int(np.argmin(mult))
-            if mult[j] >= -1e-12 * scale:
-                return z
-            free[j] = True
-            continue
-        zu = z[use]
-        neg = w < 0
-        alpha = float(np.min(zu[neg] / (zu[neg] - w[neg])))
-        zu = np.maximum(zu + alpha * (w - zu), 0.0)
-        zu[neg & (zu <= 1e-15 * zu.max(initial=1.0))] = 0.0
-        z = np.zeros(k)
-        z[use] = zu
-        z /= z.sum()
-        free = z > 0
-    return z
+    from ._kernels import simplex_qp as qp
 
-
-def _cho_solve(lower: np.ndarray, b: np.ndarray) -> np.ndarray:
-    from scipy.linalg import solve_triangular
-
-    return solve_triangular(lower.T, solve_triangular(lower, b, lower=True), lower=False)
+    out = np.empty(np.size(c))
+    qp(
+        np.ascontiguousarray(h, dtype=np.float64),
+        np.ascontiguousarray(c, dtype=np.float64),
+        np.ascontiguousarray(z, dtype=np.float64),
+        out,
+    )
+    return out
 
 
 def newton_simplex(

@@ -1,0 +1,205 @@
+"""Numba kernels of the deconvolution fits: small per-sample problems, many samples.
+
+The passes over the expression matrix are BLAS products (:mod:`._blocks`);
+what is left per sample is a problem in the number of cell types ``k``
+(20 or so): a quadratic program on the simplex for each Newton step of the
+multinomial mixture, a non-negative least-squares fit on the normal
+equations for each EM update of the robust regression.  These kernels solve
+one such problem per sample, ``prange`` over samples (each writes its own
+row).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, prange
+
+from .._jit import JIT, PJIT
+
+
+@njit(**JIT)
+def _cholesky(a, use, m, lower):
+    """Lower Cholesky factor of ``a[use[:m]][:, use[:m]]`` into ``lower[:m, :m]``.
+
+    Returns False when a pivot is not positive (the matrix is not positive
+    definite to working precision).
+    """
+    for i in range(m):
+        for j in range(i + 1):
+            s = a[use[i], use[j]]
+            for p in range(j):
+                s -= lower[i, p] * lower[j, p]
+            if i == j:
+                if not s > 0.0:
+                    return False
+                lower[i, i] = np.sqrt(s)
+            else:
+                lower[i, j] = s / lower[j, j]
+    return True
+
+
+@njit(**JIT)
+def _cho_solve(lower, b, m, out):
+    """Solve ``L L^T x = b`` (first ``m`` entries) into ``out``."""
+    for i in range(m):
+        s = b[i]
+        for p in range(i):
+            s -= lower[i, p] * out[p]
+        out[i] = s / lower[i, i]
+    for i in range(m - 1, -1, -1):
+        s = out[i]
+        for p in range(i + 1, m):
+            s -= lower[p, i] * out[p]
+        out[i] = s / lower[i, i]
+
+
+@njit(**JIT)
+def simplex_step(h, g, base, out):
+    """Minimise ``d'hd/2 - g'd`` over the steps ``d`` that keep ``base + d`` on the simplex.
+
+    Parameters
+    ----------
+    h : float64 (k, k), positive definite.
+    g : float64 (k,).
+    base : float64 (k,), a point of the simplex.
+    out : float64 (k,), out: the minimising step.
+
+    A primal active-set method on ``z = base + d`` (``d = 0`` to start, the
+    coordinates with ``base > 0`` free).  Each round solves the problem on
+    the free coordinates with the sum constraint, the others held at zero
+    (the multiplier eliminated through a Cholesky factor; least squares
+    where the factor fails); a solution with a negative coordinate is
+    approached only up to the boundary, where that coordinate leaves; a
+    feasible solution is optimal unless a held coordinate has a negative
+    multiplier, which is then freed.  The systems are solved for the step,
+    not the point, so a small step keeps its relative precision.
+    """
+    k = g.size
+    d = np.zeros(k)
+    z = base.copy()
+    free = z > 0
+    scale = max(1.0, np.abs(g).max())
+    use = np.empty(k, np.int64)
+    lower = np.zeros((k, k))
+    rhs = np.empty(k)
+    ones = np.ones(k)
+    hc = np.empty(k)
+    h1 = np.empty(k)
+    for _ in range(20 * k + 20):
+        m = 0
+        held = 0.0
+        for j in range(k):
+            if free[j]:
+                use[m] = j
+                m += 1
+            else:
+                d[j] = -base[j]
+                held += d[j]
+        for i in range(m):  # g on the free coordinates, less the pull of the held ones
+            r = g[use[i]]
+            for j in range(k):
+                if not free[j]:
+                    r -= h[use[i], j] * d[j]
+            rhs[i] = r
+        if _cholesky(h, use, m, lower):
+            _cho_solve(lower, rhs, m, hc)
+            _cho_solve(lower, ones, m, h1)
+        else:
+            sub = np.empty((m, m))
+            for i in range(m):
+                for j in range(m):
+                    sub[i, j] = h[use[i], use[j]]
+            hc[:m] = np.linalg.lstsq(sub, rhs[:m].copy())[0]
+            h1[:m] = np.linalg.lstsq(sub, ones[:m].copy())[0]
+        lam = (hc[:m].sum() + held) / h1[:m].sum()  # the free steps sum to -held
+        step = hc[:m] - lam * h1[:m]
+        feasible = True
+        for i in range(m):
+            if base[use[i]] + step[i] < 0:
+                feasible = False
+        if feasible:
+            for i in range(m):
+                d[use[i]] = step[i]
+                z[use[i]] = base[use[i]] + step[i]
+            best = 0.0
+            arg = -1
+            for j in range(k):  # multipliers of the constraints z_j >= 0
+                if free[j]:
+                    continue
+                mult = lam - g[j]
+                for p in range(k):
+                    mult += h[j, p] * d[p]
+                if arg < 0 or mult < best:
+                    best, arg = mult, j
+            if arg < 0 or best >= -1e-12 * scale:
+                out[:] = d
+                return
+            free[arg] = True
+            continue
+        alpha = np.inf
+        for i in range(m):
+            w = base[use[i]] + step[i]
+            if w < 0:
+                zi = z[use[i]]
+                alpha = min(alpha, zi / (zi - w))
+        zmax = 1.0
+        for i in range(m):
+            zi = z[use[i]]
+            z[use[i]] = max(zi + alpha * (base[use[i]] + step[i] - zi), 0.0)
+            zmax = max(zmax, z[use[i]])
+        for i in range(m):
+            if base[use[i]] + step[i] < 0 and z[use[i]] <= 1e-15 * zmax:
+                z[use[i]] = 0.0
+        for j in range(k):
+            if not free[j]:
+                z[j] = 0.0
+        z /= z.sum()
+        free = z > 0
+        for j in range(k):
+            d[j] = z[j] - base[j]
+    out[:] = d
+
+
+@njit(**JIT)
+def simplex_qp(h, c, z0, out):
+    """Minimise ``z'hz / 2 - c'z`` over the probability simplex from a feasible ``z0``.
+
+    ``h`` float64 (k, k) positive definite, ``c`` and ``z0`` float64 (k,);
+    the minimiser goes to ``out``.  :func:`simplex_step` with
+    ``g = c - h z0``.
+    """
+    simplex_step(h, c - h @ z0, z0, out)
+    out += z0
+
+
+@njit(**JIT)
+def _newton_target(hess, grad, pi, ridge, out):
+    h = hess.copy()
+    for j in range(h.shape[0]):
+        h[j, j] += ridge
+    simplex_step(h, grad, pi, out)
+
+
+@njit(**PJIT)
+def newton_steps(hess, grad, pi, ridge, out):
+    """Steps to the maximisers of many samples' second-order models over the simplex.
+
+    Parameters
+    ----------
+    hess : float64 (n, k, k), minus the Hessians of the log-likelihoods
+        (positive semi-definite).
+    grad : float64 (n, k), gradients at ``pi``.
+    pi : float64 (n, k), current points (on the simplex).
+    ridge : float64 (n,), added to each diagonal.
+    out : float64 (n, k), out: the Newton steps, ``argmin d'hd/2 - grad'd``
+        over the steps that keep ``pi + d`` on the simplex.
+    """
+    for i in prange(grad.shape[0]):
+        _newton_target(hess[i], grad[i], pi[i], ridge[i], out[i])
+
+
+@njit(**JIT)
+def newton_steps_serial(hess, grad, pi, ridge, out):
+    """:func:`newton_steps` on one thread (few samples: no parallel start-up)."""
+    for i in range(grad.shape[0]):
+        _newton_target(hess[i], grad[i], pi[i], ridge[i], out[i])

@@ -1,0 +1,122 @@
+"""The batched multinomial fit (all samples at once) against the per-sample path.
+
+The reference is :func:`newton_simplex` run on one sample at a time (the
+per-sample fit before batching: its optimality test, to 1e-10) and, for the
+likelihood, long plain EM.  The maximum is unique, so the two fits must give
+the same proportions up to the precision of the optimality conditions.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from seqem.deconv import _blocks
+from seqem.deconv._kernels import simplex_step
+from seqem.deconv.mixture import multinomial_em, newton_simplex
+
+from .test_mixture import CASES, dataset, needs_data
+
+
+def per_sample(Y: np.ndarray, S: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Expression fractions and log-likelihoods, one sample at a time."""
+    q = S / S.sum(axis=0)
+    k = S.shape[1]
+    pis, lls = [], []
+    for j in range(Y.shape[1]):
+        keep = Y[:, j] > 0
+        pi, ll, _, optimal = newton_simplex(Y[keep, j], q[keep], np.full(k, 1.0 / k), max_iter=500)
+        assert optimal
+        pis.append(pi)
+        lls.append(ll)
+    return np.array(pis), np.array(lls)
+
+
+def random_problem(rng: np.random.Generator, n_samples: int):
+    k = int(rng.integers(2, 12))
+    genes = int(rng.integers(k + 1, 400))
+    S = rng.gamma(0.3, 1.0, size=(genes, k)) * (rng.random((genes, k)) < 0.8)
+    S[:, S.sum(axis=0) == 0] = 1.0
+    truth = rng.dirichlet(np.ones(k), size=n_samples) * (rng.random((n_samples, k)) < 0.6)
+    truth[truth.sum(axis=1) == 0, 0] = 1.0
+    truth /= truth.sum(axis=1, keepdims=True)
+    depth = rng.choice([50.0, 2000.0, 1e5])
+    Y = rng.poisson(depth * (S / S.sum(axis=0)) @ truth.T).astype(float)
+    Y[:, Y.sum(axis=0) == 0] = S[:, :1] + 1.0  # no empty samples
+    Y[S.sum(axis=1) == 0] = 0.0  # nor expression no type explains
+    return Y, S
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_batched_equals_per_sample_on_random_problems(seed):
+    """Zeros in the reference and in the truth, shallow and deep samples."""
+    rng = np.random.default_rng(seed)
+    Y, S = random_problem(rng, int(rng.integers(1, 40)))
+    fit = multinomial_em(Y, S)
+    pi, ll = per_sample(Y, S)
+    assert all(f.converged for f in fit.fits)
+    # measured at most 2e-8 over these problems
+    assert np.abs(fit.expression_fractions - pi).max() < 1e-6
+    assert np.all(fit.loglik >= ll - 1e-9 * np.abs(ll))
+
+
+def test_many_blocks_threads_and_leaving_samples(monkeypatch):
+    """Small blocks and chunks: samples leave their blocks at different steps;
+    one and two threads give the same bits (fixed blocks, each summed alike)."""
+    monkeypatch.setattr(_blocks, "BLOCK", 16)
+    monkeypatch.setattr(_blocks, "CHUNK", 64)
+    rng = np.random.default_rng(7)
+    S = rng.gamma(0.5, 100, size=(300, 6))
+    truth = rng.dirichlet(np.ones(6), size=90) * (rng.random((90, 6)) < 0.7)
+    truth[truth.sum(axis=1) == 0, 0] = 1.0
+    truth /= truth.sum(axis=1, keepdims=True)
+    Y = rng.poisson(S @ truth.T).astype(float)
+    one = multinomial_em(Y, S, n_threads=1)
+    two = multinomial_em(Y, S, n_threads=2)
+    assert np.array_equal(one.proportions, two.proportions)
+    pi, ll = per_sample(Y, S)
+    assert np.abs(one.expression_fractions - pi).max() < 1e-6
+    assert len({f.n_iter for f in one.fits}) > 1
+
+
+@needs_data
+@pytest.mark.parametrize("name,variant", CASES)
+def test_batched_equals_per_sample_on_the_shared_sets(name, variant):
+    Y, S, _ = dataset(name, variant)
+    fit = multinomial_em(Y, S)
+    pi, ll = per_sample(Y, S)
+    assert np.abs(fit.expression_fractions - pi).max() < 1e-6  # measured below 2e-8
+    assert np.all(fit.loglik >= ll - 1e-9 * np.abs(ll))
+
+
+def test_simplex_step_from_a_boundary_point():
+    """The step form reaches the same minimiser as a dense solve of the faces."""
+    from .test_mixture import brute_force_qp
+
+    rng = np.random.default_rng(4)
+    for _ in range(200):
+        k = int(rng.integers(2, 6))
+        a = rng.normal(size=(k + 2, k))
+        h = a.T @ a + 1e-3 * np.eye(k)
+        base = rng.dirichlet(np.ones(k)) * (rng.random(k) < 0.6)
+        if base.sum() == 0:
+            base[0] = 1.0
+        base /= base.sum()
+        g = rng.normal(size=k) * 3
+        d = np.empty(k)
+        simplex_step(h, g, base, d)
+        z = base + d
+        ref, best = brute_force_qp(h, g + h @ base)
+        c = g + h @ base
+        assert z.min() >= -1e-15 and z.sum() == pytest.approx(1.0, abs=1e-12)
+        assert 0.5 * z @ h @ z - c @ z <= best + 1e-10 * max(1.0, abs(best))
+
+
+def test_expression_where_no_type_is_expressed_is_an_error():
+    from seqem.errors import InputFormatError
+
+    S = np.array([[1.0, 2.0], [0.0, 0.0], [3.0, 1.0]])
+    with pytest.raises(InputFormatError, match="sample 2 has expression in genes"):
+        multinomial_em(np.array([[1.0, 1.0], [0.0, 2.0], [1.0, 1.0]]), S)
+    fit = multinomial_em(np.array([[1.0], [0.0], [1.0]]), S)  # a silent gene is fine
+    assert fit.fits[0].converged
