@@ -386,7 +386,7 @@ def _cmd_run(args: argparse.Namespace, ctx: RunContext) -> int:
         if args.mrna_per_cell:
             mrna, mrna_other = _read_mrna(args.mrna_per_cell, ref.columns)
         robust = robust_fit(Y, S, var=var, nu=args.nu, other=args.other, mrna=mrna,
-                            mrna_other=mrna_other)  # fmt: skip
+                            mrna_other=mrna_other, n_threads=args.threads)  # fmt: skip
         props = robust.proportions
         if robust.other is not None:
             props = np.column_stack([props, robust.other])

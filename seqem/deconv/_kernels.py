@@ -203,3 +203,82 @@ def newton_steps_serial(hess, grad, pi, ridge, out):
     """:func:`newton_steps` on one thread (few samples: no parallel start-up)."""
     for i in range(grad.shape[0]):
         _newton_target(hess[i], grad[i], pi[i], ridge[i], out[i])
+
+
+@njit(**JIT)
+def nnls_gram(a, b, max_iter, out):
+    """Non-negative least squares from the normal equations (Lawson and Hanson).
+
+    Minimises ``|X c - y|^2`` over ``c >= 0`` given ``a = X'X`` and ``b = X'y``.
+
+    Parameters
+    ----------
+    a : float64 (k, k), positive semi-definite.
+    b : float64 (k,).
+    max_iter : int, most passive-set solves.
+    out : float64 (k,), out: the coefficients.
+
+    The passive set grows by the coordinate with the largest gradient
+    ``b - a c`` until no gradient is positive (relative to ``max |b|``); each
+    solve on the passive set that turns a coefficient non-positive is
+    interpolated back to the boundary, which drops it.
+    """
+    k = b.size
+    c = np.zeros(k)
+    passive = np.zeros(k, dtype=np.bool_)
+    use = np.empty(k, np.int64)
+    lower = np.zeros((k, k))
+    rhs = np.empty(k)
+    s = np.empty(k)
+    tol = 1e-12 * max(np.abs(b).max(), 1e-300)
+    it = 0
+    while it < max_iter:
+        best = tol
+        arg = -1
+        for j in range(k):  # the most promising coordinate outside the passive set
+            if passive[j]:
+                continue
+            w = b[j]
+            for p in range(k):
+                w -= a[j, p] * c[p]
+            if w > best:
+                best, arg = w, j
+        if arg < 0:
+            break
+        passive[arg] = True
+        while it < max_iter:
+            it += 1
+            m = 0
+            for j in range(k):
+                if passive[j]:
+                    use[m] = j
+                    rhs[m] = b[j]
+                    m += 1
+            if not _cholesky(a, use, m, lower):
+                sub = np.empty((m, m))
+                for i in range(m):
+                    for j in range(m):
+                        sub[i, j] = a[use[i], use[j]]
+                s[:m] = np.linalg.lstsq(sub, rhs[:m].copy())[0]
+            else:
+                _cho_solve(lower, rhs, m, s)
+            positive = True
+            for i in range(m):
+                if s[i] <= 0:
+                    positive = False
+            if positive:
+                for i in range(m):
+                    c[use[i]] = s[i]
+                break
+            alpha = np.inf
+            for i in range(m):
+                if s[i] <= 0:
+                    ci = c[use[i]]
+                    alpha = min(alpha, ci / (ci - s[i]))
+            for i in range(m):
+                j = use[i]
+                c[j] += alpha * (s[i] - c[j])
+                if c[j] <= 0 or (s[i] <= 0 and c[j] <= 1e-15 * abs(s[i])):
+                    c[j] = 0.0
+                    passive[j] = False
+    out[:] = c

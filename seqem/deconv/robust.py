@@ -46,6 +46,7 @@ import numpy as np
 
 from ..em.engine import FitResult, run_em
 from ..errors import InputFormatError
+from ._blocks import worker_pool
 from .mixture import check_inputs
 
 __all__ = ["RobustFit", "robust_fit", "select_markers"]
@@ -87,11 +88,18 @@ class RobustFit:
 
 
 def _wnnls(s: np.ndarray, y: np.ndarray, w: np.ndarray) -> np.ndarray:
-    from scipy.optimize import nnls as scipy_nnls
+    """Weighted non-negative least squares: ``min sum_g w_g (y_g - (s c)_g)^2``, ``c >= 0``.
 
-    root = np.sqrt(w)
-    coef, _ = scipy_nnls(s * root[:, None], y * root, maxiter=50 * s.shape[1])
-    return np.asarray(coef)
+    Solved from the ``k x k`` normal equations (:func:`._kernels.nnls_gram`):
+    two matrix products over the genes instead of a factorisation of the
+    weighted ``genes x k`` matrix.
+    """
+    from ._kernels import nnls_gram
+
+    sw = s * w[:, None]
+    coef = np.empty(s.shape[1])
+    nnls_gram(sw.T @ s, sw.T @ y, 50 * s.shape[1], coef)
+    return coef
 
 
 def _t_loglik(r2: np.ndarray, var: np.ndarray, nu: float) -> float:
@@ -226,6 +234,7 @@ def robust_fit(
     mrna_other: float = 0.4,
     tol: float = 1e-10,
     max_iter: int = 500,
+    n_threads: int | None = None,
 ) -> RobustFit:
     """Proportions of every bulk sample (columns of ``Y``) by the robust heteroscedastic EM.
 
@@ -250,6 +259,8 @@ def robust_fit(
         mRNA per cell of the cells without a profile (``other=True``).
     tol : float
         EM stops when the log-likelihood rises by less than ``tol`` per gene.
+    n_threads : int, optional
+        Threads over samples (``None`` or 0: every available core).
     """
     y, s = check_inputs(Y, S)
     g, k = s.shape
@@ -274,12 +285,12 @@ def robust_fit(
     coefs = np.empty((n, k))
     sigma2 = np.empty(n)
     ll = np.empty(n)
-    fits = []
-    for j in range(n):
-        if not np.any(y[:, j] > 0):
-            raise InputFormatError(f"mixture sample {j + 1} has no expression")
+    empty = np.flatnonzero(~np.any(y > 0, axis=0))
+    if empty.size:
+        raise InputFormatError(f"mixture sample {int(empty[0]) + 1} has no expression")
+
+    def one(j: int) -> FitResult:
         c, sigma2[j], w, ll[j], fit = _fit_sample(y[:, j], s, v, nu, tol, max_iter)
-        fits.append(fit)
         cov = _coef_cov(s, y[:, j], c, w)
         if other and c.sum() > 1.0:  # more than all of the sample: nothing left over
             scale = 1.0 / c.sum()
@@ -288,6 +299,12 @@ def robust_fit(
         p, jp = _to_cells(c, m, other, mrna_other)
         props[j] = p
         se[j] = np.sqrt(np.maximum(np.einsum("ik,kl,il->i", jp, cov, jp), 0.0))
+        return fit
+
+    # samples on a pool of threads, each calling BLAS on one thread (its
+    # products are small: BLAS threads of their own only wait for each other)
+    with worker_pool(n_threads) as pool:
+        fits = [one(j) for j in range(n)] if pool is None else list(pool.map(one, range(n)))
     return RobustFit(
         proportions=props[:, :k],
         other=props[:, k] if other else None,

@@ -1,4 +1,5 @@
-"""The batched multinomial fit (all samples at once) against the per-sample path.
+"""The batched multinomial fit (all samples at once) against the per-sample path; the
+robust fit's normal-equation NNLS against SciPy's.
 
 The reference is :func:`newton_simplex` run on one sample at a time (the
 per-sample fit before batching: its optimality test, to 1e-10) and, for the
@@ -120,3 +121,32 @@ def test_expression_where_no_type_is_expressed_is_an_error():
         multinomial_em(np.array([[1.0, 1.0], [0.0, 2.0], [1.0, 1.0]]), S)
     fit = multinomial_em(np.array([[1.0], [0.0], [1.0]]), S)  # a silent gene is fine
     assert fit.fits[0].converged
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_nnls_from_normal_equations_equals_scipy(seed):
+    """The robust fit's weighted NNLS (Gram form) against SciPy's on the weighted matrix."""
+    from scipy.optimize import nnls
+
+    from seqem.deconv._kernels import nnls_gram
+
+    rng = np.random.default_rng(seed)
+    for _ in range(50):
+        k = int(rng.integers(1, 10))
+        X = rng.gamma(0.5, 1.0, size=(int(rng.integers(k + 1, 200)), k))
+        y = X @ (rng.random(k) * (rng.random(k) < 0.6)) + rng.normal(size=X.shape[0])
+        ref, _ = nnls(X, y)
+        out = np.empty(k)
+        nnls_gram(X.T @ X, X.T @ y, 50 * k, out)
+        assert np.abs(out - ref).max() <= 1e-9 * max(1.0, np.abs(ref).max())
+
+
+def test_robust_threads_give_the_same_fit():
+    from seqem.deconv.robust import robust_fit
+
+    rng = np.random.default_rng(2)
+    S = rng.gamma(0.5, 100, size=(200, 4))
+    Y = rng.poisson(S @ rng.dirichlet(np.ones(4), size=7).T).astype(float)
+    one, two = robust_fit(Y, S, n_threads=1), robust_fit(Y, S, n_threads=2)
+    assert np.array_equal(one.proportions, two.proportions)
+    assert np.array_equal(one.se, two.se)
