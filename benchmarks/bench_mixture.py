@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import sys
 import time
 import warnings
@@ -149,8 +150,11 @@ def bench_large(n_samples: int, n_robust: int) -> list[str]:
     t = time.perf_counter()
     robust_fit(Y[:, :n_robust], S)
     rob = time.perf_counter() - t
+    scale = n_samples / n_robust
     lines.append(f"seqem --method robust  {rob:8.1f} s for {n_robust} samples "
-                 f"(x {n_samples / n_robust:g}: {rob * n_samples / n_robust:.0f} s)")  # fmt: skip
+                 f"(extrapolated x {scale:g}: {rob * scale:.0f} s)")  # fmt: skip
+    lines.append("load average (1, 5, 15 min) at the end: " + " ".join(
+        f"{x:.2f}" for x in os.getloadavg()))  # fmt: skip
     print("\n".join(lines), flush=True)
     return lines
 
