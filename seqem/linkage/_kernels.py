@@ -317,24 +317,20 @@ def _butterfly(v, lo, hi, m, t):  # pragma: no cover - jitted
     while high & (high - 1):
         high &= high - 1
     low = m ^ high
-    if low == 0:
-        for base in range(lo, hi, 2 * high):
-            for u in range(base, base + high):
-                a = v[u]
-                b = v[u + high]
-                v[u] = s * a + t * b
-                v[u + high] = t * a + s * b
-        return
-    run = low & -low  # j ^ low is contiguous over aligned runs of this length
+    run = high if low == 0 else low & -low  # j ^ low is contiguous over aligned runs
     for base in range(lo, hi, 2 * high):
         for jb in range(0, high, run):
-            u0 = base + jb
-            w0 = base + high + (jb ^ low)
-            for i in range(run):
-                a = v[u0 + i]
-                b = v[w0 + i]
-                v[u0 + i] = s * a + t * b
-                v[w0 + i] = t * a + s * b
+            _mix(v, base + jb, base + high + (jb ^ low), run, s, t)
+
+
+@njit(**JIT)
+def _mix(v, u0, w0, n, s, t):  # pragma: no cover - jitted
+    """Mix the runs ``v[u0:u0 + n]`` and ``v[w0:w0 + n]`` element by element."""
+    for i in range(n):
+        a = v[u0 + i]
+        b = v[w0 + i]
+        v[u0 + i] = s * a + t * b
+        v[w0 + i] = t * a + s * b
 
 
 @njit(**JIT)
@@ -424,13 +420,7 @@ def transition(v, masks, thetas):  # pragma: no cover - jitted
                 continue
             plo = lo ^ hi_part
             for jb in range(0, block, run):
-                u0 = lo + jb
-                w0 = plo + (jb ^ low)
-                for i in range(run):
-                    a = v[u0 + i]
-                    b = v[w0 + i]
-                    v[u0 + i] = s * a + t * b
-                    v[w0 + i] = t * a + s * b
+                _mix(v, lo + jb, plo + (jb ^ low), run, s, t)
 
 
 @njit(**JIT)
