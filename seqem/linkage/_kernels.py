@@ -373,10 +373,19 @@ def transition(v, masks, thetas):  # pragma: no cover - jitted
     n = v.size
     block = BLOCK if n > BLOCK else n
     n_blocks = n // block
+    # the one-bit masks 1, 2 and 4 together, eight neighbouring states at a time
+    t_low = np.zeros(3)
+    for k in range(mm.size):
+        for b in range(3):
+            if mm[k] == 1 << b and n >= 8:
+                t_low[b] = tt[k]
     for bl in prange(n_blocks):
+        if t_low[0] + t_low[1] + t_low[2] > 0.0:
+            _low3(v, bl * block, (bl + 1) * block, t_low[0], t_low[1], t_low[2])
         for k in range(mm.size):
-            if mm[k] < block:
-                _butterfly(v, bl * block, (bl + 1) * block, mm[k], tt[k])
+            m = mm[k]
+            if m < block and not (n >= 8 and (m == 1 or m == 2 or m == 4)):
+                _butterfly(v, bl * block, (bl + 1) * block, m, tt[k])
     # one-bit masks beyond a block, up to three per pass
     hb = np.empty(mm.size, dtype=np.int64)
     ht = np.empty(mm.size)
@@ -421,6 +430,47 @@ def transition(v, masks, thetas):  # pragma: no cover - jitted
             plo = lo ^ hi_part
             for jb in range(0, block, run):
                 _mix(v, lo + jb, plo + (jb ^ low), run, s, t)
+
+
+@njit(**JIT)
+def _low3(v, lo, hi, t0, t1, t2):  # pragma: no cover - jitted
+    """Butterflies on masks 1, 2 and 4 (fraction 0: none) over ``[lo, hi)``."""
+    s0 = 1.0 - t0
+    s1 = 1.0 - t1
+    s2 = 1.0 - t2
+    for j in range(lo, hi, 8):
+        x0 = v[j]
+        x1 = v[j + 1]
+        x2 = v[j + 2]
+        x3 = v[j + 3]
+        x4 = v[j + 4]
+        x5 = v[j + 5]
+        x6 = v[j + 6]
+        x7 = v[j + 7]
+        y0 = s0 * x0 + t0 * x1
+        y1 = t0 * x0 + s0 * x1
+        y2 = s0 * x2 + t0 * x3
+        y3 = t0 * x2 + s0 * x3
+        y4 = s0 * x4 + t0 * x5
+        y5 = t0 * x4 + s0 * x5
+        y6 = s0 * x6 + t0 * x7
+        y7 = t0 * x6 + s0 * x7
+        z0 = s1 * y0 + t1 * y2
+        z2 = t1 * y0 + s1 * y2
+        z1 = s1 * y1 + t1 * y3
+        z3 = t1 * y1 + s1 * y3
+        z4 = s1 * y4 + t1 * y6
+        z6 = t1 * y4 + s1 * y6
+        z5 = s1 * y5 + t1 * y7
+        z7 = t1 * y5 + s1 * y7
+        v[j] = s2 * z0 + t2 * z4
+        v[j + 4] = t2 * z0 + s2 * z4
+        v[j + 1] = s2 * z1 + t2 * z5
+        v[j + 5] = t2 * z1 + s2 * z5
+        v[j + 2] = s2 * z2 + t2 * z6
+        v[j + 6] = t2 * z2 + s2 * z6
+        v[j + 3] = s2 * z3 + t2 * z7
+        v[j + 7] = t2 * z3 + s2 * z7
 
 
 @njit(**JIT)

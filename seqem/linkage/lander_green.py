@@ -282,7 +282,20 @@ def trait_emission(
 PEEL_BEAM = 16
 
 
+_PEEL_ORDERS: dict[tuple, list[int]] = {}
+
+
 def _peel_order(f: Family, todo: list[int], n_rel: list[int], free: list[int]) -> list[int]:
+    """:func:`_search_peel_order`, remembered for pedigrees seen before."""
+    key = (f.father.tobytes(), f.mother.tobytes(), tuple(todo), tuple(n_rel), tuple(free))
+    if key not in _PEEL_ORDERS:
+        if len(_PEEL_ORDERS) > 1024:
+            _PEEL_ORDERS.clear()
+        _PEEL_ORDERS[key] = _search_peel_order(f, todo, n_rel, free)
+    return list(_PEEL_ORDERS[key])
+
+
+def _search_peel_order(f: Family, todo: list[int], n_rel: list[int], free: list[int]) -> list[int]:
     """An order of the persons ``todo`` (parents first) for the trait walk.
 
     Level ``l`` is redone for each of the ``2^B`` outcomes of the meioses
@@ -292,13 +305,12 @@ def _peel_order(f: Family, todo: list[int], n_rel: list[int], free: list[int]) -
     by ``sum 2^B (2^W + 8)`` (one per set of placed persons).
     """
     founder = f.father < 0
-    # a partial order: (cost, bits, live bound, placed tuple, remaining children)
-    beam: list[tuple[float, int, int, tuple[int, ...], tuple[int, ...]]] = [
-        (0.0, 0, 0, (), tuple(n_rel))
-    ]
+    # a partial order: (cost, bits, live bound, pending persons, placed, remaining children)
+    State = tuple[float, int, int, int, tuple[int, ...], tuple[int, ...]]
+    beam: list[State] = [(0.0, 0, 0, 0, (), tuple(n_rel))]
     for _ in range(len(todo)):
-        nxt: dict[frozenset[int], tuple[float, int, int, tuple[int, ...], tuple[int, ...]]] = {}
-        for cost, bits, live, placed, remaining in beam:
+        nxt: dict[frozenset[int], State] = {}
+        for cost, bits, live, pending, placed, remaining in beam:
             done = set(placed)
             for p in todo:
                 if p in done:
@@ -306,23 +318,23 @@ def _peel_order(f: Family, todo: list[int], n_rel: list[int], free: list[int]) -
                 parents = (int(f.father[p]), int(f.mother[p]))
                 if any(not founder[r] and r not in done for r in parents):
                     continue
-                introduced = sum(1 for r in set(parents) if founder[r] and remaining[r] == n_rel[r])
-                work = live + 2 * introduced
-                b = bits + free[p]
                 rem = list(remaining)
-                for r in parents:
-                    rem[r] -= 1
-                pending = sum(
-                    1 for r in range(f.n)
-                    if rem[r] > 0 and (r in done or r == p or (founder[r] and rem[r] < n_rel[r]))
-                )  # fmt: skip
-                cand = (cost + 2.0**b * (2.0**work + 8.0), b, min(work, 2 * pending),
-                        (*placed, p), tuple(rem))  # fmt: skip
-                key = frozenset(cand[3])
+                work = live
+                now_pending = pending + (rem[p] > 0)
+                for r in set(parents):
+                    held = not founder[r] or rem[r] < n_rel[r]
+                    work += 0 if held else 2
+                    was = held and rem[r] > 0
+                    rem[r] -= parents.count(r)
+                    now_pending += int(rem[r] > 0) - int(was)
+                b = bits + free[p]
+                cand = (cost + 2.0**b * (2.0**work + 8.0), b, min(work, 2 * now_pending),
+                        now_pending, (*placed, p), tuple(rem))  # fmt: skip
+                key = frozenset(cand[4])
                 if key not in nxt or cand[0] < nxt[key][0]:
                     nxt[key] = cand
         beam = sorted(nxt.values(), key=lambda c: c[0])[:PEEL_BEAM]
-    return list(beam[0][3]) if beam else []
+    return list(beam[0][4]) if beam else []
 
 
 @dataclasses.dataclass(frozen=True)
@@ -586,6 +598,7 @@ def scan_positions(space, emis, cm, positions, map_fn, visit, n_threads=None) ->
         return _marker_theta(map_fn, cm[i], cm[i + 1])
 
     right_of = np.searchsorted(cm, positions, side="right")
+    right_of[positions == cm[0]] = 0  # at the first marker: its left end, as before it
     groups: dict[int, list[int]] = {}
     for j, r in enumerate(right_of.tolist()):
         groups.setdefault(int(r), []).append(j)
@@ -663,9 +676,10 @@ def scan_positions(space, emis, cm, positions, map_fn, visit, n_threads=None) ->
                 if not den > 0:
                     _inconsistent(space)
                 scale = math.log(den) + bwd_scale
+            uniform = np.full(n, 1.0 / n)
             for j in js:
                 right = space.transition(base_right.copy(), float(map_fn(cm[0] - positions[j])))
-                visit(j, np.full(n, 1.0 / n), right, den)
+                visit(j, uniform, right, den)
     return scale
 
 
