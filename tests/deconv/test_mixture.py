@@ -105,9 +105,9 @@ def test_reproduces_the_em_and_nnls_baselines(name, variant):
 
 @needs_data
 def test_accelerated_em_reaches_the_plain_em_optimum_in_under_200_iterations():
-    """Newman PBMC (22 collinear types, many near zero): plain EM crawls; SQUAREM
-    updates finished by Newton steps reach its log-likelihood (to 1e-6) in
-    under 200 iterations (measured: at most 21, of which 10 EM updates)."""
+    """Newman PBMC (22 collinear types, many near zero): plain EM crawls; Newton
+    steps on the simplex from a clipped least-squares start reach its
+    log-likelihood (to 1e-6) in under 200 iterations."""
     Y, S, _ = dataset("newman_pbmc_gse65133")
     fast = multinomial_em(Y, S)
     plain = multinomial_em(Y, S, accelerate=None, tol=1e-14, max_iter=20000)
