@@ -906,6 +906,56 @@ def dot2(a, b):  # pragma: no cover - jitted
 
 
 @njit(**JIT)
+def _component_weight(ncand, wt, r):  # pragma: no cover - jitted
+    """The summed weight of component ``r``'s candidate assignments."""
+    total = 0.0
+    for c in range(ncand[r]):
+        total += wt[c, r]
+    return total
+
+
+@njit(**JIT)
+def _edge_ratio(root, alle, ncand, wt, g1, g2, a, b, freqs):  # pragma: no cover - jitted
+    """The factor by which :func:`_add_edge` would change the product of the
+    component weights (0: no assignment left), without changing anything."""
+    r1 = root[g1]
+    r2 = root[g2]
+    if r1 < 0 and r2 < 0:
+        if g1 == g2:
+            return freqs[a - 1] if a == b else 0.0
+        return freqs[a - 1] * freqs[b - 1] * (1.0 if a == b else 2.0)
+    if r1 < 0 or r2 < 0:
+        if r1 < 0:
+            r, known = r2, g2
+        else:
+            r, known = r1, g1
+        after = 0.0
+        for c in range(ncand[r]):
+            x = alle[c, known]
+            if x == a:
+                after += wt[c, r] * freqs[b - 1]
+            elif x == b:
+                after += wt[c, r] * freqs[a - 1]
+        return after / _component_weight(ncand, wt, r)
+    if r1 == r2:
+        after = 0.0
+        for c in range(ncand[r1]):
+            x = alle[c, g1]
+            y = alle[c, g2]
+            if (x == a and y == b) or (x == b and y == a):
+                after += wt[c, r1]
+        return after / _component_weight(ncand, wt, r1)
+    after = 0.0
+    for c1 in range(ncand[r1]):
+        x = alle[c1, g1]
+        for c2 in range(ncand[r2]):
+            y = alle[c2, g2]
+            if (x == a and y == b) or (x == b and y == a):
+                after += wt[c1, r1] * wt[c2, r2]
+    return after / (_component_weight(ncand, wt, r1) * _component_weight(ncand, wt, r2))
+
+
+@njit(**JIT)
 def _add_edge(
     root, alle, ncand, wt, g1, g2, a, b, freqs, n_genes, tmp_al, tmp_wt
 ):  # pragma: no cover - jitted
@@ -1043,6 +1093,10 @@ def marker_emissions_tree(
     of_wbit, low_state = _state_map(
         levels, wbit_of_pat, wbit_of_mat, pat_bit, mat_bit, level_of_wbit.size, chunk
     )
+    last_typed = -1
+    for lev in range(n_levels):
+        if calls[levels[lev], 0] > 0:
+            last_typed = lev
     for ch in prange(n_chunks):
         genes = np.empty((n_persons, 2), dtype=np.int64)
         root = np.empty((n_levels + 1, n_genes), dtype=np.int64)
@@ -1067,6 +1121,13 @@ def marker_emissions_tree(
                     )  # fmt: skip
         if not ok:
             continue
+        # prod[l]: the product over the components at level l of their
+        # candidates' summed weights (genes not yet constrained give 1)
+        prod = np.empty(n_levels + 1)
+        prod[0] = 1.0
+        for g in range(n_genes):
+            if root[0, g] == g:
+                prod[0] *= _component_weight(ncand[0], wt[0], g)
         w = ch * chunk
         end = (ch + 1) * chunk
         start = 0
@@ -1080,11 +1141,33 @@ def marker_emissions_tree(
                 b = wbit_of_mat[lev]
                 s = 0 if b < 0 else (w >> b) & 1
                 genes[p, 1] = genes[mother[p], s]
+                prod[lev + 1] = prod[lev]
+                if lev > last_typed:
+                    continue
+                if lev == last_typed:
+                    # no graph is needed below: the edge's factor alone
+                    ratio = _edge_ratio(
+                        root[lev], alle[lev], ncand[lev], wt[lev], genes[p, 0], genes[p, 1],
+                        calls[p, 0], calls[p, 1], freqs,
+                    )  # fmt: skip
+                    if ratio == 0.0:
+                        dead = lev
+                        break
+                    prod[lev + 1] = prod[lev] * ratio
+                    continue
                 root[lev + 1, :] = root[lev, :]
                 alle[lev + 1, :, :] = alle[lev, :, :]
                 ncand[lev + 1, :] = ncand[lev, :]
                 wt[lev + 1, :, :] = wt[lev, :, :]
                 if calls[p, 0] > 0:
+                    # the edge changes only its genes' components
+                    r1 = root[lev + 1, genes[p, 0]]
+                    r2 = root[lev + 1, genes[p, 1]]
+                    before = 1.0
+                    if r1 >= 0:
+                        before *= _component_weight(ncand[lev + 1], wt[lev + 1], r1)
+                    if r2 >= 0 and r2 != r1:
+                        before *= _component_weight(ncand[lev + 1], wt[lev + 1], r2)
                     if not _add_edge(
                         root[lev + 1], alle[lev + 1], ncand[lev + 1], wt[lev + 1],
                         genes[p, 0], genes[p, 1], calls[p, 0], calls[p, 1], freqs, n_genes,
@@ -1092,18 +1175,14 @@ def marker_emissions_tree(
                     ):  # fmt: skip
                         dead = lev
                         break
+                    r = root[lev + 1, genes[p, 0]]
+                    after = _component_weight(ncand[lev + 1], wt[lev + 1], r)
+                    prod[lev + 1] = prod[lev] / before * after
             if dead >= 0:
                 # every state below this person's meioses is impossible
                 w = ((w >> offsets[dead]) + 1) << offsets[dead]
             else:
-                total = 1.0
-                for g in range(n_genes):
-                    if root[n_levels, g] == g:
-                        s_c = 0.0
-                        for c in range(ncand[n_levels, g]):
-                            s_c += wt[n_levels, c, g]
-                        total *= s_c
-                out[u_chunk | low_state[w - ch * chunk]] = total
+                out[u_chunk | low_state[w - ch * chunk]] = prod[n_levels]
                 w += 1
             if w < end:
                 start = _first_changed_level(w, level_of_wbit)

@@ -575,7 +575,8 @@ def scan_positions(space, emis, cm, positions, map_fn, visit, n_threads=None) ->
     markers fit in :data:`MEMORY_BUDGET` they are kept; otherwise the forward
     pass keeps a checkpoint every ``ceil(sqrt(K))`` markers and the backward
     sweep recomputes one segment at a time (emissions computed again as
-    needed), so memory is about ``4 sqrt(K)`` vectors.
+    needed, those of the segment recomputed last kept for the backward
+    step), so memory is about ``5 sqrt(K)`` vectors.
     """
     n = space.n_states
     k = len(cm)
@@ -593,6 +594,8 @@ def scan_positions(space, emis, cm, positions, map_fn, visit, n_threads=None) ->
         if fits:
             stored[i] = e
         return e
+
+    segment: dict[int, np.ndarray] = {}  # the emissions of the segment recomputed last
 
     def theta(i: int) -> float:
         return _marker_theta(map_fn, cm[i], cm[i + 1])
@@ -628,10 +631,12 @@ def scan_positions(space, emis, cm, positions, map_fn, visit, n_threads=None) ->
                 return ckpt[i]
             if i not in fwd:  # recompute the segment from its checkpoint
                 fwd.clear()
+                segment.clear()
                 start = i - i % stride
                 w = ckpt[start]
                 for m in range(start + 1, min(start + stride, k)):
-                    w = space.transition(w.copy(), theta(m - 1)) * emission(m)
+                    segment[m] = emission(m)
+                    w = space.transition(w.copy(), theta(m - 1)) * segment[m]
                     w /= float(w.sum())
                     fwd[m] = w
             return fwd[i]
@@ -666,7 +671,7 @@ def scan_positions(space, emis, cm, positions, map_fn, visit, n_threads=None) ->
                 bwd_scale += math.log(s_b)
                 bwd /= s_b
             bwd_next = bwd
-            e_next = emission(i)
+            e_next = segment.pop(i) if i in segment else emission(i)
         js = groups.get(0, [])
         if js or not need_forward:
             assert e_next is not None
