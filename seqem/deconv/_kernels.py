@@ -282,3 +282,104 @@ def nnls_gram(a, b, max_iter, out):
                     c[j] = 0.0
                     passive[j] = False
     out[:] = c
+
+
+@njit(**JIT)
+def nnls_many(a, b, max_iter, out):
+    """:func:`nnls_gram` for many samples: ``a`` float64 (n, k, k), ``b`` and ``out`` (n, k)."""
+    for i in range(b.shape[0]):
+        nnls_gram(a[i], b[i], max_iter, out[i])
+
+
+@njit(**JIT)
+def t_scale(y, mu, w, rows, g0, acc):
+    """Add ``sum_g w_g r_g^2`` over a chunk of genes to ``acc`` (the M-step's ``sigma^2``).
+
+    Parameters
+    ----------
+    y, w : float64 (nb, genes), the block's samples and EM weights (one sample a row).
+    mu : float64 (m, chunk), fitted values of the samples ``rows`` on genes ``g0 + [0, chunk)``.
+    rows : int64 (m,), rows of the block.
+    g0 : int, first gene of the chunk.
+    acc : float64 (m,), in/out.
+    """
+    for i in range(rows.size):
+        j = rows[i]
+        total = 0.0
+        for g in range(mu.shape[1]):
+            r = y[j, g0 + g] - mu[i, g]
+            total += w[j, g0 + g] * (r * r)
+        acc[i] += total
+
+
+@njit(**JIT)
+def t_estep(y, mu, iv, rows, g0, nu, products, sigma2, w, wc, wyc, logsum):
+    """E-step of the robust regression (Student-t errors) on a chunk of genes.
+
+    Parameters
+    ----------
+    y : float64 (nb, genes), the block's samples (one a row).
+    mu : float64 (m, chunk), fitted values of the samples ``rows`` on genes ``g0 + [0, chunk)``.
+    iv : float64 (nb, genes), reciprocal variance shapes ``1 / v``.
+    rows : int64 (m,), rows of the block.
+    g0 : int, first gene of the chunk.
+    nu : float, degrees of freedom.
+    products : bool, sum the logarithms as the logarithms of running products
+        (kept below 1e150: no overflow), one logarithm for many genes; each
+        gene then adds up to two units of round-off (``2^-52``) to the sum,
+        which the log-likelihood multiplies by ``(nu + 1) / 2``: for small
+        ``nu`` only.  Otherwise one logarithm per gene, each to a few units
+        of round-off of itself.
+    sigma2 : float64 (nb,), scales.
+    w : float64 (nb, genes), out: the EM weights ``u_g / v_g``.
+    wc, wyc : float64 (m, chunk), out: the weights and the weights times ``y`` of
+        the chunk (for the Gram products).
+    logsum : float64 (m,), in/out: ``sum_g ln(1 + r_g^2 / (nu sigma^2 v_g))`` is added.
+    """
+    for i in range(rows.size):
+        j = rows[i]
+        is2 = 1.0 / sigma2[j]
+        inu = is2 / nu
+        total = 0.0
+        prod = 1.0
+        for g in range(mu.shape[1]):
+            yg = y[j, g0 + g]
+            r = yg - mu[i, g]
+            q = r * r * iv[j, g0 + g]
+            wg = (nu + 1.0) / (nu + q * is2) * iv[j, g0 + g]
+            w[j, g0 + g] = wg
+            wc[i, g] = wg
+            wyc[i, g] = wg * yg
+            x = q * inu
+            f = 1.0 + x
+            if not products:
+                total += np.log1p(x)
+            elif f > 1e150:
+                total += np.log(f)
+            else:
+                prod *= f
+                if prod > 1e150:
+                    total += np.log(prod)
+                    prod = 1.0
+        logsum[i] += total + np.log(prod)
+
+
+@njit(**JIT)
+def t_sandwich(y, mu, iv, rows, g0, nu, sigma2, bread, meat):
+    """Per-gene weights of the sandwich covariance at the fit, on a chunk of genes.
+
+    ``y``, ``iv``, ``rows``, ``g0``, ``mu``, ``sigma2`` as in :func:`t_estep`;
+    out, float64 (m, chunk): ``bread``, the slope of the t estimating function
+    ``u(r) r`` over ``sigma^2 v``, and ``meat``, the squared score
+    ``(u r / (sigma^2 v))^2``.
+    """
+    for i in range(rows.size):
+        j = rows[i]
+        for g in range(mu.shape[1]):
+            r = y[j, g0 + g] - mu[i, g]
+            ivar = iv[j, g0 + g] / sigma2[j]
+            z = r * r * ivar
+            u = (nu + 1.0) / (nu + z)
+            bread[i, g] = max((nu + 1.0) * (nu - z) / (nu + z) ** 2, 0.0) * ivar
+            score = u * ivar * r
+            meat[i, g] = score * score

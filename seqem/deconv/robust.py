@@ -35,17 +35,28 @@ without a reference profile; it is divided by its own mRNA per cell and
 renormalised with the rest.  Standard errors are the sandwich (robust)
 covariance of the coefficients on the types in use, carried to the
 proportions by the delta method.
+
+Every sample's EM runs with the others of its block (:mod:`._blocks`): the
+weighted normal equations ``S^T diag(w) S`` and ``S^T diag(w) y`` of all the
+block's samples are two matrix products (the first on the ``k(k+1)/2``
+packed columns ``S_gk S_gl``), each sample's non-negative least squares is
+solved from them in compiled code, and samples leave the block as they
+finish.  Each sample takes the updates it would take alone
+(``batched=False``, through the generic EM engine, is the reference).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import time
+import warnings
 from typing import Any
 
 import numpy as np
 
-from ..em.engine import FitResult, run_em
-from ..errors import InputFormatError
+from ..em.engine import ROUNDOFF_ABS, ROUNDOFF_REL, FitResult, run_em
+from ..errors import ConvergenceWarning, InputFormatError, SeqemError
+from . import _blocks
 from ._blocks import worker_pool
 from .mixture import check_inputs
 
@@ -55,6 +66,16 @@ __all__ = ["RobustFit", "robust_fit", "select_markers"]
 NU = 4.0
 #: Variances below this share of the mean fitted value are raised to it.
 VAR_FLOOR = 1e-3
+#: Most EM runs (variance shape refreshes) per sample.
+OUTER = 50
+#: Largest relative change of the coefficients over an EM run that ends the fit.
+SETTLED = 1e-7
+#: Degrees of freedom up to which the batched E-step sums the logarithms of
+#: ``1 + r^2 / (nu sigma^2 v)`` as logarithms of products (:func:`._kernels.t_estep`):
+#: the log-likelihood then carries up to ``nu + 1`` more units of round-off
+#: (``2^-52``) per gene, 1e-11 for 20,000 genes at ``nu = 4``, far below the
+#: stopping tolerance; for larger ``nu`` one ``log1p`` per gene.
+PRODUCT_NU = 30.0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -145,11 +166,11 @@ def _shape(mu: np.ndarray, c: np.ndarray, var: np.ndarray | None, sigma2: float)
 
 def _fit_sample(
     y: np.ndarray, s: np.ndarray, var: np.ndarray | None, nu: float, tol: float, max_iter: int
-) -> tuple[np.ndarray, float, np.ndarray, float, FitResult]:
-    """Coefficients, sigma^2, weights, log-likelihood, fit record.
+) -> tuple[np.ndarray, float, np.ndarray, np.ndarray, float, FitResult]:
+    """One sample through the generic EM engine (the reference for :func:`_fit_blocks`).
 
-    The weights are two rows: ``u / (sigma^2 v)`` (the EM's) and the slope of
-    the t estimating function over ``sigma^2 v`` (for the sandwich).
+    Returns the coefficients, sigma^2, the bread and meat of the sandwich
+    (``k x k``, see :func:`_sandwich`), the log-likelihood and the fit record.
     """
     floor = VAR_FLOOR * max(float(y.mean()), 1e-300)
     c = _wnnls(s, y, 1.0 / np.maximum(y, floor))  # Poisson-weighted start
@@ -158,7 +179,7 @@ def _fit_sample(
     fit: FitResult | None = None
     n_iter = 0
     history: list[float] = []
-    for _ in range(50):  # refresh the variance shape until the coefficients settle
+    for _ in range(OUTER):  # refresh the variance shape until the coefficients settle
         v = _shape(mu, c, var, sigma2)
         problem = _TRegression(y, s, v, nu, {"c": c, "sigma2": sigma2})
         params, fit = run_em(problem, max_iter=max_iter, tol=tol * y.size)
@@ -167,7 +188,7 @@ def _fit_sample(
         change = np.abs(params["c"] - c).max() / max(float(np.abs(params["c"]).max()), 1e-300)
         c, sigma2 = params["c"], params["sigma2"]
         mu = s @ c
-        if change < 1e-7:
+        if change < SETTLED:
             break
     assert fit is not None
     v = _shape(mu, c, var, sigma2)
@@ -175,33 +196,296 @@ def _fit_sample(
     z = r2 / (sigma2 * v)
     u = (nu + 1) / (nu + z)
     # slope of the estimating function u(r) r in r: the sandwich's bread
-    slope = np.maximum((nu + 1) * (nu - z) / (nu + z) ** 2, 0.0)
+    slope = np.maximum((nu + 1) * (nu - z) / (nu + z) ** 2, 0.0) / (sigma2 * v)
+    score = s * (u / (sigma2 * v) * (y - mu))[:, None]
     ll = _t_loglik(r2, sigma2 * v, nu)
     fit = dataclasses.replace(fit, n_iter=n_iter, loglik=ll, objective=ll, history=tuple(history))
-    return c, sigma2, np.stack([u, slope]) / (sigma2 * v), ll, fit
+    return c, sigma2, (s * slope[:, None]).T @ s, score.T @ score, ll, fit
 
 
-def _coef_cov(s: np.ndarray, y: np.ndarray, c: np.ndarray, w: np.ndarray) -> np.ndarray:
+def _sandwich(bread: np.ndarray, meat: np.ndarray, c: np.ndarray) -> np.ndarray:
     """Sandwich covariance of the coefficients in use (zero rows/columns elsewhere).
 
-    ``w`` holds the EM weights (row 0, in the score) and the slopes of the
-    estimating function (row 1, in the bread).
+    ``bread`` is ``S^T diag(b) S`` with ``b`` the slope of the estimating
+    function over ``sigma^2 v``; ``meat`` is ``S^T diag(e^2) S`` with ``e``
+    the scores ``u r / (sigma^2 v)``; both ``k x k``.
     """
-    k = s.shape[1]
+    k = c.size
     cov = np.zeros((k, k))
     use = np.flatnonzero(c > 0)
     if use.size == 0:
         return cov
-    sa = s[:, use]
-    a = (sa * w[1][:, None]).T @ sa
-    score = sa * (w[0] * (y - s @ c))[:, None]
-    b = score.T @ score
+    sub = np.ix_(use, use)
     try:
-        ainv = np.linalg.pinv(a)
+        ainv = np.linalg.pinv(bread[sub])
     except np.linalg.LinAlgError:  # pragma: no cover
         return cov
-    cov[np.ix_(use, use)] = ainv @ b @ ainv
+    cov[sub] = ainv @ meat[sub] @ ainv
     return cov
+
+
+def _fit_blocks(
+    y: np.ndarray,
+    s: np.ndarray,
+    var: np.ndarray | None,
+    nu: float,
+    tol: float,
+    max_iter: int,
+    pool: Any,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, list[FitResult]]:
+    """:func:`_fit_sample` for every sample, blocks of samples at once.
+
+    Returns coefficients (n, k), sigma^2 (n,), log-likelihoods (n,), bread and
+    meat of the sandwich (n, k, k) and the fit records.
+    """
+    genes, k = s.shape
+    n = y.shape[1]
+    iu, ju = _blocks.pair_index(k)
+    shared = {
+        "aa": np.ascontiguousarray(s[:, iu] * s[:, ju]),
+        "st": np.ascontiguousarray(s.T),
+        "vt": None if var is None else np.ascontiguousarray(var.T),
+    }
+    width = iu.size
+    coefs = np.empty((n, k))
+    sigma2 = np.empty(n)
+    ll = np.empty(n)
+    packed = np.empty((2, n, width))
+    fits: list[FitResult | None] = [None] * n
+
+    def block(c0: int, c1: int) -> None:
+        out = _Block(np.ascontiguousarray(y[:, c0:c1].T), s, shared, nu, tol, max_iter)
+        out.run()
+        packed[:, c0:c1] = out.finish()
+        coefs[c0:c1], sigma2[c0:c1], ll[c0:c1] = out.c, out.sigma2, out.ll
+        fits[c0:c1] = out.fits()
+
+    size = _blocks.BLOCK
+    jobs = [(c0, min(n, c0 + size)) for c0 in range(0, n, size)]
+    if pool is None or len(jobs) < 2:
+        for job in jobs:
+            block(*job)
+    else:
+        list(pool.map(lambda job: block(*job), jobs))
+    bread, meat = (_blocks.unpack(p, k) for p in packed)
+    return coefs, sigma2, ll, bread, meat, [f for f in fits if f is not None]
+
+
+class _Block:
+    """The EM of the samples of one block, all at once.
+
+    Each round takes one EM update of every sample still fitting: the NNLS
+    on its weighted normal equations (from the last E-step), the closed-form
+    ``sigma^2`` at the new coefficients and the E-step there (weights,
+    log-likelihood, the next normal equations), each a pass over chunks of
+    genes (:data:`._blocks.CHUNK`) whose fitted values and weights stay in
+    cache.  A sample whose EM run stops (its log-likelihood rose by less
+    than ``tol`` per gene, or ``max_iter`` updates) refreshes its variance
+    shape and starts the next run, or leaves when its coefficients settled:
+    :func:`_fit_sample`'s steps, sample by sample.
+
+    ``y`` holds the block's samples as rows (samples x genes).
+    """
+
+    def __init__(
+        self, y: np.ndarray, s: np.ndarray, shared: dict, nu: float, tol: float, max_iter: int
+    ) -> None:
+        from scipy.special import gammaln
+
+        self.start_time = time.perf_counter()
+        self.y, self.s, self.nu, self.max_iter = y, s, nu, max_iter
+        self.aa, self.st, self.vt = shared["aa"], shared["st"], shared["vt"]
+        nb, genes = y.shape
+        k = s.shape[1]
+        self.tol = tol * genes
+        self.const = float(gammaln((nu + 1) / 2) - gammaln(nu / 2) - 0.5 * np.log(nu * np.pi))
+        step = _blocks.CHUNK
+        self.chunks = [(g0, min(genes, g0 + step)) for g0 in range(0, genes, step)]
+        self.iv = np.empty((nb, genes))  # reciprocal variance shapes
+        self.logv = np.empty(nb)  # sum of the logarithms of the variance shapes
+        self.w = np.empty((nb, genes))
+        self.gram = np.empty((nb, self.aa.shape[1]))
+        self.rhs = np.empty((nb, k))
+        self.sigma2 = np.empty(nb)
+        self.ll = np.empty(nb)
+        self.c = np.empty((nb, k))
+        self.c_run = np.empty((nb, k))  # coefficients at the start of the current run
+        self.updates = np.zeros(nb, dtype=np.int64)  # in the current run
+        self.n_iter = np.zeros(nb, dtype=np.int64)
+        self.runs = np.zeros(nb, dtype=np.int64)
+        self.converged = np.zeros(nb, dtype=bool)
+        self.history: list[list[float]] = [[] for _ in range(nb)]
+        self.decreases: list[list[int]] = [[] for _ in range(nb)]
+        self.last_run = np.empty(nb)  # the objective each sample's last run ended with
+
+    def _estep(self, rows: np.ndarray, refit: bool, grams: bool = True) -> None:
+        """E-step of ``rows`` at their coefficients (after ``sigma^2``'s M-step with ``refit``).
+
+        Sets the weights, the log-likelihoods and (``grams``) the normal equations.
+        """
+        from ._kernels import t_estep, t_scale
+
+        y, s, c = self.y, self.s, self.c[rows]
+        m = rows.size
+        if refit:
+            acc = np.zeros(m)
+            for g0, g1 in self.chunks:
+                t_scale(y, c @ self.st[:, g0:g1], self.w, rows, g0, acc)
+            self.sigma2[rows] = np.maximum(acc / y.shape[1], 1e-300)
+        logsum = np.zeros(m)
+        gram = np.zeros((m, self.aa.shape[1]))
+        rhs = np.zeros((m, s.shape[1]))
+        for g0, g1 in self.chunks:
+            wc = np.empty((m, g1 - g0))
+            wyc = np.empty((m, g1 - g0))
+            t_estep(y, c @ self.st[:, g0:g1], self.iv, rows, g0, self.nu, self.nu <= PRODUCT_NU,
+                    self.sigma2, self.w, wc, wyc, logsum)  # fmt: skip
+            if grams:
+                gram += wc @ self.aa[g0:g1]
+                rhs += wyc @ s[g0:g1]
+        genes = y.shape[1]
+        s2 = self.sigma2[rows]
+        ll = genes * (self.const - 0.5 * np.log(s2)) - 0.5 * self.logv[rows]
+        ll -= (self.nu + 1) / 2 * logsum
+        if np.any(np.isnan(ll)):
+            raise SeqemError("numerical failure in the robust fit: the log-likelihood is NaN")
+        self.ll[rows] = ll
+        if grams:
+            self.gram[rows], self.rhs[rows] = gram, rhs
+
+    def _shape(self, rows: np.ndarray) -> None:
+        """Variance shapes of ``rows`` from their fitted values (:func:`_shape`)."""
+        c = self.c[rows]
+        mu = c @ self.st
+        floor = VAR_FLOOR * np.maximum(mu.mean(axis=1), 1e-300)
+        v = np.maximum(mu, floor[:, None])
+        if self.vt is not None:
+            v += ((c * c) @ self.vt) / self.sigma2[rows, None]
+        self.iv[rows] = 1.0 / v
+        self.logv[rows] = np.log(v).sum(axis=1)
+
+    def _start_runs(self, rows: np.ndarray) -> None:
+        """A new EM run of each of ``rows``: variance shape and E-step at the current point."""
+        self._shape(rows)
+        self._estep(rows, False)
+        if not np.all(np.isfinite(self.ll[rows])):
+            raise SeqemError(
+                "the starting parameters give the data zero likelihood; "
+                "check that every observation can be emitted by some state"
+            )
+        self.c_run[rows] = self.c[rows]
+        self.updates[rows] = 0
+        for j in rows:
+            self.history[j].append(float(self.ll[j]))
+
+    def run(self) -> None:
+        """EM until every sample's coefficients settle (or its runs are spent)."""
+        from ._kernels import nnls_many
+
+        y, s = self.y, self.s
+        nb, k = self.c.shape
+        # Poisson-weighted start: weights 1 / max(y, floor), then sigma^2 from the fit
+        floor = VAR_FLOOR * np.maximum(y.mean(axis=1), 1e-300)
+        w0 = 1.0 / np.maximum(y, floor[:, None])
+        nnls_many(_blocks.unpack(w0 @ self.aa, k), (w0 * y) @ s, 50 * k, self.c)
+        mu = self.c @ self.st
+        r2 = (y - mu) ** 2
+        self.sigma2[:] = np.maximum(np.mean(r2 / np.maximum(mu, floor[:, None]), axis=1), 1e-300)
+        active = np.arange(nb)
+        self._start_runs(active)
+        if self.max_iter == 0:
+            self.runs[:] = 1
+            self.last_run[:] = self.ll
+            return
+        while active.size:
+            old = self.ll[active]
+            c = np.empty((active.size, k))
+            nnls_many(_blocks.unpack(self.gram[active], k), self.rhs[active], 50 * k, c)
+            self.c[active] = c
+            self._estep(active, True)
+            new = self.ll[active]
+            self.updates[active] += 1
+            self.n_iter[active] += 1
+            # a fall beyond round-off is never convergence (as in the EM engine)
+            fell = new - old < -(ROUNDOFF_REL * np.maximum(np.abs(old), np.abs(new)) + ROUNDOFF_ABS)
+            done = ~fell & (new - old < self.tol)
+            self.converged[active] = done
+            for i, j in enumerate(active):
+                self.history[j].append(float(new[i]))
+                if fell[i]:
+                    self.decreases[j].append(int(self.n_iter[j]))
+                    warnings.warn(
+                        f"EM objective fell from {old[i]:.10g} to {new[i]:.10g} at iteration "
+                        f"{self.updates[j]}; this indicates a numerical problem",
+                        ConvergenceWarning,
+                        stacklevel=2,
+                    )
+            ended = active[done | (self.updates[active] >= self.max_iter)]
+            if not ended.size:
+                continue
+            self._end_runs(ended)
+            settled = ended[self._settled(ended)]
+            active = np.setdiff1d(active, settled)
+            restart = np.setdiff1d(ended, settled)
+            if restart.size:
+                self._start_runs(restart)
+
+    def _end_runs(self, rows: np.ndarray) -> None:
+        """Close the current run of each of ``rows`` (the last E-step is at its end point)."""
+        self.runs[rows] += 1
+        self.last_run[rows] = self.ll[rows]
+        for j in rows:
+            if not self.converged[j]:
+                last = self.history[j][-1] - self.history[j][-2]
+                warnings.warn(
+                    f"EM did not converge in {self.max_iter} iterations (last change "
+                    f"{last:.3g}, tol {self.tol:g}); increase max_iter or tol",
+                    ConvergenceWarning,
+                    stacklevel=2,
+                )
+
+    def _settled(self, rows: np.ndarray) -> np.ndarray:
+        """Which of ``rows`` are done: coefficients settled over the run, or runs spent."""
+        c, before = self.c[rows], self.c_run[rows]
+        top = np.maximum(np.abs(c).max(axis=1), 1e-300)
+        change = np.abs(c - before).max(axis=1) / top
+        return (change < SETTLED) | (self.runs[rows] >= OUTER)
+
+    def finish(self) -> np.ndarray:
+        """Final variance shapes and log-likelihoods; packed bread and meat (2, nb, k(k+1)/2)."""
+        from ._kernels import t_sandwich
+
+        rows = np.arange(self.y.shape[0])
+        self._shape(rows)
+        self._estep(rows, False, grams=False)
+        out = np.zeros((2, rows.size, self.aa.shape[1]))
+        for g0, g1 in self.chunks:
+            bread = np.empty((rows.size, g1 - g0))
+            meat = np.empty((rows.size, g1 - g0))
+            mu = self.c @ self.st[:, g0:g1]
+            t_sandwich(self.y, mu, self.iv, rows, g0, self.nu, self.sigma2, bread, meat)
+            out[0] += bread @ self.aa[g0:g1]
+            out[1] += meat @ self.aa[g0:g1]
+        return out
+
+    def fits(self) -> list[FitResult]:
+        elapsed = time.perf_counter() - self.start_time
+        reason = "no_iter" if self.max_iter == 0 else None
+        return [
+            FitResult(
+                converged=bool(self.converged[j]),
+                stop_reason=reason or ("tol" if self.converged[j] else "max_iter"),
+                n_iter=int(self.n_iter[j]),
+                loglik=float(self.ll[j]),
+                objective=float(self.ll[j]),
+                history=tuple(self.history[j]),
+                seed=0,
+                elapsed=elapsed,
+                decreases=tuple(self.decreases[j]),
+                init_objectives=(float(self.last_run[j]),),
+            )
+            for j in range(self.y.shape[0])
+        ]
 
 
 def _to_cells(
@@ -235,6 +519,7 @@ def robust_fit(
     tol: float = 1e-10,
     max_iter: int = 500,
     n_threads: int | None = None,
+    batched: bool = True,
 ) -> RobustFit:
     """Proportions of every bulk sample (columns of ``Y``) by the robust heteroscedastic EM.
 
@@ -260,7 +545,11 @@ def robust_fit(
     tol : float
         EM stops when the log-likelihood rises by less than ``tol`` per gene.
     n_threads : int, optional
-        Threads over samples (``None`` or 0: every available core).
+        Threads over blocks of samples (``None`` or 0: every available core).
+    batched : bool
+        Fit blocks of samples at once (default); ``False`` fits one sample
+        at a time through the generic EM engine, the reference behaviour
+        (the same updates, slower).
     """
     y, s = check_inputs(Y, S)
     g, k = s.shape
@@ -289,9 +578,27 @@ def robust_fit(
     if empty.size:
         raise InputFormatError(f"mixture sample {int(empty[0]) + 1} has no expression")
 
-    def one(j: int) -> FitResult:
-        c, sigma2[j], w, ll[j], fit = _fit_sample(y[:, j], s, v, nu, tol, max_iter)
-        cov = _coef_cov(s, y[:, j], c, w)
+    # BLAS on one thread under the workers (their products are per block or per sample)
+    with worker_pool(n_threads) as pool:
+        if batched:
+            coefs[:], sigma2[:], ll[:], bread, meat, fits = _fit_blocks(
+                y, s, v, nu, tol, max_iter, pool
+            )
+        else:
+
+            def one(j: int) -> tuple:
+                return _fit_sample(y[:, j], s, v, nu, tol, max_iter)
+
+            each = list(map(one, range(n))) if pool is None else list(pool.map(one, range(n)))
+            coefs[:] = [r[0] for r in each]
+            sigma2[:] = [r[1] for r in each]
+            bread = np.array([r[2] for r in each])
+            meat = np.array([r[3] for r in each])
+            ll[:] = [r[4] for r in each]
+            fits = [r[5] for r in each]
+    for j in range(n):
+        c = coefs[j]
+        cov = _sandwich(bread[j], meat[j], c)
         if other and c.sum() > 1.0:  # more than all of the sample: nothing left over
             scale = 1.0 / c.sum()
             c, cov = c * scale, cov * scale**2
@@ -299,12 +606,6 @@ def robust_fit(
         p, jp = _to_cells(c, m, other, mrna_other)
         props[j] = p
         se[j] = np.sqrt(np.maximum(np.einsum("ik,kl,il->i", jp, cov, jp), 0.0))
-        return fit
-
-    # samples on a pool of threads, each calling BLAS on one thread (its
-    # products are small: BLAS threads of their own only wait for each other)
-    with worker_pool(n_threads) as pool:
-        fits = [one(j) for j in range(n)] if pool is None else list(pool.map(one, range(n)))
     return RobustFit(
         proportions=props[:, :k],
         other=props[:, k] if other else None,
