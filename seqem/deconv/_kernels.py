@@ -383,3 +383,37 @@ def t_sandwich(y, mu, iv, rows, g0, nu, sigma2, bread, meat):
             bread[i, g] = max((nu + 1.0) * (nu - z) / (nu + z) ** 2, 0.0) * ivar
             score = u * ivar * r
             meat[i, g] = score * score
+
+
+@njit(**JIT)
+def t_shape(mu, floor, extra, rows, iv, logv):
+    """Variance shapes ``v = max(mu, floor) + extra`` of some samples of a block.
+
+    Parameters
+    ----------
+    mu : float64 (m, genes), fitted values of the samples ``rows``.
+    floor : float64 (m,), each sample's floor.
+    extra : float64 (m, genes) added to the shapes, or (m, 0) for none.
+    rows : int64 (m,), rows of the block.
+    iv : float64 (nb, genes), out: ``1 / v``.
+    logv : float64 (nb,), out: ``sum_g ln v_g``, as logarithms of running
+        products kept within 1e-150 and 1e150 (a unit of round-off per gene).
+    """
+    add = extra.shape[1] > 0
+    for i in range(rows.size):
+        j = rows[i]
+        total = 0.0
+        prod = 1.0
+        for g in range(mu.shape[1]):
+            v = max(mu[i, g], floor[i])
+            if add:
+                v += extra[i, g]
+            iv[j, g] = 1.0 / v
+            if v > 1e150 or v < 1e-150:
+                total += np.log(v)
+            else:
+                prod *= v
+                if prod > 1e150 or prod < 1e-150:
+                    total += np.log(prod)
+                    prod = 1.0
+        logv[j] = total + np.log(prod)

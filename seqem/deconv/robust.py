@@ -355,14 +355,15 @@ class _Block:
 
     def _shape(self, rows: np.ndarray) -> None:
         """Variance shapes of ``rows`` from their fitted values (:func:`_shape`)."""
+        from ._kernels import t_shape
+
         c = self.c[rows]
         mu = c @ self.st
         floor = VAR_FLOOR * np.maximum(mu.mean(axis=1), 1e-300)
-        v = np.maximum(mu, floor[:, None])
+        extra = np.empty((rows.size, 0))
         if self.vt is not None:
-            v += ((c * c) @ self.vt) / self.sigma2[rows, None]
-        self.iv[rows] = 1.0 / v
-        self.logv[rows] = np.log(v).sum(axis=1)
+            extra = ((c * c) @ self.vt) / self.sigma2[rows, None]
+        t_shape(mu, floor, extra, rows, self.iv, self.logv)
 
     def _start_runs(self, rows: np.ndarray) -> None:
         """A new EM run of each of ``rows``: variance shape and E-step at the current point."""
@@ -385,12 +386,19 @@ class _Block:
         y, s = self.y, self.s
         nb, k = self.c.shape
         # Poisson-weighted start: weights 1 / max(y, floor), then sigma^2 from the fit
-        floor = VAR_FLOOR * np.maximum(y.mean(axis=1), 1e-300)
-        w0 = 1.0 / np.maximum(y, floor[:, None])
-        nnls_many(_blocks.unpack(w0 @ self.aa, k), (w0 * y) @ s, 50 * k, self.c)
-        mu = self.c @ self.st
-        r2 = (y - mu) ** 2
-        self.sigma2[:] = np.maximum(np.mean(r2 / np.maximum(mu, floor[:, None]), axis=1), 1e-300)
+        floor = VAR_FLOOR * np.maximum(y.mean(axis=1), 1e-300)[:, None]
+        gram = np.zeros((nb, self.aa.shape[1]))
+        rhs = np.zeros((nb, k))
+        for g0, g1 in self.chunks:
+            w0 = 1.0 / np.maximum(y[:, g0:g1], floor)
+            gram += w0 @ self.aa[g0:g1]
+            rhs += (w0 * y[:, g0:g1]) @ s[g0:g1]
+        nnls_many(_blocks.unpack(gram, k), rhs, 50 * k, self.c)
+        acc = np.zeros(nb)
+        for g0, g1 in self.chunks:
+            mu = self.c @ self.st[:, g0:g1]
+            acc += ((y[:, g0:g1] - mu) ** 2 / np.maximum(mu, floor)).sum(axis=1)
+        self.sigma2[:] = np.maximum(acc / y.shape[1], 1e-300)
         active = np.arange(nb)
         self._start_runs(active)
         if self.max_iter == 0:
