@@ -644,10 +644,12 @@ def trait_emissions_peel(
     pend_ptr[l + 1]]`` (person, side) of the persons with children still to
     come.  The vectors stay as small as the pedigree's peeling width allows,
     whatever the number of founders.  At level ``last`` (the last person
-    whose phenotype or descendants matter) everything is summed; ``rest`` is
-    the factor of the founders never brought in.  Walk position ``w`` puts
-    the first person's meioses in its highest bits, so consecutive positions
-    share all but the last levels.
+    whose phenotype or descendants matter) everything is summed, for the
+    four outcomes of that person's meioses in one pass; ``rest`` is the
+    factor of the founders never brought in.  Walk position ``w`` puts the
+    first person's meioses in its highest bits, so consecutive positions
+    share all but the last levels, and positions differing only below
+    ``last`` share the value.
     """
     out = np.empty(n_states)
     n_persons = father.size

@@ -342,10 +342,10 @@ class _PeelPlan:
     """The order in which a trait walk places the non-founders, and what it holds.
 
     Only persons who are phenotyped or have phenotyped descendants matter;
-    they come first (``last`` is the index of the last of them), in an order
-    chosen greedily to keep few persons *pending* (placed, or founders
-    brought in, with relevant children still to place): the walk holds the
-    founder genes of the pending persons' slots.  ``intro[l]``: founders
+    they come first (``last`` is the index of the last of them), in the
+    order :func:`_peel_order` finds.  The walk holds the founder genes of the
+    slots of the *pending* persons (placed, or founders brought in, with
+    relevant children still to place).  ``intro[l]``: founders
     whose first relevant child is level ``l`` (-1 none); the slots pending
     after level ``l`` are ``pend_slots[pend_ptr[l]:pend_ptr[l + 1]]``;
     ``never``: founders with no relevant child; ``max_live`` / ``max_work``:
