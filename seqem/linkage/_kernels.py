@@ -1081,9 +1081,12 @@ def marker_emissions_tree(
     level (union-find over founder genes, at most two candidate assignments
     per component), so vectors that share their first persons' meioses
     share its construction, and a walk position whose graph has become
-    inconsistent skips its whole subtree (those states stay 0).  Layout of
-    the walk as in :func:`trait_emissions_peel`; ``offsets[l]``: the lowest
-    walk bit of level ``l`` (its subtree is everything below).
+    inconsistent skips its whole subtree (those states stay 0).  Each level
+    also keeps the product of its components' weights, which an edge
+    changes only through its genes' components; the deepest typed person's
+    edge is only weighed (:func:`_edge_ratio`), never built.  Layout of the
+    walk as in :func:`trait_emissions_peel`; ``offsets[l]``: the lowest walk
+    bit of level ``l`` (its subtree is everything below).
     """
     out = np.zeros(n_states)
     n_levels = levels.size
