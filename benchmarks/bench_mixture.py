@@ -2,6 +2,7 @@
 
     python benchmarks/bench_mixture.py [--n 1000000] [--iters 5] [--repeat 3] [--what gmm,deconv]
     python benchmarks/bench_mixture.py --what large   # 10,000 samples x 20,000 genes x 20 types
+    python benchmarks/bench_mixture.py --what large --threads 1   # the same on one thread
 
 ``gmm``: for d in {2, 10, 50}, K in {4, 16}, covariance full and diag, both
 estimators start from the same parameters and run the same number of EM
@@ -129,7 +130,7 @@ def bench_deconv() -> list[str]:
     return lines
 
 
-def bench_large(n_samples: int, n_robust: int) -> list[str]:
+def bench_large(n_samples: int, n_robust: int, threads: int) -> list[str]:
     """The issue's scale case: n_samples x 20,000 genes x 20 cell types (simulated counts)."""
     from seqem.deconv.mixture import multinomial_em
     from seqem.deconv.robust import robust_fit
@@ -139,20 +140,23 @@ def bench_large(n_samples: int, n_robust: int) -> list[str]:
     S = rng.gamma(0.5, 100, size=(genes, types))
     P = rng.dirichlet(np.ones(types), size=n_samples)
     Y = rng.poisson(S @ P.T).astype(float)
-    lines = ["", f"Deconvolution at scale: {n_samples} samples x {genes} genes x {types} types "
-             "(goal: under 10 s)"]  # fmt: skip
+    lines = ["", f"Deconvolution at scale: {n_samples} samples x {genes} genes x {types} types, "
+             f"--threads {threads} (goal: under 10 s)"]  # fmt: skip
     multinomial_em(Y[:, :2], S)  # load the code paths
     t = time.perf_counter()
-    multinomial_em(Y, S)
+    multinomial_em(Y, S, n_threads=threads)
     em = time.perf_counter() - t
     lines.append(f"seqem --method em      {em:8.1f} s for all {n_samples} samples")
     robust_fit(Y[:, :2], S)
     t = time.perf_counter()
-    robust_fit(Y[:, :n_robust], S)
+    robust_fit(Y[:, :n_robust], S, n_threads=threads)
     rob = time.perf_counter() - t
     scale = n_samples / n_robust
-    lines.append(f"seqem --method robust  {rob:8.1f} s for {n_robust} samples "
-                 f"(extrapolated x {scale:g}: {rob * scale:.0f} s)")  # fmt: skip
+    if n_robust == n_samples:
+        lines.append(f"seqem --method robust  {rob:8.1f} s for all {n_samples} samples")
+    else:
+        lines.append(f"seqem --method robust  {rob:8.1f} s for {n_robust} samples "
+                     f"(extrapolated x {scale:g}: {rob * scale:.0f} s)")  # fmt: skip
     lines.append("load average (1, 5, 15 min) at the end: " + " ".join(
         f"{x:.2f}" for x in os.getloadavg()))  # fmt: skip
     print("\n".join(lines), flush=True)
@@ -168,14 +172,17 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--large-samples", type=int, default=10_000)
     parser.add_argument("--large-robust", type=int, default=200,
                         help="samples timed for the robust method at scale")  # fmt: skip
+    parser.add_argument("--threads", type=int, default=0,
+                        help="threads of the fits at scale (0: every available core)")  # fmt: skip
     args = parser.parse_args(argv)
     what = set(args.what.split(","))
     if what == {"large"}:
-        lines = bench_large(args.large_samples, args.large_robust)
+        lines = bench_large(args.large_samples, args.large_robust, args.threads)
         RESULTS.mkdir(parents=True, exist_ok=True)
         (RESULTS / "bench_mixture_large.txt").write_text(
             "\n".join(lines) + f"\ncommand: python benchmarks/bench_mixture.py --what large "
-            f"--large-samples {args.large_samples} --large-robust {args.large_robust}\n"
+            f"--large-samples {args.large_samples} --large-robust {args.large_robust} "
+            f"--threads {args.threads}\n"
         )
         return
     lines = bench_gmm(args.n, args.iters, args.repeat) if "gmm" in what else []
