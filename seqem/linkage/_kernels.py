@@ -364,7 +364,8 @@ def transition(v, masks, thetas):  # pragma: no cover - jitted
     Factor ``k`` mixes each state ``u`` with ``u ^ masks[k]`` with weight
     ``thetas[k]``; the factors commute, and factors on one mask merge.
     Masks inside a block of :data:`BLOCK` states run block by block (in
-    cache, blocks in parallel).  One-bit masks beyond a block run three at a
+    cache, blocks in parallel; masks 1, 2 and 4 together over eight
+    neighbouring states).  One-bit masks beyond a block run three at a
     time (eight blocks of states loaded together: one pass over the vector
     for three meioses); other masks pair whole blocks, one mask a pass.  A
     mask of 0 (a meiosis founder symmetry makes uninformative) is skipped.
@@ -377,14 +378,14 @@ def transition(v, masks, thetas):  # pragma: no cover - jitted
     t_low = np.zeros(3)
     for k in range(mm.size):
         for b in range(3):
-            if mm[k] == 1 << b and n >= 8:
+            if mm[k] == 1 << b and block >= 8:
                 t_low[b] = tt[k]
     for bl in prange(n_blocks):
         if t_low[0] + t_low[1] + t_low[2] > 0.0:
-            _low3(v, bl * block, (bl + 1) * block, t_low[0], t_low[1], t_low[2])
+            _radix8(v, bl * block, block, 8, 1, 2, 4, t_low[0], t_low[1], t_low[2])
         for k in range(mm.size):
             m = mm[k]
-            if m < block and not (n >= 8 and (m == 1 or m == 2 or m == 4)):
+            if m < block and not (block >= 8 and (m == 1 or m == 2 or m == 4)):
                 _butterfly(v, bl * block, (bl + 1) * block, m, tt[k])
     # one-bit masks beyond a block, up to three per pass
     hb = np.empty(mm.size, dtype=np.int64)
@@ -409,7 +410,7 @@ def transition(v, masks, thetas):  # pragma: no cover - jitted
             lo = bl * block
             if lo & span:
                 continue
-            _radix8(v, lo, block, b0, b1, b2, t0, t1, t2)
+            _radix8(v, lo, block, 1, b0, b1, b2, t0, t1, t2)
     # masks with several bits, some beyond a block: pairs of blocks
     for k in range(mm.size):
         m = mm[k]
@@ -433,54 +434,15 @@ def transition(v, masks, thetas):  # pragma: no cover - jitted
 
 
 @njit(**JIT)
-def _low3(v, lo, hi, t0, t1, t2):  # pragma: no cover - jitted
-    """Butterflies on masks 1, 2 and 4 (fraction 0: none) over ``[lo, hi)``."""
+def _radix8(v, lo, length, step, b0, b1, b2, t0, t1, t2):  # pragma: no cover - jitted
+    """Butterflies on one-bit masks ``b0, b1, b2`` (0: none) for the states
+    ``j`` of ``range(lo, lo + length, step)`` (whose bits ``b0 | b1 | b2`` are
+    clear) with their partners: eight states at a time, in registers.  Masks
+    beyond a block: a block at ``lo``, step 1; masks 1, 2, 4: step 8."""
     s0 = 1.0 - t0
     s1 = 1.0 - t1
     s2 = 1.0 - t2
-    for j in range(lo, hi, 8):
-        x0 = v[j]
-        x1 = v[j + 1]
-        x2 = v[j + 2]
-        x3 = v[j + 3]
-        x4 = v[j + 4]
-        x5 = v[j + 5]
-        x6 = v[j + 6]
-        x7 = v[j + 7]
-        y0 = s0 * x0 + t0 * x1
-        y1 = t0 * x0 + s0 * x1
-        y2 = s0 * x2 + t0 * x3
-        y3 = t0 * x2 + s0 * x3
-        y4 = s0 * x4 + t0 * x5
-        y5 = t0 * x4 + s0 * x5
-        y6 = s0 * x6 + t0 * x7
-        y7 = t0 * x6 + s0 * x7
-        z0 = s1 * y0 + t1 * y2
-        z2 = t1 * y0 + s1 * y2
-        z1 = s1 * y1 + t1 * y3
-        z3 = t1 * y1 + s1 * y3
-        z4 = s1 * y4 + t1 * y6
-        z6 = t1 * y4 + s1 * y6
-        z5 = s1 * y5 + t1 * y7
-        z7 = t1 * y5 + s1 * y7
-        v[j] = s2 * z0 + t2 * z4
-        v[j + 4] = t2 * z0 + s2 * z4
-        v[j + 1] = s2 * z1 + t2 * z5
-        v[j + 5] = t2 * z1 + s2 * z5
-        v[j + 2] = s2 * z2 + t2 * z6
-        v[j + 6] = t2 * z2 + s2 * z6
-        v[j + 3] = s2 * z3 + t2 * z7
-        v[j + 7] = t2 * z3 + s2 * z7
-
-
-@njit(**JIT)
-def _radix8(v, lo, block, b0, b1, b2, t0, t1, t2):  # pragma: no cover - jitted
-    """Butterflies on one-bit masks ``b0, b1, b2`` (0: none) over the blocks
-    at ``lo`` plus any combination of them, one element of each at a time."""
-    s0 = 1.0 - t0
-    s1 = 1.0 - t1
-    s2 = 1.0 - t2
-    for j in range(lo, lo + block):
+    for j in range(lo, lo + length, step):
         x0 = v[j]
         x1 = v[j + b0]
         # bit 0
