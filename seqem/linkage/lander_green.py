@@ -612,11 +612,10 @@ def scan_positions(space, emis, cm, positions, map_fn, visit, n_threads=None) ->
         # forward pass: normalised vectors at checkpoints, and the log-likelihood
         ckpt: dict[int, np.ndarray] = {}
         scale = 0.0
-        v = np.full(n, 1.0 / n)
+        v = np.empty(0)
         for i in range(k if need_forward else 0):
-            if i:
-                v = space.transition(v, theta(i - 1))
-            v = v * emission(i)
+            # the prior is uniform over the vectors
+            v = space.transition(v, theta(i - 1)) * emission(i) if i else emission(i) / n
             s = float(v.sum())
             if not s > 0:
                 _inconsistent(space)
