@@ -19,7 +19,9 @@ Indexed files (``.tbi``/``.csi``) are read from the region only; unindexed
 files are streamed and filtered.  Calls written as the usual three
 characters (``0|1``, ``1/1``, ``./.``) in files whose FORMAT is ``GT`` alone
 are parsed from the record text in bulk; anything else goes through pysam
-sample by sample.
+sample by sample.  A region of an indexed bgzipped VCF whose records are all
+of that kind is read from the raw text lines (no record objects), with the
+same rules; the first record that is not sends the region to pysam.
 """
 
 from __future__ import annotations
@@ -109,6 +111,106 @@ def _fast_calls(text: str, n_all: int) -> np.ndarray | None:
     if (a == 255).any() or (b == 255).any():
         return None
     return _DOSAGE[a, b]
+
+
+#: Records parsed from text per batch (bounds the text held in memory).
+_TEXT_BATCH = 512
+
+
+class _NotPlain(Exception):
+    """The region has a record the text reader does not take: read it through pysam."""
+
+
+# (allele byte | second allele byte << 8) -> ALT count (-1 missing, -2 not a call)
+_PAIR = np.full(1 << 16, -2, dtype=np.int8)
+for _x, _a in ((48, 0), (49, 1), (46, 2)):
+    for _y, _b in ((48, 0), (49, 1), (46, 2)):
+        _PAIR[_x | _y << 8] = _DOSAGE[_a, _b]
+# the separator and tab bytes of a call as little-endian uint32: '|' or '/', then a tab
+_PHASED, _UNPHASED = np.uint32(0x09007C00), np.uint32(0x09002F00)
+
+
+def _text_batch(bodies: list[str], n_all: int) -> np.ndarray:
+    """ALT counts (records x samples) from the sample columns of ``GT``-only records.
+
+    Each call and the tab after it are one little-endian ``uint32``: allele,
+    separator, allele, tab.
+    """
+    data = ("\t".join(bodies) + "\t").encode()
+    if len(data) != 4 * n_all * len(bodies):
+        raise _NotPlain
+    word = np.frombuffer(data, dtype="<u4").reshape(len(bodies), n_all)
+    frame = word & np.uint32(0xFF00FF00)
+    if not ((frame == _PHASED) | (frame == _UNPHASED)).all():
+        raise _NotPlain
+    calls = _PAIR[(word & np.uint32(0xFF)) | ((word >> np.uint32(8)) & np.uint32(0xFF00))]
+    if (calls == -2).any():
+        raise _NotPlain
+    return calls
+
+
+def _text_region(
+    name: str,
+    chrom: str,
+    start: int,
+    end: int | None,
+    n_all: int,
+    pass_only: bool,
+) -> tuple[list[np.ndarray], list[str], list[int], list[str], list[str], Counter[str]]:
+    """The region's biallelic SNPs straight from the indexed text (no record objects).
+
+    Raises :class:`_NotPlain` at the first record that is not a GT-only
+    record of three-character calls, or on anything unexpected; the caller
+    then reads the region through pysam, which also reports malformed
+    records.
+    """
+    import pysam
+
+    try:
+        with pysam.TabixFile(name) as tf:
+            lines = tf.fetch(chrom, start, end)
+            batches: list[np.ndarray] = []
+            bodies: list[str] = []
+            ids: list[str] = []
+            positions: list[int] = []
+            refs: list[str] = []
+            alts: list[str] = []
+            skipped: Counter[str] = Counter()
+            for line in lines:
+                fields = line.split("\t", 9)
+                if len(fields) != 10 or fields[0] != chrom:
+                    raise _NotPlain
+                pos = int(fields[1])
+                if pos <= start or (end is not None and pos > end):
+                    continue
+                ref, alt = fields[3], fields[4]
+                if alt == ".":
+                    skipped["no ALT allele"] += 1
+                    continue
+                if "," in alt:
+                    skipped["multi-allelic"] += 1
+                    continue
+                if len(ref) != 1 or len(alt) != 1 or alt == "*":
+                    skipped["not a SNP"] += 1
+                    continue
+                if pass_only and fields[6] not in ("PASS", "."):
+                    skipped["FILTER not PASS"] += 1
+                    continue
+                if fields[8] != "GT":
+                    raise _NotPlain
+                bodies.append(fields[9].rstrip("\n"))
+                ids.append(fields[2] if fields[2] != "." else f"{chrom}:{pos}")
+                positions.append(pos)
+                refs.append(ref)
+                alts.append(alt)
+                if len(bodies) == _TEXT_BATCH:
+                    batches.append(_text_batch(bodies, n_all))
+                    bodies = []
+            if bodies:
+                batches.append(_text_batch(bodies, n_all))
+    except (OSError, ValueError, UnicodeError):
+        raise _NotPlain from None
+    return batches, ids, positions, refs, alts, skipped
 
 
 def _slow_calls(rec, columns: np.ndarray, path: str, where: str) -> tuple[np.ndarray, int]:
@@ -250,6 +352,35 @@ def read_genotypes(
                 records = vf
         except ValueError:
             raise InputFormatError(f"no records on {chrom_want!r}", path=name) from None
+        plain = (
+            region is not None
+            and vf.index is not None
+            and vf.format == "VCF"
+            and bams is None
+            and likelihoods is None
+        )
+        if plain:
+            assert chrom_want is not None
+            try:
+                batches, ids_, pos_, refs_, alts_, skipped_ = _text_region(
+                    name, chrom_want, start, end, n_all=len(names), pass_only=pass_only
+                )
+            except _NotPlain:
+                plain = False
+        if plain and ids_:
+            every = np.concatenate(batches, axis=0)
+            calls_matrix = np.ascontiguousarray(every[:, columns].T)
+            return Genotypes(
+                calls=calls_matrix,
+                ids=tuple(ids_),
+                chrom=(str(chrom_want),) * len(ids_),
+                positions=np.array(pos_, dtype=np.int64),
+                ref=tuple(refs_),
+                alt=tuple(alts_),
+                samples=tuple(names[i] for i in columns),
+                path=name,
+                skipped=dict(skipped_),
+            )
         skipped: Counter[str] = Counter()
         rows: list[np.ndarray] = []
         ids: list[str] = []

@@ -70,6 +70,60 @@ def test_rules_for_non_snps_filters_haploid_and_other_formats(tmp_path):
     assert read_genotypes(vcf(tmp_path, body), pass_only=True).ids == ("s1", "s5")
 
 
+def indexed(tmp_path, body, name="t.vcf"):
+    """A bgzipped, tabix-indexed copy of ``HEADER + body``."""
+    import pysam
+
+    plain = vcf(tmp_path, body, name=name)
+    return Path(pysam.tabix_index(str(plain), preset="vcf", force=True))
+
+
+@pytest.mark.parametrize("extra_format", [False, True])
+def test_text_reader_equals_the_record_reader(tmp_path, monkeypatch, extra_format):
+    """Indexed GT-only regions are parsed from the text; the result equals the
+    record-by-record reader's, rules and skipped counts included; a record with
+    other FORMAT fields sends the whole region to the record reader."""
+    import seqem.io.vcf as vcf_module
+
+    body = (
+        "1\t10\ts1\tA\tG\t.\tPASS\t.\tGT\t0|1\t1/1\t./.\n"
+        "1\t20\ts2\tA\tG,T\t.\tPASS\t.\tGT\t0/1\t1/2\t0/0\n"
+        "1\t30\ts3\tAT\tA\t.\tPASS\t.\tGT\t0/1\t0/0\t0/0\n"
+        "1\t35\ts4\tA\t.\t.\tPASS\t.\tGT\t0/0\t0/0\t0/0\n"
+        "1\t40\t.\tC\tT\t.\tq10\t.\tGT\t0/1\t.|1\t0/0\n"
+        "1\t45\ts6\tC\t*\t.\t.\t.\tGT\t0/1\t0/0\t0/0\n"
+        "1\t50\ts7\tC\tT\t.\tPASS\t.\tGT\t1/0\t1|1\t0/.\n"
+    )
+    if extra_format:
+        body += "1\t60\ts8\tC\tT\t.\tPASS\t.\tGT:DP\t1/0:3\t1:4\t0/.:2\n"
+    path = indexed(tmp_path, body)
+    used = []
+    real = vcf_module._text_region
+
+    def spy(*args, **kwargs):
+        used.append(True)
+        return real(*args, **kwargs)
+
+    def record_reader(*args, **kwargs):
+        raise vcf_module._NotPlain
+
+    for kwargs in ({"region": "1:1-100"}, {"region": "1:15-55", "samples": ["C", "A"]},
+                   {"region": "1", "pass_only": True}):  # fmt: skip
+        monkeypatch.setattr(vcf_module, "_text_region", spy)
+        got = read_genotypes(path, **kwargs)
+        monkeypatch.setattr(vcf_module, "_text_region", record_reader)
+        want = read_genotypes(path, **kwargs)
+        for field in ("ids", "chrom", "ref", "alt", "samples", "skipped"):
+            assert getattr(got, field) == getattr(want, field), field
+        np.testing.assert_array_equal(got.calls, want.calls)
+        np.testing.assert_array_equal(got.positions, want.positions)
+    assert used
+    full = read_genotypes(path, region="1:1-100")
+    assert full.ids[:3] == ("s1", "1:40", "s7")
+    np.testing.assert_array_equal(full.calls[:, :3], [[1, 1, 1], [2, -1, 2], [-1, 0, -1]])
+    assert full.skipped["no ALT allele"] == 1 and full.skipped["not a SNP"] == 2
+
+
 @pytest.mark.parametrize(
     "case,body,header,kwargs,message",
     [
