@@ -12,7 +12,7 @@ import os
 import platform
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, TextIO
 
 from .. import __version__
@@ -348,6 +348,15 @@ def write_text(path: str, text: str) -> None:
 
     with atomic_output(path) as fh:
         fh.write(text)
+
+
+def write_chunks(path: str, chunks: Iterable[bytes]) -> None:
+    """Write byte ``chunks`` to ``path`` atomically (``-`` is stdout), one at a time."""
+    from ..io.atomic import atomic_output
+
+    with atomic_output(path, "wb") as fh:
+        for chunk in chunks:
+            fh.write(chunk)
 
 
 def check_output_path(path: str | None) -> None:

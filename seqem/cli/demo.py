@@ -14,7 +14,7 @@ import os
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-from ._common import add_run_options, examples, nonnegative_int, write_text
+from ._common import add_run_options, examples, nonnegative_int, write_chunks, write_text
 
 if TYPE_CHECKING:  # pragma: no cover
     from pathlib import Path
@@ -417,7 +417,7 @@ def _demo_ld(data: Path, outdir: str, out: dict[str, str], threads: int) -> list
     with numba_threads(threads):
         table = pairwise_ld(g.calls)
     out["ld"] = os.path.join(outdir, "cohort_ld.tsv")
-    write_text(out["ld"], ld_table(g, table))
+    write_chunks(out["ld"], ld_table(g, table, n_threads=threads))
     if importlib.util.find_spec("matplotlib") is not None:
         from ..plotting import plot_ld, save_figure
 

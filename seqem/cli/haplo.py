@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from ..errors import SeqemError
@@ -22,6 +24,7 @@ from ._common import (
     examples,
     nonnegative_float,
     positive_int,
+    write_chunks,
     write_text,
 )
 
@@ -717,29 +720,60 @@ def _add_ld(verbs: Any) -> None:
     p.set_defaults(_run=_cmd_ld)
 
 
-def ld_table(g: Genotypes, table: LDTable, *, min_r2: float = 0.0) -> str:
-    """The LD pairs as TSV text with a header row (six decimals; NA where undefined)."""
+def _cores() -> int:
+    """Cores this process may run on (without importing the JIT compiler)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
+
+
+def ld_table(
+    g: Genotypes, table: LDTable, *, min_r2: float = 0.0, n_threads: int = 1
+) -> Iterator[bytes]:
+    """The LD pairs as TSV bytes: the header row, then blocks of rows in order.
+
+    Six decimals; NA where undefined.  Blocks are formatted by ``n_threads``
+    threads (NumPy lets go of the interpreter lock inside each array
+    operation), a few blocks ahead of the writer, so memory stays bounded.
+    """
     import numpy as np
 
     from ..io.fastformat import Fixed, Int, Text, format_rows, text_matrix
 
-    keep = np.flatnonzero(np.ones(len(table), dtype=bool) if min_r2 <= 0 else table.r2 >= min_r2)
+    keep = None if min_r2 <= 0 else np.flatnonzero(table.r2 >= min_r2)
+    n_rows = len(table) if keep is None else int(keep.size)
     names = text_matrix(list(g.ids))
     positions = text_matrix([str(p) for p in g.positions])
-    chunks = ["\t".join(LD_COLUMNS) + "\n"]
-    step = 1 << 16  # rows per chunk: bounded memory, buffers reused from chunk to chunk
-    for start in range(0, keep.size, step):
-        rows = keep[start : start + step]
+    step = 1 << 16  # rows per block
+
+    def block(start: int) -> bytes:
+        rows = slice(start, start + step) if keep is None else keep[start : start + step]
         a, b = table.a[rows], table.b[rows]
-        body = format_rows(
+        return format_rows(
             [
                 Text(names[a]), Text(names[b]), Text(positions[a]), Text(positions[b]),
                 Int(table.n[rows]), Fixed(table.d[rows]), Fixed(table.dprime[rows]),
                 Fixed(table.r2[rows]),
             ]
         )  # fmt: skip
-        chunks.append(body.decode())
-    return "".join(chunks)
+
+    yield ("\t".join(LD_COLUMNS) + "\n").encode()
+    starts = range(0, n_rows, step)
+    if n_threads <= 1 or n_rows <= step:
+        yield from map(block, starts)
+        return
+    from collections import deque
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(n_threads) as pool:
+        pending: deque = deque()
+        for start in starts:
+            pending.append(pool.submit(block, start))
+            if len(pending) > 2 * n_threads:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
 
 
 def _cmd_ld(args: argparse.Namespace, ctx: RunContext) -> int:
@@ -761,7 +795,8 @@ def _cmd_ld(args: argparse.Namespace, ctx: RunContext) -> int:
             raise SeqemError(f"--snp {args.snp!r}: no such biallelic SNP in {args.vcf}")
         against = matches[0]
     table = pairwise_ld(g.calls, against=against)
-    write_text(args.output, ld_table(g, table, min_r2=args.min_r2))
+    n_threads = args.threads or _cores()
+    write_chunks(args.output, ld_table(g, table, min_r2=args.min_r2, n_threads=n_threads))
     ctx.outputs.append(args.output)
     if args.plot:
         from ..plotting import plot_ld, save_figure

@@ -24,9 +24,14 @@ largest ``|D|`` the allele frequencies allow for D's sign) and
 ``r2 = D^2 / (pA (1 - pA) pB (1 - pB))``; NaN for a pair with a
 monomorphic SNP among its people.
 
-The genotype counts of all pairs come from matrix products of 0/1 indicator
-matrices (called, heterozygous, homozygous ALT), so a window of 1,000 SNPs x
-2,500 people costs a few BLAS calls plus a vectorised solve over the pairs.
+The genotype counts of all pairs come from products of 0/1 indicator
+matrices of the call classes (heterozygous, homozygous ALT and, where calls
+are missing, missing): matrix products between common SNPs, and sums over
+the carriers for a rare SNP (fewer non-REF-homozygous calls than
+:func:`sparse_limit`: most SNPs of a sequenced cohort).  The likelihood
+depends on five numbers per pair (:func:`_stats`), taken straight from those
+products, so a window of 1,000 SNPs x 2,500 people costs a few small BLAS
+calls plus a vectorised solve over the pairs.
 Everything here is plain NumPy: ``seqem haplo ld`` never starts the JIT
 compiler, which would cost more than the whole computation.
 """
@@ -112,26 +117,37 @@ def _roots(lo, hi, c3, c2, c1, c0):
 _TIE = 1e-12
 
 
-def _solve(n00, n01, n02, n10, n11, n12, n20, n21, n22):
-    """``(p, pA, pB, n)`` vectors from the nine count vectors of 3 x 3 tables."""
+def _stats(n00, n01, n02, n10, n11, n12, n20, n21, n22):
+    """What the likelihood depends on, from the nine counts of 3 x 3 tables.
+
+    ``x11`` (ALT-ALT haplotypes fixed by the genotypes), ``nd`` (double
+    heterozygotes), ``alt_a`` and ``alt_b`` (ALT alleles at each SNP among
+    the people called at both) and ``n`` (those people).
+    """
     f64 = np.float64
     x11 = 2.0 * n22.astype(f64) + n21 + n12
-    x12 = 2.0 * n20.astype(f64) + n21 + n10
-    x21 = 2.0 * n02.astype(f64) + n12 + n01
-    x22 = 2.0 * n00.astype(f64) + n01 + n10
-    nd = n11.astype(f64)
-    n = (x11 + x12 + x21 + x22) * 0.5 + nd
+    alt_a = 2.0 * (n20.astype(f64) + n21 + n22) + n10 + n11 + n12
+    alt_b = 2.0 * (n02.astype(f64) + n12 + n22) + n01 + n11 + n21
+    n = n00.astype(f64) + n01 + n02 + n10 + n11 + n12 + n20 + n21 + n22
+    return x11, n11.astype(f64), alt_a, alt_b, n
+
+
+def _solve(x11, nd, alt_a, alt_b, n):
+    """``(p, pA, pB, n)`` vectors from the sufficient statistics of :func:`_stats`."""
     with np.errstate(divide="ignore", invalid="ignore"):
         two_n = np.where(n > 0, 2.0 * n, np.nan)
-        pa = (x11 + x12 + nd) / two_n
-        pb = (x11 + x21 + nd) / two_n
+        pa = alt_a / two_n
+        pb = alt_b / two_n
         lo = np.maximum(0.0, pa + pb - 1.0)
         hi = np.minimum(pa, pb)
         # no double heterozygote (or a single feasible point): the haplotypes are counted
         p = np.minimum(np.maximum(x11 / two_n, lo), hi)
     i = np.flatnonzero((nd > 0.0) & (hi > lo))
     if i.size:
-        p[i] = _solve_cubic(x11[i], x12[i], x21[i], x22[i], nd[i], pa[i], pb[i], lo[i], hi[i])
+        a, b, c, d = x11[i], nd[i], alt_a[i], alt_b[i]
+        x12, x21 = c - a - b, d - a - b
+        x22 = two_n[i] - c - d + a
+        p[i] = _solve_cubic(a, x12, x21, x22, b, pa[i], pb[i], lo[i], hi[i])
     return p, pa, pb, n
 
 
@@ -192,7 +208,7 @@ def solve_tables(counts: np.ndarray) -> np.ndarray:
         frequencies) NaN where nobody is called at both SNPs.
     """
     c = np.asarray(counts, dtype=float).reshape(-1, 9)
-    return np.stack(_solve(*c.T), axis=1)
+    return np.stack(_solve(*_stats(*c.T)), axis=1)
 
 
 def _measures(p, pa, pb, n):
@@ -237,53 +253,178 @@ class LDTable:
         return int(self.a.size)
 
 
-def _tables(g: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> list[np.ndarray]:
-    """The nine genotype-count matrices ``n_ij`` (len(rows), len(cols)), in order ``3 i + j``."""
-    # float32 products are exact for counts below 2**24
+#: Call classes whose indicator products give the tables: het, hom-ALT, missing.
+_HET, _ALT, _MISSING = 1, 2, -1
+
+
+def sparse_limit(n_people: int) -> int:
+    """SNPs with fewer non-REF-homozygous calls than this are counted from their carriers.
+
+    A carrier list of ``e`` people costs about ``e`` row additions per
+    class product, where a matrix product costs ``n_people`` multiply-adds
+    (at BLAS speed, some 30 times faster per operation).
+    """
+    return max(16, n_people // 64)
+
+
+def _carrier_rows(
+    gs: np.ndarray, classes: tuple[int, ...], other: dict[int, np.ndarray]
+) -> dict[tuple[int, int], np.ndarray]:
+    """``x_j . y`` for every SNP ``j`` (column of ``gs``) and class pair ``(x, y)``.
+
+    ``other[y]`` is a people x K indicator matrix; the result for ``(x, y)``
+    is (gs.shape[1], K): the sum of ``other[y]``'s rows over the people in
+    class ``x`` at SNP ``j``.
+    """
+    k = other[classes[0]].shape[1]
+    stacked = np.concatenate([other[y] for y in classes], axis=1)  # people x (classes K)
+    out = {(x, y): np.zeros((gs.shape[1], k), dtype=np.float32) for x in classes for y in classes}
+    snp, person = np.nonzero(gs.T != 0)  # by SNP, then person
+    kind = gs[person, snp]
+    for x in classes:
+        pick = np.flatnonzero(kind == x)
+        if not pick.size:
+            continue
+        j, rows = snp[pick], stacked[person[pick]]
+        bounds = np.flatnonzero(np.r_[True, j[1:] != j[:-1], True])
+        sums = np.empty((bounds.size - 1, rows.shape[1]), dtype=np.float32)
+        for t in range(bounds.size - 1):  # (ufunc.reduceat is far slower along rows)
+            rows[bounds[t] : bounds[t + 1]].sum(axis=0, out=sums[t])
+        for c, y in enumerate(classes):
+            out[x, y][j[bounds[:-1]]] = sums[:, c * k : (c + 1) * k]
+    return out
+
+
+Products = dict[tuple[int, int], np.ndarray]
+
+
+def _products(
+    g: np.ndarray, rows: np.ndarray, cols: np.ndarray, limit: int
+) -> tuple[Products, dict[int, np.ndarray], dict[int, np.ndarray]]:
+    """``P[x, y] = x_rows^T y_cols`` (len(rows), len(cols)) for the call classes present.
+
+    Also each class's count per row SNP and per column SNP.
+
+    SNPs with fewer than ``limit`` non-REF-homozygous calls (rare variants:
+    most SNPs of a sequenced cohort) contribute through their carriers;
+    the others through matrix products of 0/1 indicators.  Every entry is
+    an exact count.
+    """
+    same = rows.shape == cols.shape and bool(np.all(rows == cols))
+    everything = same and rows.size == g.shape[1] and bool(np.all(rows == np.arange(g.shape[1])))
+    gr = g if everything else g[:, rows]
+    gc = gr if same else g[:, cols]
+    missing = bool((gr < 0).any()) or bool((gc < 0).any())
+    classes = (_HET, _ALT, _MISSING) if missing else (_HET, _ALT)
+    xr = {x: (gr == x).astype(np.float32) for x in classes}
+    yc = xr if same else {y: (gc == y).astype(np.float32) for y in classes}
+    sparse_r = np.count_nonzero(gr, axis=0) < limit
+    sparse_c = sparse_r if same else np.count_nonzero(gc, axis=0) < limit
+    dr, dc = np.flatnonzero(~sparse_r), np.flatnonzero(~sparse_c)
+    rr, rc = np.flatnonzero(sparse_r), np.flatnonzero(sparse_c)
+    pairs = [(x, y) for x in classes for y in classes]
+    # the products each call computes: all of them, or x <= y when rows == cols
+    # (then P[y, x] = P[x, y]^T)
+    upper = [(x, y) for x, y in pairs if not same or classes.index(x) <= classes.index(y)]
+    P = {xy: np.empty((rows.size, cols.size), dtype=np.float32) for xy in upper}
+    # sparse rows against every column
+    if rr.size:
+        part = _carrier_rows(gr[:, rr], classes, yc)
+        for xy in upper:
+            P[xy][rr] = part[xy]
+    # dense rows against sparse columns: x_i . y_j = (y_j . x_i) over the column's carriers
+    if dr.size and rc.size:
+        if same:
+            for x, y in upper:
+                P[x, y][np.ix_(dr, rc)] = part[y, x][:, dr].T
+        else:
+            part_c = _carrier_rows(gc[:, rc], classes, {x: xr[x][:, dr] for x in classes})
+            for x, y in upper:
+                P[x, y][np.ix_(dr, rc)] = part_c[y, x].T
+    # dense x dense: matrix products (a symmetric product when x == y and rows == cols)
+    if dr.size and dc.size:
+        left = {x: np.ascontiguousarray(xr[x][:, dr]) for x in classes}
+        right = left if same else {y: np.ascontiguousarray(yc[y][:, dc]) for y in classes}
+        for x, y in upper:
+            P[x, y][np.ix_(dr, dc)] = left[x].T @ right[y]
+    if same:
+        for x, y in pairs:
+            if (x, y) not in P:
+                P[x, y] = P[y, x].T
+    tot_r = {x: xr[x].sum(axis=0) for x in classes}
+    tot_c = tot_r if same else {y: yc[y].sum(axis=0) for y in classes}
+    return P, tot_r, tot_c
+
+
+def _margins(
+    g: np.ndarray,
+    rows: np.ndarray,
+    cols: np.ndarray,
+    ia: np.ndarray,
+    ib: np.ndarray,
+    limit: int | None = None,
+) -> tuple[np.ndarray, ...]:
+    """For the pairs ``(rows[ia], cols[ib])``: het.het, het.alt, alt.het, alt.alt
+    and, among the people called at both SNPs, the first SNP's het and
+    hom-ALT counts, the second's, and the number of those people (float32,
+    exact)."""
+    # float32 sums are exact for counts below 2**24
     if g.shape[0] >= 2**24:
         raise ParameterError("too many people for the LD counts")
+    P, tot_r, tot_c = _products(g, rows, cols, sparse_limit(g.shape[0]) if limit is None else limit)
+    n11, n12 = P[_HET, _HET][ia, ib], P[_HET, _ALT][ia, ib]
+    n21, n22 = P[_ALT, _HET][ia, ib], P[_ALT, _ALT][ia, ib]
+    h_c, a_c = tot_r[_HET][ia], tot_r[_ALT][ia]
+    c_h, c_a = tot_c[_HET][ib], tot_c[_ALT][ib]
+    both = np.full(ia.shape, g.shape[0], dtype=np.float32)
+    if _MISSING in tot_r:
+        h_c = h_c - P[_HET, _MISSING][ia, ib]
+        a_c = a_c - P[_ALT, _MISSING][ia, ib]
+        c_h = c_h - P[_MISSING, _HET][ia, ib]
+        c_a = c_a - P[_MISSING, _ALT][ia, ib]
+        both += P[_MISSING, _MISSING][ia, ib] - tot_r[_MISSING][ia] - tot_c[_MISSING][ib]
+    return n11, n12, n21, n22, h_c, a_c, c_h, c_a, both
 
-    def indicators(idx: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        sub = g[:, idx]
-        called = (sub >= 0).astype(np.float32)
-        het = (sub == 1).astype(np.float32)
-        alt = (sub == 2).astype(np.float32)
-        return called, het, alt
 
-    same = rows.shape == cols.shape and bool(np.all(rows == cols))
-    rc, rh, ra = indicators(rows)
-    cc, ch, ca = indicators(cols) if not same else (rc, rh, ra)
-    # n[i, j] from products of {called, het, alt}; hom-REF = called - het - alt.
-    # With nobody missing, products with "called" are column sums.
-    complete = bool(rc.all()) and bool(cc.all())
+def _tables(
+    g: np.ndarray,
+    rows: np.ndarray,
+    cols: np.ndarray,
+    ia: np.ndarray,
+    ib: np.ndarray,
+    limit: int | None = None,
+) -> list[np.ndarray]:
+    """The nine genotype counts ``n_ij`` of the pairs ``(rows[ia], cols[ib])`` (order ``3 i + j``).
 
-    def with_called(left: np.ndarray) -> np.ndarray:
-        if complete:
-            return left.sum(axis=0)[:, None]
-        return left.T @ cc
-
-    both = np.float32(g.shape[0]) if complete else rc.T @ cc
-    h_c, a_c = with_called(rh), with_called(ra)
-    h_h, h_a = rh.T @ ch, rh.T @ ca
-    if same:
-        c_h, c_a, a_h = h_c.T, a_c.T, h_a.T
-    else:
-        c_h = ch.sum(axis=0)[None, :] if complete else rc.T @ ch
-        c_a = ca.sum(axis=0)[None, :] if complete else rc.T @ ca
-        a_h = ra.T @ ch
-    a_a = ra.T @ ca
-    n11, n12, n21, n22 = h_h, h_a, a_h, a_a
-    n10 = h_c - h_h - h_a
-    n20 = a_c - a_h - a_a
-    n01 = c_h - h_h - a_h
-    n02 = c_a - h_a - a_a
+    From the class products: ``n11 = het.het``, ``n12 = het.alt``,
+    ``n21 = alt.het``, ``n22 = alt.alt``; the rest of each table follows from
+    the SNPs' class totals less the products with "missing".
+    """
+    n11, n12, n21, n22, h_c, a_c, c_h, c_a, both = _margins(g, rows, cols, ia, ib, limit)
+    n10 = h_c - n11 - n12
+    n20 = a_c - n21 - n22
+    n01 = c_h - n11 - n21
+    n02 = c_a - n12 - n22
     n00 = both - n01 - n02 - n10 - n20 - n11 - n12 - n21 - n22
-    shape = (len(rows), len(cols))
-    return [np.broadcast_to(t, shape) for t in (n00, n01, n02, n10, n11, n12, n20, n21, n22)]
+    return [n00, n01, n02, n10, n11, n12, n20, n21, n22]
 
 
-def pair_counts(calls: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
-    """3 x 3 genotype tables of SNP pairs from matrix products.
+def _pair_stats(
+    g: np.ndarray, rows: np.ndarray, cols: np.ndarray, ia: np.ndarray, ib: np.ndarray
+) -> list[np.ndarray]:
+    """The sufficient statistics of :func:`_stats` for the pairs, straight from the margins."""
+    n11, n12, n21, n22, h_c, a_c, c_h, c_a, both = _margins(g, rows, cols, ia, ib)
+    f64 = np.float64
+    x11 = 2.0 * n22.astype(f64) + n12 + n21
+    alt_a = 2.0 * a_c.astype(f64) + h_c
+    alt_b = 2.0 * c_a.astype(f64) + c_h
+    return [x11, n11.astype(f64), alt_a, alt_b, both.astype(f64)]
+
+
+def pair_counts(
+    calls: np.ndarray, rows: np.ndarray, cols: np.ndarray, *, sparse: int | None = None
+) -> np.ndarray:
+    """3 x 3 genotype tables of SNP pairs from class products.
 
     Parameters
     ----------
@@ -291,14 +432,20 @@ def pair_counts(calls: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.nda
         ALT allele counts 0/1/2, -1 missing.
     rows, cols : int arrays
         SNP indices; tables for every pair ``(rows[u], cols[v])``.
+    sparse : int, optional
+        SNPs with fewer non-REF-homozygous calls than this are counted from
+        their carriers, the others by matrix products (default:
+        :func:`sparse_limit`; 0 counts everything by products).
 
     Returns
     -------
     float64 array (len(rows), len(cols), 9)
         ``n[i, j]`` at ``3 i + j`` (people called at both SNPs only).
     """
-    tables = _tables(np.asarray(calls), np.asarray(rows), np.asarray(cols))
-    return np.stack(tables, axis=-1).astype(np.float64)
+    rows, cols = np.asarray(rows), np.asarray(cols)
+    ia, ib = (i.ravel() for i in np.indices((rows.size, cols.size)))
+    tables = _tables(np.asarray(calls), rows, cols, ia, ib, sparse)
+    return np.stack(tables, axis=-1).astype(np.float64).reshape(rows.size, cols.size, 9)
 
 
 def pairwise_ld(calls: np.ndarray, *, against: int | None = None, block: int = 1024) -> LDTable:
@@ -322,21 +469,24 @@ def pairwise_ld(calls: np.ndarray, *, against: int | None = None, block: int = 1
         if not 0 <= against < m:
             raise ParameterError(f"SNP index {against} out of range (0..{m - 1})")
         others = np.array([j for j in range(m) if j != against], dtype=np.int64)
-        tables = _tables(g, np.array([against]), others)
-        parts.append((np.full(others.size, against), others, [t[0] for t in tables]))
+        zero = np.zeros(others.size, dtype=np.int64)
+        stats = _pair_stats(g, np.array([against]), others, zero, np.arange(others.size))
+        parts.append((np.full(others.size, against), others, stats))
     else:
         for r0 in range(0, m, block):
             rows = np.arange(r0, min(m, r0 + block))
             for c0 in range(r0, m, block):
                 cols = np.arange(c0, min(m, c0 + block))
-                tables = _tables(g, rows, cols)
                 ia, ib = np.nonzero(rows[:, None] < cols[None, :])
-                parts.append((rows[ia], cols[ib], [t[ia, ib] for t in tables]))
+                parts.append((rows[ia], cols[ib], _pair_stats(g, rows, cols, ia, ib)))
     if not parts:
         empty = np.empty(0)
         return LDTable(empty.astype(np.int64), empty.astype(np.int64), empty, empty, empty, empty)
-    a = np.concatenate([p[0] for p in parts]).astype(np.int64)
-    b = np.concatenate([p[1] for p in parts]).astype(np.int64)
-    counts = [np.concatenate([p[2][k] for p in parts]) for k in range(9)]
-    d, dprime, r2, n = _measures(*_solve(*counts))
+    if len(parts) == 1:
+        a, b, stats = parts[0][0].astype(np.int64), parts[0][1].astype(np.int64), parts[0][2]
+    else:
+        a = np.concatenate([p[0] for p in parts]).astype(np.int64)
+        b = np.concatenate([p[1] for p in parts]).astype(np.int64)
+        stats = [np.concatenate([p[2][k] for p in parts]) for k in range(5)]
+    d, dprime, r2, n = _measures(*_solve(*stats))
     return LDTable(a, b, d, dprime, r2, n)

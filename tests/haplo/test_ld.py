@@ -60,12 +60,21 @@ def test_em_converges_to_the_same_frequency():
     assert q == pytest.approx(p, abs=1e-12)
 
 
+@pytest.mark.parametrize("sparse", [0, 4, None, 10**6])
 @pytest.mark.parametrize("missing", [False, True])
-def test_pair_counts_equal_counting(missing):
+def test_pair_counts_equal_counting(missing, sparse):
+    """Rare and common SNPs, counted by products (sparse=0), from their
+    carriers (sparse above every SNP's count) or a mix, on diagonal,
+    off-diagonal and one-row blocks."""
     rng = np.random.default_rng(1)
-    g = rng.integers(-1 if missing else 0, 3, size=(60, 9)).astype(np.int8)
-    for rows, cols in ((np.arange(9), np.arange(9)), (np.arange(4), np.arange(2, 9))):
-        tables = pair_counts(g, rows, cols)
+    maf = rng.choice([0.01, 0.05, 0.4], size=12)
+    g = (rng.random((60, 12)) < maf).astype(np.int8) + (rng.random((60, 12)) < maf)
+    if missing:
+        g[rng.random((60, 12)) < rng.choice([0.0, 0.03, 0.3], size=12)] = -1
+    blocks = ((np.arange(12), np.arange(12)), (np.arange(4), np.arange(2, 12)),
+              (np.array([5]), np.arange(12)), (np.array([9, 1, 7]), np.array([0, 9])))  # fmt: skip
+    for rows, cols in blocks:
+        tables = pair_counts(g, rows, cols, sparse=sparse)
         for u, i in enumerate(rows):
             for v, j in enumerate(cols):
                 ok = (g[:, i] >= 0) & (g[:, j] >= 0)
