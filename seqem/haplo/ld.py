@@ -253,6 +253,9 @@ class LDTable:
         return int(self.a.size)
 
 
+#: Pairs solved at a time.
+_PAIR_CHUNK = 1 << 16
+
 #: Call classes whose indicator products give the tables: het, hom-ALT, missing.
 _HET, _ALT, _MISSING = 1, 2, -1
 
@@ -268,30 +271,31 @@ def sparse_limit(n_people: int) -> int:
 
 
 def _carrier_rows(
-    gs: np.ndarray, classes: tuple[int, ...], other: dict[int, np.ndarray]
+    gs: np.ndarray, classes: tuple[int, ...], other: np.ndarray
 ) -> dict[tuple[int, int], np.ndarray]:
-    """``x_j . y`` for every SNP ``j`` (column of ``gs``) and class pair ``(x, y)``.
+    """``x_j . y_k`` for every SNP ``j`` (column of ``gs``), SNP ``k`` (column of
+    ``other``) and class pair ``(x, y)``, counted over the carriers.
 
-    ``other[y]`` is a people x K indicator matrix; the result for ``(x, y)``
-    is (gs.shape[1], K): the sum of ``other[y]``'s rows over the people in
-    class ``x`` at SNP ``j``.
+    Each carrier of class ``x`` at ``j`` adds one to ``(j, k)`` for every
+    ``k`` where its own call is of class ``y``: a histogram of those
+    events, whose number is the carriers' calls of class ``y``.  Returns
+    (gs.shape[1], other.shape[1]) float32 matrices by class pair.
     """
-    k = other[classes[0]].shape[1]
-    stacked = np.concatenate([other[y] for y in classes], axis=1)  # people x (classes K)
-    out = {(x, y): np.zeros((gs.shape[1], k), dtype=np.float32) for x in classes for y in classes}
+    r, k = gs.shape[1], other.shape[1]
     snp, person = np.nonzero(gs.T != 0)  # by SNP, then person
     kind = gs[person, snp]
-    for x in classes:
-        pick = np.flatnonzero(kind == x)
-        if not pick.size:
-            continue
-        j, rows = snp[pick], stacked[person[pick]]
-        bounds = np.flatnonzero(np.r_[True, j[1:] != j[:-1], True])
-        sums = np.empty((bounds.size - 1, rows.shape[1]), dtype=np.float32)
-        for t in range(bounds.size - 1):  # (ufunc.reduceat is far slower along rows)
-            rows[bounds[t] : bounds[t + 1]].sum(axis=0, out=sums[t])
-        for c, y in enumerate(classes):
-            out[x, y][j[bounds[:-1]]] = sums[:, c * k : (c + 1) * k]
+    x_index = np.zeros(kind.shape, dtype=np.int64)
+    for c, x in enumerate(classes):
+        x_index[kind == x] = c
+    group = (x_index * r + snp) * k
+    calls = other[person]  # each carrier's calls at the other SNPs
+    out = {}
+    for y in classes:
+        e, col = np.nonzero(calls == y)
+        counts = np.bincount(group[e] + col, minlength=len(classes) * r * k)
+        block = counts.astype(np.float32).reshape(len(classes), r, k)
+        for c, x in enumerate(classes):
+            out[x, y] = block[c]
     return out
 
 
@@ -316,8 +320,6 @@ def _products(
     gc = gr if same else g[:, cols]
     missing = bool((gr < 0).any()) or bool((gc < 0).any())
     classes = (_HET, _ALT, _MISSING) if missing else (_HET, _ALT)
-    xr = {x: (gr == x).astype(np.float32) for x in classes}
-    yc = xr if same else {y: (gc == y).astype(np.float32) for y in classes}
     sparse_r = np.count_nonzero(gr, axis=0) < limit
     sparse_c = sparse_r if same else np.count_nonzero(gc, axis=0) < limit
     dr, dc = np.flatnonzero(~sparse_r), np.flatnonzero(~sparse_c)
@@ -329,7 +331,7 @@ def _products(
     P = {xy: np.empty((rows.size, cols.size), dtype=np.float32) for xy in upper}
     # sparse rows against every column
     if rr.size:
-        part = _carrier_rows(gr[:, rr], classes, yc)
+        part = _carrier_rows(gr[:, rr], classes, gc)
         for xy in upper:
             P[xy][rr] = part[xy]
     # dense rows against sparse columns: x_i . y_j = (y_j . x_i) over the column's carriers
@@ -338,45 +340,45 @@ def _products(
             for x, y in upper:
                 P[x, y][np.ix_(dr, rc)] = part[y, x][:, dr].T
         else:
-            part_c = _carrier_rows(gc[:, rc], classes, {x: xr[x][:, dr] for x in classes})
+            part_c = _carrier_rows(gc[:, rc], classes, gr[:, dr])
             for x, y in upper:
                 P[x, y][np.ix_(dr, rc)] = part_c[y, x].T
-    # dense x dense: matrix products (a symmetric product when x == y and rows == cols)
+    # dense x dense: matrix products of 0/1 indicators (a symmetric product
+    # when x == y and rows == cols)
     if dr.size and dc.size:
-        left = {x: np.ascontiguousarray(xr[x][:, dr]) for x in classes}
-        right = left if same else {y: np.ascontiguousarray(yc[y][:, dc]) for y in classes}
+        left = {x: (gr[:, dr] == x).astype(np.float32) for x in classes}
+        right = left if same else {y: (gc[:, dc] == y).astype(np.float32) for y in classes}
         for x, y in upper:
             P[x, y][np.ix_(dr, dc)] = left[x].T @ right[y]
     if same:
         for x, y in pairs:
             if (x, y) not in P:
                 P[x, y] = P[y, x].T
-    tot_r = {x: xr[x].sum(axis=0) for x in classes}
-    tot_c = tot_r if same else {y: yc[y].sum(axis=0) for y in classes}
+    tot_r = {x: np.count_nonzero(gr == x, axis=0).astype(np.float32) for x in classes}
+    tot_c = (
+        tot_r
+        if same
+        else {y: np.count_nonzero(gc == y, axis=0).astype(np.float32) for y in classes}
+    )
     return P, tot_r, tot_c
 
 
 def _margins(
-    g: np.ndarray,
-    rows: np.ndarray,
-    cols: np.ndarray,
+    products: tuple[Products, dict[int, np.ndarray], dict[int, np.ndarray]],
+    n_people: int,
     ia: np.ndarray,
     ib: np.ndarray,
-    limit: int | None = None,
 ) -> tuple[np.ndarray, ...]:
-    """For the pairs ``(rows[ia], cols[ib])``: het.het, het.alt, alt.het, alt.alt
-    and, among the people called at both SNPs, the first SNP's het and
-    hom-ALT counts, the second's, and the number of those people (float32,
-    exact)."""
-    # float32 sums are exact for counts below 2**24
-    if g.shape[0] >= 2**24:
-        raise ParameterError("too many people for the LD counts")
-    P, tot_r, tot_c = _products(g, rows, cols, sparse_limit(g.shape[0]) if limit is None else limit)
+    """For the pairs ``(ia, ib)`` of a block's :func:`_products`: het.het,
+    het.alt, alt.het, alt.alt and, among the people called at both SNPs, the
+    first SNP's het and hom-ALT counts, the second's, and the number of those
+    people (float32, exact)."""
+    P, tot_r, tot_c = products
     n11, n12 = P[_HET, _HET][ia, ib], P[_HET, _ALT][ia, ib]
     n21, n22 = P[_ALT, _HET][ia, ib], P[_ALT, _ALT][ia, ib]
     h_c, a_c = tot_r[_HET][ia], tot_r[_ALT][ia]
     c_h, c_a = tot_c[_HET][ib], tot_c[_ALT][ib]
-    both = np.full(ia.shape, g.shape[0], dtype=np.float32)
+    both = np.full(ia.shape, n_people, dtype=np.float32)
     if _MISSING in tot_r:
         h_c = h_c - P[_HET, _MISSING][ia, ib]
         a_c = a_c - P[_ALT, _MISSING][ia, ib]
@@ -384,6 +386,15 @@ def _margins(
         c_a = c_a - P[_MISSING, _ALT][ia, ib]
         both += P[_MISSING, _MISSING][ia, ib] - tot_r[_MISSING][ia] - tot_c[_MISSING][ib]
     return n11, n12, n21, n22, h_c, a_c, c_h, c_a, both
+
+
+def _block_products(
+    g: np.ndarray, rows: np.ndarray, cols: np.ndarray, limit: int | None = None
+) -> tuple[Products, dict[int, np.ndarray], dict[int, np.ndarray]]:
+    # float32 sums are exact for counts below 2**24
+    if g.shape[0] >= 2**24:
+        raise ParameterError("too many people for the LD counts")
+    return _products(g, rows, cols, sparse_limit(g.shape[0]) if limit is None else limit)
 
 
 def _tables(
@@ -400,7 +411,8 @@ def _tables(
     ``n21 = alt.het``, ``n22 = alt.alt``; the rest of each table follows from
     the SNPs' class totals less the products with "missing".
     """
-    n11, n12, n21, n22, h_c, a_c, c_h, c_a, both = _margins(g, rows, cols, ia, ib, limit)
+    products = _block_products(g, rows, cols, limit)
+    n11, n12, n21, n22, h_c, a_c, c_h, c_a, both = _margins(products, g.shape[0], ia, ib)
     n10 = h_c - n11 - n12
     n20 = a_c - n21 - n22
     n01 = c_h - n11 - n21
@@ -410,10 +422,13 @@ def _tables(
 
 
 def _pair_stats(
-    g: np.ndarray, rows: np.ndarray, cols: np.ndarray, ia: np.ndarray, ib: np.ndarray
+    products: tuple[Products, dict[int, np.ndarray], dict[int, np.ndarray]],
+    n_people: int,
+    ia: np.ndarray,
+    ib: np.ndarray,
 ) -> list[np.ndarray]:
     """The sufficient statistics of :func:`_stats` for the pairs, straight from the margins."""
-    n11, n12, n21, n22, h_c, a_c, c_h, c_a, both = _margins(g, rows, cols, ia, ib)
+    n11, n12, n21, n22, h_c, a_c, c_h, c_a, both = _margins(products, n_people, ia, ib)
     f64 = np.float64
     x11 = 2.0 * n22.astype(f64) + n12 + n21
     alt_a = 2.0 * a_c.astype(f64) + h_c
@@ -464,29 +479,38 @@ def pairwise_ld(calls: np.ndarray, *, against: int | None = None, block: int = 1
     if g.ndim != 2:
         raise ParameterError("genotype calls must be a people x SNPs matrix")
     m = g.shape[1]
-    parts: list[tuple[np.ndarray, np.ndarray, list[np.ndarray]]] = []
     if against is not None:
         if not 0 <= against < m:
             raise ParameterError(f"SNP index {against} out of range (0..{m - 1})")
         others = np.array([j for j in range(m) if j != against], dtype=np.int64)
-        zero = np.zeros(others.size, dtype=np.int64)
-        stats = _pair_stats(g, np.array([against]), others, zero, np.arange(others.size))
-        parts.append((np.full(others.size, against), others, stats))
+        blocks = [(np.array([against]), others)]
+        a, b = np.full(others.size, against, dtype=np.int64), others
     else:
-        for r0 in range(0, m, block):
-            rows = np.arange(r0, min(m, r0 + block))
-            for c0 in range(r0, m, block):
-                cols = np.arange(c0, min(m, c0 + block))
-                ia, ib = np.nonzero(rows[:, None] < cols[None, :])
-                parts.append((rows[ia], cols[ib], _pair_stats(g, rows, cols, ia, ib)))
-    if not parts:
-        empty = np.empty(0)
-        return LDTable(empty.astype(np.int64), empty.astype(np.int64), empty, empty, empty, empty)
-    if len(parts) == 1:
-        a, b, stats = parts[0][0].astype(np.int64), parts[0][1].astype(np.int64), parts[0][2]
-    else:
-        a = np.concatenate([p[0] for p in parts]).astype(np.int64)
-        b = np.concatenate([p[1] for p in parts]).astype(np.int64)
-        stats = [np.concatenate([p[2][k] for p in parts]) for k in range(5)]
-    d, dprime, r2, n = _measures(*_solve(*stats))
+        starts = range(0, m, block)
+        blocks = [
+            (np.arange(r0, min(m, r0 + block)), np.arange(c0, min(m, c0 + block)))
+            for r0 in starts
+            for c0 in starts
+            if c0 >= r0
+        ]
+        a, b = (np.empty(m * (m - 1) // 2, dtype=np.int64) for _ in range(2))
+    d, dprime, r2, n = (np.empty(a.size) for _ in range(4))
+    at = 0
+    for rows, cols in blocks:
+        products = _block_products(g, rows, cols)
+        ia, ib = (
+            np.nonzero(rows[:, None] < cols[None, :])
+            if against is None
+            else (np.zeros(cols.size, dtype=np.int64), np.arange(cols.size))
+        )
+        # pairs in chunks: the solve's temporaries stay small and are reused
+        for lo in range(0, ia.size, _PAIR_CHUNK):
+            u, v = ia[lo : lo + _PAIR_CHUNK], ib[lo : lo + _PAIR_CHUNK]
+            out = slice(at, at + u.size)
+            if against is None:
+                a[out], b[out] = rows[u], cols[v]
+            d[out], dprime[out], r2[out], n[out] = _measures(
+                *_solve(*_pair_stats(products, g.shape[0], u, v))
+            )
+            at += u.size
     return LDTable(a, b, d, dprime, r2, n)
