@@ -47,6 +47,28 @@ def _block(width: int) -> int:
     return int(min(256, max(64, (131072 // max(width, 1)) // 16 * 16)))
 
 
+#: Features per piece of the triangular products (see ``full_stats_blas``):
+#: smaller pieces save arithmetic, larger ones keep the products efficient.
+PIECE = 8
+
+
+def piece_cuts(d: int) -> np.ndarray:
+    """Cut points of ``d`` features into pieces of about :data:`PIECE` (one piece below 2 PIECE)."""
+    n_pieces = max(1, d // PIECE)
+    return np.round(np.linspace(0, d, n_pieces + 1)).astype(np.int64)
+
+
+def triangular_pieces(factors: np.ndarray, cuts: np.ndarray) -> np.ndarray:
+    """The kernels' packed pieces of upper-triangular factors (F, d, d): for each
+    piece ``r``, ``[L_f[:cuts[r+1], cuts[r]:cuts[r+1]]^T for f]`` stacked (C order)."""
+    parts = []
+    for r in range(cuts.size - 1):
+        lo, hi = int(cuts[r]), int(cuts[r + 1])
+        block = factors[:, :hi, lo:hi].transpose(0, 2, 1)  # (F, h, hi)
+        parts.append(block.reshape(-1))
+    return np.ascontiguousarray(np.concatenate(parts))
+
+
 def scatter(X: np.ndarray, w: np.ndarray, center: np.ndarray) -> np.ndarray:
     """``sum_i w_i (x_i - c)(x_i - c)^T`` by blocks."""
     d = X.shape[1]
@@ -91,15 +113,15 @@ def sufficient_statistics(
         else:
             sxx = np.zeros((n_chunks, K * d, d) if second else (1, 1, 1))
             muL = np.einsum("kl,klj->kj", means - center, chol)
-            factors = pc[None] if tied else pc
-            LT = np.ascontiguousarray(factors.transpose(0, 2, 1).reshape(-1, d))
-            block = _block(LT.shape[0] + d + K)
-            GK.full_stats_blas(X, w, center, LT, muL, const, shift, tied, second, chunk,
-                               block, nk, sx, sxx, ll)  # fmt: skip
-            if second:  # sum r (x - s)(x - c)^T - sum r (x - s) (s - c)^T, symmetrised
+            cuts = piece_cuts(d)
+            pieces = triangular_pieces(pc[None] if tied else pc, cuts)
+            block = _block((K + 1) * d + K)
+            GK.full_stats_blas(X, w, center, pieces, cuts, muL, const, shift, tied, second,
+                               chunk, block, nk, sx, sxx, ll)  # fmt: skip
+            if second:  # sum r (x - s)(x - c)^T - sum r (x - s) (s - c)^T: lower, mirrored
                 S = sxx.sum(axis=0).reshape(K, d, d)
                 S -= np.einsum("ki,kj->kij", sx.sum(axis=0), shift - center)
-                sxx = (S + S.transpose(0, 2, 1))[None] / 2
+                sxx = (np.tril(S) + np.tril(S, -1).transpose(0, 2, 1))[None]
         stats = {"nk": nk.sum(axis=0), "sx": sx.sum(axis=0), "shift": shift}
         if second:
             stats["sxx"] = sxx.sum(axis=0)

@@ -64,30 +64,59 @@ def _normalise_column(lp, i, w_i):
 
 
 @njit(**JIT)
-def _full_block(X, w, b0, c, LT, muL, const, shift_c, tied, second, XT, YT, R, G, nk, sx, sxx):
+def _centred_transpose(X, b0, c, XT):
+    """``XT[j, i] = X[b0 + i, j] - c[j]``, eight rows at a time (whole cache lines
+    of ``XT`` written together; row by row, every write lands on another line)."""
+    d, m = XT.shape
+    for i0 in range(0, m, 8):
+        i1 = min(m, i0 + 8)
+        for j in range(d):
+            cj = c[j]
+            for i in range(i0, i1):
+                XT[j, i] = X[b0 + i, j] - cj
+
+
+@njit(**JIT)
+def _full_block(X, w, b0, c, pieces, cuts, muL, const, shift_c, tied, second, XT, YT, R, G,
+                nk, sx, sxx):  # fmt: skip
     """One block of ``m = XT.shape[1]`` rows starting at ``b0``; returns the
     block's weighted log-likelihood and adds to ``nk``, ``sx`` (about the
-    centre ``c``) and ``sxx`` (``sum_i r_ik (x_i - s_k)(x_i - c)^T``, stacked
-    ``K d x d``)."""
+    centre ``c``) and the lower triangles of ``sxx``
+    (``sum_i r_ik (x_i - s_k)(x_i - c)^T``, stacked ``K d x d``).
+
+    ``YT`` holds the whitened block, piece by piece: the rows of piece ``r``
+    (features ``cuts[r]:cuts[r + 1]``) of every factor together, factor by
+    factor (see :func:`full_stats_blas`)."""
     m = XT.shape[1]
     d = X.shape[1]
     K = muL.shape[0]
-    for i in range(m):
-        for j in range(d):
-            XT[j, i] = X[b0 + i, j] - c[j]
-    np.dot(LT, XT, YT)  # (K d or d) x m whitened block
+    F = 1 if tied else K
+    _centred_transpose(X, b0, c, XT)
+    at = 0
+    for r in range(cuts.size - 1):
+        h, width = cuts[r + 1] - cuts[r], cuts[r + 1]
+        A = pieces[at : at + F * h * width].reshape((F * h, width))
+        at += F * h * width
+        if cuts.size == 2:
+            np.dot(A, XT, YT[: F * d])
+        else:
+            np.dot(A, XT[:width], YT[F * cuts[r] : F * cuts[r + 1]])
     for k in range(K):
-        off = 0 if tied else k * d
-        for i in range(m):
-            R[k, i] = 0.0
-        for j in range(d):
-            mu = muL[k, j]
-            for i in range(m):
-                t = YT[off + j, i] - mu
-                R[k, i] += t * t
+        f = 0 if tied else k
+        acc = R[k]
+        acc[:] = 0.0
+        for r in range(cuts.size - 1):
+            c0, c1 = cuts[r], cuts[r + 1]
+            base = F * c0 + f * (c1 - c0)
+            for jj in range(c1 - c0):
+                mu = muL[k, c0 + jj]
+                y = YT[base + jj]
+                for i in range(m):
+                    t = y[i] - mu
+                    acc[i] += t * t
         ck = const[k]
         for i in range(m):
-            R[k, i] = ck - 0.5 * R[k, i]
+            acc[i] = ck - 0.5 * acc[i]
     ll = 0.0
     for i in range(m):
         ll += w[b0 + i] * _normalise_column(R, i, w[b0 + i])
@@ -97,37 +126,62 @@ def _full_block(X, w, b0, c, LT, muL, const, shift_c, tied, second, XT, YT, R, G
             acc += R[k, i]
         nk[k] += acc
     # first moments about c: R (K x m) times the centred block (m x d)
-    np.dot(R, XT.T, G[:K])
+    Gk = G[: K * d].reshape((K, d))
+    np.dot(R, XT.T, Gk)
     for k in range(K):
         for j in range(d):
-            sx[k, j] += G[k, j]
+            sx[k, j] += Gk[k, j]
     if second:
-        # YT becomes the weighted residuals r_ik (x_i - s_k), stacked K d x m,
-        # and one product with the centred block gives every component's moments
-        for k in range(K):
-            for j in range(d):
-                s = shift_c[k, j]
-                for i in range(m):
-                    YT[k * d + j, i] = R[k, i] * (XT[j, i] - s)
-        np.dot(YT, XT.T, G)
-        for a in range(K * d):
-            for b in range(d):
-                sxx[a, b] += G[a, b]
+        # YT becomes the weighted residuals r_ik (x_i - s_k), in the same piece
+        # layout; a piece's rows need the columns up to its end only (the
+        # lower triangle), one product per piece
+        for r in range(cuts.size - 1):
+            c0, c1 = cuts[r], cuts[r + 1]
+            h = c1 - c0
+            for k in range(K):
+                base = K * c0 + k * h
+                rk = R[k]
+                for jj in range(h):
+                    s = shift_c[k, c0 + jj]
+                    y = YT[base + jj]
+                    x = XT[c0 + jj]
+                    for i in range(m):
+                        y[i] = rk[i] * (x[i] - s)
+            out = G[: K * h * c1].reshape((K * h, c1))
+            if cuts.size == 2:
+                np.dot(YT, XT.T, out)
+            else:
+                np.dot(YT[K * c0 : K * c1], XT[:c1].T, out)
+            for k in range(K):
+                for jj in range(h):
+                    dst = sxx[k * d + c0 + jj]
+                    src = out[k * h + jj]
+                    for col in range(c0 + jj + 1):
+                        dst[col] += src[col]
     return ll
 
 
 @njit(**PJIT)
-def full_stats_blas(X, w, c, LT, muL, const, shift, tied, second, chunk, block,
+def full_stats_blas(X, w, c, pieces, cuts, muL, const, shift, tied, second, chunk, block,
                     nk, sx, sxx, ll):  # fmt: skip
     """Statistics of a full (or tied) mixture, BLAS products per block.
+
+    The precision's Cholesky factor is triangular, and so is the part of the
+    (symmetric) second moments that is needed: the features are cut into
+    pieces at ``cuts``, and piece ``r`` is multiplied with the features up to
+    its end only (``0.5 + 0.5 / len(pieces)`` of the arithmetic of full
+    products, in products still large enough to run at full speed).
 
     Parameters
     ----------
     X : float64 (n, d), C-contiguous samples.
     w : float64 (n,), sample weights.
     c : float64 (d,), centre subtracted from every sample.
-    LT : float64 (K d, d) (full) or (d, d) (tied): the transposed precision
-        Cholesky factors stacked, ``LT[k d + j, l] = L_k[l, j]``.
+    pieces : float64, flat: for each piece ``r``, the matrix
+        ``[L_f[:cuts[r+1], cuts[r]:cuts[r+1]]^T for f]`` stacked by factor
+        (F h_r x cuts[r+1], C order), ``L_f`` the upper Cholesky factors of
+        the precisions (F = K, or 1 when tied).
+    cuts : int64 (S + 1,), 0 = cuts[0] < ... < cuts[S] = d.
     muL : float64 (K, d), ``(mu_k - c) L_k``.
     const : float64 (K,), ``log weight_k + log det L_k - d log(2 pi) / 2``.
     shift : float64 (K, d), the shift of the returned moments.
@@ -135,34 +189,34 @@ def full_stats_blas(X, w, c, LT, muL, const, shift, tied, second, chunk, block,
     chunk, block : int; rows per chunk (parallel unit), rows per block.
     nk : float64 (n_chunks, K), out.
     sx : float64 (n_chunks, K, d), out: ``sum_i r_ik (x_i - shift_k)``.
-    sxx : float64 (n_chunks, K d, d), out (when ``second``):
-        ``sum_i r_ik (x_i - shift_k)(x_i - c)^T`` stacked by component (one
-        product per block; :func:`seqem.mixture._gmm_steps.sufficient_statistics`
-        turns it into moments about the shifts).
+    sxx : float64 (n_chunks, K d, d), out (when ``second``): the lower
+        triangles of ``sum_i r_ik (x_i - shift_k)(x_i - c)^T`` stacked by
+        component (:func:`seqem.mixture._gmm_steps.sufficient_statistics`
+        turns them into moments about the shifts).
     ll : float64 (n_chunks,), out: ``sum_i w_i log p(x_i)``.
     """
     n, d = X.shape
     K = muL.shape[0]
     n_chunks = nk.shape[0]
-    rows = LT.shape[0]
+    rows = d if tied else K * d
     shift_c = shift - c.reshape(1, d)
     for ch in prange(n_chunks):
         lo = ch * chunk
         hi = min(n, lo + chunk)
         XT = np.empty((d, block))
-        YT = np.empty((rows, block))
+        YT = np.empty((K * d if second else rows, block))
         R = np.empty((K, block))
-        G = np.empty((max(K, rows), d))
+        G = np.empty(K * d * d)
         total = 0.0
         for b0 in range(lo, hi, block):
             m = min(block, hi - b0)
             if m == block:
-                total += _full_block(X, w, b0, c, LT, muL, const, shift_c, tied, second,
-                                     XT, YT, R, G, nk[ch], sx[ch], sxx[ch])  # fmt: skip
+                total += _full_block(X, w, b0, c, pieces, cuts, muL, const, shift_c, tied,
+                                     second, XT, YT, R, G, nk[ch], sx[ch], sxx[ch])  # fmt: skip
             else:
-                total += _full_block(X, w, b0, c, LT, muL, const, shift_c, tied, second,
-                                     np.empty((d, m)), np.empty((rows, m)), np.empty((K, m)),
-                                     G, nk[ch], sx[ch], sxx[ch])  # fmt: skip
+                total += _full_block(X, w, b0, c, pieces, cuts, muL, const, shift_c, tied,
+                                     second, np.empty((d, m)), np.empty((YT.shape[0], m)),
+                                     np.empty((K, m)), G, nk[ch], sx[ch], sxx[ch])  # fmt: skip
         ll[ch] = total
         for k in range(K):  # first moments about the shift
             for j in range(d):

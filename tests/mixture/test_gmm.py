@@ -171,6 +171,32 @@ def test_blocked_kernels_equal_scikit_learn_with_one_and_two_threads(covariance_
     assert np.allclose(fits[0].lower_bounds_, sk.lower_bounds_, rtol=0, atol=1e-8)
 
 
+@pytest.mark.parametrize("covariance_type", ["full", "tied"])
+@pytest.mark.parametrize("piece", [1, 2, 4])
+def test_triangular_pieces_equal_scikit_learn(monkeypatch, covariance_type, piece):
+    """Seven features cut into pieces of 1, 2 or 4 (unequal pieces; the
+    kernel's triangular products) give scikit-learn's fit."""
+    from sklearn.mixture import GaussianMixture as SK
+
+    from seqem.mixture import _gmm_steps
+
+    monkeypatch.setattr(_gmm_steps, "PIECE", piece)
+    assert _gmm_steps.piece_cuts(7).size - 1 == max(1, 7 // piece)
+    rng = np.random.default_rng(12)
+    A = rng.normal(size=(7, 7))
+    X = rng.normal(size=(3000, 7)) @ A + rng.integers(0, 3, (3000, 1)) * 3 + 20
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        start = SK(3, covariance_type=covariance_type, max_iter=1, random_state=0).fit(X)
+        init = dict(weights_init=start.weights_, means_init=start.means_,
+                    precisions_init=start.precisions_, max_iter=4, tol=0)  # fmt: skip
+        sk = SK(3, covariance_type=covariance_type, **init).fit(X)
+        ours = GaussianMixture(3, covariance_type=covariance_type, **init).fit(X)
+    for name in ("weights_", "means_", "covariances_", "precisions_cholesky_"):
+        assert np.allclose(getattr(ours, name), getattr(sk, name), rtol=0, atol=1e-8)
+    assert np.allclose(ours.lower_bounds_, sk.lower_bounds_, rtol=0, atol=1e-8)
+
+
 def test_fits_a_memory_map_as_the_array(tmp_path):
     X = three_blobs(4, (300, 200, 200)) * [1.0, 2.0, 0.5]
     np.save(tmp_path / "x.npy", X)
