@@ -59,6 +59,45 @@ def _normalise_column(lp, i, w_i):
     return norm
 
 
+@njit(**JIT)
+def _normalise_block(lp, w, b0, top, total):
+    """Turn the columns of ``lp`` (K x m log-densities of rows ``b0 ...``) into
+    responsibilities times the sample weights; return ``sum_i w_i log p(x_i)``.
+
+    Component by component over the whole block (one exponential per entry);
+    ``top`` and ``total`` are scratch of length >= m.
+    """
+    K, m = lp.shape
+    for i in range(m):
+        top[i] = lp[0, i]
+        total[i] = 0.0
+    for k in range(1, K):
+        row = lp[k]
+        for i in range(m):
+            if row[i] > top[i]:
+                top[i] = row[i]
+    for k in range(K):
+        row = lp[k]
+        for i in range(m):
+            e = np.exp(row[i] - top[i]) if np.isfinite(top[i]) else 0.0
+            row[i] = e
+            total[i] += e
+    ll = 0.0
+    for i in range(m):
+        wi = w[b0 + i]
+        if total[i] > 0.0:
+            ll += wi * (top[i] + np.log(total[i]))
+            total[i] = wi / total[i]
+        else:  # no component has any density here
+            ll += wi * top[i]
+            total[i] = 0.0
+    for k in range(K):
+        row = lp[k]
+        for i in range(m):
+            row[i] *= total[i]
+    return ll
+
+
 # ---------------------------------------------------------------------------
 # full and tied covariances, BLAS kernel
 
@@ -78,7 +117,7 @@ def _centred_transpose(X, b0, c, XT):
 
 @njit(**JIT)
 def _full_block(X, w, b0, c, pieces, cuts, muL, const, shift_c, tied, second, XT, YT, R, G,
-                nk, sx, sxx):  # fmt: skip
+                nk, sx, sxx, scratch):  # fmt: skip
     """One block of ``m = XT.shape[1]`` rows starting at ``b0``; returns the
     block's weighted log-likelihood and adds to ``nk``, ``sx`` (about the
     centre ``c``) and the lower triangles of ``sxx``
@@ -117,9 +156,7 @@ def _full_block(X, w, b0, c, pieces, cuts, muL, const, shift_c, tied, second, XT
         ck = const[k]
         for i in range(m):
             acc[i] = ck - 0.5 * acc[i]
-    ll = 0.0
-    for i in range(m):
-        ll += w[b0 + i] * _normalise_column(R, i, w[b0 + i])
+    ll = _normalise_block(R, w, b0, scratch[0], scratch[1])
     for k in range(K):
         acc = 0.0
         for i in range(m):
@@ -207,16 +244,19 @@ def full_stats_blas(X, w, c, pieces, cuts, muL, const, shift, tied, second, chun
         YT = np.empty((K * d if second else rows, block))
         R = np.empty((K, block))
         G = np.empty(K * d * d)
+        scratch = np.empty((2, block))
         total = 0.0
         for b0 in range(lo, hi, block):
             m = min(block, hi - b0)
             if m == block:
                 total += _full_block(X, w, b0, c, pieces, cuts, muL, const, shift_c, tied,
-                                     second, XT, YT, R, G, nk[ch], sx[ch], sxx[ch])  # fmt: skip
+                                     second, XT, YT, R, G, nk[ch], sx[ch], sxx[ch],
+                                     scratch)  # fmt: skip
             else:
                 total += _full_block(X, w, b0, c, pieces, cuts, muL, const, shift_c, tied,
                                      second, np.empty((d, m)), np.empty((YT.shape[0], m)),
-                                     np.empty((K, m)), G, nk[ch], sx[ch], sxx[ch])  # fmt: skip
+                                     np.empty((K, m)), G, nk[ch], sx[ch], sxx[ch],
+                                     scratch)  # fmt: skip
         ll[ch] = total
         for k in range(K):  # first moments about the shift
             for j in range(d):
@@ -279,7 +319,7 @@ def full_stats_loops(X, w, means, chol, const, shift, tied, second, chunk,
 
 
 @njit(**JIT)
-def _diag_block(X, w, b0, c, W, const, F, LP, M, nk, s12):
+def _diag_block(X, w, b0, c, W, const, F, LP, M, nk, s12, scratch):
     """One block of ``m = F.shape[0]`` rows; returns its log-likelihood."""
     m = F.shape[0]
     d = X.shape[1]
@@ -290,13 +330,11 @@ def _diag_block(X, w, b0, c, W, const, F, LP, M, nk, s12):
             F[i, j] = z
             F[i, d + j] = z * z
     np.dot(W, F.T, LP)  # K x m
-    ll = 0.0
     for k in range(K):
         ck = const[k]
         for i in range(m):
             LP[k, i] += ck
-    for i in range(m):
-        ll += w[b0 + i] * _normalise_column(LP, i, w[b0 + i])
+    ll = _normalise_block(LP, w, b0, scratch[0], scratch[1])
     for k in range(K):
         acc = 0.0
         for i in range(m):
@@ -336,14 +374,15 @@ def diag_stats_blas(X, w, c, W, const, chunk, block, nk, s12, ll):
         F = np.empty((block, 2 * d))
         LP = np.empty((K, block))
         M = np.empty((K, 2 * d))
+        scratch = np.empty((2, block))
         total = 0.0
         for b0 in range(lo, hi, block):
             m = min(block, hi - b0)
             if m == block:
-                total += _diag_block(X, w, b0, c, W, const, F, LP, M, nk[ch], s12[ch])
+                total += _diag_block(X, w, b0, c, W, const, F, LP, M, nk[ch], s12[ch], scratch)
             else:
                 total += _diag_block(X, w, b0, c, W, const, np.empty((m, 2 * d)),
-                                     np.empty((K, m)), M, nk[ch], s12[ch])  # fmt: skip
+                                     np.empty((K, m)), M, nk[ch], s12[ch], scratch)  # fmt: skip
         ll[ch] = total
 
 
