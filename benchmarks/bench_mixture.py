@@ -122,7 +122,7 @@ def bench_deconv() -> list[str]:
         multinomial_em(Y, S)  # the compiled kernels loaded
         ours = best_time(partial(multinomial_em, Y, S), 3)
         svr = best_time(partial(nu_svr, Y, S), 3)
-        lines.append(f"{name}{variant}  {ours:.3f}  {svr:.3f}  {svr / ours:.1f}")
+        lines.append(f"{name}{variant}  {ours:.4f}  {svr:.3f}  {svr / ours:.1f}")
         print(lines[-1], flush=True)
     return lines
 

@@ -18,6 +18,7 @@ GIL), each calling a single-threaded BLAS.
 from __future__ import annotations
 
 import contextlib
+import functools
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -33,9 +34,13 @@ BLOCK = 128
 CHUNK = 1024
 
 
+@functools.lru_cache(maxsize=64)
 def pair_index(k: int) -> tuple[np.ndarray, np.ndarray]:
-    """Row and column of each packed upper-triangle entry of a ``k x k`` matrix."""
-    return np.triu_indices(k)
+    """Row and column of each packed upper-triangle entry of a ``k x k`` matrix (read-only)."""
+    iu, ju = np.triu_indices(k)
+    iu.flags.writeable = False
+    ju.flags.writeable = False
+    return iu, ju
 
 
 def unpack(packed: np.ndarray, k: int) -> np.ndarray:
@@ -113,12 +118,19 @@ class BlockedMatrix:
 
 
 @contextlib.contextmanager
-def worker_pool(n_threads: int | None) -> Iterator[ThreadPoolExecutor | None]:
+def worker_pool(n_threads: int | None, n_samples: int) -> Iterator[ThreadPoolExecutor | None]:
     """Threads for the blocks (none for one) and the kernels, BLAS held to one thread.
 
-    ``n_threads``: ``None`` or 0 for every available core.
+    ``n_threads``: ``None`` or 0 for every available core.  With a single
+    block of samples there is no pool, and BLAS is left as it is (it is then
+    called from one thread only; holding it costs about a millisecond, more
+    than a small fit).
     """
     workers = resolve_threads(n_threads)
+    if n_samples <= BLOCK:
+        with threads(workers):
+            yield None
+        return
     with one_blas_thread(), threads(workers):
         if workers == 1:
             yield None

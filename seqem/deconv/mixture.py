@@ -278,7 +278,7 @@ def _newton_all(
     optimal = np.zeros(n, dtype=bool)
     moving = np.ones(n, dtype=bool)
     everyone = np.ones(n, dtype=bool)
-    with worker_pool(n_threads) as pool:
+    with worker_pool(n_threads, n) as pool:
         pi = _start(data, q, pool)
         best, grad, packed = _mixture_pass(data, pi, everyone, True, pool)
         assert packed is not None

@@ -587,7 +587,7 @@ def robust_fit(
         raise InputFormatError(f"mixture sample {int(empty[0]) + 1} has no expression")
 
     # BLAS on one thread under the workers (their products are per block or per sample)
-    with worker_pool(n_threads) as pool:
+    with worker_pool(n_threads, n) as pool:
         if batched:
             coefs[:], sigma2[:], ll[:], bread, meat, fits = _fit_blocks(
                 y, s, v, nu, tol, max_iter, pool
