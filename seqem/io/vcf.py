@@ -113,6 +113,19 @@ def _fast_calls(text: str, n_all: int) -> np.ndarray | None:
     return _DOSAGE[a, b]
 
 
+def _left_out(
+    ref: str, alleles: tuple[str, ...], filters: tuple[str, ...], pass_only: bool
+) -> str | None:
+    """Why a record is not read (the module's rules), or None for a biallelic SNP to keep."""
+    if len(alleles) != 1:
+        return "multi-allelic" if len(alleles) > 1 else "no ALT allele"
+    if len(ref) != 1 or len(alleles[0]) != 1 or alleles[0] in ("*", "."):
+        return "not a SNP"
+    if pass_only and filters and filters != ("PASS",):
+        return "FILTER not PASS"
+    return None
+
+
 #: Records parsed from text per batch (bounds the text held in memory).
 _TEXT_BATCH = 512
 
@@ -184,17 +197,11 @@ def _text_region(
                 if pos <= start or (end is not None and pos > end):
                     continue
                 ref, alt = fields[3], fields[4]
-                if alt == ".":
-                    skipped["no ALT allele"] += 1
-                    continue
-                if "," in alt:
-                    skipped["multi-allelic"] += 1
-                    continue
-                if len(ref) != 1 or len(alt) != 1 or alt == "*":
-                    skipped["not a SNP"] += 1
-                    continue
-                if pass_only and fields[6] not in ("PASS", "."):
-                    skipped["FILTER not PASS"] += 1
+                alleles = () if alt == "." else tuple(alt.split(","))
+                filters = () if fields[6] == "." else tuple(fields[6].split(";"))
+                reason = _left_out(ref, alleles, filters, pass_only)
+                if reason is not None:
+                    skipped[reason] += 1
                     continue
                 if fields[8] != "GT":
                     raise _NotPlain
@@ -401,17 +408,11 @@ def read_genotypes(
                     if end is not None and rec.pos > end:
                         continue
                 alleles: tuple[str, ...] = tuple(rec.alts or ())
-                if len(alleles) != 1:
-                    skipped["multi-allelic" if len(alleles) > 1 else "no ALT allele"] += 1
+                filters = tuple(rec.filter.keys()) if pass_only else ()
+                reason = _left_out(rec.ref, alleles, filters, pass_only)
+                if reason is not None:
+                    skipped[reason] += 1
                     continue
-                if len(rec.ref) != 1 or len(alleles[0]) != 1 or alleles[0] in ("*", "."):
-                    skipped["not a SNP"] += 1
-                    continue
-                if pass_only:
-                    keys = list(rec.filter.keys())
-                    if keys and keys != ["PASS"]:
-                        skipped["FILTER not PASS"] += 1
-                        continue
                 fmt = [] if sites_only else list(rec.format.keys())
                 if likelihoods is not None:
                     gl_rows.append(_likelihoods(rec, columns, likelihoods))
