@@ -313,7 +313,22 @@ def t_scale(y, mu, w, rows, g0, acc):
 
 
 @njit(**JIT)
-def t_estep(y, mu, iv, rows, g0, nu, products, sigma2, w, wc, wyc, logsum):
+def t_curvature(w, sd, rows, g0, acc):
+    """Add ``sum_g w_g sd_g^2`` over a chunk of genes to ``acc`` (a step's curvature).
+
+    ``w`` as in :func:`t_scale`; ``sd`` float64 (m, chunk), the fitted-value
+    change of the samples ``rows`` on genes ``g0 + [0, chunk)``.
+    """
+    for i in range(rows.size):
+        j = rows[i]
+        total = 0.0
+        for g in range(sd.shape[1]):
+            total += w[j, g0 + g] * (sd[i, g] * sd[i, g])
+        acc[i] += total
+
+
+@njit(**JIT)
+def t_estep(y, mu, iv, rows, g0, nu, products, sigma2, w, wc, wr, logsum):
     """E-step of the robust regression (Student-t errors) on a chunk of genes.
 
     Parameters
@@ -332,8 +347,8 @@ def t_estep(y, mu, iv, rows, g0, nu, products, sigma2, w, wc, wyc, logsum):
         of round-off of itself.
     sigma2 : float64 (nb,), scales.
     w : float64 (nb, genes), out: the EM weights ``u_g / v_g``.
-    wc, wyc : float64 (m, chunk), out: the weights and the weights times ``y`` of
-        the chunk (for the Gram products).
+    wc, wr : float64 (m, chunk), out: the weights and the weights times the
+        residuals ``y - mu`` of the chunk (for the Gram and gradient products).
     logsum : float64 (m,), in/out: ``sum_g ln(1 + r_g^2 / (nu sigma^2 v_g))`` is added.
     """
     for i in range(rows.size):
@@ -349,7 +364,7 @@ def t_estep(y, mu, iv, rows, g0, nu, products, sigma2, w, wc, wyc, logsum):
             wg = (nu + 1.0) / (nu + q * is2) * iv[j, g0 + g]
             w[j, g0 + g] = wg
             wc[i, g] = wg
-            wyc[i, g] = wg * yg
+            wr[i, g] = wg * r
             x = q * inu
             f = 1.0 + x
             if not products:

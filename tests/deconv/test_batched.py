@@ -207,6 +207,28 @@ def test_robust_batched_equals_per_sample_on_random_problems(seed, monkeypatch):
     assert len({f.n_iter for f in batched.fits}) > 1 or Y.shape[1] == 1
 
 
+@pytest.mark.parametrize("share", [0.0, 2.0])
+def test_robust_gram_reuse_reaches_the_exact_em_optimum(share, monkeypatch):
+    """The Gram matrix recomputed only when a step would lose (share 0) or at every
+    update (share 2: the exact EM M-step): the same optimum as the default, batched
+    and per sample alike, and the objective never falls."""
+    import seqem.deconv.robust as robust
+
+    rng = np.random.default_rng(106)
+    Y, S, var = robust_problem(rng)
+    recomputed = []
+    gram = robust._Block._gram
+    monkeypatch.setattr(robust._Block, "_gram", lambda b, rows: recomputed.append(rows.size)
+                        or gram(b, rows))  # fmt: skip
+    default = robust.robust_fit(Y, S, var=var)
+    assert sum(recomputed) > 0  # a problem where the default recomputes some
+    monkeypatch.setattr(robust, "MODEL_SHARE", share)
+    batched = robust.robust_fit(Y, S, var=var)
+    assert_same_robust_fits(batched, robust.robust_fit(Y, S, var=var, batched=False))
+    assert np.abs(batched.proportions - default.proportions).max() < 1e-6
+    assert all(not f.decreases for f in batched.fits)
+
+
 def test_robust_batched_budgets_and_threads(monkeypatch):
     """Runs cut short by max_iter (and none at all) end as they do sample by sample;
     one and two threads give the same bits."""
