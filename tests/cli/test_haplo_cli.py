@@ -325,3 +325,32 @@ def test_freq_and_phase_over_bed_windows(run, tmp_path):
     assert lines[0].startswith("window\tsample\thap1") and len(lines) == 1 + 2 * 400
     result = run("haplo", "freq", COHORT, "--regions-file", bed, "--region", "1:1-10")
     assert result.code == 1 and "not both" in result.err
+
+
+def test_ld_table_blocks_on_threads_equal_one_thread():
+    """More rows than one formatting block (65,536), formatted on one and on three
+    threads, with and without a threshold: the same bytes; and the rows match the table."""
+    from seqem.cli.haplo import ld_table
+    from seqem.haplo.ld import pairwise_ld
+    from seqem.io.vcf import Genotypes
+
+    rng = np.random.default_rng(3)
+    m = 380  # 72,010 pairs
+    calls = rng.integers(0, 3, size=(30, m)).astype(np.int8)
+    calls[rng.random(calls.shape) < 0.05] = -1
+    g = Genotypes(calls=calls, ids=tuple(f"rs{i}" if i % 7 else "." for i in range(m)),
+                  chrom=("1",) * m, positions=np.arange(m, dtype=np.int64) * 10 + 100,
+                  ref=("A",) * m, alt=("G",) * m, samples=tuple(f"S{i}" for i in range(30)),
+                  path="x.vcf", skipped={})  # fmt: skip
+    table = pairwise_ld(calls)
+    for min_r2 in (0.0, 0.05):
+        one = b"".join(ld_table(g, table, min_r2=min_r2, n_threads=1))
+        three = b"".join(ld_table(g, table, min_r2=min_r2, n_threads=3))
+        assert one == three
+    rows = one.decode().splitlines()[1:]
+    keep = np.flatnonzero(table.r2 >= 0.05)
+    assert len(rows) == keep.size
+    last = rows[-1].split("\t")
+    t = keep[-1]
+    assert last[0] == g.ids[table.a[t]] and last[1] == g.ids[table.b[t]]
+    assert float(last[7]) == pytest.approx(table.r2[t], abs=5e-7)
