@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from ..errors import SeqemError
@@ -729,26 +729,40 @@ def _cores() -> int:
 
 
 def ld_table(
-    g: Genotypes, table: LDTable, *, min_r2: float = 0.0, n_threads: int = 1
+    g: Genotypes,
+    tables: LDTable | Iterable[LDTable],
+    *,
+    min_r2: float = 0.0,
+    n_threads: int = 1,
 ) -> Iterator[bytes]:
     """The LD pairs as TSV bytes: the header row, then blocks of rows in order.
 
-    Six decimals; NA where undefined.  Blocks are formatted by ``n_threads``
-    threads (NumPy lets go of the interpreter lock inside each array
-    operation), a few blocks ahead of the writer, so memory stays bounded.
+    ``tables``: one table, or its pieces in order (as
+    :func:`~seqem.haplo.ld.iter_pairwise_ld` yields them, computed as they
+    are asked for).  Six decimals; NA where undefined.  Blocks are formatted
+    by ``n_threads`` threads (NumPy lets go of the interpreter lock inside
+    each array operation), a few blocks ahead of the writer, so memory stays
+    bounded and the next piece is computed while the last is formatted.
     """
     import numpy as np
 
+    from ..haplo.ld import LDTable
     from ..io.fastformat import Fixed, Int, Text, format_rows, text_matrix
 
-    keep = None if min_r2 <= 0 else np.flatnonzero(table.r2 >= min_r2)
-    n_rows = len(table) if keep is None else int(keep.size)
     names = text_matrix(list(g.ids))
     positions = text_matrix([str(p) for p in g.positions])
     step = 1 << 16  # rows per block
 
-    def block(start: int) -> bytes:
-        rows = slice(start, start + step) if keep is None else keep[start : start + step]
+    def blocks() -> Iterator[tuple[LDTable, Any]]:
+        for table in [tables] if isinstance(tables, LDTable) else tables:
+            keep = None if min_r2 <= 0 else np.flatnonzero(table.r2 >= min_r2)
+            n_rows = len(table) if keep is None else int(keep.size)
+            for start in range(0, n_rows, step):
+                rows = slice(start, start + step) if keep is None else keep[start : start + step]
+                yield table, rows
+
+    def block(job: tuple[LDTable, Any]) -> bytes:
+        table, rows = job
         a, b = table.a[rows], table.b[rows]
         return format_rows(
             [
@@ -759,18 +773,17 @@ def ld_table(
         )  # fmt: skip
 
     yield ("\t".join(LD_COLUMNS) + "\n").encode()
-    starts = range(0, n_rows, step)
-    if n_threads <= 1 or n_rows <= step:
-        yield from map(block, starts)
+    if n_threads <= 1:
+        yield from map(block, blocks())
         return
     from collections import deque
     from concurrent.futures import ThreadPoolExecutor
 
     with ThreadPoolExecutor(n_threads) as pool:
         pending: deque = deque()
-        for start in starts:
-            pending.append(pool.submit(block, start))
-            if len(pending) > 2 * n_threads:
+        for job in blocks():
+            pending.append(pool.submit(block, job))
+            while pending and (pending[0].done() or len(pending) > 2 * n_threads):
                 yield pending.popleft().result()
         while pending:
             yield pending.popleft().result()
@@ -778,7 +791,7 @@ def ld_table(
 
 def _cmd_ld(args: argparse.Namespace, ctx: RunContext) -> int:
     # plain NumPy throughout: starting the JIT would cost more than the work
-    from ..haplo.ld import pairwise_ld
+    from ..haplo.ld import iter_pairwise_ld
 
     check_output_path(args.output)
     check_output_path(args.plot)
@@ -794,20 +807,35 @@ def _cmd_ld(args: argparse.Namespace, ctx: RunContext) -> int:
         if not matches:
             raise SeqemError(f"--snp {args.snp!r}: no such biallelic SNP in {args.vcf}")
         against = matches[0]
-    table = pairwise_ld(g.calls, against=against)
+    # pieces computed as the writer asks for them and formatted on the other
+    # threads; kept only for a plot, so a window of any size streams through
+    pieces: list[LDTable] = []
+    n_pairs = 0
+
+    def computed() -> Iterator[LDTable]:
+        nonlocal n_pairs
+        for piece in iter_pairwise_ld(g.calls, against=against):
+            n_pairs += len(piece)
+            if args.plot:
+                pieces.append(piece)
+            yield piece
+
     n_threads = args.threads or _cores()
-    write_chunks(args.output, ld_table(g, table, min_r2=args.min_r2, n_threads=n_threads))
+    write_chunks(args.output, ld_table(g, computed(), min_r2=args.min_r2, n_threads=n_threads))
     ctx.outputs.append(args.output)
     if args.plot:
+        import numpy as np
+
         from ..plotting import plot_ld, save_figure
 
-        values = table.r2 if args.plot_measure == "r2" else table.dprime
-        ax = plot_ld(table.a, table.b, values, list(g.ids), measure=args.plot_measure)
+        fields = ("a", "b", "r2" if args.plot_measure == "r2" else "dprime")
+        a, b, values = (np.concatenate([getattr(p, f) for p in pieces]) for f in fields)
+        ax = plot_ld(a, b, values, list(g.ids), measure=args.plot_measure)
         save_figure(ax.figure, args.plot)
         ctx.outputs.append(args.plot)
-    ctx.results.update(n_pairs=len(table))
+    ctx.results.update(n_pairs=n_pairs)
     ctx.info(
-        f"seqem haplo ld: {len(table)} pair(s) of {g.n_snps} SNPs x {g.n_people} samples "
+        f"seqem haplo ld: {n_pairs} pair(s) of {g.n_snps} SNPs x {g.n_people} samples "
         f"-> {args.output}"
     )
     return 0

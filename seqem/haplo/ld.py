@@ -39,12 +39,21 @@ compiler, which would cost more than the whole computation.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterator
 
 import numpy as np
 
 from ..errors import ParameterError
 
-__all__ = ["LDTable", "pair_counts", "pairwise_ld", "solve_tables", "two_locus", "loglik"]
+__all__ = [
+    "LDTable",
+    "iter_pairwise_ld",
+    "loglik",
+    "pair_counts",
+    "pairwise_ld",
+    "solve_tables",
+    "two_locus",
+]
 
 #: Newton steps are taken until every root moved by less than this (or the
 #: bracket closed); bisection safeguards keep each root in its bracket.
@@ -251,6 +260,9 @@ class LDTable:
 
     def __len__(self) -> int:
         return int(self.a.size)
+
+
+_FIELDS = dataclasses.fields(LDTable)
 
 
 #: Pairs solved at a time.
@@ -475,6 +487,22 @@ def pairwise_ld(calls: np.ndarray, *, against: int | None = None, block: int = 1
     block : int
         SNPs per block of the count products (memory ~ 80 block^2 bytes).
     """
+    parts = list(iter_pairwise_ld(calls, against=against, block=block))
+    if not parts:
+        empty = np.empty(0)
+        return LDTable(empty.astype(np.int64), empty.astype(np.int64), empty, empty, empty, empty)
+    if len(parts) == 1:
+        return parts[0]
+    return LDTable(*(np.concatenate([getattr(p, f.name) for p in parts]) for f in _FIELDS))
+
+
+def iter_pairwise_ld(
+    calls: np.ndarray, *, against: int | None = None, block: int = 1024
+) -> Iterator[LDTable]:
+    """:func:`pairwise_ld` in pieces of at most 65,536 pairs, in its order.
+
+    A caller can write each piece while the next is computed.
+    """
     g = np.ascontiguousarray(calls, dtype=np.int8)
     if g.ndim != 2:
         raise ParameterError("genotype calls must be a people x SNPs matrix")
@@ -484,7 +512,6 @@ def pairwise_ld(calls: np.ndarray, *, against: int | None = None, block: int = 1
             raise ParameterError(f"SNP index {against} out of range (0..{m - 1})")
         others = np.array([j for j in range(m) if j != against], dtype=np.int64)
         blocks = [(np.array([against]), others)]
-        a, b = np.full(others.size, against, dtype=np.int64), others
     else:
         starts = range(0, m, block)
         blocks = [
@@ -493,9 +520,6 @@ def pairwise_ld(calls: np.ndarray, *, against: int | None = None, block: int = 1
             for c0 in starts
             if c0 >= r0
         ]
-        a, b = (np.empty(m * (m - 1) // 2, dtype=np.int64) for _ in range(2))
-    d, dprime, r2, n = (np.empty(a.size) for _ in range(4))
-    at = 0
     for rows, cols in blocks:
         products = _block_products(g, rows, cols)
         ia, ib = (
@@ -506,11 +530,5 @@ def pairwise_ld(calls: np.ndarray, *, against: int | None = None, block: int = 1
         # pairs in chunks: the solve's temporaries stay small and are reused
         for lo in range(0, ia.size, _PAIR_CHUNK):
             u, v = ia[lo : lo + _PAIR_CHUNK], ib[lo : lo + _PAIR_CHUNK]
-            out = slice(at, at + u.size)
-            if against is None:
-                a[out], b[out] = rows[u], cols[v]
-            d[out], dprime[out], r2[out], n[out] = _measures(
-                *_solve(*_pair_stats(products, g.shape[0], u, v))
-            )
-            at += u.size
-    return LDTable(a, b, d, dprime, r2, n)
+            d, dprime, r2, n = _measures(*_solve(*_pair_stats(products, g.shape[0], u, v)))
+            yield LDTable(rows[u].astype(np.int64), cols[v].astype(np.int64), d, dprime, r2, n)
