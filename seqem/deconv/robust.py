@@ -159,18 +159,21 @@ def _newton_mstep(
 
     k = s.shape[1]
     g = s.T @ (w * (y - s @ c))
-    fresh = gram is None
+    out = np.empty(k)
+
+    def solve(gram: np.ndarray) -> None:
+        nnls_gram(gram, gram @ c + g, 50 * k, out)
+
     if gram is None:
         gram = (s * w[:, None]).T @ s
-    out = np.empty(k)
-    nnls_gram(gram, gram @ c + g, 50 * k, out)
-    if not fresh:
-        d = out - c
-        model = g @ d - 0.5 * d @ gram @ d
-        sd = s @ d
-        if g @ d - 0.5 * np.sum(w * sd * sd) < MODEL_SHARE * model:
-            gram = (s * w[:, None]).T @ s
-            nnls_gram(gram, gram @ c + g, 50 * k, out)
+        solve(gram)
+        return out, gram
+    solve(gram)
+    d = out - c
+    sd = s @ d
+    if g @ d - 0.5 * np.sum(w * sd * sd) < MODEL_SHARE * (g @ d - 0.5 * d @ gram @ d):
+        gram = (s * w[:, None]).T @ s
+        solve(gram)
     return out, gram
 
 

@@ -136,10 +136,7 @@ def _full_block(X, w, b0, c, pieces, cuts, muL, const, shift_c, tied, second, XT
         h, width = cuts[r + 1] - cuts[r], cuts[r + 1]
         A = pieces[at : at + F * h * width].reshape((F * h, width))
         at += F * h * width
-        if cuts.size == 2:
-            np.dot(A, XT, YT[: F * d])
-        else:
-            np.dot(A, XT[:width], YT[F * cuts[r] : F * cuts[r + 1]])
+        np.dot(A, XT[:width], YT[F * cuts[r] : F * cuts[r + 1]])
     for k in range(K):
         f = 0 if tied else k
         acc = R[k]
@@ -185,10 +182,7 @@ def _full_block(X, w, b0, c, pieces, cuts, muL, const, shift_c, tied, second, XT
                     for i in range(m):
                         y[i] = rk[i] * (x[i] - s)
             out = G[: K * h * c1].reshape((K * h, c1))
-            if cuts.size == 2:
-                np.dot(YT, XT.T, out)
-            else:
-                np.dot(YT[K * c0 : K * c1], XT[:c1].T, out)
+            np.dot(YT[K * c0 : K * c1], XT[:c1].T, out)
             for k in range(K):
                 for jj in range(h):
                     dst = sxx[k * d + c0 + jj]
