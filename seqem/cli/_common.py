@@ -73,6 +73,14 @@ def probability(text: str) -> float:
     return value
 
 
+def positive_probability(text: str) -> float:
+    """argparse type: a number in (0, 1]."""
+    value = _float(text)
+    if not 0.0 < value <= 1.0:
+        raise argparse.ArgumentTypeError(f"must be a number > 0 and <= 1, got {text!r}")
+    return value
+
+
 def column_list(text: str) -> list[str]:
     """argparse type: comma-separated column names."""
     names = [c.strip() for c in text.split(",")]

@@ -193,13 +193,16 @@ def _cmd_demo(args: argparse.Namespace, ctx: RunContext) -> int:
         signal_agree = best_matching_agreement(decoded.states, signal_truth, N_SIGNAL_STATES)
 
         from ..io.hmmer import write_hmmer
+        from ..profile.pipeline import Filters
         from .profile import build_model, hits_table, search_models
 
         out["profile"] = os.path.join(outdir, "example_family.hmm")
         out["hits"] = os.path.join(outdir, "example_hits.tsv")
         family, nseq, alen = build_model(str(data / FAMILY_STO), name="example_family")
         write_hmmer(out["profile"], [family])
-        hits, n_db = search_models([family], str(data / FAMILY_DB), threads=args.threads)
+        hits, n_db = search_models(
+            [family], str(data / FAMILY_DB), threads=args.threads, filters=Filters()
+        )
         write_text(out["hits"], hits_table(hits))
         significant = [h for h in hits if h.evalue <= 0.01]
         members = sum(h.target_name.startswith("member") for h in significant)

@@ -22,6 +22,7 @@ from ._common import (
     nonnegative_float,
     nonnegative_int,
     positive_int,
+    positive_probability,
     probability,
     write_text,
 )
@@ -29,6 +30,7 @@ from ._common import (
 if TYPE_CHECKING:  # pragma: no cover
     from ..io.sequences import DigitalSequences
     from ..profile.model import ProfileHMM
+    from ..profile.pipeline import Filters
     from ._common import RunContext
 
 #: Columns of the ``seqem profile search`` table.
@@ -345,12 +347,18 @@ the sequences that reach the reporting threshold.
 
 The score is the Forward log-odds score in bits of the model configured for
 multihit local alignment, with its length model set to each target, against
-the background null model (as 'hmmsearch --max --nonull2': no filters and no
-composition-bias correction; with --null2, HMMER's null2 correction is
-subtracted from sequence and domain scores, as hmmsearch does by default).
-E-value = Z x P-value, the P-value from the
+the background null model (as hmmsearch --nonull2; with --null2, HMMER's
+null2 correction is subtracted from sequence and domain scores, as
+hmmsearch does by default).  E-value = Z x P-value, the P-value from the
 model's Forward STATS (an uncalibrated model is calibrated first) and Z the
 number of database sequences unless -Z is given.
+
+As in hmmsearch, sequences reach Forward through filters of increasing cost,
+each a P-value threshold per sequence: MSV (ungapped segments, --F1), a
+composition-bias check (--nobias turns it off), Viterbi (--F2), and Forward
+itself (--F3).  Unrelated sequences stop early, which makes a search many
+times faster; --max turns every filter off (every sequence scored by Forward,
+as hmmsearch --max).  The log says how many sequences passed each filter.
 
 Output: a TSV, one row per reported (sequence, model) pair, per model sorted
 by E-value, columns target_name, target_accession, query_name,
@@ -370,6 +378,8 @@ def _add_search(verbs: Any) -> None:
             "seqem profile search data/example_family.hmm data/example_db.fa -o hits.tsv",
             "seqem profile search data/example_family.hmm data/example_db.fa -E 0.01 | head",
             "seqem profile search data/example_family.hmm data/example_db.fa -T 20 --max-hits 5",
+            "seqem profile search --max data/example_family.hmm data/example_db.fa -E 1e9 "
+            "-o all.tsv",
             "seqem profile search data/example_family.hmm data/example_db.fa -E 0.01 "
             "--tblout hits.tbl --domtblout hits.domtbl -o hits.tsv",
         ),
@@ -414,6 +424,38 @@ def _add_search(verbs: Any) -> None:
         default=None,
         metavar="N",
         help="report at most the N best sequences per model",
+    )
+    p.add_argument(
+        "--max",
+        action="store_true",
+        help="turn off the MSV, bias, Viterbi and Forward filters: score every sequence "
+        "by Forward (as hmmsearch --max; slower, most sensitive)",
+    )
+    p.add_argument(
+        "--F1",
+        type=positive_probability,
+        default=0.02,
+        metavar="P",
+        help="MSV filter threshold: P-value per sequence (default: %(default)g)",
+    )
+    p.add_argument(
+        "--F2",
+        type=positive_probability,
+        default=1e-3,
+        metavar="P",
+        help="Viterbi filter threshold (default: %(default)g)",
+    )
+    p.add_argument(
+        "--F3",
+        type=positive_probability,
+        default=1e-5,
+        metavar="P",
+        help="Forward filter threshold (default: %(default)g)",
+    )
+    p.add_argument(
+        "--nobias",
+        action="store_true",
+        help="turn off the composition bias filter",
     )
     p.add_argument(
         "--null2",
@@ -510,8 +552,17 @@ def search_models(
     threads: int = 0,
     domains: bool = False,
     null2: bool = False,
+    filters: Filters | None = None,
+    report: list[dict[str, int]] | None = None,
 ) -> tuple[list[Hit], int]:
     """Score every database sequence with every model; return the reported hits and n_seq.
+
+    With ``filters`` (HMMER's default pipeline, :mod:`seqem.profile.pipeline`)
+    only the sequences that pass the MSV, bias and Viterbi filters are
+    scored by Forward, and only those whose Forward score passes ``F3`` can
+    be reported; ``None`` scores every sequence (``--max``).  ``report``,
+    when given, receives one dict per model with the number of sequences
+    past each stage.
 
     With ``domains``, the domains of each reported hit are defined too
     (``Hit.domains``): one Forward pass per target gives its score and, for
@@ -529,6 +580,7 @@ def search_models(
 
     from .._jit import threads as numba_threads
     from ..profile.calibrate import calibrate, forward_pvalue
+    from ..profile.pipeline import forward_filter, prefilter
     from ..profile.search import configure, forward_bits
 
     domains = domains or null2
@@ -548,27 +600,40 @@ def search_models(
         tau, lam = hmm.stats["forward"]
         z = n_seq if Z is None else Z
         profile = configure(hmm, mode="local", multihit=True)
+        target = seqs
         with numba_threads(threads):
+            if filters is not None:
+                outcome = prefilter(profile, seqs.codes, seqs.bounds, filters)
+                target = seqs.subset(outcome.index)
             if domains:
                 from ..profile.domains import score_and_find_envelopes
 
                 floor = _min_bits(evalue, bits, z, tau, lam)
+                if filters is not None and outcome.index.size:
+                    # nothing below the Forward filter's threshold can be reported
+                    lowest = float(min(0.0, outcome.bias.min()))
+                    floor = max(floor, tau - np.log(filters.F3) / lam + lowest)
                 scores, envelopes, decoded = score_and_find_envelopes(
-                    profile, seqs.codes, seqs.bounds, min_bits=floor
+                    profile, target.codes, target.bounds, min_bits=floor
                 )
             else:
-                scores = forward_bits(profile, seqs.codes, seqs.bounds)
+                scores = forward_bits(profile, target.codes, target.bounds)
         evalues = z * forward_pvalue(scores, tau, lam)
         keep = scores >= bits if bits is not None else evalues <= evalue
+        if filters is not None:
+            passed_forward = forward_filter(scores, outcome.bias, tau, lam, filters.F3)
+            keep &= passed_forward
+            if report is not None:
+                report.append(dict(outcome.passed, forward=int(passed_forward.sum())))
         index = np.flatnonzero(keep)
         index = index[np.lexsort((-scores[index], evalues[index]))]
         if max_hits is not None:
             index = index[:max_hits]
-        found: list[Any] = [None] * n_seq
-        bias = np.zeros(n_seq)
+        found: list[Any] = [None] * target.n_sequences
+        bias = np.zeros(target.n_sequences)
         if null2:
             found = _reported_domains(
-                profile, seqs, hmm.stats, index, envelopes, decoded, Z=z, threads=threads,
+                profile, target, hmm.stats, index, envelopes, decoded, Z=z, threads=threads,
                 null2=True,
             )  # fmt: skip
             found, index, scores, evalues, bias = _null2_correct(
@@ -576,20 +641,20 @@ def search_models(
             )
         elif domains:
             found = _reported_domains(
-                profile, seqs, hmm.stats, index, envelopes, decoded, Z=z, threads=threads
+                profile, target, hmm.stats, index, envelopes, decoded, Z=z, threads=threads
             )
-        lengths = seqs.lengths
+        lengths = target.lengths
         for i in index:
             hits.append(
                 Hit(
-                    seqs.names[i],
+                    target.names[i],
                     None,
                     hmm.name,
                     hmm.accession,
                     float(evalues[i]),
                     float(scores[i]),
                     int(lengths[i]),
-                    seqs.descriptions[i] or None,
+                    target.descriptions[i] or None,
                     None if found[i] is None else tuple(found[i]),
                     float(bias[i]),
                 )
@@ -760,7 +825,10 @@ def _cmd_search(args: argparse.Namespace, ctx: RunContext) -> int:
     check_output_path(args.output)
     check_output_path(args.tblout)
     check_output_path(args.domtblout)
+    from ..profile.pipeline import Filters
+
     models = read_models(args.model)
+    report: list[dict[str, int]] = []
     hits, n_seq = search_models(
         models,
         args.database,
@@ -771,6 +839,8 @@ def _cmd_search(args: argparse.Namespace, ctx: RunContext) -> int:
         threads=args.threads,
         domains=bool(args.tblout or args.domtblout),
         null2=args.null2,
+        filters=None if args.max else Filters(args.F1, args.F2, args.F3, bias=not args.nobias),
+        report=report,
     )
     if args.tblout or args.domtblout:
         n_domains = write_domain_tables(models, hits, tblout=args.tblout, domtblout=args.domtblout)
@@ -779,6 +849,14 @@ def _cmd_search(args: argparse.Namespace, ctx: RunContext) -> int:
     write_text(args.output, hits_table(hits))
     ctx.outputs.append(args.output)
     ctx.results.update(n_models=len(models), n_sequences=n_seq, n_hits=len(hits))
+    for hmm, passed in zip(models, report, strict=False):  # empty with --max
+        total = max(passed["total"], 1)
+        stages = ", ".join(
+            f"{label} {passed[key]} ({passed[key] / total:.3g})"
+            for key, label in (("msv", "MSV"), ("bias", "bias"), ("viterbi", "Viterbi"),
+                               ("forward", "Forward"))
+        )  # fmt: skip
+        ctx.info(f"{hmm.name}: of {passed['total']} sequences passed {stages}")
     threshold = f"score >= {args.bits:g} bits" if args.bits is not None else f"E <= {args.evalue:g}"
     ctx.info(
         f"seqem profile search: {len(models)} model(s) x {n_seq} sequence(s) -> "

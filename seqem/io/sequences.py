@@ -32,7 +32,14 @@ from ..profile.model import AMINO, DNA, RNA, Alphabet
 from ._source import InputSource
 from .fasta import _locate
 
-__all__ = ["DigitalSequences", "read_sequences", "digitize", "guess_alphabet", "read_bam_reads"]
+__all__ = [
+    "DigitalSequences",
+    "read_sequences",
+    "digitize",
+    "guess_alphabet",
+    "read_bam_reads",
+    "take_sequences",
+]
 
 #: Table value of a byte that is not a residue of the alphabet.
 INVALID = 255
@@ -92,6 +99,32 @@ class DigitalSequences:
         """Sequence ``i`` as uppercase letters."""
         symbols, _ = self.alphabet.degenerate_matrix()
         return "".join(symbols[c] for c in self.sequence(i))
+
+    def subset(self, index: np.ndarray) -> DigitalSequences:
+        """The sequences ``index`` (in that order) as their own collection."""
+        index = np.asarray(index, dtype=np.int64)
+        codes, bounds = take_sequences(self.codes, self.bounds, index)
+        return DigitalSequences(
+            tuple(self.names[i] for i in index),
+            tuple(self.descriptions[i] for i in index),
+            codes,
+            bounds,
+            self.alphabet,
+        )
+
+
+def take_sequences(
+    codes: np.ndarray, bounds: np.ndarray, index: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Concatenated codes and bounds of the sequences ``index`` of ``(codes, bounds)``."""
+    index = np.asarray(index, dtype=np.int64)
+    lengths = np.diff(bounds)[index]
+    out_bounds = np.zeros(index.size + 1, dtype=np.int64)
+    np.cumsum(lengths, out=out_bounds[1:])
+    if index.size == 0:
+        return np.zeros(0, dtype=np.uint8), out_bounds
+    pieces = [codes[bounds[i] : bounds[i + 1]] for i in index]
+    return np.ascontiguousarray(np.concatenate(pieces), dtype=np.uint8), out_bounds
 
 
 _TABLES: dict[str, np.ndarray] = {}

@@ -323,52 +323,110 @@ def viterbi_scores(dsq, bounds, lmsc, lisc, ltr, lbm, lme, lde, lxt):  # pragma:
     return out
 
 
+#: Units per nat of the MSV filter's fixed-point scores.  Integer scores
+#: let the row maximum vectorise (a floating-point maximum reduction does not
+#: without fast-math); rounding costs at most ``0.5 / MSV_SCALE`` nats per
+#: residue of a segment.
+MSV_SCALE = 4096.0
+#: "Minus infinity" of the fixed-point scores (far from overflow: every
+#: cell restarts from the finite entry score of its row).
+MSV_NEG = -(1 << 30)
+#: Lowest emission score (nats) of the fixed-point table.
+MSV_FLOOR = -256.0
+
+
 @njit(**JIT)
-def _msv_one(dsq, s, e, lmsc, tbm, lxt, Mp, Mc):  # pragma: no cover - jitted
-    """Log-space MSV score: best set of ungapped local segments (multihit)."""
-    M = lmsc.shape[1] - 1
+def _msv_one(dsq, s, e, ims, tbm, lxt, A, B):  # pragma: no cover - jitted
+    """MSV score of one sequence (nats): best set of ungapped local segments.
+
+    ``ims`` int32 (n_codes, M + 1), match log-odds in units of ``1 /
+    MSV_SCALE`` nats; the special states are kept in floating point.
+    """
+    M = ims.shape[1] - 1
     for k in range(M + 1):
-        Mp[k] = NEG_INF
+        A[k] = MSV_NEG
+        B[k] = MSV_NEG
     xN = 0.0
     xB = lxt[N_MOVE]
     xJ = NEG_INF
     xC = NEG_INF
+    prev, cur = A, B
     for i in range(s, e):
-        ms = lmsc[dsq[i]]
-        Mc[0] = NEG_INF
-        xE = NEG_INF
+        ms = ims[dsq[i]]
+        b = np.int32(np.round((xB + tbm) * MSV_SCALE))
+        xE = np.int32(MSV_NEG)
         for k in range(1, M + 1):
-            m = max(Mp[k - 1], xB + tbm) + ms[k]
-            Mc[k] = m
-            if m > xE:
-                xE = m
-        xJ = max(xJ + lxt[J_LOOP], xE + lxt[E_J])
-        xC = max(xC + lxt[C_LOOP], xE + lxt[E_C])
+            v = prev[k - 1]
+            v = v if v > b else b
+            v = v + ms[k]
+            cur[k] = v
+            xE = v if v > xE else xE
+        fe = xE / MSV_SCALE
+        xJ = max(xJ + lxt[J_LOOP], fe + lxt[E_J])
+        xC = max(xC + lxt[C_LOOP], fe + lxt[E_C])
         xN = xN + lxt[N_LOOP]
         xB = max(xN + lxt[N_MOVE], xJ + lxt[J_MOVE])
-        for k in range(M + 1):
-            Mp[k] = Mc[k]
+        prev, cur = cur, prev
     return xC + lxt[C_MOVE]
 
 
 @njit(**PJIT)
-def msv_scores(dsq, bounds, lmsc, tbm, lxt):  # pragma: no cover - jitted
+def msv_scores(dsq, bounds, ims, tbm, lxt):  # pragma: no cover - jitted
     """MSV log-odds (nats) of each sequence: ungapped segments, uniform entry.
 
     Parameters
     ----------
-    lmsc : float64 array (n_codes, M + 1), match log-odds.
+    ims : int32 array (n_codes, M + 1), match log-odds in units of
+        ``1 / MSV_SCALE`` nats (:func:`seqem.profile.search.msv_table`).
     tbm : float
         Log entry probability, the same for every node.
     lxt : float64 array (n_seq, 8), log special transitions.
     """
     n_seq = len(bounds) - 1
-    M = lmsc.shape[1] - 1
+    M = ims.shape[1] - 1
     out = np.empty(n_seq)
     for q in prange(n_seq):
-        Mp = np.empty(M + 1)
-        Mc = np.empty(M + 1)
-        out[q] = _msv_one(dsq, bounds[q], bounds[q + 1], lmsc, tbm, lxt[q], Mp, Mc)
+        A = np.empty(M + 1, np.int32)
+        B = np.empty(M + 1, np.int32)
+        out[q] = _msv_one(dsq, bounds[q], bounds[q + 1], ims, tbm, lxt[q], A, B)
+    return out
+
+
+@njit(**PJIT)
+def bias_scores(dsq, bounds, odds, stay):  # pragma: no cover - jitted
+    """Log-odds (nats) of each sequence under the two-state composition model.
+
+    State 0 emits background residues (odds 1) and stays with probability
+    ``L / (L + 1)``; state 1 emits the model's composition (``odds[x]``
+    against the background) and stays with probability ``stay``; the first
+    residue comes from state 0 with probability 0.999.  The score is the
+    Forward log-odds of the residues; the caller adds the null model's
+    length term.
+    """
+    n_seq = len(bounds) - 1
+    out = np.empty(n_seq)
+    for q in prange(n_seq):
+        s = bounds[q]
+        e = bounds[q + 1]
+        if e <= s:
+            out[q] = 0.0
+            continue
+        L = e - s
+        t00 = L / (L + 1.0)
+        t01 = 1.0 - t00
+        t11 = stay
+        t10 = 1.0 - stay
+        f0 = 0.999
+        f1 = 0.001 * odds[dsq[s]]
+        total = 0.0
+        for i in range(s + 1, e):
+            n0 = f0 * t00 + f1 * t10
+            n1 = (f0 * t01 + f1 * t11) * odds[dsq[i]]
+            z = n0 + n1
+            total += np.log(z)
+            f0 = n0 / z
+            f1 = n1 / z
+        out[q] = total + np.log(f0 + f1)
     return out
 
 

@@ -21,9 +21,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import _kernels as K
 from .model import ProfileHMM
-from .search import LN2, configure, null_score
+from .search import configure
 
 __all__ = [
     "calibrate",
@@ -49,16 +48,11 @@ def relative_entropy(hmm: ProfileHMM) -> float:
 
 
 def msv_bits(hmm: ProfileHMM, dsq: np.ndarray, bounds: np.ndarray) -> np.ndarray:
-    """MSV scores in bits (ungapped local segments, multihit)."""
-    prof = configure(hmm)
-    lengths = np.diff(bounds)
-    with np.errstate(divide="ignore"):
-        lmsc = np.ascontiguousarray(np.log(prof.msc))
-        lxt = np.log(prof.specials(lengths))
-    M = hmm.M
-    tbm = float(np.log(2.0 / (M * (M + 1.0))))
-    raw = K.msv_scores(np.ascontiguousarray(dsq, dtype=np.uint8), bounds, lmsc, tbm, lxt)
-    return (raw - null_score(lengths)) / LN2
+    """MSV scores in bits (ungapped local segments, multihit); see
+    :func:`seqem.profile.search.msv_bits`."""
+    from .search import msv_bits as profile_msv_bits
+
+    return profile_msv_bits(configure(hmm), dsq, bounds)
 
 
 def _random_background(hmm: ProfileHMM, n: int, length: int, rng: np.random.Generator):

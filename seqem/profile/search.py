@@ -35,6 +35,7 @@ __all__ = [
     "null_score",
     "forward_bits",
     "viterbi_bits",
+    "msv_bits",
 ]
 
 LN2 = float(np.log(2.0))
@@ -234,4 +235,29 @@ def viterbi_bits(profile: SearchProfile, dsq: np.ndarray, bounds: np.ndarray) ->
         logs = [np.log(a) for a in (profile.msc, profile.isc, profile.tr, profile.bm,
                                     profile.me, profile.de, xt)]  # fmt: skip
     raw = K.viterbi_scores(dsq, bounds, *[np.ascontiguousarray(a) for a in logs])
+    return (raw - null_score(lengths)) / LN2
+
+
+def msv_table(profile: SearchProfile) -> np.ndarray:
+    """Match log-odds as the MSV kernel takes them: int32 (n_codes, M + 1) in
+    units of ``1 / MSV_SCALE`` nats, floored at ``MSV_FLOOR`` nats."""
+    with np.errstate(divide="ignore"):
+        lmsc = np.log(profile.msc)
+    table = np.rint(np.maximum(lmsc, K.MSV_FLOOR) * K.MSV_SCALE).astype(np.int32)
+    return np.ascontiguousarray(table)
+
+
+def msv_bits(profile: SearchProfile, dsq: np.ndarray, bounds: np.ndarray) -> np.ndarray:
+    """MSV scores in bits: the best set of ungapped local segments (multihit),
+    each entered at any node with probability ``2 / (M (M + 1))``, as in
+    HMMER's first filter.  Match scores are rounded to ``1 / MSV_SCALE``
+    nats (at most ``0.5 / MSV_SCALE`` nats per aligned residue)."""
+    dsq = _check_codes(profile, dsq)
+    bounds = np.ascontiguousarray(bounds, dtype=np.int64)
+    lengths = np.diff(bounds)
+    with np.errstate(divide="ignore"):
+        lxt = np.log(profile.specials(lengths))
+    M = profile.M
+    tbm = float(np.log(2.0 / (M * (M + 1.0))))
+    raw = K.msv_scores(dsq, bounds, msv_table(profile), tbm, lxt)
     return (raw - null_score(lengths)) / LN2

@@ -129,6 +129,27 @@ def test_search_thresholds_and_stdout(run):
     assert float(b_row[4]) == pytest.approx(10 * float(a[4]), rel=1e-2)
 
 
+def test_search_filters_and_max(run):
+    """The default pipeline (MSV, bias, Viterbi, Forward filters) reports the
+    same strong hits as --max; at -E 1e9 only --max scores every sequence."""
+    db = DATA / "example_db.fa"
+    model = DATA / "example_family.hmm"
+    filtered = run("profile", "search", model, db, "-E", "0.01")
+    everything = run("profile", "search", model, db, "-E", "0.01", "--max")
+    assert filtered.code == 0 and everything.code == 0
+    assert filtered.out == everything.out and len(filtered.out.splitlines()) > 10
+    assert "passed MSV" in filtered.err and "passed MSV" not in everything.err
+    loose = run("profile", "search", model, db, "-E", "1e9", "-q")
+    all_rows = run("profile", "search", model, db, "-E", "1e9", "--max", "-q")
+    assert len(all_rows.out.splitlines()) == 301
+    assert len(loose.out.splitlines()) < 301
+    wide = run("profile", "search", model, db, "-E", "1e9", "--F1", "1", "--F2", "1",
+               "--F3", "1", "--nobias", "-q")  # fmt: skip
+    assert wide.out == all_rows.out  # every filter open: the same as --max
+    bad = run("profile", "search", model, db, "--F1", "0")
+    assert bad.code == 2 and "--F1" in bad.err and "> 0" in bad.err
+
+
 def test_emit(run, tmp_path):
     out = tmp_path / "samples.fa"
     result = run("profile", "emit", DATA / "example_family.hmm", "-N", "7", "-o", out)
@@ -431,7 +452,7 @@ def test_search_reads_from_bam(run, tmp_path):
             rec.query_qualities = pysam.qualitystring_to_array("I" * len(text))
             out.write(rec)
     hits = tmp_path / "hits.tsv"
-    result = run("profile", "search", model, bam, "-E", "1e9", "-o", hits)
+    result = run("profile", "search", model, bam, "-E", "1e9", "--max", "-o", hits)
     assert result.code == 0, result.err
     rows = [line.split("\t") for line in hits.read_text().splitlines()[1:]]
     assert len(rows) == 25  # every read scored
