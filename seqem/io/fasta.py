@@ -8,8 +8,8 @@ and the other IUPAC ambiguity codes (``R Y S W K M B D H V``) become ``-1``:
 other character is an error that names the file, line, record and position.
 
 The mapping runs on bytes through a 256-entry lookup table, so a
-100-megabase genome converts in a second or so; parsing is Biopython's
-``SimpleFastaParser``.
+100-megabase genome converts in a second or so; records are split by array
+operations on the whole text (:func:`split_fasta`).
 
 >>> import io, sys
 >>> from seqem.io.fasta import read_fasta
@@ -31,13 +31,12 @@ import os
 from collections.abc import Iterable, Iterator
 
 import numpy as np
-from Bio.SeqIO.FastaIO import SimpleFastaParser
 
 from ..errors import AlphabetError, InputFormatError
 from ._source import InputSource
 from .regions import parse_region
 
-__all__ = ["DnaSequences", "read_fasta", "DNA_ALPHABET", "encode_dna"]
+__all__ = ["DnaSequences", "read_fasta", "DNA_ALPHABET", "encode_dna", "split_fasta"]
 
 #: Symbols of the codes 0..3.
 DNA_ALPHABET = "ACGT"
@@ -129,6 +128,59 @@ def _check_starts_with_header(source: InputSource) -> None:
     raise InputFormatError("empty file; expected FASTA records starting with '>'", path=source.name)
 
 
+#: Bytes that FASTA sequence lines may hold besides residues (dropped).
+_WHITESPACE = np.zeros(256, dtype=bool)
+_WHITESPACE[list(b" \t\r\n\v\f")] = True
+
+
+def split_fasta(data: bytes) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """Split FASTA text into titles and residues without a loop over lines.
+
+    A header is a line that starts with ``>``; text before the first header
+    is ignored; whitespace in sequence lines is dropped (the residues are not
+    checked here).
+
+    Returns
+    -------
+    titles : list of str
+        Each header without its ``>`` and trailing whitespace (latin-1).
+    residues : uint8 array
+        The sequence bytes of every record, concatenated.
+    bounds : int64 array, shape (n_records + 1,)
+        Record ``i`` is ``residues[bounds[i]:bounds[i + 1]]``.
+
+    >>> titles, residues, bounds = split_fasta(b"junk\\n>a x\\nAC G\\r\\nT\\n>b\\n\\n>c\\nM\\n")
+    >>> titles, residues.tobytes(), bounds.tolist()
+    (['a x', 'b', 'c'], b'ACGTM', [0, 4, 4, 5])
+    """
+    buf = np.frombuffer(data, dtype=np.uint8)
+    newlines = np.flatnonzero(buf == 10)
+    starts = np.concatenate([[0], newlines + 1])
+    starts = starts[starts < buf.size]
+    heads = starts[buf[starts] == 62]  # '>'
+    if heads.size == 0:
+        return [], np.zeros(0, dtype=np.uint8), np.zeros(1, dtype=np.int64)
+    after = np.searchsorted(newlines, heads)
+    ends = np.full(heads.size, buf.size, dtype=np.int64)
+    inside = after < newlines.size
+    ends[inside] = newlines[after[inside]]
+    titles = [data[a + 1 : b].decode("latin-1").rstrip() for a, b in zip(heads, ends, strict=True)]
+    # header lines (and anything before the first) hold no residues
+    edges = np.zeros(buf.size + 1, dtype=np.int8)
+    edges[heads] = 1
+    edges[ends] -= 1
+    in_header = np.cumsum(edges[:-1], dtype=np.int8).view(bool)
+    keep = ~(_WHITESPACE[buf] | in_header)
+    keep[: heads[0]] = False
+    # residues before each header, from a running count of the kept bytes
+    running = np.cumsum(keep, dtype=np.int32 if buf.size < 2**31 else np.int64)
+    bounds = np.empty(heads.size + 1, dtype=np.int64)
+    bounds[0] = 0
+    bounds[1:-1] = running[heads[1:] - 1]
+    bounds[-1] = running[-1]
+    return titles, buf[keep], bounds
+
+
 def _locate(source: InputSource, record_index: int, position: int | None) -> int | None:
     """1-based line of a record's header, or of a 0-based position in its sequence."""
     with source.gzip_errors(), source.open_text() as fh:
@@ -143,8 +195,12 @@ def _locate(source: InputSource, record_index: int, position: int | None) -> int
                     return None
                 continue
             if seen == record_index:
-                # the parser's own rule: strip the end, drop spaces and CRs
-                done += len(line.rstrip().replace(" ", "").replace("\r", ""))
+                # the parser's own rule: whitespace is dropped
+                done += len(line) - int(
+                    np.count_nonzero(
+                        _WHITESPACE[np.frombuffer(line.encode("latin-1"), dtype=np.uint8)]
+                    )
+                )
                 if position is not None and done > position:
                     return number
     return None
@@ -161,9 +217,10 @@ def _describe(char: str) -> str:
 
 def _parse(source: InputSource) -> Iterator[tuple[int, str, str]]:
     """(record index, name, sequence text) for every record."""
-    with source.gzip_errors(), source.open_text() as fh:
-        for index, (title, seq) in enumerate(SimpleFastaParser(fh)):
-            yield index, _record_name(title), seq
+    titles, residues, bounds = split_fasta(source.read_bytes())
+    for index, title in enumerate(titles):
+        seq = residues[bounds[index] : bounds[index + 1]].tobytes().decode("latin-1")
+        yield index, _record_name(title), seq
 
 
 def read_fasta(

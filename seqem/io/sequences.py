@@ -25,12 +25,11 @@ from collections.abc import Iterator
 
 import numpy as np
 from Bio import SeqIO
-from Bio.SeqIO.FastaIO import SimpleFastaParser
 
 from ..errors import AlphabetError, InputFormatError
 from ..profile.model import AMINO, DNA, RNA, Alphabet
 from ._source import InputSource
-from .fasta import _locate
+from .fasta import _locate, split_fasta
 
 __all__ = [
     "DigitalSequences",
@@ -217,6 +216,11 @@ def guess_alphabet(texts: list[bytes]) -> Alphabet:
     counts = np.zeros(256, dtype=np.int64)
     for raw in texts:
         counts += np.bincount(np.frombuffer(raw, dtype=np.uint8), minlength=256)
+    return _guess_from_counts(counts)
+
+
+def _guess_from_counts(counts: np.ndarray) -> Alphabet:
+    """:func:`guess_alphabet` from the number of times each byte occurs."""
     upper = counts[ord("A") : ord("Z") + 1] + counts[ord("a") : ord("z") + 1]
     letters = {chr(ord("A") + i): int(n) for i, n in enumerate(upper) if n}
     others = int(counts.sum() - upper.sum())
@@ -239,13 +243,15 @@ def _first_line(source: InputSource) -> tuple[int, str] | None:
     return None
 
 
-def _fasta_records(source: InputSource) -> Iterator[tuple[str, str, bytes]]:
-    with source.gzip_errors(), source.open_text() as fh:
-        for title, seq in SimpleFastaParser(fh):
-            parts = title.split(None, 1)
-            name = parts[0] if parts else ""
-            desc = parts[1].strip() if len(parts) > 1 else ""
-            yield name, desc, seq.encode("latin-1")
+def _fasta_records(source: InputSource) -> tuple[list[str], list[str], np.ndarray, np.ndarray]:
+    """Names, descriptions, concatenated residue bytes and bounds of a FASTA input."""
+    titles, residues, bounds = split_fasta(source.read_bytes())
+    names, descriptions = [], []
+    for title in titles:
+        parts = title.split(None, 1)
+        names.append(parts[0] if parts else "")
+        descriptions.append(parts[1].strip() if len(parts) > 1 else "")
+    return names, descriptions, residues, bounds
 
 
 def _swiss_records(source: InputSource) -> Iterator[tuple[str, str, bytes]]:
@@ -301,10 +307,15 @@ def read_sequences(
     number, line = first
     if line.startswith(">"):
         fasta = True
-        records = list(_fasta_records(source))
+        names, descriptions, raw, bounds = _fasta_records(source)
     elif line.startswith("ID   "):
         fasta = False
         records = list(_swiss_records(source))
+        names = [r[0] for r in records]
+        descriptions = [r[1] for r in records]
+        raw = np.frombuffer(b"".join(r[2] for r in records), dtype=np.uint8)
+        bounds = np.zeros(len(records) + 1, dtype=np.int64)
+        np.cumsum([len(r[2]) for r in records], out=bounds[1:])
     else:
         raise InputFormatError(
             f"not a FASTA or Swiss-Prot file: expected a '>' header or an 'ID   ' line, "
@@ -312,44 +323,51 @@ def read_sequences(
             path=source.name,
             line=number,
         )
-    if not records:
+    if not names:
         raise InputFormatError("no sequence records found", path=source.name)
 
     def line_of(index: int, position: int | None) -> int | None:
         return _locate(source, index, position) if fasta else None
 
-    for index, (name, _, raw) in enumerate(records):
+    lengths = np.diff(bounds)
+    last = np.maximum(bounds[1:] - 1, 0)
+    star = (lengths > 0) & (raw[last] == ord("*")) if raw.size else np.zeros(len(names), bool)
+    for index, name in enumerate(names):
         if not name:
             raise InputFormatError(
                 "record header has no name", path=source.name, line=line_of(index, None)
             )
-        if not raw or raw == b"*":
-            raise InputFormatError(
-                "empty sequence", path=source.name, line=line_of(index, None), record=name
-            )
+    empty = np.flatnonzero((lengths == 0) | ((lengths == 1) & star))
+    if empty.size:
+        index = int(empty[0])
+        raise InputFormatError(
+            "empty sequence", path=source.name, line=line_of(index, None), record=names[index]
+        )
     if alphabet is None:
-        stops = any(raw.endswith(b"*") for _, _, raw in records)
-        alphabet = AMINO if stops else guess_alphabet([raw for _, _, raw in records])
-    texts = [_strip_stop(raw, alphabet) for _, _, raw in records]
+        counts = np.bincount(raw, minlength=256)
+        alphabet = AMINO if star.any() else _guess_from_counts(counts)
+    if alphabet.name == "amino" and star.any():
+        # a final '*' (stop) is dropped
+        drop = np.zeros(raw.size, dtype=bool)
+        drop[last[star]] = True
+        raw = raw[~drop]
+        bounds = bounds - np.concatenate([[0], np.cumsum(star)])
 
-    bounds = np.zeros(len(texts) + 1, dtype=np.int64)
-    np.cumsum([len(t) for t in texts], out=bounds[1:])
-    joined = np.frombuffer(b"".join(texts), dtype=np.uint8)
-    codes = lookup_table(alphabet)[joined]
+    codes = lookup_table(alphabet)[raw]
     bad = np.flatnonzero(codes == INVALID)
     if bad.size:
         at = int(bad[0])
         index = int(np.searchsorted(bounds, at, side="right")) - 1
         pos = at - int(bounds[index])
         raise AlphabetError(
-            f"{_describe(chr(joined[at]), alphabet)} at position {pos + 1}",
+            f"{_describe(chr(raw[at]), alphabet)} at position {pos + 1}",
             path=source.name,
             line=line_of(index, pos),
-            record=records[index][0],
+            record=names[index],
         )
     return DigitalSequences(
-        names=tuple(r[0] for r in records),
-        descriptions=tuple(r[1] for r in records),
+        names=tuple(names),
+        descriptions=tuple(descriptions),
         codes=codes,
         bounds=bounds,
         alphabet=alphabet,

@@ -325,49 +325,66 @@ def viterbi_scores(dsq, bounds, lmsc, lisc, ltr, lbm, lme, lde, lxt):  # pragma:
 
 #: Units per nat of the MSV filter's fixed-point scores.  Integer scores
 #: let the row maximum vectorise (a floating-point maximum reduction does not
-#: without fast-math); rounding costs at most ``0.5 / MSV_SCALE`` nats per
-#: residue of a segment.
+#: without fast-math).
 MSV_SCALE = 4096.0
 #: "Minus infinity" of the fixed-point scores (far from overflow: every
 #: cell restarts from the finite entry score of its row).
 MSV_NEG = -(1 << 30)
 #: Lowest emission score (nats) of the fixed-point table.
 MSV_FLOOR = -256.0
+#: Score of the padding columns of the fixed-point table (never the best).
+MSV_PAD = -(1 << 28)
+#: The table's node columns are padded to a multiple of this (no scalar
+#: remainder after the vectorised loop).
+MSV_WIDTH = 32
 
 
 @njit(**JIT)
 def _msv_one(dsq, s, e, ims, tbm, lxt, A, B):  # pragma: no cover - jitted
     """MSV score of one sequence (nats): best set of ungapped local segments.
 
-    ``ims`` int32 (n_codes, M + 1), match log-odds in units of ``1 /
-    MSV_SCALE`` nats; the special states are kept in floating point.
+    ``ims`` int32 (n_codes, 1 + W), match log-odds in units of ``1 /
+    MSV_SCALE`` nats, nodes 1..M then padding to W.  N, C and J loop with the
+    same probability, so every score is kept net of one loop per residue:
+    the flanks then cost nothing per residue (no rounding builds up along
+    them), each matched residue costs its emission less the loop, and the
+    loops come back exactly at the end.  Rounding: at most ``1 / MSV_SCALE``
+    nats per matched residue and ``0.5 / MSV_SCALE`` per segment entry and
+    exit.
     """
-    M = ims.shape[1] - 1
-    for k in range(M + 1):
+    W = ims.shape[1]
+    for k in range(W):
         A[k] = MSV_NEG
         B[k] = MSV_NEG
-    xN = 0.0
-    xB = lxt[N_MOVE]
-    xJ = NEG_INF
-    xC = NEG_INF
+    loop = lxt[N_LOOP]
+    lp = np.int32(np.round(loop * MSV_SCALE))
+    nm = np.int32(np.round((lxt[N_MOVE] + tbm) * MSV_SCALE))
+    jm = np.int32(np.round((lxt[J_MOVE] + tbm) * MSV_SCALE))
+    ej = np.int32(np.round(lxt[E_J] * MSV_SCALE))
+    ec = np.int32(np.round(lxt[E_C] * MSV_SCALE))
+    xJ = np.int32(MSV_NEG)
+    xC = np.int32(MSV_NEG)
+    b = nm
     prev, cur = A, B
     for i in range(s, e):
         ms = ims[dsq[i]]
-        b = np.int32(np.round((xB + tbm) * MSV_SCALE))
         xE = np.int32(MSV_NEG)
-        for k in range(1, M + 1):
+        for k in range(1, W):
             v = prev[k - 1]
             v = v if v > b else b
-            v = v + ms[k]
+            v = v + ms[k] - lp
             cur[k] = v
             xE = v if v > xE else xE
-        fe = xE / MSV_SCALE
-        xJ = max(xJ + lxt[J_LOOP], fe + lxt[E_J])
-        xC = max(xC + lxt[C_LOOP], fe + lxt[E_C])
-        xN = xN + lxt[N_LOOP]
-        xB = max(xN + lxt[N_MOVE], xJ + lxt[J_MOVE])
+        t = xE + ej
+        xJ = xJ if xJ > t else t
+        t = xE + ec
+        xC = xC if xC > t else t
+        t = xJ + jm
+        b = nm if nm > t else t
         prev, cur = cur, prev
-    return xC + lxt[C_MOVE]
+    if xC <= MSV_NEG // 2:
+        return NEG_INF  # no segment (an empty sequence)
+    return xC / MSV_SCALE + (e - s) * loop + lxt[C_MOVE]
 
 
 @njit(**PJIT)
@@ -376,18 +393,18 @@ def msv_scores(dsq, bounds, ims, tbm, lxt):  # pragma: no cover - jitted
 
     Parameters
     ----------
-    ims : int32 array (n_codes, M + 1), match log-odds in units of
-        ``1 / MSV_SCALE`` nats (:func:`seqem.profile.search.msv_table`).
+    ims : int32 array (n_codes, 1 + W), match log-odds in units of
+        ``1 / MSV_SCALE`` nats, padded (:func:`seqem.profile.search.msv_table`).
     tbm : float
         Log entry probability, the same for every node.
     lxt : float64 array (n_seq, 8), log special transitions.
     """
     n_seq = len(bounds) - 1
-    M = ims.shape[1] - 1
+    W = ims.shape[1]
     out = np.empty(n_seq)
     for q in prange(n_seq):
-        A = np.empty(M + 1, np.int32)
-        B = np.empty(M + 1, np.int32)
+        A = np.empty(W, np.int32)
+        B = np.empty(W, np.int32)
         out[q] = _msv_one(dsq, bounds[q], bounds[q + 1], ims, tbm, lxt[q], A, B)
     return out
 

@@ -239,19 +239,25 @@ def viterbi_bits(profile: SearchProfile, dsq: np.ndarray, bounds: np.ndarray) ->
 
 
 def msv_table(profile: SearchProfile) -> np.ndarray:
-    """Match log-odds as the MSV kernel takes them: int32 (n_codes, M + 1) in
-    units of ``1 / MSV_SCALE`` nats, floored at ``MSV_FLOOR`` nats."""
+    """Match log-odds as the MSV kernel takes them: int32 in units of
+    ``1 / MSV_SCALE`` nats, floored at ``MSV_FLOOR`` nats; column 0 unused,
+    nodes 1..M, then padding columns (``MSV_PAD``) up to a multiple of
+    ``MSV_WIDTH`` nodes."""
+    M = profile.M
+    width = 1 + -(-M // K.MSV_WIDTH) * K.MSV_WIDTH
     with np.errstate(divide="ignore"):
         lmsc = np.log(profile.msc)
-    table = np.rint(np.maximum(lmsc, K.MSV_FLOOR) * K.MSV_SCALE).astype(np.int32)
-    return np.ascontiguousarray(table)
+    table = np.full((lmsc.shape[0], width), K.MSV_PAD, dtype=np.int32)
+    table[:, : M + 1] = np.rint(np.maximum(lmsc, K.MSV_FLOOR) * K.MSV_SCALE)
+    return table
 
 
 def msv_bits(profile: SearchProfile, dsq: np.ndarray, bounds: np.ndarray) -> np.ndarray:
     """MSV scores in bits: the best set of ungapped local segments (multihit),
     each entered at any node with probability ``2 / (M (M + 1))``, as in
-    HMMER's first filter.  Match scores are rounded to ``1 / MSV_SCALE``
-    nats (at most ``0.5 / MSV_SCALE`` nats per aligned residue)."""
+    HMMER's first filter.  Scores are fixed-point: at most ``1 / MSV_SCALE``
+    nats of rounding per aligned residue and ``0.5 / MSV_SCALE`` per segment
+    entry and exit."""
     dsq = _check_codes(profile, dsq)
     bounds = np.ascontiguousarray(bounds, dtype=np.int64)
     lengths = np.diff(bounds)

@@ -6,6 +6,8 @@ import sys
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from seqem.errors import AlphabetError, InputFormatError, ParameterError
 from seqem.io.fasta import LOOKUP, encode_dna, read_fasta
@@ -186,3 +188,39 @@ def test_region_errors(fa, region, error, message):
     with pytest.raises(error, match=message) as info:
         read_fasta(fa, region=region)
     assert isinstance(info.value, ValueError)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    records=st.lists(
+        st.tuples(
+            st.text("abc xyz", min_size=0, max_size=8),
+            st.lists(st.text("ACGTNacgt-*", min_size=0, max_size=12), max_size=4),
+        ),
+        max_size=6,
+    ),
+    junk=st.sampled_from(["", "preamble\n", "\n\n"]),
+    eol=st.sampled_from(["\n", "\r\n"]),
+    gaps=st.booleans(),
+)
+def test_split_fasta_equals_biopython(records, junk, eol, gaps):
+    """split_fasta against Biopython's SimpleFastaParser on random texts:
+    CRLF line ends, blank lines, text before the first header, spaces inside
+    sequence lines, empty records."""
+    from Bio.SeqIO.FastaIO import SimpleFastaParser
+
+    from seqem.io.fasta import split_fasta
+
+    lines = [junk.rstrip("\n")] if junk else []
+    for title, seq_lines in records:
+        lines.append(">" + title)
+        for seq in seq_lines:
+            lines.append(seq.replace("A", " A") if gaps else seq)
+            if gaps:
+                lines.append("")
+    text = eol.join(lines) + eol
+    titles, residues, bounds = split_fasta(text.encode())
+    theirs = list(SimpleFastaParser(io.StringIO(text, newline="")))
+    assert titles == [t for t, _ in theirs]
+    got = [residues[a:b].tobytes().decode() for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+    assert got == [s for _, s in theirs]
