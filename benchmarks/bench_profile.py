@@ -12,8 +12,9 @@ and ``hmmsim --vit`` run on the same model with the same N and L (one core;
 ``hmmsim`` also pays for its own sequence generation, a small share).
 Needs Debian's ``hmmer`` package for the HMMER columns.
 
-The MSV filter's rate is shown beside ``hmmsim --msv --fast`` (HMMER's SIMD
-MSV filter).
+The filters' rates are shown beside HMMER's SIMD filters: seqem's MSV
+beside ``hmmsim --msv --fast``, its fixed-point Viterbi filter beside
+``hmmsim --vit --fast``.
 
 ``--search`` times whole commands instead (wall time of a subprocess, start-up
 included, best of 3): ``seqem profile build`` beside ``hmmbuild --cpu 0`` on
@@ -84,12 +85,19 @@ def main(argv=None):
         return
 
     from seqem.io.hmmer import read_hmmer
-    from seqem.profile.search import configure, forward_bits, msv_bits, viterbi_bits
+    from seqem.profile.search import (
+        configure,
+        forward_bits,
+        msv_bits,
+        viterbi_bits,
+        viterbi_filter_bits,
+    )
 
     header = (
         f"{'model':<10}{'M':>5}{'hmmsim fwd':>12}{'fwd --fast':>12}{'hmmsim vit':>12}"
         f"{'seqem fwd 1t':>14}{'fwd 2t':>9}{'seqem vit 1t':>14}{'vit 2t':>9}"
         f"{'hmmsim msv --fast':>19}{'seqem msv 1t':>14}{'msv 2t':>9}"
+        f"{'hmmsim vit --fast':>19}{'seqem vitf 1t':>15}{'vitf 2t':>9}"
     )
     lines = [
         f"{args.n} random sequences of length {args.length}; million cells per second",
@@ -110,7 +118,8 @@ def main(argv=None):
         cells = hmm.M * dsq.size / 1e6
         rates = []
         msv_bits(prof, dsq[: 2 * args.length], bounds[:3])
-        for fn in (forward_bits, viterbi_bits, msv_bits):
+        viterbi_filter_bits(prof, dsq[: 2 * args.length], bounds[:3])
+        for fn in (forward_bits, viterbi_bits, msv_bits, viterbi_filter_bits):
             for nt in (1, 2):
                 numba.set_num_threads(nt)
                 rates.append(cells / best_of(lambda f=fn, p=prof, d=dsq, b=bounds: f(p, d, b)))
@@ -118,10 +127,12 @@ def main(argv=None):
         h_fast = hmmsim_rate(path, ["--fwd", "--fast"], args.n, args.length, hmm.M)
         h_vit = hmmsim_rate(path, ["--vit"], args.n, args.length, hmm.M)
         h_msv = hmmsim_rate(path, ["--msv", "--fast"], args.n, args.length, hmm.M)
+        h_vitf = hmmsim_rate(path, ["--vit", "--fast"], args.n, args.length, hmm.M)
         lines.append(
             f"{name:<10}{hmm.M:>5}{h_fwd:>12.1f}{h_fast:>12.1f}{h_vit:>12.1f}"
             f"{rates[0]:>14.1f}{rates[1]:>9.1f}{rates[2]:>14.1f}{rates[3]:>9.1f}"
             f"{h_msv:>19.1f}{rates[4]:>14.1f}{rates[5]:>9.1f}"
+            f"{h_vitf:>19.1f}{rates[6]:>15.1f}{rates[7]:>9.1f}"
         )
         print(lines[-1], flush=True)
     RESULTS.mkdir(parents=True, exist_ok=True)

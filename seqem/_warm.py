@@ -21,6 +21,7 @@ def _warm_profile() -> None:
     from .profile.calibrate import calibrate
     from .profile.domains import define_domains, define_domains_many, viterbi_trace
     from .profile.model import AMINO, ProfileHMM
+    from .profile.pipeline import Filters, prefilter
     from .profile.search import configure, forward_bits
     from .profile.train import train
 
@@ -41,6 +42,7 @@ def _warm_profile() -> None:
     bounds = np.array([0, 20, 60], dtype=np.int64)
     prof = configure(hmm)
     forward_bits(prof, codes, bounds)
+    prefilter(prof, codes, bounds, Filters(1.0, 1.0, 1.0))  # MSV, bias and Viterbi filters
     define_domains(prof, codes[:20], hmm.stats, Z=2)
     define_domains_many(prof, codes, bounds, hmm.stats, Z=2)
     viterbi_trace(prof, codes[:20])

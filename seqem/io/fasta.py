@@ -172,12 +172,13 @@ def split_fasta(data: bytes) -> tuple[list[str], np.ndarray, np.ndarray]:
     in_header = np.cumsum(edges[:-1], dtype=np.int8).view(bool)
     keep = ~(_WHITESPACE[buf] | in_header)
     keep[: heads[0]] = False
-    # residues before each header, from a running count of the kept bytes
-    running = np.cumsum(keep, dtype=np.int32 if buf.size < 2**31 else np.int64)
-    bounds = np.empty(heads.size + 1, dtype=np.int64)
-    bounds[0] = 0
-    bounds[1:-1] = running[heads[1:] - 1]
-    bounds[-1] = running[-1]
+    # a record's residues: its bytes less the few dropped ones (header,
+    # line ends), counted from the positions of the dropped bytes
+    dropped = np.flatnonzero(~keep)
+    edges_at = np.append(heads, buf.size)
+    lengths = np.diff(edges_at) - np.diff(np.searchsorted(dropped, edges_at))
+    bounds = np.zeros(heads.size + 1, dtype=np.int64)
+    np.cumsum(lengths, out=bounds[1:])
     return titles, buf[keep], bounds
 
 

@@ -323,6 +323,116 @@ def viterbi_scores(dsq, bounds, lmsc, lisc, ltr, lbm, lme, lde, lxt):  # pragma:
     return out
 
 
+@njit(**JIT)
+def _viterbi_filter_one(
+    dsq, s, e, ims, iis, itr, ibm, dds, lxt, P, Mp, Ip, Mc, Ic, Dc
+):  # pragma: no cover - jitted
+    """Fixed-point Viterbi score (nats) of one sequence, local multihit or unihit.
+
+    Tables as :func:`viterbi_filter_scores`.  Scores are kept net of one
+    flank loop per residue (as in :func:`_msv_one`).  Each row is a few
+    short loops that LLVM vectorises (one output array each): the match
+    row from ``P``, the best entry into each match state from the previous
+    row's match, insert and delete states; the insert row; ``P`` for the
+    next row.  The delete chain ``D_k = max_{j<k} (M_j + t_MD(j) + t_DD(j+1..k-1))``
+    is a running maximum of ``M_j + t_MD(j) - dds[j + 1]`` plus ``dds[k]``
+    (``dds`` the cumulative delete-to-delete scores), one operation per node
+    on the serial path.  Every local exit is free, so the best path never
+    ends in a delete.
+    """
+    W = ims.shape[1]
+    for k in range(W):
+        P[k] = MSV_NEG
+        Mp[k] = MSV_NEG
+        Ip[k] = MSV_NEG
+        Mc[k] = MSV_NEG
+        Ic[k] = MSV_NEG
+        Dc[k] = MSV_NEG
+    loop = lxt[N_LOOP]
+    lp = np.int32(np.round(loop * MSV_SCALE))
+    nm = np.int32(np.round(lxt[N_MOVE] * MSV_SCALE))
+    jm = np.int32(np.round(max(lxt[J_MOVE], MSV_FLOOR) * MSV_SCALE))
+    ej = np.int32(np.round(max(lxt[E_J], MSV_FLOOR) * MSV_SCALE))
+    ec = np.int32(np.round(lxt[E_C] * MSV_SCALE))
+    tmm = itr[MM]
+    tmi = itr[MI]
+    tmd = itr[MD]
+    tim = itr[IM]
+    tii = itr[II]
+    tdm = itr[DM]
+    xJ = np.int32(MSV_NEG)
+    xC = np.int32(MSV_NEG)
+    b = nm
+    floor = np.int32(MSV_NEG)
+    for i in range(s, e):
+        x = dsq[i]
+        ms = ims[x]
+        ins = iis[x]
+        xE = np.int32(MSV_NEG)
+        for k in range(1, W):
+            t = b + ibm[k]
+            m = P[k]
+            m = (m if m > t else t) + ms[k] - lp
+            m = m if m > floor else floor
+            Mc[k] = m
+            xE = m if m > xE else xE
+        for k in range(1, W):
+            v = Mp[k] + tmi[k]
+            t = Ip[k] + tii[k]
+            v = (v if v > t else t) + ins[k] - lp
+            Ic[k] = v if v > floor else floor
+        best = np.int32(MSV_NEG)
+        for k in range(1, W):
+            t = Mc[k - 1] + tmd[k - 1] - dds[k]
+            best = best if best > t else t
+            d = best + dds[k]
+            Dc[k] = d if d > floor else floor
+        for k in range(1, W):
+            m = Mc[k - 1] + tmm[k - 1]
+            t = Ic[k - 1] + tim[k - 1]
+            m = m if m > t else t
+            t = Dc[k - 1] + tdm[k - 1]
+            P[k] = m if m > t else t
+        t = xE + ej
+        xJ = xJ if xJ > t else t
+        t = xE + ec
+        xC = xC if xC > t else t
+        t = xJ + jm
+        b = nm if nm > t else t
+        Mp, Mc = Mc, Mp
+        Ip, Ic = Ic, Ip
+    if xC <= MSV_NEG // 2:
+        return NEG_INF
+    return xC / MSV_SCALE + (e - s) * loop + lxt[C_MOVE]
+
+
+@njit(**PJIT)
+def viterbi_filter_scores(dsq, bounds, ims, iis, itr, ibm, dds, lxt):  # pragma: no cover
+    """Fixed-point Viterbi log-odds (nats) of each sequence (local mode).
+
+    Parameters
+    ----------
+    ims, iis : int32 (n_codes, 1 + W), match and insert log-odds in units of
+        ``1 / MSV_SCALE`` nats, nodes 1..M then padding (``MSV_PAD``).
+    itr : int32 (7, 1 + W), log transitions in the same units (impossible
+        ones floored).
+    ibm : int32 (1 + W,), log local entry probabilities.
+    dds : int32 (1 + W,), ``dds[k]`` the sum of the delete-to-delete scores
+        of nodes 1..k-1 (0 for k <= 1).
+    lxt : float64 (n_seq, 8), log special transitions.
+    """
+    n_seq = len(bounds) - 1
+    W = ims.shape[1]
+    out = np.empty(n_seq)
+    for q in prange(n_seq):
+        buffers = np.empty((6, W), np.int32)
+        out[q] = _viterbi_filter_one(
+            dsq, bounds[q], bounds[q + 1], ims, iis, itr, ibm, dds, lxt[q],
+            buffers[0], buffers[1], buffers[2], buffers[3], buffers[4], buffers[5],
+        )  # fmt: skip
+    return out
+
+
 #: Units per nat of the MSV filter's fixed-point scores.  Integer scores
 #: let the row maximum vectorise (a floating-point maximum reduction does not
 #: without fast-math).

@@ -17,7 +17,8 @@ calibration (``STATS LOCAL`` lines):
    (low-complexity and biased regions) stop here.  This null is used only
    to filter: reported scores are never corrected by it.
 3. **Viterbi** (``F2``, default 0.001): the best gapped path, Gumbel P-value
-   with the model's Viterbi location, against the same filter null.
+   with the model's Viterbi location, against the same filter null
+   (fixed-point scores, :func:`seqem.profile.search.viterbi_filter_bits`).
 4. **Forward** (``F3``, default 1e-5): applied by the caller to the Forward
    score (also against the filter null), exponential-tail P-value.
 
@@ -36,7 +37,7 @@ import numpy as np
 from ..errors import ParameterError
 from ..io.sequences import take_sequences
 from . import _kernels as K
-from .search import LN2, SearchProfile, msv_bits, viterbi_bits
+from .search import LN2, SearchProfile, msv_bits, viterbi_filter_bits
 
 __all__ = [
     "Filters",
@@ -155,7 +156,7 @@ def prefilter(
             sub, sub_bounds = take_sequences(dsq, bounds, index)
     passed["bias"] = int(index.size)
     if index.size:
-        vit = viterbi_bits(profile, sub, sub_bounds)
+        vit = viterbi_filter_bits(profile, sub, sub_bounds)
         mu, lam = stats["viterbi"]
         keep = np.flatnonzero(_gumbel_survival(vit - bias, mu, lam) <= filters.F2)
         index, bias = index[keep], bias[keep]

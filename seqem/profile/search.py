@@ -35,6 +35,7 @@ __all__ = [
     "null_score",
     "forward_bits",
     "viterbi_bits",
+    "viterbi_filter_bits",
     "msv_bits",
 ]
 
@@ -238,18 +239,20 @@ def viterbi_bits(profile: SearchProfile, dsq: np.ndarray, bounds: np.ndarray) ->
     return (raw - null_score(lengths)) / LN2
 
 
-def msv_table(profile: SearchProfile) -> np.ndarray:
-    """Match log-odds as the MSV kernel takes them: int32 in units of
-    ``1 / MSV_SCALE`` nats, floored at ``MSV_FLOOR`` nats; column 0 unused,
-    nodes 1..M, then padding columns (``MSV_PAD``) up to a multiple of
-    ``MSV_WIDTH`` nodes."""
-    M = profile.M
+def _fixed_point(logs: np.ndarray, M: int) -> np.ndarray:
+    """Log values (last axis: nodes 0..M) as int32 in units of ``1 / MSV_SCALE``
+    nats, floored at ``MSV_FLOOR``, padded with ``MSV_PAD`` to ``1 +`` a
+    multiple of ``MSV_WIDTH`` nodes."""
     width = 1 + -(-M // K.MSV_WIDTH) * K.MSV_WIDTH
-    with np.errstate(divide="ignore"):
-        lmsc = np.log(profile.msc)
-    table = np.full((lmsc.shape[0], width), K.MSV_PAD, dtype=np.int32)
-    table[:, : M + 1] = np.rint(np.maximum(lmsc, K.MSV_FLOOR) * K.MSV_SCALE)
+    table = np.full((*logs.shape[:-1], width), K.MSV_PAD, dtype=np.int32)
+    table[..., : M + 1] = np.rint(np.maximum(logs, K.MSV_FLOOR) * K.MSV_SCALE)
     return table
+
+
+def msv_table(profile: SearchProfile) -> np.ndarray:
+    """Match log-odds as the MSV kernel takes them (:func:`_fixed_point`)."""
+    with np.errstate(divide="ignore"):
+        return _fixed_point(np.log(profile.msc), profile.M)
 
 
 def msv_bits(profile: SearchProfile, dsq: np.ndarray, bounds: np.ndarray) -> np.ndarray:
@@ -266,4 +269,33 @@ def msv_bits(profile: SearchProfile, dsq: np.ndarray, bounds: np.ndarray) -> np.
     M = profile.M
     tbm = float(np.log(2.0 / (M * (M + 1.0))))
     raw = K.msv_scores(dsq, bounds, msv_table(profile), tbm, lxt)
+    return (raw - null_score(lengths)) / LN2
+
+
+def viterbi_filter_bits(profile: SearchProfile, dsq: np.ndarray, bounds: np.ndarray) -> np.ndarray:
+    """Viterbi scores in bits, in fixed point (the search pipeline's second filter).
+
+    Equal to :func:`viterbi_bits` within the rounding of its integer scores:
+    at most ``0.5 / MSV_SCALE`` nats per emission and per transition of the
+    best path.  Local mode only.
+    """
+    if profile.mode != "local":
+        raise ParameterError("the Viterbi filter scores local alignments only")
+    dsq = _check_codes(profile, dsq)
+    bounds = np.ascontiguousarray(bounds, dtype=np.int64)
+    lengths = np.diff(bounds)
+    M = profile.M
+    with np.errstate(divide="ignore"):
+        lxt = np.log(profile.specials(lengths))
+        tables = [
+            _fixed_point(np.log(a), M) for a in (profile.msc, profile.isc, profile.tr, profile.bm)
+        ]
+    # cumulative delete-to-delete scores: dds[k] = sum of t_DD over nodes 1..k-1
+    tdd = tables[2][K.DD].astype(np.int64)
+    dds = np.zeros(tdd.size, dtype=np.int64)
+    dds[2 : M + 1] = np.cumsum(tdd[1:M])
+    dds[M + 1 :] = dds[M]
+    if dds.min() < -(2**28):  # long runs of near-impossible deletes: no room in int32
+        return viterbi_bits(profile, dsq, bounds)
+    raw = K.viterbi_filter_scores(dsq, bounds, *tables, dds.astype(np.int32), lxt)
     return (raw - null_score(lengths)) / LN2

@@ -22,7 +22,14 @@ from seqem.profile import _kernels as K
 from seqem.profile.calibrate import calibrate
 from seqem.profile.model import AMINO
 from seqem.profile.pipeline import Filters, bias_bits, model_composition, prefilter
-from seqem.profile.search import LN2, configure, msv_bits, null_score
+from seqem.profile.search import (
+    LN2,
+    configure,
+    msv_bits,
+    null_score,
+    viterbi_bits,
+    viterbi_filter_bits,
+)
 from tests.profile.test_kernels import random_hmm
 
 REPO = Path(__file__).resolve().parents[2]
@@ -86,6 +93,26 @@ def test_msv_many_sequences_match_one_by_one():
     together = msv_bits(prof, x, bounds)
     alone = [msv_bits(prof, x[a:b], np.array([0, b - a])) for a, b in itertools.pairwise(bounds)]
     assert np.array_equal(together, np.concatenate(alone))
+
+
+@pytest.mark.parametrize("multihit", [True, False])
+def test_viterbi_filter_equals_viterbi_within_rounding(multihit):
+    """The fixed-point Viterbi filter against the floating-point Viterbi (itself
+    checked against enumeration in test_kernels.py): within 0.5/MSV_SCALE nats
+    per emission and transition of the best path (at most 3 per residue plus
+    the entry, exit and flank moves)."""
+    rng = np.random.default_rng(5 if multihit else 6)
+    for M in (1, 7, 40, 70):
+        prof = configure(random_hmm(rng, M, alphabet=AMINO), multihit=multihit)
+        lengths = rng.integers(1, 150, size=30)
+        bounds = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+        x = rng.integers(0, 20, size=bounds[-1]).astype(np.uint8)
+        exact = viterbi_bits(prof, x, bounds)
+        fixed = viterbi_filter_bits(prof, x, bounds)
+        bound = (3 * lengths + 6) * 0.5 / K.MSV_SCALE / LN2
+        assert np.all(np.abs(fixed - exact) <= bound), np.max(np.abs(fixed - exact) / bound)
+    with pytest.raises(ParameterError, match="local"):
+        viterbi_filter_bits(configure(random_hmm(rng, 3), mode="glocal"), x[:5], np.array([0, 5]))
 
 
 def bias_by_enumeration(odds, stay, x):
