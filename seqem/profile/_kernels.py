@@ -424,11 +424,13 @@ def viterbi_filter_scores(dsq, bounds, ims, iis, itr, ibm, dds, lxt):  # pragma:
     n_seq = len(bounds) - 1
     W = ims.shape[1]
     out = np.empty(n_seq)
+    stride = (W + 15) // 16 * 16  # rows start on 64-byte boundaries
     for q in prange(n_seq):
-        buffers = np.empty((6, W), np.int32)
+        buffers = np.empty((6, stride), np.int32)
         out[q] = _viterbi_filter_one(
             dsq, bounds[q], bounds[q + 1], ims, iis, itr, ibm, dds, lxt[q],
-            buffers[0], buffers[1], buffers[2], buffers[3], buffers[4], buffers[5],
+            buffers[0, :W], buffers[1, :W], buffers[2, :W], buffers[3, :W], buffers[4, :W],
+            buffers[5, :W],
         )  # fmt: skip
     return out
 
