@@ -410,6 +410,17 @@ def _add_search(verbs: Any) -> None:
         metavar="BITS",
         help="report sequences with a score >= BITS instead (overrides -E)",
     )
+    cut = p.add_mutually_exclusive_group()
+    for tag, what in (("ga", "gathering"), ("tc", "trusted"), ("nc", "noise")):
+        cut.add_argument(
+            f"--cut_{tag}",
+            dest="cutoff",
+            action="store_const",
+            const=tag.upper(),
+            help=f"thresholds from each model's {tag.upper()} line ({what} cutoffs, as in "
+            "Pfam): sequences scoring >= the first value, and of them the domains scoring "
+            ">= the second (overrides -E and -T)",
+        )
     p.add_argument(
         "-Z",
         dest="Z",
@@ -554,6 +565,7 @@ def search_models(
     null2: bool = False,
     filters: Filters | None = None,
     report: list[dict[str, int]] | None = None,
+    cutoff: str | None = None,
 ) -> tuple[list[Hit], int]:
     """Score every database sequence with every model; return the reported hits and n_seq.
 
@@ -563,6 +575,11 @@ def search_models(
     be reported; ``None`` scores every sequence (``--max``).  ``report``,
     when given, receives one dict per model with the number of sequences
     past each stage.
+
+    ``cutoff`` (``"GA"``, ``"TC"`` or ``"NC"``) takes the thresholds from
+    each model's line of that name (Pfam's curated cutoffs): a sequence is
+    reported when its score reaches the first value, and of its domains
+    those that reach the second (the first when there is one value).
 
     With ``domains``, the domains of each reported hit are defined too
     (``Hit.domains``): one Forward pass per target gives its score and, for
@@ -589,7 +606,20 @@ def search_models(
     databases: dict[str, DigitalSequences] = {}
     hits: list[Hit] = []
     n_seq = 0
-    for hmm in models:
+    cut_bits: list[tuple[float, float] | None] = [None] * len(models)
+    if cutoff is not None:
+        for m, hmm in enumerate(models):
+            values = hmm.meta.get(cutoff)
+            if not values:
+                raise SeqemError(
+                    f"model '{hmm.name}' has no {cutoff} line: --cut_{cutoff.lower()} needs "
+                    "the cutoffs in every model"
+                )
+            cut_bits[m] = (float(values[0]), float(values[1 if len(values) > 1 else 0]))
+    for m, hmm in enumerate(models):
+        cut = cut_bits[m]
+        if cut is not None:
+            bits = cut[0]
         key = "nucleic" if _nucleic(hmm.alphabet.name) else hmm.alphabet.name
         if key not in databases:
             databases[key] = read_database(database, hmm)
@@ -643,6 +673,8 @@ def search_models(
             found = _reported_domains(
                 profile, target, hmm.stats, index, envelopes, decoded, Z=z, threads=threads
             )
+        if cut is not None:
+            found = [None if d is None else [x for x in d if x.bitscore >= cut[1]] for d in found]
         lengths = target.lengths
         for i in index:
             hits.append(
@@ -836,6 +868,7 @@ def _cmd_search(args: argparse.Namespace, ctx: RunContext) -> int:
         bits=args.bits,
         Z=args.Z,
         max_hits=args.max_hits,
+        cutoff=args.cutoff,
         threads=args.threads,
         domains=bool(args.tblout or args.domtblout),
         null2=args.null2,
@@ -858,6 +891,8 @@ def _cmd_search(args: argparse.Namespace, ctx: RunContext) -> int:
         )  # fmt: skip
         ctx.info(f"{hmm.name}: of {passed['total']} sequences passed {stages}")
     threshold = f"score >= {args.bits:g} bits" if args.bits is not None else f"E <= {args.evalue:g}"
+    if args.cutoff is not None:
+        threshold = f"the models' {args.cutoff} cutoffs"
     ctx.info(
         f"seqem profile search: {len(models)} model(s) x {n_seq} sequence(s) -> "
         f"{len(hits)} hit(s) at {threshold}"

@@ -1,5 +1,6 @@
 """``seqem profile build / search / emit`` on the example family, HMMER's data and bad input."""
 
+import shutil
 import subprocess
 
 import pytest
@@ -515,3 +516,42 @@ def test_reporting_floor_from_thresholds():
     assert _min_bits(1e9, None, Z, tau, lam) == -math.inf
     assert _min_bits(0.0, None, Z, tau, lam) == math.inf
     assert _min_bits(10.0, 25.0, Z, tau, lam) == 25.0
+
+
+@pytest.mark.skipif(not SHARED.exists(), reason="the shared profile reference data is absent")
+@pytest.mark.skipif(shutil.which("hmmsearch") is None, reason="HMMER's hmmsearch not installed")
+@pytest.mark.parametrize("model", ["bench/fullmodels/fn3.hmm", "tutorial/models/Pkinase.hmm"])
+def test_cut_ga_matches_hmmsearch(run, tmp_path, model):
+    """Pfam's gathering cutoffs (GA lines) on the benchmark database: the
+    same sequences and the same number of domains as hmmsearch --cut_ga
+    (seqem with --null2, HMMER's default scoring)."""
+    path, db = SHARED / model, SHARED / "bench" / "db.fa"
+    subprocess.run(
+        ["hmmsearch", "--cut_ga", "--cpu", "0", "--tblout", str(tmp_path / "h.tbl"),
+         "--domtblout", str(tmp_path / "h.dtbl"), "-o", str(tmp_path / "h.out"), str(path),
+         str(db)],
+        check=True,
+    )  # fmt: skip
+    result = run("profile", "search", "--cut_ga", "--null2", path, db,
+                 "--tblout", tmp_path / "s.tbl", "--domtblout", tmp_path / "s.dtbl",
+                 "-o", tmp_path / "s.tsv")  # fmt: skip
+    assert result.code == 0, result.err
+    assert "GA cutoffs" in result.err
+
+    def rows(name):
+        return [line.split() for line in open(tmp_path / name) if not line.startswith("#")]
+
+    theirs, ours = rows("h.tbl"), rows("s.tbl")
+    assert len(theirs) > 20 and {r[0] for r in ours} == {r[0] for r in theirs}
+    assert len(rows("s.dtbl")) == len(rows("h.dtbl"))
+    (hmm,) = read_hmmer(path)
+    assert all(float(r[13]) >= hmm.meta["GA"][1] for r in rows("s.dtbl"))
+
+
+def test_cut_ga_needs_the_lines(run, tmp_path):
+    db, model = DATA / "example_db.fa", DATA / "example_family.hmm"
+    result = run("profile", "search", "--cut_ga", model, db, "-o", tmp_path / "x.tsv")
+    assert result.code == 1 and "has no GA line" in result.err
+    assert len(result.err.strip().splitlines()) == 1 and not (tmp_path / "x.tsv").exists()
+    both = run("profile", "search", "--cut_ga", "--cut_tc", model, db)
+    assert both.code == 2 and "not allowed with" in both.err
