@@ -442,27 +442,18 @@ def _add_search(verbs: Any) -> None:
         help="turn off the MSV, bias, Viterbi and Forward filters: score every sequence "
         "by Forward (as hmmsearch --max; slower, most sensitive)",
     )
-    p.add_argument(
-        "--F1",
-        type=positive_probability,
-        default=0.02,
-        metavar="P",
-        help="MSV filter threshold: P-value per sequence (default: %(default)g)",
-    )
-    p.add_argument(
-        "--F2",
-        type=positive_probability,
-        default=1e-3,
-        metavar="P",
-        help="Viterbi filter threshold (default: %(default)g)",
-    )
-    p.add_argument(
-        "--F3",
-        type=positive_probability,
-        default=1e-5,
-        metavar="P",
-        help="Forward filter threshold (default: %(default)g)",
-    )
+    for name, default, what in (
+        ("F1", 0.02, "MSV filter threshold: P-value per sequence"),
+        ("F2", 1e-3, "Viterbi filter threshold"),
+        ("F3", 1e-5, "Forward filter threshold"),
+    ):
+        p.add_argument(
+            f"--{name}",
+            type=positive_probability,
+            default=default,
+            metavar="P",
+            help=f"{what} (default: %(default)g)",
+        )
     p.add_argument(
         "--nobias",
         action="store_true",

@@ -324,6 +324,43 @@ def viterbi_scores(dsq, bounds, lmsc, lisc, ltr, lbm, lme, lde, lxt):  # pragma:
 
 
 @njit(**JIT)
+def _fixed_specials(lxt, entry):  # pragma: no cover - jitted
+    """Fixed-point special transitions of one target, net of one flank loop.
+
+    Returns ``(loop, lp, nm, jm, ej, ec)``: the flank loop (nats, float) and,
+    in units of ``1 / MSV_SCALE`` nats, the loop, N -> B and J -> B (each
+    plus ``entry``, a log entry probability the kernel adds to every B move),
+    E -> J and E -> C; impossible moves are floored at ``MSV_FLOOR``.
+    """
+    loop = lxt[N_LOOP]
+    lp = np.int32(np.round(loop * MSV_SCALE))
+    nm = np.int32(np.round(max(lxt[N_MOVE] + entry, MSV_FLOOR) * MSV_SCALE))
+    jm = np.int32(np.round(max(lxt[J_MOVE] + entry, MSV_FLOOR) * MSV_SCALE))
+    ej = np.int32(np.round(max(lxt[E_J], MSV_FLOOR) * MSV_SCALE))
+    ec = np.int32(np.round(max(lxt[E_C], MSV_FLOOR) * MSV_SCALE))
+    return loop, lp, nm, jm, ej, ec
+
+
+@njit(**JIT)
+def _fixed_flanks(xE, xJ, xC, nm, jm, ej, ec):  # pragma: no cover - jitted
+    """One row's J and C states and the next row's B (fixed point): ``(xJ, xC, b)``."""
+    t = xE + ej
+    xJ = xJ if xJ > t else t
+    t = xE + ec
+    xC = xC if xC > t else t
+    t = xJ + jm
+    return np.int32(xJ), np.int32(xC), np.int32(nm if nm > t else t)
+
+
+@njit(**JIT)
+def _fixed_total(xC, length, loop, lxt):  # pragma: no cover - jitted
+    """The score (nats) from the last row's C state: the loops come back exactly."""
+    if xC <= MSV_NEG // 2:
+        return NEG_INF  # no hit at all (an empty sequence)
+    return xC / MSV_SCALE + length * loop + lxt[C_MOVE]
+
+
+@njit(**JIT)
 def _viterbi_filter_one(
     dsq, s, e, ims, iis, itr, ibm, dds, lxt, P, Mp, Ip, Mc, Ic, Dc
 ):  # pragma: no cover - jitted
@@ -348,12 +385,7 @@ def _viterbi_filter_one(
         Mc[k] = MSV_NEG
         Ic[k] = MSV_NEG
         Dc[k] = MSV_NEG
-    loop = lxt[N_LOOP]
-    lp = np.int32(np.round(loop * MSV_SCALE))
-    nm = np.int32(np.round(lxt[N_MOVE] * MSV_SCALE))
-    jm = np.int32(np.round(max(lxt[J_MOVE], MSV_FLOOR) * MSV_SCALE))
-    ej = np.int32(np.round(max(lxt[E_J], MSV_FLOOR) * MSV_SCALE))
-    ec = np.int32(np.round(lxt[E_C] * MSV_SCALE))
+    loop, lp, nm, jm, ej, ec = _fixed_specials(lxt, 0.0)
     tmm = itr[MM]
     tmi = itr[MI]
     tmd = itr[MD]
@@ -370,40 +402,33 @@ def _viterbi_filter_one(
         ins = iis[x]
         xE = np.int32(MSV_NEG)
         for k in range(1, W):
-            t = b + ibm[k]
+            t = np.int32(b + ibm[k])
             m = P[k]
-            m = (m if m > t else t) + ms[k] - lp
+            m = np.int32((m if m > t else t) + ms[k] - lp)
             m = m if m > floor else floor
             Mc[k] = m
             xE = m if m > xE else xE
         for k in range(1, W):
-            v = Mp[k] + tmi[k]
-            t = Ip[k] + tii[k]
-            v = (v if v > t else t) + ins[k] - lp
+            v = np.int32(Mp[k] + tmi[k])
+            t = np.int32(Ip[k] + tii[k])
+            v = np.int32((v if v > t else t) + ins[k] - lp)
             Ic[k] = v if v > floor else floor
         best = np.int32(MSV_NEG)
         for k in range(1, W):
-            t = Mc[k - 1] + tmd[k - 1] - dds[k]
+            t = np.int32(Mc[k - 1] + tmd[k - 1] - dds[k])
             best = best if best > t else t
-            d = best + dds[k]
+            d = np.int32(best + dds[k])
             Dc[k] = d if d > floor else floor
         for k in range(1, W):
-            m = Mc[k - 1] + tmm[k - 1]
-            t = Ic[k - 1] + tim[k - 1]
+            m = np.int32(Mc[k - 1] + tmm[k - 1])
+            t = np.int32(Ic[k - 1] + tim[k - 1])
             m = m if m > t else t
-            t = Dc[k - 1] + tdm[k - 1]
+            t = np.int32(Dc[k - 1] + tdm[k - 1])
             P[k] = m if m > t else t
-        t = xE + ej
-        xJ = xJ if xJ > t else t
-        t = xE + ec
-        xC = xC if xC > t else t
-        t = xJ + jm
-        b = nm if nm > t else t
+        xJ, xC, b = _fixed_flanks(xE, xJ, xC, nm, jm, ej, ec)
         Mp, Mc = Mc, Mp
         Ip, Ic = Ic, Ip
-    if xC <= MSV_NEG // 2:
-        return NEG_INF
-    return xC / MSV_SCALE + (e - s) * loop + lxt[C_MOVE]
+    return _fixed_total(xC, e - s, loop, lxt)
 
 
 @njit(**PJIT)
@@ -468,12 +493,7 @@ def _msv_one(dsq, s, e, ims, tbm, lxt, A, B):  # pragma: no cover - jitted
     for k in range(W):
         A[k] = MSV_NEG
         B[k] = MSV_NEG
-    loop = lxt[N_LOOP]
-    lp = np.int32(np.round(loop * MSV_SCALE))
-    nm = np.int32(np.round((lxt[N_MOVE] + tbm) * MSV_SCALE))
-    jm = np.int32(np.round((lxt[J_MOVE] + tbm) * MSV_SCALE))
-    ej = np.int32(np.round(lxt[E_J] * MSV_SCALE))
-    ec = np.int32(np.round(lxt[E_C] * MSV_SCALE))
+    loop, lp, nm, jm, ej, ec = _fixed_specials(lxt, tbm)
     xJ = np.int32(MSV_NEG)
     xC = np.int32(MSV_NEG)
     b = nm
@@ -484,19 +504,12 @@ def _msv_one(dsq, s, e, ims, tbm, lxt, A, B):  # pragma: no cover - jitted
         for k in range(1, W):
             v = prev[k - 1]
             v = v if v > b else b
-            v = v + ms[k] - lp
+            v = np.int32(v + ms[k] - lp)  # int32 lanes: twice as many per vector
             cur[k] = v
             xE = v if v > xE else xE
-        t = xE + ej
-        xJ = xJ if xJ > t else t
-        t = xE + ec
-        xC = xC if xC > t else t
-        t = xJ + jm
-        b = nm if nm > t else t
+        xJ, xC, b = _fixed_flanks(xE, xJ, xC, nm, jm, ej, ec)
         prev, cur = cur, prev
-    if xC <= MSV_NEG // 2:
-        return NEG_INF  # no segment (an empty sequence)
-    return xC / MSV_SCALE + (e - s) * loop + lxt[C_MOVE]
+    return _fixed_total(xC, e - s, loop, lxt)
 
 
 @njit(**PJIT)
