@@ -42,7 +42,8 @@ needs_data = pytest.mark.skipif(
 def msv_by_enumeration(profile, x):
     """Best parse into ungapped segments (log, nats), every parse enumerated."""
     M, L = profile.M, len(x)
-    lxt = np.log(profile.specials(np.array([L]))[0])
+    with np.errstate(divide="ignore"):
+        lxt = np.log(profile.specials(np.array([L]))[0])
     with np.errstate(divide="ignore"):
         lms = np.log(profile.msc)
     tbm = np.log(2.0 / (M * (M + 1.0)))
@@ -51,6 +52,8 @@ def msv_by_enumeration(profile, x):
     def segments(i, parts):
         # parts: (start residue, length, first node) so far; residues from i on are free
         nonlocal best
+        if len(parts) > 1 and not profile.multihit:
+            return  # one hit only
         if parts:
             first = parts[0][0]
             score = first * lxt[K.N_LOOP] + lxt[K.N_MOVE]
@@ -71,10 +74,11 @@ def msv_by_enumeration(profile, x):
     return best
 
 
+@pytest.mark.parametrize("multihit", [True, False])
 @pytest.mark.parametrize("M,L,seed", [(1, 3, 0), (2, 4, 1), (3, 5, 2), (4, 4, 3)])
-def test_msv_against_enumeration(M, L, seed):
+def test_msv_against_enumeration(M, L, seed, multihit):
     rng = np.random.default_rng(seed)
-    prof = configure(random_hmm(rng, M))
+    prof = configure(random_hmm(rng, M), multihit=multihit)
     for _ in range(3):
         x = rng.integers(0, 4, size=L).astype(np.uint8)
         bounds = np.array([0, L], dtype=np.int64)
