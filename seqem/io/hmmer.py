@@ -376,7 +376,7 @@ def _records(lines: _Lines) -> Iterator[ProfileHMM]:
         yield _read_record(lines, first)
 
 
-def read_hmmer(path: str | os.PathLike[str]) -> list[ProfileHMM]:
+def read_hmmer(path: str | os.PathLike[str], *, pressed: bool = True) -> list[ProfileHMM]:
     """Read every model of a HMMER3 profile HMM file.
 
     Parameters
@@ -384,6 +384,10 @@ def read_hmmer(path: str | os.PathLike[str]) -> list[ProfileHMM]:
     path : str or os.PathLike
         A HMMER3 ``.hmm`` file, plain or gzip-compressed (detected from its
         content), or ``"-"`` for standard input.
+    pressed : bool
+        Read the models from the file's pressed form (``path + ".npz"``,
+        :func:`seqem.io.pressed.press`) when there is a current one
+        (default); False always parses the text.
 
     Returns
     -------
@@ -401,6 +405,12 @@ def read_hmmer(path: str | os.PathLike[str]) -> list[ProfileHMM]:
     OSError
         The file cannot be opened.
     """
+    if pressed:
+        from .pressed import read_pressed
+
+        fast = read_pressed(path)
+        if fast is not None:
+            return fast
     source = InputSource(path)
     with source.gzip_errors(), source.open_text() as handle:
         models = list(_records(_Lines(handle, source.name)))

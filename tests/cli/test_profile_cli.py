@@ -1,5 +1,6 @@
 """``seqem profile build / search / emit`` on the example family, HMMER's data and bad input."""
 
+import os
 import shutil
 import subprocess
 
@@ -555,3 +556,17 @@ def test_cut_ga_needs_the_lines(run, tmp_path):
     assert len(result.err.strip().splitlines()) == 1 and not (tmp_path / "x.tsv").exists()
     both = run("profile", "search", "--cut_ga", "--cut_tc", model, db)
     assert both.code == 2 and "not allowed with" in both.err
+
+
+def test_cli_press_then_search(run, tmp_path):
+    from seqem.io.pressed import pressed_path, read_pressed
+
+    model = tmp_path / "family.hmm"
+    shutil.copy(DATA / "example_family.hmm", model)
+    db = DATA / "example_db.fa"
+    before = run("profile", "search", model, db, "-E", "0.01").out
+    result = run("profile", "press", model)
+    assert result.code == 0, result.err
+    assert "1 model(s)" in result.err and os.path.exists(pressed_path(model))
+    assert read_pressed(model) is not None
+    assert run("profile", "search", model, db, "-E", "0.01").out == before
