@@ -545,6 +545,10 @@ def _min_bits(evalue: float, bits: float | None, Z: float, tau: float, lam: floa
     return tau - math.log(evalue / Z) / lam
 
 
+#: Cells (residues x nodes) below which a model's search runs on one thread.
+_THREADED_CELLS = 1_000_000
+
+
 def search_models(
     models: list[ProfileHMM],
     database: str,
@@ -624,7 +628,10 @@ def search_models(
         z = n_seq if Z is None else Z
         profile = configure(hmm, mode="local", multihit=True)
         target = seqs
-        with numba_threads(threads):
+        # a small search (one query against a model library) is faster on one
+        # thread than it is to wake the others for each model
+        n_threads = threads if seqs.n_residues * hmm.M >= _THREADED_CELLS else 1
+        with numba_threads(n_threads):
             if filters is not None:
                 outcome = prefilter(profile, seqs.codes, seqs.bounds, filters)
                 target = seqs.subset(outcome.index)
@@ -656,7 +663,7 @@ def search_models(
         bias = np.zeros(target.n_sequences)
         if null2:
             found = _reported_domains(
-                profile, target, hmm.stats, index, envelopes, decoded, Z=z, threads=threads,
+                profile, target, hmm.stats, index, envelopes, decoded, Z=z, threads=n_threads,
                 null2=True,
             )  # fmt: skip
             found, index, scores, evalues, bias = _null2_correct(
@@ -664,7 +671,7 @@ def search_models(
             )
         elif domains:
             found = _reported_domains(
-                profile, target, hmm.stats, index, envelopes, decoded, Z=z, threads=threads
+                profile, target, hmm.stats, index, envelopes, decoded, Z=z, threads=n_threads
             )
         if cut is not None:
             found = [None if d is None else [x for x in d if x.bitscore >= cut[1]] for d in found]

@@ -112,16 +112,16 @@ def _odds(hmm: ProfileHMM, emissions: np.ndarray) -> np.ndarray:
     mean of its residues' log-odds (HMMER's expected-score rule)."""
     alphabet = hmm.alphabet
     bg = np.asarray(alphabet.background)
-    codes, members = alphabet.degenerate_matrix()
+    _, members = alphabet.degenerate_matrix()
+    weights = members * bg
+    weights = weights / weights.sum(axis=1, keepdims=True)  # (codes, K)
     with np.errstate(divide="ignore"):
         logodds = np.log(emissions) - np.log(bg)  # (M + 1, K)
-    out = np.empty((len(codes), emissions.shape[0]))
-    for c in range(len(codes)):
-        w = members[c] * bg
-        sel = w > 0
-        weights = w[sel] / w[sel].sum()
-        # a residue the state cannot emit makes the mean -inf (odds 0)
-        out[c] = np.exp((logodds[:, sel] * weights).sum(axis=1))
+    # a residue the state cannot emit makes the mean -inf (odds 0): stand-in
+    # -1e300 keeps the product finite where its weight is 0
+    finite = np.where(np.isfinite(logodds), logodds, -1e300)
+    with np.errstate(under="ignore"):
+        out = np.exp(weights @ finite.T)
     out[:, 0] = 0.0
     return np.ascontiguousarray(out)
 
