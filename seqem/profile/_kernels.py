@@ -504,10 +504,15 @@ def _msv_one(dsq, s, e, ims, tbm, lxt, A, B):  # pragma: no cover - jitted
         for k in range(1, W):
             v = prev[k - 1]
             v = v if v > b else b
-            v = np.int32(v + ms[k] - lp)  # int32 lanes: twice as many per vector
+            v = v + ms[k] - lp
             cur[k] = v
             xE = v if v > xE else xE
-        xJ, xC, b = _fixed_flanks(xE, xJ, xC, nm, jm, ej, ec)
+        t = np.int32(xE + ej)
+        xJ = xJ if xJ > t else t
+        t = np.int32(xE + ec)
+        xC = xC if xC > t else t
+        t = np.int32(xJ + jm)
+        b = nm if nm > t else t
         prev, cur = cur, prev
     return _fixed_total(xC, e - s, loop, lxt)
 
