@@ -373,9 +373,10 @@ def _viterbi_filter_one(
     row's match, insert and delete states; the insert row; ``P`` for the
     next row.  The delete chain ``D_k = max_{j<k} (M_j + t_MD(j) + t_DD(j+1..k-1))``
     is a running maximum of ``M_j + t_MD(j) - dds[j + 1]`` plus ``dds[k]``
-    (``dds`` the cumulative delete-to-delete scores), one operation per node
-    on the serial path.  Every local exit is free, so the best path never
-    ends in a delete.
+    (``dds`` the cumulative delete-to-delete scores), taken four nodes at a
+    time so that the serial path is one step per four nodes (node by node it
+    was two thirds of the time as the code loads from the cache).  Every
+    local exit is free, so the best path never ends in a delete.
     """
     W = ims.shape[1]
     for k in range(W):
@@ -414,11 +415,32 @@ def _viterbi_filter_one(
             v = np.int32((v if v > t else t) + ins[k] - lp)
             Ic[k] = v if v > floor else floor
         best = np.int32(MSV_NEG)
-        for k in range(1, W):
-            t = np.int32(Mc[k - 1] + tmd[k - 1] - dds[k])
-            best = best if best > t else t
-            d = np.int32(best + dds[k])
+        k = 1
+        while k < W:
+            # four nodes at a time: their running maximum in registers, so the
+            # serial carry is one step per four nodes (W - 1 is a multiple of 4)
+            a0 = np.int32(Mc[k - 1] + tmd[k - 1] - dds[k])
+            a1 = np.int32(Mc[k] + tmd[k] - dds[k + 1])
+            a2 = np.int32(Mc[k + 1] + tmd[k + 1] - dds[k + 2])
+            a3 = np.int32(Mc[k + 2] + tmd[k + 2] - dds[k + 3])
+            a1 = max(a0, a1)
+            a3 = max(a2, a3)
+            a2 = max(a1, a2)
+            a3 = max(a1, a3)
+            a0 = max(best, a0)
+            a1 = max(best, a1)
+            a2 = max(best, a2)
+            a3 = max(best, a3)
+            best = a3
+            d = np.int32(a0 + dds[k])
             Dc[k] = d if d > floor else floor
+            d = np.int32(a1 + dds[k + 1])
+            Dc[k + 1] = d if d > floor else floor
+            d = np.int32(a2 + dds[k + 2])
+            Dc[k + 2] = d if d > floor else floor
+            d = np.int32(a3 + dds[k + 3])
+            Dc[k + 3] = d if d > floor else floor
+            k += 4
         for k in range(1, W):
             m = np.int32(Mc[k - 1] + tmm[k - 1])
             t = np.int32(Ic[k - 1] + tim[k - 1])
