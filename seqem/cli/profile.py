@@ -424,6 +424,23 @@ def _add_search(verbs: Any) -> None:
             ">= the second (overrides -E and -T)",
         )
     p.add_argument(
+        "--domE",
+        dest="dom_evalue",
+        type=nonnegative_float,
+        default=10.0,
+        metavar="X",
+        help="report domains of reported sequences with a conditional E-value <= X in "
+        "--domtblout (default: %(default)g)",
+    )
+    p.add_argument(
+        "--domT",
+        dest="dom_bits",
+        type=float,
+        default=None,
+        metavar="BITS",
+        help="report domains scoring >= BITS instead (overrides --domE)",
+    )
+    p.add_argument(
         "-Z",
         dest="Z",
         type=positive_int,
@@ -575,8 +592,8 @@ def search_models(
 
     ``cutoff`` (``"GA"``, ``"TC"`` or ``"NC"``) takes the thresholds from
     each model's line of that name (Pfam's curated cutoffs): a sequence is
-    reported when its score reaches the first value, and of its domains
-    those that reach the second (the first when there is one value).
+    reported when its score reaches the first value (the second, the domain
+    threshold, applies when the tables are written: :func:`write_domain_tables`).
 
     With ``domains``, the domains of each reported hit are defined too
     (``Hit.domains``): one Forward pass per target gives its score and, for
@@ -673,8 +690,6 @@ def search_models(
             found = _reported_domains(
                 profile, target, hmm.stats, index, envelopes, decoded, Z=z, threads=n_threads
             )
-        if cut is not None:
-            found = [None if d is None else [x for x in d if x.bitscore >= cut[1]] for d in found]
         lengths = target.lengths
         for i in index:
             hits.append(
@@ -811,22 +826,46 @@ def hits_table(hits: list[Hit]) -> str:
 
 
 def write_domain_tables(
-    models: list[ProfileHMM], hits: list[Hit], *, tblout: str | None, domtblout: str | None
+    models: list[ProfileHMM],
+    hits: list[Hit],
+    *,
+    tblout: str | None,
+    domtblout: str | None,
+    dom_evalue: float = 10.0,
+    dom_bits: float | None = None,
+    cutoff: str | None = None,
 ) -> int:
     """Write HMMER's tables of hits whose domains were defined (``search_models(...,
-    domains=True)``); return the number of domains written."""
+    domains=True)``); return the number of domains reported.
+
+    A domain is reported (written to ``domtblout``, counted in ``rep``) when
+    its conditional E-value is at most ``dom_evalue``, or its score at least
+    ``dom_bits`` when that is given, or at least the second value of the
+    model's ``cutoff`` line (``"GA"``, ``"TC"``, ``"NC"``), as hmmsearch's
+    ``--domE``, ``--domT`` and ``--cut_ga`` do.
+    """
     from ..io.atomic import atomic_output
     from ..io.hmmer_tables import SequenceHit, write_domtblout, write_tblout
+
+    def rule(hmm: ProfileHMM) -> Any:
+        if cutoff is not None:
+            values = hmm.meta[cutoff]
+            floor = float(values[1 if len(values) > 1 else 0])
+            return lambda d: d.bitscore >= floor
+        if dom_bits is not None:
+            return lambda d: d.bitscore >= dom_bits
+        return lambda d: d.c_evalue <= dom_evalue
 
     tables = []
     n_domains = 0
     for hmm in models:
+        reported = rule(hmm)
         rows = []
         for h in hits:
             if h.query_name != hmm.name:
                 continue
             doms = h.domains or ()
-            n_domains += len(doms)
+            n_domains += sum(bool(reported(d)) for d in doms)
             rows.append(
                 SequenceHit(
                     name=h.target_name,
@@ -838,18 +877,20 @@ def write_domain_tables(
                     description=h.description or "",
                 )
             )
-        tables.append((hmm, rows))
+        tables.append((hmm, rows, reported))
     for path, writer in ((tblout, "tbl"), (domtblout, "domtbl")):
         if path is None:
             continue
         with atomic_output(path) as fh:
-            for hmm, rows in tables:
+            for hmm, rows, reported in tables:
                 if writer == "tbl":
                     write_tblout(fh, rows, query_name=hmm.name,
-                                 query_accession=hmm.accession or "")  # fmt: skip
+                                 query_accession=hmm.accession or "",
+                                 reported=reported)  # fmt: skip
                 else:
                     write_domtblout(fh, rows, query_name=hmm.name, query_length=hmm.M,
-                                    query_accession=hmm.accession or "")  # fmt: skip
+                                    query_accession=hmm.accession or "",
+                                    reported=reported)  # fmt: skip
     return n_domains
 
 
@@ -876,7 +917,10 @@ def _cmd_search(args: argparse.Namespace, ctx: RunContext) -> int:
         report=report,
     )
     if args.tblout or args.domtblout:
-        n_domains = write_domain_tables(models, hits, tblout=args.tblout, domtblout=args.domtblout)
+        n_domains = write_domain_tables(
+            models, hits, tblout=args.tblout, domtblout=args.domtblout,
+            dom_evalue=args.dom_evalue, dom_bits=args.dom_bits, cutoff=args.cutoff,
+        )  # fmt: skip
         ctx.outputs.extend(p for p in (args.tblout, args.domtblout) if p)
         ctx.results.update(n_domains=n_domains)
     write_text(args.output, hits_table(hits))

@@ -17,7 +17,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import IO, Any
 
 from ..errors import InputFormatError
@@ -61,6 +61,10 @@ TSV_COLUMNS = (
 #: on the conditional E-value, used for the ``rep`` and ``inc`` counts.
 DOM_REPORT_E = 10.0
 DOM_INCLUDE_E = 0.01
+
+
+def _default_reported(domain: Domain) -> bool:
+    return domain.c_evalue <= DOM_REPORT_E
 
 
 @dataclasses.dataclass(frozen=True)
@@ -153,6 +157,7 @@ def write_tblout(
     query_accession: str = "",
     query_file: str | None = None,
     target_file: str | None = None,
+    reported: Callable[[Domain], bool] | None = None,
 ) -> None:
     """Write the per-sequence table (HMMER's ``--tblout``).
 
@@ -167,9 +172,13 @@ def write_tblout(
         The query model's name and accession (``""``: none).
     query_file, target_file : str, optional
         Named in the footer comment lines.
+    reported : callable, optional
+        Which domains count as reported (the ``rep`` column); default
+        conditional E-value <= :data:`DOM_REPORT_E` (hmmsearch's ``--domE``).
     """
     rows = list(hits)
     tw, aw, qw, qaw = _widths(rows, query_name, query_accession)
+    is_reported = reported or _default_reported
 
     def write(fh: IO[str]) -> None:
         lead = tw + aw + qw + qaw + 4
@@ -194,7 +203,7 @@ def write_tblout(
         for h in rows:
             best = _best(h)
             n = len(h.domains)
-            rep = sum(d.c_evalue <= DOM_REPORT_E for d in h.domains)
+            rep = sum(is_reported(d) for d in h.domains)
             inc = sum(d.c_evalue <= DOM_INCLUDE_E for d in h.domains)
             fh.write(
                 f"{h.name:<{tw}} {_dash(h.accession):<{aw}} {query_name:<{qw}} "
@@ -220,23 +229,27 @@ def write_domtblout(
     query_accession: str = "",
     query_file: str | None = None,
     target_file: str | None = None,
+    reported: Callable[[Domain], bool] | None = None,
 ) -> None:
-    """Write the per-domain table (HMMER's ``--domtblout``), one line per domain.
+    """Write the per-domain table (HMMER's ``--domtblout``), one line per reported domain.
 
     Parameters
     ----------
     dest : str, os.PathLike or text file
     hits : iterable of SequenceHit
-        Every domain of each hit is written (filter them beforehand).
     query_name : str
     query_length : int
         Number of match states of the query model.
     query_accession : str
     query_file, target_file : str, optional
         Named in the footer comment lines.
+    reported : callable, optional
+        Which domains are written, as in :func:`write_tblout`.  The ``#``
+        and ``of`` columns count every domain of the target, as HMMER's do.
     """
     rows = list(hits)
     tw, aw, qw, qaw = _widths(rows, query_name, query_accession)
+    is_reported = reported or _default_reported
 
     def write(fh: IO[str]) -> None:
         lead = tw + aw + qw + qaw + 17
@@ -262,6 +275,8 @@ def write_domtblout(
         for h in rows:
             n = len(h.domains)
             for j, d in enumerate(h.domains, start=1):
+                if not is_reported(d):
+                    continue
                 fh.write(
                     f"{h.name:<{tw}} {_dash(h.accession):<{aw}} {h.length:5d} "
                     f"{query_name:<{qw}} {_dash(query_accession):<{qaw}} {query_length:5d} "

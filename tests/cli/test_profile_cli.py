@@ -570,3 +570,39 @@ def test_cli_press_then_search(run, tmp_path):
     assert "1 model(s)" in result.err and os.path.exists(pressed_path(model))
     assert read_pressed(model) is not None
     assert run("profile", "search", model, db, "-E", "0.01").out == before
+
+
+@pytest.mark.skipif(not SHARED.exists(), reason="the shared profile reference data is absent")
+@pytest.mark.skipif(shutil.which("hmmsearch") is None, reason="HMMER's hmmsearch not installed")
+def test_domain_reporting_thresholds_as_hmmsearch(run, tmp_path):
+    """--domE (default 10, on the conditional E-value) and --domT decide which
+    domains --domtblout lists, as in hmmsearch: with HMMER's fn3 model on the
+    benchmark database the domains listed per sequence equal hmmsearch's
+    (default pipeline) but for at most two sequences, where the domain
+    definitions differ (HMMER's stochastic traceback clustering)."""
+    from collections import Counter
+
+    model, db = TUTORIAL / "models" / "fn3.hmm", SHARED / "bench" / "db.fa"
+    subprocess.run(
+        ["hmmsearch", "--cpu", "0", "-Z", "4368", "--domtblout", str(tmp_path / "h.dtbl"),
+         "-o", str(tmp_path / "h.out"), str(model), str(db)],
+        check=True,
+    )  # fmt: skip
+
+    def rows(name):
+        return [line.split() for line in open(tmp_path / name) if not line.startswith("#")]
+
+    result = run("profile", "search", "--null2", model, db, "-Z", "4368",
+                 "--domtblout", tmp_path / "s.dtbl", "-o", tmp_path / "s.tsv")  # fmt: skip
+    assert result.code == 0, result.err
+    ours, theirs = Counter(r[0] for r in rows("s.dtbl")), Counter(r[0] for r in rows("h.dtbl"))
+    assert set(ours) == set(theirs)
+    assert sum(ours[k] != theirs[k] for k in ours) <= 2
+    assert all(float(r[11]) <= 10 for r in rows("s.dtbl"))
+    every = run("profile", "search", "--null2", model, db, "-Z", "4368", "--domE", "1e9",
+                "--domtblout", tmp_path / "all.dtbl", "-o", tmp_path / "s.tsv")  # fmt: skip
+    assert every.code == 0 and len(rows("all.dtbl")) > len(rows("s.dtbl"))
+    strong = run("profile", "search", "--null2", model, db, "-Z", "4368", "--domT", "20",
+                 "--domtblout", tmp_path / "t.dtbl", "-o", tmp_path / "s.tsv")  # fmt: skip
+    assert strong.code == 0 and rows("t.dtbl")
+    assert all(float(r[13]) >= 20 for r in rows("t.dtbl"))
