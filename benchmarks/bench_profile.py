@@ -23,8 +23,9 @@ the tutorial alignments; then ``seqem profile search --max MODEL db.fa -E 1e9
 options, on ``bench/db.fa`` with the models seqem built, on one thread
 (``--threads 1``, ``--cpu 0``) and two (``--threads 2``, ``--cpu 2``); then
 both programs' default pipelines (filters on, ``-E 10``) on ``db.fa`` and on
-a database of 16 copies of it (22 M residues, the copies renamed); and one
-query against 300 pressed models beside ``hmmscan``.  Results are also
+a database of 16 copies of it (22 M residues, the copies renamed); one
+query against 300 pressed models beside ``hmmscan``; and the in-process
+reading times of that library (text and pressed) and of the large database.  Results are also
 written to ``benchmarks/results/bench_profile_search.txt``.
 """
 
@@ -218,8 +219,28 @@ def whole_commands(data: Path) -> None:
         library = out / "library.hmm"
         say()
         say(many_models(data, library, seqem, out))
+        say()
+        say(reading(library, big))
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "bench_profile_search.txt").write_text("\n".join(lines) + "\n")
+
+
+def reading(library: Path, database: Path) -> str:
+    """In-process reading times, best of 3: the pressed library against its
+    text, and the FASTA database (after a first read, so the file is cached)."""
+    from seqem.io.hmmer import read_hmmer
+    from seqem.io.sequences import read_sequences
+    from seqem.profile.model import AMINO
+
+    read_sequences(database, AMINO)
+    t_fasta = best_of(lambda: read_sequences(database, AMINO))
+    t_text = best_of(lambda: read_hmmer(library, pressed=False))
+    t_pressed = best_of(lambda: read_hmmer(library))
+    return (
+        "reading, in-process, best of 3\n"
+        f"{'300 models, text':<28}{t_text:>8.3f}\n{'300 models, pressed':<28}{t_pressed:>8.3f}\n"
+        f"{database.name + ' (FASTA)':<28}{t_fasta:>8.3f}"
+    )
 
 
 def many_models(data: Path, library: Path, seqem: list[str], out: Path) -> str:

@@ -562,6 +562,18 @@ def _min_bits(evalue: float, bits: float | None, Z: float, tau: float, lam: floa
     return tau - math.log(evalue / Z) / lam
 
 
+def cutoffs(hmm: ProfileHMM, tag: str) -> tuple[float, float]:
+    """The sequence and domain thresholds (bits) of the model's ``tag`` line
+    (``"GA"``, ``"TC"`` or ``"NC"``; one value serves for both)."""
+    values = hmm.meta.get(tag)
+    if not values:
+        raise SeqemError(
+            f"model '{hmm.name}' has no {tag} line: --cut_{tag.lower()} needs the cutoffs in "
+            "every model"
+        )
+    return float(values[0]), float(values[1 if len(values) > 1 else 0])
+
+
 #: Cells (residues x nodes) below which a model's search runs on one thread.
 _THREADED_CELLS = 1_000_000
 
@@ -620,16 +632,7 @@ def search_models(
     databases: dict[str, DigitalSequences] = {}
     hits: list[Hit] = []
     n_seq = 0
-    cut_bits: list[tuple[float, float] | None] = [None] * len(models)
-    if cutoff is not None:
-        for m, hmm in enumerate(models):
-            values = hmm.meta.get(cutoff)
-            if not values:
-                raise SeqemError(
-                    f"model '{hmm.name}' has no {cutoff} line: --cut_{cutoff.lower()} needs "
-                    "the cutoffs in every model"
-                )
-            cut_bits[m] = (float(values[0]), float(values[1 if len(values) > 1 else 0]))
+    cut_bits = [None if cutoff is None else cutoffs(hmm, cutoff) for hmm in models]
     for m, hmm in enumerate(models):
         cut = cut_bits[m]
         if cut is not None:
@@ -849,8 +852,7 @@ def write_domain_tables(
 
     def rule(hmm: ProfileHMM) -> Any:
         if cutoff is not None:
-            values = hmm.meta[cutoff]
-            floor = float(values[1 if len(values) > 1 else 0])
+            floor = cutoffs(hmm, cutoff)[1]
             return lambda d: d.bitscore >= floor
         if dom_bits is not None:
             return lambda d: d.bitscore >= dom_bits

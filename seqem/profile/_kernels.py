@@ -529,12 +529,7 @@ def _msv_one(dsq, s, e, ims, tbm, lxt, A, B):  # pragma: no cover - jitted
             v = v + ms[k] - lp
             cur[k] = v
             xE = v if v > xE else xE
-        t = np.int32(xE + ej)
-        xJ = xJ if xJ > t else t
-        t = np.int32(xE + ec)
-        xC = xC if xC > t else t
-        t = np.int32(xJ + jm)
-        b = nm if nm > t else t
+        xJ, xC, b = _fixed_flanks(xE, xJ, xC, nm, jm, ej, ec)
         prev, cur = cur, prev
     return _fixed_total(xC, e - s, loop, lxt)
 
