@@ -243,3 +243,14 @@ def test_bam_reads(tmp_path):
     assert read_bam_reads(path, min_mapq=10).names == ("fwd", "rev", "unmapped")
     with pytest.raises(InputFormatError):
         read_bam_reads(write(tmp_path / "not.bam", b"not a bam file"))
+
+
+def test_byte_counts_across_pieces(monkeypatch):
+    """Counting a megabyte at a time equals one bincount, piece boundaries included."""
+    import seqem.io.sequences as sequences
+
+    rng = np.random.default_rng(3)
+    data = rng.integers(0, 256, size=10_007, dtype=np.uint8)
+    monkeypatch.setattr(sequences, "_COUNT_PIECE", 1000)
+    assert np.array_equal(sequences.byte_counts(data), np.bincount(data, minlength=256))
+    assert sequences.byte_counts(data[:0]).tolist() == [0] * 256
