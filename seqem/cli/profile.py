@@ -28,6 +28,8 @@ from ._common import (
 )
 
 if TYPE_CHECKING:  # pragma: no cover
+    from collections.abc import Iterator
+
     from ..io.sequences import DigitalSequences
     from ..profile.model import ProfileHMM
     from ..profile.pipeline import Filters
@@ -549,6 +551,33 @@ def read_database(path: str, hmm: ProfileHMM) -> DigitalSequences:
     )
 
 
+def database_pieces(
+    path: str, hmm: ProfileHMM, piece_residues: int | None = None
+) -> Iterator[DigitalSequences]:
+    """:func:`read_database` piece by piece (:func:`~seqem.io.sequences.iter_sequences`):
+    FASTA databases are read in pieces of whole records, so memory stays
+    bounded; BAM/CRAM reads come as one piece."""
+    from ..errors import AlphabetError
+    from ..io.sequences import iter_sequences
+
+    if path.lower().endswith((".bam", ".cram")):
+        yield read_database(path, hmm)
+        return
+    want = hmm.alphabet
+    for piece in iter_sequences(path, piece_residues=piece_residues):
+        if piece.alphabet.name != want.name:
+            if not (_nucleic(piece.alphabet.name) and _nucleic(want.name)):
+                raise AlphabetError(
+                    f"alphabet mismatch: model '{hmm.name}' is {want.name} but the sequences "
+                    f"look like {piece.alphabet.name}; search protein with protein models and "
+                    "DNA/RNA with nucleotide models",
+                    path=None if path == "-" else path,
+                )
+            # T and U have the same code, as do the IUPAC codes: only the name differs
+            piece = dataclasses.replace(piece, alphabet=want)
+        yield piece
+
+
 def _min_bits(evalue: float, bits: float | None, Z: float, tau: float, lam: float) -> float:
     """Lowest score a sequence can have and still be reported (-inf: any)."""
     import math
@@ -578,6 +607,30 @@ def cutoffs(hmm: ProfileHMM, tag: str) -> tuple[float, float]:
 _THREADED_CELLS = 1_000_000
 
 
+@dataclasses.dataclass
+class _Candidates:
+    """What one model's search keeps of the sequences that may be reported.
+
+    Pieces of the database are searched one after another; a sequence is
+    kept when it passes the threshold with the number of sequences read so
+    far (a lower bar than the final one, which needs them all), and the
+    final E-values and the threshold are applied by :func:`_reported_hits`.
+    """
+
+    hmm: ProfileHMM
+    profile: Any
+    tau: float
+    lam: float
+    bits: float | None
+    names: list[str] = dataclasses.field(default_factory=list)
+    descriptions: list[str] = dataclasses.field(default_factory=list)
+    lengths: list[int] = dataclasses.field(default_factory=list)
+    scores: list[float] = dataclasses.field(default_factory=list)
+    bias: list[float] = dataclasses.field(default_factory=list)
+    domains: list[Any] = dataclasses.field(default_factory=list)
+    passed: dict[str, int] = dataclasses.field(default_factory=dict)
+
+
 def search_models(
     models: list[ProfileHMM],
     database: str,
@@ -592,8 +645,15 @@ def search_models(
     filters: Filters | None = None,
     report: list[dict[str, int]] | None = None,
     cutoff: str | None = None,
+    piece_residues: int | None = None,
 ) -> tuple[list[Hit], int]:
     """Score every database sequence with every model; return the reported hits and n_seq.
+
+    The database is read in pieces of whole records (about
+    ``piece_residues`` residues, :data:`~seqem.io.sequences.PIECE_RESIDUES`
+    by default), each searched by every model before the next is read, so
+    memory does not grow with the database; the results do not depend on
+    the piece size.
 
     With ``filters`` (HMMER's default pipeline, :mod:`seqem.profile.pipeline`)
     only the sequences that pass the MSV, bias and Viterbi filters are
@@ -609,8 +669,8 @@ def search_models(
 
     With ``domains``, the domains of each reported hit are defined too
     (``Hit.domains``): one Forward pass per target gives its score and, for
-    targets that reach the reporting threshold, the envelopes; only the
-    reported targets' envelopes are then rescored.
+    targets that may reach the reporting threshold, the envelopes, which
+    are then rescored.
 
     With ``null2`` (implies ``domains``), sequence and domain scores get
     HMMER's composition-bias correction: the domains of every target whose
@@ -619,140 +679,169 @@ def search_models(
     of its domains' envelopes (``Hit.bias``), and the threshold is applied
     to the corrected scores.
     """
-    import numpy as np
-
-    from .._jit import threads as numba_threads
-    from ..profile.calibrate import calibrate, forward_pvalue
-    from ..profile.pipeline import forward_filter, prefilter
-    from ..profile.search import configure, forward_bits
+    from ..profile.calibrate import calibrate
+    from ..profile.search import configure
 
     domains = domains or null2
     if database == "-" and len({_nucleic(m.alphabet.name) for m in models}) > 1:
         raise SeqemError("models of different alphabets cannot search standard input")
-    databases: dict[str, DigitalSequences] = {}
-    hits: list[Hit] = []
-    n_seq = 0
-    cut_bits = [None if cutoff is None else cutoffs(hmm, cutoff) for hmm in models]
+    kept: list[_Candidates] = []
+    groups: dict[str, list[int]] = {}
     for m, hmm in enumerate(models):
-        cut = cut_bits[m]
-        if cut is not None:
-            bits = cut[0]
-        key = "nucleic" if _nucleic(hmm.alphabet.name) else hmm.alphabet.name
-        if key not in databases:
-            databases[key] = read_database(database, hmm)
-        seqs = databases[key]
-        n_seq = seqs.n_sequences
         if "forward" not in hmm.stats:
             calibrate(hmm)
         tau, lam = hmm.stats["forward"]
-        z = n_seq if Z is None else Z
+        cut = None if cutoff is None else cutoffs(hmm, cutoff)[0]
         profile = configure(hmm, mode="local", multihit=True)
-        target = seqs
-        # a small search (one query against a model library) is faster on one
-        # thread than it is to wake the others for each model
-        n_threads = threads if seqs.n_residues * hmm.M >= _THREADED_CELLS else 1
-        with numba_threads(n_threads):
-            if filters is not None:
-                outcome = prefilter(profile, seqs.codes, seqs.bounds, filters)
-                target = seqs.subset(outcome.index)
-            if domains:
-                from ..profile.domains import score_and_find_envelopes
-
-                floor = _min_bits(evalue, bits, z, tau, lam)
-                if filters is not None and outcome.index.size:
-                    # nothing below the Forward filter's threshold can be reported
-                    lowest = float(min(0.0, outcome.bias.min()))
-                    floor = max(floor, tau - np.log(filters.F3) / lam + lowest)
-                scores, envelopes, decoded = score_and_find_envelopes(
-                    profile, target.codes, target.bounds, min_bits=floor
-                )
-            else:
-                scores = forward_bits(profile, target.codes, target.bounds)
-        evalues = z * forward_pvalue(scores, tau, lam)
-        keep = scores >= bits if bits is not None else evalues <= evalue
-        if filters is not None:
-            passed_forward = forward_filter(scores, outcome.bias, tau, lam, filters.F3)
-            keep &= passed_forward
-            if report is not None:
-                report.append(dict(outcome.passed, forward=int(passed_forward.sum())))
-        index = np.flatnonzero(keep)
-        index = index[np.lexsort((-scores[index], evalues[index]))]
-        if max_hits is not None:
-            index = index[:max_hits]
-        found: list[Any] = [None] * target.n_sequences
-        bias = np.zeros(target.n_sequences)
-        if null2:
-            found = _reported_domains(
-                profile, target, hmm.stats, index, envelopes, decoded, Z=z, threads=n_threads,
-                null2=True,
+        kept.append(_Candidates(hmm, profile, tau, lam, bits if cut is None else cut))
+        key = "nucleic" if _nucleic(hmm.alphabet.name) else hmm.alphabet.name
+        groups.setdefault(key, []).append(m)
+    n_seq = 0
+    for members in groups.values():
+        seen = 0
+        for piece in database_pieces(database, models[members[0]], piece_residues):
+            seen += piece.n_sequences
+            for m in members:
+                _search_piece(
+                    kept[m], piece, seen if Z is None else Z, evalue=evalue,
+                    threads=threads, domains=domains, null2=null2, filters=filters,
+                )  # fmt: skip
+        n_seq = seen
+    hits: list[Hit] = []
+    for found in kept:
+        hits.extend(
+            _reported_hits(
+                found,
+                n_seq if Z is None else Z,
+                evalue=evalue,
+                max_hits=max_hits,
+                domains=domains,
+                null2=null2,
             )  # fmt: skip
-            found, index, scores, evalues, bias = _null2_correct(
-                found, index, scores, z, tau, lam, evalue=evalue, bits=bits, max_hits=max_hits
-            )
-        elif domains:
-            found = _reported_domains(
-                profile, target, hmm.stats, index, envelopes, decoded, Z=z, threads=n_threads
-            )
-        lengths = target.lengths
-        for i in index:
-            hits.append(
-                Hit(
-                    target.names[i],
-                    None,
-                    hmm.name,
-                    hmm.accession,
-                    float(evalues[i]),
-                    float(scores[i]),
-                    int(lengths[i]),
-                    target.descriptions[i] or None,
-                    None if found[i] is None else tuple(found[i]),
-                    float(bias[i]),
-                )
-            )
+        )
+        if report is not None and filters is not None:
+            report.append(found.passed)
     return hits, n_seq
 
 
-def _null2_correct(
-    found: list[Any],
-    candidates: Any,
-    scores: Any,
+def _search_piece(
+    found: _Candidates,
+    seqs: DigitalSequences,
     z: int,
-    tau: float,
-    lam: float,
     *,
     evalue: float,
-    bits: float | None,
+    threads: int,
+    domains: bool,
+    null2: bool,
+    filters: Filters | None,
+) -> None:
+    """Search one piece of the database; keep the sequences that pass with ``z`` sequences."""
+    import numpy as np
+
+    from .._jit import threads as numba_threads
+    from ..profile.calibrate import forward_pvalue
+    from ..profile.domains import null2_bias
+    from ..profile.pipeline import forward_filter, prefilter
+    from ..profile.search import forward_bits
+
+    profile, tau, lam, bits = found.profile, found.tau, found.lam, found.bits
+    target = seqs
+    # a small search (one query against a model library) is faster on one
+    # thread than it is to wake the others for each model
+    n_threads = threads if seqs.n_residues * found.hmm.M >= _THREADED_CELLS else 1
+    with numba_threads(n_threads):
+        if filters is not None:
+            outcome = prefilter(profile, seqs.codes, seqs.bounds, filters)
+            target = seqs.subset(outcome.index)
+        if domains:
+            from ..profile.domains import score_and_find_envelopes
+
+            floor = _min_bits(evalue, bits, z, tau, lam)
+            if filters is not None and outcome.index.size:
+                # nothing below the Forward filter's threshold can be reported
+                lowest = float(min(0.0, outcome.bias.min()))
+                floor = max(floor, tau - np.log(filters.F3) / lam + lowest)
+            scores, envelopes, decoded = score_and_find_envelopes(
+                profile, target.codes, target.bounds, min_bits=floor
+            )
+        else:
+            scores = forward_bits(profile, target.codes, target.bounds)
+    evalues = z * forward_pvalue(scores, tau, lam)
+    keep = scores >= bits if bits is not None else evalues <= evalue
+    if filters is not None:
+        passed_forward = forward_filter(scores, outcome.bias, tau, lam, filters.F3)
+        keep &= passed_forward
+        counts = dict(outcome.passed, forward=int(passed_forward.sum()))
+        for stage, count in counts.items():
+            found.passed[stage] = found.passed.get(stage, 0) + count
+    index = np.flatnonzero(keep)
+    if domains:
+        per_target = _reported_domains(
+            profile, target, found.hmm.stats, index, envelopes, decoded, Z=z,
+            threads=n_threads, null2=null2,
+        )  # fmt: skip
+    lengths = target.lengths
+    for i in index:
+        found.names.append(target.names[i])
+        found.descriptions.append(target.descriptions[i])
+        found.lengths.append(int(lengths[i]))
+        found.scores.append(float(scores[i]))
+        doms = per_target[i] if domains else None
+        found.domains.append(doms)
+        found.bias.append(float(null2_bias(sum(d.null2 for d in doms))) if null2 and doms else 0.0)
+
+
+def _reported_hits(
+    found: _Candidates,
+    z: int,
+    *,
+    evalue: float,
     max_hits: int | None,
-) -> tuple[list[Any], Any, Any, Any, Any]:
-    """Sequence scores less their null2 bias; the reported targets among ``candidates``.
+    domains: bool,
+    null2: bool,
+) -> list[Hit]:
+    """The hits among one model's candidates, best first, with their final E-values.
 
-    Returns the domains (c-Evalues recomputed with domZ = the number
-    reported), the reported indices in order, the corrected scores and
-    E-values, and the biases (bits).
+    With ``null2`` the scores are corrected before the threshold; the
+    domains' c-Evalues use domZ, the number of hits reported, and their
+    i-Evalues ``z``, as in hmmsearch.
     """
-    import dataclasses
-
     import numpy as np
 
     from ..profile.calibrate import forward_pvalue
-    from ..profile.domains import null2_bias
 
-    bias = np.zeros(scores.size)
-    for i in candidates:
-        if found[i]:
-            bias[i] = float(null2_bias(sum(d.null2 for d in found[i])))
-    scores = scores - bias
-    evalues = z * forward_pvalue(scores, tau, lam)
-    keep = scores[candidates] >= bits if bits is not None else evalues[candidates] <= evalue
-    index = candidates[keep]
+    bias = np.asarray(found.bias, dtype=np.float64)
+    scores = np.asarray(found.scores, dtype=np.float64) - (bias if null2 else 0.0)
+    evalues = z * forward_pvalue(scores, found.tau, found.lam)
+    keep = scores >= found.bits if found.bits is not None else evalues <= evalue
+    index = np.flatnonzero(keep)
     index = index[np.lexsort((-scores[index], evalues[index]))]
     if max_hits is not None:
         index = index[:max_hits]
     dom_z = max(1, len(index))
-    out: list[Any] = [None] * scores.size
+    hits = []
     for i in index:
-        out[i] = [dataclasses.replace(d, c_evalue=d.pvalue * dom_z) for d in found[i] or ()]
-    return out, index, scores, evalues, bias
+        doms = None
+        if domains:
+            doms = tuple(
+                dataclasses.replace(d, c_evalue=d.pvalue * dom_z, i_evalue=d.pvalue * float(z))
+                for d in found.domains[i] or ()
+            )
+        hits.append(
+            Hit(
+                found.names[i],
+                None,
+                found.hmm.name,
+                found.hmm.accession,
+                float(evalues[i]),
+                float(scores[i]),
+                found.lengths[i],
+                found.descriptions[i] or None,
+                doms,
+                float(bias[i]) if null2 else 0.0,
+            )
+        )
+    return hits
 
 
 def _reported_domains(

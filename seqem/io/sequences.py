@@ -22,6 +22,7 @@ from __future__ import annotations
 import dataclasses
 import os
 from collections.abc import Iterator
+from typing import IO
 
 import numpy as np
 from Bio import SeqIO
@@ -34,6 +35,7 @@ from .fasta import _locate, split_fasta
 __all__ = [
     "DigitalSequences",
     "read_sequences",
+    "iter_sequences",
     "digitize",
     "guess_alphabet",
     "read_bam_reads",
@@ -263,15 +265,14 @@ def _first_line(source: InputSource) -> tuple[int, str] | None:
     return None
 
 
-def _fasta_records(source: InputSource) -> tuple[list[str], list[str], np.ndarray, np.ndarray]:
-    """Names, descriptions, concatenated residue bytes and bounds of a FASTA input."""
-    titles, residues, bounds = split_fasta(source.read_bytes())
+def _names(titles: list[str]) -> tuple[list[str], list[str]]:
+    """Record names (first word of each title) and descriptions (the rest)."""
     names, descriptions = [], []
     for title in titles:
         parts = title.split(None, 1)
         names.append(parts[0] if parts else "")
         descriptions.append(parts[1].strip() if len(parts) > 1 else "")
-    return names, descriptions, residues, bounds
+    return names, descriptions
 
 
 def _swiss_records(source: InputSource) -> Iterator[tuple[str, str, bytes]]:
@@ -318,6 +319,104 @@ def read_sequences(
         The file cannot be opened.
     """
     source = InputSource(path)
+    if _is_fasta(source):
+        titles, raw, bounds = split_fasta(source.read_bytes())
+        names, descriptions = _names(titles)
+        return _digital(source, names, descriptions, raw, bounds, alphabet, fasta=True)
+    records = list(_swiss_records(source))
+    raw = np.frombuffer(b"".join(r[2] for r in records), dtype=np.uint8)
+    bounds = np.zeros(len(records) + 1, dtype=np.int64)
+    np.cumsum([len(r[2]) for r in records], out=bounds[1:])
+    names = [r[0] for r in records]
+    descriptions = [r[1] for r in records]
+    return _digital(source, names, descriptions, raw, bounds, alphabet, fasta=False)
+
+
+#: Residues per piece of :func:`iter_sequences` (about 9 MB of FASTA text).
+PIECE_RESIDUES = 1 << 23
+
+
+def iter_sequences(
+    path: str | os.PathLike[str],
+    alphabet: Alphabet | None = None,
+    *,
+    piece_residues: int | None = None,
+) -> Iterator[DigitalSequences]:
+    """:func:`read_sequences` piece by piece, for databases larger than memory.
+
+    FASTA input is read in pieces of whole records of about
+    ``piece_residues`` residues (:data:`PIECE_RESIDUES`; a longer record is
+    one piece by itself), so memory stays bounded whatever the size of the
+    file; a Swiss-Prot file comes as one piece.  Without ``alphabet`` it is
+    guessed from the first piece and kept for the others.  The errors are
+    those of :func:`read_sequences`, raised when the piece holding the
+    problem is reached (after the earlier pieces were yielded).
+
+    >>> import os, tempfile
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     path = os.path.join(tmp, "db.fa")
+    ...     _ = open(path, "w").write(">a\\nMKV\\n>b\\nWW\\n>c\\nAC\\n")
+    ...     [p.names for p in iter_sequences(path, piece_residues=16)]
+    [('a', 'b'), ('c',)]
+    """
+    source = InputSource(path)
+    if not _is_fasta(source):
+        yield read_sequences(path, alphabet)
+        return
+    # about one byte of text per residue
+    block = PIECE_RESIDUES if piece_residues is None else max(1, int(piece_residues))
+    done = 0  # records in earlier pieces
+    with source.open_binary() as fh:
+        reader = _Pieces(fh, block)
+        while True:
+            with source.gzip_errors():
+                text = reader.next()
+            if text is None:
+                break
+            titles, raw, bounds = split_fasta(text)
+            names, descriptions = _names(titles)
+            piece = _digital(
+                source, names, descriptions, raw, bounds, alphabet, fasta=True, first=done
+            )
+            alphabet = piece.alphabet
+            done += piece.n_sequences
+            yield piece
+    if not done:
+        raise InputFormatError("no sequence records found", path=source.name)
+
+
+class _Pieces:
+    """Whole FASTA records from a binary stream, about ``block`` bytes at a time."""
+
+    def __init__(self, fh: IO[bytes], block: int) -> None:
+        self.fh, self.block = fh, block
+        self.carry = b""
+
+    def next(self) -> bytes | None:
+        """The next records (a piece ends before a header line), or None at the end."""
+        parts = [self.carry]
+        size = len(self.carry)
+        # whether a header starts a line after the first byte (a place to cut)
+        cuttable = self.carry.find(b"\n>") >= 0
+        while True:
+            data = self.fh.read(self.block)
+            if not data:
+                text = b"".join(parts)
+                self.carry = b""
+                return text if text.strip() else None
+            cuttable = cuttable or (parts[-1][-1:] + data).find(b"\n>") >= 0
+            parts.append(data)
+            size += len(data)
+            if size < self.block or not cuttable:
+                continue  # (a record longer than a block is read on to its end)
+            text = b"".join(parts)
+            cut = text.rfind(b"\n>")
+            self.carry = text[cut + 1 :]
+            return text[: cut + 1]
+
+
+def _is_fasta(source: InputSource) -> bool:
+    """True for FASTA, False for Swiss-Prot text; errors for anything else."""
     first = _first_line(source)
     if first is None:
         raise InputFormatError(
@@ -326,28 +425,34 @@ def read_sequences(
         )
     number, line = first
     if line.startswith(">"):
-        fasta = True
-        names, descriptions, raw, bounds = _fasta_records(source)
-    elif line.startswith("ID   "):
-        fasta = False
-        records = list(_swiss_records(source))
-        names = [r[0] for r in records]
-        descriptions = [r[1] for r in records]
-        raw = np.frombuffer(b"".join(r[2] for r in records), dtype=np.uint8)
-        bounds = np.zeros(len(records) + 1, dtype=np.int64)
-        np.cumsum([len(r[2]) for r in records], out=bounds[1:])
-    else:
-        raise InputFormatError(
-            f"not a FASTA or Swiss-Prot file: expected a '>' header or an 'ID   ' line, "
-            f"found {line.strip()[:20]!r}",
-            path=source.name,
-            line=number,
-        )
+        return True
+    if line.startswith("ID   "):
+        return False
+    raise InputFormatError(
+        f"not a FASTA or Swiss-Prot file: expected a '>' header or an 'ID   ' line, "
+        f"found {line.strip()[:20]!r}",
+        path=source.name,
+        line=number,
+    )
+
+
+def _digital(
+    source: InputSource,
+    names: list[str],
+    descriptions: list[str],
+    raw: np.ndarray,
+    bounds: np.ndarray,
+    alphabet: Alphabet | None,
+    *,
+    fasta: bool,
+    first: int = 0,
+) -> DigitalSequences:
+    """Checked residue codes of some records (``first``: records of the file before them)."""
     if not names:
         raise InputFormatError("no sequence records found", path=source.name)
 
     def line_of(index: int, position: int | None) -> int | None:
-        return _locate(source, index, position) if fasta else None
+        return _locate(source, first + index, position) if fasta else None
 
     lengths = np.diff(bounds)
     last = np.maximum(bounds[1:] - 1, 0)
@@ -364,8 +469,7 @@ def read_sequences(
             "empty sequence", path=source.name, line=line_of(index, None), record=names[index]
         )
     if alphabet is None:
-        counts = byte_counts(raw)
-        alphabet = AMINO if star.any() else _guess_from_counts(counts)
+        alphabet = AMINO if star.any() else _guess_from_counts(byte_counts(raw))
     if alphabet.name == "amino" and star.any():
         # a final '*' (stop) is dropped
         drop = np.zeros(raw.size, dtype=bool)

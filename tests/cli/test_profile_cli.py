@@ -606,3 +606,36 @@ def test_domain_reporting_thresholds_as_hmmsearch(run, tmp_path):
                  "--domtblout", tmp_path / "t.dtbl", "-o", tmp_path / "s.tsv")  # fmt: skip
     assert strong.code == 0 and rows("t.dtbl")
     assert all(float(r[13]) >= 20 for r in rows("t.dtbl"))
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"evalue": 10.0, "domains": True, "filters": "default"},
+        {"evalue": 10.0, "null2": True, "filters": "default", "max_hits": 7},
+        {"evalue": 1e9, "domains": True},
+        {"bits": 5.0, "domains": True, "Z": 1000},
+        {"evalue": 1.0},
+    ],
+)
+def test_search_results_do_not_depend_on_the_piece_size(options):
+    """The database read in pieces of a few records gives the same hits,
+    scores, E-values and domains (c- and i-Evalues included) as in one piece:
+    E-values need the number of sequences of the whole database, known only
+    at the end."""
+    from seqem.cli.profile import search_models
+    from seqem.profile.pipeline import Filters
+
+    options = dict(options)
+    if options.pop("filters", None):
+        options["filters"] = Filters()
+    model, db = str(DATA / "example_family.hmm"), str(DATA / "example_db.fa")
+    (hmm,) = read_hmmer(model)
+    whole, n_whole = search_models([hmm], db, threads=1, **options)
+    report: list = []
+    pieces, n_pieces = search_models(
+        [hmm], db, threads=1, piece_residues=700, report=report, **options
+    )
+    assert n_whole == n_pieces and whole == pieces and len(whole) > 0
+    if "filters" in options:
+        assert report[0]["total"] == n_whole

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from seqem.errors import AlphabetError, InputFormatError
 from seqem.io.sequences import (
@@ -254,3 +256,71 @@ def test_byte_counts_across_pieces(monkeypatch):
     monkeypatch.setattr(sequences, "_COUNT_PIECE", 1000)
     assert np.array_equal(sequences.byte_counts(data), np.bincount(data, minlength=256))
     assert sequences.byte_counts(data[:0]).tolist() == [0] * 256
+
+
+_RESIDUES = "ACDEFGHIKLMNPQRSTVWY"
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    records=st.lists(
+        st.tuples(
+            st.text("abcxyz0123_", min_size=1, max_size=6),
+            st.text(" descr", max_size=8),
+            st.text(_RESIDUES + "acdwy", min_size=1, max_size=40),
+            st.integers(1, 12),
+            st.booleans(),
+        ),
+        min_size=1,
+        max_size=12,
+    ),
+    piece=st.integers(1, 200),
+    gz=st.booleans(),
+)
+def test_iter_sequences_pieces_add_up_to_read_sequences(tmp_path_factory, records, piece, gz):
+    """Any piece size: the pieces, in order, hold exactly the records (names,
+    descriptions, codes) read_sequences reads, with line wrapping, blank lines
+    and stop codons."""
+    from seqem.io.sequences import iter_sequences
+
+    lines = []
+    for name, description, seq, width, star in records:
+        lines.append(f">{name}{description}")
+        seq = seq + ("*" if star else "")
+        lines.extend(seq[i : i + width] for i in range(0, len(seq), width))
+        lines.append("")
+    text = "\n".join(lines).encode()
+    path = tmp_path_factory.mktemp("pieces") / "db.fa"
+    path.write_bytes(gzip.compress(text) if gz else text)
+    whole = read_sequences(path, AMINO)
+    pieces = list(iter_sequences(path, AMINO, piece_residues=piece))
+    assert sum(p.n_sequences for p in pieces) == whole.n_sequences
+    assert sum((p.names for p in pieces), ()) == whole.names
+    assert sum((p.descriptions for p in pieces), ()) == whole.descriptions
+    assert np.array_equal(np.concatenate([p.codes for p in pieces]), whole.codes)
+    assert all(p.n_sequences for p in pieces)
+
+
+def test_iter_sequences_errors_name_the_record_in_a_later_piece(tmp_path):
+    from seqem.io.sequences import iter_sequences
+
+    body = "".join(f">s{i} d\nMKVLA\nWWC\n" for i in range(50))
+    path = write(tmp_path / "bad.fa", body + ">odd\nMKV\nMK-V\n>last\nMM\n")
+    with pytest.raises(AlphabetError) as whole:
+        read_sequences(path, AMINO)
+    with pytest.raises(AlphabetError) as piecewise:
+        list(iter_sequences(path, AMINO, piece_residues=64))
+    assert str(piecewise.value) == str(whole.value)
+    assert ":153: " in str(piecewise.value) and "odd" in str(piecewise.value)
+    empty = write(tmp_path / "empty.fa", body + ">hollow\n\n>last\nMM\n")
+    with pytest.raises(InputFormatError, match="empty sequence") as err:
+        list(iter_sequences(empty, AMINO, piece_residues=64))
+    assert ":151: " in str(err.value) and "hollow" in str(err.value)
+    with pytest.raises(InputFormatError, match="empty file"):
+        list(iter_sequences(write(tmp_path / "none.fa", "\n\n"), AMINO))
+    # the alphabet is guessed from the first piece and kept
+    dna = write(tmp_path / "dna.fa", ">a\nACGT\n>b\nACGU\n>c\nMEF\n")
+    pieces = iter_sequences(dna, piece_residues=6)
+    assert next(pieces).alphabet.name == "DNA"
+    with pytest.raises(AlphabetError, match=":6: "):
+        list(pieces)
