@@ -313,22 +313,7 @@ def t_scale(y, mu, w, rows, g0, acc):
 
 
 @njit(**JIT)
-def t_curvature(w, sd, rows, g0, acc):
-    """Add ``sum_g w_g sd_g^2`` over a chunk of genes to ``acc`` (a step's curvature).
-
-    ``w`` as in :func:`t_scale`; ``sd`` float64 (m, chunk), the fitted-value
-    change of the samples ``rows`` on genes ``g0 + [0, chunk)``.
-    """
-    for i in range(rows.size):
-        j = rows[i]
-        total = 0.0
-        for g in range(sd.shape[1]):
-            total += w[j, g0 + g] * (sd[i, g] * sd[i, g])
-        acc[i] += total
-
-
-@njit(**JIT)
-def t_estep(y, mu, iv, rows, g0, nu, products, sigma2, w, wc, wr, logsum):
+def t_estep(y, mu, iv, rows, g0, nu, products, sigma2, w, wc, wr, logsum, wss, usum):
     """E-step of the robust regression (Student-t errors) on a chunk of genes.
 
     Parameters
@@ -350,6 +335,9 @@ def t_estep(y, mu, iv, rows, g0, nu, products, sigma2, w, wc, wr, logsum):
     wc, wr : float64 (m, chunk), out: the weights and the weights times the
         residuals ``y - mu`` of the chunk (for the Gram and gradient products).
     logsum : float64 (m,), in/out: ``sum_g ln(1 + r_g^2 / (nu sigma^2 v_g))`` is added.
+    wss : float64 (m,), in/out: the weighted sum of squares ``sum_g w_g r_g^2`` is added
+        (twice the M-step's least-squares objective at these coefficients).
+    usum : float64 (m,), in/out: ``sum_g u_g`` is added (``sigma^2``'s M-step divides by it).
     """
     for i in range(rows.size):
         j = rows[i]
@@ -357,14 +345,19 @@ def t_estep(y, mu, iv, rows, g0, nu, products, sigma2, w, wc, wr, logsum):
         inu = is2 / nu
         total = 0.0
         prod = 1.0
+        squares = 0.0
+        weights = 0.0
         for g in range(mu.shape[1]):
             yg = y[j, g0 + g]
             r = yg - mu[i, g]
             q = r * r * iv[j, g0 + g]
-            wg = (nu + 1.0) / (nu + q * is2) * iv[j, g0 + g]
+            ug = (nu + 1.0) / (nu + q * is2)
+            weights += ug
+            wg = ug * iv[j, g0 + g]
             w[j, g0 + g] = wg
             wc[i, g] = wg
             wr[i, g] = wg * r
+            squares += wg * r * r
             x = q * inu
             f = 1.0 + x
             if not products:
@@ -377,6 +370,8 @@ def t_estep(y, mu, iv, rows, g0, nu, products, sigma2, w, wc, wr, logsum):
                     total += np.log(prod)
                     prod = 1.0
         logsum[i] += total + np.log(prod)
+        wss[i] += squares
+        usum[i] += weights
 
 
 @njit(**JIT)
