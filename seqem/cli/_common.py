@@ -173,23 +173,18 @@ def add_fit_options(parser: argparse.ArgumentParser, *, n_init: int) -> None:
 # -- the run context ----------------------------------------------------------
 
 
-class Progress:
-    """EM progress on stderr: one rewritten line on a terminal, log lines with -v."""
+class StatusLine:
+    """A status on stderr: one rewritten line on a terminal (at most ten a second),
+    log lines with -v."""
 
-    def __init__(self, label: str, n_init: int, stream: TextIO, *, tty: bool, lines: bool):
-        self.label = label
-        self.n_init = n_init
+    def __init__(self, stream: TextIO, *, tty: bool, lines: bool):
         self.stream = stream
         self.tty = tty
         self.lines = lines
         self.shown = False
         self.last = 0.0
 
-    def __call__(self, run_index: int, n_iter: int, objective: float) -> None:
-        text = (
-            f"{self.label}: start {run_index + 1}/{self.n_init}, iteration {n_iter}, "
-            f"log-likelihood {objective:.6f}"
-        )
+    def show(self, text: str) -> None:
         if self.lines:
             self.stream.write(text + "\n")
             self.stream.flush()
@@ -202,11 +197,26 @@ class Progress:
                 self.last = now
 
     def close(self) -> None:
-        """Erase the progress line."""
+        """Erase the status line."""
         if self.shown:
             self.stream.write("\r\x1b[K")
             self.stream.flush()
             self.shown = False
+
+
+class Progress(StatusLine):
+    """EM progress on stderr: one rewritten line on a terminal, log lines with -v."""
+
+    def __init__(self, label: str, n_init: int, stream: TextIO, *, tty: bool, lines: bool):
+        super().__init__(stream, tty=tty, lines=lines)
+        self.label = label
+        self.n_init = n_init
+
+    def __call__(self, run_index: int, n_iter: int, objective: float) -> None:
+        self.show(
+            f"{self.label}: start {run_index + 1}/{self.n_init}, iteration {n_iter}, "
+            f"log-likelihood {objective:.6f}"
+        )
 
 
 class RunContext:
@@ -223,7 +233,7 @@ class RunContext:
         self.fit_results: dict[str, Any] = {}
         self.results: dict[str, Any] = {}
         self.outputs: list[str] = []
-        self._progress: list[Progress] = []
+        self._progress: list[StatusLine] = []
 
     # -- messages --
 
@@ -262,6 +272,16 @@ class RunContext:
         p = Progress(label, n_init, stream, tty=tty, lines=self.verbose)
         self._progress.append(p)
         return p
+
+    def status(self) -> Callable[[str], None] | None:
+        """A status-line writer (``show(text)``), or None when progress is not shown."""
+        stream = sys.stderr
+        tty = bool(getattr(stream, "isatty", lambda: False)())
+        if self.quiet or not (tty or self.verbose):
+            return None
+        line = StatusLine(stream, tty=tty, lines=self.verbose)
+        self._progress.append(line)
+        return line.show
 
     def finish_progress(self) -> None:
         """Erase any progress line before other output."""

@@ -28,7 +28,7 @@ from ._common import (
 )
 
 if TYPE_CHECKING:  # pragma: no cover
-    from collections.abc import Iterator
+    from collections.abc import Callable, Iterator
 
     from ..io.sequences import DigitalSequences
     from ..profile.model import ProfileHMM
@@ -646,6 +646,7 @@ def search_models(
     report: list[dict[str, int]] | None = None,
     cutoff: str | None = None,
     piece_residues: int | None = None,
+    progress: Callable[[str], None] | None = None,
 ) -> tuple[list[Hit], int]:
     """Score every database sequence with every model; return the reported hits and n_seq.
 
@@ -653,7 +654,8 @@ def search_models(
     ``piece_residues`` residues, :data:`~seqem.io.sequences.PIECE_RESIDUES`
     by default), each searched by every model before the next is read, so
     memory does not grow with the database; the results do not depend on
-    the piece size.
+    the piece size.  ``progress``, when given, receives a line of text after
+    each piece.
 
     With ``filters`` (HMMER's default pipeline, :mod:`seqem.profile.pipeline`)
     only the sequences that pass the MSV, bias and Viterbi filters are
@@ -698,14 +700,20 @@ def search_models(
         groups.setdefault(key, []).append(m)
     n_seq = 0
     for members in groups.values():
-        seen = 0
+        seen = residues = 0
         for piece in database_pieces(database, models[members[0]], piece_residues):
             seen += piece.n_sequences
+            residues += piece.n_residues
             for m in members:
                 _search_piece(
                     kept[m], piece, seen if Z is None else Z, evalue=evalue,
                     threads=threads, domains=domains, null2=null2, filters=filters,
                 )  # fmt: skip
+            if progress is not None:
+                progress(
+                    f"search: {seen:,} sequences ({residues:,} residues) x {len(members)} "
+                    f"model(s), {sum(len(kept[m].scores) for m in members):,} candidate hit(s)"
+                )
         n_seq = seen
     hits: list[Hit] = []
     for found in kept:
@@ -1006,7 +1014,9 @@ def _cmd_search(args: argparse.Namespace, ctx: RunContext) -> int:
         null2=args.null2,
         filters=None if args.max else Filters(args.F1, args.F2, args.F3, bias=not args.nobias),
         report=report,
+        progress=ctx.status(),
     )
+    ctx.finish_progress()
     if args.tblout or args.domtblout:
         n_domains = write_domain_tables(
             models, hits, tblout=args.tblout, domtblout=args.domtblout,

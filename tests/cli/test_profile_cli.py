@@ -633,9 +633,11 @@ def test_search_results_do_not_depend_on_the_piece_size(options):
     (hmm,) = read_hmmer(model)
     whole, n_whole = search_models([hmm], db, threads=1, **options)
     report: list = []
+    lines: list[str] = []
     pieces, n_pieces = search_models(
-        [hmm], db, threads=1, piece_residues=700, report=report, **options
+        [hmm], db, threads=1, piece_residues=700, report=report, progress=lines.append, **options
     )
     assert n_whole == n_pieces and whole == pieces and len(whole) > 0
+    assert len(lines) > 50 and lines[-1].startswith(f"search: {n_whole:,} sequences")
     if "filters" in options:
         assert report[0]["total"] == n_whole

@@ -48,3 +48,20 @@ def test_warnings_are_one_line_and_recorded(monkeypatch):
     ctx.show_warning(UserWarning("EM did not\nconverge"), UserWarning, "f.py", 1)
     assert stream.getvalue() == "seqem: warning: EM did not converge\n"
     assert ctx.warnings == ["EM did not converge"]
+
+
+def test_status_lines_follow_the_same_rules(monkeypatch):
+    assert context(monkeypatch, io.StringIO()).status() is None
+    assert context(monkeypatch, FakeTTY(), quiet=True).status() is None
+    stream = FakeTTY()
+    ctx = context(monkeypatch, stream)
+    show = ctx.status()
+    show("search: 10 sequences")
+    show("search: 20 sequences")  # within a tenth of a second: not redrawn
+    ctx.finish_progress()
+    assert stream.getvalue() == "\r\x1b[Ksearch: 10 sequences\r\x1b[K"
+    logged = io.StringIO()
+    show = context(monkeypatch, logged, verbose=True).status()
+    show("a")
+    show("b")
+    assert logged.getvalue() == "a\nb\n"
