@@ -81,22 +81,68 @@ class InputSource:
         """A fresh text handle; ``latin-1`` maps every byte to one character."""
         return io.TextIOWrapper(self.open_binary(), encoding=encoding, newline="")
 
+    @classmethod
+    def from_bytes(cls, data: bytes, name: str) -> InputSource:
+        """A source over bytes in memory (``name`` for messages)."""
+        self = cls.__new__(cls)
+        self.path = self.name = name
+        self._data = data
+        self.gzipped = data[:2] == GZIP_MAGIC
+        return self
+
     def read_bytes(self) -> bytes:
         """The whole (decompressed) content."""
         with self.gzip_errors(), self.open_binary() as fh:
             return fh.read()
 
-    @contextlib.contextmanager
-    def gzip_errors(self) -> Iterator[None]:
+    def gzip_errors(self) -> contextlib.AbstractContextManager[None]:
         """Turn errors of a damaged gzip stream into one clear error."""
-        try:
-            yield
-        except _GZIP_ERRORS:
-            if not self.gzipped:
-                raise
-            raise InputFormatError("truncated or corrupt gzip stream", path=self.name) from None
-        except OSError as exc:
-            # gzip reports some damage (bad CRC, bad header) as plain OSError
-            if not self.gzipped or exc.errno is not None:
-                raise
-            raise InputFormatError("truncated or corrupt gzip stream", path=self.name) from None
+        return gzip_errors(self.gzipped, self.name)
+
+
+@contextlib.contextmanager
+def gzip_errors(gzipped: bool, name: str) -> Iterator[None]:
+    """Errors of a damaged gzip stream (``gzipped``) as one clear error naming ``name``."""
+    try:
+        yield
+    except _GZIP_ERRORS:
+        if not gzipped:
+            raise
+        raise InputFormatError("truncated or corrupt gzip stream", path=name) from None
+    except OSError as exc:
+        # gzip reports some damage (bad CRC, bad header) as plain OSError
+        if not gzipped or exc.errno is not None:
+            raise
+        raise InputFormatError("truncated or corrupt gzip stream", path=name) from None
+
+
+@contextlib.contextmanager
+def open_stream(path: str | os.PathLike[str]) -> Iterator[tuple[IO[bytes], bool, str]]:
+    """A binary handle on the decompressed content, read once, from the start.
+
+    Unlike :class:`InputSource`, standard input is not held in memory: it is
+    read as it comes (gzip detected from its first two bytes).  Yields the
+    handle, whether the content is gzip, and the name for messages.
+    """
+    path = os.fspath(path)
+    raw: IO[bytes]
+    if path == STDIO:
+        name = "<stdin>"
+        stream = getattr(sys.stdin, "buffer", None)
+        if stream is None:  # a text stream without a buffer (tests, embedded use)
+            stream = io.BytesIO(sys.stdin.read().encode("utf-8"))
+        raw = io.BufferedReader(stream)  # type: ignore[arg-type]
+        close = False
+    else:
+        name = path
+        if os.path.isdir(path):
+            raise IsADirectoryError(21, "Is a directory", path)
+        raw = open(path, "rb")  # noqa: SIM115 - closed below
+        close = True
+    try:
+        gzipped = raw.peek(2)[:2] == GZIP_MAGIC  # type: ignore[attr-defined]
+        fh: IO[bytes] = gzip.GzipFile(fileobj=raw, mode="rb") if gzipped else raw  # type: ignore[assignment]
+        yield fh, gzipped, name
+    finally:
+        if close:
+            raw.close()

@@ -29,7 +29,7 @@ from Bio import SeqIO
 
 from ..errors import AlphabetError, InputFormatError
 from ..profile.model import AMINO, DNA, RNA, Alphabet
-from ._source import InputSource
+from ._source import InputSource, gzip_errors, open_stream
 from .fasta import _locate, split_fasta
 
 __all__ = [
@@ -323,6 +323,10 @@ def read_sequences(
         titles, raw, bounds = split_fasta(source.read_bytes())
         names, descriptions = _names(titles)
         return _digital(source, names, descriptions, raw, bounds, alphabet, fasta=True)
+    return _read_swiss(source, alphabet)
+
+
+def _read_swiss(source: InputSource, alphabet: Alphabet | None) -> DigitalSequences:
     records = list(_swiss_records(source))
     raw = np.frombuffer(b"".join(r[2] for r in records), dtype=np.uint8)
     bounds = np.zeros(len(records) + 1, dtype=np.int64)
@@ -347,10 +351,12 @@ def iter_sequences(
     FASTA input is read in pieces of whole records of about
     ``piece_residues`` residues (:data:`PIECE_RESIDUES`; a longer record is
     one piece by itself), so memory stays bounded whatever the size of the
-    file; a Swiss-Prot file comes as one piece.  Without ``alphabet`` it is
-    guessed from the first piece and kept for the others.  The errors are
-    those of :func:`read_sequences`, raised when the piece holding the
-    problem is reached (after the earlier pieces were yielded).
+    input, standard input included (read as it comes); a Swiss-Prot file
+    comes as one piece.  Without ``alphabet`` it is guessed from the first
+    piece and kept for the others.  The errors are those of
+    :func:`read_sequences` (the line numbers counted over the whole input),
+    raised when the piece holding the problem is reached (after the earlier
+    pieces were yielded).
 
     >>> import os, tempfile
     >>> with tempfile.TemporaryDirectory() as tmp:
@@ -359,30 +365,55 @@ def iter_sequences(
     ...     [p.names for p in iter_sequences(path, piece_residues=16)]
     [('a', 'b'), ('c',)]
     """
-    source = InputSource(path)
-    if not _is_fasta(source):
-        yield read_sequences(path, alphabet)
-        return
     # about one byte of text per residue
     block = PIECE_RESIDUES if piece_residues is None else max(1, int(piece_residues))
-    done = 0  # records in earlier pieces
-    with source.open_binary() as fh:
+    with open_stream(path) as (fh, gzipped, name):
         reader = _Pieces(fh, block)
-        while True:
-            with source.gzip_errors():
-                text = reader.next()
-            if text is None:
-                break
-            titles, raw, bounds = split_fasta(text)
-            names, descriptions = _names(titles)
-            piece = _digital(
-                source, names, descriptions, raw, bounds, alphabet, fasta=True, first=done
-            )
-            alphabet = piece.alphabet
-            done += piece.n_sequences
-            yield piece
-    if not done:
-        raise InputFormatError("no sequence records found", path=source.name)
+        with gzip_errors(gzipped, name):
+            text = reader.next()
+        if _is_fasta_text(text, name):
+            done = lines = 0  # records and lines of the earlier pieces
+            while text is not None:
+                titles, raw, bounds = split_fasta(text)
+                names, descriptions = _names(titles)
+                piece = _digital(
+                    InputSource.from_bytes(text, name), names, descriptions, raw, bounds,
+                    alphabet, fasta=True, lines=lines,
+                )  # fmt: skip
+                alphabet = piece.alphabet
+                done += piece.n_sequences
+                lines += text.count(b"\n")
+                yield piece
+                with gzip_errors(gzipped, name):
+                    text = reader.next()
+            return
+        assert text is not None
+        with gzip_errors(gzipped, name):
+            rest = fh.read()
+    yield _read_swiss(InputSource.from_bytes(text + rest, name), alphabet)
+
+
+def _is_fasta_text(text: bytes | None, name: str) -> bool:
+    """True when ``text`` (the start of an input) is FASTA, False for Swiss-Prot;
+    errors for anything else."""
+    for number, line in enumerate((text or b"").split(b"\n"), start=1):
+        if not line.strip():
+            continue
+        if line.startswith(b">"):
+            return True
+        if line.startswith(b"ID   "):
+            return False
+        shown = line.decode("latin-1").strip()[:20]
+        raise InputFormatError(
+            f"not a FASTA or Swiss-Prot file: expected a '>' header or an 'ID   ' line, "
+            f"found {shown!r}",
+            path=name,
+            line=number,
+        )
+    raise InputFormatError(
+        "empty file; expected FASTA records ('>name') or Swiss-Prot entries ('ID   ')",
+        path=name,
+    )
 
 
 class _Pieces:
@@ -445,14 +476,16 @@ def _digital(
     alphabet: Alphabet | None,
     *,
     fasta: bool,
-    first: int = 0,
+    lines: int = 0,
 ) -> DigitalSequences:
-    """Checked residue codes of some records (``first``: records of the file before them)."""
+    """Checked residue codes of the records of ``source`` (``lines``: lines of the
+    input before it, added to the line numbers of errors)."""
     if not names:
         raise InputFormatError("no sequence records found", path=source.name)
 
     def line_of(index: int, position: int | None) -> int | None:
-        return _locate(source, first + index, position) if fasta else None
+        line = _locate(source, index, position) if fasta else None
+        return None if line is None else lines + line
 
     lengths = np.diff(bounds)
     last = np.maximum(bounds[1:] - 1, 0)

@@ -324,3 +324,52 @@ def test_iter_sequences_errors_name_the_record_in_a_later_piece(tmp_path):
     assert next(pieces).alphabet.name == "DNA"
     with pytest.raises(AlphabetError, match=":6: "):
         list(pieces)
+
+
+class _CountingStream(io.RawIOBase):
+    """Bytes served in small reads, counting how many were read (standard input)."""
+
+    def __init__(self, data: bytes):
+        self.data, self.at = data, 0
+
+    def readable(self):
+        return True
+
+    def readinto(self, buffer):
+        n = min(len(buffer), 4096, len(self.data) - self.at)
+        buffer[:n] = self.data[self.at : self.at + n]
+        self.at += n
+        return n
+
+
+@pytest.mark.parametrize("gz", [False, True])
+def test_iter_sequences_streams_standard_input(tmp_path, monkeypatch, gz):
+    """'-' is read as it comes (the first piece arrives before the input is
+    read through), plain or gzip, with the records and line numbers of the
+    file; the line of an error counts the lines of the earlier pieces."""
+    from seqem.io.sequences import iter_sequences
+
+    rng = np.random.default_rng(4)
+    letters = np.array(list(_RESIDUES))
+    body = "".join(
+        f">s{i} d\n{''.join(rng.choice(letters, 8))}\n{''.join(rng.choice(letters, 4))}\n"
+        for i in range(3000)
+    )
+    path = write(tmp_path / "db.fa", body)
+    whole = read_sequences(path, AMINO)
+    data = gzip.compress(body.encode()) if gz else body.encode()
+    stream = _CountingStream(data)
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BufferedReader(stream)))
+    pieces = iter_sequences("-", AMINO, piece_residues=4096)
+    first = next(pieces)
+    assert stream.at < len(data) / 2
+    rest = list(pieces)
+    assert sum((p.names for p in [first, *rest]), ()) == whole.names
+    assert np.array_equal(np.concatenate([p.codes for p in [first, *rest]]), whole.codes)
+    bad = body + ">odd\nMKV\nMK-V\n"
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(bad.encode())))
+    with pytest.raises(AlphabetError, match=r"<stdin>:9003: record 'odd'"):
+        list(iter_sequences("-", AMINO, piece_residues=4096))
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(b"\n\nhello\n")))
+    with pytest.raises(InputFormatError, match=r"<stdin>:3: not a FASTA"):
+        list(iter_sequences("-", AMINO))
