@@ -578,6 +578,33 @@ def database_pieces(
         yield piece
 
 
+_END = object()
+
+
+def prefetched(items: Iterator[Any]) -> Iterator[Any]:
+    """The items of ``items``, each read by a second thread while the caller works on
+    the one before (reading and digitising a piece of the database overlaps its
+    search: the kernels release the GIL).  Errors come when their item would."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(1) as pool:
+        pending = pool.submit(next, items, _END)
+        try:
+            while True:
+                item = pending.result()
+                if item is _END:
+                    return
+                pending = pool.submit(next, items, _END)
+                yield item
+        finally:
+            # let a read in progress finish before the source is closed
+            if not pending.cancel():
+                pending.exception()
+            close = getattr(items, "close", None)
+            if close is not None:
+                close()
+
+
 def _min_bits(evalue: float, bits: float | None, Z: float, tau: float, lam: float) -> float:
     """Lowest score a sequence can have and still be reported (-inf: any)."""
     import math
@@ -701,7 +728,8 @@ def search_models(
     n_seq = 0
     for members in groups.values():
         seen = residues = 0
-        for piece in database_pieces(database, models[members[0]], piece_residues):
+        pieces = database_pieces(database, models[members[0]], piece_residues)
+        for piece in prefetched(pieces):
             seen += piece.n_sequences
             residues += piece.n_residues
             for m in members:

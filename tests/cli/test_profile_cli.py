@@ -641,3 +641,32 @@ def test_search_results_do_not_depend_on_the_piece_size(options):
     assert len(lines) > 50 and lines[-1].startswith(f"search: {n_whole:,} sequences")
     if "filters" in options:
         assert report[0]["total"] == n_whole
+
+
+def test_prefetched_keeps_order_errors_and_closes_the_source():
+    """The next item is read ahead by a second thread: items come in order, an
+    error comes when its item would, and stopping early closes the source
+    after the read in progress."""
+    from seqem.cli.profile import prefetched
+
+    assert list(prefetched(iter(range(5)))) == [0, 1, 2, 3, 4]
+    closed = []
+
+    def source():
+        try:
+            yield 1
+            yield 2
+            raise ValueError("bad record")
+        finally:
+            closed.append(True)
+
+    got = []
+    with pytest.raises(ValueError, match="bad record"):
+        for item in prefetched(source()):
+            got.append(item)
+    assert got == [1, 2] and closed == [True]
+    closed.clear()
+    early = prefetched(source())
+    assert next(early) == 1
+    early.close()
+    assert closed == [True]
