@@ -154,6 +154,18 @@ def wall(cmd: list[str], repeat: int = 3) -> float:
     return best_of(run, repeat)
 
 
+def wall_and_peak(cmd: list[str]) -> tuple[float, float]:
+    """Wall seconds and peak resident memory (MB) of one run of a command."""
+    env = dict(os.environ, PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    start = time.perf_counter()
+    child = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    _, status, usage = os.wait4(child.pid, 0)
+    child.returncode = os.waitstatus_to_exitcode(status)
+    if child.returncode != 0:
+        raise subprocess.CalledProcessError(child.returncode, cmd)
+    return time.perf_counter() - start, usage.ru_maxrss / 1024
+
+
 def whole_commands(data: Path) -> None:
     """Whole ``build`` and ``search`` commands, seqem beside HMMER, same run."""
     seqem = [sys.executable, "-m", "seqem.cli.main", "profile"]
@@ -216,6 +228,25 @@ def whole_commands(data: Path) -> None:
                         cpu = ["--cpu", "0" if n == 1 else str(n), "-o", os.devnull]
                         t_hmmer = wall([hmmsearch, *cpu, *common, str(model), str(target)])
                     say(f"{name:<10}{n:>8}{t_seqem:>8.2f}{t_hmmer:>11.2f}{t_seqem / t_hmmer:>8.2f}")
+        huge = out / "db64.fa"
+        with open(huge, "w") as f:
+            for copy in range(4):
+                f.write(big.read_text().replace(">", f">d{copy}_"))
+        say()
+        say(f"a larger database, {huge.name} ({huge.stat().st_size / 1e6:.0f} MB), default "
+            "pipeline, two threads: wall seconds and peak memory (MB), one run")  # fmt: skip
+        say(f"{'model':<10}{'seqem':>8}{'MB':>7}{'hmmsearch':>11}{'MB':>7}")
+        for name in ("fn3", "Pkinase"):
+            model = out / f"{name}.hmm"
+            common = ["-E", "10", "--tblout", str(out / "t.tbl")]
+            cmd = [*seqem, "search", str(model), str(huge), *common, "-o", str(out / "s.tsv")]
+            t_seqem, m_seqem = wall_and_peak([*cmd, "--threads", "2"])
+            t_hmmer = m_hmmer = nan
+            if hmmsearch is not None:
+                t_hmmer, m_hmmer = wall_and_peak(
+                    [hmmsearch, "--cpu", "2", "-o", os.devnull, *common, str(model), str(huge)]
+                )
+            say(f"{name:<10}{t_seqem:>8.2f}{m_seqem:>7.0f}{t_hmmer:>11.2f}{m_hmmer:>7.0f}")
         library = out / "library.hmm"
         say()
         say(many_models(data, library, seqem, out))

@@ -521,19 +521,25 @@ def _nucleic(name: str) -> bool:
     return name in ("DNA", "RNA")
 
 
+def _reads_alphabet(path: str, hmm: ProfileHMM) -> None:
+    """BAM/CRAM reads are a nucleotide database: an error for other models."""
+    from ..errors import AlphabetError
+
+    if not _nucleic(hmm.alphabet.name):
+        raise AlphabetError(
+            f"alphabet mismatch: model '{hmm.name}' is {hmm.alphabet.name} but BAM/CRAM "
+            "reads are DNA; search reads with nucleotide models",
+            path=path,
+        )
+
+
 def read_database(path: str, hmm: ProfileHMM) -> DigitalSequences:
     """Database sequences in ``hmm``'s alphabet; a different alphabet is an error."""
     from ..errors import AlphabetError
     from ..io.sequences import read_bam_reads, read_sequences
 
     if path.lower().endswith((".bam", ".cram")):
-        # sequencing reads: a nucleotide database
-        if not _nucleic(hmm.alphabet.name):
-            raise AlphabetError(
-                f"alphabet mismatch: model '{hmm.name}' is {hmm.alphabet.name} but BAM/CRAM "
-                "reads are DNA; search reads with nucleotide models",
-                path=path,
-            )
+        _reads_alphabet(path, hmm)
         seqs = read_bam_reads(path)
         return dataclasses.replace(seqs, alphabet=hmm.alphabet)
     seqs = read_sequences(path)
@@ -558,10 +564,12 @@ def database_pieces(
     FASTA databases are read in pieces of whole records, so memory stays
     bounded; BAM/CRAM reads come as one piece."""
     from ..errors import AlphabetError
-    from ..io.sequences import iter_sequences
+    from ..io.sequences import iter_bam_reads, iter_sequences
 
     if path.lower().endswith((".bam", ".cram")):
-        yield read_database(path, hmm)
+        _reads_alphabet(path, hmm)
+        for piece in iter_bam_reads(path, piece_residues=piece_residues):
+            yield dataclasses.replace(piece, alphabet=hmm.alphabet)
         return
     want = hmm.alphabet
     for piece in iter_sequences(path, piece_residues=piece_residues):

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import sys
 from collections.abc import Iterator
 from typing import IO
 
@@ -39,6 +40,7 @@ __all__ = [
     "digitize",
     "guess_alphabet",
     "read_bam_reads",
+    "iter_bam_reads",
     "take_sequences",
 ]
 
@@ -574,11 +576,48 @@ def read_bam_reads(
         The file cannot be read as BAM/CRAM, or a read holds a character that
         is not a base.
     """
-    import pysam
+    (reads,) = iter_bam_reads(
+        path, alphabet, region, min_mapq, reference=reference, piece_residues=sys.maxsize
+    )
+    return reads
 
+
+def iter_bam_reads(
+    path: str | os.PathLike[str],
+    alphabet: Alphabet = DNA,
+    region: str | None = None,
+    min_mapq: int = 0,
+    *,
+    reference: str | os.PathLike[str] | None = None,
+    piece_residues: int | None = None,
+) -> Iterator[DigitalSequences]:
+    """:func:`read_bam_reads` in pieces of about ``piece_residues`` bases
+    (:data:`PIECE_RESIDUES`), so that memory stays bounded; a file without
+    reads gives one empty piece."""
     name = os.fspath(path)
+    block = PIECE_RESIDUES if piece_residues is None else max(1, int(piece_residues))
     names: list[str] = []
     texts: list[bytes] = []
+    size = 0
+    pieces = 0
+    for read_name, raw in _bam_records(name, region, min_mapq, reference):
+        names.append(read_name)
+        texts.append(raw)
+        size += len(raw)
+        if size >= block:
+            yield _reads_piece(names, texts, alphabet, name)
+            pieces += 1
+            names, texts, size = [], [], 0
+    if names or not pieces:
+        yield _reads_piece(names, texts, alphabet, name)
+
+
+def _bam_records(
+    name: str, region: str | None, min_mapq: int, reference: str | os.PathLike[str] | None
+) -> Iterator[tuple[str, bytes]]:
+    """(name, bases in the read's original orientation) of each primary read kept."""
+    import pysam
+
     try:
         with pysam.AlignmentFile(
             name,
@@ -598,10 +637,15 @@ def read_bam_reads(
                 raw = seq.encode("latin-1")
                 if read.is_reverse:
                     raw = raw.translate(_COMPLEMENT)[::-1]
-                names.append(read.query_name or "")
-                texts.append(raw)
+                yield read.query_name or "", raw
     except (ValueError, OSError) as exc:
         raise InputFormatError(f"cannot read alignments: {exc}", path=name) from None
+
+
+def _reads_piece(
+    names: list[str], texts: list[bytes], alphabet: Alphabet, name: str
+) -> DigitalSequences:
+    """Checked codes of some reads."""
     bounds = np.zeros(len(texts) + 1, dtype=np.int64)
     np.cumsum([len(t) for t in texts], out=bounds[1:])
     joined = np.frombuffer(b"".join(texts), dtype=np.uint8)

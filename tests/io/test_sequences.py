@@ -245,6 +245,12 @@ def test_bam_reads(tmp_path):
     assert read_bam_reads(path, min_mapq=10).names == ("fwd", "rev", "unmapped")
     with pytest.raises(InputFormatError):
         read_bam_reads(write(tmp_path / "not.bam", b"not a bam file"))
+    # in pieces of whole reads (about 7 bases each here)
+    from seqem.io.sequences import iter_bam_reads
+
+    pieces = list(iter_bam_reads(path, piece_residues=7))
+    assert [p.names for p in pieces] == [("fwd", "rev"), ("lowq", "unmapped")]
+    assert np.array_equal(np.concatenate([p.codes for p in pieces]), seqs.codes)
 
 
 def test_byte_counts_across_pieces(monkeypatch):
