@@ -99,12 +99,13 @@ def match_occupancy(hmm: ProfileHMM) -> np.ndarray:
     float64 array, shape (M + 1,); entry 0 is 0.
     """
     t = hmm.transitions
-    M = hmm.M
-    occ = np.zeros(M + 1)
-    occ[1] = t[0, MI] + t[0, MM]
-    for k in range(2, M + 1):
-        occ[k] = occ[k - 1] * (t[k - 1, MM] + t[k - 1, MI]) + (1.0 - occ[k - 1]) * t[k - 1, DM]
-    return occ
+    stay = (t[:, MM] + t[:, MI]).tolist()  # Python floats: a scalar loop without NumPy scalars
+    enter = t[:, DM].tolist()
+    occ = [0.0] * (hmm.M + 1)
+    occ[1] = stay[0]
+    for k in range(2, hmm.M + 1):
+        occ[k] = occ[k - 1] * stay[k - 1] + (1.0 - occ[k - 1]) * enter[k - 1]
+    return np.array(occ)
 
 
 def _odds(hmm: ProfileHMM, emissions: np.ndarray) -> np.ndarray:
