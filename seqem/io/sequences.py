@@ -23,10 +23,9 @@ import dataclasses
 import os
 import sys
 from collections.abc import Iterator
-from typing import IO
+from typing import IO, Any
 
 import numpy as np
-from Bio import SeqIO
 
 from ..errors import AlphabetError, InputFormatError
 from ..profile.model import AMINO, DNA, RNA, Alphabet
@@ -277,10 +276,18 @@ def _names(titles: list[str]) -> tuple[list[str], list[str]]:
     return names, descriptions
 
 
+def _swiss_parser() -> Any:
+    """Biopython's record parser (imported when needed: it takes longer to import than
+    most searches take to read their FASTA)."""
+    from Bio import SeqIO
+
+    return SeqIO.parse
+
+
 def _swiss_records(source: InputSource) -> Iterator[tuple[str, str, bytes]]:
     with source.gzip_errors(), source.open_text() as fh:
         try:
-            for record in SeqIO.parse(fh, "swiss"):
+            for record in _swiss_parser()(fh, "swiss"):
                 yield record.name, record.description, bytes(record.seq)
         except (ValueError, AssertionError) as exc:
             message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
