@@ -292,28 +292,34 @@ def nnls_many(a, b, max_iter, out):
 
 
 @njit(**JIT)
-def t_scale(y, mu, w, rows, g0, acc):
-    """Add ``sum_g w_g r_g^2`` over a chunk of genes to ``acc`` (the M-step's ``sigma^2``).
+def t_scale(y, mu, w, before, rows, g0, acc, curv):
+    """Add ``sum_g w_g r_g^2`` over a chunk of genes to ``acc`` (the M-step's ``sigma^2``)
+    and the step's curvature ``sum_g w_g (mu_g - before_g)^2`` to ``curv``.
 
     Parameters
     ----------
     y, w : float64 (nb, genes), the block's samples and EM weights (one sample a row).
     mu : float64 (m, chunk), fitted values of the samples ``rows`` on genes ``g0 + [0, chunk)``.
+    before : float64 (nb, genes), the fitted values at the last E-step.
     rows : int64 (m,), rows of the block.
     g0 : int, first gene of the chunk.
-    acc : float64 (m,), in/out.
+    acc, curv : float64 (m,), in/out.
     """
     for i in range(rows.size):
         j = rows[i]
         total = 0.0
+        bend = 0.0
         for g in range(mu.shape[1]):
             r = y[j, g0 + g] - mu[i, g]
             total += w[j, g0 + g] * (r * r)
+            step = mu[i, g] - before[j, g0 + g]
+            bend += w[j, g0 + g] * (step * step)
         acc[i] += total
+        curv[i] += bend
 
 
 @njit(**JIT)
-def t_estep(y, mu, iv, rows, g0, nu, products, sigma2, w, wc, wr, logsum, wss, usum):
+def t_estep(y, mu, iv, rows, g0, nu, products, sigma2, w, wc, wr, logsum, usum, keep):
     """E-step of the robust regression (Student-t errors) on a chunk of genes.
 
     Parameters
@@ -335,9 +341,8 @@ def t_estep(y, mu, iv, rows, g0, nu, products, sigma2, w, wc, wr, logsum, wss, u
     wc, wr : float64 (m, chunk), out: the weights and the weights times the
         residuals ``y - mu`` of the chunk (for the Gram and gradient products).
     logsum : float64 (m,), in/out: ``sum_g ln(1 + r_g^2 / (nu sigma^2 v_g))`` is added.
-    wss : float64 (m,), in/out: the weighted sum of squares ``sum_g w_g r_g^2`` is added
-        (twice the M-step's least-squares objective at these coefficients).
     usum : float64 (m,), in/out: ``sum_g u_g`` is added (``sigma^2``'s M-step divides by it).
+    keep : float64 (nb, genes), out: the fitted values are copied here.
     """
     for i in range(rows.size):
         j = rows[i]
@@ -345,7 +350,6 @@ def t_estep(y, mu, iv, rows, g0, nu, products, sigma2, w, wc, wr, logsum, wss, u
         inu = is2 / nu
         total = 0.0
         prod = 1.0
-        squares = 0.0
         weights = 0.0
         for g in range(mu.shape[1]):
             yg = y[j, g0 + g]
@@ -357,7 +361,7 @@ def t_estep(y, mu, iv, rows, g0, nu, products, sigma2, w, wc, wr, logsum, wss, u
             w[j, g0 + g] = wg
             wc[i, g] = wg
             wr[i, g] = wg * r
-            squares += wg * r * r
+            keep[j, g0 + g] = mu[i, g]
             x = q * inu
             f = 1.0 + x
             if not products:
@@ -370,7 +374,6 @@ def t_estep(y, mu, iv, rows, g0, nu, products, sigma2, w, wc, wr, logsum, wss, u
                     total += np.log(prod)
                     prod = 1.0
         logsum[i] += total + np.log(prod)
-        wss[i] += squares
         usum[i] += weights
 
 
