@@ -638,6 +638,10 @@ def cutoffs(hmm: ProfileHMM, tag: str) -> tuple[float, float]:
     return float(values[0]), float(values[1 if len(values) > 1 else 0])
 
 
+#: Searches of at most this many models keep every model configured from one
+#: piece of the database to the next (a configured Pfam-size model takes
+#: about 100 kB, for a few tens of microseconds' work).
+_KEEP_CONFIGURED = 256
 #: Cells (residues x nodes) below which a model's search runs on one thread.
 _THREADED_CELLS = 1_000_000
 
@@ -653,7 +657,7 @@ class _Candidates:
     """
 
     hmm: ProfileHMM
-    profile: Any
+    profile: Any  # the search configuration, or None: configured for each piece
     tau: float
     lam: float
     bits: float | None
@@ -729,7 +733,8 @@ def search_models(
             calibrate(hmm)
         tau, lam = hmm.stats["forward"]
         cut = None if cutoff is None else cutoffs(hmm, cutoff)[0]
-        profile = configure(hmm, mode="local", multihit=True)
+        # a large library is configured piece by piece rather than held configured
+        profile = configure(hmm) if len(models) <= _KEEP_CONFIGURED else None
         kept.append(_Candidates(hmm, profile, tau, lam, bits if cut is None else cut))
         key = "nucleic" if _nucleic(hmm.alphabet.name) else hmm.alphabet.name
         groups.setdefault(key, []).append(m)
@@ -786,9 +791,10 @@ def _search_piece(
     from ..profile.calibrate import forward_pvalue
     from ..profile.domains import null2_bias
     from ..profile.pipeline import forward_filter, prefilter
-    from ..profile.search import forward_bits
+    from ..profile.search import configure, forward_bits
 
-    profile, tau, lam, bits = found.profile, found.tau, found.lam, found.bits
+    profile = found.profile if found.profile is not None else configure(found.hmm)
+    tau, lam, bits = found.tau, found.lam, found.bits
     target = seqs
     # a small search (one query against a model library) is faster on one
     # thread than it is to wake the others for each model

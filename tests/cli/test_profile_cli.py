@@ -670,3 +670,19 @@ def test_prefetched_keeps_order_errors_and_closes_the_source():
     assert next(early) == 1
     early.close()
     assert closed == [True]
+
+
+def test_large_libraries_are_configured_piece_by_piece(monkeypatch):
+    """Past a few hundred models the search configures each model again for each
+    piece of the database instead of holding them configured: same results."""
+    import seqem.cli.profile as cli_profile
+    from seqem.profile.pipeline import Filters
+
+    (hmm,) = read_hmmer(DATA / "example_family.hmm")
+    db = str(DATA / "example_db.fa")
+    held, _ = cli_profile.search_models([hmm], db, threads=1, filters=Filters(), domains=True)
+    monkeypatch.setattr(cli_profile, "_KEEP_CONFIGURED", 0)
+    again, _ = cli_profile.search_models(
+        [hmm], db, threads=1, filters=Filters(), domains=True, piece_residues=2000
+    )
+    assert held == again and len(held) > 0
