@@ -370,7 +370,12 @@ query_accession, evalue, bits, length (of the target), description (of the
 target); NA where there is none.  With --tblout/--domtblout the domains of
 every reported sequence are defined too (envelopes, optimal-accuracy
 alignments, conditional and independent E-values) and HMMER's tables are
-written; sequences that cannot be reported are not decoded."""
+written; sequences that cannot be reported are not decoded.
+
+The database is read in pieces of about 8 million residues, each searched by
+every model while the next is read, so memory does not grow with the
+database (standard input is streamed the same way); on a terminal a status
+line shows how far the search has gone."""
 
 
 def _add_search(verbs: Any) -> None:
