@@ -269,7 +269,16 @@ def msv_bits(profile: SearchProfile, dsq: np.ndarray, bounds: np.ndarray) -> np.
         lxt = np.log(profile.specials(lengths))
     M = profile.M
     tbm = float(np.log(2.0 / (M * (M + 1.0))))
-    raw = K.msv_scores(dsq, bounds, msv_table(profile), tbm, lxt)
+    table = msv_table(profile)
+    # the single best segment decides most sequences exactly; MSV's full
+    # recurrence runs only where the J state could have added a segment
+    raw = K.ssv_scores(dsq, bounds, table, tbm, lxt)
+    rest = np.flatnonzero(np.isnan(raw))
+    if rest.size:
+        from ..io.sequences import take_sequences
+
+        codes, sub = take_sequences(dsq, bounds, rest)
+        raw[rest] = K.msv_scores(codes, sub, table, tbm, np.ascontiguousarray(lxt[rest]))
     return (raw - null_score(lengths)) / LN2
 
 

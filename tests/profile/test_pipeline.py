@@ -263,3 +263,43 @@ def test_subset_of_sequences():
     assert np.array_equal(sub.sequence(1), seqs.sequence(2))
     empty = seqs.subset(np.array([], dtype=np.int64))
     assert empty.n_sequences == 0 and empty.bounds.tolist() == [0]
+
+
+@needs_data
+def test_msv_single_segment_shortcut_is_exact():
+    """msv_bits scores most sequences by the single best segment (SSV) and runs
+    MSV's recurrence only where the J state could have added a segment: the
+    scores equal MSV's recurrence on every sequence, bit for bit, on members of
+    the family with several domains (the J state used) and on background."""
+    from seqem.profile.emit import emit
+    from seqem.profile.search import msv_table
+
+    (hmm,) = read_hmmer(SHARED / "tutorial" / "models" / "fn3.hmm")
+    prof = configure(hmm)
+    members, _ = emit(hmm, 30, random_state=1, flank_length=20)
+    rng = np.random.default_rng(2)
+    # members joined in threes: several domains in one sequence
+    parts = [members.sequence(i) for i in range(members.n_sequences)]
+    linker = rng.integers(0, 20, 10).astype(np.uint8)
+    joined = [
+        np.concatenate([a, linker, b, linker, c])
+        for a, b, c in zip(parts[:-2], parts[1:-1], parts[2:], strict=True)
+    ]
+    background = [rng.integers(0, 20, int(n)).astype(np.uint8) for n in rng.integers(5, 400, 300)]
+    seqs = joined + parts + background
+    bounds = np.concatenate([[0], np.cumsum([len(x) for x in seqs])]).astype(np.int64)
+    codes = np.concatenate(seqs)
+    lengths = np.diff(bounds)
+    with np.errstate(divide="ignore"):
+        lxt = np.log(prof.specials(lengths))
+    tbm = float(np.log(2.0 / (prof.M * (prof.M + 1.0))))
+    table = msv_table(prof)
+    shortcut = K.ssv_scores(codes, bounds, table, tbm, lxt)
+    assert 0 < np.isnan(shortcut).sum() < len(seqs) // 2  # both routes are taken
+    full = K.msv_scores(codes, bounds, table, tbm, lxt)
+    assert np.array_equal(shortcut[~np.isnan(shortcut)], full[~np.isnan(shortcut)])
+    no_j = lxt.copy()
+    no_j[:, K.E_J] = -np.inf  # floored: the J state never used
+    assert np.sum(full > K.msv_scores(codes, bounds, table, tbm, no_j)) >= 5
+    expected = (full - null_score(lengths)) / LN2
+    assert np.array_equal(msv_bits(prof, codes, bounds), expected)
