@@ -565,9 +565,10 @@ def read_database(path: str, hmm: ProfileHMM) -> DigitalSequences:
 def database_pieces(
     path: str, hmm: ProfileHMM, piece_residues: int | None = None
 ) -> Iterator[DigitalSequences]:
-    """:func:`read_database` piece by piece (:func:`~seqem.io.sequences.iter_sequences`):
-    FASTA databases are read in pieces of whole records, so memory stays
-    bounded; BAM/CRAM reads come as one piece."""
+    """:func:`read_database` piece by piece: FASTA databases in pieces of whole
+    records (:func:`~seqem.io.sequences.iter_sequences`), BAM/CRAM reads in
+    pieces of whole reads (:func:`~seqem.io.sequences.iter_bam_reads`), so
+    memory stays bounded."""
     from ..errors import AlphabetError
     from ..io.sequences import iter_bam_reads, iter_sequences
 
@@ -696,10 +697,10 @@ def search_models(
 
     The database is read in pieces of whole records (about
     ``piece_residues`` residues, :data:`~seqem.io.sequences.PIECE_RESIDUES`
-    by default), each searched by every model before the next is read, so
-    memory does not grow with the database; the results do not depend on
-    the piece size.  ``progress``, when given, receives a line of text after
-    each piece.
+    by default), each searched by every model while a second thread reads the
+    next (:func:`prefetched`), so memory does not grow with the database; the
+    results do not depend on the piece size.  ``progress``, when given,
+    receives a line of text after each piece.
 
     With ``filters`` (HMMER's default pipeline, :mod:`seqem.profile.pipeline`)
     only the sequences that pass the MSV, bias and Viterbi filters are
