@@ -47,7 +47,8 @@ The M-step's weighted least squares is solved as a Newton step from the
 current coefficients: the gradient ``S^T W (y - S c)`` is exact, and the
 Gram matrix ``S^T W S`` (``k(k+1)/2`` packed columns ``S_gk S_gl`` times the
 weights: the costly product, some ten times the gradient's) is the one of
-the run's first E-step, recomputed only when the step gains less than half
+the run's first E-step (or the last one, when the run's new shape barely
+moved the likelihood), recomputed only when the step gains less than half
 of what its quadratic model promised (:func:`_newton_mstep`; the step's
 curvature ``sum_g w_g (S d)_g^2`` is summed in the same pass over the genes
 as ``sigma^2``'s M-step, from the fitted values before and after).  Every step
@@ -95,6 +96,10 @@ MODEL_SHARE = 0.5
 #: anyway, so the run need not converge tightly; later runs stop at ``tol``,
 #: and only they can end the fit.
 FIRST_RUN_TOL = 1e-5
+#: A later run keeps the last Gram matrix (its step checked as any stale step)
+#: when its new variance shape moved the log-likelihood by at most this much
+#: per gene: the weights, and so the Gram matrix, then barely changed.
+STALE_JUMP = 1e-6
 #: Degrees of freedom up to which the batched E-step sums the logarithms of
 #: ``1 + r^2 / (nu sigma^2 v)`` as logarithms of products (:func:`._kernels.t_estep`):
 #: the log-likelihood then carries up to ``nu + 1`` more units of round-off
@@ -196,7 +201,7 @@ class _TRegression:
 
     def __init__(self, y: np.ndarray, s: np.ndarray, v: np.ndarray, nu: float, start: dict):
         self.y, self.s, self.v, self.nu, self.start = y, s, v, nu, start
-        self.gram: np.ndarray | None = None
+        self.gram: np.ndarray | None = None  # None: computed at the first M-step
 
     def initial_params(self, rng: np.random.Generator) -> dict[str, Any]:
         return dict(self.start)
@@ -241,13 +246,18 @@ def _fit_sample(
     fit: FitResult | None = None
     n_iter = 0
     history: list[float] = []
+    gram = None
     for _ in range(OUTER):  # refresh the variance shape until the coefficients settle
         v = _shape(mu, c, var, sigma2)
         problem = _TRegression(y, s, v, nu, {"c": c, "sigma2": sigma2})
         first = fit is None
+        if fit is not None:
+            jump = abs(problem.e_step(problem.start)[1] - fit.history[-1])
+            problem.gram = gram if jump <= STALE_JUMP * y.size else None
         params, fit = run_em(
             problem, max_iter=max_iter, tol=(max(tol, FIRST_RUN_TOL) if first else tol) * y.size
         )
+        gram = problem.gram
         n_iter += fit.n_iter
         history.extend(fit.history)
         change = np.abs(params["c"] - c).max() / max(float(np.abs(params["c"]).max()), 1e-300)
@@ -512,11 +522,18 @@ class _Block:
         """A new EM run of each of ``rows``: variance shape and E-step at the current point.
 
         The first run stops at :data:`FIRST_RUN_TOL` per gene, the others at
-        ``tol``.
+        ``tol``.  A run starts from the Gram matrix of its own first weights,
+        or from the last one when its new shape moved the log-likelihood by
+        at most :data:`STALE_JUMP` per gene.
         """
         self._shape(rows)
         first = self.runs[rows] == 0
-        self._estep(rows, gram=True)
+        self._estep(rows)
+        # a new shape that barely moves the likelihood keeps the last Gram matrix
+        jump = np.abs(self.ll[rows] - self.last_run[rows])
+        fresh = first | (jump > STALE_JUMP * self.y.shape[1])
+        if fresh.any():
+            self._gram(rows[fresh])
         if not np.all(np.isfinite(self.ll[rows])):
             raise SeqemError(
                 "the starting parameters give the data zero likelihood; "
