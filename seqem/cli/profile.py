@@ -648,6 +648,8 @@ def cutoffs(hmm: ProfileHMM, tag: str) -> tuple[float, float]:
 #: piece of the database to the next (a configured Pfam-size model takes
 #: about 100 kB, for a few tens of microseconds' work).
 _KEEP_CONFIGURED = 256
+#: A large library reports its progress within a piece every this many models.
+_PROGRESS_MODELS = 500
 #: Cells (residues x nodes) below which a model's search runs on one thread.
 _THREADED_CELLS = 1_000_000
 
@@ -751,14 +753,19 @@ def search_models(
         for piece in prefetched(pieces):
             seen += piece.n_sequences
             residues += piece.n_residues
-            for m in members:
+            for done, m in enumerate(members, start=1):
                 _search_piece(
                     kept[m], piece, seen if Z is None else Z, evalue=evalue,
                     threads=threads, domains=domains, null2=null2, filters=filters,
                 )  # fmt: skip
+                if progress is not None and done % _PROGRESS_MODELS == 0 < len(members) - done:
+                    progress(
+                        f"search: {seen:,} sequences ({residues:,} residues) x model "
+                        f"{done:,} of {len(members):,}"
+                    )
             if progress is not None:
                 progress(
-                    f"search: {seen:,} sequences ({residues:,} residues) x {len(members)} "
+                    f"search: {seen:,} sequences ({residues:,} residues) x {len(members):,} "
                     f"model(s), {sum(len(kept[m].scores) for m in members):,} candidate hit(s)"
                 )
         n_seq = seen

@@ -686,3 +686,21 @@ def test_large_libraries_are_configured_piece_by_piece(monkeypatch):
         [hmm], db, threads=1, filters=Filters(), domains=True, piece_residues=2000
     )
     assert held == again and len(held) > 0
+
+
+def test_large_libraries_report_progress_within_a_piece(monkeypatch):
+    """A library of many models reports its progress every so many models."""
+    import dataclasses
+
+    import seqem.cli.profile as cli_profile
+
+    (hmm,) = read_hmmer(DATA / "example_family.hmm")
+    models = [dataclasses.replace(hmm, name=f"m{i}") for i in range(5)]
+    monkeypatch.setattr(cli_profile, "_PROGRESS_MODELS", 2)
+    lines: list[str] = []
+    cli_profile.search_models(models, str(DATA / "example_db.fa"), threads=1, progress=lines.append)
+    assert lines[:2] == [
+        "search: 300 sequences (77,253 residues) x model 2 of 5",
+        "search: 300 sequences (77,253 residues) x model 4 of 5",
+    ]
+    assert lines[2].startswith("search: 300 sequences (77,253 residues) x 5 model(s), ")
