@@ -499,7 +499,7 @@ MSV_WIDTH = 32
 
 
 @njit(**JIT)
-def _msv_one(dsq, s, e, ims, tbm, lxt, A, B):  # pragma: no cover - jitted
+def _msv_one(dsq, s, e, ims, tbm, lxt, A, B, single):  # pragma: no cover - jitted
     """MSV score of one sequence (nats): best set of ungapped local segments.
 
     ``ims`` int32 (n_codes, 1 + W), match log-odds in units of ``1 /
@@ -510,6 +510,14 @@ def _msv_one(dsq, s, e, ims, tbm, lxt, A, B):  # pragma: no cover - jitted
     loops come back exactly at the end.  Rounding: at most ``1 / MSV_SCALE``
     nats per matched residue and ``0.5 / MSV_SCALE`` per segment entry and
     exit.
+
+    With ``single``, the best single segment (SSV: every row begins from N,
+    ``b`` constant), or NaN where the J state could matter.  While no J value
+    plus the J -> B move exceeds the N -> B move, MSV's rows begin from N
+    too, so MSV's score is the single segment's exactly; J can only exceed
+    it after a segment scoring ``nm - ej - jm`` or more.  Without the
+    row-to-row dependence of ``b`` on the last row's maximum, rows overlap
+    in the processor (1.2-1.5x the full recurrence's speed).
     """
     W = ims.shape[1]
     for k in range(W):
@@ -518,6 +526,7 @@ def _msv_one(dsq, s, e, ims, tbm, lxt, A, B):  # pragma: no cover - jitted
     loop, lp, nm, jm, ej, ec = _fixed_specials(lxt, tbm)
     xJ = np.int32(MSV_NEG)
     xC = np.int32(MSV_NEG)
+    best = np.int32(MSV_NEG)
     b = nm
     prev, cur = A, B
     for i in range(s, e):
@@ -529,63 +538,20 @@ def _msv_one(dsq, s, e, ims, tbm, lxt, A, B):  # pragma: no cover - jitted
             v = v + ms[k] - lp
             cur[k] = v
             xE = v if v > xE else xE
-        xJ, xC, b = _fixed_flanks(xE, xJ, xC, nm, jm, ej, ec)
+        if single:
+            best = xE if xE > best else best
+        else:
+            xJ, xC, b = _fixed_flanks(xE, xJ, xC, nm, jm, ej, ec)
         prev, cur = cur, prev
+    if single:
+        if best + ej + jm > nm:
+            return np.nan
+        xC = np.int32(best + ec)
     return _fixed_total(xC, e - s, loop, lxt)
 
 
-@njit(**JIT)
-def _ssv_one(dsq, s, e, ims, tbm, lxt, A, B):  # pragma: no cover - jitted
-    """:func:`_msv_one` when the J state cannot matter, else NaN.
-
-    The best single segment (SSV: every row begins from N, ``b`` constant),
-    in the same fixed-point arithmetic.  While no J value plus the J -> B
-    move exceeds the N -> B move, MSV's rows begin from N too, so MSV's
-    score is this one exactly; J can only exceed it after a segment scoring
-    ``nm - ej - jm`` or more, and then NaN asks for the MSV recurrence.
-    Without the row-to-row dependence of ``b`` on the last row's maximum,
-    rows overlap in the processor (1.3-1.5x :func:`_msv_one`'s speed).
-    """
-    W = ims.shape[1]
-    for k in range(W):
-        A[k] = MSV_NEG
-        B[k] = MSV_NEG
-    loop, lp, nm, jm, ej, ec = _fixed_specials(lxt, tbm)
-    b = nm
-    best = np.int32(MSV_NEG)
-    prev, cur = A, B
-    for i in range(s, e):
-        ms = ims[dsq[i]]
-        xE = np.int32(MSV_NEG)
-        for k in range(1, W):
-            v = prev[k - 1]
-            v = v if v > b else b
-            v = v + ms[k] - lp
-            cur[k] = v
-            xE = v if v > xE else xE
-        best = xE if xE > best else best
-        prev, cur = cur, prev
-    if best + ej + jm > nm:
-        return np.nan
-    return _fixed_total(np.int32(best + ec), e - s, loop, lxt)
-
-
 @njit(**PJIT)
-def ssv_scores(dsq, bounds, ims, tbm, lxt):  # pragma: no cover - jitted
-    """:func:`msv_scores` where the single best segment decides it, NaN elsewhere
-    (:func:`_ssv_one`)."""
-    n_seq = len(bounds) - 1
-    W = ims.shape[1]
-    out = np.empty(n_seq)
-    for q in prange(n_seq):
-        A = np.empty(W, np.int32)
-        B = np.empty(W, np.int32)
-        out[q] = _ssv_one(dsq, bounds[q], bounds[q + 1], ims, tbm, lxt[q], A, B)
-    return out
-
-
-@njit(**PJIT)
-def msv_scores(dsq, bounds, ims, tbm, lxt):  # pragma: no cover - jitted
+def msv_scores(dsq, bounds, ims, tbm, lxt, single=False):  # pragma: no cover - jitted
     """MSV log-odds (nats) of each sequence: ungapped segments, uniform entry.
 
     Parameters
@@ -595,6 +561,9 @@ def msv_scores(dsq, bounds, ims, tbm, lxt):  # pragma: no cover - jitted
     tbm : float
         Log entry probability, the same for every node.
     lxt : float64 array (n_seq, 8), log special transitions.
+    single : bool
+        The single-segment shortcut of :func:`_msv_one`: NaN where the full
+        recurrence is needed.
     """
     n_seq = len(bounds) - 1
     W = ims.shape[1]
@@ -602,7 +571,7 @@ def msv_scores(dsq, bounds, ims, tbm, lxt):  # pragma: no cover - jitted
     for q in prange(n_seq):
         A = np.empty(W, np.int32)
         B = np.empty(W, np.int32)
-        out[q] = _msv_one(dsq, bounds[q], bounds[q + 1], ims, tbm, lxt[q], A, B)
+        out[q] = _msv_one(dsq, bounds[q], bounds[q + 1], ims, tbm, lxt[q], A, B, single)
     return out
 
 

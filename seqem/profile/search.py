@@ -272,7 +272,7 @@ def msv_bits(profile: SearchProfile, dsq: np.ndarray, bounds: np.ndarray) -> np.
     table = msv_table(profile)
     # the single best segment decides most sequences exactly; MSV's full
     # recurrence runs only where the J state could have added a segment
-    raw = K.ssv_scores(dsq, bounds, table, tbm, lxt)
+    raw = K.msv_scores(dsq, bounds, table, tbm, lxt, True)
     rest = np.flatnonzero(np.isnan(raw))
     if rest.size:
         from ..io.sequences import take_sequences
