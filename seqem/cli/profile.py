@@ -538,16 +538,10 @@ def _reads_alphabet(path: str, hmm: ProfileHMM) -> None:
         )
 
 
-def read_database(path: str, hmm: ProfileHMM) -> DigitalSequences:
-    """Database sequences in ``hmm``'s alphabet; a different alphabet is an error."""
+def _in_alphabet(seqs: DigitalSequences, hmm: ProfileHMM, path: str) -> DigitalSequences:
+    """``seqs`` in ``hmm``'s alphabet; a different alphabet is an error."""
     from ..errors import AlphabetError
-    from ..io.sequences import read_bam_reads, read_sequences
 
-    if path.lower().endswith((".bam", ".cram")):
-        _reads_alphabet(path, hmm)
-        seqs = read_bam_reads(path)
-        return dataclasses.replace(seqs, alphabet=hmm.alphabet)
-    seqs = read_sequences(path)
     want = hmm.alphabet
     if seqs.alphabet.name == want.name:
         return seqs
@@ -562,6 +556,16 @@ def read_database(path: str, hmm: ProfileHMM) -> DigitalSequences:
     )
 
 
+def read_database(path: str, hmm: ProfileHMM) -> DigitalSequences:
+    """Database sequences in ``hmm``'s alphabet; a different alphabet is an error."""
+    from ..io.sequences import read_bam_reads, read_sequences
+
+    if path.lower().endswith((".bam", ".cram")):
+        _reads_alphabet(path, hmm)
+        return dataclasses.replace(read_bam_reads(path), alphabet=hmm.alphabet)
+    return _in_alphabet(read_sequences(path), hmm, path)
+
+
 def database_pieces(
     path: str, hmm: ProfileHMM, piece_residues: int | None = None
 ) -> Iterator[DigitalSequences]:
@@ -569,7 +573,6 @@ def database_pieces(
     records (:func:`~seqem.io.sequences.iter_sequences`), BAM/CRAM reads in
     pieces of whole reads (:func:`~seqem.io.sequences.iter_bam_reads`), so
     memory stays bounded."""
-    from ..errors import AlphabetError
     from ..io.sequences import iter_bam_reads, iter_sequences
 
     if path.lower().endswith((".bam", ".cram")):
@@ -577,19 +580,8 @@ def database_pieces(
         for piece in iter_bam_reads(path, piece_residues=piece_residues):
             yield dataclasses.replace(piece, alphabet=hmm.alphabet)
         return
-    want = hmm.alphabet
     for piece in iter_sequences(path, piece_residues=piece_residues):
-        if piece.alphabet.name != want.name:
-            if not (_nucleic(piece.alphabet.name) and _nucleic(want.name)):
-                raise AlphabetError(
-                    f"alphabet mismatch: model '{hmm.name}' is {want.name} but the sequences "
-                    f"look like {piece.alphabet.name}; search protein with protein models and "
-                    "DNA/RNA with nucleotide models",
-                    path=None if path == "-" else path,
-                )
-            # T and U have the same code, as do the IUPAC codes: only the name differs
-            piece = dataclasses.replace(piece, alphabet=want)
-        yield piece
+        yield _in_alphabet(piece, hmm, path)
 
 
 _END = object()

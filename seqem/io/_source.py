@@ -124,25 +124,14 @@ def open_stream(path: str | os.PathLike[str]) -> Iterator[tuple[IO[bytes], bool,
     read as it comes (gzip detected from its first two bytes).  Yields the
     handle, whether the content is gzip, and the name for messages.
     """
-    path = os.fspath(path)
-    raw: IO[bytes]
-    if path == STDIO:
-        name = "<stdin>"
-        stream = getattr(sys.stdin, "buffer", None)
-        if stream is None:  # a text stream without a buffer (tests, embedded use)
-            stream = io.BytesIO(sys.stdin.read().encode("utf-8"))
-        raw = io.BufferedReader(stream)  # type: ignore[arg-type]
-        close = False
-    else:
-        name = path
-        if os.path.isdir(path):
-            raise IsADirectoryError(21, "Is a directory", path)
-        raw = open(path, "rb")  # noqa: SIM115 - closed below
-        close = True
-    try:
-        gzipped = raw.peek(2)[:2] == GZIP_MAGIC  # type: ignore[attr-defined]
-        fh: IO[bytes] = gzip.GzipFile(fileobj=raw, mode="rb") if gzipped else raw  # type: ignore[assignment]
-        yield fh, gzipped, name
-    finally:
-        if close:
-            raw.close()
+    if os.fspath(path) != STDIO:
+        source = InputSource(path)
+        with source.open_binary() as fh:
+            yield fh, source.gzipped, source.name
+        return
+    stream = getattr(sys.stdin, "buffer", None)
+    if stream is None:  # a text stream without a buffer (tests, embedded use)
+        stream = io.BytesIO(sys.stdin.read().encode("utf-8"))
+    raw = io.BufferedReader(stream)  # type: ignore[arg-type]
+    gzipped = raw.peek(2)[:2] == GZIP_MAGIC
+    yield (gzip.GzipFile(fileobj=raw, mode="rb") if gzipped else raw), gzipped, "<stdin>"  # type: ignore[misc]

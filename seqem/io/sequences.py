@@ -258,14 +258,6 @@ def _guess_from_counts(counts: np.ndarray) -> Alphabet:
     return DNA
 
 
-def _first_line(source: InputSource) -> tuple[int, str] | None:
-    with source.gzip_errors(), source.open_text() as fh:
-        for number, line in enumerate(fh, start=1):
-            if line.strip():
-                return number, line
-    return None
-
-
 def _names(titles: list[str]) -> tuple[list[str], list[str]]:
     """Record names (first word of each title) and descriptions (the rest)."""
     names, descriptions = [], []
@@ -457,24 +449,15 @@ class _Pieces:
 
 
 def _is_fasta(source: InputSource) -> bool:
-    """True for FASTA, False for Swiss-Prot text; errors for anything else."""
-    first = _first_line(source)
-    if first is None:
-        raise InputFormatError(
-            "empty file; expected FASTA records ('>name') or Swiss-Prot entries ('ID   ')",
-            path=source.name,
-        )
-    number, line = first
-    if line.startswith(">"):
-        return True
-    if line.startswith("ID   "):
-        return False
-    raise InputFormatError(
-        f"not a FASTA or Swiss-Prot file: expected a '>' header or an 'ID   ' line, "
-        f"found {line.strip()[:20]!r}",
-        path=source.name,
-        line=number,
-    )
+    """True for FASTA, False for Swiss-Prot text; errors for anything else
+    (:func:`_is_fasta_text` on the lines up to the first that is not blank)."""
+    head = []
+    with source.gzip_errors(), source.open_binary() as fh:
+        for line in fh:
+            head.append(line)
+            if line.strip():
+                break
+    return _is_fasta_text(b"".join(head), source.name)
 
 
 def _digital(
