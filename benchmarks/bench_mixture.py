@@ -146,14 +146,16 @@ def bench_large(n_samples: int, n_robust: int, threads: int) -> list[str]:
     lines.append(f"seqem --method em      {em:8.1f} s for all {n_samples} samples")
     robust_fit(Y[:, :2], S)
     t = time.perf_counter()
-    robust_fit(Y[:, :n_robust], S, n_threads=threads)
+    fit = robust_fit(Y[:, :n_robust], S, n_threads=threads)
     rob = time.perf_counter() - t
+    updates = np.mean([f.n_iter for f in fit.fits])
     scale = n_samples / n_robust
     if n_robust == n_samples:
         lines.append(f"seqem --method robust  {rob:8.1f} s for all {n_samples} samples")
     else:
         lines.append(f"seqem --method robust  {rob:8.1f} s for {n_robust} samples "
                      f"(extrapolated x {scale:g}: {rob * scale:.0f} s)")  # fmt: skip
+    lines.append(f"robust EM updates per sample, mean {updates:.1f}")
     lines.append("load average (1, 5, 15 min) at the end: " + " ".join(
         f"{x:.2f}" for x in os.getloadavg()))  # fmt: skip
     print("\n".join(lines), flush=True)

@@ -22,8 +22,7 @@ weighted non-negative least-squares fit of ``c`` with weights ``u_g / v_g``
 and a closed-form ``sigma^2 = sum_g u_g r_g^2 / v_g / sum_g u_g`` (the
 parameter-expanded EM of Liu, Rubin and Wu 1998, as Kent, Tyler and Vardi
 fit the t scale: dividing by ``sum u`` instead of the number of genes
-converges faster, 5-14% fewer updates on the shared sets, to the same
-maximum).  Genes that the reference does not explain (a
+reaches the same maximum in fewer updates).  Genes that the reference does not explain (a
 platform shift, a gene from a missing cell type) receive small weights,
 which is what makes the fit robust; ``nu = 4`` is the conventional robust
 choice.  For a fixed variance shape the EM climbs the t log-likelihood
