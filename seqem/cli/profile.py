@@ -370,7 +370,10 @@ query_accession, evalue, bits, length (of the target), description (of the
 target); NA where there is none.  With --tblout/--domtblout the domains of
 every reported sequence are defined too (envelopes, optimal-accuracy
 alignments, conditional and independent E-values) and HMMER's tables are
-written; sequences that cannot be reported are not decoded.
+written; sequences that cannot be reported are not decoded, and, as in
+hmmsearch, a sequence in which no domain is found is not reported (without
+the tables no domains are defined, and every sequence past the threshold
+is listed).
 
 The database is read in pieces of about 8 million residues, each searched by
 every model while the next is read, so memory does not grow with the
@@ -859,7 +862,8 @@ def _reported_hits(
 
     With ``null2`` the scores are corrected before the threshold; the
     domains' c-Evalues use domZ, the number of hits reported, and their
-    i-Evalues ``z``, as in hmmsearch.
+    i-Evalues ``z``, as in hmmsearch.  With ``domains``, a candidate in
+    which no domain was found is not reported (hmmsearch drops it too).
     """
     import numpy as np
 
@@ -869,6 +873,10 @@ def _reported_hits(
     scores = np.asarray(found.scores, dtype=np.float64) - (bias if null2 else 0.0)
     evalues = z * forward_pvalue(scores, found.tau, found.lam)
     keep = scores >= found.bits if found.bits is not None else evalues <= evalue
+    if domains:
+        # as hmmsearch: a sequence in which domain definition finds no domain
+        # is not reported, whatever its score (nor counted in domZ)
+        keep &= np.array([bool(d) for d in found.domains], dtype=bool)
     index = np.flatnonzero(keep)
     index = index[np.lexsort((-scores[index], evalues[index]))]
     if max_hits is not None:
