@@ -12,7 +12,9 @@ totals.
 ``ld``: the first N biallelic SNPs of the shared 1000 Genomes excerpt (2,504
 people): PLINK 1.9 ``--r2 dprime`` over all pairs, writing its ``.ld`` file
 (whole command), against seqem's ``pairwise_ld`` on the genotype matrix and
-the whole ``seqem haplo ld`` command; best of 3 wall-clock seconds.
+the whole ``seqem haplo ld`` command; best of 3 wall-clock seconds.  The
+last row is the floor of any Python command that writes the same table:
+starting the interpreter with NumPy and pysam and writing as many bytes.
 
 Run by hand, never in CI.  Writes ``benchmarks/results/bench_haplo.txt``.
 """
@@ -180,7 +182,27 @@ def bench_ld(n_snps: int) -> list[str]:
                 lines.append(f"ratio plink / seqem pairwise_ld              {tp / seqem_core:8.2f}")
             if t is not None:
                 lines.append(f"ratio plink / seqem haplo ld, {threads} thread(s)     {tp / t:8.2f}")
+        if (out / "ld.tsv").is_file():
+            lines.append(start_up_floor(out, (out / "ld.tsv").stat().st_size, env))
     return lines
+
+
+#: What any Python command that writes the LD table pays before it reads a
+#: genotype: the interpreter, NumPy and pysam started, and the table's bytes
+#: written to a file.
+_FLOOR = (
+    "import sys\n"
+    "import numpy, pysam\n"
+    "with open(sys.argv[1], 'wb') as f:\n"
+    "    f.write(bytes(int(sys.argv[2])))\n"
+)
+
+
+def start_up_floor(out: Path, size: int, env: dict[str, str]) -> str:
+    """Wall time of :data:`_FLOOR` for a table of ``size`` bytes, best of 3."""
+    cmd = [sys.executable, "-c", _FLOOR, str(out / "floor.bin"), str(size)]
+    t = best_of(lambda: subprocess.run(cmd, check=True, env=env))
+    return f"floor: python + numpy + pysam, {size / 1e6:.0f} MB written  {t:8.2f}"
 
 
 if __name__ == "__main__":

@@ -26,7 +26,9 @@ both programs' default pipelines (filters on, ``-E 10``) on ``db.fa`` and on
 a database of 16 copies of it (22 M residues, the copies renamed); one
 query against 300 pressed models beside ``hmmscan``; and the in-process
 reading times of that library (text and pressed) and of the large database.  Results are also
-written to ``benchmarks/results/bench_profile_search.txt``.
+written to ``benchmarks/results/bench_profile_search.txt``.  After the ``--max`` table, the floor
+of any command with a Numba kernel: a script that imports NumPy and Numba and runs one cached
+kernel.
 """
 
 from __future__ import annotations
@@ -225,6 +227,7 @@ def whole_commands(data: Path, library_sizes: list[int]) -> None:
                     cpu = ["--cpu", "0" if n == 1 else str(n), "--max", "-o", os.devnull]
                     t_hmmer = wall([hmmsearch, *cpu, *common, str(model), str(db)])
                 say(f"{name:<10}{n:>8}{t_seqem:>8.2f}{t_hmmer:>11.2f}{t_seqem / t_hmmer:>8.2f}")
+        say(start_up_floor(out))
         big = out / "db16.fa"
         text = db.read_text()
         with open(big, "w") as f:
@@ -274,6 +277,33 @@ def whole_commands(data: Path, library_sizes: list[int]) -> None:
         say(reading(library, big))
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "bench_profile_search.txt").write_text("\n".join(lines) + "\n")
+
+
+#: The least any command with a Numba kernel pays: the interpreter and NumPy
+#: started, Numba imported and one kernel loaded from its cache (which loads
+#: Numba's CPU target) and run on three numbers.
+_FLOOR_KERNEL = """\
+import numba
+import numpy as np
+
+
+@numba.njit(cache=True)
+def total(x):
+    return x.sum()
+
+
+total(np.ones(3))
+"""
+
+
+def start_up_floor(out: Path) -> str:
+    """Wall time of :data:`_FLOOR_KERNEL` run as a script (its cache filled first)."""
+    script = out / "floor_kernel.py"
+    script.write_text(_FLOOR_KERNEL)
+    cmd = [sys.executable, str(script)]
+    subprocess.run(cmd, check=True)  # compiles and fills the cache
+    t = wall(cmd)
+    return f"floor: python + numpy + one cached numba kernel {t:8.2f}"
 
 
 def single_segment_share(out: Path, database: Path) -> str:
