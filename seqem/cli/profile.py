@@ -523,6 +523,9 @@ class Hit:
     description: str | None
     domains: tuple[Any, ...] | None = None
     bias: float = 0.0
+    #: ``(expected, regions, clustered, envelopes)`` of domain definition
+    #: (:class:`~seqem.profile.domains.DomainCounts`), when domains were defined.
+    counts: tuple[float, int, int, int] | None = None
 
 
 def _nucleic(name: str) -> bool:
@@ -670,6 +673,7 @@ class _Candidates:
     scores: list[float] = dataclasses.field(default_factory=list)
     bias: list[float] = dataclasses.field(default_factory=list)
     domains: list[Any] = dataclasses.field(default_factory=list)
+    counts: list[Any] = dataclasses.field(default_factory=list)
     passed: dict[str, int] = dataclasses.field(default_factory=dict)
 
 
@@ -721,7 +725,9 @@ def search_models(
     uncorrected score reaches the threshold are defined, each sequence score
     loses ``ln(1 + exp(S) / 256) / ln 2`` bits, S the summed log null2 odds
     of its domains' envelopes (``Hit.bias``), and the threshold is applied
-    to the corrected scores.
+    to the corrected scores.  With domains defined, a sequence's score is
+    hmmsearch's: the higher of that and the reconstruction from its domains
+    (:func:`~seqem.profile.domains.sequence_score`).
     """
     from ..profile.calibrate import calibrate
     from ..profile.search import configure
@@ -797,7 +803,7 @@ def _search_piece(
 
     from .._jit import threads as numba_threads
     from ..profile.calibrate import forward_pvalue
-    from ..profile.domains import null2_bias
+    from ..profile.domains import sequence_score
     from ..profile.pipeline import forward_filter, prefilter
     from ..profile.search import configure, forward_bits
 
@@ -819,7 +825,7 @@ def _search_piece(
                 # nothing below the Forward filter's threshold can be reported
                 lowest = float(min(0.0, outcome.bias.min()))
                 floor = max(floor, tau - np.log(filters.F3) / lam + lowest)
-            scores, envelopes, decoded = score_and_find_envelopes(
+            scores, envelopes, decoded, tallies = score_and_find_envelopes(
                 profile, target.codes, target.bounds, min_bits=floor
             )
         else:
@@ -834,8 +840,8 @@ def _search_piece(
             found.passed[stage] = found.passed.get(stage, 0) + count
     index = np.flatnonzero(keep)
     if domains:
-        per_target = _reported_domains(
-            profile, target, found.hmm.stats, index, envelopes, decoded, Z=z,
+        per_target, tallies = _reported_domains(
+            profile, target, found.hmm.stats, index, envelopes, decoded, tallies, Z=z,
             threads=n_threads, null2=null2,
         )  # fmt: skip
     lengths = target.lengths
@@ -843,10 +849,14 @@ def _search_piece(
         found.names.append(target.names[i])
         found.descriptions.append(target.descriptions[i])
         found.lengths.append(int(lengths[i]))
-        found.scores.append(float(scores[i]))
         doms = per_target[i] if domains else None
+        score, bias = float(scores[i]), 0.0
+        if doms:
+            score, bias = sequence_score(score, int(lengths[i]), doms, null2=null2)
+        found.scores.append(score)
+        found.bias.append(bias)
         found.domains.append(doms)
-        found.bias.append(float(null2_bias(sum(d.null2 for d in doms))) if null2 and doms else 0.0)
+        found.counts.append(tallies.row(int(i)) if domains else None)
 
 
 def _reported_hits(
@@ -902,6 +912,7 @@ def _reported_hits(
                 found.descriptions[i] or None,
                 doms,
                 float(bias[i]) if null2 else 0.0,
+                found.counts[i],
             )
         )
     return hits
@@ -914,12 +925,14 @@ def _reported_domains(
     index: Any,
     envelopes: Any,
     decoded: Any,
+    counts: Any,
     *,
     Z: int,
     threads: int,
     null2: bool = False,
-) -> list[Any]:
-    """Domains of the reported targets ``index`` (None for the others).
+) -> tuple[list[Any], Any]:
+    """Domains of the reported targets ``index`` (None for the others), and the
+    domain counts of every target (:class:`~seqem.profile.domains.DomainCounts`).
 
     ``domZ`` (for c-Evalues) is the number of reported targets, as in
     hmmsearch.  A reported target that was not decoded (its score fell just
@@ -928,7 +941,12 @@ def _reported_domains(
     import numpy as np
 
     from .._jit import threads as numba_threads
-    from ..profile.domains import Envelopes, rescore_envelopes, score_and_find_envelopes
+    from ..profile.domains import (
+        DomainCounts,
+        Envelopes,
+        rescore_envelopes,
+        score_and_find_envelopes,
+    )
 
     reported = np.zeros(seqs.n_sequences, dtype=bool)
     reported[index] = True
@@ -940,7 +958,12 @@ def _reported_domains(
                 [seqs.codes[seqs.bounds[i] : seqs.bounds[i + 1]] for i in missing]
             )
             sub_bounds = np.concatenate([[0], np.cumsum(seqs.lengths[missing])])
-            _, extra, _ = score_and_find_envelopes(profile, codes, sub_bounds)
+            _, extra, _, extra_counts = score_and_find_envelopes(profile, codes, sub_bounds)
+            counts = DomainCounts(*(
+                np.copy(getattr(counts, f.name)) for f in dataclasses.fields(counts)
+            ))  # fmt: skip
+            for f in dataclasses.fields(counts):
+                getattr(counts, f.name)[missing] = getattr(extra_counts, f.name)
             envs = Envelopes(
                 np.concatenate([envs.target, missing[extra.target]]),
                 np.concatenate([envs.start, extra.start]),
@@ -952,7 +975,7 @@ def _reported_domains(
             profile, seqs.codes, seqs.bounds, envs, stats, Z=Z, domZ=max(1, len(index)),
             null2=null2,
         )  # fmt: skip
-    return [per_target[i] if reported[i] else None for i in range(seqs.n_sequences)]
+    return [per_target[i] if reported[i] else None for i in range(seqs.n_sequences)], counts
 
 
 def hits_table(hits: list[Hit]) -> str:
@@ -978,6 +1001,15 @@ def hits_table(hits: list[Hit]) -> str:
             )
         )
     return "\n".join(lines) + "\n"
+
+
+def _counts(hit: Hit) -> dict[str, Any]:
+    """The domain-number columns of ``hit`` for :class:`~seqem.io.hmmer_tables.SequenceHit`."""
+    if hit.counts is None:
+        return {}
+    expected, regions, clustered, envelopes = hit.counts
+    return dict(expected_domains=expected, n_regions=regions, n_clustered=clustered,
+                n_overlaps=0, n_envelopes=envelopes)  # fmt: skip
 
 
 def write_domain_tables(
@@ -1010,6 +1042,14 @@ def write_domain_tables(
             return lambda d: d.bitscore >= dom_bits
         return lambda d: d.c_evalue <= dom_evalue
 
+    def inclusion(hmm: ProfileHMM) -> Any:
+        # hmmsearch's --cut_ga (and _tc, _nc) sets the inclusion thresholds too;
+        # otherwise its defaults --incE 0.01 --incdomE 0.01 hold
+        if cutoff is None:
+            return None
+        seq, dom = cutoffs(hmm, cutoff)
+        return lambda h, d: h.score >= seq and d.bitscore >= dom
+
     tables = []
     n_domains = 0
     for hmm in models:
@@ -1029,6 +1069,7 @@ def write_domain_tables(
                     bias=h.bias,
                     domains=tuple(doms),
                     description=h.description or "",
+                    **_counts(h),
                 )
             )
         tables.append((hmm, rows, reported))
@@ -1040,7 +1081,7 @@ def write_domain_tables(
                 if writer == "tbl":
                     write_tblout(fh, rows, query_name=hmm.name,
                                  query_accession=hmm.accession or "",
-                                 reported=reported)  # fmt: skip
+                                 reported=reported, included=inclusion(hmm))  # fmt: skip
                 else:
                     write_domtblout(fh, rows, query_name=hmm.name, query_length=hmm.M,
                                     query_accession=hmm.accession or "",

@@ -61,10 +61,17 @@ TSV_COLUMNS = (
 #: on the conditional E-value, used for the ``rep`` and ``inc`` counts.
 DOM_REPORT_E = 10.0
 DOM_INCLUDE_E = 0.01
+#: Default sequence inclusion threshold (``--incE``): only the domains of an
+#: included sequence can be included.
+SEQ_INCLUDE_E = 0.01
 
 
 def _default_reported(domain: Domain) -> bool:
     return domain.c_evalue <= DOM_REPORT_E
+
+
+def _default_included(hit: SequenceHit, domain: Domain) -> bool:
+    return hit.evalue <= SEQ_INCLUDE_E and domain.c_evalue <= DOM_INCLUDE_E
 
 
 @dataclasses.dataclass(frozen=True)
@@ -158,6 +165,7 @@ def write_tblout(
     query_file: str | None = None,
     target_file: str | None = None,
     reported: Callable[[Domain], bool] | None = None,
+    included: Callable[[SequenceHit, Domain], bool] | None = None,
 ) -> None:
     """Write the per-sequence table (HMMER's ``--tblout``).
 
@@ -175,10 +183,16 @@ def write_tblout(
     reported : callable, optional
         Which domains count as reported (the ``rep`` column); default
         conditional E-value <= :data:`DOM_REPORT_E` (hmmsearch's ``--domE``).
+    included : callable, optional
+        Which domains of which sequences count as included (the ``inc``
+        column); default, as hmmsearch's ``--incE`` and ``--incdomE``: the
+        sequence's E-value is at most :data:`SEQ_INCLUDE_E` and the domain's
+        conditional E-value at most :data:`DOM_INCLUDE_E`.
     """
     rows = list(hits)
     tw, aw, qw, qaw = _widths(rows, query_name, query_accession)
     is_reported = reported or _default_reported
+    is_included = included or _default_included
 
     def write(fh: IO[str]) -> None:
         lead = tw + aw + qw + qaw + 4
@@ -204,7 +218,7 @@ def write_tblout(
             best = _best(h)
             n = len(h.domains)
             rep = sum(is_reported(d) for d in h.domains)
-            inc = sum(d.c_evalue <= DOM_INCLUDE_E for d in h.domains)
+            inc = sum(is_included(h, d) for d in h.domains)
             fh.write(
                 f"{h.name:<{tw}} {_dash(h.accession):<{aw}} {query_name:<{qw}} "
                 f"{_dash(query_accession):<{qaw}} {h.evalue:9.2g} {h.score:6.1f} {h.bias:5.1f} "

@@ -196,6 +196,12 @@ def score_and_find_envelopes(
         (0-based within its target); -1 elsewhere.
     decoded : bool array, shape (n_seq,)
         Which targets were decoded.
+    expected : float64 array, shape (n_seq,)
+        Expected number of domains of each decoded target (the sum of its
+        begin-state posteriors; 0 for the others).
+    regions, clustered : int64 arrays, shape (n_seq,)
+        Regions found in each decoded target, and how many of them pass
+        HMMER's test for several domains (:func:`_multidomain`).
     """
     n_seq = len(bounds) - 1
     n_chunks = len(chunks) - 1
@@ -203,6 +209,9 @@ def score_and_find_envelopes(
     raw = np.empty(n_seq)
     env_end = np.full(dsq.shape[0], -1, dtype=np.int32)
     decoded = np.zeros(n_seq, dtype=np.bool_)
+    expected = np.zeros(n_seq)
+    regions = np.zeros(n_seq, dtype=np.int64)
+    clustered = np.zeros(n_seq, dtype=np.int64)
     bprod = backward_products(tr)
     for c in prange(n_chunks):
         lmax = 1
@@ -259,7 +268,36 @@ def score_and_find_envelopes(
             )  # fmt: skip
             for j in range(n_env):
                 env_end[s + env_s[j]] = env_t[j]
-    return raw, env_end, decoded
+            total = 0.0
+            for i in range(L):
+                total += begins[i]
+            expected[q] = total
+            # the regions again (the stack above reused their arrays): how
+            # many there are, and how many look like several domains
+            n_reg = find_regions_into(mocc, begins, ends, 0, L - 1, rt1, rt2, rs, re)
+            regions[q] = n_reg
+            for r in range(n_reg):
+                if _multidomain(begins, ends, rs[r], re[r], rt3, work):
+                    clustered[q] += 1
+    return raw, env_end, decoded, expected, regions, clustered
+
+
+@njit(**JIT)
+def _multidomain(begins, ends, s, t, rt3, work):  # pragma: no cover
+    """HMMER's test for a region ``s .. t`` that may hold several domains: some
+    residue ``z`` with at least ``rt3`` expected domain ends in ``s .. z`` and
+    as many expected starts in ``z .. t`` (a region that passes is where
+    hmmsearch clusters sampled paths, its ``clu`` count)."""
+    acc = 0.0
+    for z in range(t, s - 1, -1):  # expected starts in z .. t
+        acc += begins[z]
+        work[z - s] = acc
+    acc = 0.0
+    for z in range(s, t + 1):
+        acc += ends[z]
+        if min(acc, work[z - s]) >= rt3:
+            return True
+    return False
 
 
 @njit(**JIT)

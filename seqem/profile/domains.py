@@ -39,7 +39,8 @@ domain score.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+import math
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
@@ -51,8 +52,10 @@ from .search import LN2, SearchProfile, null_score
 
 __all__ = [
     "Domain",
+    "DomainCounts",
     "Envelopes",
     "score_and_find_envelopes",
+    "sequence_score",
     "rescore_envelopes",
     "define_domains_many",
     "Posteriors",
@@ -182,6 +185,9 @@ class Domain:
     null2 : float
         Sum of the log null2 odds ratios over the envelope (nats; 0 when not
         computed): what the domain adds to the sequence's bias correction.
+    envsc : float
+        ln of the envelope's total odds probability under the unihit model
+        (nats; the Forward value its score comes from).
     """
 
     env_from: int
@@ -197,6 +203,7 @@ class Domain:
     acc: float
     bias: float = 0.0
     null2: float = 0.0
+    envsc: float = math.nan
 
 
 def _dsq(profile: SearchProfile, dsq: np.ndarray) -> np.ndarray:
@@ -482,6 +489,7 @@ def define_domains(
                 c_evalue=p * dz,
                 i_evalue=p * float(Z),
                 acc=acc,
+                envsc=float(epost.loglik),
             )  # fmt: skip
         )
     return out
@@ -503,6 +511,44 @@ def _mean_accuracy(trace: Trace, post: Posteriors, a0: int, a1: int) -> float:
 
 # ---------------------------------------------------------------------------
 # many targets at once (compiled drivers)
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class DomainCounts:
+    """Domain definition's counts per target (the last columns of HMMER's ``--tblout``).
+
+    Attributes
+    ----------
+    expected : float64 array, shape (n_seq,)
+        Expected number of domains: the sum of the begin state's posterior
+        probabilities (``exp``).
+    regions : int64 array, shape (n_seq,)
+        Regions of high domain occupancy (``reg``).
+    clustered : int64 array, shape (n_seq,)
+        Regions that may hold several domains, by HMMER's test: some residue
+        with at least ``rt3`` expected domain ends up to it and as many
+        expected starts from it on (``clu``: there hmmsearch clusters
+        sampled paths, where seqem cuts the region at its least occupied
+        residue).
+    envelopes : int64 array, shape (n_seq,)
+        Envelopes (``env``).
+
+    All zero for targets that were not decoded.
+    """
+
+    expected: np.ndarray
+    regions: np.ndarray
+    clustered: np.ndarray
+    envelopes: np.ndarray
+
+    def take(self, index: np.ndarray) -> DomainCounts:
+        """The counts of the targets ``index``."""
+        return DomainCounts(*(getattr(self, f.name)[index] for f in dataclasses.fields(self)))
+
+    def row(self, i: int) -> tuple[float, int, int, int]:
+        """``(expected, regions, clustered, envelopes)`` of target ``i``."""
+        return (float(self.expected[i]), int(self.regions[i]), int(self.clustered[i]),
+                int(self.envelopes[i]))  # fmt: skip
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -564,7 +610,7 @@ def score_and_find_envelopes(
     rt1: float = RT1,
     rt2: float = RT2,
     rt3: float = RT3,
-) -> tuple[np.ndarray, Envelopes, np.ndarray]:
+) -> tuple[np.ndarray, Envelopes, np.ndarray, DomainCounts]:
     """Forward scores of many targets and the envelopes of the high-scoring ones.
 
     The scores equal :func:`~seqem.profile.search.forward_bits` (the same
@@ -588,6 +634,7 @@ def score_and_find_envelopes(
     bits : float64 array, shape (n_seq,)
     envelopes : Envelopes
     decoded : bool array, shape (n_seq,)
+    counts : DomainCounts
     """
     from . import _domain_kernels as DDK
 
@@ -601,7 +648,7 @@ def score_and_find_envelopes(
     min_raw = np.ascontiguousarray(
         np.broadcast_to(np.asarray(min_bits, dtype=np.float64) * LN2 + null - 1e-6, lengths.shape)
     )
-    raw, env_end, decoded = _dynamic_schedule(
+    raw, env_end, decoded, expected, regions, clustered = _dynamic_schedule(
         DDK.score_and_find_envelopes,
         seq, bounds, _chunks(lengths), profile.msc, profile.isc, profile.tr,
         profile.bm, profile.me, profile.de, xt, min_raw,
@@ -614,7 +661,8 @@ def score_and_find_envelopes(
     start = where - bounds[target]
     envelopes = Envelopes(target.astype(np.int64), start.astype(np.int64),
                           env_end[where].astype(np.int64))  # fmt: skip
-    return bits, envelopes, decoded
+    n_env = np.bincount(envelopes.target, minlength=lengths.size).astype(np.int64)
+    return bits, envelopes, decoded, DomainCounts(expected, regions, clustered, n_env)
 
 
 def rescore_envelopes(
@@ -700,6 +748,7 @@ def rescore_envelopes(
                 acc=float(acc[v]),
                 bias=float(bias[v]),
                 null2=float(n2[v]),
+                envsc=float(loglik[v]),
             )
         )
     return out
@@ -718,6 +767,37 @@ def null2_bias(null2_sum: np.ndarray | float) -> np.ndarray:
     """
     s = np.asarray(null2_sum, dtype=np.float64)
     return np.logaddexp(0.0, np.log(NULL2_OMEGA) + s) / LN2
+
+
+def sequence_score(
+    bits: float, length: int, domains: Sequence[Domain], *, null2: bool
+) -> tuple[float, float]:
+    """A target's score before the bias correction and the correction (bits), as hmmsearch.
+
+    The Forward score ``bits`` (uncorrected) loses the correction of all
+    the domains' envelopes (:func:`null2_bias` of their summed ``null2``;
+    none without ``null2``).  hmmsearch also forms a reconstruction from
+    the domains that still score above zero after their own correction
+    (``envsc - null2 > 0`` in nats, ``envsc > 0`` without ``null2``): their
+    envelope values plus the flank terms of the residues outside them,
+    against the null model, corrected by those domains' ``null2`` alone.
+    When the corrected reconstruction is higher it is the score; so a
+    sequence with a few strongly biased weak domains is not penalised for
+    them.  Returns ``(pre, bias)``: the reported score is ``pre - bias``.
+    """
+    n = max(int(length), 1)
+    null = float(null_score(np.array([n]))[0])
+    all_bias = float(null2_bias(sum(d.null2 for d in domains))) if null2 else 0.0
+    kept = [d for d in domains if d.envsc - (d.null2 if null2 else 0.0) > 0.0]
+    if not kept:
+        return bits, all_bias
+    covered = sum(d.env_to - d.env_from + 1 for d in kept)
+    total = sum(d.envsc for d in kept) + (n - covered) * math.log(n / (n + 3.0))
+    pre = (total - null) / LN2
+    bias = float(null2_bias(sum(d.null2 for d in kept))) if null2 else 0.0
+    if pre - bias > bits - all_bias:
+        return pre, bias
+    return bits, all_bias
 
 
 def define_domains_many(
@@ -749,5 +829,5 @@ def define_domains_many(
         One list per target, equal to ``define_domains`` of that target (up
         to rounding in the last digits).
     """
-    _, envelopes, _ = score_and_find_envelopes(profile, dsq, bounds, rt1=rt1, rt2=rt2, rt3=rt3)
+    _, envelopes, _, _ = score_and_find_envelopes(profile, dsq, bounds, rt1=rt1, rt2=rt2, rt3=rt3)
     return rescore_envelopes(profile, dsq, bounds, envelopes, stats, Z=Z, domZ=domZ)

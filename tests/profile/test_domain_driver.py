@@ -74,11 +74,11 @@ def test_driver_equals_python_path(seed, mode):
 def test_scores_are_the_search_scores_and_threshold_skips_targets():
     hmm, codes, bounds = _database(11, M=8)
     prof = configure(hmm)
-    bits, envs, decoded = score_and_find_envelopes(prof, codes, bounds)
+    bits, envs, decoded, counts = score_and_find_envelopes(prof, codes, bounds)
     np.testing.assert_array_equal(bits, forward_bits(prof, codes, bounds))
     assert decoded.all()
     floor = float(np.median(bits))
-    bits2, envs2, decoded2 = score_and_find_envelopes(prof, codes, bounds, min_bits=floor)
+    bits2, envs2, decoded2, _ = score_and_find_envelopes(prof, codes, bounds, min_bits=floor)
     np.testing.assert_array_equal(bits2, bits)
     np.testing.assert_array_equal(decoded2, bits >= floor)
     # the envelopes of a decoded target do not depend on which others were decoded
@@ -95,7 +95,7 @@ def test_one_thread_equals_two_threads():
     try:
         for n in (1, min(2, numba.config.NUMBA_NUM_THREADS)):
             numba.set_num_threads(n)
-            bits, envs, _ = score_and_find_envelopes(prof, codes, bounds)
+            bits, envs, _, _ = score_and_find_envelopes(prof, codes, bounds)
             doms = rescore_envelopes(prof, codes, bounds, envs, hmm.stats, Z=10)
             results.append((bits, envs, doms))
     finally:
@@ -111,5 +111,35 @@ def test_empty_inputs():
     prof = configure(hmm)
     codes = np.zeros(0, dtype=np.uint8)
     assert define_domains_many(prof, codes, np.array([0]), hmm.stats, Z=1) == []
-    bits, envs, decoded = score_and_find_envelopes(prof, codes, np.array([0, 0]))
+    bits, envs, decoded, _ = score_and_find_envelopes(prof, codes, np.array([0, 0]))
     assert len(envs) == 0 and not decoded.any()
+
+
+def test_domain_counts_equal_the_python_path():
+    """``exp`` is the sum of the begin state's posteriors of the Python
+    decoding, ``reg`` its regions, ``env`` the envelopes found; ``clu``
+    counts the regions that pass HMMER's several-domain test (written out
+    here), and every region cut into several envelopes is among them."""
+    from seqem.profile.domains import RT3, decode, find_regions
+
+    hmm, codes, bounds = _database(3, M=10, n_members=12, n_random=12)
+    prof = configure(hmm)
+    _, envs, decoded, counts = score_and_find_envelopes(prof, codes, bounds)
+    assert decoded.all()
+    for q in range(bounds.size - 1):
+        post = decode(prof, codes[bounds[q] : bounds[q + 1]])
+        assert counts.expected[q] == pytest.approx(post.begins.sum(), rel=1e-12, abs=1e-300)
+        regions = find_regions(post.mocc, post.begins, post.ends)
+        assert counts.regions[q] == len(regions)
+        mine = [(s, e) for t, s, e in zip(envs.target, envs.start, envs.end, strict=True) if t == q]
+        assert counts.envelopes[q] == len(mine)
+        ends, begins = post.ends, post.begins
+        several = [
+            max(min(ends[a : z + 1].sum(), begins[z : b + 1].sum()) for z in range(a, b + 1)) >= RT3
+            for a, b in regions
+        ]
+        assert counts.clustered[q] == sum(several)
+        cut = [sum(a <= s <= b for s, _ in mine) > 1 for a, b in regions]
+        assert all(m for c, m in zip(cut, several, strict=True) if c)
+    assert counts.envelopes.sum() == len(envs) and counts.regions.sum() > 0
+    assert counts.clustered.sum() > 0  # some members carry several copies

@@ -357,3 +357,38 @@ def test_read_hmmer_table_rejects_short_lines(tmp_path):
     bad.write_text("# header\nname - q - 1e-5 10.0\n")
     with pytest.raises(InputFormatError, match="columns"):
         read_hmmer_table(bad, "tblout")
+
+
+def test_sequence_score_takes_the_reconstruction_when_higher():
+    """hmmsearch's sequence score (p7_Pipeline): the Forward score less the
+    correction of every domain, or, when higher, the reconstruction from the
+    domains that stay positive after their own correction.  Checked against
+    the formula written out by hand, with a weak, strongly biased second
+    domain that only the reconstruction leaves out."""
+    import math
+
+    from seqem.profile.domains import NULL2_OMEGA, sequence_score
+
+    n = 1000
+    strong = Domain(101, 200, 101, 200, 1, 100, 0.0, 1.0, 1.0, 1.0, 0.9, null2=0.5, envsc=30.0)
+    weak = Domain(501, 550, 501, 550, 1, 50, 0.0, 1.0, 1.0, 1.0, 0.9, null2=8.0, envsc=1.0)
+
+    def bias(s):
+        return math.log1p(NULL2_OMEGA * math.exp(s)) / math.log(2)
+
+    null = n * math.log(n / (n + 1)) + math.log(1 / (n + 1))
+    recon = (30.0 + (n - 100) * math.log(n / (n + 3)) - null) / math.log(2)
+    # Forward score below the reconstruction once both corrections are taken
+    fwd = recon + 1.0
+    pre, b = sequence_score(fwd, n, [strong, weak], null2=True)
+    assert fwd - bias(8.5) < recon - bias(0.5)
+    assert pre == pytest.approx(recon, abs=1e-12) and b == pytest.approx(bias(0.5), abs=1e-12)
+    # a Forward score well above: kept, with every domain's correction
+    pre, b = sequence_score(recon + 10.0, n, [strong, weak], null2=True)
+    assert pre == recon + 10.0 and b == pytest.approx(bias(8.5), abs=1e-12)
+    # without null2: domains with envsc > 0 count (both here), no correction
+    both = (31.0 + (n - 150) * math.log(n / (n + 3)) - null) / math.log(2)
+    assert sequence_score(both - 1.0, n, [strong, weak], null2=False) == pytest.approx((both, 0.0))
+    assert sequence_score(both + 1.0, n, [strong, weak], null2=False) == (both + 1.0, 0.0)
+    # nothing positive: the Forward score stands
+    assert sequence_score(5.0, n, [weak], null2=True) == (5.0, pytest.approx(bias(8.0)))
