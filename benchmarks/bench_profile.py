@@ -28,7 +28,8 @@ query against 300 pressed models beside ``hmmscan``; and the in-process
 reading times of that library (text and pressed) and of the large database.  Results are also
 written to ``benchmarks/results/bench_profile_search.txt``.  After the ``--max`` table, the floor
 of any command with a Numba kernel: a script that imports NumPy and Numba and runs one cached
-kernel.
+kernel; then ``seqem profile align`` beside ``hmmalign`` on the 1,000 simulated Pkinase
+sequences.
 """
 
 from __future__ import annotations
@@ -228,6 +229,8 @@ def whole_commands(data: Path, library_sizes: list[int]) -> None:
                     t_hmmer = wall([hmmsearch, *cpu, *common, str(model), str(db)])
                 say(f"{name:<10}{n:>8}{t_seqem:>8.2f}{t_hmmer:>11.2f}{t_seqem / t_hmmer:>8.2f}")
         say(start_up_floor(out))
+        say()
+        say(align_commands(data, seqem, out))
         big = out / "db16.fa"
         text = db.read_text()
         with open(big, "w") as f:
@@ -304,6 +307,24 @@ def start_up_floor(out: Path) -> str:
     subprocess.run(cmd, check=True)  # compiles and fills the cache
     t = wall(cmd)
     return f"floor: python + numpy + one cached numba kernel {t:8.2f}"
+
+
+def align_commands(data: Path, seqem: list[str], out: Path) -> str:
+    """``seqem profile align`` beside ``hmmalign`` (which runs on one thread):
+    the 1,000 simulated Pkinase sequences of ``sim/`` to HMMER's Pkinase model."""
+    model = data / "tutorial" / "models" / "Pkinase.hmm"
+    seqs = data / "sim" / "pkinase_sim_train.fa"
+    lines = ["align 1,000 sequences (sim/pkinase_sim_train.fa) to Pkinase.hmm, Stockholm out"]
+    for n in (1, 2):
+        t = wall([*seqem, "align", str(model), str(seqs), "-o", str(out / "a.sto"),
+                  "--threads", str(n)])  # fmt: skip
+        lines.append(f"{f'seqem align, {n} thread(s)':<28}{t:>8.2f}")
+    hmmalign = shutil.which("hmmalign")
+    t_h = float("nan")
+    if hmmalign:
+        t_h = wall([hmmalign, "-o", str(out / "h.sto"), str(model), str(seqs)])
+    lines.append(f"{'hmmalign':<28}{t_h:>8.2f}")
+    return "\n".join(lines)
 
 
 def single_segment_share(out: Path, database: Path) -> str:

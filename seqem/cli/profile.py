@@ -271,7 +271,7 @@ def _add_align(verbs: Any) -> None:
         help="output; '.a2m' or '.fa' names give A2M, anything else Stockholm (default: stdout)",
     )
     p.add_argument("--viterbi", action="store_true", help="Viterbi instead of posterior (MEA)")
-    add_run_options(p, threads=False)
+    add_run_options(p)
     p.set_defaults(_run=_cmd_align)
 
 
@@ -282,8 +282,9 @@ def _cmd_align(args: argparse.Namespace, ctx: RunContext) -> int:
     hmm = read_models(args.model)[0]
     seqs = read_database(args.sequences, hmm)
     result = align(
-        hmm, seqs.codes, seqs.bounds, seqs.names, method="viterbi" if args.viterbi else "mea"
-    )
+        hmm, seqs.codes, seqs.bounds, seqs.names, method="viterbi" if args.viterbi else "mea",
+        threads=args.threads,
+    )  # fmt: skip
     a2m = args.output.lower().endswith((".a2m", ".fa", ".fasta", ".afa"))
     write_text(args.output, result.a2m() if a2m else result.stockholm())
     ctx.outputs.append(args.output)

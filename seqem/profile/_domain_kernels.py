@@ -15,6 +15,9 @@ database is handled in two calls instead of a Python loop over targets:
    log-likelihood, and the optimal-accuracy alignment's coordinates and mean
    posterior probability.
 
+:func:`align_many` aligns whole sequences the same way (``seqem profile
+align``): where each residue goes in the multiple alignment.
+
 Work buffers are allocated once per chunk, sized by the longest target (or
 envelope) of the chunk.  Results do not depend on the chunking or on the
 number of threads: each target or envelope is computed by the same
@@ -36,9 +39,12 @@ from ._decode_kernels import (
     PJ,
     PN,
     T_B,
+    T_C,
+    T_D,
     T_E,
     T_I,
     T_M,
+    T_N,
     XB,
     XC,
     XE,
@@ -455,3 +461,121 @@ def rescore_envelopes(
             coords[v, 3] = h1
             acc[v] = total / (a1 - a0 + 1)
     return loglik, coords, acc, null2
+
+
+@njit(**PJIT)
+def align_many(
+    dsq, bounds, chunks, msc, isc, tr, bm, me, de, xt, lmsc, lisc, ltr, lbm, lme, lde, lxt, mea
+):  # pragma: no cover
+    """Align every sequence on its own to a unihit model: the residue-level result.
+
+    Parameters
+    ----------
+    dsq, bounds, msc, isc, tr, bm, me, de
+        As in the module docstring (the model as configured for alignment).
+    chunks : int64 array, shape (n_chunks + 1,)
+        Sequence indices that start each chunk of work.
+    xt : float64 array, shape (n_seq, 8)
+        Special transitions for each sequence's length.
+    lmsc, lisc : float64 arrays, shape (n_codes, M + 1)
+        Log emission odds (used by Viterbi only).
+    ltr, lbm, lme, lde, lxt
+        Transition scores of the path: log probabilities (Viterbi) or 0 where
+        a transition is possible and ``-inf`` where not (optimal accuracy);
+        ``lxt`` one row per sequence.
+    mea : bool
+        Optimal-accuracy path on the posterior probabilities (maximum
+        expected accuracy) instead of the Viterbi path.
+
+    Returns
+    -------
+    slot : int32 array, shape (T,)
+        For a residue emitted by a match state, its node (1 .. M); otherwise
+        where it goes between the match columns: 0 before node 1 (the N
+        flank), ``k`` after node ``k`` (insert state ``k``, a J loop after
+        its last node), ``M`` after the last node (the C flank).
+    match : bool array, shape (T,)
+        Whether each residue is emitted by a match state.
+    ok : bool array, shape (n_seq,)
+        False where the sequence has no path through the model (its residues
+        are then all in the N flank).
+
+    The operations per sequence are those of ``decode`` and
+    ``optimal_accuracy_trace`` (or ``viterbi_trace``) in
+    :mod:`seqem.profile.domains`, so the paths are the same.
+    """
+    n_seq = len(bounds) - 1
+    n_chunks = len(chunks) - 1
+    M = msc.shape[1] - 1
+    slot = np.zeros(dsq.shape[0], dtype=np.int32)
+    match = np.zeros(dsq.shape[0], dtype=np.bool_)
+    ok = np.zeros(n_seq, dtype=np.bool_)
+    for c in prange(n_chunks):
+        lmax = 1
+        for q in range(chunks[c], chunks[c + 1]):
+            lmax = max(lmax, bounds[q + 1] - bounds[q])
+        fM = np.empty((lmax + 1, M + 1))
+        fI = np.empty((lmax + 1, M + 1))
+        fD = np.empty((lmax + 1, M + 1))
+        pM = np.empty((lmax + 1, M + 1))
+        pI = np.empty((lmax + 1, M + 1))
+        fX = np.empty((lmax + 1, 5))
+        bX = np.empty((lmax + 1, 5))
+        pX = np.zeros((lmax + 1, 5))
+        scale = np.empty(lmax + 1)
+        cap = lmax + 2 * M + 16  # one copy of the model: at most L + M + 8 steps
+        st = np.empty(cap, dtype=np.int32)
+        nd = np.empty(cap, dtype=np.int32)
+        ps = np.empty(cap, dtype=np.int32)
+        for q in range(chunks[c], chunks[c + 1]):
+            s = bounds[q]
+            L = bounds[q + 1] - s
+            sub = dsq[s : s + L]
+            x = xt[q]
+            if mea:
+                ll = forward_full(sub, msc, isc, tr, bm, me, de, x, fM, fI, fD, fX, scale)
+                if ll == NEG_INF:
+                    continue
+                backward_full(sub, msc, isc, tr, bm, me, de, x, scale, pM, pI, fD, bX)
+                posteriors_into(L, x, fM, fI, fX, scale, pM, pI, bX, pX)
+            else:
+                for k in range(M + 1):
+                    pM[0, k] = 0.0
+                    pI[0, k] = 0.0
+                for i in range(1, L + 1):
+                    r = sub[i - 1]
+                    for k in range(M + 1):
+                        pM[i, k] = lmsc[r, k]
+                        pI[i, k] = lisc[r, k]
+                for i in range(L + 1):
+                    pI[i, 0] = NEG_INF
+                    pX[i, PN] = 0.0
+                    pX[i, PC] = 0.0
+                    pX[i, PJ] = 0.0
+            score = best_fill(L, pM, pI, pX, ltr, lbm, lme, lde, lxt[q], fM, fI, fD, fX)
+            if score == NEG_INF:
+                continue
+            n = traceback(L, pX, ltr, lbm, lme, lde, lxt[q], fM, fI, fD, fX, st, nd, ps)
+            if n < 0:
+                continue
+            ok[q] = True
+            last = 0
+            for j in range(n - 1, -1, -1):  # path order (the steps are stored backwards)
+                state = st[j]
+                i = ps[j]
+                if state == T_M or state == T_D:
+                    last = nd[j]
+                if i <= 0:
+                    continue
+                if state == T_M:
+                    slot[s + i - 1] = nd[j]
+                    match[s + i - 1] = True
+                elif state == T_I:
+                    slot[s + i - 1] = nd[j]
+                elif state == T_N:
+                    slot[s + i - 1] = 0
+                elif state == T_C:
+                    slot[s + i - 1] = M
+                else:  # J: after the last node used
+                    slot[s + i - 1] = last
+    return slot, match, ok

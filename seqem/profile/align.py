@@ -16,7 +16,6 @@ import dataclasses
 import numpy as np
 
 from ..errors import ParameterError
-from .domains import decode, optimal_accuracy_trace, viterbi_trace
 from .model import ProfileHMM
 from .search import configure
 
@@ -99,6 +98,7 @@ def align(
     names: tuple[str, ...] | list[str],
     *,
     method: str = "mea",
+    threads: int | None = 1,
 ) -> ProfileAlignment:
     """Align every sequence to ``hmm``.
 
@@ -111,42 +111,63 @@ def align(
     names : sequence of str
     method : {"mea", "viterbi"}
         Maximum expected accuracy (posterior) or Viterbi alignment.
+    threads : int, optional
+        Threads over the sequences (``None`` or 0: every available core).
+
+    The sequences are aligned by one compiled pass
+    (:func:`._domain_kernels.align_many`), with the operations of
+    :func:`~seqem.profile.domains.decode` and
+    :func:`~seqem.profile.domains.optimal_accuracy_trace` (or
+    :func:`~seqem.profile.domains.viterbi_trace`) for each.
     """
+    from .._jit import threads as numba_threads
+    from . import _domain_kernels as DDK
+    from .domains import _chunks, _dynamic_schedule
+
     if method not in ("mea", "viterbi"):
         raise ParameterError(f"method must be 'mea' or 'viterbi', got {method!r}")
     profile = configure(hmm, mode="glocal", multihit=False)
     letters, _ = hmm.alphabet.degenerate_matrix()
     M = hmm.M
+    codes = np.ascontiguousarray(codes, dtype=np.uint8)
+    bounds = np.ascontiguousarray(bounds, dtype=np.int64)
     n = len(bounds) - 1
-    match = np.zeros((n, M), dtype=np.int64)
-    inserts: list[tuple[str, ...]] = []
-    texts: list[str] = []
-    for s in range(n):
-        dsq = np.ascontiguousarray(codes[bounds[s] : bounds[s + 1]], dtype=np.uint8)
-        text = "".join(letters[c] for c in dsq)
-        texts.append(text)
-        if method == "mea":
-            trace = optimal_accuracy_trace(profile, decode(profile, dsq))
+    lengths = np.diff(bounds)
+    xt = np.ascontiguousarray(profile.specials(np.maximum(lengths, 1)))
+    mea = method == "mea"
+    with np.errstate(divide="ignore"):
+        logs = [np.ascontiguousarray(np.log(a)) for a in (profile.msc, profile.isc)]
+        if mea:
+            # optimal accuracy: a transition is possible (0) or not (-inf)
+            paths = [np.where(np.asarray(a) > 0.0, 0.0, -np.inf) for a in
+                     (profile.tr, profile.bm, profile.me, profile.de, xt)]  # fmt: skip
         else:
-            trace = viterbi_trace(profile, dsq)
-        ins: list[list[str]] = [[] for _ in range(M + 1)]
-        last_node = 0
-        for state, node, pos in zip(trace.states, trace.nodes, trace.positions, strict=True):
-            if pos <= 0:
-                if state == "M" or state == "D":
-                    last_node = int(node)
-                continue
-            if state == "M":
-                match[s, int(node) - 1] = int(pos)
-                last_node = int(node)
-            elif state == "I":
-                ins[int(node)].append(text[pos - 1])
-            elif state == "N":
-                ins[0].append(text[pos - 1])
-            else:  # C (or J, unused in unihit)
-                ins[M if state == "C" else last_node].append(text[pos - 1])
-        inserts.append(tuple("".join(x) for x in ins))
-    return ProfileAlignment(tuple(names), match, tuple(inserts), tuple(texts), M)
+            paths = [np.log(a) for a in (profile.tr, profile.bm, profile.me, profile.de, xt)]
+    paths = [np.ascontiguousarray(a) for a in paths]
+    with numba_threads(threads):
+        slot, in_match, _ = _dynamic_schedule(
+            DDK.align_many,
+            codes, bounds, _chunks(lengths), profile.msc, profile.isc, profile.tr, profile.bm,
+            profile.me, profile.de, xt, *logs, *paths, mea,
+        )  # fmt: skip
+    # residues as text, by a byte table (codes index the alphabet's letters)
+    table = np.frombuffer("".join(letters).encode("ascii"), dtype=np.uint8)
+    text = table[codes].tobytes().decode("ascii")
+    texts = [text[bounds[s] : bounds[s + 1]] for s in range(n)]
+    owner = np.repeat(np.arange(n), lengths)
+    position = np.arange(codes.size) - bounds[owner] + 1
+    match = np.zeros((n, M), dtype=np.int64)
+    match[owner[in_match], slot[in_match] - 1] = position[in_match]
+    # inserted and flanking residues: runs of the same (sequence, slot), in order
+    where = np.flatnonzero(~in_match)
+    key = owner[where] * (M + 1) + slot[where]
+    cuts = np.flatnonzero(np.diff(key)) + 1
+    ins: list[list[str]] = [[""] * (M + 1) for _ in range(n)]
+    for run in np.split(where, cuts) if where.size else []:
+        first = int(run[0])
+        ins[int(owner[first])][int(slot[first])] = "".join(text[i] for i in run.tolist())
+    inserts = tuple(tuple(row) for row in ins)
+    return ProfileAlignment(tuple(names), match, inserts, tuple(texts), M)
 
 
 def sum_of_pairs(predicted: np.ndarray, reference: np.ndarray) -> tuple[int, int, int]:

@@ -40,6 +40,57 @@ def test_alignment_round_trip(tmp_path):
     assert rebuilt.M == hmm.M
 
 
+def one_by_one(hmm, codes, bounds, method):
+    """The alignment assembled from each sequence's own trace
+    (``decode`` + ``optimal_accuracy_trace``, or ``viterbi_trace``)."""
+    from seqem.profile.domains import decode, optimal_accuracy_trace, viterbi_trace
+    from seqem.profile.search import configure
+
+    profile = configure(hmm, mode="glocal", multihit=False)
+    M, n = hmm.M, len(bounds) - 1
+    match = np.zeros((n, M), dtype=np.int64)
+    inserts = []
+    for s in range(n):
+        dsq = np.ascontiguousarray(codes[bounds[s] : bounds[s + 1]], dtype=np.uint8)
+        if method == "mea":
+            trace = optimal_accuracy_trace(profile, decode(profile, dsq))
+        else:
+            trace = viterbi_trace(profile, dsq)
+        ins = [[] for _ in range(M + 1)]
+        for state, node, pos in zip(trace.states, trace.nodes, trace.positions, strict=True):
+            if pos <= 0:
+                continue
+            if state == "M":
+                match[s, node - 1] = pos
+            else:  # I after its node, N before the first, C after the last
+                ins[{"I": int(node), "N": 0, "C": M}[state]].append(int(dsq[pos - 1]))
+        inserts.append(ins)
+    return match, inserts
+
+
+@pytest.mark.parametrize("method", ["mea", "viterbi"])
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_batched_alignment_equals_each_sequence_traced(method, seed):
+    """The compiled pass over all sequences (one or two threads) places every
+    residue where the sequence's own trace puts it."""
+    from tests.profile.test_kernels import random_hmm
+
+    rng = np.random.default_rng(300 + seed)
+    hmm = random_hmm(rng, 4 + 3 * seed)
+    lengths = rng.integers(1, 30, size=25)
+    codes = rng.integers(0, 4, size=lengths.sum()).astype(np.uint8)
+    bounds = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+    names = [f"s{i}" for i in range(lengths.size)]
+    match, inserts = one_by_one(hmm, codes, bounds, method)
+    letters, _ = hmm.alphabet.degenerate_matrix()
+    for threads in (1, 2):
+        result = align(hmm, codes, bounds, names, method=method, threads=threads)
+        np.testing.assert_array_equal(result.match, match)
+        for s in range(lengths.size):
+            want = tuple("".join(letters[c] for c in ins) for ins in inserts[s])
+            assert result.inserts[s] == want
+
+
 def test_sum_of_pairs_by_hand():
     ref = np.array([[0, 1, 2], [0, 2, -2]])
     pred = np.array([[0, 1, 2], [0, 1, -2]])
