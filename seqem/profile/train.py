@@ -822,11 +822,14 @@ def alignment_weights(hmm: ProfileHMM, dsq: np.ndarray, bounds: np.ndarray) -> n
     float64 array, shape (n_seq,)
         Weights summing to ``n_seq``.
     """
+    import numba
+
     from .align import align
     from .build import pb_weights
 
     n = len(bounds) - 1
-    aligned = align(hmm, dsq, bounds, [str(q) for q in range(n)])
+    # on the threads the caller gave Numba (the training's --threads)
+    aligned = align(hmm, dsq, bounds, [str(q) for q in range(n)], threads=numba.get_num_threads())
     codes = np.full((n, hmm.M), 255, dtype=np.uint8)  # 255: no residue (ignored)
     for q in range(n):
         pos = aligned.match[q]
