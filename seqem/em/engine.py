@@ -226,10 +226,12 @@ def _squarem_cycle(run: _Run, max_iter: int) -> bool:
     x2 = problem.to_vector(p2)  # type: ignore[attr-defined]
     r = x1 - x0
     v = x2 - 2.0 * x1 + x0
-    nv = float(np.linalg.norm(v))
+    # Euclidean norms as np.linalg.norm computes them for vectors (sqrt of
+    # the dot product), without its dispatch: this runs every cycle
+    nv = math.sqrt(float(v.dot(v)))
     candidate = None
     if nv > 0.0:
-        alpha = -float(np.linalg.norm(r)) / nv
+        alpha = -math.sqrt(float(r.dot(r))) / nv
         if alpha < -1.0:
             x = x0 - 2.0 * alpha * r + alpha * alpha * v
             prime = problem.from_vector(x, p1)  # type: ignore[attr-defined]

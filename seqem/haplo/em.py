@@ -145,9 +145,20 @@ def _patterns(data: np.ndarray) -> tuple[np.ndarray, ...]:
         raise InputFormatError("no person has a call in this window")
     rows = np.flatnonzero(informative)
     flat = data[informative].reshape(rows.size, -1)
-    patterns, first_row, inverse, weight = np.unique(
-        flat, axis=0, return_index=True, return_inverse=True, return_counts=True
-    )
+    if data.ndim == 2 and data.shape[1] <= 31:
+        # calls -1..2 as two bits each, the first SNP highest: one integer per
+        # row, in the rows' lexicographic order (what np.unique(axis=0) sorts by)
+        key = np.zeros(rows.size, dtype=np.int64)
+        for j in range(flat.shape[1]):
+            key = (key << 2) | (flat[:, j].astype(np.int64) + 1)
+        _, first_row, inverse, weight = np.unique(
+            key, return_index=True, return_inverse=True, return_counts=True
+        )
+        patterns = flat[first_row]
+    else:
+        patterns, first_row, inverse, weight = np.unique(
+            flat, axis=0, return_index=True, return_inverse=True, return_counts=True
+        )
     patterns = np.ascontiguousarray(patterns.reshape((-1, *data.shape[1:])), dtype=data.dtype)
     person = np.full(data.shape[0], -1, dtype=np.int64)
     person[informative] = inverse.reshape(-1)
@@ -438,11 +449,13 @@ class _Subset:
 
     def e_step(self, params: dict[str, np.ndarray]) -> tuple[dict[str, np.ndarray], float]:
         f = params["f"]
-        with _jit.threads(self.n_threads):
-            K.pair_posteriors(
-                self.offsets, self.first, self.second, self.mult, self.weight, f,
-                self.post, self.loglik, self.scale,
-            )  # fmt: skip
+        args = (self.offsets, self.first, self.second, self.mult, self.weight, f, self.post,
+                self.loglik, self.scale)  # fmt: skip
+        if self.first.size >= K.PARALLEL_MIN_PAIRS:
+            with _jit.threads(self.n_threads):
+                K.pair_posteriors(*args)
+        else:  # the serial kernel: no thread pool to set (which costs more than the E-step)
+            K.pair_posteriors(*args)
         counts = K.accumulate(self.first, self.second, self.post, f.size)
         return {"counts": counts}, float(self.loglik.sum())
 
