@@ -669,6 +669,7 @@ class _Candidates:
     lam: float
     bits: float | None
     names: list[str] = dataclasses.field(default_factory=list)
+    accessions: list[str | None] = dataclasses.field(default_factory=list)
     descriptions: list[str] = dataclasses.field(default_factory=list)
     lengths: list[int] = dataclasses.field(default_factory=list)
     scores: list[float] = dataclasses.field(default_factory=list)
@@ -848,6 +849,7 @@ def _search_piece(
     lengths = target.lengths
     for i in index:
         found.names.append(target.names[i])
+        found.accessions.append(target.accessions[i] if target.accessions else None)
         found.descriptions.append(target.descriptions[i])
         found.lengths.append(int(lengths[i]))
         doms = per_target[i] if domains else None
@@ -904,7 +906,7 @@ def _reported_hits(
         hits.append(
             Hit(
                 found.names[i],
-                None,
+                found.accessions[i],
                 found.hmm.name,
                 found.hmm.accession,
                 float(evalues[i]),
@@ -1064,6 +1066,7 @@ def write_domain_tables(
             rows.append(
                 SequenceHit(
                     name=h.target_name,
+                    accession=h.target_accession or "",
                     length=h.length,
                     evalue=h.evalue,
                     score=h.bits,

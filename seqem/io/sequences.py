@@ -67,6 +67,9 @@ class DigitalSequences:
     bounds : int64 array, shape (n_sequences + 1,)
         Sequence ``i`` is ``codes[bounds[i]:bounds[i + 1]]``.
     alphabet : Alphabet
+    accessions : tuple of str
+        Accession of each sequence (the primary ``AC`` of a Swiss-Prot
+        entry); empty when the format has none (FASTA, BAM).
     """
 
     names: tuple[str, ...]
@@ -74,6 +77,7 @@ class DigitalSequences:
     codes: np.ndarray
     bounds: np.ndarray
     alphabet: Alphabet
+    accessions: tuple[str, ...] = ()
 
     @property
     def lengths(self) -> np.ndarray:
@@ -112,6 +116,7 @@ class DigitalSequences:
             codes,
             bounds,
             self.alphabet,
+            tuple(self.accessions[i] for i in index) if self.accessions else (),
         )
 
 
@@ -276,11 +281,12 @@ def _swiss_parser() -> Any:
     return SeqIO.parse
 
 
-def _swiss_records(source: InputSource) -> Iterator[tuple[str, str, bytes]]:
+def _swiss_records(source: InputSource) -> Iterator[tuple[str, str, bytes, str]]:
     with source.gzip_errors(), source.open_text() as fh:
         try:
             for record in _swiss_parser()(fh, "swiss"):
-                yield record.name, record.description, bytes(record.seq)
+                # Biopython: the entry name is ``name``, the primary accession ``id``
+                yield record.name, record.description, bytes(record.seq), record.id
         except (ValueError, AssertionError) as exc:
             message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             raise InputFormatError(
@@ -334,7 +340,8 @@ def _read_swiss(source: InputSource, alphabet: Alphabet | None) -> DigitalSequen
     np.cumsum([len(r[2]) for r in records], out=bounds[1:])
     names = [r[0] for r in records]
     descriptions = [r[1] for r in records]
-    return _digital(source, names, descriptions, raw, bounds, alphabet, fasta=False)
+    seqs = _digital(source, names, descriptions, raw, bounds, alphabet, fasta=False)
+    return dataclasses.replace(seqs, accessions=tuple(r[3] for r in records))
 
 
 #: Bytes of text per piece of :func:`iter_sequences` (8 MiB: about 7.5 million

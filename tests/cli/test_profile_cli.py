@@ -311,6 +311,9 @@ def test_domain_number_columns_match_hmmsearch(run, tmp_path, model):
     assert result.code == 0, result.err
     ref = domain_number_columns(TUTORIAL / "reference" / f"{model}_vs_7LESS.tbl")
     assert domain_number_columns(tbl) == ref
+    # the target's accession, from the Swiss-Prot entry's AC line, as hmmsearch prints it
+    rows = [line.split() for line in tbl.open() if not line.startswith("#")]
+    assert [r[1] for r in rows] == ["P13368"]
 
 
 @pytest.mark.skipif(not SHARED.exists(), reason="the shared profile benchmark data is absent")

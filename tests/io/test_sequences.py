@@ -176,6 +176,9 @@ def test_swiss_prot_entry():
     assert seqs.n_residues == 2554
     assert seqs.descriptions[0].startswith("RecName: Full=Protein sevenless")
     assert seqs.text(0).startswith("MTMFWQQNVDHQSDEQDKQA")
+    assert seqs.accessions == ("P13368",)  # the primary AC
+    assert seqs.subset(np.array([0, 0])).accessions == ("P13368", "P13368")
+    assert read_sequences(_data("tutorial/globins45.fa")).accessions == ()  # FASTA has none
 
 
 def test_swiss_prot_truncated(tmp_path):
