@@ -307,6 +307,28 @@ def _multidomain(begins, ends, s, t, rt3, work):  # pragma: no cover
 
 
 @njit(**JIT)
+def _path_buffers(lmax, M):  # pragma: no cover
+    """One thread's work arrays for decoding and tracing a path through one copy of
+    the model, for sequences of up to ``lmax`` residues: ``fM, fI, fD, pM, pI``
+    (lmax + 1, M + 1), ``fX, bX, pX`` (lmax + 1, 5), ``scale`` (lmax + 1,) and the
+    trace arrays ``st, nd, ps`` (a unihit path has at most L + M + 8 steps)."""
+    fM = np.empty((lmax + 1, M + 1))
+    fI = np.empty((lmax + 1, M + 1))
+    fD = np.empty((lmax + 1, M + 1))
+    pM = np.empty((lmax + 1, M + 1))
+    pI = np.empty((lmax + 1, M + 1))
+    fX = np.empty((lmax + 1, 5))
+    bX = np.empty((lmax + 1, 5))
+    pX = np.zeros((lmax + 1, 5))
+    scale = np.empty(lmax + 1)
+    cap = lmax + 2 * M + 16
+    st = np.empty(cap, dtype=np.int32)
+    nd = np.empty(cap, dtype=np.int32)
+    ps = np.empty(cap, dtype=np.int32)
+    return fM, fI, fD, pM, pI, fX, bX, pX, scale, st, nd, ps
+
+
+@njit(**JIT)
 def _allowed(a):  # pragma: no cover
     """0 where a transition is possible, -inf where it is not (same shape)."""
     out = np.empty_like(a)
@@ -391,19 +413,7 @@ def rescore_envelopes(
         lmax = 1
         for v in range(chunks[c], chunks[c + 1]):
             lmax = max(lmax, env_len[v])
-        fM = np.empty((lmax + 1, M + 1))
-        fI = np.empty((lmax + 1, M + 1))
-        fD = np.empty((lmax + 1, M + 1))
-        pM = np.empty((lmax + 1, M + 1))
-        pI = np.empty((lmax + 1, M + 1))
-        fX = np.empty((lmax + 1, 5))
-        bX = np.empty((lmax + 1, 5))
-        pX = np.empty((lmax + 1, 5))
-        scale = np.empty(lmax + 1)
-        cap = lmax + 2 * M + 16  # one domain: at most L + M + 8 steps
-        st = np.empty(cap, dtype=np.int32)
-        nd = np.empty(cap, dtype=np.int32)
-        ps = np.empty(cap, dtype=np.int32)
+        fM, fI, fD, pM, pI, fX, bX, pX, scale, st, nd, ps = _path_buffers(lmax, M)
         useM = np.empty(M + 1)
         useI = np.empty(M + 1)
         odds = np.empty(n_codes)
@@ -514,19 +524,7 @@ def align_many(
         lmax = 1
         for q in range(chunks[c], chunks[c + 1]):
             lmax = max(lmax, bounds[q + 1] - bounds[q])
-        fM = np.empty((lmax + 1, M + 1))
-        fI = np.empty((lmax + 1, M + 1))
-        fD = np.empty((lmax + 1, M + 1))
-        pM = np.empty((lmax + 1, M + 1))
-        pI = np.empty((lmax + 1, M + 1))
-        fX = np.empty((lmax + 1, 5))
-        bX = np.empty((lmax + 1, 5))
-        pX = np.zeros((lmax + 1, 5))
-        scale = np.empty(lmax + 1)
-        cap = lmax + 2 * M + 16  # one copy of the model: at most L + M + 8 steps
-        st = np.empty(cap, dtype=np.int32)
-        nd = np.empty(cap, dtype=np.int32)
-        ps = np.empty(cap, dtype=np.int32)
+        fM, fI, fD, pM, pI, fX, bX, pX, scale, st, nd, ps = _path_buffers(lmax, M)
         for q in range(chunks[c], chunks[c + 1]):
             s = bounds[q]
             L = bounds[q + 1] - s
