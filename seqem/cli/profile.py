@@ -395,6 +395,8 @@ def _add_search(verbs: Any) -> None:
             "-o all.tsv",
             "seqem profile search data/example_family.hmm data/example_db.fa -E 0.01 "
             "--tblout hits.tbl --domtblout hits.domtbl -o hits.tsv",
+            "seqem profile search data/example_family.hmm data/example_db.fa -A hits.sto "
+            "-o hits.tsv",
         ),
     )
     p.add_argument("model", metavar="MODEL.hmm", help="HMMER3 model file (one or more models)")
@@ -505,6 +507,14 @@ def _add_search(verbs: Any) -> None:
         metavar="FILE",
         help="also write HMMER's per-domain table (hmmsearch --domtblout columns): "
         "envelopes, alignment and model coordinates, c- and i-Evalues",
+    )
+    p.add_argument(
+        "-A",
+        dest="alignment",
+        metavar="FILE.sto",
+        help="also save the alignment of every included domain (sequence E <= 0.01, "
+        "domain conditional E <= 0.01, or the models' cutoffs) to its model, as "
+        "hmmsearch -A: Stockholm, one block per model, rows named TARGET/FROM-TO",
     )
     add_run_options(p)
     p.set_defaults(_run=_cmd_search)
@@ -1015,6 +1025,60 @@ def _counts(hit: Hit) -> dict[str, Any]:
                 n_overlaps=0, n_envelopes=envelopes)  # fmt: skip
 
 
+def _inclusion(hmm: ProfileHMM, cutoff: str | None) -> Callable[[float, float, Any], bool]:
+    """Whether a domain is included, from its sequence's E-value and score: hmmsearch's
+    defaults --incE 0.01 --incdomE 0.01, or the model's cutoffs (--cut_ga, _tc, _nc set
+    the inclusion thresholds too)."""
+    from ..io.hmmer_tables import DOM_INCLUDE_E, SEQ_INCLUDE_E
+
+    if cutoff is None:
+        return lambda evalue, score, d: evalue <= SEQ_INCLUDE_E and d.c_evalue <= DOM_INCLUDE_E
+    seq, dom = cutoffs(hmm, cutoff)
+    return lambda evalue, score, d: score >= seq and d.bitscore >= dom
+
+
+def write_domain_alignment(
+    models: list[ProfileHMM], hits: list[Hit], path: str, *, cutoff: str | None = None
+) -> int:
+    """Write the included domains' alignments to their models (hmmsearch ``-A``); return
+    how many domains were written.
+
+    Each row is the domain's aligned residues (``ali_from .. ali_to``) placed by its
+    optimal-accuracy path, named ``TARGET/ALI_FROM-ALI_TO``; one Stockholm block per
+    model with an included domain (an empty file when there is none).
+    """
+    import numpy as np
+
+    from ..io.atomic import atomic_output
+    from ..profile.align import assemble
+
+    blocks = []
+    count = 0
+    for hmm in models:
+        rule = _inclusion(hmm, cutoff)
+        names, paths = [], []
+        for h in hits:
+            if h.query_name != hmm.name:
+                continue
+            for d in h.domains or ():
+                if d.path is not None and rule(h.evalue, h.bits, d):
+                    names.append(f"{h.target_name}/{d.ali_from}-{d.ali_to}")
+                    paths.append(d.path)
+        if not paths:
+            continue
+        count += len(paths)
+        bounds = np.zeros(len(paths) + 1, dtype=np.int64)
+        np.cumsum([p.codes.size for p in paths], out=bounds[1:])
+        aligned = assemble(
+            hmm, names, np.concatenate([p.codes for p in paths]), bounds,
+            np.concatenate([p.slot for p in paths]), np.concatenate([p.match for p in paths]),
+        )  # fmt: skip
+        blocks.append(aligned.stockholm(name=hmm.name, accession=hmm.accession))
+    with atomic_output(path) as fh:
+        fh.write("".join(blocks))
+    return count
+
+
 def write_domain_tables(
     models: list[ProfileHMM],
     hits: list[Hit],
@@ -1046,12 +1110,8 @@ def write_domain_tables(
         return lambda d: d.c_evalue <= dom_evalue
 
     def inclusion(hmm: ProfileHMM) -> Any:
-        # hmmsearch's --cut_ga (and _tc, _nc) sets the inclusion thresholds too;
-        # otherwise its defaults --incE 0.01 --incdomE 0.01 hold
-        if cutoff is None:
-            return None
-        seq, dom = cutoffs(hmm, cutoff)
-        return lambda h, d: h.score >= seq and d.bitscore >= dom
+        rule = _inclusion(hmm, cutoff)
+        return lambda h, d: rule(h.evalue, h.score, d)
 
     tables = []
     n_domains = 0
@@ -1097,6 +1157,7 @@ def _cmd_search(args: argparse.Namespace, ctx: RunContext) -> int:
     check_output_path(args.output)
     check_output_path(args.tblout)
     check_output_path(args.domtblout)
+    check_output_path(args.alignment)
     from ..profile.pipeline import Filters
 
     models = read_models(args.model)
@@ -1110,7 +1171,7 @@ def _cmd_search(args: argparse.Namespace, ctx: RunContext) -> int:
         max_hits=args.max_hits,
         cutoff=args.cutoff,
         threads=args.threads,
-        domains=bool(args.tblout or args.domtblout),
+        domains=bool(args.tblout or args.domtblout or args.alignment),
         null2=args.null2,
         filters=None if args.max else Filters(args.F1, args.F2, args.F3, bias=not args.nobias),
         report=report,
@@ -1124,6 +1185,12 @@ def _cmd_search(args: argparse.Namespace, ctx: RunContext) -> int:
         )  # fmt: skip
         ctx.outputs.extend(p for p in (args.tblout, args.domtblout) if p)
         ctx.results.update(n_domains=n_domains)
+    if args.alignment:
+        n_aligned = write_domain_alignment(models, hits, args.alignment, cutoff=args.cutoff)
+        ctx.outputs.append(args.alignment)
+        ctx.results.update(n_aligned_domains=n_aligned)
+        if not n_aligned:
+            ctx.info(f"no domain satisfies the inclusion thresholds: {args.alignment} is empty")
     write_text(args.output, hits_table(hits))
     ctx.outputs.append(args.output)
     ctx.results.update(n_models=len(models), n_sequences=n_seq, n_hits=len(hits))

@@ -366,7 +366,7 @@ def _null2_sum(sub, L, msc, isc, pM, pI, pX, useM, useI, odds):  # pragma: no co
 
 @njit(**PJIT)
 def rescore_envelopes(
-    dsq, env_start, env_len, chunks, msc, isc, tr, bm, me, de, xt
+    dsq, env_start, env_len, env_off, chunks, msc, isc, tr, bm, me, de, xt
 ):  # pragma: no cover
     """Unihit decoding and optimal-accuracy alignment of each envelope.
 
@@ -377,6 +377,9 @@ def rescore_envelopes(
         the search; only ``xt`` is unihit).
     env_start, env_len : int64 arrays, shape (n_env,)
         Envelope residues ``dsq[env_start : env_start + env_len]`` (length >= 1).
+    env_off : int64 array, shape (n_env + 1,)
+        Where each envelope's residues start in the per-residue outputs
+        (``env_off[-1]`` of them in all).
     chunks : int64 array, shape (n_chunks + 1,)
         Envelope indices that start each chunk of work.
     xt : float64 array, shape (n_env, 8)
@@ -396,6 +399,10 @@ def rescore_envelopes(
         composition model of the envelope (the model's emission odds
         averaged over the posterior use of each emitting state, flanks
         counting 1), as HMMER's composition-bias correction uses it.
+    slot, match : int32 and bool arrays, shape (env_off[-1],)
+        Where each residue of the alignment goes (as :func:`align_many`
+        gives them: the node of a match state, the node an insert follows);
+        -1 for residues outside it (the envelope's flanks).
     """
     n_env = len(env_start)
     n_chunks = len(chunks) - 1
@@ -404,6 +411,8 @@ def rescore_envelopes(
     coords = np.zeros((n_env, 4), dtype=np.int64)
     acc = np.zeros(n_env)
     null2 = np.zeros(n_env)
+    slot = np.full(env_off[-1], -1, dtype=np.int32)
+    match = np.zeros(env_off[-1], dtype=np.bool_)
     n_codes = msc.shape[0]
     ltr = _allowed(tr)
     lbm = _allowed(bm)
@@ -456,6 +465,8 @@ def rescore_envelopes(
                         if a0 == 0:
                             a0 = i
                         a1 = i
+                        slot[env_off[v] + i - 1] = nd[j]
+                        match[env_off[v] + i - 1] = state == T_M
                         if state == T_M:
                             if h0 == 0:
                                 h0 = nd[j]
@@ -470,7 +481,7 @@ def rescore_envelopes(
             coords[v, 2] = h0
             coords[v, 3] = h1
             acc[v] = total / (a1 - a0 + 1)
-    return loglik, coords, acc, null2
+    return loglik, coords, acc, null2, slot, match
 
 
 @njit(**PJIT)

@@ -19,7 +19,7 @@ from ..errors import ParameterError
 from .model import ProfileHMM
 from .search import configure
 
-__all__ = ["ProfileAlignment", "align", "sum_of_pairs"]
+__all__ = ["ProfileAlignment", "align", "assemble", "sum_of_pairs"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -65,11 +65,15 @@ class ProfileAlignment:
                 rf.append("x")
         return rows, "".join(rf)
 
-    def stockholm(self) -> str:
-        """The alignment as Stockholm text with an RF line."""
+    def stockholm(self, *, name: str | None = None, accession: str | None = None) -> str:
+        """The alignment as Stockholm text with an RF line (and ``#=GF ID``/``AC``
+        lines for ``name`` and ``accession``, as hmmsearch -A names the model)."""
         rows, rf = self.columns()
         width = max(len(n) for n in (*self.names, "#=GC RF")) + 1
-        lines = ["# STOCKHOLM 1.0", ""]
+        lines = ["# STOCKHOLM 1.0"]
+        lines += [f"#=GF {tag} {value}" for tag, value in (("ID", name), ("AC", accession))
+                  if value]  # fmt: skip
+        lines.append("")
         lines += [f"{n:<{width}}{r}" for n, r in zip(self.names, rows, strict=True)]
         lines += [f"{'#=GC RF':<{width}}{rf}", "//", ""]
         return "\n".join(lines)
@@ -127,11 +131,8 @@ def align(
     if method not in ("mea", "viterbi"):
         raise ParameterError(f"method must be 'mea' or 'viterbi', got {method!r}")
     profile = configure(hmm, mode="glocal", multihit=False)
-    letters, _ = hmm.alphabet.degenerate_matrix()
-    M = hmm.M
     codes = np.ascontiguousarray(codes, dtype=np.uint8)
     bounds = np.ascontiguousarray(bounds, dtype=np.int64)
-    n = len(bounds) - 1
     lengths = np.diff(bounds)
     xt = np.ascontiguousarray(profile.specials(np.maximum(lengths, 1)))
     mea = method == "mea"
@@ -150,6 +151,35 @@ def align(
             codes, bounds, _chunks(lengths), profile.msc, profile.isc, profile.tr, profile.bm,
             profile.me, profile.de, xt, *logs, *paths, mea,
         )  # fmt: skip
+    return assemble(hmm, names, codes, bounds, slot, in_match)
+
+
+def assemble(
+    hmm: ProfileHMM,
+    names: tuple[str, ...] | list[str],
+    codes: np.ndarray,
+    bounds: np.ndarray,
+    slot: np.ndarray,
+    in_match: np.ndarray,
+) -> ProfileAlignment:
+    """The multiple alignment of sequences whose residues' places are known.
+
+    Parameters
+    ----------
+    hmm : ProfileHMM
+    names : sequence of str
+    codes : uint8 array, shape (T,)
+        Residue codes of all sequences, concatenated.
+    bounds : int64 array, shape (n_seq + 1,)
+    slot, in_match : int32 and bool arrays, shape (T,)
+        For each residue, the node of the match state that emits it
+        (``in_match``), or the node it is inserted after (0: before the
+        first node, ``M``: after the last).
+    """
+    letters, _ = hmm.alphabet.degenerate_matrix()
+    M = hmm.M
+    n = len(bounds) - 1
+    lengths = np.diff(bounds)
     # residues as text, by a byte table (codes index the alphabet's letters)
     table = np.frombuffer("".join(letters).encode("ascii"), dtype=np.uint8)
     text = table[codes].tobytes().decode("ascii")

@@ -53,6 +53,7 @@ from .search import LN2, SearchProfile, null_score
 __all__ = [
     "Domain",
     "DomainCounts",
+    "DomainPath",
     "Envelopes",
     "score_and_find_envelopes",
     "sequence_score",
@@ -188,6 +189,9 @@ class Domain:
     envsc : float
         ln of the envelope's total odds probability under the unihit model
         (nats; the Forward value its score comes from).
+    path : DomainPath or None
+        Where the alignment's residues go among the model's states (filled
+        by the batched drivers; not compared).
     """
 
     env_from: int
@@ -204,6 +208,27 @@ class Domain:
     bias: float = 0.0
     null2: float = 0.0
     envsc: float = math.nan
+    path: DomainPath | None = dataclasses.field(default=None, compare=False, repr=False)
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class DomainPath:
+    """The residues ``ali_from .. ali_to`` of a domain and where its alignment puts them.
+
+    Attributes
+    ----------
+    codes : uint8 array, shape (n,)
+        The residues.
+    slot : int32 array, shape (n,)
+        The node of the match state that emits a residue, or the node an
+        inserted residue follows.
+    match : bool array, shape (n,)
+        Whether each residue is emitted by a match state.
+    """
+
+    codes: np.ndarray
+    slot: np.ndarray
+    match: np.ndarray
 
 
 def _dsq(profile: SearchProfile, dsq: np.ndarray) -> np.ndarray:
@@ -716,9 +741,11 @@ def rescore_envelopes(
     xt = np.ascontiguousarray(uni.specials(L))
     starts = np.ascontiguousarray(bounds[envelopes.target] + envelopes.start, dtype=np.int64)
     lens = np.ascontiguousarray(ld, dtype=np.int64)
-    loglik, coords, acc, n2 = _dynamic_schedule(
+    offsets = np.zeros(lens.size + 1, dtype=np.int64)
+    np.cumsum(lens, out=offsets[1:])
+    loglik, coords, acc, n2, slot, in_match = _dynamic_schedule(
         DDK.rescore_envelopes,
-        seq, starts, lens, _chunks(lens), profile.msc, profile.isc, profile.tr,
+        seq, starts, lens, offsets, _chunks(lens), profile.msc, profile.isc, profile.tr,
         profile.bm, profile.me, profile.de, xt,
     )  # fmt: skip
     Lf = L.astype(np.float64)
@@ -733,6 +760,9 @@ def rescore_envelopes(
             continue
         s = int(envelopes.start[v])
         p = float(pvalues[v])
+        a0, a1 = int(coords[v, 0]), int(coords[v, 1])
+        on = slice(int(offsets[v]) + a0 - 1, int(offsets[v]) + a1)
+        path = DomainPath(seq[starts[v] + a0 - 1 : starts[v] + a1].copy(), slot[on], in_match[on])
         out[int(envelopes.target[v])].append(
             Domain(
                 env_from=s + 1,
@@ -749,6 +779,7 @@ def rescore_envelopes(
                 bias=float(bias[v]),
                 null2=float(n2[v]),
                 envsc=float(loglik[v]),
+                path=path,
             )
         )
     return out

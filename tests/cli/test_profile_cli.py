@@ -341,6 +341,74 @@ def test_domain_number_columns_on_the_benchmark_database(run, tmp_path):
     assert sum(got[t] == ref[t] for t in common) >= 0.95 * len(common)
 
 
+def stockholm_places(path):
+    """Rows of a Stockholm file (blocks joined) as {name: [(residue, column)]}: the
+    match column (1-based among the RF columns) of each residue, or minus one
+    less the match columns before an inserted one."""
+    rows, rf = {}, ""
+    for line in path.open():
+        if line.startswith("#=GC RF"):
+            rf += line.split()[2]
+        elif line.strip() and not line.startswith(("#", "//")):
+            name, text = line.split()
+            rows[name] = rows.get(name, "") + text
+    out = {}
+    for name, text in rows.items():
+        col, res, places = 0, 0, []
+        for c, x in zip(text, rf, strict=True):
+            col += x == "x"
+            if c.isalpha():
+                places.append((res, col if x == "x" else -col - 1))
+                res += 1
+        out[name] = (places, "".join(c for c in text if c.isalpha()).upper())
+    return out
+
+
+def column_pairs(places):
+    """Pairs of residues of two rows in the same match column."""
+    by_col: dict = {}
+    for name, (cols, _) in places.items():
+        for i, c in cols:
+            if c > 0:
+                by_col.setdefault(c, []).append((name, i))
+    return {(a, b) for members in by_col.values() for a in members for b in members if a < b}
+
+
+@pytest.mark.skipif(not TUTORIAL.exists(), reason="the shared profile reference data is absent")
+@pytest.mark.skipif(not shutil.which("hmmsearch"), reason="HMMER's hmmsearch not installed")
+@pytest.mark.parametrize(
+    "model,target",
+    [("fn3", "7LESS_DROME"), ("Pkinase", "7LESS_DROME"), ("globins4", "globins45.fa")],
+)
+def test_domain_alignment_equals_hmmsearch_A(run, tmp_path, model, target):
+    """``hmmsearch -A``: the same included domains (rows named TARGET/FROM-TO),
+    the same residues, every residue in the same match column or insert
+    (measured: all 1,175 residue pairs of the seven fn3 domains of
+    sevenless, all 139,365 of the 45 globins); only the placement of
+    residues within an insert block differs (HMMER splits long inserts)."""
+    hmm = TUTORIAL / "models" / f"{model}.hmm"
+    theirs, ours = tmp_path / "h.sto", tmp_path / "s.sto"
+    subprocess.run(["hmmsearch", "--cpu", "0", "-A", str(theirs), "-o", os.devnull, str(hmm),
+                    str(TUTORIAL / target)], check=True)  # fmt: skip
+    result = run("profile", "search", hmm, TUTORIAL / target, "-A", ours, "-o", tmp_path / "h.tsv")
+    assert result.code == 0, result.err
+    a, b = stockholm_places(theirs), stockholm_places(ours)
+    assert set(a) == set(b) and len(a) >= 1
+    assert all(a[n][1] == b[n][1] for n in a)  # residues
+    assert column_pairs(a) == column_pairs(b)
+    inserted = {(n, i) for n, (cols, _) in a.items() for i, c in cols if c < 0}
+    assert inserted == {(n, i) for n, (cols, _) in b.items() for i, c in cols if c < 0}
+    assert f"#=GF ID {model}" in ours.read_text()
+
+
+def test_domain_alignment_empty_when_nothing_is_included(run, tmp_path):
+    out = tmp_path / "a.sto"
+    result = run("profile", "search", DATA / "example_family.hmm", DATA / "example_db.fa",
+                 "-E", "1e-300", "-A", out, "-o", tmp_path / "h.tsv")  # fmt: skip
+    assert result.code == 0, result.err
+    assert out.read_text() == "" and "inclusion thresholds" in result.err
+
+
 @pytest.mark.skipif(not TUTORIAL.exists(), reason="the shared profile reference data is absent")
 def test_null2_matches_hmmsearch_default_scores(run, tmp_path):
     """Reference: ``hmmsearch --cpu 0 --tblout globins4_vs_globins45.tbl
