@@ -87,6 +87,14 @@ VAR_FLOOR = 1e-3
 OUTER = 50
 #: Largest relative change of the coefficients over an EM run that ends the fit.
 SETTLED = 1e-7
+#: Once a sample's shape refresh reverses the direction of the one before
+#: without shrinking to at most half of it (the coefficients the shape comes
+#: from overshoot their fixed point and do not settle fast), each refresh moves
+#: them only this share of the way to the new coefficients: the plain refresh
+#: can cycle between two points for ever (a CDSeq sample alternated between a
+#: cell type at 0 and at 27.6 for all 50 runs), the damped one converges to
+#: the same fixed points.
+SHAPE_DAMPING = 0.5
 #: An M-step from an earlier Gram matrix is kept when the weighted least
 #: squares gain at least this share of what its quadratic model promised.
 MODEL_SHARE = 0.5
@@ -246,8 +254,9 @@ def _fit_sample(
     n_iter = 0
     history: list[float] = []
     gram = None
+    shape_c, last_step, share = c, None, 1.0  # the coefficients the shape comes from
     for _ in range(OUTER):  # refresh the variance shape until the coefficients settle
-        v = _shape(mu, c, var, sigma2)
+        v = _shape(s @ shape_c, shape_c, var, sigma2)
         problem = _TRegression(y, s, v, nu, {"c": c, "sigma2": sigma2})
         first = fit is None
         if fit is not None:
@@ -264,6 +273,14 @@ def _fit_sample(
         mu = s @ c
         if change < SETTLED and (tol >= FIRST_RUN_TOL or not first):
             break
+        step = c - shape_c
+        if (
+            last_step is not None
+            and float(step @ last_step) < 0.0
+            and float(step @ step) > 0.25 * float(last_step @ last_step)
+        ):
+            share = SHAPE_DAMPING
+        shape_c, last_step = shape_c + share * step, step
     assert fit is not None
     v = _shape(mu, c, var, sigma2)
     r2 = (y - mu) ** 2
@@ -388,6 +405,9 @@ class _Block:
         self.run_tol = np.empty(nb)  # stopping tolerance of the current run
         self.c = np.empty((nb, k))
         self.c_run = np.empty((nb, k))  # coefficients at the start of the current run
+        self.shape_c = np.zeros((nb, k))  # the coefficients the variance shape comes from
+        self.last_step = np.zeros((nb, k))  # their last refresh step
+        self.share = np.ones(nb)  # how far a refresh moves them (SHAPE_DAMPING once reversed)
         self.updates = np.zeros(nb, dtype=np.int64)  # in the current run
         self.n_iter = np.zeros(nb, dtype=np.int64)
         self.runs = np.zeros(nb, dtype=np.int64)
@@ -505,11 +525,11 @@ class _Block:
         self.sigma2[rows] = np.maximum(acc / self.usum[rows], 1e-300)
         return mus
 
-    def _shape(self, rows: np.ndarray) -> None:
-        """Variance shapes of ``rows`` from their fitted values (:func:`_shape`)."""
+    def _shape(self, rows: np.ndarray, c: np.ndarray) -> None:
+        """Variance shapes of ``rows`` from the fitted values of coefficients ``c``
+        (:func:`_shape`)."""
         from ._kernels import t_shape
 
-        c = self.c[rows]
         mu = c @ self.st
         floor = VAR_FLOOR * np.maximum(mu.mean(axis=1), 1e-300)
         extra = np.empty((rows.size, 0))
@@ -523,10 +543,25 @@ class _Block:
         The first run stops at :data:`FIRST_RUN_TOL` per gene, the others at
         ``tol``.  A run starts from the Gram matrix of its own first weights,
         or from the last one when its new shape moved the log-likelihood by
-        at most :data:`STALE_JUMP` per gene.
+        at most :data:`STALE_JUMP` per gene.  The shape comes from the fitted
+        values of ``shape_c``: the coefficients themselves at first, then moved
+        towards each run's end point, only :data:`SHAPE_DAMPING` of the way
+        once a refresh has reversed the direction of the one before without
+        shrinking to half of it.
         """
-        self._shape(rows)
         first = self.runs[rows] == 0
+        step = self.c[rows] - self.shape_c[rows]
+        last = self.last_step[rows]
+        cycling = (np.einsum("ij,ij->i", step, last) < 0.0) & (
+            np.einsum("ij,ij->i", step, step) > 0.25 * np.einsum("ij,ij->i", last, last)
+        )
+        share = np.where(cycling, SHAPE_DAMPING, self.share[rows])
+        self.shape_c[rows] = np.where(
+            first[:, None], self.c[rows], self.shape_c[rows] + share[:, None] * step
+        )
+        self.last_step[rows] = np.where(first[:, None], 0.0, step)
+        self.share[rows] = share
+        self._shape(rows, self.shape_c[rows])
         self._estep(rows)
         # a new shape that barely moves the likelihood keeps the last Gram matrix
         jump = np.abs(self.ll[rows] - self.last_run[rows])
@@ -630,7 +665,7 @@ class _Block:
         from ._kernels import t_sandwich
 
         rows = np.arange(self.y.shape[0])
-        self._shape(rows)
+        self._shape(rows, self.c[rows])
         self._estep(rows, normal=False)
         out = np.zeros((2, rows.size, self.aa.shape[1]))
         for g0, g1 in self.chunks:

@@ -69,9 +69,9 @@ GOALS = [
     pytest.param("abbas_gse11058", "", -1.0, 0.055, marks=not_met(0.900, 0.0678)),
     pytest.param("newman_pbmc_gse65133", "", 0.65, 0.085, marks=not_met(0.604, 0.0864)),
     pytest.param("epic_melanoma_gse93722", "", -1.0, 0.091),
-    pytest.param("cdseq_pbmc_pseudobulk", "_all4types", -1.0, 0.09, marks=not_met(0.791, 0.171)),
+    pytest.param("cdseq_pbmc_pseudobulk", "_all4types", -1.0, 0.09, marks=not_met(0.795, 0.170)),
     pytest.param(
-        "cdseq_pbmc_pseudobulk", "_no_megakaryocyte", -1.0, 0.09, marks=not_met(0.864, 0.125)
+        "cdseq_pbmc_pseudobulk", "_no_megakaryocyte", -1.0, 0.09, marks=not_met(0.867, 0.124)
     ),
 ]
 
@@ -95,8 +95,8 @@ MEASURED = [
     ("abbas_gse11058", "", 0.9000, 0.0678),
     ("newman_pbmc_gse65133", "", 0.6040, 0.0864),
     ("epic_melanoma_gse93722", "", 0.9747, 0.0675),
-    ("cdseq_pbmc_pseudobulk", "_all4types", 0.7914, 0.1712),
-    ("cdseq_pbmc_pseudobulk", "_no_megakaryocyte", 0.8643, 0.1249),
+    ("cdseq_pbmc_pseudobulk", "_all4types", 0.7950, 0.1698),
+    ("cdseq_pbmc_pseudobulk", "_no_megakaryocyte", 0.8666, 0.1236),
 ]
 
 
@@ -105,6 +105,22 @@ MEASURED = [
 def test_figures_as_documented(name, variant, r_then, rmse_then):
     r, rmse = figures(name, variant)
     assert abs(r - r_then) < 5e-4 and abs(rmse - rmse_then) < 5e-4, (r, rmse)
+
+
+@needs_data
+@pytest.mark.parametrize("variant", ["_all4types", "_no_megakaryocyte"])
+@pytest.mark.parametrize("batched", [True, False])
+def test_every_cdseq_sample_settles(variant, batched):
+    """The variance-shape refreshes reach a fixed point for every sample: the
+    runs end before the limit (:data:`OUTER`).  Undamped, one sample of each
+    set cycled between two points (a cell type at 0 and at 27.6) for all 50
+    runs, and its answer depended on the parity of the last run."""
+    from seqem.deconv.robust import OUTER
+
+    Y, S, _ = dataset("cdseq_pbmc_pseudobulk", variant)
+    fit = robust_fit(Y, S, batched=batched)
+    runs = [len(f.history) - f.n_iter for f in fit.fits]
+    assert max(runs) < OUTER, runs
 
 
 def simulate(rng: np.random.Generator, n_genes=400, n_types=5, n_samples=20, depth=20.0):
