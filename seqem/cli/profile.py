@@ -1072,6 +1072,7 @@ def write_domain_alignment(
         aligned = assemble(
             hmm, names, np.concatenate([p.codes for p in paths]), bounds,
             np.concatenate([p.slot for p in paths]), np.concatenate([p.match for p in paths]),
+            np.concatenate([p.post for p in paths]),
         )  # fmt: skip
         blocks.append(aligned.stockholm(name=hmm.name, accession=hmm.accession))
     with atomic_output(path) as fh:

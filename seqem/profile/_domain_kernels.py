@@ -403,6 +403,9 @@ def rescore_envelopes(
         Where each residue of the alignment goes (as :func:`align_many`
         gives them: the node of a match state, the node an insert follows);
         -1 for residues outside it (the envelope's flanks).
+    post : float64 array, shape (env_off[-1],)
+        The posterior probability of each aligned residue's state (NaN
+        outside the alignment).
     """
     n_env = len(env_start)
     n_chunks = len(chunks) - 1
@@ -413,6 +416,7 @@ def rescore_envelopes(
     null2 = np.zeros(n_env)
     slot = np.full(env_off[-1], -1, dtype=np.int32)
     match = np.zeros(env_off[-1], dtype=np.bool_)
+    post = np.full(env_off[-1], np.nan)
     n_codes = msc.shape[0]
     ltr = _allowed(tr)
     lbm = _allowed(bm)
@@ -471,9 +475,11 @@ def rescore_envelopes(
                             if h0 == 0:
                                 h0 = nd[j]
                             h1 = nd[j]
-                            total += pM[i, nd[j]]
+                            p = pM[i, nd[j]]
                         else:
-                            total += pI[i, nd[j]]
+                            p = pI[i, nd[j]]
+                        post[env_off[v] + i - 1] = p
+                        total += p
             if a0 == 0:
                 continue
             coords[v, 0] = a0
@@ -481,7 +487,7 @@ def rescore_envelopes(
             coords[v, 2] = h0
             coords[v, 3] = h1
             acc[v] = total / (a1 - a0 + 1)
-    return loglik, coords, acc, null2, slot, match
+    return loglik, coords, acc, null2, slot, match, post
 
 
 @njit(**PJIT)
@@ -520,6 +526,9 @@ def align_many(
     ok : bool array, shape (n_seq,)
         False where the sequence has no path through the model (its residues
         are then all in the N flank).
+    post : float64 array, shape (T,)
+        With ``mea``, the posterior probability that each residue is emitted
+        by the state the path gives it (NaN otherwise).
 
     The operations per sequence are those of ``decode`` and
     ``optimal_accuracy_trace`` (or ``viterbi_trace``) in
@@ -531,6 +540,7 @@ def align_many(
     slot = np.zeros(dsq.shape[0], dtype=np.int32)
     match = np.zeros(dsq.shape[0], dtype=np.bool_)
     ok = np.zeros(n_seq, dtype=np.bool_)
+    post = np.full(dsq.shape[0], np.nan)
     for c in prange(n_chunks):
         lmax = 1
         for q in range(chunks[c], chunks[c + 1]):
@@ -579,12 +589,19 @@ def align_many(
                 if state == T_M:
                     slot[s + i - 1] = nd[j]
                     match[s + i - 1] = True
+                    p = pM[i, nd[j]]
                 elif state == T_I:
                     slot[s + i - 1] = nd[j]
+                    p = pI[i, nd[j]]
                 elif state == T_N:
                     slot[s + i - 1] = 0
+                    p = pX[i, PN]
                 elif state == T_C:
                     slot[s + i - 1] = M
+                    p = pX[i, PC]
                 else:  # J: after the last node used
                     slot[s + i - 1] = last
-    return slot, match, ok
+                    p = pX[i, PJ]
+                if mea:
+                    post[s + i - 1] = p
+    return slot, match, ok, post

@@ -19,7 +19,7 @@ from ..errors import ParameterError
 from .model import ProfileHMM
 from .search import configure
 
-__all__ = ["ProfileAlignment", "align", "assemble", "sum_of_pairs"]
+__all__ = ["ProfileAlignment", "align", "assemble", "posterior_codes", "sum_of_pairs"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -37,6 +37,11 @@ class ProfileAlignment:
     rows_text : tuple of str
         Each sequence's residues as text (for writing).
     M : int
+    posteriors : tuple of str or None
+        Each sequence's residues' posterior probabilities of the states that
+        emit them, one character each in HMMER's code (``0`` for below 0.05,
+        ``1`` to ``9`` for tenths, ``*`` for 0.95 or more); written as
+        Stockholm ``#=GR ... PP`` lines.  None for Viterbi alignments.
     """
 
     names: tuple[str, ...]
@@ -44,37 +49,65 @@ class ProfileAlignment:
     inserts: tuple[tuple[str, ...], ...]
     rows_text: tuple[str, ...]
     M: int
+    posteriors: tuple[str, ...] | None = None
 
     def columns(self) -> tuple[list[str], str]:
         """Aligned rows (Stockholm/A2M padding) and the RF line (x = match, . = insert)."""
-        widths = [max(len(ins[k]) for ins in self.inserts) for k in range(self.M + 1)]
-        rows = []
-        for s, text in enumerate(self.rows_text):
-            parts = []
-            for k in range(self.M + 1):
-                ins = self.inserts[s][k].lower()
-                parts.append(ins + "." * (widths[k] - len(ins)))
-                if k < self.M:
-                    pos = int(self.match[s, k])
-                    parts.append(text[pos - 1].upper() if pos > 0 else "-")
-            rows.append("".join(parts))
+        widths = self._widths()
+        rows = [self._layout(s, text, True, widths) for s, text in enumerate(self.rows_text)]
         rf = []
-        for k in range(self.M + 1):
-            rf.append("." * widths[k])
+        for k, width in enumerate(widths):
+            rf.append("." * width)
             if k < self.M:
                 rf.append("x")
         return rows, "".join(rf)
+
+    def posterior_rows(self) -> list[str] | None:
+        """The posterior codes laid out as :meth:`columns` lays out the residues
+        (``.`` where a row has no residue), or None."""
+        if self.posteriors is None:
+            return None
+        widths = self._widths()
+        return [self._layout(s, text, False, widths) for s, text in enumerate(self.posteriors)]
+
+    def _widths(self) -> list[int]:
+        return [max(len(ins[k]) for ins in self.inserts) for k in range(self.M + 1)]
+
+    def _layout(self, s: int, chars: str, residues: bool, widths: list[int]) -> str:
+        """Row ``s`` with one character per residue taken from ``chars`` (in residue
+        order): residues in their case and ``-`` for deletions, or other codes with
+        ``.`` for every gap."""
+        parts = []
+        at = 0  # residues placed so far: slot k's inserts precede node k + 1
+        for k, width in enumerate(widths):
+            n = len(self.inserts[s][k])
+            block = chars[at : at + n]
+            parts.append((block.lower() if residues else block) + "." * (width - n))
+            at += n
+            if k < self.M:
+                pos = int(self.match[s, k])
+                if pos > 0:
+                    parts.append(chars[pos - 1].upper() if residues else chars[pos - 1])
+                    at = pos
+                else:
+                    parts.append("-" if residues else ".")
+        return "".join(parts)
 
     def stockholm(self, *, name: str | None = None, accession: str | None = None) -> str:
         """The alignment as Stockholm text with an RF line (and ``#=GF ID``/``AC``
         lines for ``name`` and ``accession``, as hmmsearch -A names the model)."""
         rows, rf = self.columns()
-        width = max(len(n) for n in (*self.names, "#=GC RF")) + 1
+        pp = self.posterior_rows()
+        tags = [f"#=GR {n} PP" for n in self.names] if pp is not None else []
+        width = max(len(n) for n in (*self.names, *tags, "#=GC RF")) + 1
         lines = ["# STOCKHOLM 1.0"]
         lines += [f"#=GF {tag} {value}" for tag, value in (("ID", name), ("AC", accession))
                   if value]  # fmt: skip
         lines.append("")
-        lines += [f"{n:<{width}}{r}" for n, r in zip(self.names, rows, strict=True)]
+        for i, (n, r) in enumerate(zip(self.names, rows, strict=True)):
+            lines.append(f"{n:<{width}}{r}")
+            if pp is not None:  # each row's posterior probabilities under it, as HMMER writes
+                lines.append(f"{tags[i]:<{width}}{pp[i]}")
         lines += [f"{'#=GC RF':<{width}}{rf}", "//", ""]
         return "\n".join(lines)
 
@@ -146,12 +179,12 @@ def align(
             paths = [np.log(a) for a in (profile.tr, profile.bm, profile.me, profile.de, xt)]
     paths = [np.ascontiguousarray(a) for a in paths]
     with numba_threads(threads):
-        slot, in_match, _ = _dynamic_schedule(
+        slot, in_match, _, post = _dynamic_schedule(
             DDK.align_many,
             codes, bounds, _chunks(lengths), profile.msc, profile.isc, profile.tr, profile.bm,
             profile.me, profile.de, xt, *logs, *paths, mea,
         )  # fmt: skip
-    return assemble(hmm, names, codes, bounds, slot, in_match)
+    return assemble(hmm, names, codes, bounds, slot, in_match, post if mea else None)
 
 
 def assemble(
@@ -161,6 +194,7 @@ def assemble(
     bounds: np.ndarray,
     slot: np.ndarray,
     in_match: np.ndarray,
+    post: np.ndarray | None = None,
 ) -> ProfileAlignment:
     """The multiple alignment of sequences whose residues' places are known.
 
@@ -175,6 +209,9 @@ def assemble(
         For each residue, the node of the match state that emits it
         (``in_match``), or the node it is inserted after (0: before the
         first node, ``M``: after the last).
+    post : float64 array, shape (T,), optional
+        The posterior probability of each residue's state (the alignment's
+        ``posteriors``).
     """
     letters, _ = hmm.alphabet.degenerate_matrix()
     M = hmm.M
@@ -197,7 +234,19 @@ def assemble(
         first = int(run[0])
         ins[int(owner[first])][int(slot[first])] = "".join(text[i] for i in run.tolist())
     inserts = tuple(tuple(row) for row in ins)
-    return ProfileAlignment(tuple(names), match, inserts, tuple(texts), M)
+    posteriors = None
+    if post is not None:
+        codes_pp = posterior_codes(post)
+        posteriors = tuple(codes_pp[bounds[s] : bounds[s + 1]] for s in range(n))
+    return ProfileAlignment(tuple(names), match, inserts, tuple(texts), M, posteriors)
+
+
+def posterior_codes(post: np.ndarray) -> str:
+    """Posterior probabilities as HMMER's one-character codes: ``0`` below 0.05,
+    ``1`` .. ``9`` for the tenths around them, ``*`` from 0.95."""
+    level = np.floor((np.nan_to_num(np.asarray(post, dtype=np.float64)) + 0.05) * 10.0)
+    level = np.clip(level, 0, 10).astype(np.uint8)
+    return np.frombuffer(b"0123456789*", dtype=np.uint8)[level].tobytes().decode("ascii")
 
 
 def sum_of_pairs(predicted: np.ndarray, reference: np.ndarray) -> tuple[int, int, int]:

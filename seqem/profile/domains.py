@@ -224,11 +224,14 @@ class DomainPath:
         inserted residue follows.
     match : bool array, shape (n,)
         Whether each residue is emitted by a match state.
+    post : float64 array, shape (n,)
+        The posterior probability of each residue's state.
     """
 
     codes: np.ndarray
     slot: np.ndarray
     match: np.ndarray
+    post: np.ndarray
 
 
 def _dsq(profile: SearchProfile, dsq: np.ndarray) -> np.ndarray:
@@ -743,7 +746,7 @@ def rescore_envelopes(
     lens = np.ascontiguousarray(ld, dtype=np.int64)
     offsets = np.zeros(lens.size + 1, dtype=np.int64)
     np.cumsum(lens, out=offsets[1:])
-    loglik, coords, acc, n2, slot, in_match = _dynamic_schedule(
+    loglik, coords, acc, n2, slot, in_match, post = _dynamic_schedule(
         DDK.rescore_envelopes,
         seq, starts, lens, offsets, _chunks(lens), profile.msc, profile.isc, profile.tr,
         profile.bm, profile.me, profile.de, xt,
@@ -762,7 +765,9 @@ def rescore_envelopes(
         p = float(pvalues[v])
         a0, a1 = int(coords[v, 0]), int(coords[v, 1])
         on = slice(int(offsets[v]) + a0 - 1, int(offsets[v]) + a1)
-        path = DomainPath(seq[starts[v] + a0 - 1 : starts[v] + a1].copy(), slot[on], in_match[on])
+        path = DomainPath(
+            seq[starts[v] + a0 - 1 : starts[v] + a1].copy(), slot[on], in_match[on], post[on]
+        )
         out[int(envelopes.target[v])].append(
             Domain(
                 env_from=s + 1,

@@ -345,10 +345,13 @@ def stockholm_places(path):
     """Rows of a Stockholm file (blocks joined) as {name: [(residue, column)]}: the
     match column (1-based among the RF columns) of each residue, or minus one
     less the match columns before an inserted one."""
-    rows, rf = {}, ""
+    rows, rf, pp = {}, "", {}
     for line in path.open():
         if line.startswith("#=GC RF"):
             rf += line.split()[2]
+        elif line.startswith("#=GR") and line.split()[2] == "PP":
+            name, text = line.split()[1], line.split()[3]
+            pp[name] = pp.get(name, "") + text
         elif line.strip() and not line.startswith(("#", "//")):
             name, text = line.split()
             rows[name] = rows.get(name, "") + text
@@ -360,14 +363,15 @@ def stockholm_places(path):
             if c.isalpha():
                 places.append((res, col if x == "x" else -col - 1))
                 res += 1
-        out[name] = (places, "".join(c for c in text if c.isalpha()).upper())
+        codes = "".join(q for c, q in zip(text, pp.get(name, ""), strict=False) if c.isalpha())
+        out[name] = (places, "".join(c for c in text if c.isalpha()).upper(), codes)
     return out
 
 
 def column_pairs(places):
     """Pairs of residues of two rows in the same match column."""
     by_col: dict = {}
-    for name, (cols, _) in places.items():
+    for name, (cols, _, _) in places.items():
         for i, c in cols:
             if c > 0:
                 by_col.setdefault(c, []).append((name, i))
@@ -384,8 +388,9 @@ def test_domain_alignment_equals_hmmsearch_A(run, tmp_path, model, target):
     """``hmmsearch -A``: the same included domains (rows named TARGET/FROM-TO),
     the same residues, every residue in the same match column or insert
     (measured: all 1,175 residue pairs of the seven fn3 domains of
-    sevenless, all 139,365 of the 45 globins); only the placement of
-    residues within an insert block differs (HMMER splits long inserts)."""
+    sevenless, all 139,365 of the 45 globins) with the same posterior
+    probability code; only the placement of residues within an insert block
+    differs (HMMER splits long inserts)."""
     hmm = TUTORIAL / "models" / f"{model}.hmm"
     theirs, ours = tmp_path / "h.sto", tmp_path / "s.sto"
     subprocess.run(["hmmsearch", "--cpu", "0", "-A", str(theirs), "-o", os.devnull, str(hmm),
@@ -396,9 +401,11 @@ def test_domain_alignment_equals_hmmsearch_A(run, tmp_path, model, target):
     assert set(a) == set(b) and len(a) >= 1
     assert all(a[n][1] == b[n][1] for n in a)  # residues
     assert column_pairs(a) == column_pairs(b)
-    inserted = {(n, i) for n, (cols, _) in a.items() for i, c in cols if c < 0}
-    assert inserted == {(n, i) for n, (cols, _) in b.items() for i, c in cols if c < 0}
+    inserted = {(n, i) for n, (cols, _, _) in a.items() for i, c in cols if c < 0}
+    assert inserted == {(n, i) for n, (cols, _, _) in b.items() for i, c in cols if c < 0}
     assert f"#=GF ID {model}" in ours.read_text()
+    # each residue's posterior probability code (#=GR PP), as hmmsearch writes it
+    assert all(a[n][2] == b[n][2] and len(b[n][2]) == len(b[n][1]) for n in a)
 
 
 def test_domain_alignment_empty_when_nothing_is_included(run, tmp_path):

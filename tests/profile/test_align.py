@@ -38,6 +38,21 @@ def test_alignment_round_trip(tmp_path):
     # the RF line marks the M match columns, so the alignment rebuilds an M-node model
     rebuilt = build_from_msa(read_msa(tmp_path / "a.sto"), use_rf=True)
     assert rebuilt.M == hmm.M
+    # a posterior probability code under every residue (HMMER's #=GR PP), '.' under gaps
+    rows, _ = result.columns()
+    pp = result.posterior_rows()
+    assert pp is not None and [len(r) for r in pp] == [len(r) for r in rows]
+    for r, q in zip(rows, pp, strict=True):
+        assert all((c.isalpha()) == (x in "0123456789*") for c, x in zip(r, q, strict=True))
+    assert align(hmm, seqs.codes, seqs.bounds, seqs.names, method="viterbi").posteriors is None
+
+
+def test_posterior_codes():
+    """HMMER's code: 0 below 0.05, then the nearest tenth, * from 0.95."""
+    from seqem.profile.align import posterior_codes
+
+    p = np.array([0.0, 0.04, 0.06, 0.14, 0.16, 0.5, 0.84, 0.86, 0.94, 0.96, 1.0])
+    assert posterior_codes(p) == "001125899**"
 
 
 def one_by_one(hmm, codes, bounds, method):
