@@ -271,6 +271,12 @@ def _add_align(verbs: Any) -> None:
         help="output; '.a2m' or '.fa' names give A2M, anything else Stockholm (default: stdout)",
     )
     p.add_argument("--viterbi", action="store_true", help="Viterbi instead of posterior (MEA)")
+    p.add_argument(
+        "--local",
+        action="store_true",
+        help="align each sequence to its best local segment of the model, the residues "
+        "outside it unaligned, as hmmalign does (default: the whole model, glocal)",
+    )
     add_run_options(p)
     p.set_defaults(_run=_cmd_align)
 
@@ -283,7 +289,7 @@ def _cmd_align(args: argparse.Namespace, ctx: RunContext) -> int:
     seqs = read_database(args.sequences, hmm)
     result = align(
         hmm, seqs.codes, seqs.bounds, seqs.names, method="viterbi" if args.viterbi else "mea",
-        threads=args.threads,
+        threads=args.threads, mode="local" if args.local else "glocal",
     )  # fmt: skip
     a2m = args.output.lower().endswith((".a2m", ".fa", ".fasta", ".afa"))
     write_text(args.output, result.a2m() if a2m else result.stockholm())

@@ -2,9 +2,11 @@
 
 Each sequence is aligned on its own to the model configured glocal and
 unihit (the whole model, one copy per sequence, flanking residues allowed
-at either end), by maximum expected accuracy (the path through the model
-with the largest sum of posterior probabilities of its residues; default)
-or by Viterbi (the single most probable path).  The alignments combine into
+at either end; or local, as hmmalign aligns: the best segment of the
+model, the residues outside it unaligned), by maximum expected accuracy
+(the path through the model with the largest sum of posterior
+probabilities of its residues; default) or by Viterbi (the single most
+probable path).  The alignments combine into
 one multiple alignment: one column per match state, residues assigned to
 insert states (and flanks) in lower case between them.
 """
@@ -82,7 +84,12 @@ class ProfileAlignment:
         for k, width in enumerate(widths):
             n = len(self.inserts[s][k])
             block = chars[at : at + n]
-            parts.append((block.lower() if residues else block) + "." * (width - n))
+            block = block.lower() if residues else block
+            # laid out as HMMER does: the N-terminal flank flush right, the
+            # C-terminal one flush left, an insert split, half flush left
+            # (rounded down) and the rest flush right
+            left = n if k == self.M else 0 if k == 0 else n // 2
+            parts.append(block[:left] + "." * (width - n) + block[left:])
             at += n
             if k < self.M:
                 pos = int(self.match[s, k])
@@ -136,6 +143,7 @@ def align(
     *,
     method: str = "mea",
     threads: int | None = 1,
+    mode: str = "glocal",
 ) -> ProfileAlignment:
     """Align every sequence to ``hmm``.
 
@@ -150,6 +158,9 @@ def align(
         Maximum expected accuracy (posterior) or Viterbi alignment.
     threads : int, optional
         Threads over the sequences (``None`` or 0: every available core).
+    mode : {"glocal", "local"}
+        The whole model for every sequence (default), or its best local
+        segment, the rest left unaligned as flanks (as hmmalign aligns).
 
     The sequences are aligned by one compiled pass
     (:func:`._domain_kernels.align_many`), with the operations of
@@ -163,7 +174,9 @@ def align(
 
     if method not in ("mea", "viterbi"):
         raise ParameterError(f"method must be 'mea' or 'viterbi', got {method!r}")
-    profile = configure(hmm, mode="glocal", multihit=False)
+    if mode not in ("glocal", "local"):
+        raise ParameterError(f"mode must be 'glocal' or 'local', got {mode!r}")
+    profile = configure(hmm, mode=mode, multihit=False)
     codes = np.ascontiguousarray(codes, dtype=np.uint8)
     bounds = np.ascontiguousarray(bounds, dtype=np.int64)
     lengths = np.diff(bounds)
