@@ -130,11 +130,21 @@ def pad(lists):
 
 
 @pytest.mark.skipif(not BENCH.is_dir(), reason="shared bench data not present")
-@pytest.mark.parametrize("source,recall,precision", [("build", 0.90, 0.90), ("train", 0.80, 0.82)])
-def test_fn3_alignment_accuracy(source, recall, precision):
+@pytest.mark.parametrize(
+    "source,mode,recall,precision",
+    [
+        ("build", "glocal", 0.90, 0.90),
+        ("train", "glocal", 0.80, 0.82),
+        ("build", "local", 0.84, 0.92),
+        ("train", "local", 0.76, 0.85),
+    ],
+)
+def test_fn3_alignment_accuracy(source, mode, recall, precision):
     """Floors at what is reached today: built from train.sto, recall 0.922 and
     precision 0.927 (above hmmalign's 0.845 / 0.923); trained from train.fa,
-    0.830 / 0.843 (the goal is >= 0.80 / >= 0.88)."""
+    0.830 / 0.843 (the goal is >= 0.80 / >= 0.88).  Local alignment (as
+    hmmalign aligns) trades recall for precision: 0.844 / 0.923 and 0.773 /
+    0.857."""
     from seqem.profile.train import train
 
     test = read_sequences(BENCH / "fn3" / "test_domains.fa", AMINO)
@@ -143,7 +153,7 @@ def test_fn3_alignment_accuracy(source, recall, precision):
     else:
         seqs = read_sequences(BENCH / "fn3" / "train.fa", AMINO)
         hmm = train(seqs.codes, seqs.bounds, AMINO, n_init=4, random_state=1).hmm
-    result = align(hmm, test.codes, test.bounds, test.names)
+    result = align(hmm, test.codes, test.bounds, test.names, mode=mode)
     predicted = []
     for s in range(len(test.names)):
         col = np.full(int(test.bounds[s + 1] - test.bounds[s]), -1)
@@ -153,6 +163,6 @@ def test_fn3_alignment_accuracy(source, recall, precision):
         predicted.append(list(col))
     ref = read_msa(BENCH / "fn3" / "test_reference.sto")
     r, p, c = sum_of_pairs(pad(predicted), pad(columns_of(ref, test.names)))
-    print(f"\nfn3 {source}: SP recall {c / r:.3f}, precision {c / p:.3f} ({r} reference pairs)")
+    print(f"\nfn3 {source} {mode}: SP recall {c / r:.3f}, precision {c / p:.3f} ({r} pairs)")
     assert r == 95583
     assert c / r >= recall and c / p >= precision
