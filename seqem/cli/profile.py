@@ -460,6 +460,24 @@ def _add_search(verbs: Any) -> None:
         help="report domains scoring >= BITS instead (overrides --domE)",
     )
     p.add_argument(
+        "--incE",
+        dest="inc_evalue",
+        type=nonnegative_float,
+        default=0.01,
+        metavar="X",
+        help="include sequences with an E-value <= X (the tables' inc column, -A; "
+        "default: %(default)g)",
+    )
+    p.add_argument(
+        "--incdomE",
+        dest="inc_dom_evalue",
+        type=nonnegative_float,
+        default=0.01,
+        metavar="X",
+        help="include domains of included sequences with a conditional E-value <= X "
+        "(default: %(default)g)",
+    )
+    p.add_argument(
         "-Z",
         dest="Z",
         type=positive_int,
@@ -518,8 +536,8 @@ def _add_search(verbs: Any) -> None:
         "-A",
         dest="alignment",
         metavar="FILE.sto",
-        help="also save the alignment of every included domain (sequence E <= 0.01, "
-        "domain conditional E <= 0.01, or the models' cutoffs) to its model, as "
+        help="also save the alignment of every included domain (see --incE, --incdomE; "
+        "or the models' cutoffs) to its model, as "
         "hmmsearch -A: Stockholm, one block per model, rows named TARGET/FROM-TO",
     )
     add_run_options(p)
@@ -1031,20 +1049,27 @@ def _counts(hit: Hit) -> dict[str, Any]:
                 n_overlaps=0, n_envelopes=envelopes)  # fmt: skip
 
 
-def _inclusion(hmm: ProfileHMM, cutoff: str | None) -> Callable[[float, float, Any], bool]:
-    """Whether a domain is included, from its sequence's E-value and score: hmmsearch's
-    defaults --incE 0.01 --incdomE 0.01, or the model's cutoffs (--cut_ga, _tc, _nc set
-    the inclusion thresholds too)."""
-    from ..io.hmmer_tables import DOM_INCLUDE_E, SEQ_INCLUDE_E
-
+def _inclusion(
+    hmm: ProfileHMM, cutoff: str | None, inc: tuple[float, float] = (0.01, 0.01)
+) -> Callable[[float, float, Any], bool]:
+    """Whether a domain is included, from its sequence's E-value and score: the sequence
+    E-value and the domain's conditional E-value at most ``inc`` (hmmsearch's --incE and
+    --incdomE, 0.01 both by default), or the model's cutoffs (--cut_ga, _tc, _nc set the
+    inclusion thresholds too)."""
     if cutoff is None:
-        return lambda evalue, score, d: evalue <= SEQ_INCLUDE_E and d.c_evalue <= DOM_INCLUDE_E
+        seq_e, dom_e = inc
+        return lambda evalue, score, d: evalue <= seq_e and d.c_evalue <= dom_e
     seq, dom = cutoffs(hmm, cutoff)
     return lambda evalue, score, d: score >= seq and d.bitscore >= dom
 
 
 def write_domain_alignment(
-    models: list[ProfileHMM], hits: list[Hit], path: str, *, cutoff: str | None = None
+    models: list[ProfileHMM],
+    hits: list[Hit],
+    path: str,
+    *,
+    cutoff: str | None = None,
+    inc: tuple[float, float] = (0.01, 0.01),
 ) -> int:
     """Write the included domains' alignments to their models (hmmsearch ``-A``); return
     how many domains were written.
@@ -1061,7 +1086,7 @@ def write_domain_alignment(
     blocks = []
     count = 0
     for hmm in models:
-        rule = _inclusion(hmm, cutoff)
+        rule = _inclusion(hmm, cutoff, inc)
         names, paths = [], []
         for h in hits:
             if h.query_name != hmm.name:
@@ -1095,6 +1120,7 @@ def write_domain_tables(
     dom_evalue: float = 10.0,
     dom_bits: float | None = None,
     cutoff: str | None = None,
+    inc: tuple[float, float] = (0.01, 0.01),
 ) -> int:
     """Write HMMER's tables of hits whose domains were defined (``search_models(...,
     domains=True)``); return the number of domains reported.
@@ -1117,7 +1143,7 @@ def write_domain_tables(
         return lambda d: d.c_evalue <= dom_evalue
 
     def inclusion(hmm: ProfileHMM) -> Any:
-        rule = _inclusion(hmm, cutoff)
+        rule = _inclusion(hmm, cutoff, inc)
         return lambda h, d: rule(h.evalue, h.score, d)
 
     tables = []
@@ -1189,11 +1215,15 @@ def _cmd_search(args: argparse.Namespace, ctx: RunContext) -> int:
         n_domains = write_domain_tables(
             models, hits, tblout=args.tblout, domtblout=args.domtblout,
             dom_evalue=args.dom_evalue, dom_bits=args.dom_bits, cutoff=args.cutoff,
+            inc=(args.inc_evalue, args.inc_dom_evalue),
         )  # fmt: skip
         ctx.outputs.extend(p for p in (args.tblout, args.domtblout) if p)
         ctx.results.update(n_domains=n_domains)
     if args.alignment:
-        n_aligned = write_domain_alignment(models, hits, args.alignment, cutoff=args.cutoff)
+        n_aligned = write_domain_alignment(
+            models, hits, args.alignment, cutoff=args.cutoff,
+            inc=(args.inc_evalue, args.inc_dom_evalue),
+        )  # fmt: skip
         ctx.outputs.append(args.alignment)
         ctx.results.update(n_aligned_domains=n_aligned)
         if not n_aligned:

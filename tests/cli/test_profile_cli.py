@@ -381,24 +381,31 @@ def column_pairs(places):
 @pytest.mark.skipif(not TUTORIAL.exists(), reason="the shared profile reference data is absent")
 @pytest.mark.skipif(not shutil.which("hmmsearch"), reason="HMMER's hmmsearch not installed")
 @pytest.mark.parametrize(
-    "model,target",
-    [("fn3", "7LESS_DROME"), ("Pkinase", "7LESS_DROME"), ("globins4", "globins45.fa")],
+    "model,target,options",
+    [
+        ("fn3", "7LESS_DROME", []),
+        ("fn3", "7LESS_DROME", ["--incdomE", "1"]),  # all nine domains
+        ("Pkinase", "7LESS_DROME", []),
+        ("globins4", "globins45.fa", []),
+    ],
 )
-def test_domain_alignment_equals_hmmsearch_A(run, tmp_path, model, target):
+def test_domain_alignment_equals_hmmsearch_A(run, tmp_path, model, target, options):
     """``hmmsearch -A``: the same included domains (rows named TARGET/FROM-TO),
     the same residues, every residue in the same match column or insert
     (measured: all 1,175 residue pairs of the seven fn3 domains of
     sevenless, all 139,365 of the 45 globins) with the same posterior
-    probability code; only the placement of residues within an insert block
-    differs (HMMER splits long inserts)."""
+    probability code; and the rows themselves, laid out as HMMER lays them
+    out, are the same text."""
     hmm = TUTORIAL / "models" / f"{model}.hmm"
     theirs, ours = tmp_path / "h.sto", tmp_path / "s.sto"
-    subprocess.run(["hmmsearch", "--cpu", "0", "-A", str(theirs), "-o", os.devnull, str(hmm),
-                    str(TUTORIAL / target)], check=True)  # fmt: skip
-    result = run("profile", "search", hmm, TUTORIAL / target, "-A", ours, "-o", tmp_path / "h.tsv")
+    subprocess.run(["hmmsearch", "--cpu", "0", *options, "-A", str(theirs), "-o", os.devnull,
+                    str(hmm), str(TUTORIAL / target)], check=True)  # fmt: skip
+    result = run("profile", "search", *options, hmm, TUTORIAL / target, "-A", ours,
+                 "-o", tmp_path / "h.tsv")  # fmt: skip
     assert result.code == 0, result.err
     a, b = stockholm_places(theirs), stockholm_places(ours)
     assert set(a) == set(b) and len(a) >= 1
+    assert len(a) == 9 or "--incdomE" not in options
     assert all(a[n][1] == b[n][1] for n in a)  # residues
     assert column_pairs(a) == column_pairs(b)
     inserted = {(n, i) for n, (cols, _, _) in a.items() for i, c in cols if c < 0}
@@ -406,6 +413,7 @@ def test_domain_alignment_equals_hmmsearch_A(run, tmp_path, model, target):
     assert f"#=GF ID {model}" in ours.read_text()
     # each residue's posterior probability code (#=GR PP), as hmmsearch writes it
     assert all(a[n][2] == b[n][2] and len(b[n][2]) == len(b[n][1]) for n in a)
+    assert stockholm_rows(ours) == stockholm_rows(theirs)
 
 
 def stockholm_rows(path):
