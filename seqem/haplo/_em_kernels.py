@@ -164,6 +164,16 @@ def accumulate(first, second, post, n_haplotypes):  # pragma: no cover - jitted
 
 
 @njit(**JIT)
+def estep_serial(
+    offsets, first, second, mult, weight, f, post, loglik, scale
+):  # pragma: no cover - jitted
+    """:func:`pair_posteriors` (serial) and :func:`accumulate` in one call: a small
+    window's E-step costs less than calling into compiled code twice."""
+    pair_posteriors_serial(offsets, first, second, mult, weight, f, post, loglik, scale)
+    return accumulate(first, second, post, f.size)
+
+
+@njit(**JIT)
 def pair_scores(offsets, first, second, mult, scale, f, n_haplotypes):  # pragma: no cover
     """Gradient of ``sum_p weight_p ln L_p`` in every haplotype frequency.
 

@@ -454,9 +454,9 @@ class _Subset:
         if self.first.size >= K.PARALLEL_MIN_PAIRS:
             with _jit.threads(self.n_threads):
                 K.pair_posteriors(*args)
-        else:  # the serial kernel: no thread pool to set (which costs more than the E-step)
-            K.pair_posteriors(*args)
-        counts = K.accumulate(self.first, self.second, self.post, f.size)
+            counts = K.accumulate(self.first, self.second, self.post, f.size)
+        else:  # serial: no thread pool to set (which costs more than the E-step), one call
+            counts = K.estep_serial(*args)
         return {"counts": counts}, float(self.loglik.sum())
 
     def m_step(self, stats: dict[str, np.ndarray], params: dict[str, np.ndarray]) -> dict[str, Any]:
