@@ -281,12 +281,44 @@ def _swiss_parser() -> Any:
     return SeqIO.parse
 
 
+class _DescriptionLines:
+    """A text stream that keeps each Swiss-Prot entry's description as hmmsearch reads
+    it: the text after each ``DE`` line's five-character prefix, lines joined by one
+    space (Biopython's description strips the continuation lines' indentation)."""
+
+    def __init__(self, fh: IO[str]) -> None:
+        self.fh = fh
+        self.current: list[str] = []
+        self.done: list[str] = []
+
+    def __iter__(self) -> _DescriptionLines:
+        return self
+
+    def __next__(self) -> str:
+        line = next(self.fh)
+        if line.startswith("DE"):
+            self.current.append(line[5:].rstrip("\r\n"))
+        elif line.startswith("//"):
+            self.done.append(" ".join(self.current).strip())
+            self.current = []
+        return line
+
+    def read(self, size: int = -1) -> str:
+        return self.fh.read(size)
+
+    def readline(self) -> str:
+        return self.fh.readline()
+
+
 def _swiss_records(source: InputSource) -> Iterator[tuple[str, str, bytes, str]]:
     with source.gzip_errors(), source.open_text() as fh:
+        lines = _DescriptionLines(fh)
         try:
-            for record in _swiss_parser()(fh, "swiss"):
-                # Biopython: the entry name is ``name``, the primary accession ``id``
-                yield record.name, record.description, bytes(record.seq), record.id
+            for record in _swiss_parser()(lines, "swiss"):
+                # Biopython: the entry name is ``name``, the primary accession ``id``;
+                # the entry (up to its '//') has been read when it is returned
+                description = lines.done.pop(0) if lines.done else record.description
+                yield record.name, description, bytes(record.seq), record.id
         except (ValueError, AssertionError) as exc:
             message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             raise InputFormatError(

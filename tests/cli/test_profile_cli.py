@@ -316,6 +316,26 @@ def test_domain_number_columns_match_hmmsearch(run, tmp_path, model):
     assert [r[1] for r in rows] == ["P13368"]
 
 
+@pytest.mark.skipif(not TUTORIAL.exists(), reason="the shared profile reference data is absent")
+def test_tables_equal_hmmsearch_byte_for_byte(run, tmp_path):
+    """``hmmsearch --cpu 0 --tblout --domtblout Pkinase.hmm 7LESS_DROME`` (HMMER
+    3.3.2, the tutorial's reference tables): with --null2 every data line of
+    both tables is the same text, the Swiss-Prot accession and description
+    (its DE lines joined as hmmsearch joins them) included."""
+
+    def data(path):
+        return [line for line in path.read_text().splitlines() if not line.startswith("#")]
+
+    tbl, dtbl = tmp_path / "s.tbl", tmp_path / "s.dtbl"
+    result = run("profile", "search", "--null2", TUTORIAL / "models" / "Pkinase.hmm",
+                 TUTORIAL / "7LESS_DROME", "--tblout", tbl, "--domtblout", dtbl,
+                 "-o", tmp_path / "h.tsv")  # fmt: skip
+    assert result.code == 0, result.err
+    assert data(tbl) == data(TUTORIAL / "reference" / "Pkinase_vs_7LESS.tbl")
+    assert data(dtbl) == data(TUTORIAL / "reference" / "Pkinase_vs_7LESS.domtbl")
+    assert len(data(tbl)) == 1 and len(data(dtbl)) == 1
+
+
 @pytest.mark.skipif(not SHARED.exists(), reason="the shared profile benchmark data is absent")
 @pytest.mark.skipif(not shutil.which("hmmsearch"), reason="HMMER's hmmsearch not installed")
 def test_domain_number_columns_on_the_benchmark_database(run, tmp_path):

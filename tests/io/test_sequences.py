@@ -174,7 +174,8 @@ def test_swiss_prot_entry():
     assert seqs.alphabet is AMINO
     assert seqs.names == ("7LESS_DROME",)
     assert seqs.n_residues == 2554
-    assert seqs.descriptions[0].startswith("RecName: Full=Protein sevenless")
+    # DE lines joined as HMMER joins them (one space, continuation indentation kept)
+    assert seqs.descriptions[0] == "RecName: Full=Protein sevenless;          EC=2.7.10.1;"
     assert seqs.text(0).startswith("MTMFWQQNVDHQSDEQDKQA")
     assert seqs.accessions == ("P13368",)  # the primary AC
     assert seqs.subset(np.array([0, 0])).accessions == ("P13368", "P13368")
