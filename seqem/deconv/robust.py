@@ -91,9 +91,8 @@ SETTLED = 1e-7
 #: without shrinking to at most half of it (the coefficients the shape comes
 #: from overshoot their fixed point and do not settle fast), each refresh moves
 #: them only this share of the way to the new coefficients: the plain refresh
-#: can cycle between two points for ever (a CDSeq sample alternated between a
-#: cell type at 0 and at 27.6 for all 50 runs), the damped one converges to
-#: the same fixed points.
+#: can cycle between two points for ever (a sample of each CDSeq set did, for
+#: all :data:`OUTER` runs), the damped one converges to the same fixed points.
 SHAPE_DAMPING = 0.5
 #: An M-step from an earlier Gram matrix is kept when the weighted least
 #: squares gain at least this share of what its quadratic model promised.

@@ -122,14 +122,9 @@ class ProfileAlignment:
         """The alignment as A2M: match columns upper case or '-', inserts lower case."""
         out = []
         for s, name in enumerate(self.names):
-            text = self.rows_text[s]
-            parts = []
-            for k in range(self.M + 1):
-                parts.append(self.inserts[s][k].lower())
-                if k < self.M:
-                    pos = int(self.match[s, k])
-                    parts.append(text[pos - 1].upper() if pos > 0 else "-")
-            seq = "".join(parts)
+            # no padding: every insert block as wide as this row's own inserts
+            own = [len(ins) for ins in self.inserts[s]]
+            seq = self._layout(s, self.rows_text[s], True, own)
             out.append(f">{name}")
             out += [seq[i : i + 60] for i in range(0, len(seq), 60)] or [""]
         return "\n".join(out) + "\n"

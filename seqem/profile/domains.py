@@ -569,10 +569,6 @@ class DomainCounts:
     clustered: np.ndarray
     envelopes: np.ndarray
 
-    def take(self, index: np.ndarray) -> DomainCounts:
-        """The counts of the targets ``index``."""
-        return DomainCounts(*(getattr(self, f.name)[index] for f in dataclasses.fields(self)))
-
     def row(self, i: int) -> tuple[float, int, int, int]:
         """``(expected, regions, clustered, envelopes)`` of target ``i``."""
         return (float(self.expected[i]), int(self.regions[i]), int(self.clustered[i]),
