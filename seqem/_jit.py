@@ -11,6 +11,9 @@ from __future__ import annotations
 import os
 
 import numba
+import numpy as np
+from numba import types
+from numba.extending import overload
 
 JIT = {"cache": True, "nogil": True}
 PJIT = {"cache": True, "nogil": True, "parallel": True}
@@ -59,3 +62,20 @@ class threads:
 
     def __exit__(self, *exc: object) -> None:
         numba.set_num_threads(self.previous)
+
+
+def like(x, arr):  # pragma: no cover - replaced by the overload in compiled code
+    """``x`` as a scalar of ``arr``'s element type (float32 or float64).
+
+    Kernels written once for both precisions call it on the scalars they mix
+    into a row's arithmetic, so that a float32 row is computed in float32
+    (twice the SIMD lanes of float64) instead of being widened.
+    """
+    return arr.dtype.type(x)
+
+
+@overload(like)
+def _like(x, arr):  # pragma: no cover - compile time
+    if isinstance(arr, types.Array) and arr.dtype == types.float32:
+        return lambda x, arr: np.float32(x)
+    return lambda x, arr: np.float64(x)

@@ -42,7 +42,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from .._jit import JIT
+from .._jit import JIT, like
 from ._kernels import (
     C_LOOP,
     C_MOVE,
@@ -168,7 +168,7 @@ def backward_products(tr):  # pragma: no cover
         top node of ``k``'s block (M - 1, M - 5, ...).
     """
     M = tr.shape[1] - 1
-    out = np.zeros(M + 1)
+    out = np.zeros(M + 1, tr.dtype)
     for k in range(M - 1, 0, -1):
         if (M - 1 - k) % 4 == 0:
             out[k] = tr[DD, k]
@@ -200,21 +200,21 @@ def backward_begin(ms, bm, Mn, inv, nm):  # pragma: no cover
         Backward value of B in row ``i``: ``sum_k bm[k] nm[k - 1]``.
     """
     M = ms.shape[0] - 1
+    row_inv = like(inv, nm)  # the row's precision (float32 or float64)
     for k in range(M):
-        nm[k] = ms[k + 1] * Mn[k + 1] * inv
+        nm[k] = ms[k + 1] * Mn[k + 1] * row_inv
     nm[M] = 0.0
-    b0 = b1 = b2 = b3 = 0.0
-    k = 1
-    while k + 3 <= M:
-        b0 += bm[k] * nm[k - 1]
-        b1 += bm[k + 1] * nm[k]
-        b2 += bm[k + 2] * nm[k + 1]
-        b3 += bm[k + 3] * nm[k + 2]
-        k += 4
-    while k <= M:
-        b0 += bm[k] * nm[k - 1]
-        k += 1
-    return (b0 + b1) + (b2 + b3)
+    return begin_sum(bm, nm, like(0.0, nm))
+
+
+@njit(cache=True, nogil=True, fastmath={"reassoc"})
+def begin_sum(bm, nm, zero):  # pragma: no cover
+    """``sum_k bm[k] nm[k - 1]`` over nodes 1..M, in SIMD lanes (reassociation
+    only, as :func:`seqem.profile._kernels.row_sums`)."""
+    total = zero
+    for k in range(1, bm.shape[0]):
+        total += bm[k] * nm[k - 1]
+    return total
 
 
 @njit(**JIT)
@@ -248,17 +248,19 @@ def backward_row(ins, tr, me, de, bprod, xE, inv, In, nm, Mc, Ic, Dc):  # pragma
     tII = tr[II]
     tDM = tr[DM]
     tDD = tr[DD]
+    row_inv = like(inv, Mc)  # the row's precision (float32 or float64)
+    e = like(xE, Mc)
     for k in range(1, M):
-        ni = ins[k] * In[k] * inv
+        ni = ins[k] * In[k] * row_inv
         Ic[k] = tIM[k] * nm[k] + tII[k] * ni
-        Mc[k] = tMM[k] * nm[k] + tMI[k] * ni + me[k] * xE
-        Dc[k] = tDM[k] * nm[k] + de[k] * xE
+        Mc[k] = tMM[k] * nm[k] + tMI[k] * ni + me[k] * e
+        Dc[k] = tDM[k] * nm[k] + de[k] * e
     Mc[0] = 0.0
     Ic[0] = 0.0
     Dc[0] = 0.0
     Ic[M] = 0.0
-    Mc[M] = me[M] * xE
-    D = de[M] * xE
+    Mc[M] = me[M] * e
+    D = de[M] * e
     Dc[M] = D
     # D[k] = a[k] + t[k] D[k + 1] in blocks of four (see _kernels.forward_row)
     k = M - 1

@@ -29,6 +29,12 @@ the logs of the row scale factors.  Arguments:
          D_k->E.
 ``xt``   float64 (n_seq, 8), special transitions per sequence (they depend on
          its length): N loop, N->B, E->C, E->J, C loop, C->end, J loop, J->B.
+
+The Forward rows (:func:`forward_row`, :func:`forward_scores`) also take
+``msc .. de`` in float32: the rows are then computed in float32 (twice the
+SIMD lanes), while the special states, scale factors and the log total stay
+in float64, which is how the search runs (:meth:`SearchProfile.arrays
+<seqem.profile.search.SearchProfile.arrays>`).
 """
 
 from __future__ import annotations
@@ -36,7 +42,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from .._jit import JIT, PJIT
+from .._jit import JIT, PJIT, like
 
 NEG_INF = -np.inf
 
@@ -56,13 +62,31 @@ def delete_products(tr):  # pragma: no cover
         node of ``k``'s block (1, 5, 9, ...) to ``k``.
     """
     M = tr.shape[1] - 1
-    out = np.zeros(M + 1)
+    out = np.zeros(M + 1, tr.dtype)
     for k in range(1, M + 1):
         if (k - 1) % 4 == 0:
             out[k] = tr[DD, k - 1]
         else:
             out[k] = out[k - 1] * tr[DD, k - 1]
     return out
+
+
+@njit(cache=True, nogil=True, fastmath={"reassoc"})
+def row_sums(Mc, Ic, Dc, me, de, zero):  # pragma: no cover
+    """A Forward row's E value ``sum_k Mc[k] me[k] + Dc[k] de[k]`` and total
+    ``sum_k Mc[k] + Ic[k] + Dc[k]`` (nodes 1..M).
+
+    The only code compiled with reassociation (``fastmath`` flag ``reassoc``,
+    nothing else): the sums run in SIMD lanes, in an order fixed by the
+    compiled code, so results do not depend on the number of threads.
+    """
+    M = Mc.shape[0] - 1
+    e = zero
+    t = zero
+    for k in range(1, M + 1):
+        e += Mc[k] * me[k] + Dc[k] * de[k]
+        t += Mc[k] + Dc[k] + Ic[k]
+    return e, t
 
 
 @njit(**JIT)
@@ -92,8 +116,9 @@ def forward_row(ms, ins, tr, bm, me, de, dprod, xB, Mp, Ip, Dp, Mc, Ic, Dc):  # 
         Sum of this row's match, insert and delete values.
 
     The match and insert loops read only the previous row, so they
-    vectorize; the delete chain runs on its own; the two sums keep four
-    partial sums each (fixed order, so results do not depend on threads).
+    vectorize; the delete chain runs on its own; the two sums are
+    :func:`row_sums`.  The arrays may be float32 or float64 (all of one
+    kind): the row is computed in their precision.
     """
     M = ms.shape[0] - 1
     tMM = tr[MM]
@@ -106,9 +131,11 @@ def forward_row(ms, ins, tr, bm, me, de, dprod, xB, Mp, Ip, Dp, Mc, Ic, Dc):  # 
     Mc[0] = 0.0
     Ic[0] = 0.0
     Dc[0] = 0.0
+    b = like(xB, Mc)  # the row's precision throughout (float32 or float64)
+    zero = like(0.0, Mc)
     for k in range(1, M + 1):
         Mc[k] = ms[k] * (
-            Mp[k - 1] * tMM[k - 1] + Ip[k - 1] * tIM[k - 1] + Dp[k - 1] * tDM[k - 1] + xB * bm[k]
+            Mp[k - 1] * tMM[k - 1] + Ip[k - 1] * tIM[k - 1] + Dp[k - 1] * tDM[k - 1] + b * bm[k]
         )
     for k in range(1, M):
         Ic[k] = ins[k] * (Mp[k] * tMI[k] + Ip[k] * tII[k])
@@ -117,7 +144,7 @@ def forward_row(ms, ins, tr, bm, me, de, dprod, xB, Mp, Ip, Dp, Mc, Ic, Dc):  # 
     # chain starting from 0 does not wait for the previous block, and the
     # block's products of t (``dprod``) bring in D from before the block, so
     # the dependency from block to block is one multiply-add.
-    D = 0.0
+    D = zero
     k = 1
     while k + 3 <= M:
         l0 = Mc[k - 1] * tMD[k - 1]
@@ -134,24 +161,7 @@ def forward_row(ms, ins, tr, bm, me, de, dprod, xB, Mp, Ip, Dp, Mc, Ic, Dc):  # 
         D = Mc[k - 1] * tMD[k - 1] + D * tDD[k - 1]
         Dc[k] = D
         k += 1
-    e0 = e1 = e2 = e3 = 0.0
-    s0 = s1 = s2 = s3 = 0.0
-    k = 1
-    while k + 3 <= M:
-        e0 += Mc[k] * me[k] + Dc[k] * de[k]
-        e1 += Mc[k + 1] * me[k + 1] + Dc[k + 1] * de[k + 1]
-        e2 += Mc[k + 2] * me[k + 2] + Dc[k + 2] * de[k + 2]
-        e3 += Mc[k + 3] * me[k + 3] + Dc[k + 3] * de[k + 3]
-        s0 += Mc[k] + Dc[k] + Ic[k]
-        s1 += Mc[k + 1] + Dc[k + 1] + Ic[k + 1]
-        s2 += Mc[k + 2] + Dc[k + 2] + Ic[k + 2]
-        s3 += Mc[k + 3] + Dc[k + 3] + Ic[k + 3]
-        k += 4
-    while k <= M:
-        e0 += Mc[k] * me[k] + Dc[k] * de[k]
-        s0 += Mc[k] + Dc[k] + Ic[k]
-        k += 1
-    return (e0 + e1) + (e2 + e3), (s0 + s1) + (s2 + s3)
+    return row_sums(Mc, Ic, Dc, me, de, zero)
 
 
 @njit(**JIT)
@@ -195,10 +205,11 @@ def _forward_one(
         if not total > 0.0:
             return NEG_INF
         inv = 1.0 / total
+        row_inv = like(inv, Mc)
         for k in range(M + 1):
-            Mc[k] *= inv
-            Ic[k] *= inv
-            Dc[k] *= inv
+            Mc[k] *= row_inv
+            Ic[k] *= row_inv
+            Dc[k] *= row_inv
         Mp, Mc = Mc, Mp
         Ip, Ic = Ic, Ip
         Dp, Dc = Dc, Dp
@@ -237,12 +248,12 @@ def forward_scores(dsq, bounds, msc, isc, tr, bm, me, de, xt):  # pragma: no cov
     nofX = np.empty((0, 5))
     noscale = np.empty(0)
     for q in prange(n_seq):
-        Mp = np.empty(M + 1)
-        Ip = np.empty(M + 1)
-        Dp = np.empty(M + 1)
-        Mc = np.empty(M + 1)
-        Ic = np.empty(M + 1)
-        Dc = np.empty(M + 1)
+        Mp = np.empty(M + 1, msc.dtype)
+        Ip = np.empty(M + 1, msc.dtype)
+        Dp = np.empty(M + 1, msc.dtype)
+        Mc = np.empty(M + 1, msc.dtype)
+        Ic = np.empty(M + 1, msc.dtype)
+        Dc = np.empty(M + 1, msc.dtype)
         out[q] = _forward_one(
             dsq, bounds[q], bounds[q + 1], msc, isc, tr, bm, me, de, xt[q],
             Mp, Ip, Dp, Mc, Ic, Dc, nofX, noscale,

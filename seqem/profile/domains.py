@@ -634,12 +634,14 @@ def score_and_find_envelopes(
     rt1: float = RT1,
     rt2: float = RT2,
     rt3: float = RT3,
+    precision: str = "single",
 ) -> tuple[np.ndarray, Envelopes, np.ndarray, DomainCounts]:
     """Forward scores of many targets and the envelopes of the high-scoring ones.
 
-    The scores equal :func:`~seqem.profile.search.forward_bits` (the same
-    kernel does the Forward pass); the envelopes of a decoded target equal
-    those :func:`define_domains` finds.  Runs on Numba's threads.
+    The scores equal :func:`~seqem.profile.search.forward_bits` of the same
+    precision (the same kernel does the Forward pass); in double precision
+    the envelopes of a decoded target equal those :func:`define_domains`
+    finds.  Runs on Numba's threads.
 
     Parameters
     ----------
@@ -652,6 +654,10 @@ def score_and_find_envelopes(
         safe from rounding); ``-inf``: every target.
     rt1, rt2, rt3 : float
         As in :func:`define_domains`.
+    precision : {"single", "double"}
+        Precision of the Forward and Backward rows
+        (:meth:`~seqem.profile.search.SearchProfile.arrays`); ``"double"``
+        gives the same numbers as :func:`define_domains`.
 
     Returns
     -------
@@ -674,8 +680,7 @@ def score_and_find_envelopes(
     )
     raw, env_end, decoded, expected, regions, clustered = _dynamic_schedule(
         DDK.score_and_find_envelopes,
-        seq, bounds, _chunks(lengths), profile.msc, profile.isc, profile.tr,
-        profile.bm, profile.me, profile.de, xt, min_raw,
+        seq, bounds, _chunks(lengths), *profile.arrays(precision), xt, min_raw,
         float(rt1), float(rt2), float(rt3), float(SPAN_MAX),
     )  # fmt: skip
     with np.errstate(invalid="ignore", divide="ignore"):

@@ -21,6 +21,7 @@ null model (background residues, a geometric length ``p1 = L / (L + 1)``).
 from __future__ import annotations
 
 import dataclasses
+import functools
 
 import numpy as np
 
@@ -68,6 +69,26 @@ class SearchProfile:
     bm: np.ndarray
     me: np.ndarray
     de: np.ndarray
+
+    @functools.cached_property
+    def _single(self) -> tuple[np.ndarray, ...]:
+        return tuple(np.ascontiguousarray(a, dtype=np.float32) for a in self.arrays("double"))
+
+    def arrays(self, precision: str = "double") -> tuple[np.ndarray, ...]:
+        """``(msc, isc, tr, bm, me, de)`` in ``"double"`` or ``"single"`` precision.
+
+        The search's Forward and Backward passes (:func:`forward_bits`,
+        :func:`seqem.profile.domains.score_and_find_envelopes`) run in single
+        precision by default, as HMMER's search kernels do: rows are scaled
+        to a total of one, so single precision keeps every value that matters
+        to a score (within about 1e-6 nats of the double-precision score),
+        and a row runs in twice as many SIMD lanes.
+        """
+        if precision == "double":
+            return (self.msc, self.isc, self.tr, self.bm, self.me, self.de)
+        if precision == "single":
+            return self._single
+        raise ParameterError(f"precision must be 'single' or 'double', got {precision!r}")
 
     @property
     def M(self) -> int:
@@ -203,7 +224,9 @@ def _check_codes(profile: SearchProfile, dsq: np.ndarray) -> np.ndarray:
     return dsq
 
 
-def forward_bits(profile: SearchProfile, dsq: np.ndarray, bounds: np.ndarray) -> np.ndarray:
+def forward_bits(
+    profile: SearchProfile, dsq: np.ndarray, bounds: np.ndarray, *, precision: str = "single"
+) -> np.ndarray:
     """Forward log-odds scores in bits of each sequence.
 
     Parameters
@@ -212,6 +235,9 @@ def forward_bits(profile: SearchProfile, dsq: np.ndarray, bounds: np.ndarray) ->
     dsq : uint8 array, shape (T,)
         Residue codes of all sequences, concatenated.
     bounds : int64 array, shape (n_seq + 1,)
+    precision : {"single", "double"}
+        Precision of the rows (:meth:`SearchProfile.arrays`); scores are
+        summed in double precision either way.
 
     Returns
     -------
@@ -221,9 +247,7 @@ def forward_bits(profile: SearchProfile, dsq: np.ndarray, bounds: np.ndarray) ->
     bounds = np.ascontiguousarray(bounds, dtype=np.int64)
     lengths = np.diff(bounds)
     xt = profile.specials(lengths)
-    raw = K.forward_scores(
-        dsq, bounds, profile.msc, profile.isc, profile.tr, profile.bm, profile.me, profile.de, xt
-    )
+    raw = K.forward_scores(dsq, bounds, *profile.arrays(precision), xt)
     return (raw - null_score(lengths)) / LN2
 
 

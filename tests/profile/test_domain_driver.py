@@ -124,8 +124,14 @@ def test_domain_counts_equal_the_python_path():
 
     hmm, codes, bounds = _database(3, M=10, n_members=12, n_random=12)
     prof = configure(hmm)
-    _, envs, decoded, counts = score_and_find_envelopes(prof, codes, bounds)
+    _, envs, decoded, counts = score_and_find_envelopes(prof, codes, bounds, precision="double")
     assert decoded.all()
+    # the search's single precision: the same regions and envelopes here
+    _, envs32, _, counts32 = score_and_find_envelopes(prof, codes, bounds)
+    np.testing.assert_array_equal(envs32.start, envs.start)
+    np.testing.assert_array_equal(envs32.end, envs.end)
+    np.testing.assert_allclose(counts32.expected, counts.expected, rtol=1e-5)
+    np.testing.assert_array_equal(counts32.regions, counts.regions)
     for q in range(bounds.size - 1):
         post = decode(prof, codes[bounds[q] : bounds[q + 1]])
         assert counts.expected[q] == pytest.approx(post.begins.sum(), rel=1e-12, abs=1e-300)

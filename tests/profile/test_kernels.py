@@ -52,6 +52,9 @@ def test_forward_and_viterbi_against_enumeration(M, L, mode, multihit, seed):
         got = K.forward_scores(x, bounds, prof.msc, prof.isc, prof.tr, prof.bm, prof.me,
                                prof.de, xt)[0]  # fmt: skip
         assert got == pytest.approx(ref, rel=1e-10, abs=1e-10)
+        # the same kernel on single-precision rows (the search's default)
+        single = K.forward_scores(x, bounds, *prof.arrays("single"), xt)[0]
+        assert single == pytest.approx(ref, rel=1e-5, abs=1e-5)
         vref = log_total(prof, list(x), xt[0], viterbi=True)
         vbits = viterbi_bits(prof, x, bounds)[0]
         assert vbits == pytest.approx((vref - null_score(np.array([L]))[0]) / np.log(2), rel=1e-10)
