@@ -196,7 +196,7 @@ def score_and_find_envelopes(
     Returns
     -------
     raw : float64 array, shape (n_seq,)
-        ln of each target's total odds probability (as ``forward_scores``).
+        ln of each target's total odds probability.
     env_end : int32 array, shape (T,)
         For each residue that starts an envelope, the envelope's last residue
         (0-based within its target); -1 elsewhere.

@@ -30,7 +30,7 @@ the logs of the row scale factors.  Arguments:
 ``xt``   float64 (n_seq, 8), special transitions per sequence (they depend on
          its length): N loop, N->B, E->C, E->J, C loop, C->end, J loop, J->B.
 
-The Forward rows (:func:`forward_row`, :func:`forward_scores`) also take
+The Forward rows (:func:`forward_row`, :func:`_forward_one`) also take
 ``msc .. de`` in float32: the rows are then computed in float32 (twice the
 SIMD lanes), while the special states, scale factors and the log total stay
 in float64, which is how the search runs (:meth:`SearchProfile.arrays
@@ -90,7 +90,9 @@ def row_sums(Mc, Ic, Dc, me, de, zero):  # pragma: no cover
 
 
 @njit(**JIT)
-def forward_row(ms, ins, tr, bm, me, de, dprod, xB, Mp, Ip, Dp, Mc, Ic, Dc):  # pragma: no cover
+def forward_row(
+    ms, ins, tr, bm, me, de, dprod, xB, Mp, Ip, Dp, Mc, Ic, Dc, r=1.0
+):  # pragma: no cover
     """One row of the Forward recursion, before scaling.
 
     Parameters
@@ -104,9 +106,13 @@ def forward_row(ms, ins, tr, bm, me, de, dprod, xB, Mp, Ip, Dp, Mc, Ic, Dc):  # 
     xB : float
         Scaled B value of the previous row.
     Mp, Ip, Dp : float64 arrays, shape (M + 1,)
-        Scaled match, insert and delete values of the previous row.
+        Match, insert and delete values of the previous row, scaled once
+        multiplied by ``r``.
     Mc, Ic, Dc : float64 arrays, shape (M + 1,)
         Output: this row's values (column 0 and ``Ic[M]`` are 0).
+    r : float
+        Scale factor of the previous row still to be applied (1: already
+        scaled); applied as the row is read, which saves a pass over it.
 
     Returns
     -------
@@ -133,12 +139,14 @@ def forward_row(ms, ins, tr, bm, me, de, dprod, xB, Mp, Ip, Dp, Mc, Ic, Dc):  # 
     Dc[0] = 0.0
     b = like(xB, Mc)  # the row's precision throughout (float32 or float64)
     zero = like(0.0, Mc)
+    rp = like(r, Mc)
     for k in range(1, M + 1):
         Mc[k] = ms[k] * (
-            Mp[k - 1] * tMM[k - 1] + Ip[k - 1] * tIM[k - 1] + Dp[k - 1] * tDM[k - 1] + b * bm[k]
+            (Mp[k - 1] * tMM[k - 1] + Ip[k - 1] * tIM[k - 1] + Dp[k - 1] * tDM[k - 1]) * rp
+            + b * bm[k]
         )
     for k in range(1, M):
-        Ic[k] = ins[k] * (Mp[k] * tMI[k] + Ip[k] * tII[k])
+        Ic[k] = ins[k] * ((Mp[k] * tMI[k] + Ip[k] * tII[k]) * rp)
     Ic[M] = 0.0
     # D[k] = a[k] + t[k] D[k-1] in blocks of four: within a block the
     # chain starting from 0 does not wait for the previous block, and the
@@ -170,13 +178,12 @@ def _forward_one(
 ):  # pragma: no cover
     """Scaled Forward of one sequence; returns ln of the total (odds) probability.
 
-    With ``fX`` of shape (>= L + 1, 5) and ``scale`` (>= L + 1,), also keeps
-    each row's scaled N, B, E, C, J values (columns N, B, E, C, J) and its
-    scale factor (row 0: the start, scale 1); pass zero-row arrays to skip.
-    Only two rows of the core matrices are kept (the buffers are swapped).
+    Also keeps each row's scaled N, B, E, C, J values in ``fX`` (>= L + 1,
+    5; columns N, B, E, C, J) and its scale factor in ``scale`` (>= L + 1;
+    row 0: the start, scale 1).  Only two rows of the core matrices are kept
+    (the buffers are swapped); each row is scaled as the next one reads it.
     """
     M = msc.shape[1] - 1
-    keep = fX.shape[0] > 0
     dprod = delete_products(tr)
     for k in range(M + 1):
         Mp[k] = 0.0
@@ -187,16 +194,18 @@ def _forward_one(
     xJ = 0.0
     xC = 0.0
     logscale = 0.0
-    if keep:
-        fX[0, 0] = xN
-        fX[0, 1] = xB
-        fX[0, 2] = 0.0
-        fX[0, 3] = 0.0
-        fX[0, 4] = 0.0
-        scale[0] = 1.0
+    fX[0, 0] = xN
+    fX[0, 1] = xB
+    fX[0, 2] = 0.0
+    fX[0, 3] = 0.0
+    fX[0, 4] = 0.0
+    scale[0] = 1.0
+    inv = 1.0
     for i in range(s, e):
         x = dsq[i]
-        xE, total = forward_row(msc[x], isc[x], tr, bm, me, de, dprod, xB, Mp, Ip, Dp, Mc, Ic, Dc)
+        xE, total = forward_row(
+            msc[x], isc[x], tr, bm, me, de, dprod, xB, Mp, Ip, Dp, Mc, Ic, Dc, inv
+        )
         xJ = xJ * xt[J_LOOP] + xE * xt[E_J]
         xC = xC * xt[C_LOOP] + xE * xt[E_C]
         xN = xN * xt[N_LOOP]
@@ -205,11 +214,6 @@ def _forward_one(
         if not total > 0.0:
             return NEG_INF
         inv = 1.0 / total
-        row_inv = like(inv, Mc)
-        for k in range(M + 1):
-            Mc[k] *= row_inv
-            Ic[k] *= row_inv
-            Dc[k] *= row_inv
         Mp, Mc = Mc, Mp
         Ip, Ic = Ic, Ip
         Dp, Dc = Dc, Dp
@@ -217,48 +221,18 @@ def _forward_one(
         xJ *= inv
         xC *= inv
         xB *= inv
-        if keep:
-            r = i - s + 1
-            fX[r, 0] = xN
-            fX[r, 1] = xB
-            fX[r, 2] = xE * inv
-            fX[r, 3] = xC
-            fX[r, 4] = xJ
-            scale[r] = total
+        r = i - s + 1
+        fX[r, 0] = xN
+        fX[r, 1] = xB
+        fX[r, 2] = xE * inv
+        fX[r, 3] = xC
+        fX[r, 4] = xJ
+        scale[r] = total
         logscale += np.log(total)
     final = xC * xt[C_MOVE]
     if not final > 0.0:
         return NEG_INF
     return logscale + np.log(final)
-
-
-@njit(**PJIT)
-def forward_scores(dsq, bounds, msc, isc, tr, bm, me, de, xt):  # pragma: no cover
-    """Forward log-odds (nats, against background emissions) of each sequence.
-
-    Returns
-    -------
-    float64 array, shape (n_seq,)
-        ``ln P(seq | model) - sum_i ln f(x_i)``; subtract the null model's
-        length term to get a log-odds score.
-    """
-    n_seq = len(bounds) - 1
-    M = msc.shape[1] - 1
-    out = np.empty(n_seq)
-    nofX = np.empty((0, 5))
-    noscale = np.empty(0)
-    for q in prange(n_seq):
-        Mp = np.empty(M + 1, msc.dtype)
-        Ip = np.empty(M + 1, msc.dtype)
-        Dp = np.empty(M + 1, msc.dtype)
-        Mc = np.empty(M + 1, msc.dtype)
-        Ic = np.empty(M + 1, msc.dtype)
-        Dc = np.empty(M + 1, msc.dtype)
-        out[q] = _forward_one(
-            dsq, bounds[q], bounds[q + 1], msc, isc, tr, bm, me, de, xt[q],
-            Mp, Ip, Dp, Mc, Ic, Dc, nofX, noscale,
-        )  # fmt: skip
-    return out
 
 
 @njit(**JIT)

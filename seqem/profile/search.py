@@ -242,13 +242,18 @@ def forward_bits(
     Returns
     -------
     float64 array, shape (n_seq,)
+
+    The Forward pass of :func:`seqem.profile.domains.score_and_find_envelopes`
+    with nothing decoded: one compiled kernel scores a target whether or not
+    its domains are asked for, so the scores are the same bits either way.
     """
+    from .domains import score_and_find_envelopes
+
     dsq = _check_codes(profile, dsq)
-    bounds = np.ascontiguousarray(bounds, dtype=np.int64)
-    lengths = np.diff(bounds)
-    xt = profile.specials(lengths)
-    raw = K.forward_scores(dsq, bounds, *profile.arrays(precision), xt)
-    return (raw - null_score(lengths)) / LN2
+    bits, _, _, _ = score_and_find_envelopes(
+        profile, dsq, bounds, min_bits=np.inf, precision=precision
+    )
+    return bits
 
 
 def viterbi_bits(profile: SearchProfile, dsq: np.ndarray, bounds: np.ndarray) -> np.ndarray:

@@ -3,7 +3,6 @@
 import numpy as np
 import pytest
 
-from seqem.profile import _kernels as K
 from seqem.profile.model import AMINO, DNA, ProfileHMM
 from seqem.profile.search import configure, forward_bits, null_score, viterbi_bits
 from tests.reference.brute_profile import log_total
@@ -48,12 +47,11 @@ def test_forward_and_viterbi_against_enumeration(M, L, mode, multihit, seed):
         x = rng.integers(0, 4, size=L).astype(np.uint8)
         bounds = np.array([0, L], dtype=np.int64)
         xt = prof.specials(np.array([L]))
-        ref = log_total(prof, list(x), xt[0])
-        got = K.forward_scores(x, bounds, prof.msc, prof.isc, prof.tr, prof.bm, prof.me,
-                               prof.de, xt)[0]  # fmt: skip
+        ref = (log_total(prof, list(x), xt[0]) - null_score(np.array([L]))[0]) / np.log(2)
+        got = forward_bits(prof, x, bounds, precision="double")[0]
         assert got == pytest.approx(ref, rel=1e-10, abs=1e-10)
         # the same kernel on single-precision rows (the search's default)
-        single = K.forward_scores(x, bounds, *prof.arrays("single"), xt)[0]
+        single = forward_bits(prof, x, bounds)[0]
         assert single == pytest.approx(ref, rel=1e-5, abs=1e-5)
         vref = log_total(prof, list(x), xt[0], viterbi=True)
         vbits = viterbi_bits(prof, x, bounds)[0]
@@ -70,9 +68,8 @@ def test_degenerate_residue_and_zero_probability():
     n = codes.index("N")
     x = np.array([0, n, 2], dtype=np.uint8)
     xt = prof.specials(np.array([3]))
-    ref = log_total(prof, list(x), xt[0])
-    got = K.forward_scores(x, np.array([0, 3]), prof.msc, prof.isc, prof.tr, prof.bm, prof.me,
-                           prof.de, xt)[0]  # fmt: skip
+    ref = (log_total(prof, list(x), xt[0]) - null_score(np.array([3]))[0]) / np.log(2)
+    got = forward_bits(prof, x, np.array([0, 3]), precision="double")[0]
     assert got == pytest.approx(ref, rel=1e-10)
     # node 1 cannot emit A: its odds are 0
     assert prof.msc[0, 1] == 0.0
