@@ -517,24 +517,52 @@ def best_fill(L, eM, eI, eX, ltr, lbm, lme, lde, lxt, vM, vI, vD, vX):  # pragma
         vI[i, M] = NEG_INF
         xE = NEG_INF
         xBp = vX[i - 1, XB]
+        # match and insert states read the row above only (loops that
+        # vectorize); the delete chain runs along the row on its own
+        _best_row(vM[i - 1], vI[i - 1], vD[i - 1], xBp, eM[i], eI[i], ltr, lbm, vM[i], vI[i])
         for k in range(1, M + 1):
-            m = max(
-                max(vM[i - 1, k - 1] + ltr[MM, k - 1], vI[i - 1, k - 1] + ltr[IM, k - 1]),
-                max(vD[i - 1, k - 1] + ltr[DM, k - 1], xBp + lbm[k]),
-            )
-            m += eM[i, k]
-            vM[i, k] = m
-            d = max(vM[i, k - 1] + ltr[MD, k - 1], vD[i, k - 1] + ltr[DD, k - 1])
-            vD[i, k] = d
-            xE = max(xE, max(m + lme[k], d + lde[k]))
-            if k < M:
-                vI[i, k] = max(vM[i - 1, k] + ltr[MI, k], vI[i - 1, k] + ltr[II, k]) + eI[i, k]
+            vD[i, k] = max(vM[i, k - 1] + ltr[MD, k - 1], vD[i, k - 1] + ltr[DD, k - 1])
+        xE = _best_exit(vM[i], vD[i], lme, lde)
         vX[i, XE] = xE
         vX[i, XJ] = max(vX[i - 1, XJ] + lxt[J_LOOP] + eX[i, PJ], xE + lxt[E_J])
         vX[i, XC] = max(vX[i - 1, XC] + lxt[C_LOOP] + eX[i, PC], xE + lxt[E_C])
         vX[i, XN] = vX[i - 1, XN] + lxt[N_LOOP] + eX[i, PN]
         vX[i, XB] = max(vX[i, XN] + lxt[N_MOVE], vX[i, XJ] + lxt[J_MOVE])
     return vX[L, XC] + lxt[C_MOVE]
+
+
+@njit(**JIT)
+def _best_row(pm, pi, pd, xb, em, ei, ltr, lbm, vm, vi):  # pragma: no cover
+    """Match and insert values of a row of :func:`best_fill` from the row above
+    (``pm, pi, pd``) and the B value before it (``xb``)."""
+    M = vm.shape[0] - 1
+    tMM = ltr[MM]
+    tIM = ltr[IM]
+    tDM = ltr[DM]
+    tMI = ltr[MI]
+    tII = ltr[II]
+    for k in range(1, M + 1):
+        m = max(
+            max(pm[k - 1] + tMM[k - 1], pi[k - 1] + tIM[k - 1]),
+            max(pd[k - 1] + tDM[k - 1], xb + lbm[k]),
+        )
+        vm[k] = m + em[k]
+    for k in range(1, M):
+        vi[k] = max(pm[k] + tMI[k], pi[k] + tII[k]) + ei[k]
+
+
+@njit(cache=True, nogil=True, fastmath={"nnan", "nsz"})
+def _best_exit(vm, vd, lme, lde):  # pragma: no cover
+    """``max_k max(vm[k] + lme[k], vd[k] + lde[k])`` over nodes 1..M (``-inf`` if none).
+
+    A maximum is exact whatever the order it is taken in, so the loop may
+    run in SIMD lanes (``fastmath`` flags ``nnan`` and ``nsz`` only: the
+    scores are sums of logarithms, never NaN).
+    """
+    best = NEG_INF
+    for k in range(1, vm.shape[0]):
+        best = max(best, max(vm[k] + lme[k], vd[k] + lde[k]))
+    return best
 
 
 @njit(**JIT)
