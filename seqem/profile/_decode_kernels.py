@@ -250,10 +250,13 @@ def backward_row(ins, tr, me, de, bprod, xE, inv, In, nm, Mc, Ic, Dc):  # pragma
     tDD = tr[DD]
     row_inv = like(inv, Mc)  # the row's precision (float32 or float64)
     e = like(xE, Mc)
+    # one output array per loop: each loop then needs few run-time overlap
+    # checks between its arrays, and LLVM vectorizes it
     for k in range(1, M):
-        ni = ins[k] * In[k] * row_inv
-        Ic[k] = tIM[k] * nm[k] + tII[k] * ni
-        Mc[k] = tMM[k] * nm[k] + tMI[k] * ni + me[k] * e
+        Ic[k] = tIM[k] * nm[k] + tII[k] * (ins[k] * In[k] * row_inv)
+    for k in range(1, M):
+        Mc[k] = tMM[k] * nm[k] + tMI[k] * (ins[k] * In[k] * row_inv) + me[k] * e
+    for k in range(1, M):
         Dc[k] = tDM[k] * nm[k] + de[k] * e
     Mc[0] = 0.0
     Ic[0] = 0.0
