@@ -14,6 +14,7 @@ insert states (and flanks) in lower case between them.
 from __future__ import annotations
 
 import dataclasses
+import functools
 
 import numpy as np
 
@@ -22,6 +23,10 @@ from .model import ProfileHMM
 from .search import configure
 
 __all__ = ["ProfileAlignment", "align", "assemble", "posterior_codes", "sum_of_pairs"]
+
+#: ASCII case tables (letters only; other bytes unchanged).
+_LOWER = np.frombuffer(bytes(range(256)).lower(), dtype=np.uint8)
+_UPPER = np.frombuffer(bytes(range(256)).upper(), dtype=np.uint8)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -73,32 +78,53 @@ class ProfileAlignment:
         return [self._layout(s, text, False, widths) for s, text in enumerate(self.posteriors)]
 
     def _widths(self) -> list[int]:
-        return [max(len(ins[k]) for ins in self.inserts) for k in range(self.M + 1)]
+        return self._insert_counts.max(axis=0, initial=0).tolist()
+
+    @functools.cached_property
+    def _insert_counts(self) -> np.ndarray:
+        """Residues inserted in each slot of each row, shape (n_seq, M + 1)."""
+        return np.array([[len(x) for x in row] for row in self.inserts], dtype=np.int64)
 
     def _layout(self, s: int, chars: str, residues: bool, widths: list[int]) -> str:
         """Row ``s`` with one character per residue taken from ``chars`` (in residue
         order): residues in their case and ``-`` for deletions, or other codes with
-        ``.`` for every gap."""
-        parts = []
-        at = 0  # residues placed so far: slot k's inserts precede node k + 1
-        for k, width in enumerate(widths):
-            n = len(self.inserts[s][k])
-            block = chars[at : at + n]
-            block = block.lower() if residues else block
-            # laid out as HMMER does: the N-terminal flank flush right, the
-            # C-terminal one flush left, an insert split, half flush left
-            # (rounded down) and the rest flush right
-            left = n if k == self.M else 0 if k == 0 else n // 2
-            parts.append(block[:left] + "." * (width - n) + block[left:])
-            at += n
-            if k < self.M:
-                pos = int(self.match[s, k])
-                if pos > 0:
-                    parts.append(chars[pos - 1].upper() if residues else chars[pos - 1])
-                    at = pos
-                else:
-                    parts.append("-" if residues else ".")
-        return "".join(parts)
+        ``.`` for every gap.
+
+        Every residue's column comes from array operations on the row: the
+        residues run slot 0's inserts, node 1's match, slot 1's inserts, ...;
+        slot ``k`` spans ``widths[k]`` columns before node ``k + 1``'s column.
+        """
+        M = self.M
+        w = np.asarray(widths, dtype=np.int64)
+        n = self._insert_counts[s]
+        pos = self.match[s]
+        span = w + 1
+        span[M] = w[M]
+        start = np.zeros(M + 1, dtype=np.int64)
+        np.cumsum(span[:M], out=start[1:])
+        match_col = start[:M] + w[:M]
+        row = np.full(int(start[M] + w[M]), ord("."), dtype=np.uint8)
+        row[match_col] = ord("-") if residues else ord(".")
+        groups = np.empty(2 * M + 1, dtype=np.int64)
+        groups[0::2] = n
+        groups[1::2] = pos > 0
+        group = np.repeat(np.arange(2 * M + 1), groups)
+        rank = np.arange(group.size) - (np.cumsum(groups) - groups)[group]
+        k = group // 2
+        inserted = group % 2 == 0
+        # laid out as HMMER does: the N-terminal flank flush right, the
+        # C-terminal one flush left, an insert split, half flush left
+        # (rounded down) and the rest flush right
+        left = n // 2
+        left[0] = 0
+        left[M] = n[M]
+        ins_col = start[k] + np.where(rank < left[k], rank, w[k] - n[k] + rank)
+        col = np.where(inserted, ins_col, match_col[np.minimum(k, M - 1)])
+        text = np.frombuffer(chars.encode("ascii"), dtype=np.uint8)
+        if residues:
+            text = np.where(inserted, _LOWER[text], _UPPER[text])
+        row[col] = text
+        return row.tobytes().decode("ascii")
 
     def stockholm(self, *, name: str | None = None, accession: str | None = None) -> str:
         """The alignment as Stockholm text with an RF line (and ``#=GF ID``/``AC``
