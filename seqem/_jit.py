@@ -4,11 +4,21 @@ Kernels are compiled with ``cache=True`` so that a command-line run does not
 pay for compilation after the first, and with ``nogil=True`` so that callers
 may run them from threads.  ``fastmath`` stays off: log-space code and
 missing-data handling rely on exact NaN and infinity semantics.
+
+Numba keys a cached kernel on its own source file only, yet a kernel has the
+code of the functions it calls from other files compiled into it: after one
+of those files changes (an edit, a ``git pull`` in a source checkout), the
+cache would keep serving the old code.  So on import this module compares a
+fingerprint of every source file of the package with the one stored beside
+the cached kernels, and drops the package's cached kernels when they differ
+(:func:`drop_stale_kernels`).
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
+from pathlib import Path
 
 import numba
 import numpy as np
@@ -17,6 +27,69 @@ from numba.extending import overload
 
 JIT = {"cache": True, "nogil": True}
 PJIT = {"cache": True, "nogil": True, "parallel": True}
+
+#: File beside the cached kernels holding the fingerprint of the sources they came from.
+STAMP = "seqem-sources.stamp"
+
+
+def _cache_dirs(package: Path, folders: list[Path]) -> list[Path]:
+    """Where Numba may keep the cached kernels of the package's folders: each
+    folder's ``__pycache__``, and Numba's own cache directories (``NUMBA_CACHE_DIR``
+    or the user-wide one), which name a folder ``<name>_<sha1 of its path>``."""
+    bases = []
+    user_dir = getattr(numba.config, "CACHE_DIR", "")
+    if user_dir:
+        bases.append(Path(user_dir))
+    try:
+        from numba.misc.appdirs import AppDirs
+
+        bases.append(Path(AppDirs(appname="numba", appauthor=False).user_cache_dir))
+    except Exception:  # pragma: no cover - layout of a future Numba
+        pass
+    dirs = [folder / "__pycache__" for folder in folders]
+    for base in bases:
+        for folder in folders:
+            path = os.path.abspath(folder)
+            digest = hashlib.sha1(path.encode()).hexdigest()
+            dirs.append(base / f"{os.path.basename(path)}_{digest}")
+    return dirs
+
+
+def drop_stale_kernels(package: Path | None = None) -> int:
+    """Delete the package's cached kernels if any source file changed since they
+    were cached; returns the number of files deleted.
+
+    The fingerprint covers every ``.py`` file of the package (path, size and
+    modification time).  Cache folders that cannot be written are left alone
+    (Numba then caches elsewhere, or not at all).
+    """
+    package = Path(__file__).resolve().parent if package is None else package
+    files = sorted(p for p in package.rglob("*.py") if "__pycache__" not in p.parts)
+    digest = hashlib.sha1()
+    for f in files:
+        st = f.stat()
+        digest.update(f"{f.relative_to(package)}:{st.st_size}:{st.st_mtime_ns}\n".encode())
+    stamp = digest.hexdigest()
+    deleted = 0
+    for cache in _cache_dirs(package, sorted({f.parent for f in files})):
+        try:
+            if not cache.is_dir():
+                continue
+            marker = cache / STAMP
+            if marker.is_file() and marker.read_text() == stamp:
+                continue
+            for old in [*cache.glob("*.nbi"), *cache.glob("*.nbc")]:
+                old.unlink(missing_ok=True)
+                deleted += 1
+            tmp = cache / f"{STAMP}.{os.getpid()}"
+            tmp.write_text(stamp)
+            os.replace(tmp, marker)
+        except OSError:  # a read-only installation: Numba caches elsewhere
+            continue
+    return deleted
+
+
+drop_stale_kernels()
 
 #: Rows per work chunk in time-parallel kernels.  Fixed (not derived from the
 #: thread count) so that per-chunk sums, reduced in chunk order, give the
