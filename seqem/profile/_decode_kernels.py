@@ -59,6 +59,8 @@ from ._kernels import (
     MM,
     N_LOOP,
     N_MOVE,
+    backward_products,
+    delete_chain_down,
     delete_products,
     forward_row,
 )
@@ -157,27 +159,6 @@ def forward_full(dsq, msc, isc, tr, bm, me, de, xt, fM, fI, fD, fX, scale):  # p
 
 
 @njit(**JIT)
-def backward_products(tr):  # pragma: no cover
-    """Products of D->D transitions in blocks of four nodes counted down from
-    node M - 1, for :func:`backward_row`.
-
-    Returns
-    -------
-    float64 array, shape (M + 1,)
-        ``bprod[k]`` = product of ``tr[DD, j]`` for ``j`` from ``k`` up to the
-        top node of ``k``'s block (M - 1, M - 5, ...).
-    """
-    M = tr.shape[1] - 1
-    out = np.zeros(M + 1, tr.dtype)
-    for k in range(M - 1, 0, -1):
-        if (M - 1 - k) % 4 == 0:
-            out[k] = tr[DD, k]
-        else:
-            out[k] = tr[DD, k] * out[k + 1]
-    return out
-
-
-@njit(**JIT)
 def backward_begin(ms, bm, Mn, inv, nm):  # pragma: no cover
     """First half of a Backward row: the moves into the next row's match states.
 
@@ -263,25 +244,8 @@ def backward_row(ins, tr, me, de, bprod, xE, inv, In, nm, Mc, Ic, Dc):  # pragma
     Dc[0] = 0.0
     Ic[M] = 0.0
     Mc[M] = me[M] * e
-    D = de[M] * e
-    Dc[M] = D
-    # D[k] = a[k] + t[k] D[k + 1] in blocks of four (see _kernels.forward_row)
-    k = M - 1
-    while k - 3 >= 1:
-        l0 = Dc[k]
-        l1 = Dc[k - 1] + tDD[k - 1] * l0
-        l2 = Dc[k - 2] + tDD[k - 2] * l1
-        l3 = Dc[k - 3] + tDD[k - 3] * l2
-        Dc[k] = l0 + bprod[k] * D
-        Dc[k - 1] = l1 + bprod[k - 1] * D
-        Dc[k - 2] = l2 + bprod[k - 2] * D
-        D = l3 + bprod[k - 3] * D
-        Dc[k - 3] = D
-        k -= 4
-    while k >= 1:
-        D = Dc[k] + tDD[k] * D
-        Dc[k] = D
-        k -= 1
+    Dc[M] = de[M] * e
+    delete_chain_down(Dc, tDD, bprod)
     for k in range(1, M):
         Mc[k] += tMD[k] * Dc[k + 1]
 

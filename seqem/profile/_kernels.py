@@ -71,6 +71,84 @@ def delete_products(tr):  # pragma: no cover
     return out
 
 
+@njit(**JIT)
+def backward_products(tr):  # pragma: no cover
+    """Products of D->D transitions in blocks of four nodes counted down from
+    node M - 1, for :func:`delete_chain_down`.
+
+    Returns
+    -------
+    array of ``tr``'s precision, shape (M + 1,)
+        ``bprod[k]`` = product of ``tr[DD, j]`` for ``j`` from ``k`` up to the
+        top node of ``k``'s block (M - 1, M - 5, ...).
+    """
+    M = tr.shape[1] - 1
+    out = np.zeros(M + 1, tr.dtype)
+    for k in range(M - 1, 0, -1):
+        if (M - 1 - k) % 4 == 0:
+            out[k] = tr[DD, k]
+        else:
+            out[k] = tr[DD, k] * out[k + 1]
+    return out
+
+
+@njit(inline="always", **JIT)
+def delete_chain_up(Mc, tMD, tDD, dprod, Dc, zero):  # pragma: no cover
+    """A row's delete states from its match states: ``Dc[k] = Mc[k-1] tMD[k-1]
+    + tDD[k-1] Dc[k-1]`` for nodes 1..M, from nothing before node 1
+    (``Mc[0]`` is 0).
+
+    Computed in blocks of four: within a block the chain starting from 0
+    does not wait for the previous block, and the block's products of the
+    D->D transitions (``dprod``, :func:`delete_products`) bring in D from
+    before the block, so the dependency from block to block is one
+    multiply-add.
+    """
+    M = Mc.shape[0] - 1
+    D = zero
+    k = 1
+    while k + 3 <= M:
+        l0 = Mc[k - 1] * tMD[k - 1]
+        l1 = Mc[k] * tMD[k] + l0 * tDD[k]
+        l2 = Mc[k + 1] * tMD[k + 1] + l1 * tDD[k + 1]
+        l3 = Mc[k + 2] * tMD[k + 2] + l2 * tDD[k + 2]
+        Dc[k] = l0 + dprod[k] * D
+        Dc[k + 1] = l1 + dprod[k + 1] * D
+        Dc[k + 2] = l2 + dprod[k + 2] * D
+        D = l3 + dprod[k + 3] * D
+        Dc[k + 3] = D
+        k += 4
+    while k <= M:
+        D = Mc[k - 1] * tMD[k - 1] + D * tDD[k - 1]
+        Dc[k] = D
+        k += 1
+
+
+@njit(inline="always", **JIT)
+def delete_chain_down(Dc, tDD, bprod):  # pragma: no cover
+    """A Backward row's delete chain, in place: ``Dc[k] += tDD[k] Dc[k + 1]``
+    for nodes M - 1 down to 1 (``Dc[M]`` as it is), in blocks of four as
+    :func:`delete_chain_up` (``bprod``: :func:`backward_products`)."""
+    M = Dc.shape[0] - 1
+    D = Dc[M]
+    k = M - 1
+    while k - 3 >= 1:
+        l0 = Dc[k]
+        l1 = Dc[k - 1] + tDD[k - 1] * l0
+        l2 = Dc[k - 2] + tDD[k - 2] * l1
+        l3 = Dc[k - 3] + tDD[k - 3] * l2
+        Dc[k] = l0 + bprod[k] * D
+        Dc[k - 1] = l1 + bprod[k - 1] * D
+        Dc[k - 2] = l2 + bprod[k - 2] * D
+        D = l3 + bprod[k - 3] * D
+        Dc[k - 3] = D
+        k -= 4
+    while k >= 1:
+        D = Dc[k] + tDD[k] * D
+        Dc[k] = D
+        k -= 1
+
+
 @njit(cache=True, nogil=True, fastmath={"reassoc"})
 def row_sums(Mc, Ic, Dc, me, de, zero):  # pragma: no cover
     """A Forward row's E value ``sum_k Mc[k] me[k] + Dc[k] de[k]`` and total
@@ -148,27 +226,7 @@ def forward_row(
     for k in range(1, M):
         Ic[k] = ins[k] * ((Mp[k] * tMI[k] + Ip[k] * tII[k]) * rp)
     Ic[M] = 0.0
-    # D[k] = a[k] + t[k] D[k-1] in blocks of four: within a block the
-    # chain starting from 0 does not wait for the previous block, and the
-    # block's products of t (``dprod``) bring in D from before the block, so
-    # the dependency from block to block is one multiply-add.
-    D = zero
-    k = 1
-    while k + 3 <= M:
-        l0 = Mc[k - 1] * tMD[k - 1]
-        l1 = Mc[k] * tMD[k] + l0 * tDD[k]
-        l2 = Mc[k + 1] * tMD[k + 1] + l1 * tDD[k + 1]
-        l3 = Mc[k + 2] * tMD[k + 2] + l2 * tDD[k + 2]
-        Dc[k] = l0 + dprod[k] * D
-        Dc[k + 1] = l1 + dprod[k + 1] * D
-        Dc[k + 2] = l2 + dprod[k + 2] * D
-        D = l3 + dprod[k + 3] * D
-        Dc[k + 3] = D
-        k += 4
-    while k <= M:
-        D = Mc[k - 1] * tMD[k - 1] + D * tDD[k - 1]
-        Dc[k] = D
-        k += 1
+    delete_chain_up(Mc, tMD, tDD, dprod, Dc, zero)
     return row_sums(Mc, Ic, Dc, me, de, zero)
 
 
@@ -604,60 +662,76 @@ def bias_scores(dsq, bounds, odds, stay):  # pragma: no cover - jitted
 
 
 @njit(**JIT)
-def _core_forward(dsq, s, e, emM, emI, tr, fM, fI, fD, scale):  # pragma: no cover
+def _core_forward(dsq, s, e, emM, emI, tr, dprod, fM, fI, fD, scale):  # pragma: no cover
     """Scaled forward on the core model; fills rows 0..L of fM, fI, fD.
 
     Row 0 is the start (only delete states reachable, unscaled); row i >= 1
     is scaled by ``scale[i]``.  Returns the scaled end probability
     ``E_hat`` (the likelihood is ``E_hat * prod(scale[1:L+1])``), or 0.
+
+    Match and insert states read only the row above, so their loops (one
+    output array each, counting up from 0) vectorize; the delete chain runs
+    along the row on its own (:func:`delete_chain_up`, ``dprod`` from
+    :func:`delete_products`).
     """
     M = emM.shape[1] - 1
     L = e - s
+    tMM = tr[MM]
+    tMI = tr[MI]
+    tMD = tr[MD]
+    tIM = tr[IM]
+    tII = tr[II]
+    tDM = tr[DM]
+    tDD = tr[DD]
     for k in range(M + 1):
         fM[0, k] = 0.0
         fI[0, k] = 0.0
         fD[0, k] = 0.0
-    fD[0, 1] = tr[MD, 0]
+    fD[0, 1] = tMD[0]
     for k in range(2, M + 1):
-        fD[0, k] = fD[0, k - 1] * tr[DD, k - 1]
+        fD[0, k] = fD[0, k - 1] * tDD[k - 1]
     scale[0] = 1.0
     for i in range(1, L + 1):
         x = dsq[s + i - 1]
+        em = emM[x]
+        ei = emI[x]
+        pM = fM[i - 1]
+        pI = fI[i - 1]
+        pD = fD[i - 1]
+        cM = fM[i]
+        cI = fI[i]
+        cD = fD[i]
         b = 1.0 if i == 1 else 0.0
-        total = 0.0
-        fM[i, 0] = 0.0
-        fD[i, 0] = 0.0
-        v = emI[x, 0] * (b * tr[MI, 0] + fI[i - 1, 0] * tr[II, 0])
-        fI[i, 0] = v
-        total += v
-        for k in range(1, M + 1):
-            if k == 1:
-                into = b * tr[MM, 0] + fI[i - 1, 0] * tr[IM, 0]
-            else:
-                into = (
-                    fM[i - 1, k - 1] * tr[MM, k - 1]
-                    + fI[i - 1, k - 1] * tr[IM, k - 1]
-                    + fD[i - 1, k - 1] * tr[DM, k - 1]
-                )
-            m = emM[x, k] * into
-            fM[i, k] = m
-            ii = emI[x, k] * (fM[i - 1, k] * tr[MI, k] + fI[i - 1, k] * tr[II, k])
-            fI[i, k] = ii
-            if k == 1:
-                d = 0.0
-            else:
-                d = fM[i, k - 1] * tr[MD, k - 1] + fD[i, k - 1] * tr[DD, k - 1]
-            fD[i, k] = d
-            total += m + ii + d
+        cM[0] = 0.0
+        cD[0] = 0.0
+        cI[0] = ei[0] * (b * tMI[0] + pI[0] * tII[0])
+        cM[1] = em[1] * (b * tMM[0] + pI[0] * tIM[0])
+        for j in range(M - 1):  # node j + 2 from node j + 1 of the row above
+            cM[j + 2] = em[j + 2] * (pM[j + 1] * tMM[j + 1] + pI[j + 1] * tIM[j + 1]
+                                     + pD[j + 1] * tDM[j + 1])  # fmt: skip
+        for j in range(M):
+            cI[j + 1] = ei[j + 1] * (pM[j + 1] * tMI[j + 1] + pI[j + 1] * tII[j + 1])
+        delete_chain_up(cM, tMD, tDD, dprod, cD, 0.0)
+        total = cI[0] + _row_total(cM, cI, cD)
         if not total > 0.0:
             return 0.0
         inv = 1.0 / total
         for k in range(M + 1):
-            fM[i, k] *= inv
-            fI[i, k] *= inv
-            fD[i, k] *= inv
+            cM[k] *= inv
+            cI[k] *= inv
+            cD[k] *= inv
         scale[i] = total
-    return fM[L, M] * tr[MM, M] + fI[L, M] * tr[IM, M] + fD[L, M] * tr[DM, M]
+    return fM[L, M] * tMM[M] + fI[L, M] * tIM[M] + fD[L, M] * tDM[M]
+
+
+@njit(cache=True, nogil=True, fastmath={"reassoc"})
+def _row_total(cM, cI, cD):  # pragma: no cover
+    """``sum_k cM[k] + cI[k] + cD[k]`` over nodes 1..M, in SIMD lanes
+    (reassociation only, as :func:`row_sums`)."""
+    total = 0.0
+    for j in range(cM.shape[0] - 1):
+        total += cM[j + 1] + cI[j + 1] + cD[j + 1]
+    return total
 
 
 @njit(**JIT)
@@ -674,111 +748,147 @@ def _core_backward_counts(
     fD,
     scale,
     end_hat,
+    bprod,
     bM,
     bI,
     bD,
     nM,
     nI,
     nD,
-    cM,
-    cI,
+    tm,
+    ti,
+    cMt,
+    cIt,
     cT,
 ):  # pragma: no cover
-    """Scaled backward pass accumulating expected counts into cM, cI (M+1, K)
-    and cT (7, M+1).  Only two rows of backward values are kept."""
+    """Scaled backward pass accumulating expected counts into cMt, cIt (K, M+1:
+    one row per residue, so that a row's counts are contiguous) and cT
+    (7, M+1).  Only two rows of backward values are kept (``n*`` and ``b*``,
+    swapped row by row); ``tm, ti`` (M + 1,) are work arrays; ``bprod`` is
+    :func:`backward_products`.
+
+    Each row is a few loops over the nodes with one output array each
+    (they vectorize) and the delete chain, which runs down the nodes on its
+    own.
+    """
     M = emM.shape[1] - 1
     L = e - s
     K = members.shape[1]
+    tMM = tr[MM]
+    tMI = tr[MI]
+    tMD = tr[MD]
+    tIM = tr[IM]
+    tII = tr[II]
+    tDM = tr[DM]
+    tDD = tr[DD]
     inv_end = 1.0 / end_hat
     # row L: backward values are the (scaled) probabilities of ending now
     for k in range(M + 1):
         nM[k] = 0.0
         nI[k] = 0.0
         nD[k] = 0.0
-    nD[M] = tr[DM, M] * inv_end
+    nD[M] = tDM[M] * inv_end
     for k in range(M - 1, 0, -1):
-        nD[k] = tr[DD, k] * nD[k + 1]
-    nM[M] = tr[MM, M] * inv_end
-    nI[M] = tr[IM, M] * inv_end
+        nD[k] = tDD[k] * nD[k + 1]
+    nM[M] = tMM[M] * inv_end
+    nI[M] = tIM[M] * inv_end
     for k in range(M - 1, 0, -1):
-        nM[k] = tr[MD, k] * nD[k + 1]
+        nM[k] = tMD[k] * nD[k + 1]
     # end transitions
-    cT[MM, M] += fM[L, M] * tr[MM, M] * inv_end
-    cT[IM, M] += fI[L, M] * tr[IM, M] * inv_end
-    cT[DM, M] += fD[L, M] * tr[DM, M] * inv_end
+    cT[MM, M] += fM[L, M] * tMM[M] * inv_end
+    cT[IM, M] += fI[L, M] * tIM[M] * inv_end
+    cT[DM, M] += fD[L, M] * tDM[M] * inv_end
+    cMD = cT[MD]
+    cDD = cT[DD]
+    cMM = cT[MM]
+    cMI = cT[MI]
+    cDM = cT[DM]
+    cIM = cT[IM]
+    cII = cT[II]
     for i in range(L, 0, -1):
         # posteriors and emissions at row i (n* hold the backward row i)
         x = dsq[s + i - 1]
+        rM = fM[i]
+        rI = fI[i]
+        rD = fD[i]
         if x < K:
             # a canonical residue: its posterior goes to its own count
-            for k in range(1, M + 1):
-                cM[k, x] += fM[i, k] * nM[k]
+            oM = cMt[x]
+            oI = cIt[x]
+            for j in range(M):
+                oM[j + 1] += rM[j + 1] * nM[j + 1]
             for k in range(M + 1):
-                cI[k, x] += fI[i, k] * nI[k]
+                oI[k] += rI[k] * nI[k]
         else:
             # a degenerate code: shared among its residues by their probabilities
             for k in range(M + 1):
-                gm = fM[i, k] * nM[k]
-                gi = fI[i, k] * nI[k]
+                gm = rM[k] * nM[k]
+                gi = rI[k] * nI[k]
                 if k >= 1 and gm != 0.0:
                     tot = 0.0
                     for a in range(K):
                         tot += members[x, a] * emM[a, k]
                     for a in range(K):
                         if members[x, a] != 0.0:
-                            cM[k, a] += gm * members[x, a] * emM[a, k] / tot
+                            cMt[a, k] += gm * members[x, a] * emM[a, k] / tot
                 if gi != 0.0:
                     tot = 0.0
                     for a in range(K):
                         tot += members[x, a] * emI[a, k]
                     for a in range(K):
                         if members[x, a] != 0.0:
-                            cI[k, a] += gi * members[x, a] * emI[a, k] / tot
+                            cIt[a, k] += gi * members[x, a] * emI[a, k] / tot
         # same-row delete transitions at row i
-        for k in range(1, M):
-            cT[MD, k] += fM[i, k] * tr[MD, k] * nD[k + 1]
-            cT[DD, k] += fD[i, k] * tr[DD, k] * nD[k + 1]
-        # backward row i-1 from row i, and the transitions between them
+        for j in range(M - 1):
+            cMD[j + 1] += rM[j + 1] * tMD[j + 1] * nD[j + 2]
+        for j in range(M - 1):
+            cDD[j + 1] += rD[j + 1] * tDD[j + 1] * nD[j + 2]
+        # backward row i-1 from row i, and the transitions between them:
+        # tm[k], ti[k] are the moves into row i's match (node k + 1) and
+        # insert (node k) states, per unit of row i-1's state at node k
         inv = 1.0 / scale[i]
         b = 1.0 if i == 1 else 0.0
+        em = emM[x]
+        ei = emI[x]
+        for j in range(M):
+            tm[j] = em[j + 1] * nM[j + 1] * inv
+        tm[M] = 0.0
         for k in range(M + 1):
-            bM[k] = 0.0
-            bI[k] = 0.0
-            bD[k] = 0.0
-        for k in range(M, -1, -1):
-            # into row i from state k at row i-1
-            if k < M:
-                to_m = emM[x, k + 1] * nM[k + 1] * inv
-            else:
-                to_m = 0.0
-            to_i = emI[x, k] * nI[k] * inv
-            if k >= 1:
-                vm = tr[MM, k] * to_m + tr[MI, k] * to_i
-                if k < M:
-                    vm += tr[MD, k] * bD[k + 1]
-                bM[k] = vm
-                cT[MM, k] += fM[i - 1, k] * tr[MM, k] * to_m if k < M else 0.0
-                cT[MI, k] += fM[i - 1, k] * tr[MI, k] * to_i
-                vd = tr[DM, k] * to_m
-                if k < M:
-                    vd += tr[DD, k] * bD[k + 1]
-                bD[k] = vd
-                cT[DM, k] += fD[i - 1, k] * tr[DM, k] * to_m if k < M else 0.0
-            bI[k] = tr[IM, k] * to_m + tr[II, k] * to_i
-            cT[IM, k] += fI[i - 1, k] * tr[IM, k] * to_m if k < M else 0.0
-            cT[II, k] += fI[i - 1, k] * tr[II, k] * to_i
-            if k == 0:
-                # the begin state B at row 0
-                cT[MM, 0] += b * tr[MM, 0] * to_m
-                cT[MI, 0] += b * tr[MI, 0] * to_i
+            ti[k] = ei[k] * nI[k] * inv
+        bD[M] = 0.0
+        for j in range(M - 1):
+            bD[j + 1] = tDM[j + 1] * tm[j + 1]
+        delete_chain_down(bD, tDD, bprod)
+        bD[0] = 0.0
+        bM[0] = 0.0
+        for j in range(M - 1):
+            bM[j + 1] = (tMM[j + 1] * tm[j + 1] + tMI[j + 1] * ti[j + 1]) + tMD[j + 1] * bD[j + 2]
+        bM[M] = tMM[M] * tm[M] + tMI[M] * ti[M]
         for k in range(M + 1):
-            nM[k] = bM[k]
-            nI[k] = bI[k]
-            nD[k] = bD[k]
+            bI[k] = tIM[k] * tm[k] + tII[k] * ti[k]
+        pM = fM[i - 1]
+        pI = fI[i - 1]
+        pD = fD[i - 1]
+        for j in range(M - 1):
+            cMM[j + 1] += pM[j + 1] * tMM[j + 1] * tm[j + 1]
+        for j in range(M):
+            cMI[j + 1] += pM[j + 1] * tMI[j + 1] * ti[j + 1]
+        for j in range(M - 1):
+            cDM[j + 1] += pD[j + 1] * tDM[j + 1] * tm[j + 1]
+        for k in range(M):
+            cIM[k] += pI[k] * tIM[k] * tm[k]
+        for k in range(M + 1):
+            cII[k] += pI[k] * tII[k] * ti[k]
+        # the begin state B at row 0
+        cMM[0] += b * tMM[0] * tm[0]
+        cMI[0] += b * tMI[0] * ti[0]
+        nM, bM = bM, nM
+        nI, bI = bI, nI
+        nD, bD = bD, nD
     # row 0: B -> D_1 and the delete chain before any residue
-    cT[MD, 0] += tr[MD, 0] * nD[1]
+    cMD[0] += tMD[0] * nD[1]
     for k in range(1, M):
-        cT[DD, k] += fD[0, k] * tr[DD, k] * nD[k + 1]
+        cDD[k] += fD[0, k] * tDD[k] * nD[k + 1]
 
 
 @njit(**JIT)
@@ -806,13 +916,20 @@ def _count_range(
     nM = np.empty(M + 1)
     nI = np.empty(M + 1)
     nD = np.empty(M + 1)
-    wM = np.empty((M + 1, K))
-    wI = np.empty((M + 1, K))
+    tm = np.empty(M + 1)
+    ti = np.empty(M + 1)
+    dprod = delete_products(tr)
+    bprod = backward_products(tr)
+    # emission counts one residue a row while summing (contiguous rows)
+    sMt = np.zeros((K, M + 1))
+    sIt = np.zeros((K, M + 1))
+    wM = np.empty((K, M + 1))
+    wI = np.empty((K, M + 1))
     wT = np.empty((7, M + 1))
     for q in range(lo, hi):
         s = bounds[q]
         e = bounds[q + 1]
-        end_hat = _core_forward(dsq, s, e, emM, emI, tr, fM, fI, fD, scale)
+        end_hat = _core_forward(dsq, s, e, emM, emI, tr, dprod, fM, fI, fD, scale)
         if not end_hat > 0.0:
             loglik[q] = NEG_INF
             continue
@@ -822,20 +939,22 @@ def _count_range(
         loglik[q] = ll
         if weights[q] == 1.0:
             _core_backward_counts(
-                dsq, s, e, emM, emI, members, tr, fM, fI, fD, scale, end_hat,
-                bM, bI, bD, nM, nI, nD, cM, cI, cT,
+                dsq, s, e, emM, emI, members, tr, fM, fI, fD, scale, end_hat, bprod,
+                bM, bI, bD, nM, nI, nD, tm, ti, sMt, sIt, cT,
             )  # fmt: skip
         elif weights[q] != 0.0:
             wM[:] = 0.0
             wI[:] = 0.0
             wT[:] = 0.0
             _core_backward_counts(
-                dsq, s, e, emM, emI, members, tr, fM, fI, fD, scale, end_hat,
-                bM, bI, bD, nM, nI, nD, wM, wI, wT,
+                dsq, s, e, emM, emI, members, tr, fM, fI, fD, scale, end_hat, bprod,
+                bM, bI, bD, nM, nI, nD, tm, ti, wM, wI, wT,
             )  # fmt: skip
-            cM += weights[q] * wM
-            cI += weights[q] * wI
+            sMt += weights[q] * wM
+            sIt += weights[q] * wI
             cT += weights[q] * wT
+    cM += sMt.T
+    cI += sIt.T
 
 
 @njit(**PJIT)
