@@ -18,7 +18,8 @@ Forward (stored, scaled values ``f^``)::
             then the row (E and B included) is divided by scale[i] =
             sum_k (M + I + D) + N + J + C.
 
-This is exactly the recurrence of ``_kernels._forward_one``; the total
+This is the recurrence of ``_kernels._forward_one`` (which scales each row
+as the next one reads it, so its numbers agree to round-off); the total
 (odds) probability is ``prod(scale) * C[L] t_C->end``.  Backward ``b^`` is
 its mirror with the same scale factors (``b^[i] = b[i] / prod_{r > i}
 scale[r]``), so a posterior is ``f^ b^ / P^`` with ``P^ = C[L] t_C->end``
@@ -100,8 +101,8 @@ def forward_full(dsq, msc, isc, tr, bm, me, de, xt, fM, fI, fD, fX, scale):  # p
     -------
     float
         ln of the total odds probability (``-inf`` if the sequence is
-        impossible).  The same operations as the search kernel
-        (``_kernels._forward_one``), so the same bits.
+        impossible).  The search kernel (``_kernels._forward_one``) gives
+        the same number up to round-off in double precision.
     """
     M = msc.shape[1] - 1
     L = dsq.shape[0]

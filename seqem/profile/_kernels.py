@@ -343,7 +343,8 @@ def _viterbi_one(
 @njit(**PJIT)
 def viterbi_scores(dsq, bounds, lmsc, lisc, ltr, lbm, lme, lde, lxt):  # pragma: no cover
     """Viterbi log-odds (nats) of each sequence; arguments are the logs of
-    those of :func:`forward_scores`.
+    those of :func:`forward_row` (``lxt``: one row of special transitions per
+    sequence).
 
     Returns
     -------
