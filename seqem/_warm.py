@@ -41,7 +41,8 @@ def _warm_profile() -> None:
     codes = rng.integers(0, K, size=60).astype(np.uint8)
     bounds = np.array([0, 20, 60], dtype=np.int64)
     prof = configure(hmm)
-    forward_bits(prof, codes, bounds)
+    forward_bits(prof, codes, bounds)  # the search's single precision
+    forward_bits(prof, codes, bounds, precision="double")
     prefilter(prof, codes, bounds, Filters(1.0, 1.0, 1.0))  # MSV, bias and Viterbi filters
     define_domains(prof, codes[:20], hmm.stats, Z=2)
     define_domains_many(prof, codes, bounds, hmm.stats, Z=2)
