@@ -64,6 +64,7 @@ from ._kernels import (
     delete_chain_down,
     delete_products,
     forward_row,
+    transition_rows,
 )
 
 NEG_INF = -np.inf
@@ -223,13 +224,7 @@ def backward_row(ins, tr, me, de, bprod, xE, inv, In, nm, Mc, Ic, Dc):  # pragma
         Output: this row's values (column 0 and ``Ic[M]`` are 0).
     """
     M = ins.shape[0] - 1
-    tMM = tr[MM]
-    tMI = tr[MI]
-    tMD = tr[MD]
-    tIM = tr[IM]
-    tII = tr[II]
-    tDM = tr[DM]
-    tDD = tr[DD]
+    tMM, tMI, tMD, tIM, tII, tDM, tDD = transition_rows(tr)
     row_inv = like(inv, Mc)  # the row's precision (float32 or float64)
     e = like(xE, Mc)
     # one output array per loop: each loop then needs few run-time overlap
@@ -504,11 +499,7 @@ def _best_row(pm, pi, pd, xb, em, ei, ltr, lbm, vm, vi):  # pragma: no cover
     """Match and insert values of a row of :func:`best_fill` from the row above
     (``pm, pi, pd``) and the B value before it (``xb``)."""
     M = vm.shape[0] - 1
-    tMM = ltr[MM]
-    tIM = ltr[IM]
-    tDM = ltr[DM]
-    tMI = ltr[MI]
-    tII = ltr[II]
+    tMM, tMI, _, tIM, tII, tDM, _ = transition_rows(ltr)
     for k in range(1, M + 1):
         m = max(
             max(pm[k - 1] + tMM[k - 1], pi[k - 1] + tIM[k - 1]),

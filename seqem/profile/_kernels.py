@@ -51,6 +51,13 @@ N_LOOP, N_MOVE, E_C, E_J, C_LOOP, C_MOVE, J_LOOP, J_MOVE = range(8)
 MM, MI, MD, IM, II, DM, DD = range(7)
 
 
+@njit(inline="always", **JIT)
+def transition_rows(tr):  # pragma: no cover
+    """The seven rows of a (7, M + 1) transition array, in the order of
+    ``MM, MI, MD, IM, II, DM, DD``."""
+    return tr[MM], tr[MI], tr[MD], tr[IM], tr[II], tr[DM], tr[DD]
+
+
 @njit(**JIT)
 def delete_products(tr):  # pragma: no cover
     """Products of D->D transitions within blocks of four nodes, for :func:`forward_row`.
@@ -205,13 +212,7 @@ def forward_row(
     kind): the row is computed in their precision.
     """
     M = ms.shape[0] - 1
-    tMM = tr[MM]
-    tMI = tr[MI]
-    tMD = tr[MD]
-    tIM = tr[IM]
-    tII = tr[II]
-    tDM = tr[DM]
-    tDD = tr[DD]
+    tMM, tMI, tMD, tIM, tII, tDM, tDD = transition_rows(tr)
     Mc[0] = 0.0
     Ic[0] = 0.0
     Dc[0] = 0.0
@@ -677,13 +678,7 @@ def _core_forward(dsq, s, e, emM, emI, tr, dprod, fM, fI, fD, scale):  # pragma:
     """
     M = emM.shape[1] - 1
     L = e - s
-    tMM = tr[MM]
-    tMI = tr[MI]
-    tMD = tr[MD]
-    tIM = tr[IM]
-    tII = tr[II]
-    tDM = tr[DM]
-    tDD = tr[DD]
+    tMM, tMI, tMD, tIM, tII, tDM, tDD = transition_rows(tr)
     for k in range(M + 1):
         fM[0, k] = 0.0
         fI[0, k] = 0.0
@@ -775,13 +770,7 @@ def _core_backward_counts(
     M = emM.shape[1] - 1
     L = e - s
     K = members.shape[1]
-    tMM = tr[MM]
-    tMI = tr[MI]
-    tMD = tr[MD]
-    tIM = tr[IM]
-    tII = tr[II]
-    tDM = tr[DM]
-    tDD = tr[DD]
+    tMM, tMI, tMD, tIM, tII, tDM, tDD = transition_rows(tr)
     inv_end = 1.0 / end_hat
     # row L: backward values are the (scaled) probabilities of ending now
     for k in range(M + 1):
@@ -799,13 +788,7 @@ def _core_backward_counts(
     cT[MM, M] += fM[L, M] * tMM[M] * inv_end
     cT[IM, M] += fI[L, M] * tIM[M] * inv_end
     cT[DM, M] += fD[L, M] * tDM[M] * inv_end
-    cMD = cT[MD]
-    cDD = cT[DD]
-    cMM = cT[MM]
-    cMI = cT[MI]
-    cDM = cT[DM]
-    cIM = cT[IM]
-    cII = cT[II]
+    cMM, cMI, cMD, cIM, cII, cDM, cDD = transition_rows(cT)
     for i in range(L, 0, -1):
         # posteriors and emissions at row i (n* hold the backward row i)
         x = dsq[s + i - 1]
