@@ -137,6 +137,16 @@ class threads:
         numba.set_num_threads(self.previous)
 
 
+def dynamic_schedule(fn, *args):
+    """Call a ``prange`` driver with its iterations handed out one at a time to free threads
+    (for iterations of uneven cost)."""
+    previous = numba.set_parallel_chunksize(1)
+    try:
+        return fn(*args)
+    finally:
+        numba.set_parallel_chunksize(previous)
+
+
 def like(x, arr):  # pragma: no cover - replaced by the overload in compiled code
     """``x`` as a scalar of ``arr``'s element type (float32 or float64).
 

@@ -224,36 +224,71 @@ def nnls_gram(a, b, max_iter, out):
     interpolated back to the boundary, which drops it.
     """
     k = b.size
-    c = np.zeros(k)
-    passive = np.zeros(k, dtype=np.bool_)
-    use = np.empty(k, np.int64)
-    lower = np.zeros((k, k))
-    rhs = np.empty(k)
-    s = np.empty(k)
+    nnls_gram_work(a, b, max_iter, np.zeros(k), out, np.empty((k + 3, k)),
+                   np.empty((2, k), np.int64))  # fmt: skip
+
+
+@njit(**JIT)
+def nnls_gram_from(a, b, max_iter, start, out):
+    """:func:`nnls_gram` started from the feasible point ``start`` (float64 (k,),
+    non-negative): the passive set begins as its positive coordinates.
+
+    An EM M-step starts from the current coefficients, which usually have
+    the optimum's passive set already: one solve instead of one per
+    coordinate in use.  The optimum is the same (unique when ``a`` is
+    positive definite).
+    """
+    k = b.size
+    nnls_gram_work(a, b, max_iter, start, out, np.empty((k + 3, k)), np.empty((2, k), np.int64))
+
+
+@njit(**JIT)
+def nnls_gram_work(a, b, max_iter, start, out, work, iwork):
+    """:func:`nnls_gram_from` with its scratch space given, float64 ``work``
+    (k + 3, k) and int64 ``iwork`` (2, k), for callers that solve many small
+    problems (``start`` may be ``out``)."""
+    k = b.size
+    lower = work[:k]
+    c = work[k]
+    rhs = work[k + 1]
+    s = work[k + 2]
+    passive = iwork[0]
+    use = iwork[1]
+    warm = False
+    for j in range(k):
+        c[j] = max(start[j], 0.0)
+        passive[j] = 1 if c[j] > 0.0 else 0
+        warm = warm or c[j] > 0.0
+    lower[:, :] = 0.0
     tol = 1e-12 * max(np.abs(b).max(), 1e-300)
     it = 0
     while it < max_iter:
-        best = tol
-        arg = -1
-        for j in range(k):  # the most promising coordinate outside the passive set
-            if passive[j]:
-                continue
-            w = b[j]
-            for p in range(k):
-                w -= a[j, p] * c[p]
-            if w > best:
-                best, arg = w, j
-        if arg < 0:
-            break
-        passive[arg] = True
+        if warm:  # solve on the starting passive set first
+            warm = False
+        else:
+            best = tol
+            arg = -1
+            for j in range(k):  # the most promising coordinate outside the passive set
+                if passive[j] != 0:
+                    continue
+                w = b[j]
+                for p in range(k):
+                    w -= a[j, p] * c[p]
+                if w > best:
+                    best, arg = w, j
+            if arg < 0:
+                break
+            passive[arg] = 1
         while it < max_iter:
             it += 1
             m = 0
             for j in range(k):
-                if passive[j]:
+                if passive[j] != 0:
                     use[m] = j
                     rhs[m] = b[j]
                     m += 1
+            if m == 0:
+                break
             if not _cholesky(a, use, m, lower):
                 sub = np.empty((m, m))
                 for i in range(m):
@@ -280,7 +315,7 @@ def nnls_gram(a, b, max_iter, out):
                 c[j] += alpha * (s[i] - c[j])
                 if c[j] <= 0 or (s[i] <= 0 and c[j] <= 1e-15 * abs(s[i])):
                     c[j] = 0.0
-                    passive[j] = False
+                    passive[j] = 0
     out[:] = c
 
 
@@ -289,6 +324,41 @@ def nnls_many(a, b, max_iter, out):
     """:func:`nnls_gram` for many samples: ``a`` float64 (n, k, k), ``b`` and ``out`` (n, k)."""
     for i in range(b.shape[0]):
         nnls_gram(a[i], b[i], max_iter, out[i])
+
+
+@njit(**JIT)
+def nnls_many_from(a, b, max_iter, start, out):
+    """:func:`nnls_gram_from` for many samples: ``start`` and ``out`` (n, k)."""
+    for i in range(b.shape[0]):
+        nnls_gram_from(a[i], b[i], max_iter, start[i], out[i])
+
+
+@njit(**JIT)
+def sandwich_many(bread, meat, coefs, cov):
+    """Sandwich covariances ``A^+ B A^+`` of each sample's coefficients in use.
+
+    ``bread`` (A) and ``meat`` (B) float64 (n, k, k); ``coefs`` (n, k): the
+    coefficients, in use where positive; ``cov`` (n, k, k), out: zero rows and
+    columns for the coefficients not in use.
+    """
+    n, k = coefs.shape
+    for j in range(n):
+        cov[j] = 0.0
+        use = np.flatnonzero(coefs[j] > 0)
+        m = use.size
+        if m == 0:
+            continue
+        a = np.empty((m, m))
+        b = np.empty((m, m))
+        for i in range(m):
+            for l in range(m):
+                a[i, l] = bread[j, use[i], use[l]]
+                b[i, l] = meat[j, use[i], use[l]]
+        ainv = np.linalg.pinv(a)
+        c = ainv @ b @ ainv
+        for i in range(m):
+            for l in range(m):
+                cov[j, use[i], use[l]] = c[i, l]
 
 
 @njit(**JIT)

@@ -189,9 +189,10 @@ def align(
     :func:`~seqem.profile.domains.optimal_accuracy_trace` (or
     :func:`~seqem.profile.domains.viterbi_trace`) for each.
     """
+    from .._jit import dynamic_schedule
     from .._jit import threads as numba_threads
     from . import _domain_kernels as DDK
-    from .domains import _chunks, _dynamic_schedule
+    from .domains import _chunks
 
     if method not in ("mea", "viterbi"):
         raise ParameterError(f"method must be 'mea' or 'viterbi', got {method!r}")
@@ -213,7 +214,7 @@ def align(
             paths = [np.log(a) for a in (profile.tr, profile.bm, profile.me, profile.de, xt)]
     paths = [np.ascontiguousarray(a) for a in paths]
     with numba_threads(threads):
-        slot, in_match, _, post = _dynamic_schedule(
+        slot, in_match, _, post = dynamic_schedule(
             DDK.align_many,
             codes, bounds, _chunks(lengths), profile.msc, profile.isc, profile.tr, profile.bm,
             profile.me, profile.de, xt, *logs, *paths, mea,

@@ -44,7 +44,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from .._jit import TIME_CHUNK
+from .._jit import TIME_CHUNK, dynamic_schedule
 from ..errors import ParameterError
 from . import _decode_kernels as DK
 from .calibrate import forward_pvalue
@@ -614,17 +614,6 @@ def _chunks(sizes: np.ndarray, budget: int = TIME_CHUNK // 2) -> np.ndarray:
     return np.asarray(out if len(sizes) else [0, 0], dtype=np.int64)
 
 
-def _dynamic_schedule(fn, *args):
-    """Call a ``prange`` driver with chunks handed out one at a time to free threads."""
-    import numba
-
-    previous = numba.set_parallel_chunksize(1)
-    try:
-        return fn(*args)
-    finally:
-        numba.set_parallel_chunksize(previous)
-
-
 def score_and_find_envelopes(
     profile: SearchProfile,
     dsq: np.ndarray,
@@ -678,7 +667,7 @@ def score_and_find_envelopes(
     min_raw = np.ascontiguousarray(
         np.broadcast_to(np.asarray(min_bits, dtype=np.float64) * LN2 + null - 1e-6, lengths.shape)
     )
-    raw, env_end, decoded, expected, regions, clustered = _dynamic_schedule(
+    raw, env_end, decoded, expected, regions, clustered = dynamic_schedule(
         DDK.score_and_find_envelopes,
         seq, bounds, _chunks(lengths), *profile.arrays(precision), xt, min_raw,
         float(rt1), float(rt2), float(rt3), float(SPAN_MAX),
@@ -747,7 +736,7 @@ def rescore_envelopes(
     lens = np.ascontiguousarray(ld, dtype=np.int64)
     offsets = np.zeros(lens.size + 1, dtype=np.int64)
     np.cumsum(lens, out=offsets[1:])
-    loglik, coords, acc, n2, slot, in_match, post = _dynamic_schedule(
+    loglik, coords, acc, n2, slot, in_match, post = dynamic_schedule(
         DDK.rescore_envelopes,
         seq, starts, lens, offsets, _chunks(lens), profile.msc, profile.isc, profile.tr,
         profile.bm, profile.me, profile.de, xt,

@@ -2,6 +2,10 @@
 robust fit's normal-equation NNLS against SciPy's, and its batched EM (blocks of samples)
 against the per-sample EM through the generic engine (``batched=False``).
 
+The robust fit has two batched paths, both checked against the per-sample EM:
+blocks of samples whose passes over the genes are BLAS products (many genes),
+and each sample's whole EM in one compiled call (up to ``COMPILED_WORK``).
+
 The reference is :func:`newton_simplex` run on one sample at a time (the
 per-sample fit before batching: its optimality test, to 1e-10) and, for the
 likelihood, long plain EM.  The maximum is unique, so the two fits must give
@@ -171,6 +175,21 @@ def robust_problem(rng: np.random.Generator):
     return Y, S, var
 
 
+def use_path(monkeypatch, path):
+    """Send the batched robust fit down one path: ``blocks`` (blocks of 8 samples,
+    chunks of 50 genes) or ``compiled`` (groups of 4 samples per call)."""
+    import seqem.deconv.robust as robust
+
+    if path == "blocks":
+        monkeypatch.setattr(robust, "COMPILED_WORK", 0)
+        monkeypatch.setattr(_blocks, "BLOCK", 8)
+        monkeypatch.setattr(_blocks, "CHUNK", 50)
+    else:
+        monkeypatch.setattr(robust, "COMPILED_WORK", 10**12)
+        monkeypatch.setattr(robust, "COMPILED_GROUP", 4)
+        monkeypatch.setattr(robust, "COMPILED_HISTORY", 8)  # most samples fitted again
+
+
 def assert_same_robust_fits(batched, reference):
     # the same EM updates, the sums over the genes taken in another order: measured
     # below 2e-14 on these problems and the shared sets
@@ -186,14 +205,15 @@ def assert_same_robust_fits(batched, reference):
         assert np.allclose(b.history, r.history, rtol=1e-12, atol=0)
 
 
+@pytest.mark.parametrize("path", ["blocks", "compiled"])
 @pytest.mark.parametrize("seed", range(10))
-def test_robust_batched_equals_per_sample_on_random_problems(seed, monkeypatch):
+def test_robust_batched_equals_per_sample_on_random_problems(seed, path, monkeypatch):
     """Blocks of 8 samples and chunks of 50 genes: samples leave their blocks at
-    different rounds and every pass sums over several chunks."""
+    different rounds and every pass sums over several chunks; compiled, groups of
+    4 samples per call, on two threads."""
     from seqem.deconv.robust import robust_fit
 
-    monkeypatch.setattr(_blocks, "BLOCK", 8)
-    monkeypatch.setattr(_blocks, "CHUNK", 50)
+    use_path(monkeypatch, path)
     rng = np.random.default_rng(100 + seed)
     Y, S, var = robust_problem(rng)
     other = bool(rng.random() < 0.3)
@@ -207,8 +227,9 @@ def test_robust_batched_equals_per_sample_on_random_problems(seed, monkeypatch):
     assert len({f.n_iter for f in batched.fits}) > 1 or Y.shape[1] == 1
 
 
+@pytest.mark.parametrize("path", ["blocks", "compiled"])
 @pytest.mark.parametrize("share", [0.0, 2.0])
-def test_robust_gram_reuse_reaches_the_exact_em_optimum(share, monkeypatch):
+def test_robust_gram_reuse_reaches_the_exact_em_optimum(share, path, monkeypatch):
     """The Gram matrix recomputed only when a step would lose (share 0) or at every
     update (share 2: the exact EM M-step): the same optimum as the default, batched
     and per sample alike, and the objective never falls."""
@@ -216,12 +237,14 @@ def test_robust_gram_reuse_reaches_the_exact_em_optimum(share, monkeypatch):
 
     rng = np.random.default_rng(106)
     Y, S, var = robust_problem(rng)
+    use_path(monkeypatch, path)
     recomputed = []
     gram = robust._Block._gram
     monkeypatch.setattr(robust._Block, "_gram", lambda b, rows: recomputed.append(rows.size)
                         or gram(b, rows))  # fmt: skip
     default = robust.robust_fit(Y, S, var=var)
-    assert sum(recomputed) > 0  # a problem where the default recomputes some
+    if path == "blocks":
+        assert sum(recomputed) > 0  # a problem where the default recomputes some
     monkeypatch.setattr(robust, "MODEL_SHARE", share)
     batched = robust.robust_fit(Y, S, var=var)
     assert_same_robust_fits(batched, robust.robust_fit(Y, S, var=var, batched=False))
@@ -229,12 +252,14 @@ def test_robust_gram_reuse_reaches_the_exact_em_optimum(share, monkeypatch):
     assert all(not f.decreases for f in batched.fits)
 
 
-def test_robust_batched_budgets_and_threads(monkeypatch):
+@pytest.mark.parametrize("path", ["blocks", "compiled"])
+def test_robust_batched_budgets_and_threads(path, monkeypatch):
     """Runs cut short by max_iter (and none at all) end as they do sample by sample;
     one and two threads give the same bits."""
     from seqem.deconv.robust import robust_fit
     from seqem.errors import ConvergenceWarning
 
+    use_path(monkeypatch, path)
     monkeypatch.setattr(_blocks, "BLOCK", 4)
     rng = np.random.default_rng(9)
     S = rng.gamma(0.5, 100, size=(200, 4))
@@ -252,10 +277,12 @@ def test_robust_batched_budgets_and_threads(monkeypatch):
 
 
 @needs_data
-def test_robust_batched_equals_per_sample_on_a_shared_set():
+@pytest.mark.parametrize("path", ["blocks", "compiled"])
+def test_robust_batched_equals_per_sample_on_a_shared_set(path, monkeypatch):
     """EPIC's melanoma set with its per-gene variances, mRNA per cell and 'other'."""
     from seqem.deconv.robust import robust_fit
 
+    use_path(monkeypatch, path)
     from .test_robust import epic_extras
 
     Y, S, types = dataset("epic_melanoma_gse93722", "")
