@@ -3,6 +3,7 @@
     python benchmarks/bench_mixture.py [--n 1000000] [--iters 5] [--repeat 3] [--what gmm,deconv]
     python benchmarks/bench_mixture.py --what large   # 10,000 samples x 20,000 genes x 20 types
     python benchmarks/bench_mixture.py --what large --threads 1   # the same on one thread
+    python benchmarks/bench_mixture.py --what paths   # the robust fit's two batched paths
 
 ``gmm``: for d in {2, 10, 50}, K in {4, 16}, covariance full and diag, both
 estimators start from the same parameters and run the same number of EM
@@ -16,8 +17,13 @@ seqem's multinomial EM, its robust default and a nu-SVR (CIBERSORT's recipe:
 linear kernel, nu in {0.25, 0.5, 0.75}, scaled data, the best fit kept) on
 the same matrices; seconds and the ratios.
 
+``paths``: the robust fit of 256 simulated samples through each sample's
+compiled EM and through blocks of samples with BLAS products, over genes x
+types (where ``seqem.deconv.robust.COMPILED_WORK`` puts the switch).
+
 Writes ``benchmarks/results/bench_mixture.txt`` (gmm),
-``bench_mixture_deconv.txt`` (deconv) and ``bench_mixture_large.txt`` (large).
+``bench_mixture_deconv.txt`` (deconv), ``bench_mixture_paths.txt`` (paths) and
+``bench_mixture_large.txt`` (large).
 """
 
 from __future__ import annotations
@@ -170,12 +176,47 @@ def bench_large(n_samples: int, n_robust: int, threads: int) -> list[str]:
     return lines
 
 
+def bench_paths(repeat: int) -> list[str]:
+    """The robust fit's two batched paths on 256 simulated samples (two threads): each
+    sample's EM in compiled code against blocks of samples with BLAS products, over
+    genes x types; ``COMPILED_WORK`` (genes x k(k+1)/2) chooses between them."""
+    import seqem.deconv.robust as R
+
+    rng = np.random.default_rng(0)
+    title = (
+        f"Robust fit, 256 simulated count samples, 2 threads: seconds (best of {repeat}) "
+        f"by path; the default is compiled up to COMPILED_WORK = {R.COMPILED_WORK:,}"
+    )
+    header = "genes  types  genes*k(k+1)/2  compiled  blocks  blocks/compiled  default"
+    lines = ["", title, header]
+    default = R.COMPILED_WORK
+    try:
+        for genes, k in [(500, 5), (500, 20), (1000, 20), (2000, 10), (2000, 20), (4000, 5),
+                         (4000, 20), (8000, 5), (8000, 20), (20000, 5), (20000, 20)]:  # fmt: skip
+            S = rng.gamma(0.5, 100, size=(genes, k))
+            Y = rng.poisson(S @ rng.dirichlet(np.ones(k), size=256).T).astype(float)
+            seconds = []
+            for work in (10**15, 0):
+                R.COMPILED_WORK = work
+                R.robust_fit(Y[:, :2], S)  # the compiled kernels loaded
+                seconds.append(best_time(partial(R.robust_fit, Y, S, n_threads=2), repeat))
+            size = genes * k * (k + 1) // 2
+            chosen = "compiled" if size <= default else "blocks"
+            lines.append(f"{genes}  {k}  {size}  {seconds[0]:.3f}  {seconds[1]:.3f}  "
+                         f"{seconds[1] / seconds[0]:.2f}  {chosen}")  # fmt: skip
+            print(lines[-1], flush=True)
+    finally:
+        R.COMPILED_WORK = default
+    return lines
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=1_000_000)
     parser.add_argument("--iters", type=int, default=5)
     parser.add_argument("--repeat", type=int, default=3, help="fits per timing; the best counts")
-    parser.add_argument("--what", default="gmm,deconv", help="gmm, deconv and/or large")
+    parser.add_argument("--what", default="gmm,deconv",
+                        help="gmm, deconv and/or paths; or large")  # fmt: skip
     parser.add_argument("--large-samples", type=int, default=10_000)
     parser.add_argument("--large-robust", type=int, default=200,
                         help="samples timed for the robust method at scale")  # fmt: skip
@@ -204,6 +245,12 @@ def main(argv: list[str] | None = None) -> None:
         lines = bench_deconv()
         (RESULTS / "bench_mixture_deconv.txt").write_text(
             "\n".join(lines) + "\ncommand: python benchmarks/bench_mixture.py --what deconv\n"
+        )
+    if "paths" in what:
+        lines = bench_paths(args.repeat)
+        (RESULTS / "bench_mixture_paths.txt").write_text(
+            "\n".join(lines) + f"\ncommand: python benchmarks/bench_mixture.py --what paths "
+            f"--repeat {args.repeat}\n"
         )
 
 

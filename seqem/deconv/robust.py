@@ -116,9 +116,8 @@ PRODUCT_NU = 30.0
 #: x k(k+1)/2) are fitted sample by sample in one compiled call
 #: (:mod:`._robust_kernels`); larger ones by blocks of samples whose passes
 #: over the genes are BLAS products (:class:`_Block`), which win once the
-#: products dominate (measured on 256 simulated samples, two threads: the
-#: compiled fit 1.0-1.6x faster from 500 x 20 to 20,000 x 5 genes x types,
-#: even at 4,000 x 20, 0.6x at 20,000 x 20).
+#: products dominate (``python benchmarks/bench_mixture.py --what paths``: the
+#: two break even near 840,000).
 COMPILED_WORK = 500_000
 #: Samples per call of the compiled fit.
 COMPILED_GROUP = 256
