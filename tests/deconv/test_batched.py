@@ -132,10 +132,12 @@ def test_expression_where_no_type_is_expressed_is_an_error():
 
 @pytest.mark.parametrize("seed", range(6))
 def test_nnls_from_normal_equations_equals_scipy(seed):
-    """The robust fit's weighted NNLS (Gram form) against SciPy's on the weighted matrix."""
+    """The robust fit's weighted NNLS (Gram form) against SciPy's on the weighted matrix,
+    from nothing and from feasible starting points: at the optimum, near it (another
+    passive set), and zero."""
     from scipy.optimize import nnls
 
-    from seqem.deconv._kernels import nnls_gram
+    from seqem.deconv._kernels import nnls_gram, nnls_gram_from
 
     rng = np.random.default_rng(seed)
     for _ in range(50):
@@ -146,6 +148,11 @@ def test_nnls_from_normal_equations_equals_scipy(seed):
         out = np.empty(k)
         nnls_gram(X.T @ X, X.T @ y, 50 * k, out)
         assert np.abs(out - ref).max() <= 1e-9 * max(1.0, np.abs(ref).max())
+        starts = [ref, np.maximum(ref + rng.normal(scale=0.5, size=k), 0.0), np.zeros(k),
+                  rng.random(k)]  # fmt: skip
+        for start in starts:
+            nnls_gram_from(X.T @ X, X.T @ y, 50 * k, np.ascontiguousarray(start), out)
+            assert np.abs(out - ref).max() <= 1e-9 * max(1.0, np.abs(ref).max())
 
 
 def test_robust_threads_give_the_same_fit():
