@@ -54,6 +54,14 @@ mixture over the reference profiles normalised to sum one), fitted to its
 unique maximum likelihood by Newton steps on the simplex (every sample at
 once, over --threads); cell fractions are the expression fractions divided
 by each profile's total.
+--method refine: the multinomial mixture with the profiles refined jointly
+across all the samples (EM for the posterior mode, URSM-style), under a
+Dirichlet prior centred on the reference: with --sc-counts the labelled
+cells' own counts (the single cells and the bulk estimate the profiles
+together), otherwise the reference profiles weighted as much as the bulk's
+average expression per type; --prior-weight scales the prior (default 1;
+large: the fixed-reference fit).  --refined-reference writes the refined
+profiles (genes x cell types, on the reference's scale).
 --method nnls: non-negative least squares, renormalised.
 
 --markers N keeps, for each cell type, the N genes it expresses most above
@@ -84,6 +92,8 @@ def register(commands: Any) -> None:
             "--method nnls",
             "seqem deconv run data/example_bulk.tsv --reference data/example_signature.tsv "
             "--other --se se.tsv -o proportions.tsv",
+            "seqem deconv run data/example_bulk.tsv --reference data/example_signature.tsv "
+            "--method refine --refined-reference refined.tsv -o proportions.tsv",
         ),
     )
     p.add_argument("mixtures", metavar="MIXTURES.tsv", help="genes x samples (TSV/CSV, gz)")
@@ -114,9 +124,21 @@ def register(commands: Any) -> None:
     )
     p.add_argument(
         "--method",
-        choices=("robust", "em", "nnls"),
+        choices=("robust", "em", "refine", "nnls"),
         default="robust",
         help="(default: %(default)s)",
+    )
+    p.add_argument(
+        "--prior-weight",
+        type=float,
+        default=1.0,
+        metavar="W",
+        help="--method refine: strength of the prior on the profiles (default: %(default)s)",
+    )
+    p.add_argument(
+        "--refined-reference",
+        metavar="REF.tsv",
+        help="--method refine: write the refined profiles (genes x cell types)",
     )
     p.add_argument(
         "--nu",
@@ -236,8 +258,11 @@ def _linear(m: NamedMatrix, scale: str, ctx: RunContext, what: str) -> np.ndarra
     return values
 
 
-def _profiles(args: argparse.Namespace, ctx: RunContext) -> tuple[NamedMatrix, str]:
-    """The reference on the linear scale (genes x types), and what it was built from.
+def _profiles(
+    args: argparse.Namespace, ctx: RunContext
+) -> tuple[NamedMatrix, str, np.ndarray | None]:
+    """The reference on the linear scale (genes x types), what it was built from, and for
+    single cells their counts summed per label (``None`` otherwise).
 
     Pure samples and single cells are averaged per label on the linear scale.
     """
@@ -251,7 +276,7 @@ def _profiles(args: argparse.Namespace, ctx: RunContext) -> tuple[NamedMatrix, s
     if args.reference:
         m = read_matrix(args.reference)
         return NamedMatrix(m.rows, m.columns, _linear(m, args.scale, ctx, "reference"),
-                           m.path), "signature"  # fmt: skip
+                           m.path), "signature", None  # fmt: skip
     path, label_path = (
         (args.pure, args.pure_labels) if args.pure else (args.sc_counts, args.sc_labels)
     )
@@ -264,11 +289,10 @@ def _profiles(args: argparse.Namespace, ctx: RunContext) -> tuple[NamedMatrix, s
         raise SeqemError(f"{label_path}: no label for {missing[0]!r} (and {len(missing) - 1} more)")
     types = list(dict.fromkeys(labels[c] for c in m.columns))
     linear = _linear(m, args.scale, ctx, "reference")
-    cols = [
-        linear[:, [i for i, c in enumerate(m.columns) if labels[c] == t]].mean(axis=1)
-        for t in types
-    ]
-    return NamedMatrix(m.rows, tuple(types), np.stack(cols, axis=1), m.path), "mean per label"
+    members = [[i for i, c in enumerate(m.columns) if labels[c] == t] for t in types]
+    means = np.stack([linear[:, i].mean(axis=1) for i in members], axis=1)
+    sums = np.stack([linear[:, i].sum(axis=1) for i in members], axis=1) if args.sc_counts else None
+    return NamedMatrix(m.rows, tuple(types), means, m.path), "mean per label", sums
 
 
 def _read_mrna(path: str, types: tuple[str, ...]) -> tuple[list[float], float]:
@@ -315,6 +339,7 @@ def _cmd_run(args: argparse.Namespace, ctx: RunContext) -> int:
     import numpy as np
 
     from ..deconv.mixture import multinomial_em, nnls
+    from ..deconv.refine import refine_fit
     from ..deconv.robust import robust_fit, select_markers
     from ..io.matrix import read_matrix
 
@@ -328,8 +353,11 @@ def _cmd_run(args: argparse.Namespace, ctx: RunContext) -> int:
                 raise SeqemError(f"{flag} needs --method robust")
     if args.reference_var and not args.reference:
         raise SeqemError("--reference-var goes with --reference")
+    if args.method != "refine" and args.refined_reference:
+        raise SeqemError("--refined-reference needs --method refine")
+    check_output_path(args.refined_reference)
     mix = read_matrix(args.mixtures)
-    ref, source = _profiles(args, ctx)
+    ref, source, cell_sums = _profiles(args, ctx)
     genes = set(ref.rows) & set(mix.rows)
     overlap = len(genes) / len(ref.rows)
     ctx.info(
@@ -359,6 +387,7 @@ def _cmd_run(args: argparse.Namespace, ctx: RunContext) -> int:
     mi = {g: i for i, g in enumerate(mix.rows)}
     Y = _linear(mix, args.scale, ctx, "mixture")[[mi[g] for g in order]]
     S = ref.values[[ri[g] for g in order]]
+    sums = None if cell_sums is None else cell_sums[[ri[g] for g in order]]
     var = None
     if args.reference_var:
         vm = read_matrix(args.reference_var)
@@ -378,6 +407,7 @@ def _cmd_run(args: argparse.Namespace, ctx: RunContext) -> int:
         order = [order[i] for i in chosen]
         Y, S = Y[chosen], S[chosen]
         var = None if var is None else var[chosen]
+        sums = None if sums is None else sums[chosen]
     _check_reference(S, ref, order)
     columns = list(ref.columns)
     se = None
@@ -398,6 +428,23 @@ def _cmd_run(args: argparse.Namespace, ctx: RunContext) -> int:
             sigma2=[float(x) for x in robust.sigma2],
             standard_errors=[[float(x) for x in row] for row in se],
         )
+    elif args.method == "refine":
+        if args.mrna_per_cell:
+            raise SeqemError("--mrna-per-cell needs --method robust")
+        refined = refine_fit(Y, S, cell_counts=sums, weight=args.prior_weight)
+        props = refined.proportions
+        ctx.info(
+            f"profiles refined over {Y.shape[1]} samples in {refined.fit.n_iter} EM updates "
+            f"(prior: {'the single cells' if sums is not None else 'the reference'}, "
+            f"weight {args.prior_weight:g})"
+        )
+        ctx.results.update(objective=refined.objective, em_updates=refined.fit.n_iter)
+        if args.refined_reference:
+            ref_lines = ["gene\t" + "\t".join(columns)]
+            for gene, row in zip(order, refined.profiles, strict=True):
+                ref_lines.append(gene + "\t" + "\t".join(f"{x:.6g}" for x in row))
+            write_text(args.refined_reference, "\n".join(ref_lines) + "\n")
+            ctx.outputs.append(args.refined_reference)
     elif args.method == "em":
         if args.mrna_per_cell:
             raise SeqemError("--mrna-per-cell needs --method robust")

@@ -121,3 +121,62 @@ def test_make_bulk_data_reproduces_the_files(tmp_path):
     module.main(["--out", str(tmp_path)])
     for name in module.FILES:
         assert (tmp_path / name).read_text() == (DATA / name).read_text()
+
+
+def test_refine_with_a_signature_and_with_single_cells(run, tmp_path):
+    """--method refine on the example data (the refined profiles keep each type's total)
+    and with a labelled single-cell reference, whose cells are the prior."""
+    out, refined = tmp_path / "props.tsv", tmp_path / "refined.tsv"
+    result = run("deconv", "run", BULK, "--reference", SIGNATURE, "--method", "refine",
+                 "--refined-reference", refined, "-o", out)  # fmt: skip
+    assert result.code == 0, result.err
+    assert "profiles refined over 30 samples" in result.err
+    header, samples, props = read_props(out)
+    _, _, truth = read_props(DATA / "example_bulk_truth.tsv")
+    assert np.allclose(props.sum(axis=1), 1.0, atol=1e-5)
+    assert np.sqrt(((props - truth) ** 2).mean()) < 0.03
+    ref_header, genes, profiles = read_props(refined)
+    sig_header, sig_genes, signature = read_props(SIGNATURE)
+    assert ref_header[1:] == sig_header[1:] and genes == sig_genes
+    assert np.allclose(profiles.sum(axis=0), signature.sum(axis=0), rtol=1e-5)
+
+    # single cells: 3 types x 20 cells drawn from the signature's first three profiles
+    rng = np.random.default_rng(0)
+    cells, names, labels = [], [], []
+    for k, t in enumerate(sig_header[1:4]):
+        for i in range(20):
+            cells.append(rng.poisson(signature[:, k] / signature[:, k].sum() * 2000))
+            names.append(f"{t}_{i}")
+            labels.append(t)
+    counts = np.array(cells).T
+    sc = tmp_path / "cells.tsv"
+    sc.write_text("gene\t" + "\t".join(names) + "\n" + "".join(
+        g + "\t" + "\t".join(str(int(x)) for x in row) + "\n"
+        for g, row in zip(genes, counts, strict=True)))  # fmt: skip
+    lab = tmp_path / "labels.tsv"
+    rows = "".join(f"{n}\t{t}\n" for n, t in zip(names, labels, strict=True))
+    lab.write_text("cell\tcell_type\n" + rows)
+    mix = np.array([rng.poisson(counts[:, :20].sum(axis=1) * a + counts[:, 20:40].sum(axis=1)
+                                * (1 - a)) for a in (0.2, 0.5, 0.8)]).T  # fmt: skip
+    bulk = tmp_path / "bulk.tsv"
+    bulk.write_text("gene\ts1\ts2\ts3\n" + "".join(
+        g + "\t" + "\t".join(str(int(x)) for x in row) + "\n"
+        for g, row in zip(genes, mix, strict=True)))  # fmt: skip
+    result = run("deconv", "run", bulk, "--sc-counts", sc, "--sc-labels", lab, "--scale", "counts",
+                 "--method", "refine", "-o", out)  # fmt: skip
+    assert result.code == 0, result.err
+    assert "prior: the single cells" in result.err
+    header, _, props = read_props(out)
+    first, second = header.index(sig_header[1]) - 1, header.index(sig_header[2]) - 1
+    assert np.abs(props[:, first] - [0.2, 0.5, 0.8]).max() < 0.05
+    assert np.abs(props[:, second] - [0.8, 0.5, 0.2]).max() < 0.05
+
+
+def test_refine_options_need_the_method(run, tmp_path):
+    result = run("deconv", "run", BULK, "--reference", SIGNATURE, "--refined-reference",
+                 tmp_path / "r.tsv")  # fmt: skip
+    assert result.code != 0 and "--refined-reference needs --method refine" in result.err
+    result = run("deconv", "run", BULK, "--reference", SIGNATURE, "--method", "refine",
+                 "--prior-weight", "0")  # fmt: skip
+    assert result.code != 0 and "prior weight must be a positive number" in result.err
+    assert "Traceback" not in result.err
