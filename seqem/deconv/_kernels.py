@@ -223,9 +223,7 @@ def nnls_gram(a, b, max_iter, out):
     solve on the passive set that turns a coefficient non-positive is
     interpolated back to the boundary, which drops it.
     """
-    k = b.size
-    nnls_gram_work(a, b, max_iter, np.zeros(k), out, np.empty((k + 3, k)),
-                   np.empty((2, k), np.int64))  # fmt: skip
+    nnls_gram_from(a, b, max_iter, np.zeros(b.size), out)
 
 
 @njit(**JIT)
@@ -320,15 +318,9 @@ def nnls_gram_work(a, b, max_iter, start, out, work, iwork):
 
 
 @njit(**JIT)
-def nnls_many(a, b, max_iter, out):
-    """:func:`nnls_gram` for many samples: ``a`` float64 (n, k, k), ``b`` and ``out`` (n, k)."""
-    for i in range(b.shape[0]):
-        nnls_gram(a[i], b[i], max_iter, out[i])
-
-
-@njit(**JIT)
 def nnls_many_from(a, b, max_iter, start, out):
-    """:func:`nnls_gram_from` for many samples: ``start`` and ``out`` (n, k)."""
+    """:func:`nnls_gram_from` for many samples: ``a`` float64 (n, k, k); ``b``,
+    ``start`` and ``out`` (n, k)."""
     for i in range(b.shape[0]):
         nnls_gram_from(a[i], b[i], max_iter, start[i], out[i])
 

@@ -21,7 +21,7 @@ from .._jit import JIT, PJIT
 from ._kernels import nnls_gram_work, t_estep, t_sandwich, t_scale, t_shape
 
 #: Entries of the integer record of a sample (``info`` columns).
-N_ITER, RUNS, CONVERGED, HIST_LEN, DEC_LEN, UNCONVERGED, GRAMS, STATUS = range(8)
+N_ITER, RUNS, CONVERGED, HIST_LEN, DEC_LEN, UNCONVERGED, STATUS = range(7)
 #: Entries of the float record of a sample (``finfo`` columns).
 SIGMA2, LOGLIK, LAST_RUN, LAST_CHANGE = range(4)
 #: ``STATUS`` values: the log-likelihood became NaN; the start has zero likelihood.
@@ -142,8 +142,8 @@ def robust_one(y, s, st, aa, iu, ju, vt, nu, products, const, tol, max_iter, set
     hist : float64 (cap,), out: the log-likelihood at the start of each run and
         after each update (as many as fit; ``info``'s history length counts them all).
     dec : int64 (cap,), out: the updates after which it fell (as many as fit).
-    info_out : int64 (8,), out: updates, runs, converged, history length,
-        number of falls, runs ended unconverged, Gram products, status (0: done).
+    info_out : int64 (7,), out: updates, runs, converged, history length,
+        number of falls, runs ended unconverged, status (0: done).
     finfo_out : float64 (4,), out: sigma^2, final log-likelihood, the
         log-likelihood the last run ended with, the last change of an
         unconverged run.
@@ -151,7 +151,7 @@ def robust_one(y, s, st, aa, iu, ju, vt, nu, products, const, tol, max_iter, set
     The outputs are written once, at the end (the rows of neighbouring
     samples share cache lines; the work is in arrays of this sample's own).
     """
-    info = np.zeros(8, np.int64)
+    info = np.zeros(7, np.int64)
     finfo = np.zeros(4)
     info[STATUS] = _robust_em(y, s, st, aa, iu, ju, vt, nu, products, const, tol,
                               max_iter, settings, c_out.size, hist, dec, info, finfo,
@@ -255,7 +255,6 @@ def _robust_em(y, s, st, aa, iu, ju, vt, nu, products, const, tol, max_iter, set
         if first or abs(ll - last_run) > stale:
             _packed_gram(w[0], aa, iu, ju, gram)
             fresh = True
-            info[GRAMS] += 1
         if not np.isfinite(ll):
             return ZERO_START
         run_tol = max(tol, first_tol) if first else tol
@@ -287,7 +286,6 @@ def _robust_em(y, s, st, aa, iu, ju, vt, nu, products, const, tol, max_iter, set
                         quad += d * gram[p, q] * (c[q] - c0[q])
                 if gain - 0.5 * curv[0] < model_share * (gain - 0.5 * quad):
                     _packed_gram(w[0], aa, iu, ju, gram)
-                    info[GRAMS] += 1
                     _solve(gram, c0, g0, c, b, work, iwork)
                     _fitted(st, c, mu[0])
                     acc[0] = 0.0

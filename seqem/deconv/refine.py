@@ -76,7 +76,6 @@ class _Joint:
         self.y, self.prior, self.start = y, prior, start
         self.observed = y > 0
         self.has_prior = prior > 0
-        self.shape = (start["pi"].shape, start["q"].shape)
 
     def initial_params(self, rng: np.random.Generator) -> dict[str, np.ndarray]:
         return {k: v.copy() for k, v in self.start.items()}

@@ -171,11 +171,27 @@ def _wnnls(s: np.ndarray, y: np.ndarray, w: np.ndarray) -> np.ndarray:
     return coef
 
 
-def _t_loglik(r2: np.ndarray, var: np.ndarray, nu: float) -> float:
+def _t_const(nu: float) -> float:
+    """ln of the Student-t density's constant, ``Gamma((nu+1)/2) / (Gamma(nu/2) sqrt(nu pi))``."""
     from scipy.special import gammaln
 
-    const = gammaln((nu + 1) / 2) - gammaln(nu / 2) - 0.5 * np.log(nu * np.pi)
+    return float(gammaln((nu + 1) / 2) - gammaln(nu / 2) - 0.5 * np.log(nu * np.pi))
+
+
+def _t_loglik(r2: np.ndarray, var: np.ndarray, nu: float) -> float:
+    const = _t_const(nu)
     return float(np.sum(const - 0.5 * np.log(var) - (nu + 1) / 2 * np.log1p(r2 / (nu * var))))
+
+
+def _shared_arrays(s: np.ndarray, var: np.ndarray | None) -> dict[str, np.ndarray | None]:
+    """What every sample's fit reads: the packed products ``S_gk S_gl`` (genes x
+    k(k+1)/2), ``S^T`` and the reference variances transposed (or ``None``)."""
+    iu, ju = _blocks.pair_index(s.shape[1])
+    return {
+        "aa": np.ascontiguousarray(s[:, iu] * s[:, ju]),
+        "st": np.ascontiguousarray(s.T),
+        "vt": None if var is None else np.ascontiguousarray(var.T),
+    }
 
 
 def _newton_mstep(
@@ -336,13 +352,8 @@ def _fit_blocks(
     """
     genes, k = s.shape
     n = y.shape[1]
-    iu, ju = _blocks.pair_index(k)
-    shared = {
-        "aa": np.ascontiguousarray(s[:, iu] * s[:, ju]),
-        "st": np.ascontiguousarray(s.T),
-        "vt": None if var is None else np.ascontiguousarray(var.T),
-    }
-    width = iu.size
+    shared = _shared_arrays(s, var)
+    width = k * (k + 1) // 2
     coefs = np.empty((n, k))
     sigma2 = np.empty(n)
     ll = np.empty(n)
@@ -375,8 +386,6 @@ def _fit_compiled(
     The same updates as :func:`_fit_sample` and :class:`_Block`
     (:func:`._robust_kernels.robust_one`), ``prange`` over the samples.
     """
-    from scipy.special import gammaln
-
     from .._jit import dynamic_schedule
     from . import _robust_kernels as RK
 
@@ -384,17 +393,17 @@ def _fit_compiled(
     genes, k = s.shape
     n = y.shape[1]
     iu, ju = _blocks.pair_index(k)
-    aa = np.ascontiguousarray(s[:, iu] * s[:, ju])
-    st = np.ascontiguousarray(s.T)
-    vt = np.empty((0, genes)) if var is None else np.ascontiguousarray(var.T)
-    const = float(gammaln((nu + 1) / 2) - gammaln(nu / 2) - 0.5 * np.log(nu * np.pi))
+    shared = _shared_arrays(s, var)
+    aa, st, vt = shared["aa"], shared["st"], shared["vt"]
+    vt = np.empty((0, genes)) if vt is None else vt
+    const = _t_const(nu)
     settings = np.array([FIRST_RUN_TOL * genes, OUTER, SETTLED, SHAPE_DAMPING, MODEL_SHARE,
                          STALE_JUMP * genes, VAR_FLOOR, ROUNDOFF_REL, ROUNDOFF_ABS])  # fmt: skip
     full = OUTER * (max_iter + 1) + 1  # the longest possible history
     cap = min(full, COMPILED_HISTORY)
     coefs = np.empty((n, k))
     packed = np.empty((n, 2, iu.size))
-    info = np.empty((n, 8), dtype=np.int64)
+    info = np.empty((n, 7), dtype=np.int64)
     finfo = np.empty((n, 4))
     fits: list[FitResult] = []
 
@@ -402,7 +411,7 @@ def _fit_compiled(
         hist = np.empty((rows.size, size))
         dec = np.empty((rows.size, size), dtype=np.int64)
         out = (np.empty((rows.size, k)), np.empty((rows.size, 2, iu.size)),
-               np.empty((rows.size, 8), dtype=np.int64), np.empty((rows.size, 4)))  # fmt: skip
+               np.empty((rows.size, 7), dtype=np.int64), np.empty((rows.size, 4)))  # fmt: skip
         dynamic_schedule(
             RK.robust_many, np.ascontiguousarray(y[:, rows].T), s, st, aa, iu, ju, vt,
             float(nu), bool(nu <= PRODUCT_NU), const, tol * genes, int(max_iter), settings,
@@ -485,15 +494,13 @@ class _Block:
     def __init__(
         self, y: np.ndarray, s: np.ndarray, shared: dict, nu: float, tol: float, max_iter: int
     ) -> None:
-        from scipy.special import gammaln
-
         self.start_time = time.perf_counter()
         self.y, self.s, self.nu, self.max_iter = y, s, nu, max_iter
         self.aa, self.st, self.vt = shared["aa"], shared["st"], shared["vt"]
         nb, genes = y.shape
         k = s.shape[1]
         self.tol = tol * genes
-        self.const = float(gammaln((nu + 1) / 2) - gammaln(nu / 2) - 0.5 * np.log(nu * np.pi))
+        self.const = _t_const(nu)
         step = _blocks.CHUNK
         self.chunks = [(g0, min(genes, g0 + step)) for g0 in range(0, genes, step)]
         self.iv = np.empty((nb, genes))  # reciprocal variance shapes
@@ -688,7 +695,7 @@ class _Block:
 
     def run(self) -> None:
         """EM until every sample's coefficients settle (or its runs are spent)."""
-        from ._kernels import nnls_many
+        from ._kernels import nnls_many_from
 
         y, s = self.y, self.s
         nb, k = self.c.shape
@@ -700,7 +707,7 @@ class _Block:
             w0 = 1.0 / np.maximum(y[:, g0:g1], floor)
             gram += w0 @ self.aa[g0:g1]
             rhs += (w0 * y[:, g0:g1]) @ s[g0:g1]
-        nnls_many(_blocks.unpack(gram, k), rhs, 50 * k, self.c)
+        nnls_many_from(_blocks.unpack(gram, k), rhs, 50 * k, np.zeros((nb, k)), self.c)
         acc = np.zeros(nb)
         for g0, g1 in self.chunks:
             mu = self.c @ self.st[:, g0:g1]
