@@ -131,22 +131,12 @@ def plot_segmentation(
 def save_figure(fig: Any, path: str) -> None:
     """Save a figure atomically; the format follows the extension (png, pdf, svg)."""
     import os
-    import tempfile
 
-    directory = os.path.dirname(os.path.abspath(path))
-    suffix = os.path.splitext(path)[1] or ".png"
-    fd, tmp = tempfile.mkstemp(prefix=".seqem-", suffix=suffix, dir=directory)
-    os.close(fd)
-    try:
-        fig.savefig(tmp, dpi=120, bbox_inches="tight")
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    from .io.atomic import atomic_output
+
+    fmt = (os.path.splitext(path)[1][1:] or "png").lower()
+    with atomic_output(path, "wb", compress=False) as fh:
+        fig.savefig(fh, format=fmt, dpi=120, bbox_inches="tight")
 
 
 def plot_profile(hmm: Any, *, ax: Any = None, start: int = 1, end: int | None = None) -> Any:

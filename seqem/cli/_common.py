@@ -89,11 +89,23 @@ def column_list(text: str) -> list[str]:
     return names
 
 
+#: Largest integer an option takes (beyond it no count, size or seed makes sense).
+INT_LIMIT = 2**53
+
+
 def _int(text: str) -> int:
     try:
-        return int(text)
+        value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+    if abs(value) > INT_LIMIT:
+        raise argparse.ArgumentTypeError(f"{text!r} is too large (at most {INT_LIMIT})")
+    return value
+
+
+def finite_float(text: str) -> float:
+    """argparse type: any finite number."""
+    return _float(text)
 
 
 def _float(text: str) -> float:
@@ -387,8 +399,28 @@ def write_chunks(path: str, chunks: Iterable[bytes]) -> None:
             fh.write(chunk)
 
 
-def check_output_path(path: str | None) -> None:
-    """Fail early (before a long fit) if ``path``'s directory does not exist."""
+#: Image formats ``--plot`` writes (by the file name's extension).
+PLOT_FORMATS = ("png", "pdf", "svg")
+
+#: Outputs named so far by the running command (real path -> as given): two
+#: outputs of one run cannot be the same file.
+_claimed: dict[str, str] = {}
+
+
+def begin_run() -> None:
+    """Forget the outputs of an earlier run (``seqem`` called again in one process)."""
+    _claimed.clear()
+
+
+def check_output_path(path: str | None, *, plot: bool = False) -> None:
+    """Fail early (before a long fit) if ``path`` cannot be this run's output.
+
+    Its directory must exist, it must not be a directory, no other output of
+    the run may be the same file and (``plot``) its extension must name an
+    image format.
+    """
+    from ..errors import ParameterError
+
     if path is None or path == "-":
         return
     directory = os.path.dirname(os.path.abspath(path))
@@ -396,3 +428,14 @@ def check_output_path(path: str | None) -> None:
         raise FileNotFoundError(2, "output directory does not exist", path)
     if os.path.isdir(path):
         raise IsADirectoryError(21, "is a directory, expected a file name", path)
+    if plot:
+        ext = os.path.splitext(path)[1][1:].lower()
+        if ext not in PLOT_FORMATS:
+            raise ParameterError(f"{path}: unknown image format; use a .png, .pdf or .svg name")
+    real = os.path.realpath(path)
+    if os.path.exists(real) and not os.path.isfile(real):
+        return  # a pipe or a device (/dev/null) may take several outputs
+    if real in _claimed:
+        other = "" if _claimed[real] == path else f" (also given as {_claimed[real]})"
+        raise ParameterError(f"{path}: the same file is given for two outputs{other}")
+    _claimed[real] = path

@@ -344,7 +344,7 @@ def _cmd_run(args: argparse.Namespace, ctx: RunContext) -> int:
     from ..io.matrix import read_matrix
 
     check_output_path(args.output)
-    check_output_path(args.plot)
+    check_output_path(args.plot, plot=True)
     check_output_path(args.se)
     if args.method != "robust":
         for flag, given in (("--other", args.other), ("--se", args.se),

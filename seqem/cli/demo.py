@@ -70,7 +70,7 @@ def register(commands: Any) -> None:
         help="seed of the random starting points (default: %(default)s)",
     )
     add_run_options(p)
-    p.set_defaults(_run=_cmd_demo)
+    p.set_defaults(_run=_cmd_demo, _stage_outputs=False)
 
 
 @contextlib.contextmanager

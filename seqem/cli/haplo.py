@@ -794,7 +794,7 @@ def _cmd_ld(args: argparse.Namespace, ctx: RunContext) -> int:
     from ..haplo.ld import iter_pairwise_ld
 
     check_output_path(args.output)
-    check_output_path(args.plot)
+    check_output_path(args.plot, plot=True)
     if args.plot and args.snp is not None:
         raise SeqemError("--plot draws all pairs; leave out --snp")
     g = load_genotypes(args, ctx)

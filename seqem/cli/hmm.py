@@ -11,11 +11,9 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import os
 from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
-from ..errors import SeqemError
 from ._common import (
     add_fit_options,
     add_run_options,
@@ -338,9 +336,7 @@ def _cmd_segment(args: argparse.Namespace, ctx: RunContext) -> int:
 
     check_output_path(args.output)
     check_output_path(args.params)
-    check_output_path(args.plot)
-    if args.plot and os.path.splitext(args.plot)[1].lower() not in (".png", ".pdf", ".svg"):
-        raise SeqemError(f"--plot {args.plot}: use a .png, .pdf or .svg file name")
+    check_output_path(args.plot, plot=True)
     result = segment_fasta(
         args.fasta,
         n_states=args.states,

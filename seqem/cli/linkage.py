@@ -369,7 +369,7 @@ def _cmd_lod(args: argparse.Namespace, ctx: RunContext) -> int:
 
     check_output_path(args.output)
     check_output_path(args.per_family)
-    check_output_path(args.plot)
+    check_output_path(args.plot, plot=True)
     data = load(args, ctx)
     model = _model(args, data)
     if args.twopoint is not None:

@@ -17,11 +17,12 @@ import sys
 import traceback
 import warnings
 from collections.abc import Sequence
+from contextlib import nullcontext
 
 from .. import __version__
 from ..errors import SeqemError
 from . import deconv, demo, gmm, haplo, hmm, linkage, profile
-from ._common import Parser, RunContext, examples
+from ._common import Parser, RunContext, begin_run, check_output_path, examples
 
 __all__ = ["build_parser", "main"]
 
@@ -97,14 +98,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         args._parser.print_help(sys.stderr)
         return 2
 
+    from ..io.atomic import staged_outputs
+
     ctx = RunContext(args, arguments)
+    begin_run()
+    # a command's outputs are committed together unless it fails with an error
+    # (the demo reads some of its outputs back, so it writes each at once)
+    stage = getattr(args, "_stage_outputs", True)
     try:
-        with warnings.catch_warnings():
-            warnings.showwarning = ctx.show_warning
-            code = int(run(args, ctx))
-        ctx.finish_progress()
-        if code == 0 and getattr(args, "report", None):
-            ctx.write_report(args.report)
+        with staged_outputs() if stage else nullcontext():
+            if stage:  # (the demo makes its output folder, where the report may go)
+                check_output_path(getattr(args, "report", None))
+            with warnings.catch_warnings():
+                warnings.showwarning = ctx.show_warning
+                code = int(run(args, ctx))
+            ctx.finish_progress()
+            if code == 0 and getattr(args, "report", None):
+                ctx.write_report(args.report)
         return code
     except BrokenPipeError:
         _silence_stdout()

@@ -3,7 +3,10 @@
 Output goes to a temporary file in the target's directory, which is renamed
 over the target only when writing finished without an exception.  An error or
 an interrupt therefore leaves either the old file or no file, never half of a
-new one.  A name ending in ``.gz`` is gzip-compressed on the way.
+new one.  A name ending in ``.gz`` is gzip-compressed on the way.  A symbolic
+link is followed (the file it points to is replaced, the link stays), and a
+target that is not a regular file (a FIFO, ``/dev/null``, a terminal) is
+written in place: renaming over it would replace the device or pipe itself.
 
 >>> import os, tempfile
 >>> folder = tempfile.mkdtemp()
@@ -20,15 +23,72 @@ import contextlib
 import gzip
 import io
 import os
+import stat
 import sys
 import tempfile
 from collections.abc import Iterator
 from typing import IO, Any, cast
 
-__all__ = ["atomic_output", "is_gz_name", "STDIO"]
+__all__ = ["atomic_output", "is_gz_name", "staged_outputs", "STDIO"]
 
 #: The path that stands for standard input or output.
 STDIO = "-"
+
+#: Finished outputs (temporary file, target) waiting for the end of
+#: :func:`staged_outputs`; None outside it (each output is committed at once).
+_pending: list[tuple[str, str]] | None = None
+
+
+class Stage:
+    """The outputs of one :func:`staged_outputs` block."""
+
+    def __init__(self) -> None:
+        self.discarded = False
+
+    def discard(self) -> None:
+        """Drop every output of the block instead of committing it."""
+        self.discarded = True
+
+
+@contextlib.contextmanager
+def staged_outputs() -> Iterator[Stage]:
+    """Commit every :func:`atomic_output` finished inside the block together, at its end.
+
+    A command that writes several files (a table, standard errors, a plot,
+    a report) then leaves all of them or none: an error or an interrupt
+    after the first was written removes the finished ones too, and files of
+    the same names from an earlier run stay as they were.  Nested blocks
+    commit with the outermost one.
+    """
+    global _pending
+    outer = _pending
+    mine: list[tuple[str, str]] = []
+    _pending = mine
+    stage = Stage()
+    try:
+        yield stage
+    except BaseException:
+        _pending = outer
+        _remove(mine)
+        raise
+    _pending = outer
+    if stage.discarded:
+        _remove(mine)
+    elif outer is not None:
+        outer.extend(mine)
+    else:
+        for i, (tmp, real) in enumerate(mine):
+            try:
+                os.replace(tmp, real)
+            except OSError as exc:
+                _remove(mine[i:])
+                raise OSError(exc.errno, f"cannot write: {exc.strerror}", real) from None
+
+
+def _remove(pending: list[tuple[str, str]]) -> None:
+    for tmp, _ in pending:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
 
 
 def is_gz_name(path: str | os.PathLike[str]) -> bool:
@@ -89,8 +149,21 @@ def atomic_output(
         return
     if compress is None:
         compress = is_gz_name(target)
-    directory = os.path.dirname(os.path.abspath(target))
-    base = os.path.basename(target)
+    real = os.path.realpath(target)
+    if os.path.exists(real) and not os.path.isfile(real) and not os.path.isdir(real):
+        # a pipe or a device: written in place (renaming over it would replace it)
+        device = open(real, "wb")  # noqa: SIM115 - closed below on every path
+        layer = _wrap(device, binary, encoding, compress)
+        try:
+            yield layer
+            layer.close()
+            device.close()
+        except BaseException:
+            _close_quietly(layer, device)
+            raise
+        return
+    directory = os.path.dirname(real)
+    base = os.path.basename(real)
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{base}.", suffix=".part", dir=directory)
     except OSError as exc:
@@ -98,20 +171,37 @@ def atomic_output(
     raw = os.fdopen(fd, "wb")
     handle: IO[Any] = raw
     try:
-        if compress:
-            handle = cast(IO[bytes], gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0))
-        if not binary:
-            handle = io.TextIOWrapper(handle, encoding=encoding, newline="\n")
+        handle = _wrap(raw, binary, encoding, compress)
         yield handle
         handle.close()
         raw.close()
-        os.chmod(tmp, _file_mode())
-        os.replace(tmp, target)
+        # a replaced file keeps its permissions; a new one gets the usual
+        os.chmod(tmp, stat.S_IMODE(os.stat(real).st_mode) if os.path.isfile(real) else _file_mode())
+        if _pending is not None:
+            _pending.append((tmp, real))
+        else:
+            try:
+                os.replace(tmp, real)
+            except OSError as exc:
+                raise OSError(exc.errno, f"cannot write: {exc.strerror}", target) from None
     except BaseException:
-        with contextlib.suppress(Exception):
-            handle.close()
-        with contextlib.suppress(Exception):
-            raw.close()
+        _close_quietly(handle, raw)
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+
+
+def _wrap(raw: IO[bytes], binary: bool, encoding: str, compress: bool) -> IO[Any]:
+    """``raw`` behind gzip compression and/or a text layer, as asked."""
+    handle: IO[Any] = raw
+    if compress:
+        handle = cast(IO[bytes], gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0))
+    if not binary:
+        handle = io.TextIOWrapper(handle, encoding=encoding, newline="\n")
+    return handle
+
+
+def _close_quietly(*handles: IO[Any]) -> None:
+    for fh in handles:
+        with contextlib.suppress(Exception):
+            fh.close()
