@@ -10,6 +10,7 @@ import argparse
 import json
 import os
 import platform
+import re
 import sys
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -246,6 +247,7 @@ class RunContext:
         self.results: dict[str, Any] = {}
         self.outputs: list[str] = []
         self._progress: list[StatusLine] = []
+        self._repeats: dict[str, int] = {}  # warnings by kind: how many not shown
 
     # -- messages --
 
@@ -271,9 +273,26 @@ class RunContext:
         """``warnings.showwarning`` replacement: one line, recorded in the report."""
         text = " ".join(str(message).split())
         self.warnings.append(text)
+        # warnings that differ only in their numbers are shown once, then counted
+        kind = re.sub(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?", "#", text)
+        self._repeats[kind] = self._repeats.get(kind, -1) + 1
+        if self._repeats[kind]:
+            return
         self.finish_progress()
         if not self.quiet:
             print(f"seqem: warning: {text}", file=sys.stderr)
+
+    def summarize_warnings(self) -> None:
+        """One line for each kind of warning that was repeated (each shown only once)."""
+        for kind, more in self._repeats.items():
+            if more and not self.quiet:
+                self.finish_progress()
+                first = kind if len(kind) <= 60 else kind[:57] + "..."
+                print(
+                    f"seqem: warning: {more} more like '{first}' (all in --report)",
+                    file=sys.stderr,
+                )
+        self._repeats.clear()
 
     def progress(self, label: str, n_init: int) -> Callable[[int, int, float], None] | None:
         """An EM callback, or None when progress is not shown."""
@@ -405,11 +424,21 @@ PLOT_FORMATS = ("png", "pdf", "svg")
 #: Outputs named so far by the running command (real path -> as given): two
 #: outputs of one run cannot be the same file.
 _claimed: dict[str, str] = {}
+#: The running command's arguments (an output must not be one of its inputs).
+_arguments: list[str] = []
 
 
-def begin_run() -> None:
-    """Forget the outputs of an earlier run (``seqem`` called again in one process)."""
+def begin_run(argv: Sequence[str] = ()) -> None:
+    """Start checking the outputs of a new run of ``seqem argv``."""
     _claimed.clear()
+    _arguments[:] = [a.split("=", 1)[1] if a.startswith("--") and "=" in a else a for a in argv]
+
+
+def _same_file(a: str, b: str) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except (OSError, ValueError):
+        return False
 
 
 def check_output_path(path: str | None, *, plot: bool = False) -> None:
@@ -423,6 +452,10 @@ def check_output_path(path: str | None, *, plot: bool = False) -> None:
 
     if path is None or path == "-":
         return
+    if not path.strip():
+        raise ParameterError("an output file name is empty")
+    if path.endswith(("/", os.sep)):
+        raise IsADirectoryError(21, "names a directory, expected a file name", path)
     directory = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(directory):
         raise FileNotFoundError(2, "output directory does not exist", path)
@@ -435,6 +468,8 @@ def check_output_path(path: str | None, *, plot: bool = False) -> None:
     real = os.path.realpath(path)
     if os.path.exists(real) and not os.path.isfile(real):
         return  # a pipe or a device (/dev/null) may take several outputs
+    if os.path.isfile(real) and sum(_same_file(a, real) for a in _arguments) > 1:
+        raise ParameterError(f"{path}: is also an input; write the output elsewhere")
     if real in _claimed:
         other = "" if _claimed[real] == path else f" (also given as {_claimed[real]})"
         raise ParameterError(f"{path}: the same file is given for two outputs{other}")

@@ -12,12 +12,13 @@ Commands import NumPy, Numba and the models only when they run, so that
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
+import signal
 import sys
 import traceback
 import warnings
 from collections.abc import Sequence
-from contextlib import nullcontext
 
 from .. import __version__
 from ..errors import SeqemError
@@ -85,9 +86,35 @@ def _silence_stdout() -> None:
         pass  # not a real file descriptor (captured output)
 
 
+def _end_on_signal(signum: int, frame: object) -> None:
+    """SIGINT/SIGTERM in the ``seqem`` process: remove unfinished outputs and end at once.
+
+    Raising ``KeyboardInterrupt`` instead would unwind while worker threads
+    (compiled kernels, the reader of the next piece of a database) still
+    run, and the interpreter's shutdown under them can crash; nothing the
+    run holds needs more than its temporary files removed.
+    """
+    from ..io.atomic import remove_temporaries
+
+    remove_temporaries()
+    if signum == signal.SIGINT:
+        with contextlib.suppress(OSError):
+            tty = os.isatty(2)
+            os.write(2, ("\r\x1b[K" if tty else "").encode() + b"seqem: interrupted\n")
+    os._exit(128 + signum)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run ``seqem`` with ``argv`` (default ``sys.argv[1:]``) and return the exit code."""
+    """Run ``seqem`` with ``argv`` (default ``sys.argv[1:]``) and return the exit code.
+
+    Called without ``argv`` (the ``seqem`` program), an interrupt or a
+    termination signal ends the process at once (:func:`_end_on_signal`).
+    """
     arguments = list(sys.argv[1:] if argv is None else argv)
+    if argv is None:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(ValueError, OSError):  # not the main thread
+                signal.signal(sig, _end_on_signal)
     parser = build_parser()
     try:
         args = parser.parse_args(arguments)
@@ -101,18 +128,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     from ..io.atomic import staged_outputs
 
     ctx = RunContext(args, arguments)
-    begin_run()
+    begin_run(arguments)
     # a command's outputs are committed together unless it fails with an error
     # (the demo reads some of its outputs back, so it writes each at once)
     stage = getattr(args, "_stage_outputs", True)
     try:
-        with staged_outputs() if stage else nullcontext():
+        with staged_outputs() if stage else contextlib.nullcontext():
             if stage:  # (the demo makes its output folder, where the report may go)
                 check_output_path(getattr(args, "report", None))
             with warnings.catch_warnings():
                 warnings.showwarning = ctx.show_warning
                 code = int(run(args, ctx))
             ctx.finish_progress()
+            ctx.summarize_warnings()
             if code == 0 and getattr(args, "report", None):
                 ctx.write_report(args.report)
         return code
@@ -125,6 +153,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except (SeqemError, OSError, MemoryError) as exc:
         ctx.finish_progress()
+        ctx.summarize_warnings()
         if ctx.verbose:
             traceback.print_exc()
         if isinstance(exc, SeqemError):

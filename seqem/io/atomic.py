@@ -29,7 +29,7 @@ import tempfile
 from collections.abc import Iterator
 from typing import IO, Any, cast
 
-__all__ = ["atomic_output", "is_gz_name", "staged_outputs", "STDIO"]
+__all__ = ["atomic_output", "is_gz_name", "remove_temporaries", "staged_outputs", "STDIO"]
 
 #: The path that stands for standard input or output.
 STDIO = "-"
@@ -37,6 +37,17 @@ STDIO = "-"
 #: Finished outputs (temporary file, target) waiting for the end of
 #: :func:`staged_outputs`; None outside it (each output is committed at once).
 _pending: list[tuple[str, str]] | None = None
+#: Temporary files that exist now (being written or waiting to be committed).
+_live: set[str] = set()
+
+
+def remove_temporaries() -> None:
+    """Delete every temporary file of an unfinished output (for a signal handler that ends
+    the process without unwinding)."""
+    for tmp in list(_live):
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+    _live.clear()
 
 
 class Stage:
@@ -80,6 +91,7 @@ def staged_outputs() -> Iterator[Stage]:
         for i, (tmp, real) in enumerate(mine):
             try:
                 os.replace(tmp, real)
+                _live.discard(tmp)
             except OSError as exc:
                 _remove(mine[i:])
                 raise OSError(exc.errno, f"cannot write: {exc.strerror}", real) from None
@@ -89,6 +101,7 @@ def _remove(pending: list[tuple[str, str]]) -> None:
     for tmp, _ in pending:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
+        _live.discard(tmp)
 
 
 def is_gz_name(path: str | os.PathLike[str]) -> bool:
@@ -168,6 +181,7 @@ def atomic_output(
         fd, tmp = tempfile.mkstemp(prefix=f".{base}.", suffix=".part", dir=directory)
     except OSError as exc:
         raise OSError(exc.errno, f"cannot write: {exc.strerror}", target) from None
+    _live.add(tmp)
     raw = os.fdopen(fd, "wb")
     handle: IO[Any] = raw
     try:
@@ -184,10 +198,12 @@ def atomic_output(
                 os.replace(tmp, real)
             except OSError as exc:
                 raise OSError(exc.errno, f"cannot write: {exc.strerror}", target) from None
+            _live.discard(tmp)
     except BaseException:
         _close_quietly(handle, raw)
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
+        _live.discard(tmp)
         raise
 
 

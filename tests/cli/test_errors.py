@@ -285,3 +285,26 @@ def test_closed_pipe_is_quiet(tmp_path):
     assert code in (0, 141)
     assert "Traceback" not in err and "Exception ignored" not in err
     assert "error" not in err
+
+
+def test_interrupt_ends_the_program_with_one_line(tmp_path):
+    """SIGINT (Ctrl-C) and SIGTERM end a running ``seqem`` at once: exit 130 / 143, one line
+    for the interrupt, no traceback, no temporary file (here the search waits for its
+    database on standard input)."""
+    import signal
+    import time
+
+    model = DATA / "example_family.hmm"
+    for sig, code in ((signal.SIGINT, 130), (signal.SIGTERM, 143)):
+        proc = subprocess.Popen(
+            [PYTHON, "-m", "seqem", "profile", "search", str(model), "-",
+             "-o", str(tmp_path / "hits.tsv")],
+            stdin=subprocess.PIPE, stderr=subprocess.PIPE, cwd=tmp_path, env=subprocess_env(),
+        )  # fmt: skip
+        time.sleep(5)  # past start-up, waiting for input
+        proc.send_signal(sig)
+        _, err = proc.communicate(timeout=60)
+        assert proc.returncode == code, err
+        expected = b"seqem: interrupted\n" if sig == signal.SIGINT else b""
+        assert err.replace(b"\r\x1b[K", b"") == expected
+        assert os.listdir(tmp_path) == []

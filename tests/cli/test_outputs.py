@@ -3,6 +3,8 @@
 import os
 import stat
 
+import pytest
+
 from .conftest import DATA
 
 BULK = DATA / "example_bulk.tsv"
@@ -56,3 +58,44 @@ def test_devices_and_links_are_written_through(run, tmp_path):
     link.symlink_to(real)
     assert deconv(run, "-o", link).code == 0
     assert link.is_symlink() and real.read_text().startswith("sample\t")
+
+
+def test_an_output_cannot_overwrite_an_input(run, tmp_path):
+    mine = tmp_path / "mine.tsv"
+    mine.write_bytes(BULK.read_bytes())
+    for option in (("-o", mine), ("-o", tmp_path / "p.tsv", f"--se={mine}")):
+        result = run("deconv", "run", mine, "--reference", SIGNATURE, "-q", *option)
+        assert result.code == 1 and "is also an input; write the output elsewhere" in result.err
+    assert mine.read_bytes() == BULK.read_bytes()
+    out = tmp_path / "out.tsv"
+    out.write_text("old\n")  # an earlier output is replaced
+    assert run("deconv", "run", mine, "--reference", SIGNATURE, "-q", "-o", out).code == 0
+
+
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [("", "an output file name is empty"), ("newdir/", "names a directory")],
+)
+def test_empty_or_directory_names_are_refused(run, tmp_path, name, message):
+    result = deconv(run, "-o", f"{tmp_path}/{name}" if name else name)
+    assert result.code == 1 and message in result.err
+    assert os.listdir(tmp_path) == []
+
+
+def test_repeated_warnings_are_shown_once_then_counted(capsys):
+    import argparse
+
+    from seqem.cli._common import RunContext
+
+    ctx = RunContext(argparse.Namespace(), [])
+    for i in range(5):
+        ctx.show_warning(f"EM objective fell at iteration {i + 10}", UserWarning, "", 0)
+    ctx.show_warning("another kind, 1.5e-3", UserWarning, "", 0)
+    ctx.summarize_warnings()
+    err = capsys.readouterr().err.splitlines()
+    assert err == [
+        "seqem: warning: EM objective fell at iteration 10",
+        "seqem: warning: another kind, 1.5e-3",
+        "seqem: warning: 4 more like 'EM objective fell at iteration #' (all in --report)",
+    ]
+    assert len(ctx.warnings) == 6  # every one is kept for the report
