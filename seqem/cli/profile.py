@@ -1,6 +1,6 @@
 """``seqem profile``: build profile HMMs from alignments, search databases, emit sequences.
 
-The work of each verb is a function (:func:`build_model`, :func:`search_models`,
+The work of each verb is a function (:func:`build_models`, :func:`search_models`,
 :func:`emit_fasta`) that the command wrapper calls; the wrappers turn
 arguments into calls and results into messages.  NumPy, Numba and the models
 are imported inside the functions, so that ``seqem --help`` stays fast.
@@ -12,13 +12,14 @@ import argparse
 import dataclasses
 from typing import TYPE_CHECKING, Any
 
-from ..errors import InputFormatError, SeqemError
+from ..errors import InputFormatError, ParameterError, SeqemError
 from ._common import (
     DEFAULT_SEED,
     add_fit_options,
     add_run_options,
     check_output_path,
     examples,
+    finite_float,
     nonnegative_float,
     nonnegative_int,
     positive_int,
@@ -30,6 +31,7 @@ from ._common import (
 if TYPE_CHECKING:  # pragma: no cover
     from collections.abc import Callable, Iterator
 
+    from ..io.msa import MSA
     from ..io.sequences import DigitalSequences
     from ..profile.model import ProfileHMM
     from ..profile.pipeline import Filters
@@ -92,9 +94,13 @@ Dirichlet priors.  The model is calibrated for E-values and written as a
 HMMER3/f file (with STATS lines) that HMMER and 'seqem profile search' read.
 
 The alignment is Stockholm, aligned FASTA or A2M (told by the file name,
-else the content), plain or gzip.  A summary like hmmbuild's goes to stderr:
-name, number of sequences, alignment length, model length M, effective
-number of sequences and mean relative entropy per match state (bits)."""
+else the content), plain or gzip.  A Stockholm file of several alignments
+gives one model per alignment, all in the one output file, as hmmbuild
+does: each is named by its '#=GF ID' line (numbered after the file name
+when it has none), and the names must differ.  A summary like hmmbuild's
+goes to stderr for each model: name, number of sequences, alignment length,
+model length M, effective number of sequences and mean relative entropy per
+match state (bits)."""
 
 
 def _add_build(verbs: Any) -> None:
@@ -113,7 +119,7 @@ def _add_build(verbs: Any) -> None:
         "--name",
         metavar="N",
         help="model name (default: the alignment's #=GF ID, else the file name without "
-        "its extension)",
+        "its extension; only for a file of one alignment)",
     )
     p.add_argument(
         "--symfrac",
@@ -150,47 +156,150 @@ def default_model_name(path: str) -> str:
     return word or "model"
 
 
-def build_model(
+def build_models(
     alignment: str, *, name: str | None = None, symfrac: float = 0.5, hand: bool = False
-) -> tuple[ProfileHMM, int, int]:
-    """Read an alignment, build and calibrate a model; return it with nseq and alen."""
-    from ..io.msa import read_msa
-    from ..profile.build import build_from_msa
+) -> list[tuple[ProfileHMM, int, int]]:
+    """Read the alignments of a file, build and calibrate a model from each; return each
+    model with its alignment's nseq and alen, in file order.
+
+    As hmmbuild: a Stockholm file of several alignments gives one model per
+    alignment, named by its ``#=GF ID`` (numbered after the file name when it
+    has none); two models of one name are an error, and so is ``name`` with
+    several alignments.
+    """
+    from ..io.msa import read_msas
     from ..profile.calibrate import calibrate
 
     if name is not None and len(name.split()) != 1:
-        raise SeqemError(f"--name {name!r}: a model name must be one word")
+        raise ParameterError(f"--name {name!r}: a model name must be one word")
+    msas = read_msas(alignment)
+    if name is not None and len(msas) > 1:
+        raise ParameterError(
+            f"--name names one model, but {_shown(alignment)} holds {len(msas)} alignments; "
+            "name each with a '#=GF ID' line instead"
+        )
+    names = []
+    for i, msa in enumerate(msas, start=1):
+        if name is not None:
+            names.append(name)
+        elif msa.name:
+            names.append(msa.name)
+        elif len(msas) == 1:
+            names.append(default_model_name(alignment))
+        else:
+            names.append(f"{default_model_name(alignment)}_{i}")
+    first: dict[str, int] = {}
+    for i, model_name in enumerate(names, start=1):
+        if model_name in first:
+            raise InputFormatError(
+                f"alignments {first[model_name]} and {i} of the file are both named "
+                f"{model_name!r}; the models of one file need different names (#=GF ID)",
+                path=_shown(alignment),
+            )
+        first[model_name] = i
+    built = []
+    for msa, model_name in zip(msas, names, strict=True):
+        hmm = _build_one(msa, alignment, name=model_name, symfrac=symfrac, hand=hand)
+        calibrate(hmm)
+        built.append((hmm, msa.nseq, msa.alen))
+    return built
+
+
+def build_model(
+    alignment: str, *, name: str | None = None, symfrac: float = 0.5, hand: bool = False
+) -> tuple[ProfileHMM, int, int]:
+    """Read an alignment, build and calibrate a model; return it with nseq and alen.
+
+    The file must hold one alignment (:func:`build_models` builds one model
+    per alignment of a file that holds several).
+    """
+    from ..io.msa import read_msa
+    from ..profile.calibrate import calibrate
+
+    if name is not None and len(name.split()) != 1:
+        raise ParameterError(f"--name {name!r}: a model name must be one word")
     msa = read_msa(alignment)
     if name is None and not msa.name:
         name = default_model_name(alignment)
-    try:
-        hmm = build_from_msa(msa, symfrac=symfrac, use_rf=hand, name=name)
-    except InputFormatError as exc:
-        if exc.path is None:
-            raise InputFormatError(exc.message, path=alignment) from None
-        raise
+    hmm = _build_one(msa, alignment, name=name, symfrac=symfrac, hand=hand)
     calibrate(hmm)
     return hmm, msa.nseq, msa.alen
+
+
+def _shown(path: str) -> str:
+    """``path`` as messages name it (standard input is ``<stdin>``)."""
+    return "<stdin>" if path == "-" else path
+
+
+def _build_one(
+    msa: MSA, alignment: str, *, name: str | None, symfrac: float, hand: bool
+) -> ProfileHMM:
+    """One model from one alignment of the file ``alignment``; errors name the file
+    and the command-line options."""
+    import numpy as np
+
+    from ..profile.build import build_from_msa
+
+    where = _shown(alignment)
+    label = f"alignment {msa.name!r}" if msa.name else "the alignment"
+    if hand:
+        if msa.rf is not None:
+            gaps = np.frombuffer(b".-_~", np.uint8)
+            if np.isin(np.frombuffer(msa.rf.encode("latin-1"), np.uint8), gaps).all():
+                raise InputFormatError(
+                    f"--hand: the '#=GC RF' line of {label} marks no consensus column (it is "
+                    "all gaps)",
+                    path=where,
+                )
+        elif msa.match_columns is None:
+            raise InputFormatError(
+                f"--hand takes the consensus columns from a '#=GC RF' line (or the match "
+                f"columns of an A2M file), and {label} has none; add one, or leave out --hand",
+                path=where,
+            )
+        elif not msa.match_columns.any():
+            raise InputFormatError(
+                "--hand: the A2M rows have no match column (upper-case letters or '-')",
+                path=where,
+            )
+    try:
+        return build_from_msa(msa, symfrac=symfrac, use_rf=hand, name=name)
+    except InputFormatError as exc:
+        if exc.path is not None:
+            raise
+        message = exc.message
+        if not hand and message.startswith("no consensus columns"):
+            message = (
+                f"{label} has no consensus column: no column has a weighted residue "
+                f"fraction of at least --symfrac {symfrac:g}; lower --symfrac, or mark the "
+                "consensus columns with a '#=GC RF' line and use --hand"
+            )
+        raise InputFormatError(message, path=where) from None
 
 
 def _cmd_build(args: argparse.Namespace, ctx: RunContext) -> int:
     from ..io.hmmer import write_hmmer
 
     check_output_path(args.output)
-    hmm, nseq, alen = build_model(
-        args.alignment, name=args.name, symfrac=args.symfrac, hand=args.hand
-    )
-    write_hmmer(args.output, hmm)
+    built = build_models(args.alignment, name=args.name, symfrac=args.symfrac, hand=args.hand)
+    write_hmmer(args.output, [hmm for hmm, _, _ in built])
     ctx.outputs.append(args.output)
-    re_pos = float(hmm.meta.get("re_per_position", float("nan")))
-    effn = float(hmm.effn) if hmm.effn is not None else float("nan")
-    ctx.results.update(
-        name=hmm.name, nseq=nseq, alen=alen, M=hmm.M, eff_nseq=effn, re_per_position=re_pos
-    )
-    ctx.info(
-        f"seqem profile build: {hmm.name}: nseq {nseq}, alen {alen}, M {hmm.M}, "
-        f"eff_nseq {effn:.2f}, re/pos {re_pos:.3f} -> {args.output}"
-    )
+    rows = []
+    for hmm, nseq, alen in built:
+        re_pos = float(hmm.meta.get("re_per_position", float("nan")))
+        effn = float(hmm.effn) if hmm.effn is not None else float("nan")
+        rows.append(
+            dict(name=hmm.name, nseq=nseq, alen=alen, M=hmm.M, eff_nseq=effn,
+                 re_per_position=re_pos)
+        )  # fmt: skip
+        ctx.info(
+            f"seqem profile build: {hmm.name}: nseq {nseq}, alen {alen}, M {hmm.M}, "
+            f"eff_nseq {effn:.2f}, re/pos {re_pos:.3f} -> {args.output}"
+        )
+    if len(rows) == 1:
+        ctx.results.update(rows[0])
+    else:
+        ctx.results.update(n_models=len(rows), models=rows)
     return 0
 
 
@@ -281,17 +390,33 @@ def _add_align(verbs: Any) -> None:
     p.set_defaults(_run=_cmd_align)
 
 
+def _one_stdin(model: str, sequences: str, what: str) -> None:
+    """Standard input can hold the model file or the sequences (``what``), not both."""
+    if model == "-" and sequences == "-":
+        raise ParameterError(
+            f"standard input ('-') cannot be both the model file and the {what}; "
+            "give one of them as a file"
+        )
+
+
 def _cmd_align(args: argparse.Namespace, ctx: RunContext) -> int:
-    from ..profile.align import align
+    from ..profile.align import align, check_names
 
     check_output_path(args.output)
+    _one_stdin(args.model, args.sequences, "sequences")
     hmm = read_models(args.model)[0]
     seqs = read_database(args.sequences, hmm)
+    a2m = args.output.lower().endswith((".a2m", ".fa", ".fasta", ".afa"))
+    try:  # before the work: names the output cannot hold
+        check_names(seqs.names, stockholm=not a2m)
+    except InputFormatError as exc:
+        raise InputFormatError(
+            exc.message, path=_shown(args.sequences), record=exc.record
+        ) from None
     result = align(
         hmm, seqs.codes, seqs.bounds, seqs.names, method="viterbi" if args.viterbi else "mea",
         threads=args.threads, mode="local" if args.local else "glocal",
     )  # fmt: skip
-    a2m = args.output.lower().endswith((".a2m", ".fa", ".fasta", ".afa"))
     write_text(args.output, result.a2m() if a2m else result.stockholm())
     ctx.outputs.append(args.output)
     ctx.results.update(n_sequences=seqs.n_sequences, M=hmm.M)
@@ -303,16 +428,26 @@ def _cmd_align(args: argparse.Namespace, ctx: RunContext) -> int:
 
 
 def _cmd_train(args: argparse.Namespace, ctx: RunContext) -> int:
+    import numpy as np
+
     from ..io.hmmer import write_hmmer
     from ..io.sequences import read_sequences
     from ..profile.calibrate import calibrate
-    from ..profile.train import train
+    from ..profile.train import check_model_length, train
 
     check_output_path(args.output)
     if args.name is not None and len(args.name.split()) != 1:
-        raise SeqemError(f"--name {args.name!r}: a model name must be one word")
+        raise ParameterError(f"--name {args.name!r}: a model name must be one word")
     seqs = read_sequences(args.sequences)
     name = args.name or ("trained" if args.sequences == "-" else default_model_name(args.sequences))
+    try:
+        M = int(np.median(seqs.lengths)) if args.length is None else args.length
+        check_model_length(
+            seqs.codes, seqs.bounds, seqs.alphabet, M, n_threads=args.threads,
+            given="model length" if args.length is None else "-M",
+        )  # fmt: skip
+    except ParameterError as exc:
+        raise ParameterError(exc.message, path=_shown(args.sequences)) from None
     result = train(
         seqs.codes,
         seqs.bounds,
@@ -426,7 +561,7 @@ def _add_search(verbs: Any) -> None:
     p.add_argument(
         "-T",
         dest="bits",
-        type=float,
+        type=finite_float,
         default=None,
         metavar="BITS",
         help="report sequences with a score >= BITS instead (overrides -E)",
@@ -454,7 +589,7 @@ def _add_search(verbs: Any) -> None:
     p.add_argument(
         "--domT",
         dest="dom_bits",
-        type=float,
+        type=finite_float,
         default=None,
         metavar="BITS",
         help="report domains scoring >= BITS instead (overrides --domE)",
@@ -665,14 +800,16 @@ def _min_bits(evalue: float, bits: float | None, Z: float, tau: float, lam: floa
     return tau - math.log(evalue / Z) / lam
 
 
-def cutoffs(hmm: ProfileHMM, tag: str) -> tuple[float, float]:
+def cutoffs(hmm: ProfileHMM, tag: str, *, path: str | None = None) -> tuple[float, float]:
     """The sequence and domain thresholds (bits) of the model's ``tag`` line
-    (``"GA"``, ``"TC"`` or ``"NC"``; one value serves for both)."""
+    (``"GA"``, ``"TC"`` or ``"NC"``; one value serves for both); ``path``, the
+    model file, is named in the error when the model has no such line."""
     values = hmm.meta.get(tag)
     if not values:
-        raise SeqemError(
+        raise InputFormatError(
             f"model '{hmm.name}' has no {tag} line: --cut_{tag.lower()} needs the cutoffs in "
-            "every model"
+            "every model",
+            path=None if path is None else _shown(path),
         )
     return float(values[0]), float(values[1 if len(values) > 1 else 0])
 
@@ -1193,7 +1330,11 @@ def _cmd_search(args: argparse.Namespace, ctx: RunContext) -> int:
     check_output_path(args.alignment)
     from ..profile.pipeline import Filters
 
+    _one_stdin(args.model, args.database, "database")
     models = read_models(args.model)
+    if args.cutoff is not None:
+        for hmm in models:  # before the search, naming the model file
+            cutoffs(hmm, args.cutoff, path=args.model)
     report: list[dict[str, int]] = []
     hits, n_seq = search_models(
         models,
@@ -1279,8 +1420,9 @@ def _add_press(verbs: Any) -> None:
 def _cmd_press(args: argparse.Namespace, ctx: RunContext) -> int:
     from ..io.pressed import press, pressed_path
 
-    n = press(args.model)
     out = pressed_path(args.model)
+    check_output_path(out)  # before the work: a directory of that name fails here
+    n = press(args.model)
     ctx.outputs.append(out)
     ctx.results.update(n_models=n)
     ctx.info(f"seqem profile press: {n} model(s) -> {out}")
@@ -1367,6 +1509,7 @@ def _cmd_emit(args: argparse.Namespace, ctx: RunContext) -> int:
 __all__ = [
     "register",
     "build_model",
+    "build_models",
     "search_models",
     "emit_fasta",
     "hits_table",

@@ -11,8 +11,9 @@ HMMER does, so its files load in ``hmmsearch`` and pyhmmer.  Older headers
 Header fields that have no attribute of their own on
 :class:`~seqem.profile.model.ProfileHMM` are kept in its ``meta`` dict:
 ``DATE`` (str), ``COM`` (list of str, each line's text after the tag),
-``CKSUM`` (int), ``MAXL`` (int), ``GA``/``TC``/``NC`` (tuple of float) and
-``format`` (the first word of the record, such as ``"HMMER3/f"``).
+``CKSUM`` (int), ``MAXL`` (int), ``GA``/``TC``/``NC`` (tuple of float; Pfam's
+closing ``;`` is accepted) and ``format`` (the first word of the record, such
+as ``"HMMER3/f"``).
 
 >>> import io
 >>> import numpy as np
@@ -192,6 +193,11 @@ def _read_header(lines: _Lines, first: list[str]) -> tuple[dict[str, Any], list[
                     "malformed STATS line; expected 'STATS LOCAL MSV|VITERBI|FORWARD x lambda'"
                 )
             pair = _floats(lines, words[3:], "STATS")
+            if not pair[1] > 0:
+                raise lines.error(
+                    f"STATS LOCAL {words[2]} lambda must be > 0, found {words[4]!r}; delete "
+                    "the model's STATS lines (a search then calibrates it) or build it again"
+                )
             header.setdefault("STATS", {})[_STATS[words[2]]] = (pair[0], pair[1])
         elif tag in ("LENG", "NSEQ", "MAXL", "CKSUM"):
             if len(words) != 2 or not words[1].isdigit():
@@ -202,9 +208,12 @@ def _read_header(lines: _Lines, first: list[str]) -> tuple[dict[str, Any], list[
                 raise lines.error(f"EFFN must be one number, found {value!r}")
             header[tag] = _floats(lines, words[1:], "EFFN")[0]
         elif tag in ("GA", "TC", "NC"):
-            if len(words) < 2:
+            # Pfam writes the cutoffs with a closing ';' ("GA    25.00 25.00;")
+            values = " ".join(words[1:])
+            values = values[:-1] if values.endswith(";") else values
+            if not values.split():
                 raise lines.error(f"{tag} line without values")
-            header[tag] = tuple(_floats(lines, words[1:], tag))
+            header[tag] = tuple(_floats(lines, values.split(), tag))
         elif tag in _FLAGS:
             flag = value.lower()
             if flag not in ("yes", "no"):
@@ -400,8 +409,9 @@ def read_hmmer(path: str | os.PathLike[str], *, pressed: bool = True) -> list[Pr
         Empty or truncated input, a record that is not HMMER3, a missing
         mandatory header line or ``HMM`` line, an unknown alphabet, corrupt
         numbers, wrong field counts, nodes out of order or not matching
-        ``LENG``, or distributions that do not sum to one.  The message names
-        the file, the line and the model.
+        ``LENG``, a STATS lambda that is not positive, or distributions that
+        do not sum to one.  The message names the file, the line and the
+        model.
     OSError
         The file cannot be opened.
     """

@@ -1,17 +1,20 @@
 """Read multiple sequence alignments: Stockholm, aligned FASTA and A2M.
 
-:func:`read_msa` returns an :class:`MSA`: the sequence names, the aligned rows
-as one ``(nseq, alen)`` array of ASCII bytes (case kept), the alphabet, and
-the annotation a profile builder needs (the ``#=GC RF`` line of Stockholm
-files, the match columns of A2M files).
+:func:`read_msa` returns an :class:`MSA` (:func:`read_msas` a list, one per
+alignment of the file): the sequence names, the aligned rows as one
+``(nseq, alen)`` array of ASCII bytes (case kept), the alphabet, and the
+annotation a profile builder needs (the ``#=GC RF`` line of Stockholm files,
+the match columns of A2M files).
 
 Formats
 -------
 ``stockholm``
-    ``# STOCKHOLM 1.0`` files, one or more blocks, up to the first ``//``
-    (only the first alignment of a multi-alignment file is read).  ``#=GC RF``
-    is kept; ``#=GF ID``/``AC``/``DE`` become ``name``, ``accession`` and
-    ``description``.
+    ``# STOCKHOLM 1.0`` files: each alignment in one or more blocks, ended by
+    a ``//`` line (a file without it is truncated, an error).  A file may
+    hold several alignments one after another (:func:`read_msas` reads them
+    all, :func:`read_msa` expects one); anything else after a ``//`` is an
+    error.  ``#=GC RF`` is kept; ``#=GF ID``/``AC``/``DE`` become ``name``,
+    ``accession`` and ``description``.
 ``afa``
     Aligned FASTA: every row has the same length; ``-`` and ``.`` are gaps,
     case is ignored.
@@ -54,7 +57,7 @@ from ..profile.model import Alphabet
 from ._source import InputSource
 from .sequences import INVALID, guess_alphabet, lookup_table
 
-__all__ = ["MSA", "read_msa", "GAP", "MISSING", "FORMATS"]
+__all__ = ["MSA", "read_msa", "read_msas", "GAP", "MISSING", "FORMATS"]
 
 #: Code of a gap (``-``, ``.``, ``_``) in :meth:`MSA.codes`.
 GAP = 254
@@ -153,6 +156,8 @@ class _Parsed:
     rf: str | None = None
     rf_line: int | None = None
     gf: dict[str, str] = dataclasses.field(default_factory=dict)
+    #: line of the ``# STOCKHOLM`` header (Stockholm only)
+    start_line: int | None = None
 
 
 def _format_from_name(path: str) -> str | None:
@@ -168,31 +173,52 @@ def _lines(source: InputSource) -> Iterator[tuple[int, str]]:
             yield number, line.rstrip("\r\n")
 
 
-def _parse_stockholm(source: InputSource) -> _Parsed:
-    parsed = _Parsed([], [], [])
+def _parse_stockholm(source: InputSource) -> list[_Parsed]:
+    """Every alignment of a Stockholm file, each from its header to its ``//``."""
+    alignments: list[_Parsed] = []
+    parsed: _Parsed | None = None  # the alignment being read, None between alignments
     index: dict[str, int] = {}
     chunks: list[list[str]] = []
     rf_parts: list[str] = []
     in_block: set[str] = set()
-    seen_header = False
     for number, line in _lines(source):
         stripped = line.strip()
-        if not seen_header:
+        if parsed is None:
             if not stripped:
                 continue
             if not stripped.startswith("# STOCKHOLM"):
+                if alignments:
+                    raise InputFormatError(
+                        f"text after '//' that is not a new '# STOCKHOLM 1.0' header: "
+                        f"{stripped[:30]!r}; remove it, or start the next alignment with the "
+                        "header",
+                        path=source.name,
+                        line=number,
+                    )
                 raise InputFormatError(
                     "not a Stockholm file: the first line must be '# STOCKHOLM 1.0'",
                     path=source.name,
                     line=number,
                 )
-            seen_header = True
+            parsed = _Parsed([], [], [], start_line=number)
+            index, chunks, rf_parts, in_block = {}, [], [], set()
             continue
         if not stripped:
             in_block = set()
             continue
         if stripped == "//":
-            break
+            parsed.texts = ["".join(c).encode("latin-1") for c in chunks]
+            parsed.rf = "".join(rf_parts) if rf_parts else None
+            alignments.append(parsed)
+            parsed = None
+            continue
+        if stripped.startswith("# STOCKHOLM"):
+            raise InputFormatError(
+                f"a new '# STOCKHOLM' header before the '//' that ends the alignment of line "
+                f"{parsed.start_line}; end every alignment with a '//' line",
+                path=source.name,
+                line=number,
+            )
         if stripped.startswith("#=GC"):
             words = stripped.split(None, 2)
             if len(words) == 3 and words[1] == "RF":
@@ -202,7 +228,14 @@ def _parse_stockholm(source: InputSource) -> _Parsed:
         if stripped.startswith("#=GF"):
             words = stripped.split(None, 2)
             if len(words) == 3 and words[1] in ("ID", "AC", "DE"):
-                parsed.gf[words[1]] = words[2].strip()
+                value = words[2].strip()
+                if words[1] == "ID" and len(value.split()) != 1:
+                    raise InputFormatError(
+                        f"#=GF ID must be one word (the alignment's name), found {value!r}",
+                        path=source.name,
+                        line=number,
+                    )
+                parsed.gf[words[1]] = value
             continue
         if stripped.startswith("#"):
             continue
@@ -231,11 +264,15 @@ def _parse_stockholm(source: InputSource) -> _Parsed:
             parsed.pieces.append([])
         parsed.pieces[i].append((number, sum(len(c) for c in chunks[i])))
         chunks[i].append(seq)
-    if not seen_header:
+    if parsed is not None:
+        raise InputFormatError(
+            f"file ends without '//' (truncated): the alignment that starts at line "
+            f"{parsed.start_line} is not closed; every alignment must end with a '//' line",
+            path=source.name,
+        )
+    if not alignments:
         raise InputFormatError("empty file; expected a Stockholm alignment", path=source.name)
-    parsed.texts = ["".join(c).encode("latin-1") for c in chunks]
-    parsed.rf = "".join(rf_parts) if rf_parts else None
-    return parsed
+    return alignments
 
 
 def _parse_fasta(source: InputSource) -> _Parsed:
@@ -333,6 +370,68 @@ def _is_a2m_like(parsed: _Parsed) -> bool:
     return len(counts) == 1
 
 
+def read_msas(
+    path: str | os.PathLike[str],
+    format: str | None = None,  # noqa: A002 - the name users know
+    *,
+    alphabet: Alphabet | None = None,
+) -> list[MSA]:
+    """Read every alignment of a file.
+
+    A Stockholm file may hold several alignments, each from its
+    ``# STOCKHOLM 1.0`` header to its ``//`` line (Pfam's seed files hold
+    thousands); FASTA alignments (``afa``, ``a2m``) hold one.  Parameters,
+    checks and errors are those of :func:`read_msa`, applied to each
+    alignment; without ``alphabet``, each alignment's is guessed from its
+    own residues.
+
+    Returns
+    -------
+    list of MSA
+        In file order; at least one.
+
+    Raises
+    ------
+    InputFormatError
+        As :func:`read_msa`; also an alignment without its closing ``//``
+        (a truncated file), or text after a ``//`` that is not the header of
+        a new alignment.
+    """
+    return _read_all(InputSource(path), format, alphabet)
+
+
+def _read_all(
+    source: InputSource,
+    format: str | None,  # noqa: A002 - read_msa's argument
+    alphabet: Alphabet | None,
+) -> list[MSA]:
+    """The checked alignments of ``source`` (:func:`read_msas`)."""
+    if format is not None:
+        format = format.lower()  # noqa: A001
+        if format not in FORMATS:
+            raise InputFormatError(
+                f"unknown alignment format {format!r}; expected one of {FORMATS}"
+            )
+    else:
+        format = _format_from_name(source.path)  # noqa: A001
+    if format is None or format in ("afa", "a2m"):
+        first = next(((n, line) for n, line in _lines(source) if line.strip()), None)
+        if first is None:
+            raise InputFormatError("empty file; expected an alignment", path=source.name)
+        if first[1].startswith("# STOCKHOLM"):
+            format = "stockholm"  # noqa: A001 - content wins over a misleading extension
+        elif not first[1].startswith(">"):
+            raise InputFormatError(
+                "not an alignment: expected '# STOCKHOLM 1.0' or a FASTA '>' header, found "
+                f"{first[1].strip()[:20]!r}",
+                path=source.name,
+                line=first[0],
+            )
+    if format == "stockholm":
+        return [_alignment(p, source, "stockholm", alphabet) for p in _parse_stockholm(source)]
+    return [_alignment(_parse_fasta(source), source, format, alphabet)]
+
+
 def read_msa(
     path: str | os.PathLike[str],
     format: str | None = None,  # noqa: A002 - the name users know
@@ -359,40 +458,36 @@ def read_msa(
     ------
     InputFormatError
         Empty alignment, rows of different lengths, duplicate names, an RF
-        line whose length differs from the rows', a malformed line, or a
-        damaged gzip stream; the message names the file, line and record.
+        line whose length differs from the rows', a malformed line, a
+        Stockholm alignment without its closing ``//`` (truncated), a file
+        that holds several alignments (read those with :func:`read_msas`),
+        or a damaged gzip stream; the message names the file, line and
+        record.
     AlphabetError
         A character that is neither a residue of the alphabet nor a gap.
     OSError
         The file cannot be opened.
     """
     source = InputSource(path)
-    if format is not None:
-        format = format.lower()  # noqa: A001
-        if format not in FORMATS:
-            raise InputFormatError(
-                f"unknown alignment format {format!r}; expected one of {FORMATS}"
-            )
-    else:
-        format = _format_from_name(source.path)  # noqa: A001
-    if format is None or format in ("afa", "a2m"):
-        first = next(((n, line) for n, line in _lines(source) if line.strip()), None)
-        if first is None:
-            raise InputFormatError("empty file; expected an alignment", path=source.name)
-        if first[1].startswith("# STOCKHOLM"):
-            format = "stockholm"  # noqa: A001 - content wins over a misleading extension
-        elif not first[1].startswith(">"):
-            raise InputFormatError(
-                "not an alignment: expected '# STOCKHOLM 1.0' or a FASTA '>' header, found "
-                f"{first[1].strip()[:20]!r}",
-                path=source.name,
-                line=first[0],
-            )
-    parsed = _parse_stockholm(source) if format == "stockholm" else _parse_fasta(source)
+    msas = _read_all(source, format, alphabet)
+    if len(msas) > 1:
+        raise InputFormatError(
+            f"the file holds {len(msas)} alignments, but one is expected here",
+            path=source.name,
+        )
+    return msas[0]
+
+
+def _alignment(
+    parsed: _Parsed, source: InputSource, kind: str | None, alphabet: Alphabet | None
+) -> MSA:
+    """The checked :class:`MSA` of one parsed alignment (``kind`` None: afa or a2m,
+    told from the rows)."""
     if not parsed.names:
-        raise InputFormatError("empty alignment: no sequences", path=source.name)
-    if format is None:
-        format = "a2m" if _is_a2m_like(parsed) else "afa"  # noqa: A001
+        raise InputFormatError(
+            "empty alignment: no sequences", path=source.name, line=parsed.start_line
+        )
+    format = kind if kind is not None else "a2m" if _is_a2m_like(parsed) else "afa"  # noqa: A001
 
     match_columns = None
     if format == "a2m":
@@ -410,7 +505,9 @@ def read_msa(
             )
         rows = np.frombuffer(b"".join(parsed.texts), dtype=np.uint8).reshape(len(lengths), -1)
     if rows.shape[1] == 0:
-        raise InputFormatError("empty alignment: no columns", path=source.name)
+        raise InputFormatError(
+            "empty alignment: no columns", path=source.name, line=parsed.start_line
+        )
     if parsed.rf is not None and len(parsed.rf) != rows.shape[1]:
         raise InputFormatError(
             f"#=GC RF line has {len(parsed.rf)} columns but the rows have {rows.shape[1]}",

@@ -22,6 +22,10 @@ from __future__ import annotations
 
 import json
 import os
+import struct
+import tokenize
+import zipfile
+import zlib
 from typing import Any
 
 import numpy as np
@@ -34,6 +38,24 @@ __all__ = ["press", "pressed_path", "read_pressed"]
 
 #: Version of the pressed layout (a different one is ignored, not misread).
 VERSION = 1
+
+#: What reading a damaged or truncated pressed file raises: the zip layer's
+#: errors (a cut-off file, a bad CRC-32, a mangled header, a compression
+#: method it does not know) and those of NumPy's array headers (Python
+#: literals, tokenized) besides NumPy's and JSON's.
+_DAMAGED = (
+    OSError,
+    ValueError,
+    KeyError,
+    EOFError,
+    zipfile.BadZipFile,
+    zlib.error,
+    NotImplementedError,
+    RuntimeError,
+    struct.error,
+    SyntaxError,
+    tokenize.TokenError,
+)
 
 
 def pressed_path(path: str | os.PathLike[str]) -> str:
@@ -110,6 +132,17 @@ def press(path: str | os.PathLike[str]) -> int:
     return len(models)
 
 
+def _stats(stats: dict[str, Any]) -> dict[str, tuple[float, float]]:
+    """The E-value parameters of one pressed model (each lambda finite and > 0)."""
+    out = {}
+    for key, (tau, lam) in stats.items():
+        tau, lam = float(tau), float(lam)
+        if not (np.isfinite(tau) and np.isfinite(lam) and lam > 0):
+            raise ValueError(f"{key} E-value parameters {tau}, {lam}")
+        out[key] = (tau, lam)
+    return out
+
+
 def read_pressed(path: str | os.PathLike[str]) -> list[ProfileHMM] | None:
     """The models of ``path`` from its pressed form, or None when there is no
     current one (absent, or pressed from a different version of the file)."""
@@ -120,10 +153,12 @@ def read_pressed(path: str | os.PathLike[str]) -> list[ProfileHMM] | None:
     try:
         with np.load(packed, allow_pickle=False) as data:
             header = json.loads(data["index"].tobytes().decode())
+            if not isinstance(header, dict):
+                raise ValueError("the index is not a JSON object")
             if header.get("version") != VERSION or header.get("source") != _stamp(path):
                 return None
             values, maps = data["values"], data["maps"]
-    except (OSError, ValueError, KeyError) as exc:
+    except _DAMAGED as exc:
         raise InputFormatError(
             f"unreadable pressed models ({type(exc).__name__}); delete it or press again",
             path=packed,
@@ -158,7 +193,7 @@ def read_pressed(path: str | os.PathLike[str]) -> list[ProfileHMM] | None:
                     description=entry["description"],
                     nseq=entry["nseq"],
                     effn=entry["effn"],
-                    stats={k: (float(v[0]), float(v[1])) for k, v in entry["stats"].items()},
+                    stats=_stats(entry["stats"]),
                     consensus=entry["consensus"],
                     rf=entry["rf"],
                     mm=entry["mm"],
@@ -168,7 +203,7 @@ def read_pressed(path: str | os.PathLike[str]) -> list[ProfileHMM] | None:
                     meta=meta,
                 )
             )
-    except (KeyError, TypeError, ValueError) as exc:
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise InputFormatError(
             f"corrupt pressed models ({exc}); delete it or press again", path=packed
         ) from None

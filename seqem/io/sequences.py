@@ -284,30 +284,46 @@ def _swiss_parser() -> Any:
 class _DescriptionLines:
     """A text stream that keeps each Swiss-Prot entry's description as hmmsearch reads
     it: the text after each ``DE`` line's five-character prefix, lines joined by one
-    space (Biopython's description strips the continuation lines' indentation)."""
+    space (Biopython's description strips the continuation lines' indentation), and
+    what the entry's lines say of it: the line of its ``ID`` line and the length its
+    ``SQ`` line declares (None without one)."""
 
     def __init__(self, fh: IO[str]) -> None:
         self.fh = fh
+        self.number = 0
         self.current: list[str] = []
-        self.done: list[str] = []
+        self.start: int | None = None
+        self.declared: int | None = None
+        self.done: list[tuple[str, int | None, int | None]] = []
 
     def __iter__(self) -> _DescriptionLines:
         return self
 
     def __next__(self) -> str:
-        line = next(self.fh)
-        if line.startswith("DE"):
+        return self._see(next(self.fh))
+
+    def _see(self, line: str) -> str:
+        self.number += 1
+        if line.startswith("ID"):
+            self.start = self.number
+        elif line.startswith("DE"):
             self.current.append(line[5:].rstrip("\r\n"))
+        elif line.startswith("SQ"):
+            words = line.split()
+            if len(words) > 2 and words[2].isdigit():
+                self.declared = int(words[2])
         elif line.startswith("//"):
-            self.done.append(" ".join(self.current).strip())
+            self.done.append((" ".join(self.current).strip(), self.start, self.declared))
             self.current = []
+            self.start = self.declared = None
         return line
 
     def read(self, size: int = -1) -> str:
         return self.fh.read(size)
 
     def readline(self) -> str:
-        return self.fh.readline()
+        line = self.fh.readline()
+        return self._see(line) if line else line
 
 
 def _swiss_records(source: InputSource) -> Iterator[tuple[str, str, bytes, str]]:
@@ -317,9 +333,22 @@ def _swiss_records(source: InputSource) -> Iterator[tuple[str, str, bytes, str]]
             for record in _swiss_parser()(lines, "swiss"):
                 # Biopython: the entry name is ``name``, the primary accession ``id``;
                 # the entry (up to its '//') has been read when it is returned
-                description = lines.done.pop(0) if lines.done else record.description
-                yield record.name, description, bytes(record.seq), record.id
+                description, start, declared = (
+                    lines.done.pop(0) if lines.done else (record.description, None, None)
+                )
+                residues = bytes(record.seq)
+                if declared is not None and declared != len(residues):
+                    raise InputFormatError(
+                        f"the SQ line declares {declared} residues but the entry's sequence "
+                        f"has {len(residues)}; the entry is truncated or damaged",
+                        path=source.name,
+                        line=start,
+                        record=record.name,
+                    )
+                yield record.name, description, residues, record.id
         except (ValueError, AssertionError) as exc:
+            if isinstance(exc, InputFormatError):
+                raise
             message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             raise InputFormatError(
                 f"malformed Swiss-Prot/UniProt entry: {message}", path=source.name
@@ -352,8 +381,9 @@ def read_sequences(
         the message names the record, its 1-based position and the line.
     InputFormatError
         Empty input, no records, text that is neither FASTA nor Swiss-Prot, a
-        record without a name or with an empty sequence, a malformed entry,
-        or a truncated or corrupt gzip stream.
+        record without a name or with an empty sequence, a malformed entry
+        (or one whose sequence is not as long as its ``SQ`` line says), or a
+        truncated or corrupt gzip stream.
     OSError
         The file cannot be opened.
     """

@@ -18,11 +18,18 @@ import functools
 
 import numpy as np
 
-from ..errors import ParameterError
+from ..errors import InputFormatError, ParameterError
 from .model import ProfileHMM
 from .search import configure
 
-__all__ = ["ProfileAlignment", "align", "assemble", "posterior_codes", "sum_of_pairs"]
+__all__ = [
+    "ProfileAlignment",
+    "align",
+    "assemble",
+    "check_names",
+    "posterior_codes",
+    "sum_of_pairs",
+]
 
 #: ASCII case tables (letters only; other bytes unchanged).
 _LOWER = np.frombuffer(bytes(range(256)).lower(), dtype=np.uint8)
@@ -128,7 +135,15 @@ class ProfileAlignment:
 
     def stockholm(self, *, name: str | None = None, accession: str | None = None) -> str:
         """The alignment as Stockholm text with an RF line (and ``#=GF ID``/``AC``
-        lines for ``name`` and ``accession``, as hmmsearch -A names the model)."""
+        lines for ``name`` and ``accession``, as hmmsearch -A names the model).
+
+        Raises
+        ------
+        InputFormatError
+            Two rows of one name, or a name that would read back as markup
+            or the end of the alignment (:func:`check_names`).
+        """
+        check_names(self.names, stockholm=True)
         rows, rf = self.columns()
         pp = self.posterior_rows()
         tags = [f"#=GR {n} PP" for n in self.names] if pp is not None else []
@@ -145,7 +160,14 @@ class ProfileAlignment:
         return "\n".join(lines)
 
     def a2m(self) -> str:
-        """The alignment as A2M: match columns upper case or '-', inserts lower case."""
+        """The alignment as A2M: match columns upper case or '-', inserts lower case.
+
+        Raises
+        ------
+        InputFormatError
+            Two rows of one name (:func:`check_names`).
+        """
+        check_names(self.names, stockholm=False)
         out = []
         for s, name in enumerate(self.names):
             # no padding: every insert block as wide as this row's own inserts
@@ -154,6 +176,31 @@ class ProfileAlignment:
             out.append(f">{name}")
             out += [seq[i : i + 60] for i in range(0, len(seq), 60)] or [""]
         return "\n".join(out) + "\n"
+
+
+def check_names(names: tuple[str, ...] | list[str], *, stockholm: bool = True) -> None:
+    """Raise :class:`~seqem.errors.InputFormatError` when ``names`` cannot name the
+    rows of an alignment that reads back: two rows of one name, or (``stockholm``)
+    a name that is not one word, starts with ``#`` (read as markup such as
+    ``#=GC``) or with ``//`` (read as the end of the alignment).  The error's
+    record is the name; the message counts sequences from 1.
+    """
+    first: dict[str, int] = {}
+    for i, name in enumerate(names, start=1):
+        if stockholm and (len(name.split()) != 1 or name.startswith(("#", "//"))):
+            raise InputFormatError(
+                f"sequence {i}'s name cannot be a Stockholm row name (a name starting with "
+                "'#' reads as markup, one starting with '//' as the end of the alignment); "
+                "rename it, or write A2M",
+                record=name,
+            )
+        if name in first:
+            raise InputFormatError(
+                f"sequences {first[name]} and {i} have the same name; the rows of an "
+                "alignment need unique names: rename one",
+                record=name,
+            )
+        first[name] = i
 
 
 def align(

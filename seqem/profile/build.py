@@ -590,6 +590,11 @@ def build_from_msa(
     else:
         is_match = match_columns(codes, weights, alphabet, symfrac)
     M = int(is_match.sum())
+    if M == 0 and rf_columns is not None:
+        raise InputFormatError(
+            "no consensus columns: with use_rf=True they come from the '#=GC RF' line (or "
+            "the A2M rows), and it marks none"
+        )
     if M == 0:
         raise InputFormatError(
             "no consensus columns: no column reaches the residue fraction "

@@ -58,6 +58,9 @@ INSERT = 2
 _M, _I, _D = range(3)
 #: Uniform numbers drawn at a time by the path sampler.
 _BLOCK = 4096
+#: Most sequences one call can emit: NumPy's limit on the bytes of one array
+#: of a 64-bit number per sequence (a larger count cannot be allocated at all).
+_MAX_SEQUENCES = np.iinfo(np.intp).max // 8 - 1
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -204,8 +207,8 @@ def emit(
     Raises
     ------
     ParameterError
-        ``n < 0``, an unknown mode, a negative flank length, or a model that
-        does not validate.
+        ``n < 0`` or too large for NumPy to allocate, an unknown mode, a negative
+        flank length, or a model that does not validate.
 
     Notes
     -----
@@ -215,6 +218,11 @@ def emit(
     """
     if n < 0:
         raise ParameterError(f"n must be >= 0, got {n}")
+    if n > _MAX_SEQUENCES:
+        raise ParameterError(
+            f"n = {n} is too large: its arrays would exceed the largest size NumPy can "
+            f"allocate (n at most {_MAX_SEQUENCES})"
+        )
     if mode not in ("glocal", "local"):
         raise ParameterError(f"mode must be 'glocal' or 'local', got {mode!r}")
     if not flank_length >= 0:

@@ -50,6 +50,7 @@ from .priors import DirichletMixture, ProfilePrior, default_prior
 __all__ = [
     "ProfileEM",
     "train",
+    "check_model_length",
     "cross_fit",
     "surgery",
     "initial_model",
@@ -368,6 +369,54 @@ def initial_model(
     return ProfileHMM(alphabet, match, insert, t, name="trained")
 
 
+def check_model_length(
+    dsq: np.ndarray,
+    bounds: np.ndarray,
+    alphabet: Any,
+    M: int,
+    *,
+    n_threads: int | None = None,
+    given: str = "model length",
+) -> None:
+    """Raise :class:`~seqem.errors.ParameterError` when ``M`` nodes are too many
+    for the training sequences.
+
+    The core model is glocal: every sequence runs through all ``M`` nodes,
+    deleting the ones it does not fill.  A sequence far shorter than ``M``
+    then has a likelihood below the smallest double (zero), and training
+    cannot start from it; this finds such sequences with one pass of the
+    starting model (:func:`initial_model`) over all of them.
+
+    Parameters
+    ----------
+    dsq, bounds : arrays
+        The training sequences (residue codes, concatenated) and their bounds.
+    alphabet : Alphabet
+    M : int
+        Model length.
+    given : str
+        How the message names the model length (the command line says ``-M``).
+    """
+    bounds = np.asarray(bounds, dtype=np.int64)
+    lengths = np.diff(bounds)
+    if lengths.size == 0 or M <= int(lengths.min()):
+        return  # no sequence needs to delete a node
+    q = int(np.argmax(lengths))
+    start = initial_model(dsq[bounds[q] : bounds[q + 1]], alphabet, M=M)
+    problem = ProfileEM(dsq, bounds, start, default_prior(alphabet), n_threads=n_threads)
+    problem.e_step(problem.initial_params(np.random.default_rng(0)))
+    zero = ~np.isfinite(problem.last_loglik)
+    if not zero.any():
+        return
+    raise ParameterError(
+        f"{given} {M} is too large for sequences of these lengths (longest "
+        f"{int(lengths.max())} residues, median {float(np.median(lengths)):g}): every "
+        f"sequence must run through all {M} nodes of the model, which for {int(zero.sum())} "
+        f"of the {lengths.size} is so unlikely that their likelihood is 0; choose a model "
+        "length near the median sequence length, or leave out the shortest sequences"
+    )
+
+
 def _model(
     params: Params, alphabet: Any, *, name: str = "trained", nseq: int | None = None
 ) -> ProfileHMM:
@@ -593,7 +642,9 @@ def train(
         The training sequences (residue codes, concatenated) and their bounds.
     alphabet : Alphabet
     M : int, optional
-        Model length; default the median training-sequence length.
+        Model length; default the median training-sequence length.  A
+        length that some sequences are far too short to span is an error
+        (:func:`check_model_length`).
     tol : float, optional
         Stop when the objective rises by less than this in one iteration;
         default ``1e-5`` per training residue.
@@ -646,6 +697,7 @@ def train(
         raise InputFormatError("training needs non-empty sequences")
     if M is None:
         M = int(np.median(lengths))
+    check_model_length(dsq, bounds, alphabet, M, n_threads=n_threads)
     prior = default_prior(alphabet) if prior is None else prior
     if tol is None:
         tol = 1e-5 * float(lengths.sum())

@@ -201,6 +201,34 @@ def write(content):
     return writer
 
 
+def edited_model(old, new):
+    def writer(path):
+        text = (DATA / "example_family.hmm").read_text()
+        assert old in text
+        path.write_text(text.replace(old, new, 1))
+
+    return writer
+
+
+def family_lines(n):
+    """The first ``n`` lines of the example family's unaligned FASTA (4 sequences of
+    54 to 58 residues for n = 8)."""
+    lines = (DATA / "example_family.fa").read_text().splitlines(keepends=True)
+    return write("".join(lines[:n]).encode())
+
+
+SWISS_SHORT = (
+    b"ID   TEST_HUMAN              Reviewed;          20 AA.\n"
+    b"AC   P99999;\n"
+    b"DE   RecName: Full=Test protein;\n"
+    b"SQ   SEQUENCE   20 AA;  2000 MW;  0000000000000000 CRC64;\n"
+    b"     MKVLAAGIVG KVLAAGIVG\n"
+    b"//\n"
+)
+TWO_FAMILIES = (
+    b"# STOCKHOLM 1.0\n#=GF ID fam\ns1 ACDE\n//\n# STOCKHOLM 1.0\n#=GF ID fam\ns1 ACDE\n//\n"
+)
+
 # name: (argv with {db}, {model}, {aln}, {out}; writers of the files; message part)
 ERRORS = {
     "unknown_residue_in_db": (
@@ -237,6 +265,102 @@ ERRORS = {
         ["profile", "build", "{aln}", "--name", "two words", "-o", "{out}"],
         {"aln": None},
         "one word",
+    ),
+    "build_stockholm_without_end": (
+        ["profile", "build", "{aln}", "-o", "{out}"],
+        {"aln": write(b"# STOCKHOLM 1.0\ns1 ACDEFG\ns2 ACDEFG\n")},
+        "{aln}: file ends without '//' (truncated)",
+    ),
+    "build_text_after_end": (
+        ["profile", "build", "{aln}", "-o", "{out}"],
+        {"aln": write(b"# STOCKHOLM 1.0\ns1 ACDEFG\n//\ngarbage\n")},
+        "{aln}:4: text after '//' that is not a new '# STOCKHOLM 1.0' header",
+    ),
+    "build_two_alignments_one_name": (
+        ["profile", "build", "{aln}", "-o", "{out}"],
+        {"aln": write(TWO_FAMILIES)},
+        "{aln}: alignments 1 and 2 of the file are both named 'fam'",
+    ),
+    "build_name_for_two_alignments": (
+        ["profile", "build", "{aln}", "--name", "x", "-o", "{out}"],
+        {
+            "aln": write(
+                TWO_FAMILIES.replace(b"ID fam\ns1 ACDE\n//\n", b"ID other\ns1 ACDE\n//\n", 1)
+            )
+        },
+        "--name names one model, but {aln} holds 2 alignments",
+    ),
+    "build_id_two_words": (
+        ["profile", "build", "{aln}", "-o", "{out}"],
+        {"aln": write(b"# STOCKHOLM 1.0\n#=GF ID a b\ns1 ACDEFG\n//\n")},
+        "{aln}:2: #=GF ID must be one word",
+    ),
+    "build_hand_without_rf": (
+        ["profile", "build", "{aln}", "--hand", "-o", "{out}"],
+        {"aln": write(b"# STOCKHOLM 1.0\ns1 ACDEFG\ns2 ACDEFG\n//\n")},
+        "{aln}: --hand takes the consensus columns from a '#=GC RF' line",
+    ),
+    "build_hand_rf_all_gaps": (
+        ["profile", "build", "{aln}", "--hand", "-o", "{out}"],
+        {"aln": write(b"# STOCKHOLM 1.0\ns1 ACDEFG\n#=GC RF ......\n//\n")},
+        "{aln}: --hand: the '#=GC RF' line of the alignment marks no consensus column",
+    ),
+    "search_forward_lambda_zero": (
+        ["profile", "search", "{model}", "{db}", "-o", "{out}"],
+        {"model": edited_model("-5.7627  0.70582", "-5.7627  0"), "db": None},
+        "{model}:14: record 'example_family': STATS LOCAL FORWARD lambda must be > 0",
+    ),
+    "search_msv_lambda_negative": (
+        ["profile", "search", "{model}", "{db}", "-o", "{out}"],
+        {"model": edited_model("-7.7795  0.70582", "-7.7795  -1"), "db": None},
+        "{model}:12: record 'example_family': STATS LOCAL MSV lambda must be > 0",
+    ),
+    "search_cut_ga_names_the_model_file": (
+        ["profile", "search", "--cut_ga", "{model}", "{db}", "-o", "{out}"],
+        {"model": None, "db": None},
+        "{model}: model 'example_family' has no GA line",
+    ),
+    "search_stdin_twice": (
+        ["profile", "search", "-", "-", "-o", "{out}"],
+        {},
+        "standard input ('-') cannot be both the model file and the database",
+    ),
+    "align_stdin_twice": (
+        ["profile", "align", "-", "-", "-o", "{out}"],
+        {},
+        "standard input ('-') cannot be both the model file and the sequences",
+    ),
+    "search_swiss_prot_shorter_than_sq": (
+        ["profile", "search", "{model}", "{db}", "-o", "{out}"],
+        {"model": None, "db": write(SWISS_SHORT)},
+        "{db}:1: record 'TEST_HUMAN': the SQ line declares 20 residues but the entry's "
+        "sequence has 19",
+    ),
+    "align_duplicate_names": (
+        ["profile", "align", "{model}", "{db}", "-o", "{out}"],
+        {"model": None, "db": write(b">a\nACDEFGHIKL\n>a\nMNPQRSTVWY\n")},
+        "{db}: record 'a': sequences 1 and 2 have the same name",
+    ),
+    "align_markup_name": (
+        ["profile", "align", "{model}", "{db}", "-o", "{out}"],
+        {"model": None, "db": write(b">a\nACDEFGHIKL\n>#=GC\nMNPQRSTVWY\n")},
+        "{db}: record '#=GC': sequence 2's name cannot be a Stockholm row name",
+    ),
+    "align_end_name": (
+        ["profile", "align", "{model}", "{db}", "-o", "{out}"],
+        {"model": None, "db": write(b">//\nACDEFGHIKL\n>b\nMNPQRSTVWY\n")},
+        "{db}: record '//': sequence 1's name cannot be a Stockholm row name",
+    ),
+    "train_model_longer_than_the_sequences": (
+        ["profile", "train", "{db}", "-M", "1000", "-o", "{out}"],
+        {"db": family_lines(8)},
+        "{db}: -M 1000 is too large for sequences of these lengths (longest 58 residues, "
+        "median 56.5)",
+    ),
+    "emit_too_many": (
+        ["profile", "emit", "{model}", "-N", str(2**53), "-o", "{out}"],
+        {"model": None},
+        "out of memory",
     ),
 }
 
@@ -897,3 +1021,85 @@ def test_large_libraries_report_progress_within_a_piece(monkeypatch):
         "search: 300 sequences (77,253 residues) x model 4 of 5",
     ]
     assert lines[2].startswith("search: 300 sequences (77,253 residues) x 5 model(s), ")
+
+
+def test_damaged_press_is_one_line_for_every_reader(run, tmp_path):
+    """A cut-off (BadZipFile) or bit-flipped (Bad CRC-32) pressed file is the one-line
+    'press again' error in search, emit and align, never a traceback."""
+    model = tmp_path / "p.hmm"
+    shutil.copy(DATA / "example_family.hmm", model)
+    assert run("profile", "press", model).code == 0
+    packed = tmp_path / "p.hmm.npz"
+    whole = packed.read_bytes()
+    flipped = bytearray(whole)
+    flipped[len(whole) // 2] ^= 0x01
+    for data in (whole[:1000], bytes(flipped)):
+        packed.write_bytes(data)
+        for argv in (
+            ["search", model, DATA / "example_db.fa"],
+            ["emit", model, "-N", "2"],
+            ["align", model, DATA / "example_family.fa"],
+        ):
+            result = run("profile", *argv)
+            assert result.code == 1 and result.out == ""
+            assert result.err == f"seqem: error: {packed}: unreadable pressed models " + (
+                "(BadZipFile); delete it or press again\n"
+            )
+
+
+def test_press_onto_a_directory_fails_before_any_success_line(run, tmp_path):
+    model = tmp_path / "m2.hmm"
+    shutil.copy(DATA / "example_family.hmm", model)
+    (tmp_path / "m2.hmm.npz").mkdir()
+    result = run("profile", "press", model)
+    assert result.code == 1 and "->" not in result.err
+    assert result.err.splitlines() == [
+        f"seqem: error: {model}.npz: is a directory, expected a file name"
+    ]
+
+
+@pytest.mark.parametrize("option", ["-T", "--domT", "-E", "--domE", "--incE", "--incdomE"])
+@pytest.mark.parametrize("value", ["nan", "inf", "-inf"])
+def test_search_number_options_must_be_finite(run, option, value):
+    result = run("profile", "search", DATA / "example_family.hmm", DATA / "example_db.fa",
+                 f"{option}={value}")  # fmt: skip
+    assert result.code == 2 and result.out == ""
+    assert option in result.err and len(result.err.splitlines()) == 1
+
+
+def test_build_one_model_per_alignment(run, tmp_path):
+    """As hmmbuild: a Stockholm file of several alignments gives one model per
+    alignment in the one output file, each as built from its alignment alone, named
+    by its #=GF ID or, without one, numbered after the file name."""
+    family = (DATA / "example_family.sto").read_text()
+    other = family.replace("#=GF ID example_family\n", "#=GF ID other_family\n")
+    unnamed = family.replace("#=GF ID example_family\n", "")
+    aln = tmp_path / "several.sto"
+    aln.write_text(family + "\n" + other + unnamed)
+    out = tmp_path / "several.hmm"
+    result = run("profile", "build", aln, "-o", out)
+    assert result.code == 0, result.err
+    names = ["example_family", "other_family", "several_3"]
+    assert [line.split(":")[1].strip() for line in result.err.splitlines()] == names
+    models = read_hmmer(out)
+    assert [m.name for m in models] == names
+    single = tmp_path / "single.hmm"
+    assert run("profile", "build", DATA / "example_family.sto", "-o", single).code == 0
+    (alone,) = read_hmmer(single)
+    for hmm in models:
+        assert hmm.M == alone.M and hmm.stats == alone.stats
+        assert (hmm.match == alone.match).all() and (hmm.transitions == alone.transitions).all()
+
+
+@pytest.mark.skipif(not TUTORIAL.exists(), reason="the shared profile reference data is absent")
+@pytest.mark.skipif(shutil.which("hmmbuild") is None, reason="HMMER's hmmbuild not installed")
+def test_several_alignments_as_hmmbuild(run, tmp_path):
+    # `hmmbuild two.hmm two.sto` (HMMER 3.3.2) on fn3.sto and Pkinase.sto concatenated
+    aln = tmp_path / "two.sto"
+    aln.write_bytes((TUTORIAL / "fn3.sto").read_bytes() + (TUTORIAL / "Pkinase.sto").read_bytes())
+    subprocess.run(["hmmbuild", tmp_path / "h.hmm", aln], check=True, capture_output=True)
+    assert run("profile", "build", aln, "-o", tmp_path / "s.hmm").code == 0
+    ours, theirs = read_hmmer(tmp_path / "s.hmm"), read_hmmer(tmp_path / "h.hmm")
+    assert [(m.name, m.M, m.nseq) for m in ours] == [(m.name, m.M, m.nseq) for m in theirs]
+    for a, b in zip(ours, theirs, strict=True):
+        assert a.effn == pytest.approx(b.effn, abs=1e-5)  # EFFN line, %f

@@ -150,6 +150,20 @@ def test_pkinase_cutoffs_and_cs():
     assert hmm.cs is not None and len(hmm.cs) == hmm.M
 
 
+@needs_data
+def test_pfam_cutoffs_with_semicolons(tmp_path):
+    """Pfam-A.hmm ends its cutoff lines with ';' (``GA    27.00 27.00;``)."""
+    text = _path("tutorial/models/Pkinase.hmm").read_text()
+    text = _edit(text, "GA    27.00 27.00\n", "GA    27.00 27.00;\n")
+    text = _edit(text, "TC    27.00 27.00\n", "TC    27.00 27.00 ;\n")
+    text = _edit(text, "NC    26.90 26.90\n", "NC    26.90;\n")
+    path = tmp_path / "pfam.hmm"
+    path.write_text(text)
+    (hmm,) = read_hmmer(path)
+    assert hmm.meta["GA"] == (27.0, 27.0) and hmm.meta["TC"] == (27.0, 27.0)
+    assert hmm.meta["NC"] == (26.9,)
+
+
 def _assert_same(a, b):
     assert a.name == b.name and a.accession == b.accession and a.description == b.description
     assert a.alphabet is b.alphabet
@@ -283,6 +297,17 @@ MALFORMED = [
     ("not_hmmer", lambda t: "HMMER2.0 [2.3]\n" + t, "not a HMMER3 model", False),
     ("not_hmmer_text", lambda t: "hello world\n", "not a HMMER3 model", False),
     ("no_transition_names", lambda t: _edit(t, TRANSITION_NAMES, ""), "transition-names", True),
+    # a lambda <= 0 would make every P-value 1: a search would report nothing
+    ("forward_lambda_zero", lambda t: _edit(t, "-4.1641  0.70955", "-4.1641  0"),
+     "STATS LOCAL FORWARD lambda must be > 0, found '0'", True),
+    ("msv_lambda_negative", lambda t: _edit(t, "-9.8664  0.70955", "-9.8664  -0.70955"),
+     "STATS LOCAL MSV lambda must be > 0", True),
+    ("viterbi_lambda_zero", lambda t: _edit(t, "-10.7223  0.70955", "-10.7223  0.00000"),
+     "STATS LOCAL VITERBI lambda must be > 0", True),
+    ("cutoff_only_semicolon", lambda t: _edit(t, "CKSUM", "GA    ;\nCKSUM"), "GA line without",
+     True),
+    ("cutoff_two_semicolons", lambda t: _edit(t, "CKSUM", "GA    25.0 25.0;;\nCKSUM"),
+     "corrupt number in GA", True),
 ]  # fmt: skip
 
 

@@ -83,3 +83,50 @@ def test_press_refuses_bad_input(tmp_path):
     assert not Path(pressed_path(bad)).exists()
     with pytest.raises(InputFormatError, match="standard input"):
         press("-")
+
+
+def test_truncated_or_flipped_press_is_one_clear_error(tmp_path):
+    """A cut-off pressed file (zipfile.BadZipFile) and one with a flipped byte in an
+    array (Bad CRC-32) are the one-line 'press again' error, from every reader."""
+    path = tmp_path / "m.hmm"
+    shutil.copy(REPO / "data" / "example_family.hmm", path)
+    press(path)
+    packed = Path(pressed_path(path))
+    whole = packed.read_bytes()
+    flipped = bytearray(whole)
+    flipped[len(whole) // 2] ^= 0x01  # inside the model values
+    for data in (whole[:1000], bytes(flipped)):
+        packed.write_bytes(data)
+        with pytest.raises(InputFormatError, match="delete it or press again") as info:
+            read_hmmer(path)
+        assert str(info.value).startswith(f"{packed}: ") and "\n" not in str(info.value)
+
+
+def test_a_damaged_press_never_gives_other_models(tmp_path):
+    """Every damage tried (cut at many lengths, bits flipped at many places) gives
+    either the one clear error or the very models of the text file."""
+    path = tmp_path / "m.hmm"
+    shutil.copy(REPO / "data" / "example_family.hmm", path)
+    text = read_hmmer(path, pressed=False)
+    press(path)
+    packed = Path(pressed_path(path))
+    whole = packed.read_bytes()
+    damaged = [whole[:n] for n in range(0, len(whole), 37)]
+    for i in range(0, len(whole), 11):
+        for bit in (0x01, 0x80):
+            data = bytearray(whole)
+            data[i] ^= bit
+            damaged.append(bytes(data))
+    errors = 0
+    for data in damaged:
+        packed.write_bytes(data)
+        try:
+            models = read_pressed(path)
+        except InputFormatError as exc:
+            assert "\n" not in str(exc)
+            errors += 1
+            continue
+        assert models is not None and len(models) == len(text)
+        for a, b in zip(models, text, strict=True):
+            same(a, b)
+    assert errors > len(damaged) // 2

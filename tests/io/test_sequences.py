@@ -16,6 +16,7 @@ from seqem.io.sequences import (
     DigitalSequences,
     digitize,
     guess_alphabet,
+    iter_sequences,
     lookup_table,
     read_bam_reads,
     read_sequences,
@@ -383,3 +384,31 @@ def test_iter_sequences_streams_standard_input(tmp_path, monkeypatch, gz):
     monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(b"\n\nhello\n")))
     with pytest.raises(InputFormatError, match=r"<stdin>:3: not a FASTA"):
         list(iter_sequences("-", AMINO))
+
+
+def test_swiss_prot_sequence_shorter_than_its_sq_line(tmp_path):
+    """An entry whose sequence lines hold fewer (or more) residues than its
+    ``SQ   SEQUENCE  N AA`` line declares is damaged: one error naming the file, the
+    entry's ID line and the entry, not a silently shorter sequence."""
+    entry = _data("tutorial/7LESS_DROME").read_text()
+    lines = entry.splitlines(keepends=True)
+    residues = [i for i, line in enumerate(lines) if line.startswith("     ")]
+    short = "".join(lines[: residues[5]] + lines[residues[5] + 1 :])
+    path = write(tmp_path / "two.dat", entry + short)
+    with pytest.raises(InputFormatError) as info:
+        read_sequences(path)
+    err = info.value
+    id_line = (
+        entry.count("\n")
+        + 1
+        + next(i for i, line in enumerate(short.splitlines()) if line.startswith("ID"))
+    )
+    assert (err.path, err.line, err.record) == (str(path), id_line, "7LESS_DROME")
+    assert "SQ line declares 2554 residues but the entry's sequence has 2494" in str(err)
+    assert "\n" not in str(err)
+    longer = entry.replace(lines[residues[0]], lines[residues[0]] + lines[residues[1]], 1)
+    with pytest.raises(InputFormatError, match="declares 2554 residues .* has 2614"):
+        read_sequences(write(tmp_path / "long.dat", longer))
+    # piece by piece too
+    with pytest.raises(InputFormatError, match="SQ line declares"):
+        list(iter_sequences(path))

@@ -12,10 +12,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from seqem.errors import InputFormatError
 from seqem.io.hmmer import read_hmmer
 from seqem.io.msa import read_msa
 from seqem.io.sequences import read_sequences
-from seqem.profile.align import align, sum_of_pairs
+from seqem.profile.align import align, check_names, sum_of_pairs
 from seqem.profile.build import build_from_msa
 from seqem.profile.model import AMINO
 
@@ -45,6 +46,39 @@ def test_alignment_round_trip(tmp_path):
     for r, q in zip(rows, pp, strict=True):
         assert all((c.isalpha()) == (x in "0123456789*") for c, x in zip(r, q, strict=True))
     assert align(hmm, seqs.codes, seqs.bounds, seqs.names, method="viterbi").posteriors is None
+
+
+@pytest.mark.parametrize(
+    ("names", "stockholm", "record", "words"),
+    [
+        (["a", "b", "a"], True, "a", "sequences 1 and 3 have the same name"),
+        (["a", "b", "a"], False, "a", "sequences 1 and 3 have the same name"),
+        (["a", "#=GC"], True, "#=GC", "sequence 2's name"),
+        (["#x", "b"], True, "#x", "sequence 1's name"),
+        (["a", "//"], True, "//", "sequence 2's name"),
+        (["a", "//b"], True, "//b", "sequence 2's name"),
+    ],
+)
+def test_names_an_alignment_cannot_hold(names, stockholm, record, words):
+    """Names that would not read back (duplicates; in Stockholm, markup-like names
+    and the end-of-alignment line) are refused, by the writers too."""
+    with pytest.raises(InputFormatError, match=words) as info:
+        check_names(names, stockholm=stockholm)
+    assert info.value.record == record
+    (hmm,) = read_hmmer(DATA / "example_family.hmm")
+    seqs = read_sequences(DATA / "example_family.fa", hmm.alphabet).subset(np.arange(len(names)))
+    result = align(hmm, seqs.codes, seqs.bounds, names)
+    with pytest.raises(InputFormatError, match=words):
+        result.stockholm() if stockholm else result.a2m()
+    check_names(["a", "#=GC", "//"], stockholm=False)  # A2M (FASTA) reads these back
+
+
+def test_a2m_with_stockholm_markup_names_reads_back(tmp_path):
+    (hmm,) = read_hmmer(DATA / "example_family.hmm")
+    seqs = read_sequences(DATA / "example_family.fa", hmm.alphabet).subset(np.arange(3))
+    result = align(hmm, seqs.codes, seqs.bounds, ["#=GC", "//", "a"])
+    (tmp_path / "a.a2m").write_text(result.a2m())
+    assert read_msa(tmp_path / "a.a2m").names == ("#=GC", "//", "a")
 
 
 def test_posterior_codes():

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from seqem.errors import AlphabetError, InputFormatError
-from seqem.io.msa import GAP, MISSING, read_msa
+from seqem.io.msa import GAP, MISSING, read_msa, read_msas
 from seqem.profile.build import (
     build_from_msa,
     count_alignment,
@@ -22,7 +22,8 @@ from seqem.profile.build import (
 )
 from seqem.profile.model import AMINO, DD, DM, DNA, II, IM, MD, MI, MM
 
-SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "profile"
+REPO = Path(__file__).resolve().parents[2]
+SHARED = REPO.parent / "shared" / "data" / "profile"
 TUTORIAL = SHARED / "tutorial"
 needs_data = pytest.mark.skipif(
     not (TUTORIAL / "models").is_dir(),
@@ -289,15 +290,32 @@ def test_a2m_inserts_are_padded(tmp_path: Path) -> None:
     assert hmm.map.tolist() == [1, 3, 6, 7]
 
 
+# Stockholm's end of alignment: a missing '//' is a truncated file, not an alignment taken in
+# part; after '//' come only blank lines or the header of the next alignment
+ENDS = [
+    ("no_end.sto", "# STOCKHOLM 1.0\na AC\nb AC\n", None, "file ends without '//' (truncated)"),
+    ("end_in_block.sto", "# STOCKHOLM 1.0\na AC\n\na GT\n", None, "truncated"),
+    ("after_end.sto", "# STOCKHOLM 1.0\na AC\n//\n\nb GT\n", 5, "text after '//'"),
+    ("no_end_before_next.sto", "# STOCKHOLM 1.0\na AC\n# STOCKHOLM 1.0\nb AC\n//\n", 3,
+     "before the '//'"),
+    ("id_two_words.sto", "# STOCKHOLM 1.0\n#=GF ID a b\ns ACDE\n//\n", 2,
+     "#=GF ID must be one word"),
+    ("two.sto", "# STOCKHOLM 1.0\na AC\n//\n# STOCKHOLM 1.0\na GT\n//\n", None,
+     "holds 2 alignments"),
+    ("second_empty.sto", "# STOCKHOLM 1.0\na AC\n//\n# STOCKHOLM 1.0\n//\n", 4, "no sequences"),
+]  # fmt: skip
+
+
 @pytest.mark.parametrize(
     ("name", "text", "error", "line", "record", "words"),
-    [
+    [(name, text, InputFormatError, line, None, words) for name, text, line, words in ENDS]
+    + [
         ("ragged.afa", ">a\nACGT\n>b\nACG\n", InputFormatError, 3, "b", "columns"),
         ("ragged.sto", "# STOCKHOLM 1.0\na ACGT\nb ACG\n//\n", InputFormatError, 3, "b", "columns"),
         ("bad.afa", ">a\nACGT\n>b\nAC\nA1\n", AlphabetError, 5, "b", "column 4"),
         ("bad.sto", "# STOCKHOLM 1.0\na ACGT\nb AC!T\n//\n", AlphabetError, 3, "b", "'!'"),
         ("empty.afa", "", InputFormatError, None, None, "empty"),
-        ("empty.sto", "# STOCKHOLM 1.0\n//\n", InputFormatError, None, None, "no sequences"),
+        ("empty.sto", "# STOCKHOLM 1.0\n//\n", InputFormatError, 1, None, "no sequences"),
         ("dup.afa", ">a\nAC\n>a\nAC\n", InputFormatError, 3, "a", "duplicate"),
         ("dup.sto", "# STOCKHOLM 1.0\na AC\na AC\n//\n", InputFormatError, 3, "a", "duplicate"),
         ("rf.sto", "# STOCKHOLM 1.0\na AC\n#=GC RF x\n//\n", InputFormatError, 3, None, "RF"),
@@ -324,9 +342,41 @@ def test_malformed_alignments(
     assert words in str(err) and "\n" not in str(err)
 
 
+def test_several_alignments(tmp_path: Path) -> None:
+    """A Stockholm file of several alignments: each read on its own (names, RF lines,
+    alphabets), blank lines between them allowed; FASTA holds one."""
+    dna = STO.replace("#=GF ID   tiny", "#=GF ID   first")
+    text = dna + "\n\n# STOCKHOLM 1.0\n#=GF AC PF0001\nx MKVL-\ny MKIL.\n//\n" + STO
+    msas = read_msas(_write(tmp_path, "three.sto", text))
+    assert [m.name for m in msas] == ["first", None, "tiny"]
+    assert [m.names for m in msas] == [("seq1", "seq2"), ("x", "y"), ("seq1", "seq2")]
+    assert [m.alphabet for m in msas] == [DNA, AMINO, DNA]
+    assert msas[0].rf == msas[2].rf == "xx.xx.x" and msas[1].rf is None
+    assert msas[1].accession == "PF0001" and msas[1].text(0) == "MKVL-"
+    one = _write(tmp_path, "one.afa", ">x\nMK-V\n>y\nMKLV\n")
+    assert [m.names for m in read_msas(one)] == [("x", "y")]
+    assert read_msa(_write(tmp_path, "tiny.sto", STO + "\n\n")).name == "tiny"
+
+
+@needs_data
+@pytest.mark.parametrize(
+    "path",
+    [*sorted(SHARED.glob("**/*.sto")), REPO / "data" / "example_family.sto"],
+    ids=lambda p: p.name,
+)
+def test_every_stockholm_file_at_hand_reads(path: Path) -> None:
+    """The stricter end-of-alignment checks still read every well-formed file."""
+    (msa,) = read_msas(path)
+    assert msa.nseq > 0 and msa.alen > 0
+
+
 def test_build_errors(tmp_path: Path) -> None:
     msa = read_msa(_write(tmp_path, "a.afa", ">a\nAC-\n>b\n--G\n>c\n-T-\n"))
     with pytest.raises(InputFormatError, match="no consensus columns"):
         build_from_msa(msa, symfrac=1.0, fragthresh=0.0)
     with pytest.raises(InputFormatError, match="RF"):
         build_from_msa(msa, use_rf=True)
+    # an RF line of gaps only marks no column: said as such, not as a symfrac problem
+    gaps = read_msa(_write(tmp_path, "gaps.sto", "# STOCKHOLM 1.0\na AC\n#=GC RF ..\n//\n"))
+    with pytest.raises(InputFormatError, match="RF' line .* marks none"):
+        build_from_msa(gaps, use_rf=True)

@@ -182,6 +182,14 @@ def test_bad_arguments(model, kwargs):
         emit(model, n, **kwargs)
 
 
+@pytest.mark.parametrize("n", [2**62, 2**63 // 8])
+def test_counts_too_large_to_allocate(model, n):
+    """A count whose arrays NumPy cannot even size ("array is too big", a ValueError
+    of its own) is a ParameterError saying so, raised before any work."""
+    with pytest.raises(ParameterError, match="too large"):
+        emit(model, n, random_state=1)
+
+
 def test_plot_profile(tmp_path):
     pytest.importorskip("matplotlib", reason="plots need matplotlib")
     from seqem.io.hmmer import read_hmmer

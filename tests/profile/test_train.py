@@ -13,6 +13,7 @@ from seqem.profile.model import AMINO, DNA
 from seqem.profile.priors import DirichletMixture, default_prior
 from seqem.profile.train import (
     ProfileEM,
+    check_model_length,
     initial_model,
     mm_step,
     shifted_log_density,
@@ -267,3 +268,19 @@ def test_alignment_weights_favour_the_odd_sequence():
     assert w.sum() == pytest.approx(4.0)
     assert w[0] == pytest.approx(w[1]) == pytest.approx(w[2])
     assert w[3] > 1.5 * w[0]
+
+
+def test_a_model_far_longer_than_the_sequences_is_refused_before_training():
+    """Every sequence runs through all M nodes of the glocal model; sequences of
+    about 56 residues cannot run through 1000 (their likelihood underflows to
+    zero), which is said as such, before any EM, not as a failed start."""
+    rng = np.random.default_rng(5)
+    dsq, bounds = random_seqs(rng, 4, 54, 58, K=20)
+    with pytest.raises(ParameterError, match=r"model length 1000 is too large .*longest \d+"):
+        check_model_length(dsq, bounds, AMINO, 1000)
+    with pytest.raises(ParameterError, match=r"-M 1000 is too large.*median"):
+        check_model_length(dsq, bounds, AMINO, 1000, given="-M")
+    with pytest.raises(ParameterError, match="too large"):
+        train(dsq, bounds, AMINO, M=1000, n_init=1, max_iter=2)
+    for M in (None, 20, 54, 200):  # lengths a model can be
+        check_model_length(dsq, bounds, AMINO, 56 if M is None else M)
