@@ -11,8 +11,15 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING, Any
 
-from ..errors import SeqemError
-from ._common import add_run_options, check_output_path, examples, write_text
+from ..errors import InputFormatError, ParameterError, SeqemError
+from ._common import (
+    add_run_options,
+    check_output_path,
+    examples,
+    finite_float,
+    positive_int,
+    write_text,
+)
 
 if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
@@ -22,6 +29,29 @@ if TYPE_CHECKING:  # pragma: no cover
 
 #: A reference must share at least this share of its genes with the mixtures.
 MIN_OVERLAP = 0.5
+#: Degrees of freedom --nu takes.  Below, the t's tails are so heavy that EM
+#: stalls (on the shared data sets 0.1 and 0.2 end with falls of the objective
+#: or runs that do not converge; 0.5 never did); above, the errors are Gaussian
+#: far below the data's precision.
+NU_RANGE = (0.5, 1e6)
+#: Largest log2 expression value (2^30, about 1e9, on the linear scale):
+#: --scale auto reads a table whose values are all at most this as log2, and
+#: --scale log2 refuses a table with larger values.
+LOG2_MAX = 30.0
+#: A table given on a linear scale looks log2 when its values are all at most
+#: LOG2_MAX, not all whole numbers (counts are) and compressed as logarithms
+#: are: its largest value at most this many times its median positive value.
+#: On the shared data sets log2 tables have 1.6 to 3.1, linear ones (arrays,
+#: counts, TPM) 18 to 38,600.
+LOG_SPREAD = 8.0
+#: ... judged only on tables of at least this many values (on a handful no
+#: shape can be told).
+LOG_JUDGED = 50
+#: Reference profiles (columns scaled to unit length) whose smallest singular
+#: value is below this are linearly dependent to the precision data files are
+#: written with (5 to 6 significant digits): the split between the types
+#: involved is arbitrary.  The shared data sets' references have 0.17 to 0.99.
+RANK_TOL = 1e-4
 
 RUN_DESCRIPTION = """\
 Cell-type proportions of bulk expression samples.
@@ -32,12 +62,21 @@ profiles, genes x cell types: --reference (a signature), --pure with
 --sc-labels (single cells, averaged per label).  Genes are matched by name
 (the overlap is logged; below half of the reference's genes is an error).
 
-Scale (--scale): linear, counts and tpm are used as they are; log2 values are
-converted with 2^x; auto takes data whose largest value is at most 30 as
-log2 (and says so).
+Scale (--scale, the same for the mixtures and the reference): linear, counts
+and tpm are used as they are; log2 values are converted with 2^x; auto takes
+a table whose largest value is at most 30 as log2 (and says so), and refuses
+a mixtures table and a reference that it reads at different scales.  A table
+given as log2 must not hold values above 30; one given on a linear scale
+must not look log2 (at least 50 values, all at most 30, not all whole
+numbers, the largest at most 8 times the median).
+
+The reference must tell its cell types apart on the genes used: every type
+expressed, no type a linear combination of others (identical profiles
+included).
 
 --method robust (the default): the bulk is a non-negative combination of the
-reference profiles plus Student-t errors (--nu degrees of freedom, default 4)
+reference profiles plus Student-t errors (--nu degrees of freedom, default 4,
+from 0.5 for the heaviest tails to 1e6 for practically Gaussian errors)
 whose variance grows with the fitted mean (quasi-Poisson) and, with
 --reference-var, with the reference's per-gene variances; fitted by EM (the
 t's latent per-gene precisions), so genes the reference does not explain get
@@ -45,8 +84,10 @@ small weights.  --other reads the fit on the absolute scale (mixtures and
 reference both TPM): 1 - sum of the coefficients is the expression of cells
 without a profile, reported in an 'other' column.  --mrna-per-cell divides
 each type's share by its mRNA per cell (a TSV of cell_type and value; a
-'default' row for types not listed, an 'other' or 'otherCells' row for the
-unknown cells; 0.4 when absent) before renormalising.  --se writes the
+'default' row for the types not listed, an 'other' or 'otherCells' row for
+the unknown cells, 0.4 when absent; rows of other types are ignored, but one
+that looks like a misspelling of a type without a row is an error) before
+renormalising.  --se writes the
 standard errors of the proportions (sandwich covariance, delta method).
 
 --method em: each unit of expression comes from one cell type (a multinomial
@@ -114,10 +155,11 @@ def register(commands: Any) -> None:
         metavar="VAR.tsv",
         help="per-gene variances of the --reference profiles (genes x cell types)",
     )
-    p.add_argument("--genes", metavar="GENES.txt", help="use only these genes (one per line)")
+    p.add_argument("--genes", metavar="GENES.txt",
+                   help="use only these genes (one per line; plain or gzip)")  # fmt: skip
     p.add_argument(
         "--markers",
-        type=int,
+        type=positive_int,
         default=0,
         metavar="N",
         help="keep the N best marker genes of each cell type (default: all genes)",
@@ -142,9 +184,10 @@ def register(commands: Any) -> None:
     )
     p.add_argument(
         "--nu",
-        type=float,
+        type=_degrees_of_freedom,
         default=4.0,
-        help="degrees of freedom of the robust errors (default: %(default)s)",
+        help=f"degrees of freedom of the robust errors, {NU_RANGE[0]:g} to {NU_RANGE[1]:g} "
+        "(default: %(default)s)",
     )
     p.add_argument(
         "--other",
@@ -189,7 +232,8 @@ def _add_count(verbs: Any) -> None:
     )
     p.add_argument("bams", nargs="+", metavar="BAM", help="indexed BAM or CRAM files")
     p.add_argument("--annotation", required=True, metavar="GTF|GFF3|BED")
-    p.add_argument("--names", metavar="A,B", help="sample names (default: file names)")
+    p.add_argument("--names", type=_sample_names, metavar="A,B",
+                   help="sample names (default: file names)")  # fmt: skip
     p.add_argument("--min-mapq", type=int, default=0, metavar="Q",
                    help="least mapping quality (default: %(default)s)")  # fmt: skip
     p.add_argument("--strand", choices=("none", "forward", "reverse"), default="none",
@@ -204,6 +248,37 @@ def _add_count(verbs: Any) -> None:
     p.set_defaults(_run=_cmd_count)
 
 
+# -- argument types -----------------------------------------------------------
+
+
+def _degrees_of_freedom(text: str) -> float:
+    """argparse type: --nu, a number in :data:`NU_RANGE`."""
+    value = finite_float(text)
+    lo, hi = NU_RANGE
+    if not lo <= value <= hi:
+        raise argparse.ArgumentTypeError(f"must be a number from {lo:g} to {hi:g}, got {text!r}")
+    return value
+
+
+def _sample_names(text: str) -> list[str]:
+    """argparse type: --names, comma-separated distinct names that fit in a TSV header."""
+    names = text.split(",")
+    for name in names:
+        if not name.strip():
+            raise argparse.ArgumentTypeError(f"empty name in {text!r}")
+        if any(c in name for c in "\t\n\r"):
+            raise argparse.ArgumentTypeError(f"name {name!r} holds a tab or a line break")
+        if name != name.strip():
+            raise argparse.ArgumentTypeError(f"name {name!r} starts or ends with white space")
+    dup = [n for n in dict.fromkeys(names) if names.count(n) > 1]
+    if dup:
+        raise argparse.ArgumentTypeError(f"name {dup[0]!r} is given twice")
+    return names
+
+
+# -- count --------------------------------------------------------------------
+
+
 def _cmd_count(args: argparse.Namespace, ctx: RunContext) -> int:
     import os
     from concurrent.futures import ThreadPoolExecutor
@@ -212,19 +287,26 @@ def _cmd_count(args: argparse.Namespace, ctx: RunContext) -> int:
     from ..io.counting import count_reads, read_annotation
 
     check_output_path(args.output)
+    names = args.names or [os.path.basename(b).rsplit(".", 1)[0] for b in args.bams]
+    if len(names) != len(args.bams):
+        n = len(args.bams)
+        raise ParameterError(
+            f"--names gives {len(names)} names for {n} file{'s' if n > 1 else ''}: "
+            "give one per file"
+        )
+    odd = [n for n in names if not n.strip() or any(c in n for c in "\t\n\r")]
+    if odd:
+        raise ParameterError(f"file name {odd[0]!r} cannot be a column name: give --names")
+    if len(set(names)) != len(names):
+        dup = next(n for n in names if names.count(n) > 1)
+        raise ParameterError(f"two files would be named {dup!r}: give distinct --names")
     genes = read_annotation(args.annotation)
-    names = (
-        args.names.split(",")
-        if args.names
-        else [os.path.basename(b).rsplit(".", 1)[0] for b in args.bams]
-    )
-    if len(names) != len(args.bams) or len(set(names)) != len(names):
-        raise SeqemError("--names must give one distinct name per file")
 
     def one(bam: str) -> Any:
         return count_reads(
             bam, genes, min_mapq=args.min_mapq, strand=args.strand, multi=args.multi,
             skip_duplicates=args.skip_duplicates, reference=args.reference,
+            annotation=args.annotation,
         )  # fmt: skip
 
     with ThreadPoolExecutor(max_workers=resolve_threads(args.threads)) as pool:
@@ -239,100 +321,256 @@ def _cmd_count(args: argparse.Namespace, ctx: RunContext) -> int:
     return 0
 
 
-def _linear(m: NamedMatrix, scale: str, ctx: RunContext, what: str) -> np.ndarray:
+# -- scales -------------------------------------------------------------------
+
+
+def _detected(m: NamedMatrix) -> str:
+    """The scale --scale auto reads ``m`` at."""
+    return "log2" if m.values.max() <= LOG2_MAX else "linear"
+
+
+def _scales(mix: NamedMatrix, ref: NamedMatrix, scale: str) -> tuple[str, str]:
+    """The scales of the mixtures and of the reference; auto must read both alike."""
+    if scale != "auto":
+        return scale, scale
+    a, b = _detected(mix), _detected(ref)
+    if a != b:
+        raise SeqemError(
+            f"--scale auto reads {mix.path} as {a} (largest value {mix.values.max():.4g}) but "
+            f"{ref.path} as {b} (largest value {ref.values.max():.4g}): pass --scale for both "
+            "(and convert one of them if they really differ)"
+        )
+    return a, b
+
+
+def _looks_log2(values: np.ndarray) -> float | None:
+    """The spread (largest / median positive value) of a table that looks log2, else None."""
+    import numpy as np
+
+    top = float(values.max())
+    if values.size < LOG_JUDGED or top > LOG2_MAX or np.all(values == np.round(values)):
+        return None
+    positive = values[values > 0]
+    if positive.size == 0:
+        return None
+    spread = top / float(np.median(positive))
+    return spread if spread <= LOG_SPREAD else None
+
+
+def _linear(
+    m: NamedMatrix, scale: str, ctx: RunContext, what: str, *, detected: bool
+) -> np.ndarray:
+    """The values of ``m`` on the linear scale (``scale``: what they are, ``detected``
+    by --scale auto or given)."""
     import numpy as np
 
     values = m.values
-    if scale == "auto":
-        scale = "log2" if values.max() <= 30 else "linear"
-        if scale == "log2":
-            ctx.info(f"{m.path}: largest value {values.max():.3g}: read as log2, converted by 2^x")
+    top = float(values.max())
     if scale == "log2":
+        if top > LOG2_MAX:
+            raise SeqemError(
+                f"{m.path}: values too large for log2 (largest {top:.4g}, 2^{top:.4g} on the "
+                f"linear scale; log2 expression stays below {LOG2_MAX:g}): are they linear? "
+                "pass --scale linear"
+            )
+        if detected:
+            ctx.info(f"{m.path}: largest value {top:.3g}: read as log2, converted by 2^x")
         return np.asarray(2.0**values)
     if np.any(values < 0):
         row = int(np.argwhere(values < 0)[0, 0])
+        raise InputFormatError(
+            f"negative {what} value in row {m.rows[row]!r} (log-scale data? use --scale log2)",
+            path=m.path,
+            line=m.line_of(row),
+        )
+    spread = _looks_log2(values)
+    if spread is not None:
         raise SeqemError(
-            f"{m.path}: negative {what} value in row {m.rows[row]!r} (log-scale data? "
-            "use --scale log2)"
+            f"{m.path}: looks like log2 data given as {scale} (every value at most {LOG2_MAX:g}, "
+            f"largest {top:.4g}, only {spread:.2g} times the median): pass --scale log2 or "
+            "--scale auto"
         )
     return values
 
 
-def _profiles(
-    args: argparse.Namespace, ctx: RunContext
-) -> tuple[NamedMatrix, str, np.ndarray | None]:
-    """The reference on the linear scale (genes x types), what it was built from, and for
-    single cells their counts summed per label (``None`` otherwise).
+# -- inputs -------------------------------------------------------------------
 
-    Pure samples and single cells are averaged per label on the linear scale.
-    """
-    import numpy as np
 
-    from ..io.matrix import NamedMatrix, read_labels, read_matrix
+def _reference_table(
+    args: argparse.Namespace,
+) -> tuple[NamedMatrix, dict[str, str] | None]:
+    """The reference as read (a signature, pure samples or single cells) and, for pure
+    samples and single cells, their labels."""
+    from ..io.matrix import read_labels, read_matrix
 
     given = [x for x in (args.reference, args.pure, args.sc_counts) if x]
     if len(given) != 1:
         raise SeqemError("give one of --reference, --pure (with --pure-labels) or --sc-counts")
     if args.reference:
-        m = read_matrix(args.reference)
-        return NamedMatrix(m.rows, m.columns, _linear(m, args.scale, ctx, "reference"),
-                           m.path), "signature", None  # fmt: skip
+        return read_matrix(args.reference), None
     path, label_path = (
         (args.pure, args.pure_labels) if args.pure else (args.sc_counts, args.sc_labels)
     )
     if not label_path:
         raise SeqemError("--pure needs --pure-labels and --sc-counts needs --sc-labels")
     m = read_matrix(path)
-    labels = read_labels(label_path)
+    labels = read_labels(label_path, samples=m.columns, samples_path=m.path)
     missing = [c for c in m.columns if c not in labels]
     if missing:
-        raise SeqemError(f"{label_path}: no label for {missing[0]!r} (and {len(missing) - 1} more)")
+        raise SeqemError(
+            f"{label_path}: no label for {missing[0]!r} of {m.path} (and {len(missing) - 1} more)"
+        )
+    return m, labels
+
+
+def _profiles(
+    m: NamedMatrix, labels: dict[str, str] | None, linear: np.ndarray, cells: bool
+) -> tuple[NamedMatrix, str, np.ndarray | None]:
+    """The reference on the linear scale (genes x types), what it was built from, and for
+    single cells (``cells``) their counts summed per label (``None`` otherwise).
+
+    Pure samples and single cells are averaged per label on the linear scale.
+    """
+    import numpy as np
+
+    from ..io.matrix import NamedMatrix
+
+    if labels is None:
+        return NamedMatrix(m.rows, m.columns, linear, m.path, m.lines), "signature", None
     types = list(dict.fromkeys(labels[c] for c in m.columns))
-    linear = _linear(m, args.scale, ctx, "reference")
     members = [[i for i, c in enumerate(m.columns) if labels[c] == t] for t in types]
     means = np.stack([linear[:, i].mean(axis=1) for i in members], axis=1)
-    sums = np.stack([linear[:, i].sum(axis=1) for i in members], axis=1) if args.sc_counts else None
-    return NamedMatrix(m.rows, tuple(types), means, m.path), "mean per label", sums
+    sums = np.stack([linear[:, i].sum(axis=1) for i in members], axis=1) if cells else None
+    return NamedMatrix(m.rows, tuple(types), means, m.path, m.lines), "mean per label", sums
 
 
-def _read_mrna(path: str, types: tuple[str, ...]) -> tuple[list[float], float]:
-    """mRNA per cell of each type and of the cells without a profile."""
+def _read_genes(path: str) -> set[str]:
+    from ..io.matrix import read_names
+
+    return set(read_names(path, "gene names"))
+
+
+def _read_mrna(path: str, types: tuple[str, ...], ctx: RunContext) -> tuple[list[float], float]:
+    """mRNA per cell of each type and of the cells without a profile.
+
+    Rows for types the reference does not have are ignored (a table may
+    cover more types than one reference: EPIC's does), and said so, unless
+    one looks like a misspelling of a type left to the 'default' row, or no
+    row names a type of the reference: those are errors naming the row.
+    """
+    import difflib
+
     from ..io.matrix import read_matrix
 
     m = read_matrix(path)
     if len(m.columns) != 1:
-        raise SeqemError(f"{path}: expected two columns, cell_type and mRNA per cell")
-    value = {r: float(v) for r, v in zip(m.rows, m.values[:, 0], strict=True)}
-    for i, (r, v) in enumerate(value.items()):
+        raise InputFormatError("expected two columns, cell_type and mRNA per cell", path=m.path)
+    special = ("default", "other", "otherCells")
+    value = {}
+    for i, (r, v) in enumerate(zip(m.rows, m.values[:, 0], strict=True)):
         if not v > 0:
-            raise SeqemError(f"{path}: line {i + 2} ({r!r}): mRNA per cell must be positive")
-    default = value.get("default")
+            raise InputFormatError(
+                f"{r!r}: mRNA per cell must be positive", path=m.path, line=m.line_of(i)
+            )
+        value[r] = float(v)
+    unknown = [i for i, r in enumerate(m.rows) if r not in types and r not in special]
     missing = [t for t in types if t not in value]
+    default = value.get("default")
+    for i in unknown:
+        row = m.rows[i]
+        near = [t for t in missing if t.lower() == row.lower()]
+        near = near or difflib.get_close_matches(row, missing, n=1, cutoff=0.75)
+        if near:
+            raise InputFormatError(
+                f"{row!r} is not a cell type of the reference; a misspelling of {near[0]!r} "
+                f"(which has no row{' and would take the default' if default else ''})?",
+                path=m.path,
+                line=m.line_of(i),
+            )
+    if unknown and len(missing) == len(types):
+        raise InputFormatError(
+            f"no row names a cell type of the reference ({', '.join(types)}); the first, "
+            f"{m.rows[unknown[0]]!r}, is not one",
+            path=m.path,
+            line=m.line_of(unknown[0]),
+        )
     if missing and default is None:
-        raise SeqemError(f"{path}: no value for cell type {missing[0]!r} and no 'default' row")
+        raise InputFormatError(
+            f"no value for cell type {missing[0]!r} and no 'default' row", path=m.path
+        )
+    if unknown:
+        ctx.info(
+            f"{m.path}: rows for types not in the reference ignored: "
+            + ", ".join(m.rows[i] for i in unknown)
+        )
     other = value.get("other", value.get("otherCells", default if default is not None else 0.4))
     return [value.get(t, default or 0.0) for t in types], other
 
 
-def _check_reference(S: np.ndarray, ref: NamedMatrix, order: list[str]) -> None:
-    """Refuse a reference that cannot separate its cell types on these genes."""
+def _check_mixtures(Y: np.ndarray, mix: NamedMatrix, n_genes: int) -> None:
+    """Refuse a sample without expression in the genes used (it has no proportions)."""
     import numpy as np
 
-    zero = np.flatnonzero(S.sum(axis=0) <= 0)
+    empty = np.flatnonzero(~np.any(Y > 0, axis=0))
+    if empty.size:
+        raise InputFormatError(
+            f"sample {mix.columns[empty[0]]!r} has no expression in the {n_genes} genes used "
+            "(it has no proportions: leave it out)",
+            path=mix.path,
+        )
+
+
+def _check_reference(S: np.ndarray, ref: NamedMatrix, order: list[str]) -> None:
+    """Refuse a reference that cannot separate its cell types on these genes.
+
+    The checks do not depend on the reference's scale (each is made on the
+    profiles scaled to a largest value of one).
+    """
+    import numpy as np
+
+    n = len(order)
+    zero = np.flatnonzero(~np.any(S > 0, axis=0))
     if zero.size:
-        raise SeqemError(f"cell type {ref.columns[zero[0]]!r} has no expression in these genes")
-    flat = np.flatnonzero(S.std(axis=0) <= 1e-12 * np.abs(S).max(axis=0))
+        raise InputFormatError(
+            f"cell type {ref.columns[zero[0]]!r} has no expression in the {n} genes used",
+            path=ref.path,
+        )
+    unit = S / S.max(axis=0)  # each type's largest value 1
+    flat = np.flatnonzero(unit.std(axis=0) <= 1e-12)
     if flat.size and S.shape[0] > 1:
-        raise SeqemError(
-            f"{ref.path}: cell type {ref.columns[flat[0]]!r} has the same value in every gene "
-            "(a zero-variance signature)"
+        raise InputFormatError(
+            f"cell type {ref.columns[flat[0]]!r} has the same value in every gene "
+            "(a zero-variance signature)",
+            path=ref.path,
         )
-    informative = int(np.sum(S.std(axis=1) > 1e-12 * np.maximum(S.max(axis=1), 1e-300)))
+    whole = S / S.max()  # the largest value 1
+    top = whole.max(axis=1)
+    informative = int(np.sum(whole.std(axis=1) > 1e-12 * np.where(top > 0, top, 1.0)))
     if S.shape[1] > 1 and informative <= S.shape[1]:
-        raise SeqemError(
-            f"{ref.path}: {S.shape[1]} cell types but only {informative} of the {len(order)} "
-            "shared genes differ between them: use more genes or fewer cell types"
+        raise InputFormatError(
+            f"{S.shape[1]} cell types but only {informative} of the {n} "
+            "shared genes differ between them: use more genes or fewer cell types",
+            path=ref.path,
         )
+    if S.shape[1] > 1:
+        a = unit / np.linalg.norm(unit, axis=0)  # (scaled first: no squares underflow)
+        _, sv, vt = np.linalg.svd(a, full_matrices=False)
+        weak = sv < RANK_TOL * sv[0]
+        if np.any(weak):
+            # the types that take part in the dependencies (the null directions)
+            null = np.abs(vt[weak])
+            involved = np.flatnonzero((null > 0.01 * null.max(axis=1, keepdims=True)).any(axis=0))
+            names = [repr(ref.columns[i]) for i in involved]
+            listed = ", ".join(names[:-1]) + " and " + names[-1] if len(names) > 1 else names[0]
+            raise InputFormatError(
+                f"cell types {listed} cannot be told apart on the {n} genes used: their "
+                "profiles are linearly dependent (identical, or one a combination of the others), "
+                "so any split between them fits as well; leave one out or use more genes",
+                path=ref.path,
+            )
+
+
+# -- run ----------------------------------------------------------------------
 
 
 def _cmd_run(args: argparse.Namespace, ctx: RunContext) -> int:
@@ -348,7 +586,8 @@ def _cmd_run(args: argparse.Namespace, ctx: RunContext) -> int:
     check_output_path(args.se)
     if args.method != "robust":
         for flag, given in (("--other", args.other), ("--se", args.se),
-                            ("--reference-var", args.reference_var)):  # fmt: skip
+                            ("--reference-var", args.reference_var),
+                            ("--mrna-per-cell", args.mrna_per_cell)):  # fmt: skip
             if given:
                 raise SeqemError(f"{flag} needs --method robust")
     if args.reference_var and not args.reference:
@@ -357,7 +596,14 @@ def _cmd_run(args: argparse.Namespace, ctx: RunContext) -> int:
         raise SeqemError("--refined-reference needs --method refine")
     check_output_path(args.refined_reference)
     mix = read_matrix(args.mixtures)
-    ref, source, cell_sums = _profiles(args, ctx)
+    raw, labels = _reference_table(args)
+    mix_scale, ref_scale = _scales(mix, raw, args.scale)
+    auto = args.scale == "auto"
+    ref, source, cell_sums = _profiles(
+        raw, labels, _linear(raw, ref_scale, ctx, "reference", detected=auto),
+        bool(args.sc_counts),
+    )  # fmt: skip
+    mix_linear = _linear(mix, mix_scale, ctx, "mixture", detected=auto)
     genes = set(ref.rows) & set(mix.rows)
     overlap = len(genes) / len(ref.rows)
     ctx.info(
@@ -370,12 +616,7 @@ def _cmd_run(args: argparse.Namespace, ctx: RunContext) -> int:
             f"(need at least {MIN_OVERLAP:.0%} and more genes than cell types): check gene names"
         )
     if args.genes:
-        try:
-            with open(args.genes) as fh:
-                wanted = set(fh.read().split())
-        except OSError as exc:
-            raise SeqemError(f"{args.genes}: {exc.strerror}") from None
-        genes &= wanted
+        genes &= _read_genes(args.genes)
         ctx.info(f"{len(genes)} of them in {args.genes}")
         if len(genes) <= len(ref.columns):
             raise SeqemError(
@@ -385,7 +626,7 @@ def _cmd_run(args: argparse.Namespace, ctx: RunContext) -> int:
     order = [g for g in ref.rows if g in genes]
     ri = {g: i for i, g in enumerate(ref.rows)}
     mi = {g: i for i, g in enumerate(mix.rows)}
-    Y = _linear(mix, args.scale, ctx, "mixture")[[mi[g] for g in order]]
+    Y = mix_linear[[mi[g] for g in order]]
     S = ref.values[[ri[g] for g in order]]
     sums = None if cell_sums is None else cell_sums[[ri[g] for g in order]]
     var = None
@@ -409,12 +650,13 @@ def _cmd_run(args: argparse.Namespace, ctx: RunContext) -> int:
         var = None if var is None else var[chosen]
         sums = None if sums is None else sums[chosen]
     _check_reference(S, ref, order)
+    _check_mixtures(Y, mix, len(order))
     columns = list(ref.columns)
     se = None
     if args.method == "robust":
         mrna, mrna_other = (None, 0.4)
         if args.mrna_per_cell:
-            mrna, mrna_other = _read_mrna(args.mrna_per_cell, ref.columns)
+            mrna, mrna_other = _read_mrna(args.mrna_per_cell, ref.columns, ctx)
         robust = robust_fit(Y, S, var=var, nu=args.nu, other=args.other, mrna=mrna,
                             mrna_other=mrna_other, n_threads=args.threads)  # fmt: skip
         props = robust.proportions
@@ -429,8 +671,6 @@ def _cmd_run(args: argparse.Namespace, ctx: RunContext) -> int:
             standard_errors=[[float(x) for x in row] for row in se],
         )
     elif args.method == "refine":
-        if args.mrna_per_cell:
-            raise SeqemError("--mrna-per-cell needs --method robust")
         refined = refine_fit(Y, S, cell_counts=sums, weight=args.prior_weight)
         props = refined.proportions
         ctx.info(
@@ -446,8 +686,6 @@ def _cmd_run(args: argparse.Namespace, ctx: RunContext) -> int:
             write_text(args.refined_reference, "\n".join(ref_lines) + "\n")
             ctx.outputs.append(args.refined_reference)
     elif args.method == "em":
-        if args.mrna_per_cell:
-            raise SeqemError("--mrna-per-cell needs --method robust")
         fit = multinomial_em(Y, S, n_threads=args.threads)
         props = fit.proportions
         ctx.results.update(
@@ -455,9 +693,13 @@ def _cmd_run(args: argparse.Namespace, ctx: RunContext) -> int:
             em_updates=[f.n_iter for f in fit.fits],
         )
     else:
-        if args.mrna_per_cell:
-            raise SeqemError("--mrna-per-cell needs --method robust")
         props = nnls(Y, S)
+    if not np.all(np.isfinite(props)):
+        j = int(np.argwhere(~np.isfinite(props))[0, 0])
+        raise SeqemError(
+            f"{mix.path}: sample {mix.columns[j]!r}: the {args.method} fit gave no proportions "
+            "(a numerical failure)"
+        )
     header = "sample\t" + "\t".join(columns)
     lines = [header]
     for name, row in zip(mix.columns, props, strict=True):

@@ -118,7 +118,9 @@ def _add_select(verbs: Any) -> None:
         help="BIC/AIC over numbers of components and covariance types",
         description="Fit every number of components in -k and every covariance type, and "
         "write n_components, covariance_type, loglik, n_parameters, bic, aic, converged "
-        "and best (lowest BIC) as a TSV.",
+        "and best (lowest BIC) as a TSV.  A model with at least as many free parameters as "
+        "the table has rows is not fitted (it would fit the rows exactly; a note on stderr "
+        "says which); a covariance type given twice is fitted once.",
         epilog=examples(
             "seqem gmm select data/example_signal.tsv -k 1-5 --columns x1,x2 -o bic.tsv"
         ),
@@ -134,17 +136,25 @@ def _add_select(verbs: Any) -> None:
     p.set_defaults(_run=_cmd_select)
 
 
-def _read(args: argparse.Namespace) -> Any:
-    from ..io.table import read_table
+#: What the tables are input of, for messages.
+PURPOSE = "Gaussian mixture (GMM)"
 
-    return read_table(args.table, columns=args.columns)
+
+def _read(path: str, columns: list[str] | None) -> Any:
+    """The table's observations, checked for the mixture (values whose squares overflow)."""
+    from ..io.table import read_table
+    from ..mixture.gmm import check_data
+
+    obs = read_table(path, columns=columns, purpose=PURPOSE)
+    check_data(obs.X, path="<stdin>" if path == "-" else path, columns=obs.columns)
+    return obs
 
 
 def _cmd_fit(args: argparse.Namespace, ctx: Any) -> int:
     from ..mixture.gmm import GaussianMixture, model_document
 
     check_output_path(args.output)
-    obs = _read(args)
+    obs = _read(args.table, args.columns)
     gm = GaussianMixture(args.components, covariance_type=args.covariance_type, **_options(args))
     gm.fit(obs.X)
     doc = model_document(gm, list(obs.columns))
@@ -161,12 +171,16 @@ def _cmd_fit(args: argparse.Namespace, ctx: Any) -> int:
 
 
 def _cmd_predict(args: argparse.Namespace, ctx: Any) -> int:
-    from ..io.table import read_table
     from ..mixture.gmm import load_gmm
 
     check_output_path(args.output)
     gm, columns = load_gmm(args.model)
-    obs = read_table(args.table, columns=columns)
+    obs = _read(args.table, columns)
+    if obs.X.shape[1] != gm.n_features_in_:
+        raise SeqemError(
+            f"{args.table}: {obs.X.shape[1]} columns but the model {args.model} has "
+            f"{gm.n_features_in_} features: choose its columns"
+        )
     labels = gm.predict(obs.X)
     logd = gm.score_samples(obs.X)
     head = ["row", "component", "log_density"]
@@ -197,6 +211,17 @@ def _range(text: str) -> list[int]:
     return list(range(a, b + 1))
 
 
+def _ranges(ks: list[int]) -> str:
+    """Numbers as runs: ``[3, 4, 5, 7]`` -> ``3-5,7``."""
+    runs: list[list[int]] = []
+    for k in ks:
+        if runs and k == runs[-1][-1] + 1:
+            runs[-1].append(k)
+        else:
+            runs.append([k])
+    return ",".join(str(r[0]) if len(r) == 1 else f"{r[0]}-{r[-1]}" for r in runs)
+
+
 def _cmd_select(args: argparse.Namespace, ctx: Any) -> int:
     from ..mixture.gmm import model_document, select
 
@@ -205,10 +230,27 @@ def _cmd_select(args: argparse.Namespace, ctx: Any) -> int:
     bad = [t for t in args.covariance_types if t not in COVARIANCE_TYPES]
     if bad:
         raise SeqemError(f"--covariance-types: unknown type {bad[0]!r}")
-    obs = _read(args)
-    rows = select(obs.X, _range(args.components), args.covariance_types, **_options(args))
-    if not rows:
-        raise SeqemError("no model could be fitted: more components than rows")
+    types = list(dict.fromkeys(args.covariance_types))  # each type once
+    ks = _range(args.components)
+    obs = _read(args.table, args.columns)
+    n = len(obs.X)
+    skipped: list[tuple[int, str]] = []
+    rows = select(obs.X, ks, types, skipped=skipped, **_options(args))
+    if skipped:
+        parts = []
+        for ct in types:
+            k_out = [k for k, t in skipped if t == ct]
+            if k_out:
+                parts.append(f"K={_ranges(k_out)} ({ct})")
+        why = (
+            f"{', '.join(parts)} {'have' if len(skipped) > 1 else 'has'} at least as many free "
+            f"parameters as the {n} rows (such a model fits the rows exactly; its BIC means "
+            "nothing)"
+        )
+        if not rows:
+            raise SeqemError(f"{args.table}: no model can be fitted: {why}")
+        ctx.info(f"seqem gmm select: not fitted: {why}")
+        ctx.results.update(skipped=[{"n_components": k, "covariance_type": t} for k, t in skipped])
     best = min(rows, key=lambda r: r["bic"])
     lines = ["n_components\tcovariance_type\tloglik\tn_parameters\tbic\taic\tconverged\tbest"]
     for r in rows:

@@ -35,6 +35,23 @@ from ..errors import InputFormatError
 
 __all__ = ["DeconvolutionFit", "multinomial_em", "nnls"]
 
+#: The least-squares fits run on data whose largest value lies between these
+#: (a sample or reference outside is first scaled by a power of two, which is
+#: exact): squares and products of values, coefficients and weights then stay
+#: far from overflow and underflow.
+SAFE_MAGNITUDE = (1e-50, 1e50)
+
+
+def safe_exponents(top: Any) -> np.ndarray:
+    """Powers of two ``e`` such that ``top / 2**e`` lies in [1, 2) where ``top`` is outside
+    :data:`SAFE_MAGNITUDE` (and 0 where it is inside or not positive); int64, ``top``'s shape.
+    """
+    top = np.asarray(top, dtype=np.float64)
+    lo, hi = SAFE_MAGNITUDE
+    outside = (top > 0) & ((top < lo) | (top > hi))
+    _, e = np.frexp(np.where(outside, top, 1.0))  # top = m 2^e, m in [0.5, 1)
+    return np.where(outside, e.astype(np.int64) - 1, 0)
+
 
 @dataclasses.dataclass(frozen=True)
 class DeconvolutionFit:
@@ -154,6 +171,10 @@ def multinomial_em(
     empty = np.flatnonzero(y.sum(axis=0) <= 0)
     if empty.size:
         raise InputFormatError(f"mixture sample {int(empty[0]) + 1} has no expression")
+    # a sample outside SAFE_MAGNITUDE is scaled by a power of two (exact; the
+    # maximum does not move, the log-likelihood scales with the sample)
+    ey = safe_exponents(y.max(axis=0))
+    y = np.ldexp(y, -ey[None, :])
     if accelerate is not None:
         fractions, ll, fits = _newton_all(y, q, max_iter=max_iter, n_threads=n_threads)
     else:
@@ -164,6 +185,15 @@ def multinomial_em(
             keep = y[:, j] > 0
             fractions[j], ll[j], fit = _maximise(y[keep, j], q[keep], tol=tol, max_iter=max_iter)
             fits.append(fit)
+    if ey.any():
+        ll = np.ldexp(ll, ey)
+        fits = [
+            dataclasses.replace(
+                f, loglik=float(np.ldexp(f.loglik, e)), objective=float(np.ldexp(f.objective, e)),
+                history=tuple(float(np.ldexp(h, e)) for h in f.history),
+            )
+            for f, e in zip(fits, ey.tolist(), strict=True)
+        ]  # fmt: skip
     cells = fractions / totals[None]
     cells /= cells.sum(axis=1, keepdims=True)
     return DeconvolutionFit(cells, fractions, ll, fits)
@@ -494,13 +524,29 @@ def _kkt(grad: np.ndarray, pi: np.ndarray, total: float, rtol: float) -> bool:
 
 
 def nnls(Y: Any, S: Any) -> np.ndarray:
-    """Non-negative least squares per sample, renormalised to sum one."""
+    """Non-negative least squares per sample, renormalised to sum one.
+
+    A sample without expression, or one that no non-negative combination of
+    the profiles approaches (every coefficient zero), is an error: it has no
+    proportions.  Samples and reference outside :data:`SAFE_MAGNITUDE` are
+    scaled by powers of two first (the proportions do not depend on it).
+    """
     from scipy.optimize import nnls as scipy_nnls
 
     y, s = check_inputs(Y, S)
+    empty = np.flatnonzero(~np.any(y > 0, axis=0))
+    if empty.size:
+        raise InputFormatError(f"mixture sample {int(empty[0]) + 1} has no expression")
+    ey = safe_exponents(y.max(axis=0))
+    s = np.ldexp(s, -int(safe_exponents(s.max())[()]))
     out = np.empty((y.shape[1], s.shape[1]))
     for j in range(y.shape[1]):
-        coef, _ = scipy_nnls(s, y[:, j])
+        coef, _ = scipy_nnls(s, np.ldexp(y[:, j], -ey[j]))
         total = coef.sum()
-        out[j] = coef / total if total > 0 else np.nan
+        if not total > 0:
+            raise InputFormatError(
+                f"mixture sample {j + 1}: no non-negative combination of the reference "
+                "profiles fits it (every coefficient is zero)"
+            )
+        out[j] = coef / total
     return out

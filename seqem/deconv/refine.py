@@ -36,7 +36,7 @@ import numpy as np
 
 from ..em.engine import FitResult, run_em
 from ..errors import InputFormatError
-from .mixture import check_inputs, multinomial_em
+from .mixture import check_inputs, multinomial_em, safe_exponents
 
 __all__ = ["RefinedFit", "refine_fit"]
 
@@ -155,11 +155,20 @@ def refine_fit(
         prior = weight * np.asarray(cell_counts, dtype=np.float64)
         if prior.shape != s.shape or not np.all(np.isfinite(prior)) or np.any(prior < 0):
             raise InputFormatError("cell counts must be finite, non-negative, genes x types")
+    # bulk and prior outside SAFE_MAGNITUDE: scaled together by a power of two
+    # (exact; the objective scales with them, the fit does not change)
+    e = int(safe_exponents(max(float(y.max()), float(prior.max())))[()])
+    y, prior = np.ldexp(y, -e), np.ldexp(prior, -e)
     fixed = multinomial_em(y, s)
     pi = (1.0 - START_MIX) * fixed.expression_fractions + START_MIX / k
     problem = _Joint(y, prior, {"pi": pi, "q": s / totals})
     params, fit = run_em(problem, max_iter=max_iter, tol=tol * float(y.sum()),
                          accelerate="squarem")  # fmt: skip
+    if e:
+        fit = dataclasses.replace(
+            fit, loglik=float(np.ldexp(fit.loglik, e)), objective=float(np.ldexp(fit.objective, e)),
+            history=tuple(float(np.ldexp(h, e)) for h in fit.history),
+        )  # fmt: skip
     fractions = params["pi"]
     cells = fractions / totals[None]
     cells /= cells.sum(axis=1, keepdims=True)

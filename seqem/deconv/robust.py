@@ -72,10 +72,10 @@ from typing import Any
 import numpy as np
 
 from ..em.engine import ROUNDOFF_ABS, ROUNDOFF_REL, FitResult, run_em
-from ..errors import ConvergenceWarning, InputFormatError, SeqemError
+from ..errors import ConvergenceWarning, InputFormatError, ParameterError, SeqemError
 from . import _blocks
 from ._blocks import worker_pool
-from .mixture import check_inputs
+from .mixture import check_inputs, safe_exponents
 
 __all__ = ["RobustFit", "robust_fit", "select_markers"]
 
@@ -119,6 +119,19 @@ PRODUCT_NU = 30.0
 #: products dominate (``python benchmarks/bench_mixture.py --what paths``: the
 #: two break even near 840,000).
 COMPILED_WORK = 500_000
+#: Largest degrees of freedom: beyond, the t density's constant (a difference of
+#: two log-gamma values of about ``nu ln nu``) loses its digits, and the errors are
+#: Gaussian to far below the data's precision anyway.
+NU_MAX = 1e12
+_NOT_FINITE_START = (
+    "numerical failure in the robust fit: the log-likelihood of the starting point is not "
+    "finite (degrees of freedom nu too small for these data?)"
+)
+_NAN_LOGLIK = (
+    "numerical failure in the robust fit: the log-likelihood became NaN "
+    "(try another nu, or the multinomial mixture EM)"
+)
+
 #: Samples per call of the compiled fit.
 COMPILED_GROUP = 256
 #: History entries kept per sample by a call of the compiled fit; samples
@@ -432,12 +445,9 @@ def _fit_compiled(
             hist[long], dec[long] = hist_long, dec_long
         status = info[c0:c1, RK.STATUS]
         if np.any(status == RK.NAN_LOGLIK):
-            raise SeqemError("numerical failure in the robust fit: the log-likelihood is NaN")
+            raise SeqemError(_NAN_LOGLIK)
         if np.any(status == RK.ZERO_START):
-            raise SeqemError(
-                "the starting parameters give the data zero likelihood; "
-                "check that every observation can be emitted by some state"
-            )
+            raise SeqemError(_NOT_FINITE_START)
         for i in range(c1 - c0):
             rec, frec = info[c0 + i], finfo[c0 + i]
             falls = tuple(int(x) for x in dec[i, : rec[RK.DEC_LEN]])
@@ -579,7 +589,7 @@ class _Block:
         ll = genes * (self.const - 0.5 * np.log(s2)) - 0.5 * self.logv[rows]
         ll -= (self.nu + 1) / 2 * logsum
         if np.any(np.isnan(ll)):
-            raise SeqemError("numerical failure in the robust fit: the log-likelihood is NaN")
+            raise SeqemError(_NAN_LOGLIK)
         self.ll[rows] = ll
         self.usum[rows] = usum
         if normal:
@@ -681,10 +691,7 @@ class _Block:
         if fresh.any():
             self._gram(rows[fresh])
         if not np.all(np.isfinite(self.ll[rows])):
-            raise SeqemError(
-                "the starting parameters give the data zero likelihood; "
-                "check that every observation can be emitted by some state"
-            )
+            raise SeqemError(_NOT_FINITE_START)
         self.run_tol[rows] = np.where(
             first, max(self.tol, FIRST_RUN_TOL * self.y.shape[1]), self.tol
         )
@@ -857,7 +864,8 @@ def robust_fit(
         Per-gene variances of the reference profiles (same scale as ``S``
         squared).
     nu : float
-        Degrees of freedom of the Student-t errors (``inf``: Gaussian).
+        Degrees of freedom of the Student-t errors, above 0 and at most
+        :data:`NU_MAX` (large values: practically Gaussian).
     other : bool
         Estimate the fraction of cells without a reference profile; ``Y``
         and ``S`` must then be on the same absolute scale (both TPM).
@@ -874,6 +882,13 @@ def robust_fit(
         Fit blocks of samples at once (default); ``False`` fits one sample
         at a time through the generic EM engine, the reference behaviour
         (the same updates, slower).
+
+    Notes
+    -----
+    A sample (or the reference) whose largest value lies outside
+    :data:`~.mixture.SAFE_MAGNITUDE` is fitted after an exact scaling by a
+    power of two; the coefficients, ``sigma2`` and the log-likelihoods are
+    reported on the data's own scale.
     """
     y, s = check_inputs(Y, S)
     g, k = s.shape
@@ -889,8 +904,10 @@ def robust_fit(
     m = np.ones(k) if mrna is None else np.asarray(mrna, dtype=np.float64)
     if m.shape != (k,) or not np.all(m > 0) or not mrna_other > 0:
         raise InputFormatError("mRNA per cell must be positive, one value per cell type")
-    if not nu > 0:
-        raise InputFormatError("nu (degrees of freedom) must be positive")
+    if not 0 < nu <= NU_MAX:
+        raise ParameterError(
+            f"nu (degrees of freedom) must be above 0 and at most {NU_MAX:g}, got {nu!r}"
+        )
     n = y.shape[1]
     width = k + (1 if other else 0)
     props = np.empty((n, width))
@@ -901,6 +918,14 @@ def robust_fit(
     empty = np.flatnonzero(~np.any(y > 0, axis=0))
     if empty.size:
         raise InputFormatError(f"mixture sample {int(empty[0]) + 1} has no expression")
+    # data too small or too large for squares and products: scaled by powers of two
+    # (exactly); the model is equivariant, so only the absolute figures change back
+    ey = safe_exponents(y.max(axis=0))
+    es = int(safe_exponents(s.max())[()])
+    if ey.any() or es:
+        y = np.ldexp(y, -ey[None, :])
+        s = np.ldexp(s, -es)
+        v = None if v is None else np.ldexp(v, -2 * es)
 
     compiled = batched and g * k * (k + 1) // 2 <= COMPILED_WORK
     # BLAS on one thread under the workers (their products are per block or per sample)
@@ -925,13 +950,37 @@ def robust_fit(
             meat = np.array([r[3] for r in each])
             ll[:] = [r[4] for r in each]
             fits = [r[5] for r in each]
+    if not (np.all(np.isfinite(bread)) and np.all(np.isfinite(meat))):
+        raise SeqemError(
+            "numerical failure in the robust fit: the standard errors' matrices are not finite "
+            "(try another nu, or the multinomial mixture EM)"
+        )
     cov = _sandwiches(bread, meat, coefs)
+    shift = ey - es  # coefficients on the data's own scale: times 2^shift
+    if ey.any() or es:
+        # the t density of y is the scaled data's over 2^ey per gene
+        drop = g * ey * np.log(2.0)
+        ll -= drop
+        sigma2[:] = np.ldexp(sigma2, ey)
+        fits = [
+            dataclasses.replace(
+                f, loglik=f.loglik - d, objective=f.objective - d,
+                history=tuple(h - d for h in f.history),
+            )
+            for f, d in zip(fits, drop, strict=True)
+        ]  # fmt: skip
+        if other:  # read on the absolute scale: the coefficients as they are
+            coefs = np.ldexp(coefs, shift[:, None])
+            cov = np.ldexp(cov, 2 * shift[:, None, None])
     if other:  # more than all of the sample: nothing left over
         scale = 1.0 / np.maximum(coefs.sum(axis=1), 1.0)
         coefs *= scale[:, None]
         cov *= (scale**2)[:, None, None]
+    # proportions do not depend on each sample's scale: from the fitted coefficients
     props[:], jp = _to_cells(coefs, m, other, mrna_other)
     se[:] = np.sqrt(np.maximum(np.einsum("nik,nkl,nil->ni", jp, cov, jp), 0.0))
+    if not other:
+        coefs = np.ldexp(coefs, shift[:, None])
     return RobustFit(
         proportions=props[:, :k],
         other=props[:, k] if other else None,

@@ -19,7 +19,6 @@ Rules, each an option:
 from __future__ import annotations
 
 import dataclasses
-import gzip
 import os
 from collections.abc import Sequence
 
@@ -56,49 +55,94 @@ def _attributes(text: str, gff3: bool) -> dict[str, str]:
     return out
 
 
-def read_annotation(path: str) -> list[Gene]:
-    """Genes from a GTF, GFF3 or BED file (plain or gzip)."""
-    opener = gzip.open if path.endswith(".gz") else open
+def _annotation_lines(path: str) -> list[str]:
+    """The lines of an annotation file, plain or gzip (detected from its content)."""
+    from ._source import InputSource
+
+    source = InputSource(path)
+    data = source.read_bytes()  # a damaged gzip stream: one error naming the file
     try:
-        with opener(path, "rt") as fh:
-            lines = fh.read().splitlines()
-    except OSError as exc:
-        raise InputFormatError(exc.strerror or str(exc), path=path) from None
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise InputFormatError(
+            "not a text annotation (bytes that are not UTF-8 text); expected GTF, GFF3 or BED",
+            path=source.name,
+            line=line,
+        ) from None
+    return text.splitlines()
+
+
+def read_annotation(path: str) -> list[Gene]:
+    """Genes from a GTF, GFF3 or BED file (plain or gzip, detected from the content).
+
+    The format is told by the name (``.bed``, ``.gff``/``.gff3``, else GTF,
+    each optionally with ``.gz``).  Coordinates are checked: GTF/GFF3 starts
+    are 1-based (at least 1), BED starts 0-based (at least 0), and every
+    region ends after it starts.
+    """
+    lines = _annotation_lines(path)
     low = path.lower().removesuffix(".gz")
+    bed = low.endswith(".bed")
     exons: dict[str, list] = {}
     info: dict[str, tuple[str, str]] = {}
     for number, line in enumerate(lines, 1):
         if not line.strip() or line.startswith(("#", "track", "browser")):
             continue
-        f = line.split("\t")
-        if low.endswith(".bed"):
+        f = line.rstrip("\r").split("\t")
+        if bed:
             if len(f) < 3:
-                raise InputFormatError(f"line {number}: expected at least 3 fields", path=path)
+                raise InputFormatError(
+                    "expected at least 3 tab-separated fields (BED)", path=path, line=number
+                )
             try:
                 start, end = int(f[1]), int(f[2])
             except ValueError:
-                raise InputFormatError(f"line {number}: bad coordinates", path=path) from None
-            name = f[3] if len(f) > 3 else f"{f[0]}:{start + 1}-{end}"
+                raise InputFormatError(
+                    f"bad coordinates {f[1]!r}, {f[2]!r}: expected integers", path=path, line=number
+                ) from None
+            if start < 0:
+                raise InputFormatError(
+                    f"start {start} is negative (BED starts are 0-based)", path=path, line=number
+                )
+            name = f[3].strip() if len(f) > 3 else f"{f[0]}:{start + 1}-{end}"
             strand = f[5] if len(f) > 5 else "."
+            if not name:
+                raise InputFormatError("blank region name (fourth field)", path=path, line=number)
         else:
             if len(f) < 9:
-                raise InputFormatError(f"line {number}: expected 9 fields", path=path)
+                raise InputFormatError(
+                    f"expected 9 tab-separated fields (GTF/GFF3), found {len(f)}",
+                    path=path,
+                    line=number,
+                )
             if f[2] != "exon":
                 continue
             attrs = _attributes(f[8], gff3=low.endswith((".gff3", ".gff")))
             name = attrs.get("gene_id") or attrs.get("gene") or attrs.get("Parent") or ""
-            if not name:
-                raise InputFormatError(f"line {number}: exon without gene_id/Parent", path=path)
+            if not name.strip():
+                raise InputFormatError("exon without gene_id/Parent", path=path, line=number)
             try:
-                start, end = int(f[3]) - 1, int(f[4])
+                first, end = int(f[3]), int(f[4])
             except ValueError:
-                raise InputFormatError(f"line {number}: bad coordinates", path=path) from None
+                raise InputFormatError(
+                    f"bad coordinates {f[3]!r}, {f[4]!r}: expected integers", path=path, line=number
+                ) from None
+            if first < 1:
+                raise InputFormatError(
+                    f"start {first} is below 1 (GTF/GFF3 positions are 1-based)",
+                    path=path,
+                    line=number,
+                )
+            start = first - 1
             strand = f[6]
         if end <= start:
-            raise InputFormatError(f"line {number}: end before start", path=path)
+            raise InputFormatError("end before start", path=path, line=number)
         chrom = f[0]
+        if not chrom.strip():
+            raise InputFormatError("blank chromosome name", path=path, line=number)
         if name in info and info[name][0] != chrom:
-            raise InputFormatError(f"line {number}: gene {name!r} on two chromosomes", path=path)
+            raise InputFormatError(f"gene {name!r} on two chromosomes", path=path, line=number)
         info.setdefault(name, (chrom, strand))
         exons.setdefault(name, []).append((start, end))
     if not exons:
@@ -117,8 +161,15 @@ def count_reads(
     multi: str = "skip",
     skip_duplicates: bool = False,
     reference: str | None = None,
+    annotation: str = "the annotation",
 ) -> np.ndarray:
-    """Reads (fragments) per gene of one alignment file."""
+    """Reads (fragments) per gene of one alignment file.
+
+    ``annotation`` names where the genes come from, for messages.  An
+    alignment file none of whose reference sequences holds a gene is an
+    error (different chromosome names: ``chr1`` or ``1``), not a column of
+    zeros.
+    """
     import pysam
 
     if strand not in ("none", "forward", "reverse"):
@@ -137,6 +188,14 @@ def count_reads(
         if not aln.has_index():
             raise InputFormatError("no index (.bai/.crai): run 'samtools index'", path=bam)
         refs = set(aln.references)
+        if not any(gene.chrom in refs for gene in genes):
+            ours = list(dict.fromkeys(g.chrom for g in genes))
+            raise InputFormatError(
+                f"none of the chromosomes of {annotation} ({_some(ours)}) is a reference "
+                f"sequence of this alignment file ({_some(list(aln.references))}): do the two "
+                "name chromosomes the same way ('chr1' or '1')?",
+                path=bam,
+            )
         for i, gene in enumerate(genes):
             if gene.chrom not in refs:
                 continue
@@ -167,6 +226,14 @@ def count_reads(
                     ) from None
             out[i] = len(seen)
     return out
+
+
+def _some(names: list[str], most: int = 3) -> str:
+    """A few names for a message: ``a, b, c and 4 more``."""
+    if not names:
+        return "none"
+    shown = ", ".join(repr(n) for n in names[:most])
+    return shown + (f" and {len(names) - most} more" if len(names) > most else "")
 
 
 def _on_strand(read, gene_strand: str, library: str) -> bool:

@@ -99,6 +99,7 @@ def read_table(
     columns: Sequence[str] | None = None,
     seq_col: str | None = None,
     sep: str | None = None,
+    purpose: str = "Gaussian HMM",
 ) -> Observations:
     """Read a table of numeric observations.
 
@@ -117,6 +118,9 @@ def read_table(
     sep : str, optional
         Field delimiter; by default a tab if the header has one, else a comma
         if it has one, else a tab.
+    purpose : str
+        What the table is input of, for messages ("missing values are not
+        supported in Gaussian HMM input").
 
     Returns
     -------
@@ -218,11 +222,11 @@ def read_table(
         try:
             X[:, j] = np.array(cells, dtype=np.float64)
         except ValueError:
-            X[:, j] = _convert_slowly(cells, col, name, line_numbers)
+            X[:, j] = _convert_slowly(cells, col, name, line_numbers, purpose)
         finite = np.isfinite(X[:, j])
         if not finite.all():
             i = int(np.argmin(finite))
-            _reject_missing(cells[i], col, name, line_numbers[i], i + 1)
+            _reject_missing(cells[i], col, name, line_numbers[i], i + 1, purpose)
 
     if seq_col is None:
         lengths = np.array([len(rows)], dtype=np.int64)
@@ -233,17 +237,30 @@ def read_table(
     return Observations(columns=tuple(selected), X=X, lengths=lengths, seq_ids=seq_ids)
 
 
-def _reject_missing(cell: str, col: str, path: str, line: int, row: int) -> None:
-    kind = "infinite value" if cell.lower().lstrip("+-") in ("inf", "infinity") else "missing value"
+def _reject_missing(cell: str, col: str, path: str, line: int, row: int, purpose: str) -> None:
+    word = cell.lower().lstrip("+-")
+    if word in ("inf", "infinity"):
+        kind = "infinite value"
+    elif word not in MISSING_TOKENS and _is_number(cell):  # 1e400: beyond float range
+        raise InputFormatError(
+            f"value {cell!r} in column {col!r} overflows (beyond +-1.8e308, the largest "
+            f"floating-point number) in {purpose} input; rescale the column (row {row})",
+            path=path,
+            line=line,
+        )
+    else:
+        kind = "missing value"
     raise InputFormatError(
-        f"{kind} {cell!r} in column {col!r}; missing values are not supported in Gaussian "
-        f"HMM input; remove or impute row {row}",
+        f"{kind} {cell!r} in column {col!r}; missing values are not supported in {purpose} "
+        f"input; remove or impute row {row}",
         path=path,
         line=line,
     )
 
 
-def _convert_slowly(cells: list[str], col: str, path: str, lines: list[int]) -> np.ndarray:
+def _convert_slowly(
+    cells: list[str], col: str, path: str, lines: list[int], purpose: str
+) -> np.ndarray:
     """Convert cell by cell, to name the first bad one."""
     out = np.empty(len(cells), dtype=np.float64)
     for i, cell in enumerate(cells):
@@ -251,7 +268,7 @@ def _convert_slowly(cells: list[str], col: str, path: str, lines: list[int]) -> 
             out[i] = float(cell)
         except ValueError:
             if cell.lower() in MISSING_TOKENS:
-                _reject_missing(cell, col, path, lines[i], i + 1)
+                _reject_missing(cell, col, path, lines[i], i + 1, purpose)
             raise InputFormatError(
                 f"non-numeric value {cell!r} in column {col!r} (row {i + 1}); expected a number "
                 "(if the column holds sequence ids, name it as the sequence column)",

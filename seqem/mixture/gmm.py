@@ -23,6 +23,7 @@ per component).
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -40,21 +41,48 @@ INIT_PARAMS = ("kmeans", "k-means++", "random", "random_from_data")
 BLOCK = 65536
 
 
-def check_data(X: Any, name: str = "X") -> np.ndarray:
-    """A finite float64 2-D array (a 1-D array is one feature)."""
+#: Largest magnitude of a value the mixture takes: squared distances (up to
+#: (2 x 1e100)^2 = 4e200) summed over any number of rows stay far below the
+#: largest floating-point number (1.8e308).
+MAX_ABS = 1e100
+
+
+def check_data(
+    X: Any,
+    name: str = "X",
+    *,
+    path: str | None = None,
+    columns: Sequence[str] | None = None,
+) -> np.ndarray:
+    """A finite float64 2-D array (a 1-D array is one feature) whose values' squares
+    cannot overflow (magnitudes at most :data:`MAX_ABS`).
+
+    ``path`` and ``columns`` (the file and the column names ``X`` was read
+    from) only name the problem in messages.
+    """
     try:
         arr = np.asarray(X, dtype=np.float64)
     except (TypeError, ValueError):
-        raise InputFormatError(f"{name} must be numeric") from None
+        raise InputFormatError(f"{name} must be numeric", path=path) from None
     if arr.ndim == 1:
         arr = arr[:, None]
     if arr.ndim != 2 or arr.shape[0] == 0 or arr.shape[1] == 0:
-        raise InputFormatError(f"{name} must be a non-empty samples x features matrix")
+        raise InputFormatError(f"{name} must be a non-empty samples x features matrix", path=path)
     for lo in range(0, arr.shape[0], BLOCK):  # by blocks: X may be a memory map
         part = arr[lo : lo + BLOCK]
         if not np.all(np.isfinite(part)):
             bad = lo + int(np.argwhere(~np.isfinite(part))[0, 0])
-            raise InputFormatError(f"{name} has a NaN or infinite value (row {bad + 1})")
+            raise InputFormatError(f"{name} has a NaN or infinite value (row {bad + 1})", path=path)
+        big = np.abs(part) > MAX_ABS
+        if big.any():
+            i, j = (int(x) for x in np.argwhere(big)[0])
+            col = f"column {columns[j]!r}" if columns is not None else f"column {j + 1}"
+            raise InputFormatError(
+                f"value {part[i, j]:.4g} in {col} (row {lo + i + 1}) is too large for a "
+                f"Gaussian mixture (GMM): its square overflows the sums of squares (largest "
+                f"magnitude {MAX_ABS:g}); rescale the column",
+                path=path,
+            )
     return np.ascontiguousarray(arr)
 
 
@@ -450,13 +478,7 @@ class GaussianMixture:
         """Free parameters: weights, means and covariances."""
         self._check_fitted()
         K, d = self.means_.shape
-        cov = {
-            "full": K * d * (d + 1) // 2,
-            "tied": d * (d + 1) // 2,
-            "diag": K * d,
-            "spherical": K,
-        }[self.covariance_type]
-        return int(cov + K * d + K - 1)
+        return free_parameters(K, d, self.covariance_type)
 
     def bic(self, X: Any) -> float:
         """Bayesian information criterion (lower is better)."""
@@ -472,6 +494,18 @@ class GaussianMixture:
     def fit_result(self) -> FitResult:
         self._check_fitted()
         return self.fit_result_
+
+
+def free_parameters(n_components: int, n_features: int, covariance_type: str) -> int:
+    """Free parameters of a mixture: weights, means and covariances."""
+    K, d = n_components, n_features
+    cov = {
+        "full": K * d * (d + 1) // 2,
+        "tied": d * (d + 1) // 2,
+        "diag": K * d,
+        "spherical": K,
+    }[covariance_type]
+    return int(cov + K * d + K - 1)
 
 
 def _one_blas_thread() -> Any:
@@ -555,59 +589,180 @@ def model_document(model: GaussianMixture, columns: list[str] | None = None) -> 
     }
 
 
+#: How far from one the weights of a model file may sum (they are written with
+#: every digit, so only round-off separates them from one).
+WEIGHT_SUM_TOL = 1e-6
+
+
+def _is_number(x: Any) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool)
+
+
+def _numbers(doc: dict, field: str, shape: tuple[int, ...], path: str) -> np.ndarray:
+    """``doc[field]``: nested lists of finite numbers of exactly ``shape``."""
+
+    def bad(problem: str) -> InputFormatError:
+        return InputFormatError(f"field {field!r}: {problem}", path=path)
+
+    if field not in doc:
+        raise bad("missing")
+    what = " x ".join(str(x) for x in shape)
+
+    def walk(value: Any, depth: int) -> list | float:
+        if depth == len(shape):
+            if not _is_number(value):
+                raise bad(f"{value!r} is not a number")
+            return float(value)
+        if not isinstance(value, list) or len(value) != shape[depth]:
+            got = f"a list of {len(value)}" if isinstance(value, list) else repr(value)[:40]
+            inner = f" (level {depth + 1} of the nesting)" if depth else ""
+            raise bad(f"expected {what} numbers, got {got}{inner}")
+        return [walk(v, depth + 1) for v in value]
+
+    arr = np.asarray(walk(doc[field], 0), dtype=np.float64)
+    if not np.all(np.isfinite(arr)):
+        raise bad("NaN or infinite value")
+    return arr
+
+
 def load_gmm(path: str) -> tuple[GaussianMixture, list[str] | None]:
-    """A model written by :func:`model_document` (and its column names)."""
+    """A model written by :func:`model_document` (and its column names).
+
+    The document is checked completely, each problem one
+    :class:`~seqem.errors.InputFormatError` naming the file and the field:
+    the format and version, ``n_components`` (an integer >= 1),
+    ``covariance_type``, ``reg_covar`` (>= 0), ``columns`` (null, or one
+    distinct name per feature), ``means`` (n_components x features),
+    ``weights`` (n_components positive numbers summing to one),
+    ``covariances`` (the covariance type's shape; symmetric positive
+    definite matrices or positive variances), and, where present,
+    ``lower_bound`` (a number), ``converged`` (true or false) and ``n_iter``
+    (an integer >= 0).  Every number must be finite.
+    """
     import json
 
+    from ..io._source import InputSource
+
+    source = InputSource(path)
+    name = source.name
+    data = source.read_bytes()
     try:
-        with open(path) as fh:
-            doc = json.load(fh)
-    except OSError as exc:
-        raise InputFormatError(exc.strerror or "cannot be read", path=path) from None
-    except json.JSONDecodeError as exc:
-        raise InputFormatError(f"not a JSON model file ({exc.msg})", path=path) from None
-    if not isinstance(doc, dict) or doc.get("format") != "seqem-gaussian-mixture":
-        raise InputFormatError("not a seqem Gaussian mixture model file", path=path)
-    try:
-        model = GaussianMixture(
-            int(doc["n_components"]), covariance_type=str(doc["covariance_type"]),
-            reg_covar=float(doc["reg_covar"]),
-        )  # fmt: skip
-        weights = np.asarray(doc["weights"], dtype=np.float64)
-        means = np.asarray(doc["means"], dtype=np.float64)
-        cov = np.asarray(doc["covariances"], dtype=np.float64)
-    except (KeyError, TypeError, ValueError) as exc:
+        doc = json.loads(data.decode("utf-8-sig"))
+    except UnicodeDecodeError:
         raise InputFormatError(
-            f"model file is incomplete or malformed ({exc})", path=path
+            "not a JSON model file (bytes that are not UTF-8 text)", path=name
         ) from None
-    if model.covariance_type not in COVARIANCE_TYPES or means.ndim != 2:
-        raise InputFormatError("model file has a bad covariance type or means", path=path)
-    model._set(
-        {
-            "weights": weights,
-            "means": means,
-            "covariances": cov,
-            "prec_chol": precisions_cholesky(cov, model.covariance_type),
-        }
-    )
+    except json.JSONDecodeError as exc:
+        raise InputFormatError(
+            f"not a JSON model file ({exc.msg})", path=name, line=exc.lineno
+        ) from None
+    except RecursionError:
+        raise InputFormatError("not a JSON model file (nested too deeply)", path=name) from None
+    if not isinstance(doc, dict) or doc.get("format") != "seqem-gaussian-mixture":
+        raise InputFormatError("not a seqem Gaussian mixture model file", path=name)
+
+    def bad(field: str, problem: str) -> InputFormatError:
+        return InputFormatError(f"field {field!r}: {problem}", path=name)
+
+    version = doc.get("version")
+    if version != 1 or not _is_number(version):
+        raise bad("version", f"model format version {version!r} is not one this seqem reads (1)")
+    K = doc.get("n_components")
+    if not isinstance(K, int) or isinstance(K, bool) or K < 1:
+        raise bad("n_components", f"expected an integer >= 1, got {K!r}")
+    ct = doc.get("covariance_type")
+    if ct not in COVARIANCE_TYPES:
+        raise bad("covariance_type", f"expected one of {', '.join(COVARIANCE_TYPES)}, got {ct!r}")
+    reg: Any = doc.get("reg_covar")
+    if not _is_number(reg) or not (math.isfinite(reg) and reg >= 0):
+        raise bad("reg_covar", f"expected a number >= 0, got {reg!r}")
+    means_doc = doc.get("means")
+    if not isinstance(means_doc, list) or not means_doc or not isinstance(means_doc[0], list):
+        raise bad("means", "expected a list of n_components lists of numbers")
+    if len(means_doc) != K:
+        raise bad("means", f"{len(means_doc)} means but n_components is {K}")
+    d = len(means_doc[0])
+    if d < 1:
+        raise bad("means", "a mean has no features")
+    means = _numbers(doc, "means", (K, d), name)
+    if np.any(np.abs(means) > MAX_ABS):
+        raise bad("means", f"a mean is beyond +-{MAX_ABS:g} (its square overflows)")
+    columns = doc.get("columns")
+    if columns is not None:
+        if not isinstance(columns, list) or not all(
+            isinstance(c, str) and c.strip() for c in columns
+        ):
+            raise bad("columns", "expected null or a list of column names")
+        if len(columns) != d:
+            raise bad("columns", f"{len(columns)} names for means of {d} features")
+        if len(set(columns)) != d:
+            raise bad("columns", "a column name appears twice")
+    weights = _numbers(doc, "weights", (K,), name)
+    if np.any(weights <= 0):
+        raise bad("weights", f"weight {float(weights.min()):g} is not positive")
+    if abs(float(weights.sum()) - 1.0) > WEIGHT_SUM_TOL:
+        raise bad("weights", f"the weights sum to {float(weights.sum()):.10g}, not 1")
+    shape = {"full": (K, d, d), "tied": (d, d), "diag": (K, d), "spherical": (K,)}[ct]
+    cov = _numbers(doc, "covariances", shape, name)
+    if ct in ("full", "tied"):
+        mats = cov.reshape(-1, d, d)
+        scale = np.abs(mats).max(axis=(1, 2), keepdims=True)
+        if np.any(np.abs(mats - mats.transpose(0, 2, 1)) > 1e-10 * scale):
+            raise bad("covariances", "a covariance matrix is not symmetric")
+    try:
+        with np.errstate(divide="ignore", over="ignore"):
+            prec_chol = precisions_cholesky(cov, ct)
+    except ParameterError:
+        diagonal = ct in ("diag", "spherical")
+        what = "variance is not positive" if diagonal else "matrix is not positive definite"
+        raise bad("covariances", f"a {what}") from None
+    if not np.all(np.isfinite(prec_chol)):
+        raise bad("covariances", "a variance is too small to be inverted")
+    for field, ok, expected in (
+        ("lower_bound", lambda v: _is_number(v) and math.isfinite(v), "a finite number"),
+        ("converged", lambda v: isinstance(v, bool), "true or false"),
+        ("n_iter", lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 0,
+         "an integer >= 0"),
+    ):  # fmt: skip
+        if field in doc and not ok(doc[field]):
+            raise bad(field, f"expected {expected}, got {doc[field]!r}")
+    model = GaussianMixture(K, covariance_type=ct, reg_covar=float(reg))
+    model._set({"weights": weights, "means": means, "covariances": cov, "prec_chol": prec_chol})
+    model.n_features_in_ = d
     model.lower_bound_ = float(doc.get("lower_bound", float("nan")))
     model.converged_ = bool(doc.get("converged", False))
     model.n_iter_ = int(doc.get("n_iter", 0))
-    return model, doc.get("columns")
+    return model, columns
 
 
 def select(
     X: Any,
     n_components: list[int],
     covariance_types: list[str],
+    *,
+    skipped: list[tuple[int, str]] | None = None,
     **kwargs: Any,
 ) -> list[dict[str, Any]]:
-    """Fit every (K, covariance type) and return their BIC/AIC rows (mclust-style table)."""
+    """Fit every (K, covariance type) and return their BIC/AIC rows (mclust-style table).
+
+    A model with at least as many free parameters (:func:`free_parameters`)
+    as ``X`` has rows is not fitted: it can fit the data exactly, its
+    likelihood is unbounded but for ``reg_covar``, and its BIC means nothing.
+    Such (K, covariance type) pairs are appended to ``skipped`` when given.
+    Repeated numbers of components or covariance types are fitted once.
+    """
     X = check_data(X)
+    n, d = X.shape
     rows = []
-    for ct in covariance_types:
-        for k in n_components:
-            if k > X.shape[0]:
+    for ct in dict.fromkeys(covariance_types):
+        if ct not in COVARIANCE_TYPES:
+            raise ParameterError(
+                f"covariance_type must be one of {', '.join(COVARIANCE_TYPES)}, got {ct!r}"
+            )
+        for k in dict.fromkeys(n_components):
+            if free_parameters(k, d, ct) >= n:
+                if skipped is not None:
+                    skipped.append((k, ct))
                 continue
             gm = GaussianMixture(k, covariance_type=ct, **kwargs).fit(X)
             rows.append(

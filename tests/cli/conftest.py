@@ -84,3 +84,12 @@ def bed_rows(text):
         chrom, start, end, name, score, strand = line.split("\t")
         rows.append((chrom, int(start), int(end), name, int(score), strand))
     return rows
+
+
+def one_error(result, message, code=1):
+    """Exit ``code``, one error line holding ``message``, no traceback."""
+    assert result.code == code, result.err
+    errors = [line for line in result.err.splitlines() if "error:" in line]
+    assert len(errors) == 1 and message in errors[0], result.err
+    assert "Traceback" not in result.err
+    return errors[0]

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from .conftest import DATA
+from .conftest import DATA, one_error
 
 BULK = DATA / "example_bulk.tsv"
 SIGNATURE = DATA / "example_signature.tsv"
@@ -62,7 +62,7 @@ def write(path, text):
         ("gene\ts1\nA\t1\nB\t2\nC\t3\n", "gene\tt1\tt2\nX\t1\t2\nY\t2\t1\nZ\t3\t3\n", [],
          "only 0 of the reference's 3 genes"),
         ("gene\ts1\nA\t1\nB\tnan\nC\t3\n", "gene\tt1\nA\t1\nB\t2\nC\t1\n", [],
-         "line 3 ('B'): NaN or infinite value"),
+         "mix.tsv:3: row 'B': NaN or infinite value"),
         ("gene\ts1\nA\t1\nA\t2\nC\t3\n", "gene\tt1\nA\t1\nC\t2\n", [], "row 'A' appears twice"),
         ("gene\ts1\nA\t-1\nB\t2\nC\t3\n", "gene\tt1\tt2\nA\t1\t3\nB\t2\t1\nC\t1\t1\n",
          ["--scale", "linear"], "negative mixture value in row 'A'"),
@@ -101,7 +101,7 @@ def test_other_fraction_and_standard_errors(run, tmp_path):
     assert header[-1] == "other" and np.allclose(props.sum(axis=1), 1.0, atol=1e-5)
     se_header, se_samples, errors = read_props(se)
     assert se_header == header and se_samples == samples and np.all(errors >= 0)
-    mrna.write_text("cell_type\tvalue\nnobody\t1\n")
+    mrna.write_text(f"cell_type\tvalue\n{types[0]}\t1\n")
     result = run("deconv", "run", BULK, "--reference", SIGNATURE, "--mrna-per-cell", mrna,
                  "-o", tmp_path / "x.tsv")  # fmt: skip
     assert result.code == 1 and "no 'default' row" in result.err
@@ -180,3 +180,289 @@ def test_refine_options_need_the_method(run, tmp_path):
                  "--prior-weight", "0")  # fmt: skip
     assert result.code != 0 and "prior weight must be a positive number" in result.err
     assert "Traceback" not in result.err
+
+
+# -- malformed input, wrong scales and references that cannot work -----------
+
+
+def scaled(src, dest, factor=None, fmt="{:.17g}", transform=None):
+    """``src`` (a named matrix) with every value times ``factor`` or through ``transform``."""
+    lines = src.read_text().splitlines()
+    out = [lines[0]]
+    for line in lines[1:]:
+        name, *cells = line.split("\t")
+        values = [float(c) * factor if factor is not None else transform(float(c)) for c in cells]
+        out.append("\t".join([name, *(fmt.format(v) for v in values)]))
+    dest.write_text("\n".join(out) + "\n")
+    return dest
+
+
+def test_gene_list_plain_gzip_or_not_text(run, tmp_path):
+    import gzip
+
+    genes = [line.split("\t")[0] for line in SIGNATURE.read_text().splitlines()[1:60]]
+    plain, packed = tmp_path / "genes.txt", tmp_path / "genes.bin"  # gzip told by its bytes
+    plain.write_text("\n".join(genes) + "\n")
+    packed.write_bytes(gzip.compress(plain.read_bytes()))
+    outs = []
+    for path in (plain, packed):
+        out = tmp_path / f"{path.name}.tsv"
+        result = run("deconv", "run", BULK, "--reference", SIGNATURE, "--genes", path, "-o", out)
+        assert result.code == 0, result.err
+        outs.append(out.read_text())
+    assert outs[0] == outs[1]
+    binary = tmp_path / "binary.txt"
+    binary.write_bytes(b"GENE0001\n\xff\xfe\x00\x01\n")
+    out = tmp_path / "x.tsv"
+    result = run("deconv", "run", BULK, "--reference", SIGNATURE, "--genes", binary, "-o", out)
+    one_error(result, f"{binary}:2: not a text list of gene names")
+    assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    "option,value,message",
+    [
+        ("--nu", "1e300", "argument --nu: must be a number from 0.5 to 1e+06"),
+        ("--nu", "1e-300", "argument --nu: must be a number from 0.5 to 1e+06"),
+        ("--nu", "0", "argument --nu"),
+        ("--nu", "nan", "argument --nu: expected a finite number"),
+        ("--markers", "-1", "argument --markers: must be an integer >= 1"),
+        ("--markers", "0", "argument --markers: must be an integer >= 1"),
+    ],
+)
+def test_option_ranges_are_usage_errors(run, tmp_path, option, value, message):
+    out = tmp_path / "x.tsv"
+    result = run("deconv", "run", BULK, "--reference", SIGNATURE, option, value, "-o", out)
+    one_error(result, message, code=2)
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("method", ["robust", "em", "nnls"])
+@pytest.mark.parametrize("factor", [1e-300, 1e300])
+def test_tiny_and_huge_values_give_the_same_proportions(run, tmp_path, method, factor):
+    """Every value times 1e-300 (or 1e300) on both sides: the same proportions (the
+    fits are scale-equivariant; the robust fit and NNLS rescale such data first)."""
+    out, ref_out = tmp_path / "p.tsv", tmp_path / "ref.tsv"
+    mix = scaled(BULK, tmp_path / "mix.tsv", factor)
+    sig = scaled(SIGNATURE, tmp_path / "sig.tsv", factor)
+    result = run("deconv", "run", mix, "--reference", sig, "--scale", "linear",
+                 "--method", method, "-o", out)  # fmt: skip
+    assert result.code == 0, result.err
+    result = run("deconv", "run", BULK, "--reference", SIGNATURE, "--method", method,
+                 "-o", ref_out)  # fmt: skip
+    assert result.code == 0, result.err
+    assert np.abs(read_props(out)[2] - read_props(ref_out)[2]).max() <= 2e-6  # printed %.6f
+
+
+@pytest.mark.parametrize("method", ["robust", "em", "refine", "nnls"])
+def test_sample_without_expression_is_named(run, tmp_path, method):
+    lines = BULK.read_text().splitlines()
+    header = lines[0].split("\t")
+    rows = [line.split("\t") for line in lines[1:]]
+    for row in rows:
+        row[3] = "0"
+    mix = tmp_path / "mix.tsv"
+    mix.write_text("\n".join(["\t".join(header)] + ["\t".join(r) for r in rows]) + "\n")
+    out = tmp_path / "out.tsv"
+    result = run("deconv", "run", mix, "--reference", SIGNATURE, "--method", method, "-o", out)
+    one_error(result, f"{mix}: sample {header[3]!r} has no expression in the 200 genes used")
+    assert not out.exists()
+
+
+def test_reference_types_that_cannot_be_told_apart(run, tmp_path):
+    """Identical profiles, or one a combination of others: any split fits as well."""
+    header, genes, sig = read_props(SIGNATURE)
+
+    def write_sig(name, values):
+        path = tmp_path / name
+        path.write_text("\t".join(header) + "\n" + "".join(
+            g + "\t" + "\t".join(f"{x:.6g}" for x in row) + "\n"
+            for g, row in zip(genes, values, strict=True)))  # fmt: skip
+        return path
+
+    same = sig.copy()
+    same[:, 3] = same[:, 0]  # NK_cell a copy of T_cell
+    combined = sig.copy()
+    combined[:, 4] = sig[:, 0] + 0.5 * sig[:, 1]  # Neutrophil = T_cell + B_cell / 2
+    for path, named in (
+        (write_sig("same.tsv", same), "'T_cell' and 'NK_cell'"),
+        (write_sig("combined.tsv", combined), "'T_cell', 'B_cell' and 'Neutrophil'"),
+    ):
+        for method in ("robust", "nnls"):
+            out = tmp_path / "out.tsv"
+            result = run("deconv", "run", BULK, "--reference", path, "--method", method,
+                         "-o", out)  # fmt: skip
+            line = one_error(result, f"{path}: cell types {named} cannot be told apart")
+            assert "on the 200 genes used" in line
+            assert not out.exists()
+
+
+def log2_of(src, dest):
+    import math
+
+    return scaled(src, dest, transform=lambda v: math.log2(1 + v), fmt="{:.6f}")
+
+
+def test_scales_that_disagree_or_look_log2(run, tmp_path):
+    out = tmp_path / "out.tsv"
+    # a linear mixture scaled to fractions: auto reads it as log2, the reference as linear
+    small = scaled(BULK, tmp_path / "fractions.tsv", 1e-3, fmt="{:.6g}")
+    result = run("deconv", "run", small, "--reference", SIGNATURE, "-o", out)
+    one_error(result, f"--scale auto reads {small} as log2 (largest value 0.7138) but "
+              f"{SIGNATURE} as linear (largest value 1095): pass --scale")  # fmt: skip
+    # given as linear it is used as it is (the proportions do not depend on the scale)
+    result = run("deconv", "run", small, "--reference", SIGNATURE, "--scale", "linear", "-o", out)
+    assert result.code == 0, result.err
+    # a log2 mixture given as linear, against a linear reference
+    logged = log2_of(BULK, tmp_path / "mix_log2.tsv")
+    out.unlink()
+    result = run("deconv", "run", logged, "--reference", SIGNATURE, "--scale", "linear",
+                 "-o", out)  # fmt: skip
+    one_error(result, f"{logged}: looks like log2 data given as linear")
+    assert not out.exists()
+    # both sides log2 (pure samples with labels) given as linear
+    pure = log2_of(SIGNATURE, tmp_path / "pure_log2.tsv")
+    labels = tmp_path / "labels.tsv"
+    types = SIGNATURE.read_text().split("\n", 1)[0].split("\t")[1:]
+    labels.write_text("sample\tcell_type\n" + "".join(f"{t}\t{t}\n" for t in types))
+    result = run("deconv", "run", logged, "--pure", pure, "--pure-labels", labels,
+                 "--scale", "linear", "-o", out)  # fmt: skip
+    one_error(result, f"{pure}: looks like log2 data given as linear")
+    # ... and read right as log2
+    result = run("deconv", "run", logged, "--pure", pure, "--pure-labels", labels, "-o", out)
+    assert result.code == 0, result.err
+    # linear data given as log2: refused before 2^x overflows
+    out.unlink()
+    result = run("deconv", "run", BULK, "--reference", SIGNATURE, "--scale", "log2", "-o", out)
+    line = one_error(result, f"{SIGNATURE}: values too large for log2 (largest 1095")
+    assert "--scale linear" in line and "warning" not in result.err
+    assert not out.exists()
+
+
+PURE = "gene\tp1\tp2\tp3\tp4\nA\t10\t1\t9\t2\nB\t1\t10\t2\t9\nC\t5\t5\t6\t4\nD\t2\t7\t3\t6\n"
+
+
+@pytest.mark.parametrize(
+    "pure,labels,message",
+    [
+        (PURE, "sample\ttype\np1\tx\np2\ty\np3\tx\np4\ty\np1\ty\n",
+         "labels.tsv:6: 'p1' is labelled 'y' here and 'x' at line 2"),
+        (PURE, "sample\ttype\np1\tx\np2\t \np3\tx\np4\ty\n",
+         "labels.tsv:3: 'p2' has a blank label"),
+        (PURE, "sample\ttype\np1\tx\np2\ty\np3\tx\np4\ty\np9\tx\n",
+         "labels.tsv:6: 'p9' is not a column of"),
+        (PURE, "sample\ttype\np1\tx\n \ty\n", "labels.tsv:3: the name (first field) is blank"),
+        (PURE, "sample\ttype\np1\tx\np2\ty\n", "no label for 'p3'"),
+        (PURE.replace("\nC\t", "\n  \t"), "sample\ttype\np1\tx\np2\ty\np3\tx\np4\ty\n",
+         "pure.tsv:4: the row has no name"),
+        (PURE.replace("p2", " "), "sample\ttype\np1\tx\np3\tx\np4\ty\n",
+         "pure.tsv:1: column 3 of the header has no name"),
+    ],
+)  # fmt: skip
+def test_bad_labels_and_blank_names(run, tmp_path, pure, labels, message):
+    mix = write(tmp_path / "mix.tsv", "gene\ts1\ts2\nA\t5\t3\nB\t6\t7\nC\t5\t5\nD\t4\t5\n")
+    pure_path = write(tmp_path / "pure.tsv", pure)
+    label_path = write(tmp_path / "labels.tsv", labels)
+    out = tmp_path / "out.tsv"
+    result = run("deconv", "run", mix, "--pure", pure_path, "--pure-labels", label_path,
+                 "--scale", "linear", "-o", out)  # fmt: skip
+    one_error(result, message)
+    assert not out.exists()
+
+
+def test_mrna_per_cell_rows_must_name_reference_types(run, tmp_path):
+    mrna, out = tmp_path / "mrna.tsv", tmp_path / "out.tsv"
+    mrna.write_text("cell_type\tvalue\nT_cel\t2\ndefault\t0.5\n")  # a misspelt T_cell
+    result = run("deconv", "run", BULK, "--reference", SIGNATURE, "--mrna-per-cell", mrna,
+                 "-o", out)  # fmt: skip
+    one_error(result, f"{mrna}:2: 'T_cel' is not a cell type of the reference; a misspelling "
+              "of 'T_cell'")  # fmt: skip
+    mrna.write_text("cell_type\tvalue\nLiver\t2\nBrain\t1\ndefault\t0.5\n")  # another reference
+    result = run("deconv", "run", BULK, "--reference", SIGNATURE, "--mrna-per-cell", mrna,
+                 "-o", out)  # fmt: skip
+    one_error(result, f"{mrna}:2: no row names a cell type of the reference")
+    assert not out.exists()
+    # a table covering more types than the reference (as EPIC's) is fine, and says so
+    mrna.write_text("cell_type\tvalue\nT_cell\t2\nHepatocyte\t3\ndefault\t0.5\n")
+    result = run("deconv", "run", BULK, "--reference", SIGNATURE, "--mrna-per-cell", mrna,
+                 "-o", out)  # fmt: skip
+    assert result.code == 0, result.err
+    assert "rows for types not in the reference ignored: Hepatocyte" in result.err
+
+
+def test_messages_name_the_file(run, tmp_path):
+    mix = write(tmp_path / "mix.tsv", "gene\ts1\nA\t1\nB\t2\nC\t3\n")
+    ref = write(tmp_path / "ref.tsv", "gene\tt1\tt2\nA\t1\t0\nB\t2\t0\nC\t1\t0\n")
+    result = run("deconv", "run", mix, "--reference", ref, "--scale", "linear")
+    one_error(result, f"{ref}: cell type 't2' has no expression in the 3 genes used")
+
+
+# -- deconv count --------------------------------------------------------------
+
+BAM = DATA / "example_reads.bam"
+GTF = DATA / "example_genes.gtf"
+
+
+def test_count_reads_a_gzip_annotation_whatever_its_name(run, tmp_path):
+    import gzip
+
+    plain, packed = tmp_path / "plain.tsv", tmp_path / "packed.tsv"
+    gtf = tmp_path / "genes.gtf"  # gzip without .gz
+    gtf.write_bytes(gzip.compress(GTF.read_bytes()))
+    assert run("deconv", "count", "--annotation", GTF, BAM, "-o", plain).code == 0
+    result = run("deconv", "count", "--annotation", gtf, BAM, "-o", packed)
+    assert result.code == 0, result.err
+    assert packed.read_text() == plain.read_text()
+
+
+def truncated_gzip(path):
+    import gzip
+
+    data = gzip.compress(GTF.read_bytes() * 20)
+    path.write_bytes(data[: len(data) // 2])
+
+
+@pytest.mark.parametrize(
+    "name,content,message",
+    [
+        ("cut.gtf.gz", truncated_gzip, "{file}: truncated or corrupt gzip stream"),
+        ("cut.gtf", truncated_gzip, "{file}: truncated or corrupt gzip stream"),
+        ("latin1.gtf", b'chrS\tsim\texon\t1\t50\t.\t+\t.\tgene_id "\xe9";\n',
+         "{file}:1: not a text annotation"),
+        ("zero.gtf", b'chrS\tsim\texon\t0\t50\t.\t+\t.\tgene_id "g";\n',
+         "{file}:1: start 0 is below 1 (GTF/GFF3 positions are 1-based)"),
+        ("negative.gtf", b'chrS\tsim\texon\t10\t50\t.\t+\t.\tgene_id "g";\n'
+         b'chrS\tsim\texon\t-5\t50\t.\t+\t.\tgene_id "g";\n', "{file}:2: start -5 is below 1"),
+        ("negative.bed", b"chrS\t-1\t50\tg\n", "{file}:1: start -1 is negative"),
+        ("other.gtf", b'chrZ\tsim\texon\t10\t50\t.\t+\t.\tgene_id "g";\n',
+         "none of the chromosomes of {file} ('chrZ') is a reference sequence"),
+    ],
+)  # fmt: skip
+def test_count_bad_annotation_one_line(run, tmp_path, name, content, message):
+    path = tmp_path / name
+    if callable(content):
+        content(path)
+    else:
+        path.write_bytes(content)
+    out = tmp_path / "counts.tsv"
+    result = run("deconv", "count", "--annotation", path, BAM, "-o", out)
+    line = one_error(result, message.format(file=path))
+    assert "malformed or truncated alignment file" not in line  # not blamed on the BAM
+    assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    "names,message",
+    [
+        ("", "argument --names: empty name"),
+        ("a,", "argument --names: empty name"),
+        (" a", "argument --names: name ' a' starts or ends with white space"),
+        ("a\tb", "argument --names: name 'a\\tb' holds a tab or a line break"),
+        ("a\nb", "holds a tab or a line break"),
+    ],
+)
+def test_count_names_usage_errors(run, tmp_path, names, message):
+    out = tmp_path / "counts.tsv"
+    result = run("deconv", "count", "--annotation", GTF, BAM, "--names", names, "-o", out)
+    one_error(result, message, code=2)
+    assert not out.exists()

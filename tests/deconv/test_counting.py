@@ -114,3 +114,50 @@ def test_make_reads_data_reproduces_the_counts(tmp_path):
     assert (tmp_path / "example_reads_truth.tsv").read_text() == (
         DATA / "example_reads_truth.tsv"
     ).read_text()
+
+
+def test_gzip_annotation_told_by_its_bytes(tmp_path):
+    import gzip
+
+    plain = read_annotation(str(GTF))
+    for name in ("genes.gtf", "genes.gtf.gz"):
+        path = tmp_path / name
+        path.write_bytes(gzip.compress(GTF.read_bytes()))
+        assert read_annotation(str(path)) == plain
+
+
+@pytest.mark.parametrize(
+    "name,content,message",
+    [
+        ("a.gtf", b'c\ts\texon\t5\t9\t.\t+\t.\tgene_id "\xe9";\n', "a.gtf:1: not a text"),
+        ("a.gtf", b'c\ts\texon\t0\t9\t.\t+\t.\tgene_id "g";\n', "a.gtf:1: start 0 is below 1"),
+        ("a.gtf", b'c\ts\texon\t-3\t9\t.\t+\t.\tgene_id "g";\n', "a.gtf:1: start -3 is below 1"),
+        ("a.gtf", b'c\ts\texon\t5\tx\t.\t+\t.\tgene_id "g";\n', "a.gtf:1: bad coordinates"),
+        ("a.bed", b"c\t-1\t9\tg\n", "a.bed:1: start -1 is negative"),
+        ("a.bed", b"c\t1\t9\t \n", "a.bed:1: blank region name"),
+        ("a.gtf.gz", b"\x1f\x8b\x08\x00\x00\x00", "a.gtf.gz: truncated or corrupt gzip stream"),
+    ],
+)  # fmt: skip
+def test_bad_annotation_named_with_its_line(tmp_path, name, content, message):
+    from seqem.errors import InputFormatError
+
+    path = tmp_path / name
+    path.write_bytes(content)
+    with pytest.raises(InputFormatError) as info:
+        read_annotation(str(path))
+    assert str(info.value).startswith(str(tmp_path)) and message in str(info.value)
+
+
+def test_no_chromosome_in_common_is_an_error(tmp_path):
+    from seqem.errors import InputFormatError
+
+    genes = [Gene("g", "1", "+", ((10, 50),))]  # the BAM's sequence is 'chrS'
+    with pytest.raises(InputFormatError) as info:
+        count_reads(str(BAM), genes, annotation="genes.gtf")
+    text = str(info.value)
+    assert (
+        text.startswith(f"{BAM}: none of the chromosomes of genes.gtf ('1')") and "'chrS'" in text
+    )
+    # one chromosome in common is enough: the others count zero
+    genes.append(Gene("h", "chrS", "+", ((1000, 1400),)))
+    assert count_reads(str(BAM), genes).tolist()[0] == 0

@@ -203,3 +203,29 @@ def test_bad_input():
         multinomial_em(np.full((5, 3), np.nan), S)
     with pytest.raises(InputFormatError, match="all zero"):
         multinomial_em(np.ones((5, 3)), np.zeros((5, 2)))
+
+
+def test_nnls_refuses_a_sample_it_cannot_split():
+    """A sample without expression, or one no non-negative combination approaches,
+    has no proportions: an error, not a row of NaN."""
+    S = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0], [0.0, 0.0]])
+    Y = np.array([[1.0, 0.0, 0.0], [2.0, 0.0, 0.0], [3.0, 0.0, 0.0], [0.0, 0.0, 5.0]])
+    with pytest.raises(InputFormatError, match="mixture sample 2 has no expression"):
+        nnls(Y, S)
+    # the third sample is expressed only where no profile is
+    with pytest.raises(InputFormatError, match="mixture sample 2: no non-negative combination"):
+        nnls(Y[:, [0, 2]], S)
+
+
+@pytest.mark.parametrize("exponent", [-1000, -600, 600, 1000])
+def test_em_and_nnls_on_tiny_and_huge_values(exponent):
+    """Scaling the bulk and the reference by 2^exponent (exact) changes neither
+    method's proportions; the log-likelihood scales with the bulk."""
+    rng = np.random.default_rng(7)
+    S = rng.gamma(0.5, 100, size=(120, 4))
+    Y = rng.poisson(S @ rng.dirichlet(np.ones(4), size=6).T * 20).astype(float)
+    fit = multinomial_em(Y, S)
+    small = multinomial_em(np.ldexp(Y, exponent), np.ldexp(S, exponent))
+    assert np.allclose(small.proportions, fit.proportions, rtol=0, atol=1e-9)
+    assert np.allclose(np.ldexp(fit.loglik, exponent), small.loglik, rtol=1e-9)
+    assert np.allclose(nnls(np.ldexp(Y, exponent), np.ldexp(S, exponent)), nnls(Y, S), atol=1e-9)

@@ -204,3 +204,41 @@ def test_bad_input():
         robust_fit(np.ones((6, 1)), S, mrna=[1.0, 0.0])
     with pytest.raises(InputFormatError, match="no expression"):
         robust_fit(np.zeros((6, 1)), S)
+
+
+@pytest.mark.parametrize("ey,es", [(-1000, -1000), (-990, 0), (0, -990), (1000, 1000), (-600, 600)])
+@pytest.mark.parametrize("batched", [True, False])
+def test_tiny_and_huge_values_are_fitted_as_scaled(ey, es, batched):
+    """Bulk times 2^ey and reference times 2^es (exact): the same proportions and
+    standard errors, coefficients times 2^(ey - es), sigma^2 times 2^ey and the
+    log-likelihood lower by genes * ey * ln 2 (the density of a scaled value)."""
+    rng = np.random.default_rng(13)
+    S, _, _, Y = simulate(rng, n_genes=150, n_samples=4)
+    fit = robust_fit(Y, S, batched=batched)
+    odd = robust_fit(np.ldexp(Y, ey), np.ldexp(S, es), batched=batched)
+    assert np.allclose(odd.proportions, fit.proportions, rtol=0, atol=1e-9)
+    assert np.allclose(odd.se, fit.se, rtol=1e-6, atol=1e-12)
+    assert np.allclose(odd.coefficients, np.ldexp(fit.coefficients, ey - es), rtol=1e-9)
+    assert np.allclose(odd.sigma2, np.ldexp(fit.sigma2, ey), rtol=1e-9)
+    assert np.allclose(odd.loglik, fit.loglik - S.shape[0] * ey * np.log(2), rtol=1e-9)
+    assert [f.loglik for f in odd.fits] == pytest.approx(list(odd.loglik), rel=1e-12)
+
+
+def test_tiny_values_with_other_keep_the_absolute_scale():
+    """With --other the coefficients are absolute: a bulk 2^-990 times the reference's
+    scale is all 'other' (and nothing fails)."""
+    rng = np.random.default_rng(13)
+    S, _, _, Y = simulate(rng, n_genes=150, n_samples=3)
+    fit = robust_fit(np.ldexp(Y, -990), S, other=True)
+    assert fit.other is not None and np.allclose(fit.other, 1.0)
+    assert np.all(np.isfinite(fit.se))
+
+
+def test_degrees_of_freedom_out_of_range():
+    from seqem.errors import ParameterError
+
+    rng = np.random.default_rng(1)
+    S, _, _, Y = simulate(rng, n_genes=60, n_samples=1)
+    for nu in (0.0, -1.0, 1e300, float("inf"), float("nan")):
+        with pytest.raises(ParameterError, match="nu"):
+            robust_fit(Y, S, nu=nu)

@@ -207,3 +207,114 @@ def test_fits_a_memory_map_as_the_array(tmp_path):
         b = GaussianMixture(3, max_iter=5, tol=0, random_state=0).fit(mapped)
     assert np.array_equal(a.means_, b.means_)
     assert np.array_equal(a.covariances_, b.covariances_)
+
+
+def test_values_whose_squares_overflow_are_refused():
+    """Around 1e200 the squared distances overflow (k-means++ then drew from NaN
+    probabilities): refused, naming the value, its column and row."""
+    from seqem.mixture.gmm import MAX_ABS
+
+    X = three_blobs()
+    big = X * 1e200
+    with pytest.raises(InputFormatError) as info:
+        GaussianMixture(2).fit(big)
+    assert "row 1" in str(info.value) and "too large for a Gaussian mixture" in str(info.value)
+    # the largest magnitude taken is fitted as the data scaled down are (reg_covar,
+    # a variance, scaled with them)
+    unit = X / np.abs(X).max()
+    a = GaussianMixture(3, random_state=0, reg_covar=1e-6 * MAX_ABS**2).fit(unit * MAX_ABS)
+    b = GaussianMixture(3, random_state=0).fit(unit)
+    assert np.allclose(a.means_ / MAX_ABS, b.means_, rtol=1e-6)
+
+
+def test_select_skips_models_with_as_many_parameters_as_rows():
+    from seqem.mixture.gmm import free_parameters, select
+
+    X = three_blobs(n=(4, 3, 3))  # 10 rows, 3 features
+    skipped = []
+    rows = select(X, [1, 2, 3, 3], ["diag", "full", "diag"], skipped=skipped, random_state=0)
+    fitted = [(r["n_components"], r["covariance_type"]) for r in rows]
+    # K=1: 6 (diag) and 9 (full) parameters < 10 rows; K=2: 13 and 19; each pair once
+    assert fitted == [(1, "diag"), (1, "full")]
+    assert skipped == [(2, "diag"), (3, "diag"), (2, "full"), (3, "full")]
+    for k, ct in skipped:
+        assert free_parameters(k, 3, ct) >= 10
+
+
+def write_model(path, **changes):
+    import json
+
+    X = three_blobs()
+    from seqem.mixture.gmm import model_document
+
+    doc = model_document(GaussianMixture(2, random_state=0).fit(X), ["a", "b", "c"])
+    for key, value in changes.items():
+        if value is KeyError:
+            del doc[key]
+        else:
+            doc[key] = value
+    path.write_text(json.dumps(doc))
+    return doc
+
+
+GOOD = {"weights": [0.25, 0.75], "means": [[0, 0, 0], [1, 1, 1]]}
+
+
+@pytest.mark.parametrize(
+    "changes,field,message",
+    [
+        ({"weights": [1.0]}, "weights", "expected 2 numbers, got a list of 1"),
+        ({"weights": [0.5, "0.5"]}, "weights", "'0.5' is not a number"),
+        ({"weights": [-0.5, 1.5]}, "weights", "weight -0.5 is not positive"),
+        ({"weights": [0.0, 1.0]}, "weights", "weight 0 is not positive"),
+        ({"weights": [float("nan"), 1.0]}, "weights", "NaN or infinite value"),
+        ({"weights": [0.5, 0.6]}, "weights", "the weights sum to 1.1, not 1"),
+        ({"weights": True}, "weights", "expected 2 numbers"),
+        ({"means": [[0, 0, float("nan")], [1, 1, 1]]}, "means", "NaN or infinite value"),
+        ({"means": [[0, 0, 0], [1, 1]]}, "means", "expected 2 x 3 numbers, got a list of 2"),
+        ({"means": [[0, 0, 1e300], [1, 1, 1]]}, "means", "its square overflows"),
+        ({"n_components": 3}, "means", "2 means but n_components is 3"),
+        ({"n_components": "2"}, "n_components", "expected an integer >= 1"),
+        ({"n_components": True}, "n_components", "expected an integer >= 1"),
+        ({"covariances": [[[1, 0, 0], [0, 1, 0], [0, 0, 1]]]}, "covariances",
+         "expected 2 x 3 x 3 numbers, got a list of 1"),
+        ({"covariances": [[[1, 2, 0], [2, 1, 0], [0, 0, 1]]] * 2}, "covariances",
+         "not positive definite"),
+        ({"covariances": [[[1, 0.5, 0], [0, 1, 0], [0, 0, 1]]] * 2}, "covariances",
+         "not symmetric"),
+        ({"covariance_type": "banded"}, "covariance_type", "expected one of"),
+        ({"reg_covar": -1}, "reg_covar", "expected a number >= 0"),
+        ({"lower_bound": "abc"}, "lower_bound", "expected a finite number, got 'abc'"),
+        ({"converged": "yes"}, "converged", "expected true or false"),
+        ({"n_iter": -2}, "n_iter", "expected an integer >= 0"),
+        ({"columns": ["a", "b"]}, "columns", "2 names for means of 3 features"),
+        ({"columns": ["a", "a", "b"]}, "columns", "a column name appears twice"),
+        ({"version": 2}, "version", "model format version 2"),
+        ({"weights": KeyError}, "weights", "missing"),
+    ],
+)  # fmt: skip
+def test_load_gmm_checks_every_field(tmp_path, changes, field, message):
+    from seqem.mixture.gmm import load_gmm
+
+    path = tmp_path / "model.json"
+    write_model(path, **changes)
+    with pytest.raises(InputFormatError) as info:
+        load_gmm(str(path))
+    text = str(info.value)
+    assert text.startswith(f"{path}: field {field!r}: ") and message in text, text
+    assert "\n" not in text
+
+
+def test_load_gmm_round_trip_and_binary(tmp_path):
+    from seqem.mixture.gmm import load_gmm
+
+    path = tmp_path / "model.json"
+    X = three_blobs()
+    write_model(path)
+    gm = GaussianMixture(2, random_state=0).fit(X)
+    loaded, columns = load_gmm(str(path))
+    assert columns == ["a", "b", "c"]
+    assert np.allclose(loaded.score_samples(X), gm.score_samples(X), rtol=1e-12)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\xff\xfe")
+    with pytest.raises(InputFormatError, match="not a JSON model file"):
+        load_gmm(str(path))
