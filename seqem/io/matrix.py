@@ -109,6 +109,8 @@ def read_matrix(path: str) -> NamedMatrix:
         rows.append(row)
         numbers.append(number)
         try:
+            if "_" in line[len(cells[0]) :]:  # Python reads 1_000 as a number
+                raise ValueError
             values[i] = [float(c) for c in cells[1:]]
         except ValueError:
             raise InputFormatError(

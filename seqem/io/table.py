@@ -220,6 +220,8 @@ def read_table(
         k = header.index(col)
         cells = [fields[k].strip() for fields in rows]
         try:
+            if any("_" in cell for cell in cells):  # Python reads 1_000 as a number
+                raise ValueError
             X[:, j] = np.array(cells, dtype=np.float64)
         except ValueError:
             X[:, j] = _convert_slowly(cells, col, name, line_numbers, purpose)
@@ -265,6 +267,8 @@ def _convert_slowly(
     out = np.empty(len(cells), dtype=np.float64)
     for i, cell in enumerate(cells):
         try:
+            if "_" in cell:
+                raise ValueError
             out[i] = float(cell)
         except ValueError:
             if cell.lower() in MISSING_TOKENS:

@@ -64,6 +64,8 @@ def write(path, text):
         ("gene\ts1\nA\t1\nB\tnan\nC\t3\n", "gene\tt1\nA\t1\nB\t2\nC\t1\n", [],
          "mix.tsv:3: row 'B': NaN or infinite value"),
         ("gene\ts1\nA\t1\nA\t2\nC\t3\n", "gene\tt1\nA\t1\nC\t2\n", [], "row 'A' appears twice"),
+        ("gene\ts1\nA\t1_000\nB\t2\nC\t3\n", "gene\tt1\nA\t1\nB\t2\nC\t1\n", [],
+         "mix.tsv:2: row 'A': a value is not a number"),
         ("gene\ts1\nA\t-1\nB\t2\nC\t3\n", "gene\tt1\tt2\nA\t1\t3\nB\t2\t1\nC\t1\t1\n",
          ["--scale", "linear"], "negative mixture value in row 'A'"),
         ("gene\ts1\nA\t1\nB\t2\nC\t3\n", "gene\tt1\tt2\nA\t1\t0\nB\t2\t0\nC\t1\t0\n",

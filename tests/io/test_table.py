@@ -64,6 +64,7 @@ def test_stdin(monkeypatch):
         ("x1\tx2\n1\t2\n3\n", {}, 3, "expected 2 fields (as in the header), found 1"),
         ("x1\tx2\n1\t2\n3\t4\t5\n", {}, 3, "found 3"),
         ("x1\tx2\n1\tabc\n", {}, 2, "non-numeric value 'abc' in column 'x2'"),
+        ("x1\tx2\n1\t1_000\n", {}, 2, "non-numeric value '1_000' in column 'x2'"),
         ("x1\tx2\n1\t2\nNA\t3\n", {}, 3, "remove or impute row 2"),
         ("x1\tx2\n1\tnan\n", {}, 2, "missing values are not supported in Gaussian HMM input"),
         ("x1\tx2\n1\t\n", {}, 2, "missing value '' in column 'x2'"),
