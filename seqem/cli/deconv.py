@@ -658,7 +658,8 @@ def _cmd_run(args: argparse.Namespace, ctx: RunContext) -> int:
         if args.mrna_per_cell:
             mrna, mrna_other = _read_mrna(args.mrna_per_cell, ref.columns, ctx)
         robust = robust_fit(Y, S, var=var, nu=args.nu, other=args.other, mrna=mrna,
-                            mrna_other=mrna_other, n_threads=args.threads)  # fmt: skip
+                            mrna_other=mrna_other, n_threads=args.threads,
+                            standard_errors=bool(args.se or args.report))  # fmt: skip
         props = robust.proportions
         if robust.other is not None:
             props = np.column_stack([props, robust.other])
@@ -668,8 +669,9 @@ def _cmd_run(args: argparse.Namespace, ctx: RunContext) -> int:
             loglik=[float(x) for x in robust.loglik],
             em_updates=[f.n_iter for f in robust.fits],
             sigma2=[float(x) for x in robust.sigma2],
-            standard_errors=[[float(x) for x in row] for row in se],
         )
+        if se is not None:
+            ctx.results["standard_errors"] = [[float(x) for x in row] for row in se]
     elif args.method == "refine":
         refined = refine_fit(Y, S, cell_counts=sums, weight=args.prior_weight)
         props = refined.proportions

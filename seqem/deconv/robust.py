@@ -151,8 +151,9 @@ class RobustFit:
         Fraction of cells without a reference profile (``other=True``).
     coefficients : float64 array (n_samples, n_types)
         Amount of each reference profile in each sample (absolute scale).
-    se : float64 array (n_samples, n_types + other)
-        Standard errors of the proportions (and of ``other``, last).
+    se : float64 array (n_samples, n_types + other) or None
+        Standard errors of the proportions (and of ``other``, last); None
+        when not asked for.
     sigma2 : float64 array (n_samples,)
         Fitted scale of the errors.
     loglik : float64 array (n_samples,)
@@ -163,7 +164,7 @@ class RobustFit:
     proportions: np.ndarray
     other: np.ndarray | None
     coefficients: np.ndarray
-    se: np.ndarray
+    se: np.ndarray | None
     sigma2: np.ndarray
     loglik: np.ndarray
     fits: list[FitResult]
@@ -357,11 +358,12 @@ def _fit_blocks(
     tol: float,
     max_iter: int,
     pool: Any,
+    sandwich: bool = True,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, list[FitResult]]:
     """:func:`_fit_sample` for every sample, blocks of samples at once.
 
     Returns coefficients (n, k), sigma^2 (n,), log-likelihoods (n,), bread and
-    meat of the sandwich (n, k, k) and the fit records.
+    meat of the sandwich (n, k, k; zero without ``sandwich``) and the fit records.
     """
     genes, k = s.shape
     n = y.shape[1]
@@ -376,7 +378,7 @@ def _fit_blocks(
     def block(c0: int, c1: int) -> None:
         out = _Block(np.ascontiguousarray(y[:, c0:c1].T), s, shared, nu, tol, max_iter)
         out.run()
-        packed[:, c0:c1] = out.finish()
+        packed[:, c0:c1] = out.finish(sandwich)
         coefs[c0:c1], sigma2[c0:c1], ll[c0:c1] = out.c, out.sigma2, out.ll
         fits[c0:c1] = out.fits()
 
@@ -779,15 +781,16 @@ class _Block:
         tight = self.run_tol[rows] <= self.tol
         return ((change < SETTLED) & tight) | (self.runs[rows] >= OUTER)
 
-    def finish(self) -> np.ndarray:
-        """Final variance shapes and log-likelihoods; packed bread and meat (2, nb, k(k+1)/2)."""
+    def finish(self, sandwich: bool = True) -> np.ndarray:
+        """Final variance shapes and log-likelihoods; packed bread and meat (2, nb, k(k+1)/2),
+        zero without ``sandwich``."""
         from ._kernels import t_sandwich
 
         rows = np.arange(self.y.shape[0])
         self._shape(rows, self.c[rows])
         self._estep(rows, normal=False)
         out = np.zeros((2, rows.size, self.aa.shape[1]))
-        for g0, g1 in self.chunks:
+        for g0, g1 in self.chunks if sandwich else ():
             bread = np.empty((rows.size, g1 - g0))
             meat = np.empty((rows.size, g1 - g0))
             mu = self.c @ self.st[:, g0:g1]
@@ -851,6 +854,7 @@ def robust_fit(
     max_iter: int = 500,
     n_threads: int | None = None,
     batched: bool = True,
+    standard_errors: bool = True,
 ) -> RobustFit:
     """Proportions of every bulk sample (columns of ``Y``) by the robust heteroscedastic EM.
 
@@ -882,6 +886,10 @@ def robust_fit(
         Fit blocks of samples at once (default); ``False`` fits one sample
         at a time through the generic EM engine, the reference behaviour
         (the same updates, slower).
+    standard_errors : bool
+        Compute the standard errors (default); without them a fit of many
+        samples against a large reference saves a pass over the genes and
+        two products per sample.
 
     Notes
     -----
@@ -911,7 +919,6 @@ def robust_fit(
     n = y.shape[1]
     width = k + (1 if other else 0)
     props = np.empty((n, width))
-    se = np.empty((n, width))
     coefs = np.empty((n, k))
     sigma2 = np.empty(n)
     ll = np.empty(n)
@@ -936,7 +943,7 @@ def robust_fit(
             )
         elif batched:
             coefs[:], sigma2[:], ll[:], bread, meat, fits = _fit_blocks(
-                y, s, v, nu, tol, max_iter, pool
+                y, s, v, nu, tol, max_iter, pool, standard_errors
             )
         else:
 
@@ -950,12 +957,14 @@ def robust_fit(
             meat = np.array([r[3] for r in each])
             ll[:] = [r[4] for r in each]
             fits = [r[5] for r in each]
-    if not (np.all(np.isfinite(bread)) and np.all(np.isfinite(meat))):
-        raise SeqemError(
-            "numerical failure in the robust fit: the standard errors' matrices are not finite "
-            "(try another nu, or the multinomial mixture EM)"
-        )
-    cov = _sandwiches(bread, meat, coefs)
+    cov = None
+    if standard_errors:
+        if not (np.all(np.isfinite(bread)) and np.all(np.isfinite(meat))):
+            raise SeqemError(
+                "numerical failure in the robust fit: the standard errors' matrices are not "
+                "finite (try another nu, or the multinomial mixture EM)"
+            )
+        cov = _sandwiches(bread, meat, coefs)
     shift = ey - es  # coefficients on the data's own scale: times 2^shift
     if ey.any() or es:
         # the t density of y is the scaled data's over 2^ey per gene
@@ -971,14 +980,18 @@ def robust_fit(
         ]  # fmt: skip
         if other:  # read on the absolute scale: the coefficients as they are
             coefs = np.ldexp(coefs, shift[:, None])
-            cov = np.ldexp(cov, 2 * shift[:, None, None])
+            if cov is not None:
+                cov = np.ldexp(cov, 2 * shift[:, None, None])
     if other:  # more than all of the sample: nothing left over
         scale = 1.0 / np.maximum(coefs.sum(axis=1), 1.0)
         coefs *= scale[:, None]
-        cov *= (scale**2)[:, None, None]
+        if cov is not None:
+            cov *= (scale**2)[:, None, None]
     # proportions do not depend on each sample's scale: from the fitted coefficients
     props[:], jp = _to_cells(coefs, m, other, mrna_other)
-    se[:] = np.sqrt(np.maximum(np.einsum("nik,nkl,nil->ni", jp, cov, jp), 0.0))
+    se = None
+    if cov is not None:
+        se = np.sqrt(np.maximum(np.einsum("nik,nkl,nil->ni", jp, cov, jp), 0.0))
     if not other:
         coefs = np.ldexp(coefs, shift[:, None])
     return RobustFit(

@@ -232,6 +232,11 @@ def test_robust_batched_equals_per_sample_on_random_problems(seed, path, monkeyp
     reference = robust_fit(Y, S, **kw, batched=False)
     assert_same_robust_fits(batched, reference)
     assert len({f.n_iter for f in batched.fits}) > 1 or Y.shape[1] == 1
+    # without standard errors: the same fit, no sandwich
+    bare = robust_fit(Y, S, **kw, n_threads=2, standard_errors=False)
+    assert bare.se is None
+    assert np.array_equal(bare.proportions, batched.proportions)
+    assert [f.history for f in bare.fits] == [f.history for f in batched.fits]
 
 
 @pytest.mark.parametrize("path", ["blocks", "compiled"])
