@@ -9,10 +9,17 @@ two-point) parametric LOD and HLOD scores by the Lander-Green algorithm.
 from __future__ import annotations
 
 import argparse
+import math
 from typing import TYPE_CHECKING, Any
 
 from ..errors import SeqemError
-from ._common import add_run_options, check_output_path, examples, positive_int
+from ._common import (
+    add_run_options,
+    check_output_path,
+    examples,
+    nonnegative_float,
+    positive_int,
+)
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..linkage.data import LinkageData
@@ -23,6 +30,86 @@ EXAMPLE = (
     "--ped data/example_pedigree.ped --dat data/example_pedigree.dat "
     "--map data/example_pedigree.map"
 )
+
+
+# -- argument types (stricter than those every command shares) ---------------
+
+
+def _number(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    """argparse type: a finite number > 0."""
+    value = _number(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be a number > 0, got {text!r}")
+    return value
+
+
+def open_probability(text: str) -> float:
+    """argparse type: a number strictly between 0 and 1."""
+    value = _number(text)
+    if not 0.0 < value < 1.0:
+        raise argparse.ArgumentTypeError(f"must be a number > 0 and < 1, got {text!r}")
+    return value
+
+
+def error_rate(text: str) -> float:
+    """argparse type: a number in [0, 1)."""
+    value = _number(text)
+    if not 0.0 <= value < 1.0:
+        raise argparse.ArgumentTypeError(f"must be a number >= 0 and < 1, got {text!r}")
+    return value
+
+
+def _numbers(text: str, what: str) -> list[float]:
+    items = text.split(",")
+    if not text.strip() or any(not x.strip() for x in items):
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated {what} without empty items, got {text!r}"
+        )
+    try:
+        return [_number(x.strip()) for x in items]
+    except argparse.ArgumentTypeError as exc:
+        raise argparse.ArgumentTypeError(f"{exc} in {text!r}") from None
+
+
+def penetrance_list(text: str) -> list[float]:
+    """argparse type: ``F0,F1,F2``, three probabilities."""
+    values = _numbers(text, "probabilities")
+    if len(values) != 3 or not all(0.0 <= v <= 1.0 for v in values):
+        raise argparse.ArgumentTypeError(
+            f"expected three probabilities F0,F1,F2 (P(affected | 0, 1, 2 disease alleles)), "
+            f"got {text!r}"
+        )
+    return values
+
+
+def theta_list(text: str) -> list[float]:
+    """argparse type: comma-separated recombination fractions in [0, 0.5]."""
+    values = _numbers(text, "recombination fractions")
+    bad = [v for v in values if not 0.0 <= v <= 0.5]
+    if bad:
+        raise argparse.ArgumentTypeError(
+            f"recombination fractions are in [0, 0.5], got {bad[0]:g} in {text!r}"
+        )
+    return values
+
+
+def position_list(text: str) -> list[float]:
+    """argparse type: comma-separated positions in cM."""
+    return _numbers(text, "positions (cM)")
+
+
+#: Most trait positions one chromosome's grid may have.
+MAX_GRID = 1_000_000
 
 
 def register(commands: Any) -> None:
@@ -48,15 +135,21 @@ def _add_inputs(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("input (MERLIN set, or LINKAGE pedfile + datafile)")
     g.add_argument("--ped", metavar="F.ped", help="MERLIN pedigree file")
     g.add_argument("--dat", metavar="F.dat", help="MERLIN data file")
-    g.add_argument("--map", metavar="F.map", help="MERLIN map (CHROMOSOME MARKER POSITION, cM)")
-    g.add_argument("--freq", metavar="F.freq", help="allele frequencies (default: from founders)")
-    g.add_argument("--model", metavar="F.model", help="disease model (MERLIN .model)")
+    g.add_argument("--map", metavar="F.map",
+                   help="MERLIN map (CHROMOSOME MARKER POSITION, cM; autosomes only); needed "
+                   "by multipoint lod and npl with --ped")  # fmt: skip
+    g.add_argument("--freq", metavar="F.freq",
+                   help="allele frequencies; markers not in it (or all, without it) get "
+                   "frequencies counted in the typed founders, as in MERLIN (logged)")  # fmt: skip
+    g.add_argument("--model", metavar="F.model",
+                   help="disease model (MERLIN .model: TRAIT FREQ F0,F1,F2 [LABEL], one line "
+                   "per affection trait of the .dat; with --fam one line, for PHENO)")  # fmt: skip
     g.add_argument("--linkage-ped", metavar="PEDFILE", help="LINKAGE pedfile (pre/post-makeped)")
     g.add_argument("--linkage-dat", metavar="DATAFILE", help="LINKAGE datafile")
     g.add_argument("--fam", metavar="F.fam", help="PLINK .fam (pedigrees, affection in PHENO)")
     g.add_argument("--vcf", metavar="F.vcf.gz", help="genotypes for --fam, by sample = IID")
     g.add_argument("--region", metavar="CHR:START-END", help="SNPs of --vcf in this region")
-    g.add_argument("--cm-per-mb", type=float, default=1.0, metavar="X",
+    g.add_argument("--cm-per-mb", type=positive_float, default=1.0, metavar="X",
                    help="--vcf SNPs without --map: X cM per Mb (default: %(default)s)")  # fmt: skip
     g.add_argument("--trait", metavar="NAME", help="affection trait to analyse (default: first)")
     g = p.add_argument_group("checks")
@@ -71,19 +164,20 @@ def _add_model_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("disease model (overrides the model file)")
     g.add_argument("--preset", choices=("dominant", "recessive"),
                    help="rare dominant (0.0001,1,1) or recessive (0.0001,0.0001,1)")  # fmt: skip
-    g.add_argument("--disease-freq", type=float, metavar="Q",
+    g.add_argument("--disease-freq", type=open_probability, metavar="Q",
                    help="disease allele frequency (default with --preset: 0.0001)")  # fmt: skip
-    g.add_argument("--penetrance", metavar="F0,F1,F2",
+    g.add_argument("--penetrance", type=penetrance_list, metavar="F0,F1,F2",
                    help="P(affected | 0, 1, 2 disease alleles)")  # fmt: skip
 
 
 def _add_positions(p: argparse.ArgumentParser) -> Any:
     """The trait-position grid options of ``lod`` and ``npl``; returns their group."""
     g = p.add_argument_group("positions")
-    g.add_argument("--step", type=float, default=1.0, metavar="CM",
+    g.add_argument("--step", type=positive_float, default=1.0, metavar="CM",
                    help="grid step in cM (default: %(default)s)")  # fmt: skip
-    g.add_argument("--positions", metavar="CM,CM,...", help="explicit positions (cM) instead")
-    g.add_argument("--flank", type=float, default=0.0, metavar="CM",
+    g.add_argument("--positions", type=position_list, metavar="CM,CM,...",
+                   help="explicit positions (cM) instead")  # fmt: skip
+    g.add_argument("--flank", type=nonnegative_float, default=0.0, metavar="CM",
                    help="extend the grid this far beyond the first and last marker")  # fmt: skip
     g.add_argument("--map-function", choices=("haldane", "kosambi"), default="haldane",
                    help="cM to recombination fraction (default: %(default)s)")  # fmt: skip
@@ -138,8 +232,9 @@ def _add_lod(verbs: Any) -> None:
     _add_inputs(p)
     _add_model_options(p)
     g = _add_positions(p)
-    g.add_argument("--twopoint", metavar="THETAS",
-                   help="two-point LODs against each marker at these thetas")  # fmt: skip
+    g.add_argument("--twopoint", type=theta_list, metavar="THETAS",
+                   help="two-point LODs against each marker at these recombination "
+                   "fractions (comma-separated, in [0, 0.5]; no map needed)")  # fmt: skip
     p.add_argument("-o", "--output", default="-", metavar="LOD.tsv", help="TSV (default: stdout)")
     p.add_argument("--per-family", metavar="FAM.tsv", help="each family's LOD at each position")
     p.add_argument("--plot", metavar="FILE.png", help="LOD and HLOD curves (png, pdf or svg)")
@@ -182,7 +277,10 @@ def _add_map(verbs: Any) -> None:
         help="genetic map (recombination fractions) by EM",
         description="Maximum-likelihood recombination fractions between adjacent markers of "
         "each chromosome by EM over inheritance vectors (expected recombinations from the "
-        "two-locus posteriors), started from the input map; written as a map in cM.",
+        "two-locus posteriors), started from the input map; written as a map in cM. "
+        "Without --map, MERLIN input is taken as one chromosome (1) with the markers in "
+        "the order of the .dat file, every interval started at a recombination fraction of "
+        "0.1 (and the log says so).",
         epilog=examples(
             "seqem linkage map " + EXAMPLE + " --freq data/example_pedigree.freq -o map.tsv "
             "--report map.json",
@@ -196,13 +294,13 @@ def _add_map(verbs: Any) -> None:
                    help="an R/qtl 'csv' cross file (backcross or intercross)")  # fmt: skip
     g.add_argument("--cross-type", choices=("bc", "f2"),
                    help="backcross or intercross (default: from the genotype codes)")  # fmt: skip
-    g.add_argument("--error-prob", type=float, default=1e-4, metavar="E",
+    g.add_argument("--error-prob", type=error_rate, default=1e-4, metavar="E",
                    help="genotyping error rate (default: %(default)s)")  # fmt: skip
     p.add_argument("--map-function", choices=("haldane", "kosambi"), default="haldane",
                    help="cM <-> recombination fraction (default: %(default)s)")  # fmt: skip
     p.add_argument("--sex-specific", action="store_true",
                    help="pedigrees: male and female maps (columns cm_male, cm_female)")  # fmt: skip
-    p.add_argument("--tol", type=float, metavar="X",
+    p.add_argument("--tol", type=positive_float, metavar="X",
                    help="pedigrees: stop when ln L rises by less than X (default 1e-7); crosses: "
                    "when every fraction r changes by at most X (r + 100 X), as R/qtl's est.map "
                    "(default 1e-6)")  # fmt: skip
@@ -215,8 +313,14 @@ def _add_map(verbs: Any) -> None:
     p.set_defaults(_run=_cmd_map)
 
 
-def load(args: argparse.Namespace, ctx: RunContext, *, prepare: bool = True) -> LinkageData:
-    """Read the data set the options name; check it (and zero Mendelian errors if asked)."""
+def load(
+    args: argparse.Namespace, ctx: RunContext, *, prepare: bool = True, positions: str = ""
+) -> LinkageData:
+    """Read the data set the options name; check it (and zero Mendelian errors if asked).
+
+    ``positions`` names the analysis (say "multipoint LOD scores") when it
+    needs the markers' map positions.
+    """
     from ..io.pedigree import read_fam_vcf, read_linkage, read_merlin
 
     merlin = args.ped is not None or args.dat is not None
@@ -232,7 +336,18 @@ def load(args: argparse.Namespace, ctx: RunContext, *, prepare: bool = True) -> 
     if merlin:
         if args.ped is None or args.dat is None:
             raise SeqemError("--ped and --dat go together")
+        if positions and args.map is None:
+            raise SeqemError(
+                f"{positions} need the markers' positions: give --map F.map (CHROMOSOME "
+                "MARKER POSITION, cM)" + (", or --twopoint THETAS" if args.verb == "lod" else "")
+            )
         data = read_merlin(args.ped, args.dat, args.map, args.freq, args.model, trait=args.trait)
+        if args.map is None and args.verb == "map":
+            data.notes.append(
+                f"{args.dat}: no --map: the markers are taken as one chromosome (1) in the "
+                "order of the data file, every interval started at a recombination fraction "
+                "of 0.1"
+            )
     elif linkage:
         if args.linkage_ped is None or args.linkage_dat is None:
             raise SeqemError("--linkage-ped and --linkage-dat go together")
@@ -240,22 +355,48 @@ def load(args: argparse.Namespace, ctx: RunContext, *, prepare: bool = True) -> 
             if getattr(args, name) is not None:
                 raise SeqemError(f"--{name} belongs to the MERLIN input; the datafile has it")
         data = read_linkage(args.linkage_ped, args.linkage_dat)
+        _check_trait_option(args.trait, data, args.linkage_dat, "the datafile's affection locus")
     else:
         if args.fam is None or args.vcf is None:
             raise SeqemError("--fam and --vcf go together")
+        if args.freq is not None:
+            raise SeqemError("--freq is not read with --fam and --vcf: allele frequencies are "
+                             "counted in the typed founders")  # fmt: skip
         data = read_fam_vcf(args.fam, args.vcf, region=args.region, map=args.map,
                             cm_per_mb=args.cm_per_mb)  # fmt: skip
+        _check_trait_option(args.trait, data, args.fam, "the PHENO column")
         if getattr(args, "model", None) is not None:
-            from ..io.pedigree import _read_model
+            from ..errors import InputFormatError
+            from ..io.pedigree import read_model
 
-            data.trait = _read_model(args.model)[0]
+            models = read_model(args.model)
+            if len(models) != 1:
+                raise InputFormatError(
+                    f"{len(models)} models ({', '.join(models)}): a .fam has one trait (PHENO); "
+                    "give one model line",
+                    path=args.model,
+                )
+            data.trait = next(iter(models.values()))
     n = sum(f.n for f in data.families)
     ctx.info(
         f"{data.source}: {len(data.families)} families, {n} persons, {len(data.markers)} markers"
     )
+    for note in data.notes:
+        ctx.info(note)
+    if data.notes:
+        ctx.results.update(notes=list(data.notes))
+    if positions and not data.markers:
+        raise SeqemError(f"{data.source}: no markers: {positions} need at least one")
     if prepare:
         _prepare(args, ctx, data)
     return data
+
+
+def _check_trait_option(trait: str | None, data: LinkageData, path: str, what: str) -> None:
+    if trait is not None and trait != data.trait_name:
+        raise SeqemError(
+            f"--trait {trait}: {path} has one affection trait, {what} ({data.trait_name})"
+        )
 
 
 def _prepare(args: argparse.Namespace, ctx: RunContext, data: LinkageData) -> None:
@@ -290,16 +431,19 @@ def _model(args: argparse.Namespace, data: LinkageData) -> Any:
     elif args.preset == "recessive":
         pen = [0.0001, 0.0001, 1.0]
     if args.penetrance is not None:
-        try:
-            pen = [float(x) for x in args.penetrance.split(",")]
-        except ValueError:
-            raise SeqemError(f"--penetrance {args.penetrance!r}: three numbers") from None
-        if len(pen) != 3:
-            raise SeqemError("--penetrance needs three values: F0,F1,F2")
+        pen = list(args.penetrance)
     if pen is None:
         if model is None:
             raise SeqemError("--disease-freq needs --preset, --penetrance or a model file")
+        if model.penetrance.shape[0] > 1:
+            return TraitModel(data.trait_name, float(args.disease_freq), model.penetrance)
         pen = model.penetrance[0].tolist()
+    classes = max((int(c.max()) for c in data.liability if c.size), default=1)
+    if classes > 1:
+        raise SeqemError(
+            f"--preset and --penetrance give one liability class, but {data.source} uses "
+            f"classes up to {classes}: give the penetrances in the datafile"
+        )
     q = args.disease_freq
     if q is None:
         q = model.freq if model is not None else 0.0001
@@ -354,13 +498,6 @@ def _cmd_check(args: argparse.Namespace, ctx: RunContext) -> int:
     return 1 if problems else 0
 
 
-def _float_list(text: str, what: str) -> list[float]:
-    try:
-        return [float(x) for x in text.split(",") if x.strip()]
-    except ValueError:
-        raise SeqemError(f"{what} {text!r}: comma-separated numbers") from None
-
-
 def _cmd_lod(args: argparse.Namespace, ctx: RunContext) -> int:
     import numpy as np
 
@@ -370,10 +507,18 @@ def _cmd_lod(args: argparse.Namespace, ctx: RunContext) -> int:
     check_output_path(args.output)
     check_output_path(args.per_family)
     check_output_path(args.plot, plot=True)
-    data = load(args, ctx)
+    multi = "multipoint LOD scores" if args.twopoint is None else ""
+    data = load(args, ctx, positions=multi)
+    if not data.markers:
+        raise SeqemError(f"{data.source}: no markers to compute LOD scores against")
     model = _model(args, data)
+    if not any(np.any(a > 0) for a in data.affection):
+        raise SeqemError(
+            f"{data.source}: no person has a known affection status (trait {data.trait_name}): "
+            "every LOD would be 0"
+        )
     if args.twopoint is not None:
-        thetas = np.array(_float_list(args.twopoint, "--twopoint"))
+        thetas = np.array(args.twopoint)
         rows, fam_rows = [], []
         for m in data.markers:
             lod = twopoint(data, m.name, thetas, model=model, n_threads=args.threads,
@@ -437,11 +582,15 @@ def _f6(x: Any) -> str:
 def _grid(args: argparse.Namespace, cm: Any) -> Any:
     import numpy as np
 
-    if args.positions:
-        return np.array(_float_list(args.positions, "--positions"))
-    if args.step <= 0:
-        raise SeqemError("--step must be positive")
+    if args.positions is not None:
+        return np.array(args.positions, dtype=float)
     lo, hi = float(cm.min()) - args.flank, float(cm.max()) + args.flank
+    n = math.floor((hi - lo) / args.step) + 1
+    if n > MAX_GRID:
+        raise SeqemError(
+            f"--step {args.step:g} gives {n} positions over {hi - lo:g} cM (at most {MAX_GRID}): "
+            "take a larger step"
+        )
     return np.round(np.arange(lo, hi + args.step * 1e-9, args.step), 10)
 
 
@@ -453,7 +602,7 @@ def _cmd_npl(args: argparse.Namespace, ctx: RunContext) -> int:
 
     check_output_path(args.output)
     check_output_path(args.per_family)
-    data = load(args, ctx)
+    data = load(args, ctx, positions="NPL scores")
     chroms = _by_chrom(data)
     rows, fam_rows = [], []
     n_inf = 0
@@ -493,6 +642,8 @@ def _cmd_map(args: argparse.Namespace, ctx: RunContext) -> int:
     if args.cross is not None:
         return _cross_map(args, ctx)
     data = load(args, ctx)
+    if not data.markers:
+        raise SeqemError(f"{data.source}: no markers to map")
     from ..linkage.data import map_functions
 
     to_theta, to_cm = map_functions(args.map_function)
@@ -540,6 +691,8 @@ def _cmd_map(args: argparse.Namespace, ctx: RunContext) -> int:
 
 
 def _cross_map(args: argparse.Namespace, ctx: RunContext) -> int:
+    import numpy as np
+
     from ..io.rqtl import read_cross
     from ..io.table import write_tsv
     from ..linkage.cross import estimate_map
@@ -550,6 +703,13 @@ def _cross_map(args: argparse.Namespace, ctx: RunContext) -> int:
     if args.sex_specific:
         raise SeqemError("--sex-specific is for pedigrees")
     cross = read_cross(args.cross, args.cross_type)
+    for chrom in cross.chromosomes:
+        empty = np.flatnonzero(~np.any(chrom.genotypes != 0, axis=0))
+        if empty.size:
+            raise SeqemError(
+                f"{args.cross}: marker {chrom.markers[empty[0]]} (chromosome {chrom.name}) has "
+                "no typed individual: its position cannot be estimated; drop its column"
+            )
     try:
         maps = estimate_map(
             cross, error_prob=args.error_prob, map_function=args.map_function,

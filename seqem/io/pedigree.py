@@ -20,7 +20,14 @@ and numbered-allele loci; the pedfile is read pre-makeped (``ped person
 father mother sex`` then the phenotypes in the datafile's input order) or
 post-makeped (nine leading columns), told apart by the column count.
 Recombination fractions between adjacent loci of the datafile's order line
-become a Haldane map for the markers.
+become a Haldane map for the markers; a fraction of 1/2 between two markers
+(unlinked) starts a new linkage group, numbered as a chromosome.
+
+Models of a ``.model`` file are matched to the ``.dat``'s affection traits by
+name.  Markers absent from the ``.freq`` file get frequencies counted in the
+typed founders, as MERLIN does (and the reader says so in
+``LinkageData.notes``).  Markers must be on autosomes, with positions in cM
+(beyond 1000 cM a map is taken for base pairs and refused).
 """
 
 from __future__ import annotations
@@ -34,10 +41,17 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from ..errors import InputFormatError
+from ..errors import InputFormatError, ParameterError
 from ..linkage.data import Family, LinkageData, MarkerLocus, TraitModel, haldane_cm
 
-__all__ = ["read_merlin", "read_linkage", "LinkageDatafile", "read_linkage_datafile"]
+__all__ = [
+    "read_merlin",
+    "read_model",
+    "read_linkage",
+    "LinkageDatafile",
+    "read_linkage_datafile",
+    "read_fam_vcf",
+]
 
 MISSING = {"0", "x", "X", "."}
 
@@ -65,6 +79,7 @@ def _read_dat(path: str) -> _Columns:
     layout: list[tuple[str, str, int]] = []
     affection: list[str] = []
     markers: list[str] = []
+    seen: dict[tuple[str, str], int] = {}
     for number, line in _lines(path):
         tokens = line.split()
         if not tokens:
@@ -79,16 +94,15 @@ def _read_dat(path: str) -> _Columns:
         elif kind == "M":
             layout.append(("M", name, 2))
             markers.append(name)
-        elif kind in ("T", "C", "Z"):
+        elif kind in ("T", "C"):
+            layout.append((kind, name, 1))
+        elif kind == "Z":
             layout.append(("skip", name, 1))
         elif kind.startswith("S"):
             count = kind[1:] or (tokens[1] if len(tokens) > 1 else "1")
-            try:
-                n = int(count)
-            except ValueError:
-                raise InputFormatError(
-                    f"bad skip item {line.strip()!r}", path=path, line=number
-                ) from None
+            n = int(count) if count.isdigit() else -1
+            if n < 0:
+                raise InputFormatError(f"bad skip item {line.strip()!r}", path=path, line=number)
             layout.append(("skip", "", n))
         else:
             raise InputFormatError(
@@ -96,10 +110,17 @@ def _read_dat(path: str) -> _Columns:
                 path=path,
                 line=number,
             )
-        if kind in ("A", "M", "T", "C") and not name:
-            raise InputFormatError(f"item {kind} without a name", path=path, line=number)
-    if len(set(markers)) != len(markers):
-        raise InputFormatError("a marker is listed twice", path=path)
+        if kind in ("A", "M", "T", "C"):
+            if not name:
+                raise InputFormatError(f"item {kind} without a name", path=path, line=number)
+            what = "marker" if kind == "M" else "trait"
+            if (what, name) in seen:
+                raise InputFormatError(
+                    f"{what} {name} is listed twice (lines {seen[what, name]} and {number})",
+                    path=path,
+                    line=number,
+                )
+            seen[what, name] = number
     return _Columns(affection, markers, layout)
 
 
@@ -111,8 +132,39 @@ def _split_alleles(tokens: list[str]) -> list[str]:
     return out
 
 
-def _read_map(path: str) -> dict[str, tuple[str, float]]:
-    out: dict[str, tuple[str, float]] = {}
+#: Positions beyond this (cM) are no genetic map: no chromosome is that long.
+MAX_CM = 1000.0
+
+#: Chromosome names that are not autosomes (with or without a ``chr`` prefix).
+_NOT_AUTOSOMES = frozenset({"X", "Y", "MT", "M"})
+
+
+def _not_autosome(chrom: str) -> bool:
+    """Whether a chromosome name is X, Y or mitochondrial (``chr`` prefix allowed)."""
+    name = chrom.upper()
+    return (name[3:] if name.startswith("CHR") else name) in _NOT_AUTOSOMES
+
+
+def _autosomal(
+    chrom: str,
+    marker: str,
+    path: str,
+    line: int | None = None,
+    *,
+    fix: str = "leave its markers out",
+) -> None:
+    if _not_autosome(chrom):
+        raise InputFormatError(
+            f"marker {marker} is on chromosome {chrom}: only autosomes are analysed "
+            f"(X-linked, Y and mitochondrial inheritance are not supported); {fix}",
+            path=path,
+            line=line,
+        )
+
+
+def _read_map(path: str) -> dict[str, tuple[str, float, int]]:
+    """``marker -> (chromosome, position in cM, line)``."""
+    out: dict[str, tuple[str, float, int]] = {}
     for number, line in _lines(path):
         tokens = line.split()
         if not tokens or tokens[0].startswith("#"):
@@ -129,49 +181,105 @@ def _read_map(path: str) -> dict[str, tuple[str, float]]:
             ) from None
         if not math.isfinite(pos):
             raise InputFormatError(f"position {tokens[2]!r} is not finite", path=path, line=number)
+        if abs(pos) > MAX_CM:
+            raise InputFormatError(
+                f"marker {tokens[1]}: position {tokens[2]} cM is beyond the genetic length of "
+                f"any chromosome ({MAX_CM:g} cM); the map looks like base pairs: give "
+                "positions in cM",
+                path=path,
+                line=number,
+            )
         if tokens[1] in out:
-            raise InputFormatError(f"marker {tokens[1]} listed twice", path=path, line=number)
-        out[tokens[1]] = (tokens[0], pos)
+            raise InputFormatError(
+                f"marker {tokens[1]} listed twice (lines {out[tokens[1]][2]} and {number})",
+                path=path,
+                line=number,
+            )
+        out[tokens[1]] = (tokens[0], pos, number)
     return out
 
 
-def _read_freq(path: str) -> dict[str, tuple[list[str], list[float]]]:
-    out: dict[str, tuple[list[str], list[float]]] = {}
+def _read_freq(path: str) -> dict[str, tuple[list[str], list[float], int]]:
+    """``marker -> (allele labels, frequencies, line of its M line)``."""
+    out: dict[str, tuple[list[str], list[float], int]] = {}
     current: str | None = None
     for number, line in _lines(path):
         tokens = line.split()
-        if not tokens:
+        if not tokens or tokens[0].startswith("#"):
             continue
         kind = tokens[0].upper()
-        try:
-            if kind == "M":
-                current = tokens[1]
-                out[current] = ([], [])
-            elif kind == "F":
-                if current is None:
-                    raise InputFormatError("F line before any M line", path=path, line=number)
-                labels, freqs = out[current]
-                for f in tokens[1:]:
-                    labels.append(str(len(labels) + 1))
-                    freqs.append(float(f))
-            elif kind == "A":
-                if current is None:
-                    raise InputFormatError("A line before any M line", path=path, line=number)
-                out[current][0].append(tokens[1])
-                out[current][1].append(float(tokens[2]))
+        if kind == "M":
+            if len(tokens) < 2:
+                raise InputFormatError("M line without a marker name", path=path, line=number)
+            current = tokens[1]
+            if current in out:
+                raise InputFormatError(
+                    f"marker {current} is listed twice (lines {out[current][2]} and {number})",
+                    path=path,
+                    line=number,
+                )
+            out[current] = ([], [], number)
+        elif kind in ("F", "A"):
+            if current is None:
+                raise InputFormatError(f"{kind} line before any M line", path=path, line=number)
+            labels, freqs, _ = out[current]
+            if kind == "F":
+                items = [(str(len(labels) + k + 1), t) for k, t in enumerate(tokens[1:])]
+            elif len(tokens) == 3:
+                items = [(tokens[1], tokens[2])]
             else:
                 raise InputFormatError(
-                    f"unknown line type {tokens[0]!r} (expected M, F or A)", path=path, line=number
+                    f"malformed line {line.strip()!r} (expected A LABEL FREQUENCY)",
+                    path=path,
+                    line=number,
                 )
-        except (IndexError, ValueError):
+            for label, text in items:
+                try:
+                    value = float(text)
+                except ValueError:
+                    value = math.nan
+                if not 0.0 <= value <= 1.0:
+                    raise InputFormatError(
+                        f"marker {current}: frequency {text!r} of allele {label} is not a "
+                        "number in [0, 1]",
+                        path=path,
+                        line=number,
+                    )
+                if label in labels:
+                    raise InputFormatError(
+                        f"marker {current}: allele {label} is listed twice", path=path, line=number
+                    )
+                labels.append(label)
+                freqs.append(value)
+        else:
             raise InputFormatError(
-                f"malformed line {line.strip()!r}", path=path, line=number
-            ) from None
+                f"unknown line type {tokens[0]!r} (expected M, F or A)", path=path, line=number
+            )
+    if not out:
+        raise InputFormatError(
+            "no marker in the file (expected M NAME lines, each followed by F or A lines)",
+            path=path,
+        )
+    for name, (labels, _, number) in out.items():
+        if not labels:
+            raise InputFormatError(
+                f"marker {name} has no allele frequencies (F or A lines)", path=path, line=number
+            )
     return out
 
 
-def _read_model(path: str) -> list[TraitModel]:
-    models = []
+def read_model(
+    path: str, traits: list[str] | None = None, *, where: str = "the data file"
+) -> dict[str, TraitModel]:
+    """Disease models of a MERLIN ``.model`` file, by trait name.
+
+    Each line is ``TRAIT disease_allele_freq f0,f1,f2 [label]``.  With
+    ``traits`` (the affection traits of the data file ``where``), a model of
+    any other trait is refused; a second model for one trait is refused too
+    (one model is analysed per run).
+    """
+    path = os.fspath(path)
+    models: dict[str, tuple[TraitModel, int]] = {}
     for number, line in _lines(path):
         tokens = line.split()
         if not tokens or tokens[0].startswith("#"):
@@ -179,6 +287,21 @@ def _read_model(path: str) -> list[TraitModel]:
         if len(tokens) < 3:
             raise InputFormatError(
                 "expected TRAIT disease_allele_freq f0,f1,f2 [label]", path=path, line=number
+            )
+        name = tokens[0]
+        if traits is not None and name not in traits:
+            known = ", ".join(traits) if traits else "none"
+            raise InputFormatError(
+                f"trait {name!r} is not an affection trait of {where} (its A items: {known})",
+                path=path,
+                line=number,
+            )
+        if name in models:
+            raise InputFormatError(
+                f"a second model for trait {name} (line {models[name][1]} has one; one model "
+                "per trait is analysed: keep one line)",
+                path=path,
+                line=number,
             )
         try:
             freq = float(tokens[1])
@@ -191,14 +314,39 @@ def _read_model(path: str) -> list[TraitModel]:
             raise InputFormatError("three penetrances are needed (0, 1, 2 disease alleles)",
                                    path=path, line=number)  # fmt: skip
         try:
-            models.append(
-                TraitModel(tokens[0], freq, np.array([pen]), " ".join(tokens[3:]) or tokens[0])
-            )
+            model = TraitModel(name, freq, np.array([pen]), " ".join(tokens[3:]) or name)
         except ValueError as exc:
             raise InputFormatError(str(exc), path=path, line=number) from None
+        models[name] = (model, number)
     if not models:
         raise InputFormatError("no model in the file", path=path)
-    return models
+    return {name: m for name, (m, _) in models.items()}
+
+
+def _check_numbers(rows: list[tuple[int, list[str]]], columns: _Columns, path: str) -> None:
+    """Refuse a quantitative trait or covariate value that is neither a number nor missing."""
+    at = 5
+    numeric = []
+    for kind, name, n in columns.layout:
+        if kind in ("T", "C"):
+            numeric.append((at, "trait" if kind == "T" else "covariate", name))
+        at += n
+    for number, tokens in rows:
+        for col, what, name in numeric:
+            value = tokens[col]
+            if value in MISSING:
+                continue
+            try:
+                ok = math.isfinite(float(value))
+            except ValueError:
+                ok = False
+            if not ok:
+                raise InputFormatError(
+                    f"family {tokens[0]}: person {tokens[1]}: {what} {name} value {value!r} is "
+                    "not a number (x for missing)",
+                    path=path,
+                    line=number,
+                )
 
 
 def read_merlin(
@@ -210,7 +358,14 @@ def read_merlin(
     *,
     trait: str | None = None,
 ) -> LinkageData:
-    """Read a MERLIN data set (markers in map order; the first affection trait, or ``trait``)."""
+    """Read a MERLIN data set (markers in map order; the first affection trait, or ``trait``).
+
+    A model file must name affection traits of the data file, one model each,
+    and have one for the trait analysed.  Markers absent from the frequency
+    file get frequencies counted in the typed founders, as MERLIN does;
+    that, and markers of the frequency file that the data file lacks, are
+    told in :attr:`LinkageData.notes`.  Markers must be on autosomes.
+    """
     ped, dat = os.fspath(ped), os.fspath(dat)
     columns = _read_dat(dat)
     n_fields = sum(n for _, _, n in columns.layout)
@@ -229,6 +384,7 @@ def read_merlin(
         rows.append((number, tokens))
     if not rows:
         raise InputFormatError("no persons in the file", path=ped)
+    _check_numbers(rows, columns, ped)
     affection_col = None
     chosen = trait if trait is not None else (columns.affection[0] if columns.affection else None)
     marker_cols: dict[str, int] = {}
@@ -241,6 +397,16 @@ def read_merlin(
         at += n
     if trait is not None and affection_col is None:
         raise InputFormatError(f"no affection trait named {trait!r}", path=dat)
+    trait_model = None
+    if model:
+        models = read_model(model, columns.affection, where=dat)
+        if chosen not in models:
+            raise InputFormatError(
+                f"no model for trait {chosen} (the file has models for {', '.join(models)})",
+                path=model,
+            )
+        trait_model = models[chosen]
+    notes: list[str] = []
     names = columns.markers
     mapped = _read_map(map) if map else {}
     if map:
@@ -249,33 +415,71 @@ def read_merlin(
             raise InputFormatError(
                 f"markers {', '.join(missing[:5])} of {dat} are not in the map", path=map
             )
+        for m in names:
+            _autosomal(mapped[m][0], m, map, mapped[m][2])
         names = sorted(names, key=lambda m: (mapped[m][0], mapped[m][1]))
     freqs = _read_freq(freq) if freq else {}
+    if freq:
+        extra = [m for m in freqs if m not in marker_cols]
+        if extra:
+            more = " ..." if len(extra) > 5 else ""
+            notes.append(f"{freq}: {len(extra)} marker(s) not in {dat} ignored: "
+                         f"{', '.join(extra[:5])}{more}")  # fmt: skip
     raw = {m: [(row[0], row[1][marker_cols[m]], row[1][marker_cols[m] + 1]) for row in rows]
            for m in names}  # fmt: skip
     founder_rows = [i for i, (_, t) in enumerate(rows) if t[2] in MISSING and t[3] in MISSING]
     markers = []
+    freq_source: dict[str, str] = {}
     for m in names:
-        chrom, cm = mapped.get(m, ("", math.nan))
+        chrom, cm, _ = mapped.get(m, ("", math.nan, 0))
         if m in freqs:
-            labels, fr = freqs[m]
+            labels, fr, number = freqs[m]
             f = np.array(fr, dtype=float)
+            if not math.isclose(f.sum(), 1.0, abs_tol=1e-3):
+                raise InputFormatError(
+                    f"allele frequencies of {m} sum to {f.sum():g}, not to one",
+                    path=freq,
+                    line=number,
+                )
+            freq_source[m] = str(freq)
         else:
             labels, f = _estimate_frequencies(raw[m], [raw[m][i] for i in founder_rows], m, ped)
-        if np.any(f < 0) or f.size == 0 or not math.isclose(f.sum(), 1.0, abs_tol=1e-3):
-            raise InputFormatError(f"allele frequencies of {m} do not sum to one", path=freq)
+            if freq:
+                notes.append(f"{freq}: no frequencies for marker {m}: counted in the typed "
+                             "founders")  # fmt: skip
         markers.append(MarkerLocus(m, tuple(labels), f / f.sum(), chrom, cm))
-    model_list = _read_model(model) if model else []
-    trait_model = None
-    if model_list:
-        trait_model = next((t for t in model_list if t.name == chosen), model_list[0])
     families, genotypes, affection, liability = _build_families(
         rows, ped, markers, raw, affection_col, pre_columns=5
     )
+    _check_observed_alleles(markers, families, genotypes, freq_source)
     return LinkageData(
         families, markers, genotypes, affection, liability, trait_model,
-        trait_name=chosen or "trait", source=ped,
+        trait_name=chosen or "trait", source=ped, notes=notes,
     )  # fmt: skip
+
+
+def _check_observed_alleles(
+    markers: list[MarkerLocus],
+    families: list[Family],
+    genotypes: list[np.ndarray],
+    source: dict[str, str],
+) -> None:
+    """Refuse an allele that someone carries but whose frequency is 0 (no founder could pass
+    it on: every likelihood would be 0)."""
+    for j, m in enumerate(markers):
+        zero = np.flatnonzero(np.asarray(m.freqs) <= 0.0) + 1
+        if zero.size == 0:
+            continue
+        for fam, calls in zip(families, genotypes, strict=True):
+            hit = np.argwhere(np.isin(calls[:, j, :], zero))
+            if hit.size:
+                p, h = hit[0]
+                allele = m.labels[int(calls[p, j, h]) - 1]
+                raise InputFormatError(
+                    f"marker {m.name}: allele {allele} has frequency 0 but family {fam.id}: "
+                    f"person {fam.persons[p]} carries it (give it a frequency > 0)",
+                    path=source.get(m.name),
+                )
 
 
 def _estimate_frequencies(
@@ -458,12 +662,23 @@ def read_linkage_datafile(path: str) -> LinkageDatafile:
             )
         return values
 
-    head = numbers(take("the number of loci"), 4, "first line")
-    n_loci, sex_linked = int(head[0]), bool(int(head[2]))
+    def integers(entry: tuple[int, list[str], str], count: int, what: str) -> list[int]:
+        values = numbers(entry, count, what)
+        if not all(math.isfinite(v) and v == int(v) for v in values):
+            raise InputFormatError(f"{what}: expected whole numbers", path=path, line=entry[0])
+        return [int(v) for v in values]
+
+    head = integers(take("the number of loci"), 4, "first line")
+    n_loci, sex_linked = head[0], bool(head[2])
+    if n_loci < 1:
+        raise InputFormatError(f"first line: {n_loci} loci", path=path, line=lines[0][0])
     numbers(take("the mutation line"), 4, "second line")
-    order = [int(x) - 1 for x in numbers(take("the locus order"), n_loci, "order line")]
+    order_entry = take("the locus order")
+    order = [x - 1 for x in integers(order_entry, n_loci, "order line")]
     if sorted(order) != list(range(n_loci)):
-        raise InputFormatError(f"the order line is not a permutation of 1..{n_loci}", path=path)
+        raise InputFormatError(
+            f"the order line is not a permutation of 1..{n_loci}", path=path, line=order_entry[0]
+        )
     names: list[str] = []
     kinds: list[str] = []
     markers: dict[str, MarkerLocus] = {}
@@ -474,16 +689,42 @@ def read_linkage_datafile(path: str) -> LinkageDatafile:
         if len(tokens) < 2:
             raise InputFormatError("expected: locus type and number of alleles", path=path,
                                    line=number)  # fmt: skip
-        kind, n_alleles = int(tokens[0]), int(tokens[1])
+        kind, n_alleles = integers(entry, 2, f"locus {locus + 1}: locus type and allele count")
         name = ""
         if "#" in tokens:
             name = " ".join(tokens[tokens.index("#") + 1 :])
         if not name:
             found = re.search(r"Locus\s+(\S+)", comment)
             name = found.group(1) if found else f"locus{locus + 1}"
-        freqs = np.array(numbers(take(f"allele frequencies of {name}"), n_alleles, name))
+        if name in names:
+            raise InputFormatError(
+                f"locus name {name} is used twice (loci {names.index(name) + 1} and "
+                f"{locus + 1}); give each locus its own name",
+                path=path,
+                line=number,
+            )
+        if n_alleles < 1:
+            raise InputFormatError(f"locus {name}: {n_alleles} alleles", path=path, line=number)
+        freq_entry = take(f"allele frequencies of {name}")
+        freqs = np.array(numbers(freq_entry, n_alleles, name))
+        bad = ~((freqs >= 0.0) & (freqs <= 1.0))
+        if np.any(bad):
+            raise InputFormatError(
+                f"locus {name}: allele frequency {freqs[bad][0]:g} is not a number in [0, 1]",
+                path=path,
+                line=freq_entry[0],
+            )
+        if not math.isclose(float(freqs.sum()), 1.0, abs_tol=1e-3):
+            raise InputFormatError(
+                f"locus {name}: allele frequencies sum to {freqs.sum():g}, not to one",
+                path=path,
+                line=freq_entry[0],
+            )
         if kind == 1:
-            n_classes = int(numbers(take("the number of liability classes"), 1, name)[0])
+            n_classes = integers(take("the number of liability classes"), 1, name)[0]
+            if n_classes < 1:
+                raise InputFormatError(f"affection locus {name}: {n_classes} liability classes",
+                                       path=path, line=number)  # fmt: skip
             pen = np.array([numbers(take("penetrances"), 3, name) for _ in range(n_classes)])
             if n_alleles != 2:
                 raise InputFormatError(f"affection locus {name}: only two alleles are supported",
@@ -508,12 +749,20 @@ def read_linkage_datafile(path: str) -> LinkageDatafile:
             )
         names.append(name)
     sexdif = numbers(take("the sex-difference line"), 2, "sex difference")
-    thetas = np.array(numbers(take("the recombination fractions"), n_loci - 1, "thetas"))
-    if int(sexdif[0]) != 0:
+    theta_entry = take("the recombination fractions")
+    thetas = np.array(numbers(theta_entry, n_loci - 1, "thetas"))
+    if sexdif[0] != 0:
         raise InputFormatError("sex-specific recombination in the datafile is not supported",
                                path=path)  # fmt: skip
-    if np.any(thetas < 0) or np.any(thetas > 0.5):
-        raise InputFormatError("recombination fractions must be in [0, 0.5]", path=path)
+    for k, theta in enumerate(thetas.tolist()):
+        if not 0.0 <= theta <= 0.5:
+            left, right = names[order[k]], names[order[k + 1]]
+            raise InputFormatError(
+                f"recombination fraction {theta_entry[1][k]!r} between {left} and {right} is "
+                "not a number in [0, 0.5]",
+                path=path,
+                line=theta_entry[0],
+            )
     return LinkageDatafile(names, kinds, markers, trait, order, thetas, sex_linked)
 
 
@@ -523,7 +772,8 @@ def read_linkage(ped: str, dat: str) -> LinkageData:
     The markers come in the order line's order, placed on a Haldane map from
     the datafile's recombination fractions between adjacent markers (the
     trait's place in the order line is ignored: its position is what a LOD
-    analysis varies).
+    analysis varies).  Markers with a fraction of 1/2 between them are unlinked:
+    each such break starts a new linkage group (chromosome 2, 3, ...).
     """
     ped, dat = os.fspath(ped), os.fspath(dat)
     df = read_linkage_datafile(dat)
@@ -585,20 +835,31 @@ def read_linkage(ped: str, dat: str) -> LinkageData:
         at += w
     ordered = [df.names[i] for i in df.order]
     marker_names = [n for n in ordered if n in df.markers]
-    cm = 0.0
-    positions: dict[str, float] = {}
+    notes: list[str] = []
+    group, cm = 1, 0.0
+    positions: dict[str, tuple[str, float]] = {}
     previous = None
     for k, name in enumerate(ordered):
         if name in df.markers:
             if previous is not None:
-                theta = 0.5
                 # recombination between the two markers across any locus between them
                 thetas = df.thetas[previous:k]
                 theta = 0.5 * (1.0 - float(np.prod(1.0 - 2.0 * thetas)))
-                cm += float(haldane_cm(theta))
-            positions[name] = cm
+                if theta >= 0.5:
+                    group += 1
+                    cm = 0.0
+                    notes.append(
+                        f"{dat}: recombination fraction 1/2 between {ordered[previous]} and "
+                        f"{name}: unlinked; {name} starts linkage group {group} (chrom {group})"
+                    )
+                else:
+                    cm += float(haldane_cm(theta))
+            positions[name] = (str(group), cm)
             previous = k
-    markers = [dataclasses.replace(df.markers[n], chrom="1", cm=positions[n]) for n in marker_names]
+    markers = [
+        dataclasses.replace(df.markers[n], chrom=positions[n][0], cm=positions[n][1])
+        for n in marker_names
+    ]
     raw = {n: [(r[0], r[1][marker_col[n]], r[1][marker_col[n] + 1]) for r in rows]
            for n in marker_names}  # fmt: skip
     families, genotypes, affection, liability = _build_families(
@@ -614,9 +875,10 @@ def read_linkage(ped: str, dat: str) -> LinkageData:
                     f"{classes[bad[0]]} (the datafile has {n_classes})",
                     path=ped,
                 )
+    _check_observed_alleles(markers, families, genotypes, {m.name: dat for m in markers})
     return LinkageData(
         families, markers, genotypes, affection, liability, df.trait,
-        trait_name=df.trait.name if df.trait else "trait", source=ped,
+        trait_name=df.trait.name if df.trait else "trait", source=ped, notes=notes,
     )  # fmt: skip
 
 
@@ -633,14 +895,18 @@ def read_fam_vcf(
     ``.fam`` columns: ``FID IID PAT MAT SEX PHENO`` (``0`` unknown parent;
     sex 1/2/0; PHENO 1 unaffected, 2 affected, 0 or -9 missing).  VCF samples
     are matched by IID (or ``FID_IID``); persons without a VCF column are
-    untyped.  Markers are the region's biallelic SNPs (ids, or ``CHR:POS``
-    where the id is ``.``), placed by a MERLIN map file when given (by
-    name) or at ``cm_per_mb`` cM per Mb; alleles are REF (1) and ALT (2), with
-    frequencies counted in the typed founders.
+    untyped (how many, and how many VCF samples are not in the pedigree, is
+    told in :attr:`LinkageData.notes`).  Markers are the region's biallelic
+    SNPs (ids, or ``CHR:POS`` where the id is ``.``) on autosomes, placed by a
+    MERLIN map file when given (by name) or at ``cm_per_mb`` cM per Mb;
+    alleles are REF (1) and ALT (2), with frequencies counted in the typed
+    founders.
     """
     from .vcf import read_genotypes
 
     fam, vcf = os.fspath(fam), os.fspath(vcf)
+    if not (math.isfinite(cm_per_mb) and cm_per_mb > 0):
+        raise ParameterError(f"cM per Mb must be a finite number > 0, got {cm_per_mb}")
     rows: list[tuple[int, list[str]]] = []
     for number, line in _lines(fam):
         tokens = line.split()
@@ -681,6 +947,18 @@ def read_fam_vcf(
             f"no person of {fam} is a sample of the VCF (samples are matched by IID or FID_IID)",
             path=vcf,
         )
+    notes: list[str] = []
+    untyped = [f"{t[0]}:{t[1]}" for i, (_, t) in enumerate(rows) if i not in column]
+    unused = [s for s in names if s not in set(column.values())]
+    if untyped or unused:
+        more_p = " ..." if len(untyped) > 5 else ""
+        more_s = " ..." if len(unused) > 5 else ""
+        notes.append(
+            f"{vcf}: {len(untyped)} of {len(rows)} persons of {fam} have no VCF sample "
+            f"(untyped{': ' + ', '.join(untyped[:5]) + more_p if untyped else ''}); "
+            f"{len(unused)} of {len(names)} VCF samples are not in the pedigree"
+            f"{' (' + ', '.join(unused[:5]) + more_s + ')' if unused else ''}"
+        )
     wanted = list(dict.fromkeys(column.values()))
     g = read_genotypes(vcf, region=region, samples=wanted)
     sample_index = {s: k for k, s in enumerate(g.samples)}
@@ -691,9 +969,18 @@ def read_fam_vcf(
         if map:
             if name not in mapped:
                 continue
-            chrom, cm = mapped[name]
+            chrom, cm, map_line = mapped[name]
+            _autosomal(chrom, name, map, map_line)
         else:
             chrom, cm = g.chrom[j], float(g.positions[j]) * cm_per_mb / 1e6
+            _autosomal(chrom, name, vcf, fix="choose a region of an autosome")
+            if cm > MAX_CM:
+                raise InputFormatError(
+                    f"SNP {name} at {chrom}:{int(g.positions[j])} would be at {cm:g} cM with "
+                    f"{cm_per_mb:g} cM per Mb, beyond the genetic length of any chromosome "
+                    f"({MAX_CM:g} cM): lower --cm-per-mb or give --map",
+                    path=vcf,
+                )
         keep.append(j)
         markers.append((name, chrom, cm, g.ref[j], g.alt[j]))
     if not markers:
@@ -730,4 +1017,4 @@ def read_fam_vcf(
         pre_columns=5,
     )  # fmt: skip
     return LinkageData(families, loci, genotypes, affection, liability, None, trait_name="PHENO",
-                       source=fam)  # fmt: skip
+                       source=fam, notes=notes)  # fmt: skip

@@ -210,6 +210,11 @@ def read_cross(path: str | os.PathLike[str], cross_type: str | None = None) -> C
             all_codes.add(c)
             if not x:
                 auto_codes.add(c)
+    if not all_codes:
+        raise InputFormatError(
+            f"every genotype of the {len(cells)} individuals is missing: nothing to map",
+            path=p,
+        )
     two = {c for c in all_codes if _TWO_LETTER.match(c)}
     one = {c for c in all_codes if c in _ONE_LETTER}
     pairs = {_pair(c) for c in two}

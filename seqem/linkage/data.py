@@ -266,8 +266,15 @@ class TraitModel:
         if not 0.0 < self.freq < 1.0:
             raise ParameterError(f"disease allele frequency must be in (0, 1), got {self.freq}")
         pen = np.asarray(self.penetrance, dtype=float)
-        if pen.ndim != 2 or pen.shape[1] != 3 or np.any(pen < 0) or np.any(pen > 1):
+        if pen.ndim != 2 or pen.shape[1] != 3:
             raise ParameterError("penetrances must be three probabilities per liability class")
+        bad = ~((pen >= 0.0) & (pen <= 1.0))  # NaN included
+        if np.any(bad):
+            value = pen[bad][0]
+            raise ParameterError(
+                f"penetrance {value:g} is not a probability (three numbers in [0, 1] per "
+                "liability class: P(affected | 0, 1, 2 disease alleles))"
+            )
 
 
 @dataclasses.dataclass
@@ -287,6 +294,12 @@ class LinkageData:
         Liability class, from 1.
     trait : TraitModel or None
     trait_name : str
+    source : str
+        The file the persons were read from (named in error messages).
+    notes : list of str
+        What the reader decided on the user's behalf (frequencies estimated
+        for markers absent from the frequency file, persons without a VCF
+        sample ...): one line each, for the caller to show.
     """
 
     families: list[Family]
@@ -297,6 +310,7 @@ class LinkageData:
     trait: TraitModel | None = None
     trait_name: str = "trait"
     source: str = ""
+    notes: list[str] = dataclasses.field(default_factory=list)
 
     def marker_index(self, name: str) -> int:
         for i, m in enumerate(self.markers):

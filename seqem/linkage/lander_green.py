@@ -526,6 +526,7 @@ def multipoint(
         k = np.argmin(near, axis=1)
         snap = near[np.arange(positions.size), k] < SNAP
         positions[snap] = cm[k[snap]]
+    names = [m.name for m in locs]
     lod = np.zeros((len(data.families), positions.size))
     ll_m = np.zeros(len(data.families))
     ll_t = np.zeros(len(data.families))
@@ -535,19 +536,25 @@ def multipoint(
         mean_t = float(trait.mean())
         if not mean_t > 0:
             raise InputFormatError(
-                f"family {fam.id}: the affection statuses are impossible under the model"
+                f"family {fam.id}: the affection statuses are impossible under the model "
+                f"(penetrances {_penetrances(model)})",
+                path=data.source or None,
             )
         ll_t[f] = math.log(mean_t)
 
         def emis(k: int, f: int = f, space: InheritanceSpace = space) -> np.ndarray:
-            return marker_emission(space, data.genotypes[f][:, idx[k], :], locs[k].freqs, n_threads)
+            e = marker_emission(space, data.genotypes[f][:, idx[k], :], locs[k].freqs, n_threads)
+            _consistent(e, space, locs[k].name, data.source)
+            return e
 
-        lod[f], ll_m[f] = _family_curve(space, emis, cm, positions, trait, map_fn, n_threads)
+        lod[f], ll_m[f] = _family_curve(
+            space, emis, cm, positions, trait, map_fn, n_threads, names, data.source
+        )
         lod[f] -= ll_t[f] / math.log(10.0)
     return Multipoint(positions, lod, ll_m, ll_t, [fam.id for fam in data.families])
 
 
-def _family_curve(space, emis, cm, positions, trait, map_fn, n_threads):
+def _family_curve(space, emis, cm, positions, trait, map_fn, n_threads, names=None, path=""):
     """log10 L(trait at x, markers) - log10 L(markers), and ln L(markers)."""
     out = np.empty(positions.size)
     if len(cm) == 0:
@@ -558,11 +565,15 @@ def _family_curve(space, emis, cm, positions, trait, map_fn, n_threads):
         num = float(K.dot3(left, trait, right))
         out[j] = (math.log(num) - math.log(den)) / ln10 if num > 0 else -math.inf
 
-    loglik = scan_positions(space, emis, cm, positions, map_fn, visit, n_threads)
+    loglik = scan_positions(
+        space, emis, cm, positions, map_fn, visit, n_threads, names=names, path=path
+    )
     return out, loglik
 
 
-def scan_positions(space, emis, cm, positions, map_fn, visit, n_threads=None) -> float:
+def scan_positions(
+    space, emis, cm, positions, map_fn, visit, n_threads=None, *, names=None, path=""
+) -> float:
     """Call ``visit(j, left, right, den)`` for every position; return ln L(markers).
 
     ``left * right`` is proportional to the posterior of the inheritance
@@ -577,6 +588,9 @@ def scan_positions(space, emis, cm, positions, map_fn, visit, n_threads=None) ->
     sweep recomputes one segment at a time (emissions computed again as
     needed, those of the segment recomputed last kept for the backward
     step), so memory is about ``5 sqrt(K)`` vectors.
+
+    ``names`` (of the markers) and ``path`` (of the data) are named when the
+    genotypes of markers at one position admit no inheritance vector together.
     """
     n = space.n_states
     k = len(cm)
@@ -618,7 +632,7 @@ def scan_positions(space, emis, cm, positions, map_fn, visit, n_threads=None) ->
             v = space.transition(v, theta(i - 1)) * emission(i) if i else emission(i) / n
             s = float(v.sum())
             if not s > 0:
-                _inconsistent(space)
+                _inconsistent(space, cm, i, names, path)
             scale += math.log(s)
             v /= s
             if i % stride == 0:
@@ -665,8 +679,8 @@ def scan_positions(space, emis, cm, positions, map_fn, visit, n_threads=None) ->
                         visit(j, left, right, den)
                 bwd = space.transition(base_right, theta(i))
                 s_b = float(bwd.sum())
-                if not s_b > 0:
-                    _inconsistent(space)
+                if not s_b > 0:  # base_right, from marker i + 1 on, is zero
+                    _inconsistent(space, cm, i + 1, names, path)
                 bwd_scale += math.log(s_b)
                 bwd /= s_b
             bwd_next = bwd
@@ -678,7 +692,7 @@ def scan_positions(space, emis, cm, positions, map_fn, visit, n_threads=None) ->
             den = float(base_right.sum()) / n
             if not need_forward:
                 if not den > 0:
-                    _inconsistent(space)
+                    _inconsistent(space, cm, 0, names, path)
                 scale = math.log(den) + bwd_scale
             uniform = np.full(n, 1.0 / n)
             for j in js:
@@ -687,10 +701,33 @@ def scan_positions(space, emis, cm, positions, map_fn, visit, n_threads=None) ->
     return scale
 
 
-def _inconsistent(space: InheritanceSpace) -> None:
+def _penetrances(model: TraitModel) -> str:
+    return "; ".join(",".join(f"{x:g}" for x in row) for row in np.asarray(model.penetrance))
+
+
+def _consistent(emission: np.ndarray, space: InheritanceSpace, marker: str, path: str) -> None:
+    """Refuse a marker whose genotypes no inheritance vector allows (a Mendelian error)."""
+    if not float(emission.max()) > 0:
+        raise InputFormatError(
+            f"family {space.family.id}, marker {marker}: the genotypes are inconsistent with "
+            "the pedigree (Mendelian error; 'seqem linkage check' names the persons, "
+            "--zero-mendelian sets them missing)",
+            path=path or None,
+        )
+
+
+def _inconsistent(
+    space: InheritanceSpace, cm: np.ndarray, i: int, names: list[str] | None, path: str
+) -> None:
+    """Markers at one position whose genotypes fit no inheritance vector together."""
+    at = float(cm[i])
+    here = [names[m] for m in range(len(cm)) if cm[m] == at] if names else []
+    which = f"markers {', '.join(here)}" if len(here) > 1 else "the markers"
     raise InputFormatError(
-        f"family {space.family.id}: the marker genotypes are inconsistent with the "
-        "pedigree (Mendelian error or a double recombination at distance 0)"
+        f"family {space.family.id}: {which} at {at:g} cM fit no inheritance vector together "
+        "(no recombination between markers at one position: a Mendelian error across them; "
+        "move them apart on the map or set the genotypes missing)",
+        path=path or None,
     )
 
 
@@ -741,11 +778,7 @@ def locus_emissions(
             continue
         i = data.marker_index(name)
         e = marker_emission(space, data.genotypes[f][:, i, :], data.markers[i].freqs, n_threads)
-        if not float(e.max()) > 0:
-            raise InputFormatError(
-                f"family {space.family.id}: the genotypes at {name} are inconsistent with the "
-                "pedigree (Mendelian error)"
-            )
+        _consistent(e, space, name, data.source)
         out.append(e)
     return out
 
@@ -775,12 +808,14 @@ def twopoint(
         space = InheritanceSpace.of(fam, max_bits=max_bits)
         trait = trait_emission(space, data.affection[f], data.liability[f], model, n_threads)
         emis = marker_emission(space, data.genotypes[f][:, i, :], data.markers[i].freqs, n_threads)
-        base = float(emis.mean()) * float(trait.mean())
-        if not base > 0:
+        _consistent(emis, space, marker, data.source)
+        if not float(trait.mean()) > 0:
             raise InputFormatError(
-                f"family {fam.id}: genotypes at {marker} or the affection statuses are "
-                "impossible (Mendelian error, or statuses the model forbids)"
+                f"family {fam.id}: the affection statuses are impossible under the model "
+                f"(penetrances {_penetrances(model)})",
+                path=data.source or None,
             )
+        base = float(emis.mean()) * float(trait.mean())
         with _jit.threads(n_threads):
             for j, theta in enumerate(thetas):
                 moved = trait.copy()

@@ -34,6 +34,7 @@ from .lander_green import (
     MAX_BITS,
     SNAP,
     InheritanceSpace,
+    _consistent,
     map_function,
     marker_emission,
     scan_positions,
@@ -153,10 +154,11 @@ def npl(
         informative[f] = True
         zv = (s - mu) / sigma
         minimum[f] = float(zv.min())
-        emis = [
-            marker_emission(space, data.genotypes[f][:, i, :], locs[j].freqs, n_threads)
-            for j, i in enumerate(idx)
-        ]
+        emis = []
+        for j, i in enumerate(idx):
+            e = marker_emission(space, data.genotypes[f][:, i, :], locs[j].freqs, n_threads)
+            _consistent(e, space, locs[j].name, data.source)
+            emis.append(e)
 
         def visit(
             j: int, left: np.ndarray, right: np.ndarray, den: float, f: int = f,
@@ -164,7 +166,8 @@ def npl(
         ) -> None:  # fmt: skip
             z_family[f, j] = float(K.dot3(left, right, zv)) / float(K.dot2(left, right))
 
-        scan_positions(space, emis, cm, positions, map_fn, visit, n_threads)
+        scan_positions(space, emis, cm, positions, map_fn, visit, n_threads,
+                       names=[m.name for m in locs], path=data.source)  # fmt: skip
     n_inf = int(informative.sum())
     if n_inf == 0:
         raise ParameterError("no family has two or more affected persons: NPL needs them")

@@ -344,3 +344,370 @@ def test_plink_fam_with_vcf_equals_merlin(run, tmp_path):
              tmp_path / "m.map", *common, "-o", b)  # fmt: skip
     assert r2.code == 0, r2.err
     assert a.read_text() == b.read_text()
+
+
+# -- bad input found by an audit: one line, the right culprit, no output -----
+
+# six persons of one family, three markers (m1 four alleles, m2 two, m3 three)
+SMALL = {
+    "ok.ped": "F1 1 0 0 1 2 1/2 1/1 2/3\nF1 2 0 0 2 1 3/4 1/2 1/1\nF1 3 1 2 1 2 1/3 1/2 2/1\n"
+    "F1 4 1 2 2 2 2/4 1/1 3/1\nF1 5 1 2 1 1 1/4 1/2 2/1\nF1 6 1 2 2 2 2/3 1/1 2/1\n",
+    "ok.dat": "A dis\nM m1\nM m2\nM m3\n",
+    "ok.map": "1 m1 10\n1 m2 20\n1 m3 30\n",
+    "ok.freq": "M m1\nF 0.25 0.25 0.25 0.25\nM m2\nF 0.5 0.5\nM m3\nF 0.3 0.3 0.4\n",
+    "ok.model": "dis 0.01 0.01,0.9,0.9 dom\n",
+}
+# the father 1/2 at m1 and m3, both children receive his allele 1 at m1 but different
+# alleles at m3: impossible when m1 and m3 share a position
+COLOCATED_PED = (
+    "F1 1 0 0 1 2 1/2 1/1 1/2\nF1 2 0 0 2 1 3/3 1/2 3/3\nF1 3 1 2 1 2 1/3 1/2 1/3\n"
+    "F1 4 1 2 2 2 1/3 1/1 2/3\nF1 5 1 2 1 1 0/0 1/2 0/0\nF1 6 1 2 2 2 0/0 1/1 0/0\n"
+)
+VCF_HEADER = (
+    "##fileformat=VCFv4.2\n##contig=<ID=1>\n##contig=<ID=X>\n"
+    '##FORMAT=<ID=GT,Number=1,Type=String,Description="Genotype">\n'
+    "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\t1\t2\t3\t4\t99\n"
+    "1\t1000000\trs1\tA\tG\t.\tPASS\t.\tGT\t0/1\t0/0\t0/1\t0/0\t1/1\n"
+    "1\t5000000\trs2\tA\tG\t.\tPASS\t.\tGT\t0/1\t1/1\t1/1\t0/1\t0/0\n"
+)
+MERLIN_SET = "--ped {d}/ok.ped --dat {d}/ok.dat --map {d}/ok.map --freq {d}/ok.freq"
+FAM_SET = "--fam {d}/ok.fam --vcf {d}/ok.vcf"
+
+
+def small_set(tmp: Path, **files: str) -> Path:
+    """The six-person data set in ``tmp`` (``name_ext=text`` replaces or adds a file)."""
+    from .conftest import DATA
+
+    texts = dict(SMALL)
+    texts["ok.fam"] = "".join(" ".join(line.split()[:6]) + "\n"
+                              for line in SMALL["ok.ped"].splitlines())  # fmt: skip
+    texts["ok.vcf"] = VCF_HEADER
+    lines = (DATA / "example_pedigree_linkage.dat").read_text().splitlines()
+    texts["ln.dat"] = "\n".join(lines[:-2] + [lines[-2].replace(" 0.0739281055 ", " nan ", 1),
+                                              lines[-1]]) + "\n"  # fmt: skip
+    texts["ldup.dat"] = "\n".join(lines).replace("# D1S02", "# D1S01") + "\n"
+    # the fractions: disease-D1S01, D1S01-D1S02, D1S02-D1S03 (unlinked here), ...
+    texts["lunlinked.dat"] = "\n".join(lines[:-2] + [
+        lines[-2].replace(" 0.0739281055 0.0739281055 ", " 0.0739281055 0.5 ", 1), lines[-1]
+    ]) + "\n"  # fmt: skip
+    rows = (DATA / "example_cross.csv").read_text().splitlines()
+    cells = [row.split(",") for row in rows]
+    markers = [k for k, c in enumerate(cells[1]) if c]
+    texts["missing.csv"] = "\n".join(
+        rows[:3] + [",".join("-" if k in markers else c for k, c in enumerate(row))
+                    for row in cells[3:]]) + "\n"  # fmt: skip
+    texts["missing1.csv"] = "\n".join(
+        rows[:3] + [",".join("-" if k == markers[2] else c for k, c in enumerate(row))
+                    for row in cells[3:]]) + "\n"  # fmt: skip
+    # a LINKAGE pair whose trait has two liability classes
+    texts["lc.dat"] = (
+        "2 0 0 5\n0 0.0 0.0 0\n1 2\n1 2 # dis\n0.99 0.01\n2\n0.01 0.9 0.9\n0.05 0.5 0.5\n"
+        "3 2 # a\n0.5 0.5\n0 0\n0.1\n1 0.1 0.5\n"
+    )
+    texts["lc.ped"] = "1 1 0 0 1 2 1 1 2\n1 2 0 0 2 1 2 2 2\n1 3 1 2 1 2 2 1 2\n"
+    for name, text in files.items():
+        texts[name.replace("_", ".")] = text
+    for name, text in texts.items():
+        (tmp / name).write_text(text)
+    return tmp
+
+
+def with_column(value: str) -> str:
+    """The six persons with one more field after the affection status."""
+    return "".join(" ".join(line.split()[:6] + [value] + line.split()[6:]) + "\n"
+                   for line in SMALL["ok.ped"].splitlines())  # fmt: skip
+
+
+def argv(template: str, d: Path) -> list[str]:
+    return template.format(d=d, data=Path(__file__).resolve().parents[2] / "data").split()
+
+
+BAD_INPUT = [
+    # (id, files replaced, command, words the one-line message holds)
+    (
+        "lod-no-map",
+        {},
+        "lod --ped {d}/ok.ped --dat {d}/ok.dat --model {d}/ok.model",
+        ["need the markers' positions", "--map", "--twopoint"],
+    ),
+    ("npl-no-map", {}, "npl --ped {d}/ok.ped --dat {d}/ok.dat", ["--map"]),
+    (
+        "model-unknown-trait",
+        {"ok_model": "other 0.01 0.01,0.9,0.9 dom\n"},
+        "lod " + MERLIN_SET + " --model {d}/ok.model",
+        ["ok.model:1", "'other'", "ok.dat", "dis"],
+    ),
+    (
+        "model-twice",
+        {"ok_model": "dis 0.01 0.01,0.9,0.9 a\ndis 0.2 0.5,0.5,0.5 b\n"},
+        "lod " + MERLIN_SET + " --model {d}/ok.model",
+        ["ok.model:2", "second model", "dis"],
+    ),
+    (
+        "model-for-other-trait",
+        {"ok_dat": "A dis\nA dis2\nM m1\nM m2\nM m3\n", "ok_ped": with_column("1")},
+        "lod " + MERLIN_SET + " --model {d}/ok.model --trait dis2",
+        ["ok.model", "dis2"],
+    ),
+    (
+        "model-nan-penetrance",
+        {"ok_model": "dis 0.01 nan,0.9,0.9 dom\n"},
+        "lod " + MERLIN_SET + " --model {d}/ok.model",
+        ["ok.model:1", "penetrance nan"],
+    ),
+    (
+        "freq-empty",
+        {"ok_freq": ""},
+        "lod " + MERLIN_SET + " --model {d}/ok.model",
+        ["ok.freq", "no marker"],
+    ),
+    (
+        "freq-marker-twice",
+        {"ok_freq": "M m1\nF 0.5 0.5\nM m1\nF 0.5 0.5\n"},
+        "lod " + MERLIN_SET + " --model {d}/ok.model",
+        ["ok.freq:3", "m1", "twice"],
+    ),
+    (
+        "freq-allele-twice",
+        {"ok_freq": "M m1\nA 1 0.5\nA 1 0.5\n"},
+        "lod " + MERLIN_SET + " --model {d}/ok.model",
+        ["ok.freq:3", "allele 1", "twice"],
+    ),
+    (
+        "freq-nan",
+        {"ok_freq": "M m1\nF nan 0.25 0.25 0.5\n"},
+        "lod " + MERLIN_SET + " --model {d}/ok.model",
+        ["ok.freq:2", "'nan'"],
+    ),
+    (
+        "freq-zero-observed",
+        {"ok_freq": SMALL["ok.freq"].replace("F 0.25 0.25 ", "F 0.5 0 ")},
+        "lod " + MERLIN_SET + " --model {d}/ok.model",
+        ["ok.freq", "marker m1", "allele 2 has frequency 0", "person 1"],
+    ),
+    (
+        "dat-marker-twice",
+        {"ok_dat": "A dis\nM m1\nM m2\nM m1\n"},
+        "lod " + MERLIN_SET + " --model {d}/ok.model",
+        ["ok.dat:4", "marker m1", "twice"],
+    ),
+    (
+        "ped-trait-not-a-number",
+        {"ok_dat": "A dis\nT q\nM m1\nM m2\nM m3\n", "ok_ped": with_column("abc")},
+        "lod " + MERLIN_SET + " --model {d}/ok.model",
+        ["ok.ped:1", "trait q", "'abc'"],
+    ),
+    (
+        "map-x",
+        {"ok_map": "1 m1 10\n1 m2 20\nX m3 30\n"},
+        "lod " + MERLIN_SET + " --model {d}/ok.model",
+        ["ok.map:3", "chromosome X", "autosomes"],
+    ),
+    (
+        "map-in-bp",
+        {"ok_map": "1 m1 1000000\n1 m2 2000000\n1 m3 3000000\n"},
+        "lod " + MERLIN_SET + " --model {d}/ok.model",
+        ["ok.map:1", "base pairs"],
+    ),
+    (
+        "lod-mendelian",
+        {"ok_ped": SMALL["ok.ped"].replace("F1 3 1 2 1 2 1/3", "F1 3 1 2 1 2 4/4")},
+        "lod " + MERLIN_SET + " --model {d}/ok.model",
+        ["ok.ped", "family F1, marker m1", "Mendelian", "seqem linkage check"],
+    ),
+    (
+        "npl-mendelian",
+        {"ok_ped": SMALL["ok.ped"].replace("F1 3 1 2 1 2 1/3", "F1 3 1 2 1 2 4/4")},
+        "npl " + MERLIN_SET,
+        ["ok.ped", "family F1, marker m1", "Mendelian"],
+    ),
+    (
+        "twopoint-mendelian",
+        {"ok_ped": SMALL["ok.ped"].replace("F1 3 1 2 1 2 1/3", "F1 3 1 2 1 2 4/4")},
+        "lod " + MERLIN_SET + " --model {d}/ok.model --twopoint 0.1",
+        ["ok.ped", "family F1, marker m1", "Mendelian"],
+    ),
+    (
+        "colocated-markers",
+        {"ok_ped": COLOCATED_PED, "ok_map": "1 m1 20\n1 m2 10\n1 m3 20\n"},
+        "lod " + MERLIN_SET + " --model {d}/ok.model",
+        ["ok.ped", "markers m1, m3 at 20 cM"],
+    ),
+    (
+        "linkage-nan-theta",
+        {},
+        "lod --linkage-ped {data}/example_pedigree_linkage.ped --linkage-dat {d}/ln.dat",
+        ["ln.dat:", "recombination fraction 'nan'", "D1S01 and D1S02"],
+    ),
+    (
+        "linkage-duplicate-locus",
+        {},
+        "lod --linkage-ped {data}/example_pedigree_linkage.ped --linkage-dat {d}/ldup.dat",
+        ["ldup.dat:", "D1S01", "twice"],
+    ),
+    (
+        "preset-with-liability-classes",
+        {},
+        "lod --linkage-ped {d}/lc.ped --linkage-dat {d}/lc.dat --preset dominant --twopoint 0.1",
+        ["lc.ped", "--preset", "classes up to 2"],
+    ),
+    (
+        "linkage-other-trait",
+        {},
+        "lod --linkage-ped {d}/lc.ped --linkage-dat {d}/lc.dat --trait other --twopoint 0.1",
+        ["--trait other", "lc.dat", "(dis)"],
+    ),
+    ("cross-all-missing", {}, "map --cross {d}/missing.csv", ["missing.csv", "every genotype"]),
+    (
+        "cross-marker-missing",
+        {},
+        "map --cross {d}/missing1.csv",
+        ["missing1.csv", "C1M03", "no typed individual"],
+    ),
+    (
+        "vcf-x",
+        {"ok_vcf": VCF_HEADER + "X\t9000000\trs3\tA\tG\t.\tPASS\t.\tGT\t0/1\t1/1\t1/1\t0/1\t0/0\n"},
+        "lod " + FAM_SET + " --preset dominant",
+        ["ok.vcf", "rs3", "chromosome X"],
+    ),
+    (
+        "vcf-cm-per-mb-too-large",
+        {},
+        "lod " + FAM_SET + " --preset dominant --cm-per-mb 1000",
+        ["ok.vcf", "rs2", "--cm-per-mb"],
+    ),
+    ("fam-freq", {}, "lod " + FAM_SET + " --preset dominant --freq {d}/ok.freq", ["--freq"]),
+    (
+        "fam-two-models",
+        {"ok_model": "a 0.01 0.01,0.9,0.9\nb 0.01 0.01,0.9,0.9\n"},
+        "lod " + FAM_SET + " --model {d}/ok.model",
+        ["ok.model", "2 models", "PHENO"],
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    "files,command,words", [c[1:] for c in BAD_INPUT], ids=[c[0] for c in BAD_INPUT]
+)
+def test_bad_input_is_one_line_naming_the_culprit(run, tmp_path, files, command, words):
+    d = small_set(tmp_path, **files)
+    out = tmp_path / "out.tsv"
+    result = run("linkage", *argv(command, d), "-o", out, "-q")
+    assert result.code == 1, result.err
+    assert "Traceback" not in result.err
+    lines = result.err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("seqem: error: "), result.err
+    for word in words:
+        assert word in lines[0], (word, lines[0])
+    assert not out.exists()
+
+
+BAD_OPTIONS = [
+    ("lod", "--step nan", "--step"),
+    ("lod", "--step 0", "--step"),
+    ("lod", "--flank nan", "--flank"),
+    ("lod", "--flank -5", "--flank"),
+    ("npl", "--flank nan", "--flank"),
+    ("npl", "--step -1", "--step"),
+    ("npl", "--cm-per-mb nan", "--cm-per-mb"),
+    ("npl", "--cm-per-mb -1", "--cm-per-mb"),
+    ("npl", "--cm-per-mb 0", "--cm-per-mb"),
+    ("lod", "--twopoint=", "--twopoint"),
+    ("lod", "--twopoint nan", "--twopoint"),
+    ("lod", "--twopoint 0.1,,0.2", "--twopoint"),
+    ("lod", "--twopoint 0.6", "--twopoint"),
+    ("npl", "--positions 5,nan", "--positions"),
+    ("npl", "--positions=inf", "--positions"),
+    ("lod", "--penetrance nan,0.5,0.5", "--penetrance"),
+    ("lod", "--penetrance 0.1,0.5", "--penetrance"),
+    ("lod", "--penetrance 0.1,0.5,1.5", "--penetrance"),
+    ("lod", "--disease-freq nan", "--disease-freq"),
+    ("lod", "--disease-freq 1", "--disease-freq"),
+    ("map", "--error-prob nan", "--error-prob"),
+    ("map", "--error-prob 1", "--error-prob"),
+    ("map", "--tol -1", "--tol"),
+    ("map", "--tol nan", "--tol"),
+]
+
+
+@pytest.mark.parametrize("verb,option,name", BAD_OPTIONS)
+def test_bad_option_values_are_usage_errors(run, tmp_path, verb, option, name):
+    d = small_set(tmp_path)
+    result = run("linkage", verb, *argv(MERLIN_SET, d), *option.split(), "-o", tmp_path / "x")
+    assert result.code == 2
+    assert f"argument {name}" in result.err and "Traceback" not in result.err
+    assert len(result.err.strip().splitlines()) == 1
+
+
+def test_frequency_gaps_are_logged(run, tmp_path):
+    """As in MERLIN, a marker missing from the .freq gets estimated frequencies: said once."""
+    freq = "M m1\nF 0.25 0.25 0.25 0.25\nM m3\nF 0.3 0.3 0.4\nM m9\nF 0.5 0.5\n"
+    d = small_set(tmp_path, ok_freq=freq)
+    out, rep = tmp_path / "lod.tsv", tmp_path / "r.json"
+    result = run("linkage", "lod", *argv(MERLIN_SET, d), "--model", d / "ok.model", "-o", out,
+                 "--report", rep)  # fmt: skip
+    assert result.code == 0, result.err
+    assert "ok.freq: no frequencies for marker m2: counted in the typed founders" in result.err
+    assert "ok.freq: 1 marker(s) not in" in result.err and "m9" in result.err
+    assert "m2" in rep.read_text()
+
+
+def test_model_is_matched_by_trait_name(run, tmp_path):
+    """Two traits, a model for each: --trait picks its own model, not the first line."""
+    ped = with_column("1")
+    model = "dis2 0.3 0.2,0.5,0.5 other\ndis 0.01 0.01,0.9,0.9 dom\n"
+    d = small_set(tmp_path, ok_dat="A dis\nA dis2\nM m1\nM m2\nM m3\n", ok_ped=ped,
+                  ok_model=model)  # fmt: skip
+    a, b = tmp_path / "a.tsv", tmp_path / "b.tsv"
+    common = [*argv(MERLIN_SET, d), "--positions", "15", "-q"]
+    assert run("linkage", "lod", *common, "--model", d / "ok.model", "-o", a).code == 0
+    r = run("linkage", "lod", *common, "--penetrance", "0.01,0.9,0.9", "--disease-freq", "0.01",
+            "-o", b)  # fmt: skip
+    assert r.code == 0, r.err
+    assert a.read_text() == b.read_text()
+
+
+def test_map_without_a_map_says_what_it_assumes(run, tmp_path):
+    d = small_set(tmp_path)
+    out = tmp_path / "map.tsv"
+    result = run("linkage", "map", "--ped", d / "ok.ped", "--dat", d / "ok.dat", "-o", out)
+    assert result.code == 0, result.err
+    assert "no --map: the markers are taken as one chromosome (1) in the order of" in result.err
+    assert [r.split("\t")[:2] for r in out.read_text().splitlines()[1:]] == [
+        ["1", "m1"], ["1", "m2"], ["1", "m3"]
+    ]  # fmt: skip
+
+
+def test_twopoint_needs_no_map(run, tmp_path):
+    d = small_set(tmp_path)
+    out = tmp_path / "tp.tsv"
+    result = run("linkage", "lod", "--ped", d / "ok.ped", "--dat", d / "ok.dat", "--model",
+                 d / "ok.model", "--twopoint", "0,0.5", "-o", out, "-q")  # fmt: skip
+    assert result.code == 0, result.err
+    assert len(out.read_text().splitlines()) == 1 + 2 * 3
+
+
+def test_vcf_samples_that_partly_match_are_counted(run, tmp_path):
+    d = small_set(tmp_path)
+    result = run("linkage", "lod", *argv(FAM_SET, d), "--preset", "dominant", "-o",
+                 tmp_path / "lod.tsv")  # fmt: skip
+    assert result.code == 0, result.err
+    line = next(x for x in result.err.splitlines() if "no VCF sample" in x)
+    assert "2 of 6 persons" in line and "F1:5, F1:6" in line
+    assert "1 of 5 VCF samples are not in the pedigree (99)" in line
+
+
+def test_unlinked_markers_of_a_linkage_datafile_are_two_groups(run, tmp_path):
+    """A fraction of 1/2 between two markers: the rest is a second linkage group."""
+    from .conftest import DATA
+
+    d = small_set(tmp_path)
+    out = tmp_path / "lod.tsv"
+    result = run("linkage", "lod", "--linkage-ped", DATA / "example_pedigree_linkage.ped",
+                 "--linkage-dat", d / "lunlinked.dat", "--step", "5", "-o", out)  # fmt: skip
+    assert result.code == 0, result.err
+    assert "between D1S02 and D1S03: unlinked; D1S03 starts linkage group 2" in result.err
+    rows = [line.split("\t") for line in out.read_text().splitlines()[1:]]
+    assert [r[1] for r in rows if r[0] == "1"] == ["0", "5"]  # D1S01 and D1S02, 8 cM apart
+    assert [r[1] for r in rows if r[0] == "2"][:2] == ["0", "5"]
+    assert all(np.isfinite(float(r[2])) for r in rows)
