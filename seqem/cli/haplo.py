@@ -23,7 +23,9 @@ from ._common import (
     check_output_path,
     examples,
     nonnegative_float,
+    nonnegative_int,
     positive_int,
+    probability,
     write_chunks,
     write_text,
 )
@@ -35,6 +37,31 @@ if TYPE_CHECKING:  # pragma: no cover
     from ._common import RunContext
 
 LD_COLUMNS = ("snp_a", "snp_b", "pos_a", "pos_b", "n", "d", "dprime", "r2")
+
+#: Most haplotype clusters ``--clusters`` takes (as :data:`seqem.haplo.cluster.MAX_CLUSTERS`;
+#: the fit's time and memory grow as the square of the number).
+MAX_CLUSTERS = 200
+
+
+def cluster_count(text: str) -> int:
+    """argparse type of ``--clusters``: an integer from 1 to :data:`MAX_CLUSTERS`."""
+    value = positive_int(text)
+    if value > MAX_CLUSTERS:
+        raise argparse.ArgumentTypeError(
+            f"must be an integer between 1 and {MAX_CLUSTERS}, got {text!r} (the cluster "
+            "model's time and memory grow as the square of the number of clusters)"
+        )
+    return value
+
+
+def fraction(text: str) -> float:
+    """argparse type of the thresholds on frequencies and r2: a number from 0 to 1."""
+    try:
+        return probability(text)
+    except argparse.ArgumentTypeError:
+        raise argparse.ArgumentTypeError(
+            f"must be a number between 0 and 1, got {text!r}"
+        ) from None
 
 
 def register(commands: Any) -> None:
@@ -74,16 +101,37 @@ def add_genotype_options(p: argparse.ArgumentParser) -> None:
 
 
 def _names(path: str | None) -> list[str] | None:
+    """The sample names of a file with one per line (blank lines skipped), each once."""
+    from ..errors import InputFormatError
+
     if path is None:
         return None
     try:
-        with open(path) as fh:
-            names = [w for line in fh for w in line.split()[:1]]
+        with open(path, encoding="utf-8") as fh:
+            lines = fh.read().splitlines()
     except OSError as exc:
-        raise SeqemError(f"{path}: {exc.strerror}") from None
+        raise InputFormatError(exc.strerror or "cannot be read", path=path) from None
+    except UnicodeDecodeError:
+        raise InputFormatError("not a text file of sample names", path=path) from None
+    names: dict[str, int] = {}
+    for number, line in enumerate(lines, start=1):
+        words = line.split()
+        if not words:
+            continue
+        if len(words) > 1:
+            raise InputFormatError(
+                f"expected one sample name per line, got {line.strip()!r}", path=path, line=number
+            )
+        if words[0] in names:
+            raise InputFormatError(
+                f"sample {words[0]!r} is listed twice (also on line {names[words[0]]})",
+                path=path,
+                line=number,
+            )
+        names[words[0]] = number
     if not names:
-        raise SeqemError(f"{path}: no sample names")
-    return names
+        raise InputFormatError("no sample names", path=path)
+    return list(names)
 
 
 def load_genotypes(args: argparse.Namespace, ctx: RunContext) -> Genotypes:
@@ -197,14 +245,14 @@ def _add_estimation_options(p: argparse.ArgumentParser) -> None:
     )
     group.add_argument(
         "--min-bq",
-        type=int,
+        type=nonnegative_int,
         default=20,
         metavar="Q",
         help="with --bam-list: least base quality (default: %(default)s)",
     )
     group.add_argument(
         "--min-mapq",
-        type=int,
+        type=nonnegative_int,
         default=20,
         metavar="Q",
         help="with --bam-list: least mapping quality (default: %(default)s)",
@@ -219,7 +267,7 @@ def _add_estimation_options(p: argparse.ArgumentParser) -> None:
     )
     group.add_argument(
         "--flank",
-        type=int,
+        type=nonnegative_int,
         default=0,
         metavar="BP",
         help="cluster model: also fit and phase the SNPs within BP bases of the region, "
@@ -227,10 +275,11 @@ def _add_estimation_options(p: argparse.ArgumentParser) -> None:
     )
     group.add_argument(
         "--clusters",
-        type=positive_int,
+        type=cluster_count,
         default=12,
         metavar="K",
-        help="cluster model: number of haplotype clusters (default: %(default)s)",
+        help=f"cluster model: number of haplotype clusters, at most {MAX_CLUSTERS} "
+        "(default: %(default)s)",
     )
     group.add_argument(
         "--min-count",
@@ -249,7 +298,7 @@ def _add_estimation_options(p: argparse.ArgumentParser) -> None:
     )
     group.add_argument(
         "--seed",
-        type=int,
+        type=nonnegative_int,
         default=DEFAULT_SEED,
         metavar="S",
         help="seed of the random starts (default: %(default)s)",
@@ -279,10 +328,10 @@ def _add_freq(verbs: Any) -> None:
     p.add_argument("-o", "--output", default="-", metavar="HAPS.tsv", help="TSV (default: stdout)")
     p.add_argument(
         "--min-freq",
-        type=nonnegative_float,
+        type=fraction,
         default=0.0,
         metavar="F",
-        help="write only haplotypes with frequency >= F (default: all)",
+        help="write only haplotypes with frequency >= F, between 0 and 1 (default: all)",
     )
     _add_estimation_options(p)
     add_run_options(p)
@@ -308,25 +357,29 @@ def _add_phase(verbs: Any) -> None:
 
 
 def drop_uncalled_snps(g: Genotypes, ctx: RunContext) -> Genotypes:
-    """Leave out SNPs without any call (nothing can be said of their alleles); log them."""
+    """Leave out SNPs without any call (nothing can be said of their alleles); log them.
+
+    With genotype likelihoods, which the estimate uses instead of the calls,
+    a SNP without a call is one whose likelihoods are all equal (or missing)
+    for everybody.
+    """
     import dataclasses
 
     import numpy as np
 
     if g.likelihoods is not None:
-        empty = ((g.calls < 0) & (g.likelihoods >= 1.0).all(axis=2)).all(axis=0)
+        empty = (g.likelihoods >= 1.0).all(axis=(0, 2))
+        what = "genotype likelihoods that tell the genotypes apart"
     else:
         empty = (g.calls < 0).all(axis=0)
+        what = "a call"
     if not empty.any():
         return g
-    if empty.all():
-        raise SeqemError(f"{g.path}: no SNP in the region has a call")
     names = [g.ids[i] for i in np.flatnonzero(empty)]
-    ctx.info(
-        f"{len(names)} SNP(s) without any call left out of the haplotypes: "
-        + ", ".join(names[:5])
-        + (" ..." if len(names) > 5 else "")
-    )
+    shown = ", ".join(names[:5]) + (" ..." if len(names) > 5 else "")
+    if empty.all():
+        raise SeqemError(f"{g.path}: no SNP in the region has {what} ({shown})")
+    ctx.info(f"{len(names)} SNP(s) without {what} left out of the haplotypes: {shown}")
     ctx.results["snps_without_calls"] = names
     keep = np.flatnonzero(~empty)
     return dataclasses.replace(
@@ -575,10 +628,8 @@ def _window(args: argparse.Namespace, ctx: RunContext) -> tuple[Genotypes, Windo
 
     from ..io.regions import parse_region
 
-    g = drop_uncalled_snps(load_genotypes(args, ctx), ctx)
+    g = drop_uncalled_snps(one_contig(load_genotypes(args, ctx), args), ctx)
     core = None
-    if args.flank < 0:
-        raise SeqemError(f"--flank must be >= 0, got {args.flank}")
     if args.flank > 0 and resolve_method(args, g.n_snps) == "cluster":
         if args.region is None:
             raise SeqemError("--flank needs --region")
@@ -596,6 +647,18 @@ def _window(args: argparse.Namespace, ctx: RunContext) -> tuple[Genotypes, Windo
         keep = np.flatnonzero(core)
         g = dataclasses.replace(g, calls=np.ascontiguousarray(g.calls[:, keep]))
     return g, result, core
+
+
+def one_contig(g: Genotypes, args: argparse.Namespace) -> Genotypes:
+    """``g``, if its SNPs are on one contig: a haplotype does not span two."""
+    contigs = list(dict.fromkeys(g.chrom))
+    if len(contigs) > 1:
+        shown = ", ".join(contigs[:5]) + (" ..." if len(contigs) > 5 else "")
+        raise SeqemError(
+            f"{args.vcf}: the SNPs are on {len(contigs)} contigs ({shown}) and a haplotype "
+            "lies on one: choose it with --region CHR or CHR:START-END (or --regions-file)"
+        )
+    return g
 
 
 def _windows(args: argparse.Namespace) -> list[str | None]:
@@ -616,7 +679,9 @@ def _each_window(args: argparse.Namespace, ctx: RunContext) -> Any:
     """(region, genotypes, result) of every window; per-window results go to the report."""
     regions = _windows(args)
     if len(regions) == 1:
-        g, result, _ = _window(args, ctx)
+        one = argparse.Namespace(**vars(args))
+        one.region = regions[0]
+        g, result, _ = _window(one, ctx)
         yield regions[0], g, result
         return
     summaries = []
@@ -685,7 +750,9 @@ the interval ends is taken), as PLINK 1.9's --r2 dprime computes them.
 Output: a TSV with columns snp_a, snp_b (VCF ids, or CHR:POS where the id is
 '.'), pos_a, pos_b, n (people called at both), d (D = p_AB - p_A p_B, A and B
 the ALT alleles), dprime (|D| / Dmax) and r2; NA for pairs with a
-monomorphic SNP.  --plot draws the r2 (or --plot-measure dprime) matrix."""
+monomorphic SNP.  SNPs are paired within a contig only; when the SNPs lie on
+several contigs, a first column chrom names the pair's contig.  --plot draws
+the r2 (or --plot-measure dprime) matrix of one contig."""
 
 
 def _add_ld(verbs: Any) -> None:
@@ -707,7 +774,11 @@ def _add_ld(verbs: Any) -> None:
         help="pair this SNP (id or CHR:POS) with every other SNP instead of all pairs",
     )
     p.add_argument(
-        "--min-r2", type=float, default=0.0, metavar="R2", help="report pairs with r2 >= R2"
+        "--min-r2",
+        type=fraction,
+        default=0.0,
+        metavar="R2",
+        help="report pairs with r2 >= R2, between 0 and 1 (default: all pairs)",
     )
     p.add_argument("--plot", metavar="FILE.png", help="heat map of the pairs (png, pdf or svg)")
     p.add_argument(
@@ -734,12 +805,14 @@ def ld_table(
     *,
     min_r2: float = 0.0,
     n_threads: int = 1,
+    chrom: bool = False,
 ) -> Iterator[bytes]:
     """The LD pairs as TSV bytes: the header row, then blocks of rows in order.
 
     ``tables``: one table, or its pieces in order (as
     :func:`~seqem.haplo.ld.iter_pairwise_ld` yields them, computed as they
-    are asked for).  Six decimals; NA where undefined.  Blocks are formatted
+    are asked for).  Six decimals; NA where undefined.  ``chrom`` adds a
+    first column with the pair's contig.  Blocks are formatted
     by ``n_threads`` threads (NumPy lets go of the interpreter lock inside
     each array operation), a few blocks ahead of the writer, so memory stays
     bounded and the next piece is computed while the last is formatted.
@@ -751,6 +824,7 @@ def ld_table(
 
     names = text_matrix(list(g.ids))
     positions = text_matrix([str(p) for p in g.positions])
+    contigs = text_matrix(list(g.chrom)) if chrom else None
     step = 1 << 16  # rows per block
 
     def blocks() -> Iterator[tuple[LDTable, Any]]:
@@ -764,15 +838,16 @@ def ld_table(
     def block(job: tuple[LDTable, Any]) -> bytes:
         table, rows = job
         a, b = table.a[rows], table.b[rows]
+        first = [] if contigs is None else [Text(contigs[a])]
         return format_rows(
-            [
+            first + [
                 Text(names[a]), Text(names[b]), Text(positions[a]), Text(positions[b]),
                 Int(table.n[rows]), Fixed(table.d[rows]), Fixed(table.dprime[rows]),
                 Fixed(table.r2[rows]),
             ]
         )  # fmt: skip
 
-    yield ("\t".join(LD_COLUMNS) + "\n").encode()
+    yield ("\t".join((("chrom",) if chrom else ()) + LD_COLUMNS) + "\n").encode()
     if n_threads <= 1:
         yield from map(block, blocks())
         return
@@ -797,7 +872,19 @@ def _cmd_ld(args: argparse.Namespace, ctx: RunContext) -> int:
     check_output_path(args.plot, plot=True)
     if args.plot and args.snp is not None:
         raise SeqemError("--plot draws all pairs; leave out --snp")
+    import numpy as np
+
     g = load_genotypes(args, ctx)
+    contigs = list(dict.fromkeys(g.chrom))
+    several = len(contigs) > 1
+    if several and args.plot:
+        raise SeqemError(
+            f"{args.vcf}: --plot draws the pairs of one contig and the SNPs are on "
+            f"{len(contigs)} ({', '.join(contigs[:5])}{' ...' if len(contigs) > 5 else ''}): "
+            "choose one with --region"
+        )
+    label = {c: k for k, c in enumerate(contigs)}
+    groups = np.array([label[c] for c in g.chrom]) if several else None
     against = None
     if args.snp is not None:
         matches = [i for i, s in enumerate(g.ids) if s == args.snp]
@@ -814,18 +901,19 @@ def _cmd_ld(args: argparse.Namespace, ctx: RunContext) -> int:
 
     def computed() -> Iterator[LDTable]:
         nonlocal n_pairs
-        for piece in iter_pairwise_ld(g.calls, against=against):
+        for piece in iter_pairwise_ld(g.calls, against=against, groups=groups):
             n_pairs += len(piece)
             if args.plot:
                 pieces.append(piece)
             yield piece
 
     n_threads = args.threads or _cores()
-    write_chunks(args.output, ld_table(g, computed(), min_r2=args.min_r2, n_threads=n_threads))
+    write_chunks(
+        args.output,
+        ld_table(g, computed(), min_r2=args.min_r2, n_threads=n_threads, chrom=several),
+    )
     ctx.outputs.append(args.output)
     if args.plot:
-        import numpy as np
-
         from ..plotting import plot_ld, save_figure
 
         fields = ("a", "b", "r2" if args.plot_measure == "r2" else "dprime")

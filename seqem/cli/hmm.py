@@ -70,11 +70,13 @@ SEGMENT_DESCRIPTION = """\
 Split DNA into compositional segments (GC isochores, CpG-rich regions ...)
 with a categorical HMM over the bases A, C, G, T.
 
-Each FASTA record is one sequence.  N and the other IUPAC ambiguity codes are
-missing observations: they carry no evidence and take the state of their
-neighbours.  Lowercase (soft-masked) bases count as uppercase.  States are
-numbered by the GC content of their emissions, state0 the lowest, so labels
-do not depend on the random start.
+Each FASTA record (or --region) is one sequence.  N and the other IUPAC
+ambiguity codes are missing observations: they carry no evidence and take
+the state of their neighbours; a sequence without any A, C, G or T is an
+error (leave it out with --region), as are regions that overlap.  Lowercase
+(soft-masked) bases count as uppercase.  States are numbered by the GC
+content of their emissions, state0 the lowest, so labels do not depend on
+the random start.
 
 Output is BED6 (0-based, half-open): chrom, start, end, name (stateK), score
 (1000 x the mean posterior probability of that state over the segment),
@@ -142,6 +144,32 @@ def _add_segment(verbs: Any) -> None:
     add_fit_options(p, n_init=3)
     add_run_options(p)
     p.set_defaults(_run=_cmd_segment)
+
+
+def _positive_float(text: str) -> float:
+    """argparse type: a finite number > 0."""
+    value = nonnegative_float(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a number > 0, got {text!r}")
+    return value
+
+
+def _columns(text: str) -> list[str]:
+    """argparse type of ``--columns``: comma-separated column names, each once."""
+    names = column_list(text)
+    twice = [c for c in dict.fromkeys(names) if names.count(c) > 1]
+    if twice:
+        raise argparse.ArgumentTypeError(f"column {twice[0]!r} is named twice in {text!r}")
+    return names
+
+
+def _check_distinct(columns: Sequence[str] | None) -> None:
+    from ..errors import ParameterError
+
+    if columns is not None:
+        twice = [c for c in dict.fromkeys(columns) if list(columns).count(c) > 1]
+        if twice:
+            raise ParameterError(f"column {twice[0]!r} is named twice in --columns")
 
 
 def _length(text: str) -> float:
@@ -244,6 +272,51 @@ def segments_from_path(
     ]
 
 
+def check_sequences(
+    seqs: DnaSequences, regions: Sequence[str] | None, path: str, n_states: int
+) -> None:
+    """Refuse overlapping regions, a sequence without data, fewer bases than states.
+
+    Bases given twice would count twice in the fit and give overlapping BED
+    lines; a sequence of N only would get state calls without any evidence.
+    """
+    import numpy as np
+
+    from ..errors import InputFormatError, ParameterError
+
+    labels = list(regions) if regions is not None else list(seqs.names)
+    spans = sorted(
+        (seqs.names[k], int(seqs.starts[k]), int(seqs.starts[k] + seqs.lengths[k]), k)
+        for k in range(seqs.n_sequences)
+    )
+    for (name_a, _, end_a, a), (name_b, start_b, _, b) in zip(spans, spans[1:], strict=False):
+        if name_a == name_b and start_b < end_a:
+            first, second = sorted((a, b))
+            same = labels[first].strip() == labels[second].strip()
+            raise ParameterError(
+                f"--region {labels[second]!r} "
+                + ("is given twice" if same else f"overlaps --region {labels[first]!r}")
+                + "; give each base once"
+            )
+    for k in range(seqs.n_sequences):
+        lo, hi = int(seqs.bounds[k]), int(seqs.bounds[k + 1])
+        if not np.any(seqs.codes[lo:hi] >= 0):
+            what = f"region {labels[k]!r} has" if regions is not None else "the record has"
+            raise InputFormatError(
+                f"{what} no A, C, G or T base (all N or other ambiguity codes): nothing to "
+                "segment; leave it out"
+                + (" (choose the other records with --region)" if regions is None else ""),
+                path=path,
+                record=None if regions is not None else seqs.names[k],
+            )
+    n_observed = int(seqs.codes.size - seqs.n_ambiguous)
+    if n_observed < n_states:
+        raise ParameterError(
+            f"{n_observed} A, C, G or T base(s) for {n_states} states; a fit needs at least "
+            "one base per state: decrease -n or give more sequence"
+        )
+
+
 def segment_fasta(
     fasta: str,
     *,
@@ -271,11 +344,13 @@ def segment_fasta(
     from ..io.fasta import read_fasta
 
     seqs = read_fasta(fasta, region=regions)
+    name = "<stdin>" if fasta == "-" else fasta
     if seqs.n_ambiguous == seqs.codes.size:
         raise InputFormatError(
             "no A, C, G or T bases to fit: every base is N or another ambiguity code",
-            path="<stdin>" if fasta == "-" else fasta,
+            path=name,
         )
+    check_sequences(seqs, regions, name, n_states)
     model = CategoricalHMM(
         n_states,
         n_features=4,
@@ -475,10 +550,10 @@ def _add_fit(verbs: Any) -> None:
     )
     p.add_argument(
         "--min-covar",
-        type=nonnegative_float,
+        type=_positive_float,
         default=1e-3,
         metavar="X",
-        help="floor on the variances (default: %(default)s)",
+        help="floor on the variances, > 0 (default: %(default)s)",
     )
     _add_table_options(p)
     add_fit_options(p, n_init=3)
@@ -489,7 +564,7 @@ def _add_fit(verbs: Any) -> None:
 def _add_table_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--columns",
-        type=column_list,
+        type=_columns,
         metavar="A,B",
         help="columns to use, comma-separated (default: all but the sequence column)",
     )
@@ -524,10 +599,17 @@ def fit_table(
     callback: Callback = None,
 ) -> TableFit:
     """Read a table and fit a Gaussian HMM to it."""
+    from ..errors import ParameterError
     from ..hmm.models import GaussianHMM
     from ..io.table import read_table
 
+    _check_distinct(columns)
     obs = read_table(table, columns=columns, seq_col=seq_col)
+    if obs.n_rows < n_states:
+        raise ParameterError(
+            f"{obs.n_rows} row(s) for {n_states} states; a fit needs at least one row per "
+            "state: decrease -n or give more rows"
+        )
     model = GaussianHMM(
         n_states,
         covariance_type=covariance_type,
@@ -649,14 +731,24 @@ def decode_table(
     """Load a model, read a table, and decode it."""
     import numpy as np
 
-    from ..errors import InputFormatError
+    from ..errors import InputFormatError, ParameterError
     from ..hmm.models import CategoricalHMM, load_model
     from ..io.table import read_table
 
     model = load_model(model_path)
     saved = _model_data_section(model_path)
-    if columns is None and saved.get("columns"):
-        columns = [str(c) for c in saved["columns"]]
+    _check_distinct(columns)
+    recorded = [str(c) for c in saved.get("columns") or []]
+    if columns is None and recorded:
+        columns = recorded
+    elif columns is not None and recorded:
+        moved = [c for i, c in enumerate(columns) if c in recorded and recorded.index(c) != i]
+        if moved:
+            raise ParameterError(
+                f"--columns {','.join(columns)}: the model was fitted to the columns "
+                f"{','.join(recorded)} in that order, and {moved[0]!r} is not in its place; "
+                "give them in the model's order"
+            )
     if seq_col is None and saved.get("seq_col"):
         seq_col = str(saved["seq_col"])
     obs = read_table(table, columns=columns, seq_col=seq_col)

@@ -270,6 +270,12 @@ def _floored_simplex(counts: np.ndarray, floor: float, fallback: np.ndarray) -> 
     return out
 
 
+#: Most clusters :func:`fit_clusters` takes: each EM iteration costs time and
+#: memory (the forward table of each thread) as ``n_snps K^2``; fastPHASE's
+#: users take K of 10 to 20.
+MAX_CLUSTERS = 200
+
+
 def fit_clusters(
     calls: Any,
     *,
@@ -292,7 +298,8 @@ def fit_clusters(
         ALT allele counts 0/1/2, -1 missing (as
         :func:`seqem.io.vcf.read_genotypes` returns in ``.calls``).
     n_clusters : int
-        ``K``; the cost per iteration grows as ``K^2``.
+        ``K``, at most :data:`MAX_CLUSTERS`; the cost per iteration grows as
+        ``K^2``.
     n_init : int
         Random starts; all are kept (phasing averages over them).  With the
         default refinement of :func:`phase_clusters` a few suffice; phasing
@@ -319,13 +326,16 @@ def fit_clusters(
     ClusterFit
     """
     g = _check_calls(calls)
-    if not isinstance(n_clusters, (int, np.integer)) or n_clusters < 1:
-        raise ParameterError(f"n_clusters must be an integer >= 1, got {n_clusters!r}")
+    if not isinstance(n_clusters, (int, np.integer)) or not 1 <= n_clusters <= MAX_CLUSTERS:
+        raise ParameterError(
+            f"n_clusters must be an integer from 1 to {MAX_CLUSTERS}, got {n_clusters!r}"
+        )
     if not 0 < theta_floor < 0.5:
         raise ParameterError(f"theta_floor must be in (0, 0.5), got {theta_floor}")
     if not 0 < alpha_floor * n_clusters < 1:
         raise ParameterError(
-            f"alpha_floor must be in (0, 1/n_clusters), got {alpha_floor}; decrease it"
+            f"alpha_floor must be in (0, 1/n_clusters) = (0, {1 / n_clusters:g}) with "
+            f"n_clusters={n_clusters}, got {alpha_floor}; decrease it"
         )
     if not 0 < jump_floor < 0.5:
         raise ParameterError(f"jump_floor must be in (0, 0.5), got {jump_floor}")

@@ -475,7 +475,13 @@ def pair_counts(
     return np.stack(tables, axis=-1).astype(np.float64).reshape(rows.size, cols.size, 9)
 
 
-def pairwise_ld(calls: np.ndarray, *, against: int | None = None, block: int = 1024) -> LDTable:
+def pairwise_ld(
+    calls: np.ndarray,
+    *,
+    against: int | None = None,
+    block: int = 1024,
+    groups: np.ndarray | None = None,
+) -> LDTable:
     """LD of every pair of SNPs (``a < b``), or of one SNP against all others.
 
     Parameters
@@ -486,8 +492,11 @@ def pairwise_ld(calls: np.ndarray, *, against: int | None = None, block: int = 1
         Index of the SNP to pair with every other SNP.
     block : int
         SNPs per block of the count products (memory ~ 80 block^2 bytes).
+    groups : int array (n_snps,), optional
+        A label per SNP (its contig); only SNPs with the same label are
+        paired.  The SNPs of each label must be contiguous.
     """
-    parts = list(iter_pairwise_ld(calls, against=against, block=block))
+    parts = list(iter_pairwise_ld(calls, against=against, block=block, groups=groups))
     if not parts:
         empty = np.empty(0)
         return LDTable(empty.astype(np.int64), empty.astype(np.int64), empty, empty, empty, empty)
@@ -496,8 +505,27 @@ def pairwise_ld(calls: np.ndarray, *, against: int | None = None, block: int = 1
     return LDTable(*(np.concatenate([getattr(p, f.name) for p in parts]) for f in _FIELDS))
 
 
+def _runs(groups: np.ndarray | None, m: int) -> list[tuple[int, int]]:
+    """``[lo, hi)`` of each group's SNPs (the whole range without groups)."""
+    if groups is None:
+        return [(0, m)]
+    labels = np.asarray(groups)
+    if labels.shape != (m,):
+        raise ParameterError(f"groups must have one label per SNP ({m}), got shape {labels.shape}")
+    edges = np.flatnonzero(labels[1:] != labels[:-1]) + 1
+    lo = np.concatenate([[0], edges]).astype(np.int64)
+    hi = np.concatenate([edges, [m]]).astype(np.int64)
+    if np.unique(labels[lo]).size != lo.size:
+        raise ParameterError("the SNPs of each group must be contiguous")
+    return [(int(a), int(b)) for a, b in zip(lo, hi, strict=True)] if m else []
+
+
 def iter_pairwise_ld(
-    calls: np.ndarray, *, against: int | None = None, block: int = 1024
+    calls: np.ndarray,
+    *,
+    against: int | None = None,
+    block: int = 1024,
+    groups: np.ndarray | None = None,
 ) -> Iterator[LDTable]:
     """:func:`pairwise_ld` in pieces of at most 65,536 pairs, in its order.
 
@@ -507,17 +535,19 @@ def iter_pairwise_ld(
     if g.ndim != 2:
         raise ParameterError("genotype calls must be a people x SNPs matrix")
     m = g.shape[1]
+    runs = _runs(groups, m)
     if against is not None:
         if not 0 <= against < m:
             raise ParameterError(f"SNP index {against} out of range (0..{m - 1})")
-        others = np.array([j for j in range(m) if j != against], dtype=np.int64)
+        lo, hi = next((a, b) for a, b in runs if a <= against < b)
+        others = np.array([j for j in range(lo, hi) if j != against], dtype=np.int64)
         blocks = [(np.array([against]), others)]
     else:
-        starts = range(0, m, block)
         blocks = [
-            (np.arange(r0, min(m, r0 + block)), np.arange(c0, min(m, c0 + block)))
-            for r0 in starts
-            for c0 in starts
+            (np.arange(r0, min(hi, r0 + block)), np.arange(c0, min(hi, c0 + block)))
+            for lo, hi in runs
+            for r0 in range(lo, hi, block)
+            for c0 in range(lo, hi, block)
             if c0 >= r0
         ]
     for rows, cols in blocks:

@@ -26,6 +26,10 @@ Params = dict[str, np.ndarray]
 #: Probabilities below this are treated as zero when checking sums.
 SUM_TOL = 1e-8
 
+#: The version of the model file format that ``save`` writes (and that
+#: :func:`seqem.hmm.models.load_model` reads).
+MODEL_FORMAT_VERSION = 1
+
 
 # ---------------------------------------------------------------------------
 # checks
@@ -534,7 +538,7 @@ class BaseHMM(abc.ABC):
         params = self._get_params()
         out: dict[str, Any] = {
             "format": "seqem-hmm",
-            "version": 1,
+            "version": MODEL_FORMAT_VERSION,
             "model": type(self).__name__,
             "hyperparameters": self._hyper_dict(),
             "parameters": {k: v.tolist() for k, v in params.items()},

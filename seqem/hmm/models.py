@@ -29,6 +29,7 @@ from .._jit import TIME_CHUNK
 from ..errors import InputFormatError, ParameterError
 from . import _kernels as K
 from .base import (
+    MODEL_FORMAT_VERSION,
     BaseHMM,
     Params,
     check_stochastic,
@@ -689,8 +690,17 @@ def load_model(path: str | os.PathLike[str]) -> BaseHMM:
         ) from None
     except UnicodeDecodeError:
         raise InputFormatError("not a seqem model file (binary content)", path=path) from None
+    except RecursionError:
+        raise InputFormatError("not a seqem model file (nested too deeply)", path=path) from None
     if not isinstance(data, dict) or data.get("format") != "seqem-hmm":
         raise InputFormatError("not a seqem HMM model file (no 'format': 'seqem-hmm')", path=path)
+    version = data.get("version")
+    if type(version) is not int or version != MODEL_FORMAT_VERSION:
+        raise InputFormatError(
+            f"model format version {version!r} is not one this seqem reads "
+            f"({MODEL_FORMAT_VERSION})",
+            path=path,
+        )
     cls = _MODELS.get(str(data.get("model")))
     if cls is None:
         raise InputFormatError(f"unknown model type {data.get('model')!r}", path=path)

@@ -265,17 +265,21 @@ def read_fasta(
         gzip stream, or a region naming an unknown record or reaching past
         a record's end.
     ParameterError
-        A malformed region string.
+        A malformed region string (text after the last ``:`` that is not
+        ``START-END``, unless the whole string names a record).
     OSError
         The file cannot be opened.
     """
     source = InputSource(path)
     _check_starts_with_header(source)
-    wanted: list[tuple[str, str, int, int | None]] | None = None
+    regions: list[str] | None = None
     if region is not None:
         regions = [region] if isinstance(region, str) else list(region)
-        wanted = [(text, *parse_region(text)) for text in regions]
-        needed = {name for _, name, _, _ in wanted} | {text.strip() for text, *_ in wanted}
+        for text in regions:
+            parse_region(text)  # a malformed region fails before the file is read
+        # a region is a record's name whole, or a name before the last ':'
+        needed = {text.strip() for text in regions}
+        needed |= {text.strip().rpartition(":")[0] for text in regions}
 
     names: list[str] = []
     kept: dict[str, np.ndarray] = {}
@@ -298,7 +302,7 @@ def read_fasta(
             raise InputFormatError(
                 "empty sequence", path=source.name, line=_locate(source, index, None), record=name
             )
-        if wanted is not None and name not in needed:
+        if regions is not None and name not in needed:
             continue
         codes = encode_dna(seq)
         if codes.min() == _INVALID:
@@ -319,21 +323,19 @@ def read_fasta(
     pieces: list[np.ndarray] = []
     out_names: list[str] = []
     starts: list[int] = []
-    if wanted is None:
+    if regions is None:
         pieces = [kept[name] for name in names]
         out_names = names
         starts = [0] * len(names)
     else:
-        for text, name, start, end in wanted:
+        for text in regions:
+            name, start, end = parse_region(text, names=seen)
             if name not in kept:
-                if text.strip() in kept:  # the whole string is a name with ':'
-                    name, start, end = text.strip(), 0, None
-                else:
-                    shown = ", ".join(list(seen)[:5]) + (", ..." if len(seen) > 5 else "")
-                    raise InputFormatError(
-                        f"region {text!r}: no record named {name!r} (records: {shown})",
-                        path=source.name,
-                    )
+                shown = ", ".join(list(seen)[:5]) + (", ..." if len(seen) > 5 else "")
+                raise InputFormatError(
+                    f"region {text!r}: no record named {name!r} (records: {shown})",
+                    path=source.name,
+                )
             codes = kept[name]
             stop = codes.size if end is None else end
             if stop > codes.size:

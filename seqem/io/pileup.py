@@ -19,7 +19,9 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from ..errors import InputFormatError
+from ..errors import InputFormatError, ParameterError
+from ._hts import clean_message as _clean
+from ._hts import compression_problem
 
 __all__ = ["allele_likelihoods", "read_bam_list"]
 
@@ -66,6 +68,31 @@ def allele_likelihoods(
     ``positions`` are 1-based; the SNPs must be sorted by position within a
     chromosome.  ``reference`` is the FASTA a CRAM file needs.
     """
+    from ._hts import quiet
+
+    if min_base_quality < 0 or min_mapping_quality < 0:
+        raise ParameterError(
+            "base and mapping quality thresholds must be >= 0, got "
+            f"{min_base_quality} and {min_mapping_quality}"
+        )
+    with quiet():  # htslib's own messages would be extra lines on stderr
+        return _allele_likelihoods(
+            bams, chrom, positions, ref, alt, min_base_quality=min_base_quality,
+            min_mapping_quality=min_mapping_quality, reference=reference,
+        )  # fmt: skip
+
+
+def _allele_likelihoods(
+    bams: Mapping[str, str],
+    chrom: Sequence[str],
+    positions: Sequence[int],
+    ref: Sequence[str],
+    alt: Sequence[str],
+    *,
+    min_base_quality: int,
+    min_mapping_quality: int,
+    reference: str | None,
+) -> tuple[np.ndarray, np.ndarray]:
     import pysam
 
     n, m = len(bams), len(positions)
@@ -79,10 +106,19 @@ def allele_likelihoods(
     for i, (sample, path) in enumerate(bams.items()):
         if not os.path.exists(path):
             raise InputFormatError(f"alignment file of sample {sample!r}: no such file", path=path)
+        if os.path.isdir(path):
+            raise InputFormatError(
+                f"alignment file of sample {sample!r}: is a directory, expected a BAM/CRAM file",
+                path=path,
+            )
         try:
             aln = pysam.AlignmentFile(path, reference_filename=reference)
         except (OSError, ValueError) as exc:
-            raise InputFormatError(f"not a readable BAM/CRAM file ({exc})", path=path) from None
+            raise InputFormatError(
+                f"alignment file of sample {sample!r}: not a readable BAM/CRAM file "
+                f"({_clean(exc)})",
+                path=path,
+            ) from None
         with aln:
             if not aln.has_index():
                 raise InputFormatError("no index (.bai/.crai): run 'samtools index'", path=path)
@@ -104,8 +140,10 @@ def allele_likelihoods(
                             ref[j], alt[j], min_base_quality, min_mapping_quality,
                         )  # fmt: skip
                 except (OSError, ValueError) as exc:
+                    problem = compression_problem(path)
                     raise InputFormatError(
-                        f"malformed or truncated alignment file ({exc})", path=path
+                        problem or f"malformed or truncated alignment file ({_clean(exc)})",
+                        path=path,
                     ) from None
     gl = 10.0 ** (log_gl - log_gl.max(axis=2, keepdims=True))
     return gl, counts

@@ -10,30 +10,46 @@ each counted in :attr:`Genotypes.skipped` so that a caller can log them:
   skipped;
 * phased and unphased calls are read alike (as unordered allele counts);
 * a haploid call (one allele, as on male X/Y) is read as missing;
-* a call with more than two alleles, a file without the GT field, unknown
-  sample names, a malformed or truncated file, or a region without any
-  biallelic SNP is an :class:`~seqem.errors.InputFormatError` naming the
-  file (and the record, ``CHR:POS``).
+* a call with more than two alleles or with an allele index beyond the ALT
+  allele, genotype likelihoods of the wrong number or sign, records out of
+  order (each contig's records together, by position), a file without the GT
+  field, unknown sample names, a malformed, truncated or corrupt file, an
+  index that does not match its file, or a region without any biallelic SNP
+  is an :class:`~seqem.errors.InputFormatError` naming the file (and the
+  record, ``CHR:POS``, and the sample).
 
-Indexed files (``.tbi``/``.csi``) are read from the region only; unindexed
-files are streamed and filtered.  Calls written as the usual three
-characters (``0|1``, ``1/1``, ``./.``) in files whose FORMAT is ``GT`` alone
-are parsed from the record text in bulk; anything else goes through pysam
-sample by sample.  A region of an indexed bgzipped VCF whose records are all
-of that kind is read from the raw text lines (no record objects), with the
-same rules; the first record that is not sends the region to pysam.
+htslib's own messages are silenced: a file it cannot read is explained from
+the file itself (:mod:`seqem.io._hts`; the first corrupt compressed block,
+the first malformed header line or record).  Indexed files (``.tbi``/
+``.csi``) are read from the region only; unindexed files are streamed and
+filtered, and so are files whose index is older than they are (with a
+warning).  An ordinary gzip (not bgzip) file is decompressed into a pipe and
+streamed.
+
+Calls written as the usual three characters (``0|1``, ``1/1``, ``./.``) in
+files whose FORMAT is ``GT`` alone are parsed from the record text in bulk;
+anything else is parsed from each record's text sample by sample (pysam
+would read an allele index beyond the ALT alleles as missing).  A region of
+an indexed bgzipped VCF whose records are all of that kind is read from the
+raw text lines (no record objects), with the same rules; the first record
+that is not sends the region to pysam.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
+import re
+import warnings
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
 from ..errors import InputFormatError, ParameterError
+from . import _hts
 from .regions import parse_region
 
 __all__ = ["Genotypes", "read_genotypes"]
@@ -194,6 +210,8 @@ def _text_region(
                 if len(fields) != 10 or fields[0] != chrom:
                     raise _NotPlain
                 pos = int(fields[1])
+                if positions and pos < positions[-1]:
+                    raise _NotPlain  # out of order: the record reader says so
                 if pos <= start or (end is not None and pos > end):
                     continue
                 ref, alt = fields[3], fields[4]
@@ -220,46 +238,122 @@ def _text_region(
     return batches, ids, positions, refs, alts, skipped
 
 
-def _slow_calls(rec, columns: np.ndarray, path: str, where: str) -> tuple[np.ndarray, int]:
-    """ALT counts through pysam, one sample at a time; also the haploid calls seen."""
+_ALLELE_INDEX = re.compile(r"^[0-9]+$")
+
+
+def _text_calls(
+    text: str, gt_index: int, columns: np.ndarray, names: Sequence[str], path: str, where: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """ALT counts of the chosen samples from a record's text, and each call's ploidy.
+
+    The text is read rather than pysam's GT values because pysam turns an
+    allele index beyond the ALT alleles (``0/2`` with one ALT) into a
+    missing allele.  Ploidy: 1 haploid, 2 diploid, 0 missing (``.``).
+    """
+    values = text.rstrip("\r\n").split("\t")[9:]
+    if len(values) != len(names):
+        raise InputFormatError(
+            f"{len(values)} sample columns, but the header names {len(names)} samples",
+            path=path,
+            record=where,
+        )
     out = np.empty(columns.size, dtype=np.int8)
-    haploid = 0
-    samples = rec.samples
+    ploidy = np.zeros(columns.size, dtype=np.int8)
     for j, c in enumerate(columns):
-        gt = samples[int(c)].get("GT")
-        if gt is None or len(gt) == 0:
-            out[j] = -1
-            continue
-        if len(gt) == 1:
-            haploid += 1
-            out[j] = -1
-            continue
-        if len(gt) > 2:
+        parts = values[int(c)].split(":")
+        gt = parts[gt_index] if gt_index < len(parts) else "."
+        alleles = gt.replace("|", "/").split("/")
+        if len(alleles) > 2:
             raise InputFormatError(
-                f"{len(gt)} alleles in the call of sample {samples[int(c)].name!r}; only "
+                f"{len(alleles)} alleles in the call of sample {names[int(c)]!r}; only "
                 "diploid (and haploid) calls are supported",
                 path=path,
                 record=where,
             )
-        if gt[0] is None or gt[1] is None:
-            out[j] = -1
-        else:
-            out[j] = int(gt[0] > 0) + int(gt[1] > 0)
-    return out, haploid
+        count = 0
+        missing = False
+        for allele in alleles:
+            if allele == ".":
+                missing = True
+            elif _ALLELE_INDEX.match(allele):
+                if int(allele) > 1:
+                    raise InputFormatError(
+                        f"sample {names[int(c)]!r}: allele {int(allele)} in GT {gt!r}, but the "
+                        "record has one ALT allele",
+                        path=path,
+                        record=where,
+                    )
+                count += int(allele)
+            else:
+                raise InputFormatError(
+                    f"bad GT {gt!r} of sample {names[int(c)]!r}; expected allele indices "
+                    "separated by '/' or '|' (e.g. 0/1), or '.'",
+                    path=path,
+                    record=where,
+                )
+        ploidy[j] = 0 if gt == "." else len(alleles)
+        out[j] = -1 if missing or len(alleles) == 1 else count
+    return out, ploidy
 
 
-def _likelihoods(rec, columns: np.ndarray, field: str) -> np.ndarray:
-    """Relative genotype likelihoods (max 1) of the chosen samples; 1s where absent."""
+def _likelihoods(
+    rec,
+    columns: np.ndarray,
+    field: str,
+    ploidy: np.ndarray | None,
+    names: Sequence[str],
+    path: str,
+    where: str,
+) -> np.ndarray:
+    """Relative genotype likelihoods (max 1) of the chosen samples; 1s where missing.
+
+    A call with two values (haploid, where the GT does not say diploid) or
+    ``.`` carries no information; any other count than three values, a
+    value missing among others, a negative PL or a positive GL is an error.
+    """
     out = np.ones((columns.size, 3))
     samples = rec.samples
     for j, c in enumerate(columns):
-        try:
-            values = samples[int(c)].get(field)
-        except (KeyError, ValueError):
-            values = None
-        if values is None or len(values) != 3 or any(v is None for v in values):
-            continue  # missing, or a haploid call: no information
+        sample = names[int(c)]
+        values = samples[int(c)].get(field)
+        if values is not None and not isinstance(values, tuple):
+            values = (values,)
+        if values is None or all(v is None for v in values):
+            continue
+        shown = ",".join("." if v is None else f"{v:g}" for v in values)
+        if any(v is None for v in values):
+            raise InputFormatError(
+                f"sample {sample!r}: {field} {shown} has missing values among others",
+                path=path,
+                record=where,
+            )
+        if len(values) == 2 and (ploidy is None or ploidy[j] != 2):
+            continue  # a haploid call: no information
+        if len(values) != 3:
+            raise InputFormatError(
+                f"sample {sample!r}: {len(values)} {field} values ({shown}); a diploid call "
+                "of a biallelic SNP has 3",
+                path=path,
+                record=where,
+            )
         v = np.asarray(values, dtype=np.float64)
+        if not np.all(np.isfinite(v)):
+            raise InputFormatError(
+                f"sample {sample!r}: {field} {shown} is not finite", path=path, record=where
+            )
+        if field == "PL" and (v < 0).any():
+            raise InputFormatError(
+                f"sample {sample!r}: negative PL {shown}; PL values are phred-scaled "
+                "likelihoods >= 0",
+                path=path,
+                record=where,
+            )
+        if field == "GL" and (v > 0).any():
+            raise InputFormatError(
+                f"sample {sample!r}: positive GL {shown}; GL values are log10 likelihoods <= 0",
+                path=path,
+                record=where,
+            )
         log10 = -v / 10.0 if field == "PL" else v
         out[j] = 10.0 ** (log10 - log10.max())
     return out
@@ -283,6 +377,9 @@ def _select_samples(
                 + (f" (and {len(unknown) - 1} more)" if len(unknown) > 1 else ""),
                 path=path,
             )
+        twice = [s for s, n in Counter(wanted).items() if n > 1]
+        if twice:
+            raise ParameterError(f"sample {twice[0]!r} is asked for more than once")
         chosen = [index[s] for s in wanted]
     if exclude is not None:
         drop = set(exclude)
@@ -293,6 +390,208 @@ def _select_samples(
     if not chosen:
         raise InputFormatError("no samples left to read", path=path)
     return np.array(chosen, dtype=np.int64)
+
+
+# -- opening, and saying what is wrong when htslib cannot read a file ---------
+
+_FIXED_COLUMNS = ["#CHROM", "POS", "ID", "REF", "ALT", "QUAL", "FILTER", "INFO"]
+_GT_TEXT = re.compile(r"^(?:\.|[0-9]+)(?:[/|](?:\.|[0-9]+))*$")
+
+
+def _header_problem(path: str) -> InputFormatError | None:
+    """What is wrong with a text VCF's header lines, or None (also for BCF)."""
+    number = 0
+    for number, line in enumerate(_hts.text_lines(path), start=1):
+        if number == 1:
+            if line.startswith("BCF"):
+                return None
+            if not line.startswith("##fileformat=VCF"):
+                return InputFormatError(
+                    "not a VCF file: the first line must be '##fileformat=VCFv4.x'",
+                    path=path,
+                    line=1,
+                )
+        if line.startswith("##"):
+            continue
+        fields = line.rstrip("\r\n").split("\t")
+        if fields[0] != "#CHROM":
+            return InputFormatError("no '#CHROM' header line before the records", path=path)
+        if (
+            fields[:8] != _FIXED_COLUMNS
+            or len(fields) == 9
+            or (len(fields) > 9 and fields[8] != "FORMAT")
+        ):
+            return InputFormatError(
+                "malformed '#CHROM' line: expected the tab-separated columns "
+                + " ".join(_FIXED_COLUMNS)
+                + " and, with samples, FORMAT and one column per sample",
+                path=path,
+                line=number,
+            )
+        counts = Counter(fields[9:])
+        twice = [s for s in fields[9:] if counts[s] > 1]
+        if twice:
+            return InputFormatError(
+                f"sample name {twice[0]!r} appears {counts[twice[0]]} times in the '#CHROM' "
+                "line; sample names must be unique",
+                path=path,
+                line=number,
+            )
+        return None
+    if number == 0:
+        return InputFormatError("empty file; expected a VCF or BCF file", path=path)
+    return InputFormatError("no '#CHROM' header line", path=path)
+
+
+def _record_problem(path: str) -> InputFormatError | None:
+    """The first record of a text VCF that htslib cannot parse, explained; or None."""
+    n_samples = 0
+    for number, line in enumerate(_hts.text_lines(path), start=1):
+        if line.startswith("#"):
+            if line.startswith("#CHROM"):
+                names = line.rstrip("\r\n").split("\t")[9:]
+                n_samples = len(names)
+            continue
+        fields = line.rstrip("\r\n").split("\t")
+        if len(fields) < 8:
+            return InputFormatError(
+                f"{len(fields)} tab-separated columns; a VCF record has at least 8",
+                path=path,
+                line=number,
+            )
+        chrom, pos = fields[0], fields[1]
+        if not _ALLELE_INDEX.match(pos):
+            return InputFormatError(
+                f"bad POS {pos!r}; expected a whole number", path=path, line=number,
+                record=f"{chrom}:{pos}",
+            )  # fmt: skip
+        where = f"{chrom}:{pos}"
+        qual = fields[5]
+        if qual != ".":
+            try:
+                float(qual)
+            except ValueError:
+                return InputFormatError(
+                    f"bad QUAL {qual!r}; expected a number or '.'", path=path, line=number,
+                    record=where,
+                )  # fmt: skip
+        if len(fields) - 9 != n_samples and (n_samples or len(fields) > 9):
+            return InputFormatError(
+                f"{max(len(fields) - 9, 0)} sample columns, but the header names "
+                f"{n_samples} samples",
+                path=path,
+                line=number,
+                record=where,
+            )
+        keys = fields[8].split(":") if n_samples else []
+        for sample, value in zip(names, fields[9:], strict=True):
+            if value.count(":") >= len(keys):
+                return InputFormatError(
+                    f"sample {sample!r}: {value!r} has more ':'-separated values than the "
+                    f"FORMAT column {fields[8]!r} names",
+                    path=path,
+                    line=number,
+                    record=where,
+                )
+        if "GT" in keys:
+            k = keys.index("GT")
+            for sample, value in zip(names, fields[9:], strict=True):
+                parts = value.split(":")
+                gt = parts[k] if k < len(parts) else "."
+                if not _GT_TEXT.match(gt):
+                    return InputFormatError(
+                        f"bad GT {gt!r} of sample {sample!r}", path=path, line=number,
+                        record=where,
+                    )  # fmt: skip
+    return None
+
+
+def _failure(
+    path: str, is_bcf: bool, after: str | None, index: str | None, exc: BaseException
+) -> InputFormatError:
+    """One clear error for a file htslib failed to read after record ``after``.
+
+    Looks, in turn, for a corrupt or cut-short compressed block, a malformed
+    header or record (text VCF), and, for a region read through an index, an
+    index that does not match the file.
+    """
+    try:
+        problem = _hts.compression_problem(path)
+        if problem is not None:
+            return InputFormatError(problem, path=path)
+        if not (is_bcf or _hts.is_bcf(path)):
+            found = _header_problem(path) if after is None else None
+            found = found or _record_problem(path)
+            if found is not None:
+                return found
+    except OSError as err:
+        return InputFormatError(
+            f"cannot be read ({err.strerror or _hts.clean_message(err)})", path=path
+        )
+    if index is not None:
+        label = os.path.basename(index) if index != "index" else ""
+        return InputFormatError(
+            f"the index {label + ' ' if label else ''}does not match the file (re-index it: "
+            "'tabix -f -p vcf FILE' or 'bcftools index -f FILE')",
+            path=path,
+        )
+    kind = "BCF" if is_bcf else "VCF"
+    place = f"after record {after}" if after else "before the first record"
+    return InputFormatError(
+        f"not a readable {kind} file: malformed {place} ({_hts.clean_message(exc)})", path=path
+    )
+
+
+def _index_path(path: str) -> str | None:
+    for ext in (".tbi", ".csi"):
+        if os.path.isfile(path + ext):
+            return path + ext
+    return None
+
+
+@contextlib.contextmanager
+def _variant_file(path: str) -> Iterator[Any]:
+    """The open ``pysam.VariantFile`` (an ordinary gzip file streamed through a pipe).
+
+    Closes it on leaving; a corrupt gzip stream found by the pipe is the
+    error then raised, as it explains whatever the reader met.
+    """
+    import pysam
+
+    try:
+        kind = _hts.compression(path)
+    except OSError as exc:
+        raise InputFormatError(f"cannot be read ({exc.strerror})", path=path) from None
+    pipe = _hts.GzipPipe(path) if kind == "gzip" else None
+    try:
+        vf = pysam.VariantFile(pipe.reader if pipe is not None else path)
+    except (OSError, ValueError) as exc:
+        if pipe is not None:
+            pipe.close()
+            if pipe.error is not None:
+                raise InputFormatError(pipe.error, path=path) from None
+        raise _failure(path, False, None, None, exc) from None
+    try:
+        yield vf
+    finally:
+        with contextlib.suppress(OSError, ValueError):
+            vf.close()
+        if pipe is not None:
+            pipe.close()
+            if pipe.error is not None:
+                raise InputFormatError(pipe.error, path=path) from None
+
+
+def _region_bounds(vf, path: str, region: str, contigs: set[str]) -> tuple[str, int, int | None]:
+    """The region's contig and 0-based half-open bounds, checked against the header."""
+    chrom, start, end = parse_region(region, names=contigs)
+    length = vf.header.contigs[chrom].length if chrom in vf.header.contigs else None
+    if length is not None and start >= length:
+        raise InputFormatError(
+            f"region {region!r} starts past the end of contig {chrom!r} (length {length})",
+            path=path,
+        )
+    return chrom, start, end
 
 
 def read_genotypes(
@@ -312,135 +611,221 @@ def read_genotypes(
     Parameters
     ----------
     path : str or path
-        VCF (plain, gzip or bgzip) or BCF.
+        VCF (plain, gzip or bgzip) or BCF.  An ordinary gzip (not bgzip)
+        file is streamed, so a region is then found by reading the whole file.
     region : str, optional
         ``CHR``, ``CHR:START-END`` or ``CHR:START`` (1-based, inclusive).
     samples, exclude_samples : iterables of str, optional
-        Samples to keep (in that order) or to leave out.
+        Samples to keep (in that order, each once) or to leave out.
     pass_only : bool
         Keep only records whose FILTER is PASS (or ``.``).
     likelihoods : {"PL", "GL"}, optional
         Also read genotype likelihoods from this FORMAT field (PL: phred
-        scaled; GL: log10); GT is then optional (calls are -1 without it).
+        scaled; GL: log10), which every record must have; GT is then
+        optional (calls are -1 without it).
     bams : mapping of sample name to BAM/CRAM path, optional
         Take only the SNPs from the file (it may have no samples) and the
         genotype likelihoods of these samples from their reads at those SNPs
         (:mod:`seqem.io.pileup`, with the base and mapping quality
         thresholds); the calls are then all -1.
-    """
-    import pysam
 
+    Raises
+    ------
+    InputFormatError
+        Among others: records out of order (the file must be sorted, each
+        contig in one run), an allele index beyond the record's ALT allele,
+        likelihoods of the wrong number or sign, a corrupt compressed block,
+        an index that does not match the file.
+    ParameterError
+        A malformed region, a sample asked for twice, bad thresholds.
+    """
     name = os.fspath(path)
-    if not os.path.exists(name):
-        raise InputFormatError("no such file", path=name)
-    try:
-        vf = pysam.VariantFile(name)
-    except (OSError, ValueError) as exc:
-        raise InputFormatError(f"not a readable VCF/BCF file ({exc})", path=name) from None
     if likelihoods not in (None, "PL", "GL"):
         raise ParameterError(f"likelihoods must be 'PL' or 'GL', got {likelihoods!r}")
-    with vf:
-        if bams is not None:
-            likelihoods = None
-        elif likelihoods is not None and likelihoods not in vf.header.formats:
-            raise InputFormatError(f"the file has no {likelihoods} field", path=name)
-        if bams is None and likelihoods is None and "GT" not in vf.header.formats:
-            raise InputFormatError("the file has no GT (genotype) field", path=name)
-        names = list(vf.header.samples) if bams is None else list(bams)
-        if not names:
-            raise InputFormatError("the file has no samples", path=name)
-        columns = _select_samples(names, samples, exclude_samples, name)
-        sites_only = bams is not None
-        chrom_want, start, end = (None, 0, None) if region is None else parse_region(region)
-        try:
-            if region is not None and vf.index is not None:
-                records: Iterable = vf.fetch(chrom_want, start, end)
-            else:
-                records = vf
-        except ValueError:
-            raise InputFormatError(f"no records on {chrom_want!r}", path=name) from None
-        plain = (
-            region is not None
-            and vf.index is not None
-            and vf.format == "VCF"
-            and bams is None
-            and likelihoods is None
+    for label, value in (("min_base_quality", min_base_quality),
+                         ("min_mapping_quality", min_mapping_quality)):  # fmt: skip
+        if value < 0:
+            raise ParameterError(f"{label} must be >= 0, got {value}")
+    if os.path.isdir(name):
+        raise InputFormatError("is a directory, expected a VCF or BCF file", path=name)
+    if not os.path.exists(name):
+        raise InputFormatError("no such file", path=name)
+    with _hts.quiet(), _variant_file(name) as vf:
+        return _read(
+            vf, name, region=region, samples=samples, exclude_samples=exclude_samples,
+            pass_only=pass_only, likelihoods=likelihoods, bams=bams,
+            min_base_quality=min_base_quality, min_mapping_quality=min_mapping_quality,
+        )  # fmt: skip
+
+
+def _read(
+    vf,
+    name: str,
+    *,
+    region: str | None,
+    samples: Iterable[str] | None,
+    exclude_samples: Iterable[str] | None,
+    pass_only: bool,
+    likelihoods: str | None,
+    bams: Mapping[str, str] | None,
+    min_base_quality: int,
+    min_mapping_quality: int,
+) -> Genotypes:
+    """:func:`read_genotypes` on an open file."""
+    is_bcf = vf.format == "BCF"
+    if bams is not None:
+        likelihoods = None
+    elif likelihoods is not None and likelihoods not in vf.header.formats:
+        raise InputFormatError(f"the file has no {likelihoods} field", path=name)
+    if bams is None and likelihoods is None and "GT" not in vf.header.formats:
+        raise InputFormatError("the file has no GT (genotype) field", path=name)
+    names = list(vf.header.samples) if bams is None else list(bams)
+    if not names:
+        raise InputFormatError("the file has no samples", path=name)
+    columns = _select_samples(names, samples, exclude_samples, name)
+    sites_only = bams is not None
+    index_path = _index_path(name) if vf.index is not None else None
+    use_index = region is not None and vf.index is not None
+    if (
+        use_index
+        and index_path is not None
+        and os.path.getmtime(index_path) < os.path.getmtime(name)
+    ):
+        warnings.warn(
+            f"{name}: the index {os.path.basename(index_path)} is older than the file and "
+            "may not match it: reading the whole file instead (re-index it)",
+            stacklevel=3,
         )
-        if plain:
-            assert chrom_want is not None
-            try:
-                batches, ids_, pos_, refs_, alts_, skipped_ = _text_region(
-                    name, chrom_want, start, end, n_all=len(names), pass_only=pass_only
-                )
-            except _NotPlain:
-                plain = False
-        if plain and ids_:
-            every = np.concatenate(batches, axis=0)
-            calls_matrix = np.ascontiguousarray(every[:, columns].T)
-            return Genotypes(
-                calls=calls_matrix,
-                ids=tuple(ids_),
-                chrom=(str(chrom_want),) * len(ids_),
-                positions=np.array(pos_, dtype=np.int64),
-                ref=tuple(refs_),
-                alt=tuple(alts_),
-                samples=tuple(names[i] for i in columns),
-                path=name,
-                skipped=dict(skipped_),
-            )
-        skipped: Counter[str] = Counter()
-        rows: list[np.ndarray] = []
-        ids: list[str] = []
-        chroms: list[str] = []
-        positions: list[int] = []
-        refs: list[str] = []
-        alts: list[str] = []
-        gl_rows: list[np.ndarray] = []
-        n_all = len(names)
-        everyone = columns.size == n_all and bool(np.all(columns == np.arange(n_all)))
-        where = "the first record"
+        use_index = False
+    chrom_want, start, end = None, 0, None
+    if region is not None:
+        contigs = set(vf.header.contigs)
+        if vf.index is not None:
+            contigs |= set(vf.index)
+        chrom_want, start, end = _region_bounds(vf, name, region, contigs)
+    records: Iterable = vf
+    if use_index:
         try:
-            for rec in records:
-                where = f"{rec.chrom}:{rec.pos}"
-                if chrom_want is not None:
-                    if rec.chrom != chrom_want or rec.pos <= start:
-                        continue
-                    if end is not None and rec.pos > end:
-                        continue
-                alleles: tuple[str, ...] = tuple(rec.alts or ())
-                filters = tuple(rec.filter.keys()) if pass_only else ()
-                reason = _left_out(rec.ref, alleles, filters, pass_only)
-                if reason is not None:
-                    skipped[reason] += 1
+            records = vf.fetch(chrom_want, start, end)
+        except ValueError as exc:
+            if "out of range" in str(exc):
+                raise InputFormatError(
+                    f"region {region!r}: coordinates out of range for the index", path=name
+                ) from None
+            raise InputFormatError(f"no records on {chrom_want!r}", path=name) from None
+    plain = use_index and not is_bcf and bams is None and likelihoods is None
+    if plain:
+        assert chrom_want is not None
+        try:
+            batches, ids_, pos_, refs_, alts_, skipped_ = _text_region(
+                name, chrom_want, start, end, n_all=len(names), pass_only=pass_only
+            )
+        except _NotPlain:
+            plain = False
+    if plain and ids_:
+        every = np.concatenate(batches, axis=0)
+        calls_matrix = np.ascontiguousarray(every[:, columns].T)
+        return Genotypes(
+            calls=calls_matrix,
+            ids=tuple(ids_),
+            chrom=(str(chrom_want),) * len(ids_),
+            positions=np.array(pos_, dtype=np.int64),
+            ref=tuple(refs_),
+            alt=tuple(alts_),
+            samples=tuple(names[i] for i in columns),
+            path=name,
+            skipped=dict(skipped_),
+        )
+    skipped: Counter[str] = Counter()
+    rows: list[np.ndarray] = []
+    ids: list[str] = []
+    chroms: list[str] = []
+    positions: list[int] = []
+    refs: list[str] = []
+    alts: list[str] = []
+    gl_rows: list[np.ndarray] = []
+    n_all = len(names)
+    everyone = columns.size == n_all and bool(np.all(columns == np.arange(n_all)))
+    where: str | None = None
+    last_chrom, last_pos = None, 0
+    finished: set[str] = set()  # contigs whose run of records has ended
+    seen_want = False
+    index_used = (index_path or "index") if use_index else None
+    try:
+        for rec in records:
+            chrom, pos = rec.chrom, rec.pos
+            if chrom != last_chrom:
+                if last_chrom is not None:
+                    finished.add(last_chrom)
+                if chrom in finished:
+                    raise InputFormatError(
+                        f"record {chrom}:{pos} out of order after {where}: the records of "
+                        f"{chrom!r} are not all together (sort the file, e.g. bcftools sort)",
+                        path=name,
+                    )
+                last_chrom = chrom
+            elif pos < last_pos:
+                raise InputFormatError(
+                    f"record {chrom}:{pos} out of order after {where} (sort the file, "
+                    "e.g. bcftools sort)",
+                    path=name,
+                )
+            last_pos = pos
+            where = f"{chrom}:{pos}"
+            if chrom_want is not None:
+                if chrom != chrom_want:
+                    if index_used is not None:  # a region's records come from another contig
+                        raise _failure(name, is_bcf, where, index_used, ValueError(chrom))
                     continue
-                fmt = [] if sites_only else list(rec.format.keys())
-                if likelihoods is not None:
-                    gl_rows.append(_likelihoods(rec, columns, likelihoods))
-                if sites_only or (likelihoods is not None and "GT" not in fmt):
-                    calls = np.full(columns.size, -1, dtype=np.int8)
-                elif "GT" not in fmt:
-                    raise InputFormatError("record without a GT field", path=name, record=where)
+                seen_want = True
+                if pos <= start or (end is not None and pos > end):
+                    continue
+            alleles: tuple[str, ...] = tuple(rec.alts or ())
+            filters = tuple(rec.filter.keys()) if pass_only else ()
+            reason = _left_out(rec.ref, alleles, filters, pass_only)
+            if reason is not None:
+                skipped[reason] += 1
+                continue
+            fmt = [] if sites_only else list(rec.format.keys())
+            ploidy = None
+            if sites_only or (likelihoods is not None and "GT" not in fmt):
+                calls = np.full(columns.size, -1, dtype=np.int8)
+            elif "GT" not in fmt:
+                raise InputFormatError("record without a GT field", path=name, record=where)
+            else:
+                fast = _fast_calls(str(rec), n_all) if fmt == ["GT"] else None
+                if fast is not None:
+                    calls = fast if everyone else fast[columns]
                 else:
-                    fast = _fast_calls(str(rec), n_all) if fmt == ["GT"] else None
-                    if fast is not None:
-                        calls = fast if everyone else fast[columns]
-                    else:
-                        calls, haploid = _slow_calls(rec, columns, name, where)
-                        if haploid:
-                            skipped["haploid calls read as missing"] += haploid
-                rows.append(calls)
-                ids.append(rec.id if rec.id not in (None, ".") else where)
-                chroms.append(rec.chrom)
-                positions.append(rec.pos)
-                refs.append(rec.ref)
-                alts.append(alleles[0])
-        except (OSError, ValueError) as exc:
-            if isinstance(exc, (InputFormatError, ParameterError)):
-                raise
-            raise InputFormatError(
-                f"malformed or truncated file after {where} ({exc})", path=name
-            ) from None
+                    calls, ploidy = _text_calls(
+                        str(rec), fmt.index("GT"), columns, names, name, where
+                    )
+                    haploid = int(np.count_nonzero(ploidy == 1))
+                    if haploid:
+                        skipped["haploid calls read as missing"] += haploid
+            if likelihoods is not None:
+                if likelihoods not in fmt:
+                    raise InputFormatError(
+                        f"no {likelihoods} field in this record; --likelihoods {likelihoods} "
+                        "reads it from every record (or leave the option out to use the "
+                        "GT calls)",
+                        path=name,
+                        record=where,
+                    )
+                gl_rows.append(_likelihoods(rec, columns, likelihoods, ploidy, names, name, where))
+            rows.append(calls)
+            ids.append(rec.id if rec.id not in (None, ".") else where)
+            chroms.append(chrom)
+            positions.append(pos)
+            refs.append(rec.ref)
+            alts.append(alleles[0])
+    except (OSError, ValueError) as exc:
+        if isinstance(exc, (InputFormatError, ParameterError)):
+            raise
+        raise _failure(name, is_bcf, where, index_used, exc) from None
     if not rows:
+        if chrom_want is not None and not use_index and not seen_want:
+            raise InputFormatError(f"no records on {chrom_want!r}", path=name)
         place = f" in {region}" if region is not None else ""
         raise InputFormatError(f"no biallelic SNP{place}", path=name)
     calls_matrix = np.ascontiguousarray(np.stack(rows, axis=1))

@@ -8,7 +8,7 @@ import pytest
 from seqem.hmm.models import CategoricalHMM, GaussianHMM, load_model
 from seqem.io.table import read_table
 
-from .conftest import DATA, bed_rows, simulate_two_state_dna, write_fasta
+from .conftest import DATA, bed_rows, one_error, simulate_two_state_dna, write_fasta
 
 
 @pytest.fixture(scope="module")
@@ -251,3 +251,98 @@ def test_segment_plot_refuses_unknown_format(tmp_path, run, two_state):
     assert res.code == 1
     assert res.err.count("\n") == 1 and ".png, .pdf or .svg" in res.err
     assert not (tmp_path / "s.bed").exists()
+
+
+# -- hmm input once read wrongly: duplicated or reordered columns, overlapping regions,
+# sequences without bases, fewer observations than states, unknown model versions
+
+
+def test_fit_refuses_a_column_named_twice(tmp_path, run):
+    result = run("hmm", "fit", DATA / "example_signal.tsv", "--columns", "x1,x1", "-o",
+                 tmp_path / "m.json")  # fmt: skip
+    one_error(result, "argument --columns: column 'x1' is named twice in 'x1,x1'", code=2)
+    from seqem.cli.hmm import fit_table
+    from seqem.errors import ParameterError
+
+    with pytest.raises(ParameterError, match="column 'x2' is named twice"):
+        fit_table(str(DATA / "example_signal.tsv"), columns=["x2", "x1", "x2"])
+
+
+def test_decode_refuses_columns_out_of_the_models_order(tmp_path, run):
+    table = DATA / "example_signal.tsv"
+    model_path = tmp_path / "m.json"
+    assert run("hmm", "fit", table, "--columns", "x1,x2", "--seq-col", "seq_id", "-q", "-o",
+               model_path).code == 0  # fmt: skip
+    out = tmp_path / "states.tsv"
+    result = run("hmm", "decode", model_path, table, "--columns", "x2,x1", "-o", out)
+    one_error(result, "--columns x2,x1: the model was fitted to the columns x1,x2 in that order")
+    assert not out.exists()
+    same = run("hmm", "decode", model_path, table, "--columns", "x1,x2", "-q")
+    default = run("hmm", "decode", model_path, table, "-q")
+    assert same.code == 0 and same.out == default.out
+    # other names (another table's columns) are taken in the order given
+    renamed = tmp_path / "renamed.tsv"
+    renamed.write_text(table.read_text().replace("x1\tx2", "a\tb", 1))
+    other = run("hmm", "decode", model_path, renamed, "--columns", "a,b", "-q")
+    assert other.code == 0 and other.out == default.out
+
+
+@pytest.mark.parametrize(
+    "regions,message",
+    [
+        (["chr1:1-1000", "chr1:1-1000"], "--region 'chr1:1-1000' is given twice"),
+        (["chr1:1-1000", "chr1:500-1500"],
+         "--region 'chr1:500-1500' overlaps --region 'chr1:1-1000'"),
+        (["chr2:10-20", "chr2"], "--region 'chr2' overlaps --region 'chr2:10-20'"),
+        (["chr1:abc"], "malformed region 'chr1:abc'"),
+        (["chr1:1-1e3"], "malformed region 'chr1:1-1e3'"),
+    ],
+)  # fmt: skip
+def test_segment_refuses_overlapping_or_malformed_regions(tmp_path, run, regions, message):
+    out = tmp_path / "s.bed"
+    args = [a for r in regions for a in ("--region", r)]
+    one_error(run("hmm", "segment", DATA / "example.fa.gz", *args, "-o", out), message)
+    assert not out.exists()
+
+
+def test_segment_adjacent_regions_are_fine(tmp_path, run):
+    result = run("hmm", "segment", DATA / "example.fa.gz", "--region", "chr1:1-1000",
+                 "--region", "chr1:1001-2000", "-q")  # fmt: skip
+    assert result.code == 0, result.err
+    rows = bed_rows(result.out)
+    assert rows[0][1] == 0 and rows[-1][2] == 2000
+
+
+def test_segment_refuses_sequences_without_bases(tmp_path, run):
+    """A whole input of N is refused (nothing to fit); so is a record or a region of N
+    only, which would get state calls without any evidence."""
+    fa = tmp_path / "n.fa"
+    fa.write_bytes(b">s\nACGTNNNNNNNNNNNNNNNNNNNNACGGCGCGATATATACGGGCCA\n>t\nNNNNNNNN\n")
+    one_error(run("hmm", "segment", fa), f"{fa}: record 't': the record has no A, C, G or T base")
+    one_error(run("hmm", "segment", fa, "--region", "s:1-12", "--region", "s:13-20"),
+              f"{fa}: region 's:13-20' has no A, C, G or T base")  # fmt: skip
+    result = run("hmm", "segment", fa, "--region", "s", "-q")  # N runs inside a record: kept
+    assert result.code == 0 and bed_rows(result.out)[-1][2] == 46
+
+
+def test_fewer_observations_than_states(tmp_path, run):
+    table = tmp_path / "three.tsv"
+    table.write_text("x1\tx2\n1\t2\n3\t4\n5\t7\n")
+    one_error(run("hmm", "fit", table, "-n", "50", "-o", tmp_path / "m.json"),
+              "3 row(s) for 50 states; a fit needs at least one row per state")  # fmt: skip
+    fa = tmp_path / "two.fa"
+    fa.write_bytes(b">s\nACNN\n")
+    one_error(run("hmm", "segment", fa, "-n", "5"), "2 A, C, G or T base(s) for 5 states")
+
+
+def test_min_covar_must_be_positive_and_model_versions_known(tmp_path, run):
+    table = DATA / "example_signal.tsv"
+    one_error(run("hmm", "fit", table, "--min-covar", "0", "-o", tmp_path / "m.json"),
+              "argument --min-covar: must be a number > 0", code=2)  # fmt: skip
+    model_path = tmp_path / "m.json"
+    assert run("hmm", "fit", table, "--seq-col", "seq_id", "-q", "-o", model_path).code == 0
+    doc = json.loads(model_path.read_text())
+    doc["version"] = 99
+    model_path.write_text(json.dumps(doc))
+    one_error(run("hmm", "decode", model_path, table),
+              f"{model_path}: model format version 99 is not one this seqem reads (1)")  # fmt: skip

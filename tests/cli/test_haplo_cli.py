@@ -6,7 +6,9 @@ import math
 import numpy as np
 import pytest
 
-from .conftest import DATA
+from seqem.cli.haplo import LD_COLUMNS, MAX_CLUSTERS
+
+from .conftest import DATA, one_error
 
 COHORT = DATA / "example_cohort.vcf.gz"
 
@@ -201,7 +203,7 @@ def test_freq_leaves_out_snps_without_calls(run, tmp_path):
     out, rep = tmp_path / "haps.tsv", tmp_path / "run.json"
     result = run("haplo", "freq", vcf, "-o", out, "--report", rep)
     assert result.code == 0, result.err
-    assert "1 SNP(s) without any call left out of the haplotypes: rs2" in result.err
+    assert "1 SNP(s) without a call left out of the haplotypes: rs2" in result.err
     rows = out.read_text().splitlines()[1:]
     assert rows and all(len(r.split("\t")[0]) == 2 for r in rows)
     report = json.loads(rep.read_text())
@@ -354,3 +356,273 @@ def test_ld_table_blocks_on_threads_equal_one_thread():
     t = keep[-1]
     assert last[0] == g.ids[table.a[t]] and last[1] == g.ids[table.b[t]]
     assert float(last[7]) == pytest.approx(table.r2[t], abs=5e-7)
+
+
+# -- input once read wrongly or with a traceback
+
+
+def test_ordinary_gzip_is_read_by_every_verb(run, tmp_path):
+    """A gzip (not bgzip) VCF gives what the bgzipped one gives, region included."""
+    copy = tmp_path / "pg.vcf.gz"
+    with gzip.open(COHORT, "rb") as src:
+        copy.write_bytes(gzip.compress(src.read()))
+    for verb in ("ld", "freq", "phase"):
+        want = run("haplo", verb, COHORT, "--region", "1:1-9000", "-q")
+        got = run("haplo", verb, copy, "--region", "1:1-9000", "-q")
+        assert got.code == 0 and got.err == "", got.err
+        assert got.out == want.out and want.out.count("\n") > 3
+    result = run("haplo", "ld", copy, "-o", tmp_path / "ld.tsv")
+    assert result.code == 0, result.err
+    assert len(read_ld(tmp_path / "ld.tsv")) == 200 * 199 // 2
+
+
+def test_a_regions_file_of_one_line_is_that_window(run, tmp_path):
+    bed = tmp_path / "one.bed"
+    bed.write_text("1\t0\t5000\n")
+    result = run("haplo", "freq", COHORT, "--regions-file", bed, "-q")
+    assert result.code == 0, result.err
+    rows = [r.split("\t") for r in result.out.splitlines()]
+    assert rows[0][0] == "window" and {r[0] for r in rows[1:]} == {"1:1-5000"}
+    assert {len(r[1]) for r in rows[1:]} == {4}  # the 4 SNPs of 1:1-5000, not all 200
+    alone = run("haplo", "freq", COHORT, "--region", "1:1-5000", "-q")
+    assert [r[1:] for r in rows[1:]] == [r.split("\t") for r in alone.out.splitlines()[1:]]
+    bed.write_text("7\t0\t5000\n")
+    out = tmp_path / "haps.tsv"
+    one_error(run("haplo", "freq", COHORT, "--regions-file", bed, "-o", out), "no records on '7'")
+    assert not out.exists()
+
+
+def shuffled_vcf(path, body_lines):
+    with gzip.open(COHORT, "rt") as src:
+        lines = src.read().splitlines(True)
+    head = [x for x in lines if x.startswith("#")]
+    head.insert(3, "##contig=<ID=2,length=250000>\n")
+    path.write_text("".join(head + body_lines(lines[len(head) - 1 :])))
+    return path
+
+
+def test_an_unsorted_file_is_refused(run, tmp_path):
+    vcf = shuffled_vcf(tmp_path / "u.vcf", lambda body: [body[1], body[0]] + body[2:6])
+    for verb in ("freq", "ld"):
+        line = one_error(run("haplo", verb, vcf), "record 1:2671 out of order after 1:2941")
+        assert str(vcf) in line
+
+
+def two_contigs(body):
+    """The first three SNPs on contig 1, the next three on contig 2."""
+    return body[:3] + ["2" + line[1:] for line in body[3:6]]
+
+
+def test_haplotypes_do_not_span_contigs(run, tmp_path):
+    vcf = shuffled_vcf(tmp_path / "two.vcf", two_contigs)
+    for verb in ("freq", "phase"):
+        one_error(run("haplo", verb, vcf), "the SNPs are on 2 contigs (1, 2) and a haplotype lies "
+                                           "on one: choose it with --region")  # fmt: skip
+    result = run("haplo", "freq", vcf, "--region", "2", "-q")
+    assert result.code == 0 and all(len(r.split("\t")[0]) == 3 for r in result.out.splitlines()[1:])
+
+
+def test_ld_pairs_within_each_contig_and_names_it(run, tmp_path):
+    vcf = shuffled_vcf(tmp_path / "two.vcf", two_contigs)
+    result = run("haplo", "ld", vcf, "-q")
+    assert result.code == 0, result.err
+    rows = [r.split("\t") for r in result.out.splitlines()]
+    assert rows[0] == ["chrom", "snp_a", "snp_b", "pos_a", "pos_b", "n", "d", "dprime", "r2"]
+    assert [r[0] for r in rows[1:]] == ["1"] * 3 + ["2"] * 3
+    ids = {
+        "1": {"rs9000000", "rs9000001", "rs9000002"},
+        "2": {"rs9000003", "rs9000004", "rs9000005"},
+    }
+    assert all({r[1], r[2]} <= ids[r[0]] for r in rows[1:])
+    result = run("haplo", "ld", vcf, "--snp", "rs9000004", "-q")
+    assert [(r[0], r[2]) for r in (x.split("\t") for x in result.out.splitlines()[1:])] == [
+        ("2", "rs9000003"), ("2", "rs9000005")]  # fmt: skip
+    one_error(run("haplo", "ld", vcf, "--plot", tmp_path / "ld.png"), "--plot draws the pairs "
+                                                                       "of one contig")  # fmt: skip
+    single = run("haplo", "ld", vcf, "--region", "1", "-q")  # one contig: no chrom column
+    assert single.out.splitlines()[0].split("\t") == list(LD_COLUMNS)
+
+
+@pytest.mark.parametrize(
+    "text,message",
+    [
+        ("S0001\nS0002\nS0001\n", ":3: sample 'S0001' is listed twice (also on line 1)"),
+        ("S0001\nS0002 S0003\n", ":2: expected one sample name per line, got 'S0002 S0003'"),
+        ("\n\n", ": no sample names"),
+    ],
+)
+def test_sample_files_are_read_strictly(run, tmp_path, text, message):
+    names = tmp_path / "names.txt"
+    names.write_text(text)
+    for option in ("--samples", "--exclude-samples"):
+        one_error(run("haplo", "freq", COHORT, "--region", "1:1-5000", option, names),
+                  f"{names}{message}")  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "rows,fmt,message",
+    [
+        ([["0/0", "0/1", "1/1", "0/1"], ["0/2", "0/1", "1/1", "0/1"]], "GT",
+         "record '1:200': sample 'A': allele 2 in GT '0/2', but the record has one ALT allele"),
+        ([["0/0", "0/1", "1/1", "0/1"], ["0/X", "0/1", "1/1", "0/1"]], "GT",
+         "record '1:200': bad GT '0/X' of sample 'A'"),
+    ],
+)  # fmt: skip
+def test_bad_calls_name_file_record_and_sample(run, tmp_path, rows, fmt, message):
+    vcf = small_vcf(tmp_path / "bad.vcf", rows, fmt)
+    line = one_error(run("haplo", "freq", vcf, "-o", tmp_path / "haps.tsv"), message)
+    assert str(vcf) in line and not (tmp_path / "haps.tsv").exists()
+
+
+def pl_vcf(path, pls, fmt="GT:PL"):
+    """Records of the calls in ``pls``, each list of calls or (FORMAT, calls)."""
+    lines = PL_VCF.splitlines(True)[:5]
+    for i, calls in enumerate(pls):
+        row_fmt, calls = calls if isinstance(calls, tuple) else (fmt, calls)
+        lines.append(f"1\t{100 * (i + 1)}\trs{i + 1}\tA\tG\t.\tPASS\t.\t{row_fmt}\t"
+                     + "\t".join(calls) + "\n")  # fmt: skip
+    path.write_text("".join(lines))
+    return path
+
+
+GOOD = ["0/0:0,10,40", "0/1:20,0,20", "1/1:40,10,0", "0/1:20,0,20"]
+
+
+@pytest.mark.parametrize(
+    "pls,fmt,message",
+    [
+        ([GOOD, ["0/0:0,-10,40"] + GOOD[1:]], "GT:PL",
+         "record '1:200': sample 'A': negative PL 0,-10,40"),
+        ([GOOD, ["0/0:0,10"] + GOOD[1:]], "GT:PL", "record '1:200': sample 'A': 2 PL values"),
+        ([GOOD, ("GT", ["0/0", "0/1", "1/1", "0/1"])], "GT:PL",
+         "record '1:200': no PL field in this record"),
+        ([[".", ".", ".", "."], [".", ".", ".", "."]], "PL",
+         "no SNP in the region has genotype likelihoods that tell the genotypes apart "
+         "(rs1, rs2)"),
+    ],
+)  # fmt: skip
+def test_bad_likelihoods_name_file_and_record(run, tmp_path, pls, fmt, message):
+    vcf = pl_vcf(tmp_path / "pl.vcf", pls, fmt)
+    line = one_error(run("haplo", "freq", vcf, "--likelihoods", "PL"), message)
+    assert str(vcf) in line
+
+
+def test_a_snp_without_likelihoods_is_left_out_even_with_calls(run, tmp_path):
+    """The estimate uses the likelihoods, not the calls: a SNP whose PL are all
+    missing has no information even where its GT are called."""
+    vcf = pl_vcf(tmp_path / "pl.vcf", [GOOD, ["0/0:.", "0/1:.", "1/1:.", "0/1:."], GOOD])
+    result = run("haplo", "freq", vcf, "--likelihoods", "PL", "-o", tmp_path / "h.tsv")
+    assert result.code == 0, result.err
+    assert "1 SNP(s) without genotype likelihoods that tell the genotypes apart left out " \
+        "of the haplotypes: rs2" in result.err  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "verb,args,message",
+    [
+        ("ld", ["--min-r2", "nan"], "argument --min-r2: must be a number between 0 and 1"),
+        ("ld", ["--min-r2", "2"], "argument --min-r2: must be a number between 0 and 1"),
+        ("freq", ["--min-freq", "2"], "argument --min-freq: must be a number between 0 and 1"),
+        ("freq", ["--min-freq", "-0.1"], "argument --min-freq: must be a number between 0 and 1"),
+        ("freq", ["--min-bq", "-5"], "argument --min-bq: must be an integer >= 0"),
+        ("phase", ["--min-mapq", "-5"], "argument --min-mapq: must be an integer >= 0"),
+        ("freq", ["--seed", "-1"], "argument --seed: must be an integer >= 0"),
+        ("freq", ["--flank", "-1"], "argument --flank: must be an integer >= 0"),
+        ("freq", ["--method", "cluster", "--clusters", "10000"],
+         f"argument --clusters: must be an integer between 1 and {MAX_CLUSTERS}"),
+    ],
+)  # fmt: skip
+def test_out_of_range_options_are_usage_errors(run, verb, args, message):
+    one_error(run("haplo", verb, COHORT, "--region", "1:1-5000", *args), message, code=2)
+
+
+def test_no_htslib_lines_on_stderr(tmp_path, capfd):
+    """htslib's own messages ('[E::...]', '[W::...]') never reach stderr: not for
+    valid unindexed files, nor for the problems seqem reports in one line."""
+    import pysam
+
+    from seqem.cli.main import main
+
+    plain = tmp_path / "c.vcf"
+    with gzip.open(COHORT, "rt") as src:
+        plain.write_text(src.read())
+    bgz = tmp_path / "c.vcf.gz"
+    pysam.tabix_compress(str(plain), str(bgz))
+    bcf = tmp_path / "c.bcf"
+    with pysam.VariantFile(str(plain)) as src:
+        with pysam.VariantFile(str(bcf), "wb", header=src.header) as out:
+            for rec in src:
+                out.write(rec)
+    undefined = small_vcf(tmp_path / "u.vcf", [["0/0", "0/1", "1/1", "0/1"]] * 2)
+    undefined.write_text(undefined.read_text().replace("##contig=<ID=1>\n", "")
+                         .replace("PASS", "q10"))  # fmt: skip
+    capfd.readouterr()
+    for path in (bgz, bcf, undefined):
+        assert main(["haplo", "ld", str(path), "--region", "1:1-5000", "-q"]) == 0
+        captured = capfd.readouterr()
+        assert captured.err == "" and captured.out.startswith("snp_a\t")
+    dup = small_vcf(tmp_path / "dup.vcf", [["0/0", "0/1", "1/1", "0/1"]])
+    dup.write_text(dup.read_text().replace("\tA\tB\tC\tD", "\tA\tB\tA\tD"))
+    cols = small_vcf(tmp_path / "cols.vcf", [["0/0", "0/1", "1/1", "0/1"], ["0/0", "0/1"]])
+    cases = [
+        (dup, "sample name 'A' appears 2 times"),
+        (cols, "record '1:200': 2 sample columns, but the header names 4 samples"),
+        (tmp_path, "is a directory, expected a VCF or BCF file"),
+    ]
+    for path, message in cases:
+        assert main(["haplo", "ld", str(path)]) == 1
+        err = capfd.readouterr().err
+        assert err.count("\n") == 1 and message in err, err
+        assert err.startswith(f"seqem: error: {path}") and "b'" not in err
+
+
+def test_damaged_files_and_indexes_one_line(run, tmp_path):
+    import os
+    import shutil
+
+    data = COHORT.read_bytes()
+    block = 11820  # the fourth BGZF block of the example file
+    assert data[block : block + 4] == b"\x1f\x8b\x08\x04"
+    bad = bytearray(data)
+    bad[block + 200 : block + 250] = bytes(50)
+    corrupt = tmp_path / "corrupt.vcf.gz"
+    corrupt.write_bytes(bytes(bad))
+    shutil.copy(str(COHORT) + ".tbi", str(corrupt) + ".tbi")
+    for region in ([], ["--region", "1:1-250000"]):
+        one_error(run("haplo", "ld", corrupt, *region),
+                  f"{corrupt}: corrupt compressed block at byte {block}")  # fmt: skip
+    # an index made for another file
+    with gzip.open(COHORT, "rt") as src:
+        lines = src.read().splitlines(True)
+    head = [x for x in lines if x.startswith("#")]
+    other = tmp_path / "other.vcf"
+    other.write_text("".join(head + lines[len(head) + 100 :]))
+    import pysam
+
+    other_gz = tmp_path / "other.vcf.gz"
+    pysam.tabix_compress(str(other), str(other_gz))
+    index = tmp_path / "other.vcf.gz.tbi"
+    shutil.copy(str(COHORT) + ".tbi", index)
+    one_error(run("haplo", "ld", other_gz, "--region", "1:120000-200000"),
+              "index other.vcf.gz.tbi does not match the file (re-index it")  # fmt: skip
+    os.utime(index, (1, 1))
+    result = run("haplo", "ld", other_gz, "--region", "1:120000-200000", "-o", tmp_path / "x")
+    assert result.code == 0
+    assert "seqem: warning: " in result.err and "is older than the file" in result.err
+
+
+@pytest.mark.parametrize(
+    "region,message",
+    [
+        ("1:abc", "malformed region '1:abc'; expected NAME:START-END"),
+        ("1:1-1e3", "malformed region '1:1-1e3'"),
+        ("1:99999999999-99999999999", "region '1:99999999999-99999999999' starts past the end "
+         "of contig '1' (length 250000)"),
+    ],
+)  # fmt: skip
+def test_bad_region_strings(run, tmp_path, region, message):
+    plain = tmp_path / "c.vcf"
+    with gzip.open(COHORT, "rt") as src:
+        plain.write_text(src.read())
+    for path in (COHORT, plain):
+        one_error(run("haplo", "ld", path, "--region", region), message)

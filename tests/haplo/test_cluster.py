@@ -239,6 +239,14 @@ def test_bad_parameters_and_shapes():
     calls = np.array([[0, 1, 2], [1, 1, 0]], dtype=np.int8)
     with pytest.raises(ParameterError, match="n_clusters"):
         fit_clusters(calls, n_clusters=0)
+    from seqem.cli.haplo import MAX_CLUSTERS as CLI_MAX_CLUSTERS
+    from seqem.haplo.cluster import MAX_CLUSTERS
+
+    assert CLI_MAX_CLUSTERS == MAX_CLUSTERS
+    with pytest.raises(
+        ParameterError, match=f"n_clusters must be an integer from 1 to {MAX_CLUSTERS}"
+    ):
+        fit_clusters(calls, n_clusters=MAX_CLUSTERS + 1)
     with pytest.raises(ParameterError, match="alpha_floor"):
         fit_clusters(calls, n_clusters=4, alpha_floor=0.3)
     fit = fit_clusters(calls, n_clusters=2, n_init=1, max_iter=2, random_state=0)

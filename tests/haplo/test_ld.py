@@ -132,6 +132,34 @@ def test_blocks_and_chunks_do_not_change_the_answer(monkeypatch):
     np.testing.assert_array_equal(one.r2, pairwise_ld(g, against=4).r2)
 
 
+def test_groups_pair_snps_within_their_group_only():
+    """With a label per SNP (its contig), the pairs are those of each group's own
+    table, with the SNP indices of the whole matrix; against pairs within its group."""
+    from seqem.errors import ParameterError
+
+    rng = np.random.default_rng(11)
+    g = rng.integers(-1, 3, size=(60, 13)).astype(np.int8)
+    groups = np.array([0] * 5 + [3] * 6 + [1] * 2)
+    table = pairwise_ld(g, groups=groups, block=4)
+    order = np.lexsort((table.b, table.a))  # (blocks of 4 SNPs come in their own order)
+    table = type(table)(*(getattr(table, f)[order] for f in ("a", "b", "d", "dprime", "r2", "n")))
+    assert np.all(groups[table.a] == groups[table.b])
+    for lo, hi in ((0, 5), (5, 11), (11, 13)):
+        own = pairwise_ld(g[:, lo:hi])
+        mine = (table.a >= lo) & (table.a < hi)
+        np.testing.assert_array_equal(table.a[mine], own.a + lo)
+        np.testing.assert_array_equal(table.b[mine], own.b + lo)
+        np.testing.assert_array_equal(table.r2[mine], own.r2)
+    assert len(table) == 10 + 15 + 1
+    one = pairwise_ld(g, against=6, groups=groups)
+    assert one.a.tolist() == [6] * 5 and one.b.tolist() == [5, 7, 8, 9, 10]
+    np.testing.assert_array_equal(one.r2, pairwise_ld(g[:, 5:11], against=1).r2)
+    with pytest.raises(ParameterError, match="contiguous"):
+        pairwise_ld(g, groups=np.array([0, 1] * 6 + [0]))
+    with pytest.raises(ParameterError, match="one label per SNP"):
+        pairwise_ld(g, groups=np.zeros(3))
+
+
 def read_window(vcf, n_snps, phased=False, samples=None):
     """Genotypes of the first n_snps records (a reader of the test's own)."""
     pysam = pytest.importorskip("pysam")

@@ -1,6 +1,7 @@
 """Genotypes from VCF files: values, regions, samples, the stated rules and bad input."""
 
 import gzip
+import re
 from pathlib import Path
 
 import numpy as np
@@ -137,7 +138,7 @@ def test_text_reader_equals_the_record_reader(tmp_path, monkeypatch, extra_forma
         ("empty region", "1\t10\ts\tA\tG\t.\t.\t.\tGT\t0/1\t0/0\t0/0\n", HEADER,
          {"region": "1:500-900"}, "no biallelic SNP in 1:500-900"),
         ("malformed", "1\tten\ts\tA\tG\t.\t.\t.\tGT\t0/1\t0/0\t0/0\n", HEADER, {},
-         "malformed or truncated"),
+         "record '1:ten': bad POS 'ten'"),
         ("no records", "", HEADER, {}, "no biallelic SNP"),
     ],
 )  # fmt: skip
@@ -171,3 +172,271 @@ def test_unphased_file_equals_the_phased_truth_summed():
     where = np.isin(phased.positions, unphased.positions)
     assert unphased.samples == tuple(samples)
     np.testing.assert_array_equal(unphased.calls, phased.calls[:, where])
+
+
+# -- regressions: ordinary gzip, order, allele indices, likelihoods, htslib's
+# messages, damaged files and indexes, regions
+
+
+def test_ordinary_gzip_is_streamed(tmp_path):
+    """A gzip (not bgzip) copy reads as the bgzipped file, whole and by region."""
+    plain_gzip = tmp_path / "c.vcf.gz"
+    with gzip.open(COHORT, "rb") as src:
+        plain_gzip.write_bytes(gzip.compress(src.read()))
+    full = read_genotypes(COHORT)
+    got = read_genotypes(plain_gzip)
+    np.testing.assert_array_equal(got.calls, full.calls)
+    assert got.ids == full.ids
+    part = read_genotypes(plain_gzip, region="1:1-20000")
+    np.testing.assert_array_equal(part.calls, read_genotypes(COHORT, region="1:1-20000").calls)
+
+
+def test_ordinary_gzip_corrupt_or_cut(tmp_path):
+    with gzip.open(COHORT, "rb") as src:
+        data = gzip.compress(src.read())
+    cut = tmp_path / "cut.vcf.gz"
+    cut.write_bytes(data[: len(data) // 2])
+    with pytest.raises(InputFormatError, match="truncated file: the compressed data ends early"):
+        read_genotypes(cut)
+    bad = bytearray(data)
+    bad[len(data) // 2 : len(data) // 2 + 40] = bytes(40)
+    corrupt = tmp_path / "bad.vcf.gz"
+    corrupt.write_bytes(bytes(bad))
+    with pytest.raises(InputFormatError, match="corrupt compressed data"):
+        read_genotypes(corrupt)
+
+
+@pytest.mark.parametrize(
+    "body,message",
+    [
+        ("1\t20\ta\tA\tG\t.\t.\t.\tGT\t0/1\t0/0\t0/0\n1\t10\tb\tA\tG\t.\t.\t.\tGT\t0/1\t0/0\t0/0\n",
+         "record 1:10 out of order after 1:20"),
+        ("1\t10\ta\tA\tG\t.\t.\t.\tGT\t0/1\t0/0\t0/0\n2\t10\tb\tA\tG\t.\t.\t.\tGT\t0/1\t0/0\t0/0\n"
+         "1\t30\tc\tA\tG\t.\t.\t.\tGT\t0/1\t0/0\t0/0\n",
+         "record 1:30 out of order after 2:10: the records of '1' are not all together"),
+    ],
+)  # fmt: skip
+def test_unsorted_files_are_refused(tmp_path, body, message):
+    path = vcf(tmp_path, body, HEADER.replace("\n##FORMAT", "\n##contig=<ID=2>\n##FORMAT", 1))
+    for kwargs in ({}, {"region": "1"}):
+        with pytest.raises(InputFormatError, match=message) as err:
+            read_genotypes(path, **kwargs)
+        assert str(path) in str(err.value)
+
+
+def test_allele_index_beyond_alt_is_refused(tmp_path):
+    body = (
+        "1\t10\ta\tA\tG\t.\t.\t.\tGT\t0/1\t0/0\t0/0\n1\t20\tb\tA\tG\t.\t.\t.\tGT\t0/2\t0/1\t0/0\n"
+    )
+    for path in (vcf(tmp_path, body), indexed(tmp_path, body, name="i.vcf")):
+        for kwargs in ({}, {"region": "1:1-100"}):
+            with pytest.raises(InputFormatError) as err:
+                read_genotypes(path, **kwargs)
+            text = str(err.value)
+            assert text.startswith(str(path)) and "record '1:20'" in text
+            assert "sample 'A': allele 2 in GT '0/2', but the record has one ALT allele" in text
+
+
+PL_HEADER = HEADER.replace(
+    "##FORMAT=<ID=DP",
+    '##FORMAT=<ID=PL,Number=G,Type=Integer,Description="PL">\n'
+    '##FORMAT=<ID=GL,Number=G,Type=Float,Description="GL">\n##FORMAT=<ID=DP',
+)
+
+
+@pytest.mark.parametrize(
+    "calls,field,message",
+    [
+        ("0/1:0,-10,20\t0/0:0,10,20\t0/0:0,10,20", "PL", "sample 'A': negative PL 0,-10,20"),
+        ("0/1:0,10\t0/0:0,10,20\t0/0:0,10,20", "PL", "sample 'A': 2 PL values (0,10)"),
+        ("0/1:0,10,20,30\t0/0:0,10,20\t0/0:0,10,20", "PL", "sample 'A': 4 PL values"),
+        ("0/1:0,.,20\t0/0:0,10,20\t0/0:0,10,20", "PL", "has missing values among others"),
+        ("0/1:0,0.5,-2\t0/0:0,-1,-2\t0/0:0,-1,-2", "GL", "sample 'A': positive GL 0,0.5,-2"),
+    ],
+)
+def test_bad_likelihoods_name_the_record_and_sample(tmp_path, calls, field, message):
+    body = f"1\t10\ta\tA\tG\t.\t.\t.\tGT:{field}\t{calls}\n"
+    path = vcf(tmp_path, body, PL_HEADER)
+    with pytest.raises(InputFormatError, match=re.escape(message)) as err:
+        read_genotypes(path, likelihoods=field)
+    assert str(err.value).startswith(f"{path}: record '1:10': ")
+
+
+def test_likelihoods_haploid_missing_and_absent(tmp_path):
+    body = (
+        "1\t10\ta\tA\tG\t.\t.\t.\tGT:PL\t1:20,0\t0/0:.\t./.:0,10,20\n"
+        "1\t20\tb\tA\tG\t.\t.\t.\tGT\t0/1\t0/0\t0/0\n"
+    )
+    path = vcf(tmp_path, body, PL_HEADER)
+    with pytest.raises(InputFormatError, match="record '1:20': no PL field in this record"):
+        read_genotypes(path, likelihoods="PL")
+    g = read_genotypes(vcf(tmp_path, body.splitlines(True)[0], PL_HEADER), likelihoods="PL")
+    assert np.all(g.likelihoods[:2] == 1.0)  # haploid, and '.': no information
+    np.testing.assert_allclose(g.likelihoods[2, 0], [1.0, 0.1, 0.01])
+
+
+def test_htslib_says_nothing_on_stderr(tmp_path, capfd):
+    """Unindexed bgzip and BCF, undefined FILTER and contig: our result, no htslib lines."""
+    import pysam
+
+    body = (
+        "1\t10\ta\tA\tG\t.\tq10\t.\tGT\t0/1\t0/0\t0/0\n"
+        "7\t20\tb\tA\tG\t.\tPASS\t.\tGT\t0/1\t1/1\t0/0\n"
+    )
+    plain = vcf(tmp_path, body)
+    bgz = tmp_path / "t.vcf.gz"
+    pysam.tabix_compress(str(plain), str(bgz))
+    # (a BCF file cannot hold an undefined FILTER or contig)
+    declared = vcf(tmp_path, body, HEADER.replace(
+        "##FORMAT", '##contig=<ID=7>\n##FILTER=<ID=q10,Description="low">\n##FORMAT', 1
+    ), name="declared.vcf")  # fmt: skip
+    bcf = tmp_path / "t.bcf"
+    with pysam.VariantFile(str(declared)) as src:
+        with pysam.VariantFile(str(bcf), "wb", header=src.header) as out:
+            for rec in src:
+                out.write(rec)
+    capfd.readouterr()
+    for path in (plain, bgz, bcf):
+        g = read_genotypes(path, pass_only=True)
+        assert g.ids == ("b",)
+        g = read_genotypes(path, region="7")
+        assert g.ids == ("b",)
+    captured = capfd.readouterr()
+    assert captured.err == "" and captured.out == ""
+
+
+@pytest.mark.parametrize(
+    "case,body,header,message",
+    [
+        ("duplicate samples", "", HEADER.replace("\tB\tC\n", "\tA\tC\n"),
+         ":5: sample name 'A' appears 2 times in the '#CHROM' line"),
+        ("bad GT", "1\t10\ta\tA\tG\t.\t.\t.\tGT\t0/1\t0/0\t0/0\n"
+         "1\t20\tb\tA\tG\t.\t.\t.\tGT\t0/1\t0/X\t0/0\n", HEADER,
+         ":7: record '1:20': bad GT '0/X' of sample 'B'"),
+        ("bad POS", "1\t10\ta\tA\tG\t.\t.\t.\tGT\t0/1\t0/0\t0/0\n"
+         "1\t2x0\tb\tA\tG\t.\t.\t.\tGT\t0/1\t0/1\t0/0\n", HEADER,
+         ":7: record '1:2x0': bad POS '2x0'"),
+        ("columns", "1\t10\ta\tA\tG\t.\t.\t.\tGT\t0/1\t0/0\t0/0\n"
+         "1\t20\tb\tA\tG\t.\t.\t.\tGT\t0/1\t0/0\n", HEADER,
+         ":7: record '1:20': 2 sample columns, but the header names 3 samples"),
+        ("not a VCF", "", "hello\n", ":1: not a VCF file"),
+        ("empty", "", "", ": empty file"),
+    ],
+)  # fmt: skip
+def test_malformed_files_one_line_of_ours(tmp_path, capfd, case, body, header, message):
+    path = vcf(tmp_path, body, header)
+    capfd.readouterr()
+    with pytest.raises(InputFormatError) as err:
+        read_genotypes(path)
+    text = str(err.value)
+    assert text.startswith(f"{path}{message}"), text
+    assert "b'" not in text and "\n" not in text
+    assert capfd.readouterr().err == ""
+
+
+def test_a_directory_is_not_a_vcf(tmp_path, capfd):
+    with pytest.raises(InputFormatError, match="is a directory, expected a VCF or BCF file"):
+        read_genotypes(tmp_path)
+    assert capfd.readouterr().err == ""
+
+
+def bgzf_blocks(data):
+    """Offsets of the BGZF blocks of ``data``."""
+    at, out = 0, []
+    while at < len(data):
+        out.append(at)
+        at += int.from_bytes(data[at + 16 : at + 18], "little") + 1
+    return out
+
+
+@pytest.mark.parametrize("region", [None, "1:1-250000"])
+def test_corrupt_or_cut_bgzip_blocks(tmp_path, region):
+    data = COHORT.read_bytes()
+    third = bgzf_blocks(data)[3]
+    cases = {
+        "crc.vcf.gz": (third + 200, bytes(50), f"corrupt compressed block at byte {third}"),
+        "head.vcf.gz": (third, b"XXXX", f"corrupt compressed block at byte {third}"),
+    }
+    for name, (at, junk, message) in cases.items():
+        bad = bytearray(data)
+        bad[at : at + len(junk)] = junk
+        path = tmp_path / name
+        path.write_bytes(bytes(bad))
+        (tmp_path / (name + ".tbi")).write_bytes((REPO / "data" / "example_cohort.vcf.gz.tbi")
+                                                 .read_bytes())  # fmt: skip
+        with pytest.raises(InputFormatError, match=message):
+            read_genotypes(path, region=region)
+    cut = tmp_path / "cut.vcf.gz"
+    cut.write_bytes(data[: third + 100])
+    with pytest.raises(InputFormatError, match=f"truncated file: cut inside the compressed block "
+                                               f"at byte {third}"):  # fmt: skip
+        read_genotypes(cut)
+
+
+def test_stale_indexes(tmp_path):
+    """An index older than its file is not used (a warning says so); an index of
+    another file is found out when its offsets lead elsewhere."""
+    import os
+    import shutil
+
+    import pysam
+
+    lines = gzip.open(COHORT, "rt").read().splitlines(True)
+    head = [x for x in lines if x.startswith("#")]
+    body = [x for x in lines if not x.startswith("#")]
+    plain = tmp_path / "later.vcf"
+    plain.write_text("".join(head + body[100:]))
+    later = tmp_path / "later.vcf.gz"
+    pysam.tabix_compress(str(plain), str(later))
+    index = tmp_path / "later.vcf.gz.tbi"
+    shutil.copy(REPO / "data" / "example_cohort.vcf.gz.tbi", index)
+    full = read_genotypes(COHORT)
+    with pytest.raises(InputFormatError, match="the index later.vcf.gz.tbi does not match the "
+                                               r"file \(re-index it"):  # fmt: skip
+        read_genotypes(later, region="1:120000-200000")
+    os.utime(index, (1, 1))  # older than the file
+    with pytest.warns(UserWarning, match="later.vcf.gz.tbi is older than the file"):
+        g = read_genotypes(later, region="1:120000-200000")
+    want = (full.positions >= 120000) & (full.positions <= 200000)
+    np.testing.assert_array_equal(g.calls, full.calls[:, want])
+
+
+@pytest.mark.parametrize("indexed_file", [False, True])
+@pytest.mark.parametrize(
+    "region,error,message",
+    [
+        ("1:abc", "ParameterError", "malformed region '1:abc'"),
+        ("1:1-1e3", "ParameterError", "malformed region '1:1-1e3'"),
+        ("1:99999999999-99999999999", "InputFormatError",
+         "region '1:99999999999-99999999999' starts past the end of contig '1' (length 100000)"),
+        ("1:100001", "InputFormatError", "starts past the end of contig '1'"),
+        ("2:1-10", "InputFormatError", "no records on '2'"),
+    ],
+)  # fmt: skip
+def test_bad_regions(tmp_path, indexed_file, region, error, message):
+    body = "1\t10\ta\tA\tG\t.\t.\t.\tGT\t0/1\t0/0\t0/0\n"
+    path = indexed(tmp_path, body) if indexed_file else vcf(tmp_path, body)
+    with pytest.raises(ValueError, match=re.escape(message)) as err:
+        read_genotypes(path, region=region)
+    assert type(err.value).__name__ == error
+
+
+def test_region_beyond_an_index_without_contig_lengths(tmp_path):
+    body = "1\t10\ta\tA\tG\t.\t.\t.\tGT\t0/1\t0/0\t0/0\n"
+    path = indexed(tmp_path, body)
+    bare = tmp_path / "bare.vcf"
+    bare.write_text(HEADER.replace("##contig=<ID=1,length=100000>\n", "") + body)
+    import pysam
+
+    bare_gz = pysam.tabix_index(str(bare), preset="vcf", force=True)
+    with pytest.raises(InputFormatError, match="coordinates out of range for the index"):
+        read_genotypes(bare_gz, region="1:99999999999-99999999999")
+    assert read_genotypes(path, region="1:5-20").ids == ("a",)
+
+
+def test_samples_asked_for_twice(tmp_path):
+    from seqem.errors import ParameterError
+
+    path = vcf(tmp_path, "1\t10\ta\tA\tG\t.\t.\t.\tGT\t0/1\t0/0\t0/0\n")
+    with pytest.raises(ParameterError, match="sample 'A' is asked for more than once"):
+        read_genotypes(path, samples=["A", "B", "A"])

@@ -186,6 +186,24 @@ def test_load_rejects_other_files(tmp_path):
         load_model(other)
 
 
+@pytest.mark.parametrize("version", [99, 0, "1", None, 1.5])
+def test_load_refuses_unknown_format_versions(tmp_path, version):
+    import json
+
+    model = quiet_fit(CategoricalHMM(2, random_state=1, max_iter=3), X3)
+    path = tmp_path / "m.json"
+    model.save(path)
+    doc = json.loads(path.read_text())
+    assert doc["version"] == 1
+    if version is None:
+        del doc["version"]
+    else:
+        doc["version"] = version
+    path.write_text(json.dumps(doc))
+    with pytest.raises(InputFormatError, match=f"model format version {version!r} is not one"):
+        load_model(path)
+
+
 def test_fit_from_user_start_and_continue():
     """init_params='' starts from the set parameters; refitting continues."""
     model = small_categorical(max_iter=2, tol=0)

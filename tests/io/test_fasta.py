@@ -182,6 +182,10 @@ def test_region_only_checks_requested_records(tmp_path):
         ("chr1:5-11", InputFormatError, "past the end of 'chr1'"),
         ("chr1:11", InputFormatError, "starts past the end"),
         ("chr1:8-2", ParameterError, "ends before it starts"),
+        # text after ':' that is not START-END, unless the whole is a record's name
+        ("chr1:abc", ParameterError, "malformed region 'chr1:abc'"),
+        ("chr1:1-1e3", ParameterError, "malformed region 'chr1:1-1e3'"),
+        ("HLA:01:x", ParameterError, "malformed region 'HLA:01:x'"),
     ],
 )
 def test_region_errors(fa, region, error, message):

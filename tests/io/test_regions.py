@@ -42,3 +42,25 @@ def test_malformed(text, message):
         parse_region(text)
     assert isinstance(info.value, ValueError)
     assert "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize("text", ["1:abc", "1:1-1e3", "1:10k", "chr1:1-2,x"])
+def test_with_names_text_after_colon_must_be_coordinates(text):
+    """Knowing the file's names, 'NAME:junk' is malformed rather than a name
+    (without them, '1:abc' could be a name; '1:1-1e3' never is)."""
+    with pytest.raises(ParameterError, match="malformed region"):
+        parse_region(text, names={"1", "chr1"})
+
+
+def test_without_names_numeric_looking_coordinates_are_malformed():
+    for text in ("1:1-1e3", "1:10k", "1:1.5"):
+        with pytest.raises(ParameterError, match="malformed region"):
+            parse_region(text)
+    assert parse_region("1:abc") == ("1:abc", 0, None)
+
+
+def test_a_known_name_with_colons_is_the_whole_record():
+    names = {"HLA-A*01:01", "HLA-A*01:01:x"}
+    assert parse_region("HLA-A*01:01", names=names) == ("HLA-A*01:01", 0, None)
+    assert parse_region("HLA-A*01:01:x", names=names) == ("HLA-A*01:01:x", 0, None)
+    assert parse_region("HLA-A*01:01:5-10", names=names) == ("HLA-A*01:01", 4, 10)
