@@ -174,7 +174,8 @@ def multinomial_em(
     # a sample outside SAFE_MAGNITUDE is scaled by a power of two (exact; the
     # maximum does not move, the log-likelihood scales with the sample)
     ey = safe_exponents(y.max(axis=0))
-    y = np.ldexp(y, -ey[None, :])
+    if ey.any():
+        y = np.ldexp(y, -ey[None, :])
     if accelerate is not None:
         fractions, ll, fits = _newton_all(y, q, max_iter=max_iter, n_threads=n_threads)
     else:

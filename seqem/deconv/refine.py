@@ -158,7 +158,8 @@ def refine_fit(
     # bulk and prior outside SAFE_MAGNITUDE: scaled together by a power of two
     # (exact; the objective scales with them, the fit does not change)
     e = int(safe_exponents(max(float(y.max()), float(prior.max())))[()])
-    y, prior = np.ldexp(y, -e), np.ldexp(prior, -e)
+    if e:
+        y, prior = np.ldexp(y, -e), np.ldexp(prior, -e)
     fixed = multinomial_em(y, s)
     pi = (1.0 - START_MIX) * fixed.expression_fractions + START_MIX / k
     problem = _Joint(y, prior, {"pi": pi, "q": s / totals})
