@@ -25,6 +25,8 @@ import zlib
 from collections.abc import Iterator
 from typing import IO
 
+from ._source import GZIP_MAGIC
+
 __all__ = [
     "quiet",
     "clean_message",
@@ -34,8 +36,6 @@ __all__ = [
     "GzipPipe",
     "text_lines",
 ]
-
-_GZIP_MAGIC = b"\x1f\x8b"
 
 
 @contextlib.contextmanager
@@ -73,7 +73,7 @@ def compression(path: str) -> str:
     """``"bgzf"``, ``"gzip"`` (ordinary, not blocked) or ``"none"``, from the first bytes."""
     with open(path, "rb") as fh:
         header = fh.read(12)
-        if header[:2] != _GZIP_MAGIC:
+        if header[:2] != GZIP_MAGIC:
             return "none"
         if len(header) < 12 or not header[3] & 4:
             return "gzip"

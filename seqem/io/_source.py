@@ -95,6 +95,18 @@ class InputSource:
         with self.gzip_errors(), self.open_binary() as fh:
             return fh.read()
 
+    def read_text(self, what: str) -> str:
+        """The whole content as UTF-8 text (a byte-order mark dropped); bytes that are
+        not UTF-8 are one error naming the line, the file being ``not a text {what}``."""
+        data = self.read_bytes()
+        try:
+            return data.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            line = data[: exc.start].count(b"\n") + 1
+            raise InputFormatError(
+                f"not a text {what} (bytes that are not UTF-8 text)", path=self.name, line=line
+            ) from None
+
     def gzip_errors(self) -> contextlib.AbstractContextManager[None]:
         """Turn errors of a damaged gzip stream into one clear error."""
         return gzip_errors(self.gzipped, self.name)

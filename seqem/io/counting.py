@@ -59,18 +59,7 @@ def _annotation_lines(path: str) -> list[str]:
     """The lines of an annotation file, plain or gzip (detected from its content)."""
     from ._source import InputSource
 
-    source = InputSource(path)
-    data = source.read_bytes()  # a damaged gzip stream: one error naming the file
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        raise InputFormatError(
-            "not a text annotation (bytes that are not UTF-8 text); expected GTF, GFF3 or BED",
-            path=source.name,
-            line=line,
-        ) from None
-    return text.splitlines()
+    return InputSource(path).read_text("annotation (GTF, GFF3 or BED)").splitlines()
 
 
 def read_annotation(path: str) -> list[Gene]:

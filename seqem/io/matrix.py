@@ -49,15 +49,7 @@ class NamedMatrix:
 def _text(path: str, what: str) -> tuple[str, str]:
     """The name for messages and the decoded text of ``path`` (plain or gzip)."""
     source = InputSource(path)
-    data = source.read_bytes()
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        raise InputFormatError(
-            f"not a text {what} (bytes that are not UTF-8 text)", path=source.name, line=line
-        ) from None
-    return source.name, text
+    return source.name, source.read_text(what)
 
 
 def _lines(path: str, what: str) -> tuple[str, list[tuple[int, str]]]:

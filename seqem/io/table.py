@@ -82,17 +82,6 @@ def _is_number(text: str) -> bool:
     return True
 
 
-def _decode(source: InputSource) -> str:
-    data = source.read_bytes()
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        raise InputFormatError(
-            "not a text table (bytes that are not UTF-8 text)", path=source.name, line=line
-        ) from None
-
-
 def read_table(
     path: str | os.PathLike[str],
     *,
@@ -138,7 +127,7 @@ def read_table(
     """
     source = InputSource(path)
     name = source.name
-    text = _decode(source)
+    text = source.read_text("table")
     if not text.strip():
         raise InputFormatError(
             "empty file; expected a header row of column names, then one row per observation",
