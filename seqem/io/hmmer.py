@@ -466,10 +466,18 @@ def _format_model(hmm: ProfileHMM) -> Iterator[str]:
     if meta.get("MAXL") is not None:
         yield f"MAXL  {int(meta['MAXL'])}"
     yield f"ALPH  {alphabet.name}"
+    # HMMER searches only with a consensus: a model without one (trained, or read from a
+    # 3/a-3/d file) gets it from its emissions, as HMMER derives it
+    consensus = hmm.emission_consensus() if hmm.consensus is None else hmm.consensus
+    compo = hmm.compo
+    if compo is None:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            compo = hmm.mean_composition()
+        compo = compo if np.all(np.isfinite(compo)) else None  # the line is optional
     flags = {
         "RF": hmm.rf,
         "MM": hmm.mm,
-        "CONS": hmm.consensus,
+        "CONS": consensus,
         "CS": hmm.cs,
         "MAP": hmm.map,
     }
@@ -501,8 +509,8 @@ def _format_model(hmm: ProfileHMM) -> Iterator[str]:
     yield "        " + " ".join(
         f"{t:>8}" for t in ("m->m", "m->i", "m->d", "i->m", "i->i", "d->m", "d->d")
     )
-    if hmm.compo is not None:
-        yield "  COMPO  " + _row(np.asarray(hmm.compo))
+    if compo is not None:
+        yield "  COMPO  " + _row(np.asarray(compo))
     yield "         " + _row(hmm.insert[0])
     yield "         " + _row(hmm.transitions[0])
     cols = {tag: value for tag, value in flags.items() if tag != "MAP"}
@@ -544,7 +552,12 @@ def write_hmmer(
     ``hmmsearch`` reports no hits for a model without E-value parameters,
     so give ``stats`` before searching with HMMER.  The header gets ``DATE``
     from ``meta`` (the current time if absent) and ``CKSUM``, ``COM``,
-    ``MAXL``, ``GA``, ``TC``, ``NC`` when ``meta`` holds them.
+    ``MAXL``, ``GA``, ``TC``, ``NC`` when ``meta`` holds them.  HMMER cannot
+    search with a model that has no consensus line: a model without
+    ``consensus`` (one trained by Baum-Welch, or read from a 3/a-3/d file) is
+    written with the consensus of its emissions
+    (:meth:`~seqem.profile.model.ProfileHMM.emission_consensus`), and one
+    without ``compo`` with its mean composition.
     """
     items = [models] if isinstance(models, ProfileHMM) else list(models)
     text = "".join(line + "\n" for hmm in items for line in _format_model(hmm))

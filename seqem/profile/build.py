@@ -474,31 +474,6 @@ def entropy_weight(
     return mid
 
 
-def _consensus(match: np.ndarray, alphabet: Alphabet) -> str:
-    best = np.argmax(match[1:], axis=1)
-    top = match[1:][np.arange(best.size), best]
-    threshold = 0.5 if alphabet.name == "amino" else 0.9
-    return "".join(
-        alphabet.symbols[b] if p >= threshold else alphabet.symbols[b].lower()
-        for b, p in zip(best, top, strict=True)
-    )
-
-
-def _composition(match: np.ndarray, insert: np.ndarray, t: np.ndarray) -> np.ndarray:
-    """Mean emission composition weighted by expected state occupancy."""
-    M = match.shape[0] - 1
-    mocc = np.zeros(M + 1)
-    mocc[1] = t[0, MI] + t[0, MM]
-    for k in range(2, M + 1):
-        mocc[k] = mocc[k - 1] * (t[k - 1, MM] + t[k - 1, MI]) + (1.0 - mocc[k - 1]) * t[k - 1, DM]
-    iocc = np.zeros(M + 1)
-    iocc[0] = t[0, MI] / t[0, IM]
-    iocc[1:] = mocc[1:] * t[1:, MI] / t[1:, IM]
-    compo = iocc[0] * insert[0] + mocc[1:] @ match[1:] + iocc[1:] @ insert[1:]
-    out: np.ndarray = compo / compo.sum()
-    return out
-
-
 def build_from_msa(
     msa: MSA,
     *,
@@ -619,7 +594,7 @@ def build_from_msa(
     rf = None
     if msa.rf is not None:
         rf = "".join(msa.rf[c - 1] for c in columns)
-    return ProfileHMM(
+    hmm = ProfileHMM(
         alphabet=alphabet,
         match=mat,
         insert=ins,
@@ -629,9 +604,10 @@ def build_from_msa(
         description=msa.description or None,
         nseq=nseq,
         effn=neff,
-        consensus=_consensus(mat, alphabet),
         rf=rf,
         map=columns.astype(np.int64),
-        compo=_composition(mat, ins, t),
         meta={"re_per_position": mean_match_relative_entropy(mat, background)},
     )
+    hmm.consensus = hmm.emission_consensus()
+    hmm.compo = hmm.mean_composition()
+    return hmm

@@ -186,6 +186,39 @@ class ProfileHMM:
         """Number of nodes (match states)."""
         return int(self.match.shape[0] - 1)
 
+    def emission_consensus(self) -> str:
+        """One character per node from the match emissions, as HMMER makes a model's
+        consensus when no sequence gives it: each node's most probable residue, in
+        upper case where its probability is at least 0.5 (amino acids) or 0.9
+        (nucleotides), else in lower case."""
+        best = np.argmax(self.match[1:], axis=1)
+        top = self.match[1:][np.arange(best.size), best]
+        threshold = 0.5 if self.alphabet.name == "amino" else 0.9
+        symbols = self.alphabet.symbols
+        return "".join(
+            symbols[b] if p >= threshold else symbols[b].lower()
+            for b, p in zip(best, top, strict=True)
+        )
+
+    def mean_composition(self) -> np.ndarray:
+        """Mean residue composition of the core model's emissions (HMMER's ``COMPO``):
+        match and insert emissions weighted by the expected number of visits to each
+        state in one pass through the model."""
+        t, match, insert = self.transitions, self.match, self.insert
+        M = self.M
+        mocc = np.zeros(M + 1)  # probability of passing through match state k
+        mocc[1] = t[0, MI] + t[0, MM]
+        for k in range(2, M + 1):
+            mocc[k] = (
+                mocc[k - 1] * (t[k - 1, MM] + t[k - 1, MI]) + (1.0 - mocc[k - 1]) * t[k - 1, DM]
+            )
+        iocc = np.zeros(M + 1)  # expected residues emitted by insert state k
+        iocc[0] = t[0, MI] / t[0, IM]
+        iocc[1:] = mocc[1:] * t[1:, MI] / t[1:, IM]
+        compo = iocc[0] * insert[0] + mocc[1:] @ match[1:] + iocc[1:] @ insert[1:]
+        out: np.ndarray = compo / compo.sum()
+        return out
+
     def validate(self, *, atol: float = 1e-4) -> None:
         """Check shapes and that every distribution sums to one.
 

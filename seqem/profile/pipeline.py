@@ -89,12 +89,7 @@ class FilterOutcome:
 def model_composition(profile: SearchProfile) -> np.ndarray:
     """The model's mean residue composition (``COMPO``), computed when absent."""
     hmm = profile.hmm
-    if hmm.compo is not None:
-        compo = np.asarray(hmm.compo, dtype=np.float64)
-    else:
-        from .build import _composition
-
-        compo = _composition(hmm.match, hmm.insert, hmm.transitions)
+    compo = hmm.mean_composition() if hmm.compo is None else np.asarray(hmm.compo, dtype=float)
     return compo / compo.sum()
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from seqem.io.hmmer import write_hmmer
+from seqem.io.hmmer import read_hmmer, write_hmmer
 from seqem.io.msa import read_msa
 from seqem.io.sequences import read_sequences
 from seqem.profile.build import build_from_msa
@@ -26,12 +26,21 @@ from seqem.profile.search import configure, forward_bits
 DATA = Path(__file__).resolve().parents[2] / "data"
 
 
-@pytest.fixture(scope="module")
-def family(tmp_path_factory):
-    hmm = build_from_msa(read_msa(DATA / "example_family.sto"), name="example_family")
-    calibrate(hmm)
+@pytest.fixture(scope="module", params=["built", "trained"])
+def family(request, tmp_path_factory):
+    """The model file as ``seqem profile build`` (from the alignment) or ``seqem profile
+    train`` (Baum-Welch from the unaligned members) writes it, and seqem's own E-values."""
     path = tmp_path_factory.mktemp("model") / "family.hmm"
-    write_hmmer(path, [hmm])
+    if request.param == "built":
+        hmm = build_from_msa(read_msa(DATA / "example_family.sto"), name="example_family")
+        calibrate(hmm)
+        write_hmmer(path, [hmm])
+    else:
+        from seqem.cli.main import main
+
+        source = str(DATA / "example_family.fa")
+        assert main(["profile", "train", source, "-o", str(path), "--seed", "1", "-q"]) == 0
+        (hmm,) = read_hmmer(path)
     db = read_sequences(DATA / "example_db.fa", hmm.alphabet)
     bits = forward_bits(configure(hmm), db.codes, db.bounds)
     tau, lam = hmm.stats["forward"]
@@ -67,7 +76,7 @@ def test_pyhmmer_loads_our_model(family):
     path, _, ours = family
     with pyhmmer.plan7.HMMFile(str(path)) as fh:
         (hmm,) = list(fh)
-    assert hmm.M == 60 and hmm.name in ("example_family", b"example_family")
+    assert hmm.M == ours.M and hmm.name in (ours.name, ours.name.encode())
     params = hmm.evalue_parameters
     tau, lam = ours.stats["forward"]
     # written with 4-5 decimals
