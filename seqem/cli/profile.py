@@ -673,7 +673,8 @@ def _add_search(verbs: Any) -> None:
         metavar="FILE.sto",
         help="also save the alignment of every included domain (see --incE, --incdomE; "
         "or the models' cutoffs) to its model, as "
-        "hmmsearch -A: Stockholm, one block per model, rows named TARGET/FROM-TO",
+        "hmmsearch -A: Stockholm, one block per model, rows named TARGET/FROM-TO (each "
+        "numbered, N|TARGET/FROM-TO, in a block where two would have the same name)",
     )
     add_run_options(p)
     p.set_defaults(_run=_cmd_search)
@@ -1200,6 +1201,48 @@ def _inclusion(
     return lambda evalue, score, d: score >= seq and d.bitscore >= dom
 
 
+#: The line Easel's Stockholm writer (so hmmsearch -A and hmmalign) adds after the
+#: header when it has numbered the rows to make their names unique.
+UNIQUE_NAMES_NOTE = '# WARNING: seq names have been made unique by adding a prefix of "<seq#>|"'
+
+
+def unique_row_names(names: list[str]) -> tuple[list[str], str | None]:
+    """Row names for one Stockholm block of hits, numbered as HMMER numbers them when
+    they cannot name the rows as they are; and why they were numbered (or None).
+
+    ``TARGET/FROM-TO`` names two rows alike when the database holds two
+    records of one name with domains at the same residues (the same sequence
+    entered twice, say), and Stockholm needs one name per row.  hmmsearch
+    ``-A`` (Easel's Stockholm writer) then prefixes every row of the block
+    with its number, from 0, padded to the width of the number of rows, and
+    a bar (``0|A/5-60``, ``1|A/5-60``, ...) and notes it in the file
+    (:data:`UNIQUE_NAMES_NOTE`); so do we, and the file is hmmsearch's.  We
+    do the same for a target name that Stockholm would read as markup or as
+    the end of the alignment (starting with ``#`` or ``//``:
+    :func:`~seqem.profile.align.check_names`), where hmmsearch writes a file
+    that does not read back.
+
+    >>> unique_row_names(["a/5-60", "b/3-40"])
+    (['a/5-60', 'b/3-40'], None)
+    >>> unique_row_names(["a/5-60", "b/3-40", "a/5-60"])[0]
+    ['0|a/5-60', '1|b/3-40', '2|a/5-60']
+    """
+    from ..profile.align import check_names
+
+    try:
+        check_names(names, stockholm=True)
+    except InputFormatError:
+        twice = next((n for n in names if names.count(n) > 1), None)
+        if twice is not None:
+            reason = f"two rows would be named {twice!r}"
+        else:
+            bad = next(n for n in names if n.startswith(("#", "//")) or len(n.split()) != 1)
+            reason = f"the row name {bad!r} would not read back as a name"
+        width = len(str(len(names)))
+        return [f"{i:0{width}d}|{name}" for i, name in enumerate(names)], reason
+    return list(names), None
+
+
 def write_domain_alignment(
     models: list[ProfileHMM],
     hits: list[Hit],
@@ -1207,9 +1250,10 @@ def write_domain_alignment(
     *,
     cutoff: str | None = None,
     inc: tuple[float, float] = (0.01, 0.01),
-) -> int:
+) -> tuple[int, list[str]]:
     """Write the included domains' alignments to their models (hmmsearch ``-A``); return
-    how many domains were written.
+    how many domains were written and, for each model whose rows had to be numbered
+    (:func:`unique_row_names`), why.
 
     Each row is the domain's aligned residues (``ali_from .. ali_to``) placed by its
     optimal-accuracy path, named ``TARGET/ALI_FROM-ALI_TO``; one Stockholm block per
@@ -1222,6 +1266,7 @@ def write_domain_alignment(
 
     blocks = []
     count = 0
+    numbered: list[str] = []
     for hmm in models:
         rule = _inclusion(hmm, cutoff, inc)
         names, paths = [], []
@@ -1235,17 +1280,23 @@ def write_domain_alignment(
         if not paths:
             continue
         count += len(paths)
+        rows, reason = unique_row_names(names)
         bounds = np.zeros(len(paths) + 1, dtype=np.int64)
         np.cumsum([p.codes.size for p in paths], out=bounds[1:])
         aligned = assemble(
-            hmm, names, np.concatenate([p.codes for p in paths]), bounds,
+            hmm, rows, np.concatenate([p.codes for p in paths]), bounds,
             np.concatenate([p.slot for p in paths]), np.concatenate([p.match for p in paths]),
             np.concatenate([p.post for p in paths]),
         )  # fmt: skip
-        blocks.append(aligned.stockholm(name=hmm.name, accession=hmm.accession))
+        text = aligned.stockholm(name=hmm.name, accession=hmm.accession)
+        if reason is not None:
+            numbered.append(f"model '{hmm.name}': {reason}")
+            header, rest = text.split("\n", 1)
+            text = f"{header}\n{UNIQUE_NAMES_NOTE}\n{rest}"
+        blocks.append(text)
     with atomic_output(path) as fh:
         fh.write("".join(blocks))
-    return count
+    return count, numbered
 
 
 def write_domain_tables(
@@ -1361,7 +1412,7 @@ def _cmd_search(args: argparse.Namespace, ctx: RunContext) -> int:
         ctx.outputs.extend(p for p in (args.tblout, args.domtblout) if p)
         ctx.results.update(n_domains=n_domains)
     if args.alignment:
-        n_aligned = write_domain_alignment(
+        n_aligned, numbered = write_domain_alignment(
             models, hits, args.alignment, cutoff=args.cutoff,
             inc=(args.inc_evalue, args.inc_dom_evalue),
         )  # fmt: skip
@@ -1369,6 +1420,11 @@ def _cmd_search(args: argparse.Namespace, ctx: RunContext) -> int:
         ctx.results.update(n_aligned_domains=n_aligned)
         if not n_aligned:
             ctx.info(f"no domain satisfies the inclusion thresholds: {args.alignment} is empty")
+        for why in numbered:
+            ctx.info(
+                f"{args.alignment}: {why}, so the rows of its block are numbered "
+                "N|TARGET/FROM-TO, as hmmsearch -A numbers rows whose names are not unique"
+            )
     write_text(args.output, hits_table(hits))
     ctx.outputs.append(args.output)
     ctx.results.update(n_models=len(models), n_sequences=n_seq, n_hits=len(hits))

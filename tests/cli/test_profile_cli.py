@@ -599,6 +599,87 @@ def test_domain_alignment_empty_when_nothing_is_included(run, tmp_path):
     assert out.read_text() == "" and "inclusion thresholds" in result.err
 
 
+def fasta_records(path):
+    """The records of a FASTA file as ``{name: text of the record}``, in order."""
+    return {chunk.split()[0]: ">" + chunk for chunk in path.read_text().split(">")[1:]}
+
+
+def test_domain_alignment_numbers_rows_whose_names_are_not_unique(run, tmp_path):
+    """A database holding one sequence twice under one name gives two included
+    domains named TARGET/FROM-TO alike, which Stockholm cannot hold: as hmmsearch
+    -A does (Easel's writer), every row of the block is numbered ``N|`` (from 0)
+    and a line says so; the search and its other outputs are unchanged, and the
+    file reads back.  A target named like markup (``#...``) is numbered too (where
+    hmmsearch would write a file that does not read back)."""
+    from seqem.io.msa import read_msa
+
+    members = [r for n, r in fasta_records(DATA / "example_db.fa").items()
+               if n.startswith("member")]  # fmt: skip
+    once, twice = tmp_path / "once.fa", tmp_path / "twice.fa"
+    once.write_text(members[0] + members[1])
+    twice.write_text(members[0] + members[0] + members[1])
+    results = {}
+    for db in (once, twice):
+        sto = tmp_path / f"{db.stem}.sto"
+        result = run("profile", "search", DATA / "example_family.hmm", db, "-A", sto,
+                     "-Z", 3, "-o", tmp_path / f"{db.stem}.tsv")  # fmt: skip
+        assert result.code == 0, result.err
+        results[db.stem] = (result, stockholm_rows(sto), sto)
+    plain, numbered = results["once"][1], results["twice"][1]
+    assert numbered["RF"] == plain["RF"]
+    names = [n for n in plain if isinstance(n, str) and n != "RF"]
+    assert len(names) == 2 and not any("|" in n for n in names)
+    first = next(n for n in names if n.startswith(members[0][1:].split()[0] + "/"))
+    # the first record's row twice and the second's, each numbered by its place
+    rows = [n for n in numbered if isinstance(n, str) and n != "RF"]
+    assert [n.split("|", 1)[0] for n in rows] == ["0", "1", "2"]
+    assert sorted(n.split("|", 1)[1] for n in rows) == sorted([first, *names])
+    for n in rows:
+        assert numbered[n] == plain[n.split("|", 1)[1]]
+        assert numbered[("PP", n)] == plain[("PP", n.split("|", 1)[1])]
+    text = results["twice"][2].read_text().splitlines()
+    assert text[:2] == ["# STOCKHOLM 1.0", UNIQUE_NOTE]
+    assert read_msa(results["twice"][2]).names == tuple(rows)
+    err = results["twice"][0].err
+    assert f"two rows would be named '{first}'" in err and "numbered N|TARGET/FROM-TO" in err
+    assert (tmp_path / "once.tsv").read_text().count("\n") + 1 == (
+        tmp_path / "twice.tsv").read_text().count("\n")  # fmt: skip
+    # a name that Stockholm would read as markup
+    marked = tmp_path / "marked.fa"
+    marked.write_text(members[0].replace(">", ">#", 1))
+    result = run("profile", "search", DATA / "example_family.hmm", marked, "-A",
+                 tmp_path / "m.sto", "-o", tmp_path / "m.tsv")  # fmt: skip
+    assert result.code == 0, result.err
+    names = read_msa(tmp_path / "m.sto").names
+    assert len(names) == 1 and names[0].startswith("0|#member")
+
+
+UNIQUE_NOTE = '# WARNING: seq names have been made unique by adding a prefix of "<seq#>|"'
+
+
+@pytest.mark.skipif(not shutil.which("hmmsearch"), reason="HMMER's hmmsearch not installed")
+def test_domain_alignment_of_records_sharing_a_name_equals_hmmsearch_A(run, tmp_path):
+    """Reference: ``hmmsearch -Z 4 -A h.sto -o h.out data/example_family.hmm
+    twice.fa`` (HMMER 3.3.2), the database the first member twice and two more
+    members: the same numbered rows, residue for residue, with the same
+    posterior probability codes and RF line, and the same note after the header."""
+    members = [r for n, r in fasta_records(DATA / "example_db.fa").items()
+               if n.startswith("member")]  # fmt: skip
+    db = tmp_path / "twice.fa"
+    db.write_text(members[0] + members[1] + members[0] + members[2])
+    theirs, ours = tmp_path / "h.sto", tmp_path / "s.sto"
+    subprocess.run(["hmmsearch", "--cpu", "0", "-Z", "4", "-A", str(theirs), "-o",
+                    str(tmp_path / "h.out"), str(DATA / "example_family.hmm"), str(db)],
+                   check=True)  # fmt: skip
+    result = run("profile", "search", DATA / "example_family.hmm", db, "-Z", 4, "-A", ours,
+                 "-o", tmp_path / "s.tsv")  # fmt: skip
+    assert result.code == 0, result.err
+    rows = stockholm_rows(ours)
+    assert rows == stockholm_rows(theirs)
+    assert sum(isinstance(n, str) and "|" in n for n in rows) == 4
+    assert theirs.read_text().splitlines()[1] == ours.read_text().splitlines()[1] == UNIQUE_NOTE
+
+
 @pytest.mark.skipif(not TUTORIAL.exists(), reason="the shared profile reference data is absent")
 def test_null2_matches_hmmsearch_default_scores(run, tmp_path):
     """Reference: ``hmmsearch --cpu 0 --tblout globins4_vs_globins45.tbl
