@@ -10,12 +10,16 @@ and read, and a failed read is explained from the file itself:
 * :func:`compression_problem` walks a compressed file block by block and
   names the first corrupt or cut-short block;
 * :class:`GzipPipe` decompresses an ordinary gzip file into a pipe, which
-  htslib reads as a stream (it cannot seek in ordinary gzip).
+  htslib reads as a stream (it cannot seek in ordinary gzip);
+* :func:`contig_index` reads what a ``.tbi`` or ``.csi`` index says about
+  where one contig's records lie, so that a region read can check it.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import functools
 import gzip
 import os
 import re
@@ -35,6 +39,8 @@ __all__ = [
     "is_bcf",
     "GzipPipe",
     "text_lines",
+    "ContigIndex",
+    "contig_index",
 ]
 
 
@@ -184,3 +190,119 @@ class GzipPipe:
         with contextlib.suppress(OSError):
             self.reader.close()
         self._thread.join()
+
+
+@dataclasses.dataclass(frozen=True)
+class ContigIndex:
+    """What a tabix (``.tbi``) or CSI (``.csi``) index says about one contig.
+
+    Offsets are BGZF virtual offsets (the compressed block's offset << 16 |
+    the offset in its data), 0 where the index does not say.
+
+    Attributes
+    ----------
+    shift : int
+        log2 of the width of the index's windows (14, 16 kb, for ``.tbi``).
+    first, end : int
+        Where the contig's first record starts and its last record ends.
+    anchors : tuple of (int, int)
+        ``(window, offset)`` pairs, by window: htslib starts reading a region
+        that begins in ``window`` at ``offset``, as no record of the contig
+        before that offset reaches the window (the linear index of ``.tbi``;
+        each bin's first offset in ``.csi``).
+    """
+
+    shift: int
+    first: int
+    end: int
+    anchors: tuple[tuple[int, int], ...]
+
+
+def _bin_window(bin_: int, levels: int) -> int:
+    """The first window (of the finest level) of a bin of a ``levels``-level binning."""
+    level, first = 0, 0
+    while bin_ >= first + (1 << 3 * level):
+        first += 1 << 3 * level
+        level += 1
+    return (bin_ - first) << 3 * (levels - level)
+
+
+def contig_index(path: str, contig: str, contig_id: int | None = None) -> ContigIndex | None:
+    """What the ``.tbi`` or ``.csi`` index ``path`` says about ``contig``; None when it
+    says nothing about it or is not one of these formats.
+
+    A ``.csi`` index of a BCF file names its contigs by their number in the
+    file's header, ``contig_id``; other indexes hold the names.
+    """
+    try:
+        stat = os.stat(path)
+        return _cached_contig_index(path, stat.st_size, stat.st_mtime_ns, contig, contig_id)
+    except OSError:
+        return None
+
+
+@functools.lru_cache(maxsize=64)
+def _cached_contig_index(
+    path: str, size: int, mtime_ns: int, contig: str, contig_id: int | None
+) -> ContigIndex | None:
+    """:func:`contig_index` of one version of an index file (a read of many regions
+    parses the index once per contig, not once per region)."""
+    try:
+        with gzip.open(path, "rb") as fh:
+            data = fh.read()
+        return _contig_index(data, contig, contig_id)
+    except (OSError, EOFError, zlib.error, struct.error, ValueError, IndexError):
+        return None
+
+
+def _names(data: bytes, at: int) -> tuple[list[str], int]:
+    """The contig names of a tabix header (format, columns, meta, skip, names) at ``at``."""
+    (l_nm,) = struct.unpack_from("<i", data, at + 24)
+    names = data[at + 28 : at + 28 + l_nm].split(b"\0")
+    return [n.decode("latin-1") for n in names if n], at + 28 + l_nm
+
+
+def _contig_index(data: bytes, contig: str, contig_id: int | None) -> ContigIndex | None:
+    magic = data[:4]
+    if magic == b"TBI\x01":
+        (n_ref,) = struct.unpack_from("<i", data, 4)
+        names, at = _names(data, 8)
+        shift, levels, csi = 14, 5, False
+    elif magic == b"CSI\x01":
+        shift, levels, l_aux = struct.unpack_from("<3i", data, 4)
+        names = _names(data, 16)[0] if l_aux >= 28 else []
+        (n_ref,) = struct.unpack_from("<i", data, 16 + l_aux)
+        at, csi = 20 + l_aux, True
+    else:
+        return None
+    tid = names.index(contig) if names else contig_id
+    if tid is None or not 0 <= tid < n_ref:
+        return None
+    meta = ((1 << 3 * levels + 3) - 1) // 7 + 1
+    for ref in range(n_ref):
+        (n_bin,) = struct.unpack_from("<i", data, at)
+        at += 4
+        first = end = 0
+        anchors: dict[int, int] = {}
+        for _ in range(n_bin):
+            if csi:
+                bin_, loffset, n_chunk = struct.unpack_from("<IQi", data, at)
+                at += 16
+            else:
+                bin_, n_chunk = struct.unpack_from("<Ii", data, at)
+                at += 8
+            if ref == tid:
+                if bin_ == meta and n_chunk:
+                    first, end = struct.unpack_from("<QQ", data, at)
+                elif csi and bin_ < meta - 1 and loffset:
+                    anchors.setdefault(_bin_window(bin_, levels), loffset)
+            at += 16 * n_chunk
+        if not csi:
+            (n_intv,) = struct.unpack_from("<i", data, at)
+            if ref == tid:
+                linear = struct.unpack_from(f"<{n_intv}Q", data, at + 4)
+                anchors = {w: o for w, o in enumerate(linear) if o}
+            at += 4 + 8 * n_intv
+        if ref == tid:
+            return ContigIndex(shift, first, end, tuple(sorted(anchors.items())))
+    return None

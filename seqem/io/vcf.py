@@ -20,11 +20,14 @@ each counted in :attr:`Genotypes.skipped` so that a caller can log them:
 
 htslib's own messages are silenced: a file it cannot read is explained from
 the file itself (:mod:`seqem.io._hts`; the first corrupt compressed block,
-the first malformed header line or record).  Indexed files (``.tbi``/
-``.csi``) are read from the region only; unindexed files are streamed and
-filtered, and so are files whose index is older than they are (with a
-warning).  An ordinary gzip (not bgzip) file is decompressed into a pipe and
-streamed.
+the first malformed header line or record, the first damaged BCF record:
+:mod:`seqem.io._bcf`).  Indexed files (``.tbi``/``.csi``) are read from the
+region only; unindexed files are streamed and filtered, and so are files
+whose index is older than they are (with a warning).  htslib trusts an
+index, so the records around each region read are checked against what the
+index says (:func:`_check_index`): an index of another version of the file
+is an error rather than a region with records left out.  An ordinary gzip
+(not bgzip) file is decompressed into a pipe and streamed.
 
 Calls written as the usual three characters (``0|1``, ``1/1``, ``./.``) in
 files whose FORMAT is ``GT`` alone are parsed from the record text in bulk;
@@ -43,13 +46,13 @@ import os
 import re
 import warnings
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
 from ..errors import InputFormatError, ParameterError
-from . import _hts
+from . import _bcf, _hts
 from .regions import parse_region
 
 __all__ = ["Genotypes", "read_genotypes"]
@@ -150,6 +153,15 @@ class _NotPlain(Exception):
     """The region has a record the text reader does not take: read it through pysam."""
 
 
+@dataclasses.dataclass(frozen=True)
+class _Tail:
+    """Where a region read through the index ended: the file's virtual offset after
+    it and the position of the last record it gave (checked by :func:`_check_index`)."""
+
+    offset: int
+    pos: int
+
+
 # (allele byte | second allele byte << 8) -> ALT count (-1 missing, -2 not a call)
 _PAIR = np.full(1 << 16, -2, dtype=np.int8)
 for _x, _a in ((48, 0), (49, 1), (46, 2)):
@@ -185,8 +197,11 @@ def _text_region(
     end: int | None,
     n_all: int,
     pass_only: bool,
-) -> tuple[list[np.ndarray], list[str], list[int], list[str], list[str], Counter[str]]:
-    """The region's biallelic SNPs straight from the indexed text (no record objects).
+) -> tuple[
+    list[np.ndarray], list[str], list[int], list[str], list[str], Counter[str], _Tail | None
+]:
+    """The region's biallelic SNPs straight from the indexed text (no record objects),
+    and where the read ended (None when the index led to no record).
 
     Raises :class:`_NotPlain` at the first record that is not a GT-only
     record of three-character calls, or on anything unexpected; the caller
@@ -205,14 +220,16 @@ def _text_region(
             refs: list[str] = []
             alts: list[str] = []
             skipped: Counter[str] = Counter()
+            last = 0
             for line in lines:
                 fields = line.split("\t", 9)
                 if len(fields) != 10 or fields[0] != chrom:
                     raise _NotPlain
                 pos = int(fields[1])
-                if positions and pos < positions[-1]:
-                    raise _NotPlain  # out of order: the record reader says so
-                if pos <= start or (end is not None and pos > end):
+                if pos < last or (end is not None and pos > end):
+                    raise _NotPlain  # out of order or out of the region: the record reader says so
+                last = pos
+                if pos <= start:
                     continue
                 ref, alt = fields[3], fields[4]
                 alleles = () if alt == "." else tuple(alt.split(","))
@@ -233,9 +250,10 @@ def _text_region(
                     bodies = []
             if bodies:
                 batches.append(_text_batch(bodies, n_all))
+            tail = _Tail(tf.tell(), last) if last else None
     except (OSError, ValueError, UnicodeError):
         raise _NotPlain from None
-    return batches, ids, positions, refs, alts, skipped
+    return batches, ids, positions, refs, alts, skipped, tail
 
 
 _ALLELE_INDEX = re.compile(r"^[0-9]+$")
@@ -507,13 +525,21 @@ def _record_problem(path: str) -> InputFormatError | None:
 
 
 def _failure(
-    path: str, is_bcf: bool, after: str | None, index: str | None, exc: BaseException
+    path: str,
+    is_bcf: bool,
+    after: str | None,
+    index: str | None,
+    exc: BaseException,
+    *,
+    header: Any = None,
+    first: int = 1,
 ) -> InputFormatError:
     """One clear error for a file htslib failed to read after record ``after``.
 
     Looks, in turn, for a corrupt or cut-short compressed block, a malformed
-    header or record (text VCF), and, for a region read through an index, an
-    index that does not match the file.
+    header or record (text VCF), a damaged record (BCF, given its ``header``:
+    :func:`._bcf.record_problem`, from record number ``first`` on), and, for
+    a region read through an index, an index that does not match the file.
     """
     try:
         problem = _hts.compression_problem(path)
@@ -524,22 +550,147 @@ def _failure(
             found = found or _record_problem(path)
             if found is not None:
                 return found
+        elif header is not None:
+            found = _bcf.record_problem(path, _bcf.Layout.of(header), first=first)
+            if found is not None:
+                return found
     except OSError as err:
         return InputFormatError(
             f"cannot be read ({err.strerror or _hts.clean_message(err)})", path=path
         )
     if index is not None:
-        label = os.path.basename(index) if index != "index" else ""
-        return InputFormatError(
-            f"the index {label + ' ' if label else ''}does not match the file (re-index it: "
-            "'tabix -f -p vcf FILE' or 'bcftools index -f FILE')",
-            path=path,
-        )
+        return _index_mismatch(path, index)
     kind = "BCF" if is_bcf else "VCF"
     place = f"after record {after}" if after else "before the first record"
     return InputFormatError(
         f"not a readable {kind} file: malformed {place} ({_hts.clean_message(exc)})", path=path
     )
+
+
+def _index_mismatch(path: str, index: str, detail: str | None = None) -> InputFormatError:
+    """The error for an index (``"index"`` when its file is not known) that does not
+    match its data file, with what showed it."""
+    label = os.path.basename(index) + " " if index != "index" else ""
+    why = f": {detail}, so it is out of date or was made for another file" if detail else ""
+    return InputFormatError(
+        f"the index {label}does not match the file{why} (re-index it: 'tabix -f -p vcf "
+        "FILE' or 'bcftools index -f FILE')",
+        path=path,
+    )
+
+
+#: Records read at most to check where the index starts a region (a window's worth).
+_CHECK_RECORDS = 100_000
+
+
+def _check_index(
+    path: str,
+    index: str,
+    chrom: str,
+    contig_id: int | None,
+    start: int,
+    end: int | None,
+    tail: _Tail | None,
+) -> None:
+    """Raise :class:`~seqem.errors.InputFormatError` when the records around a region
+    read through ``index`` show that the index does not match the file.
+
+    htslib trusts the index: it reads the records between the offsets the
+    index gives and keeps those that overlap the region, so an index of
+    another version of the file (records added, removed or moved) gives a
+    region without some of its records and no error.  Three cheap checks, each
+    true of a file and its own index whatever their history:
+
+    * the record after the last one of the contig (by the index) is not of the
+      contig;
+    * no record between the offset the index gives for a window before the
+      region's start and the offset it gives for that window (where htslib
+      starts reading) starts in that window or later, and the second offset
+      is one of those records' ends;
+    * the record after the end of the read (``tail``) neither starts inside
+      the region nor comes before the read's last record.
+
+    ``index`` is ``"index"`` when htslib found the index elsewhere than
+    beside the file: only the last check is made then.
+    """
+    import pysam
+
+    found = _hts.contig_index(index, chrom, contig_id) if index != "index" else None
+    try:
+        with pysam.VariantFile(path, drop_samples=True) as vf:
+
+            def record_at(offset: int) -> Any:
+                vf.seek(offset)
+                return next(vf, None)
+
+            detail = _index_problem(vf, record_at, found, chrom, start, end, tail)
+    except (OSError, ValueError):
+        # the region itself was read: what fails is reading where the index points
+        problem = _hts.compression_problem(path)
+        if problem is not None:
+            raise InputFormatError(problem, path=path) from None
+        detail = "its offsets do not fall on the file's records"
+    if detail is not None:
+        raise _index_mismatch(path, index, detail)
+
+
+def _index_problem(
+    vf: Any,
+    record_at: Callable[[int], Any],
+    found: _hts.ContigIndex | None,
+    chrom: str,
+    start: int,
+    end: int | None,
+    tail: _Tail | None,
+) -> str | None:
+    """What :func:`_check_index` finds wrong, or None."""
+    import bisect
+
+    if tail is not None:
+        after = record_at(tail.offset)
+        if after is not None and after.chrom == chrom:
+            if after.pos < tail.pos:
+                return f"it leads to record {chrom}:{after.pos} after {chrom}:{tail.pos}"
+            if after.start >= start and (end is None or after.start < end):
+                return f"it leaves out record {chrom}:{after.pos} of the region"
+    if found is None:
+        return None
+    if found.end:
+        after = record_at(found.end)
+        if after is not None and after.chrom == chrom:
+            return f"record {chrom}:{after.pos} follows the last record of {chrom!r} it knows of"
+    windows = [w for w, _ in found.anchors]
+    i = bisect.bisect_right(windows, start >> found.shift) - 1
+    if i < 0:
+        return None
+    window, target = found.anchors[i]
+    begin = next((o for _, o in reversed(found.anchors[:i]) if o < target), None)
+    if begin is None and 0 < found.first < target:
+        begin = found.first
+    if begin is None:
+        return None
+    limit = window << found.shift
+    there = record_at(target)
+    if there is None:
+        return f"it has records of {chrom!r} past the end of the file"
+    if there.chrom != chrom:
+        return f"it has records of {chrom!r} where the file has {there.chrom}:{there.pos}"
+    stop = vf.tell()
+    vf.seek(begin)
+    for n, rec in enumerate(vf):
+        at = vf.tell()
+        if at == stop:
+            return None  # the record the index leads to
+        if rec.chrom != chrom or rec.start >= limit:
+            return (
+                f"record {rec.chrom}:{rec.pos} lies where it has only records of {chrom!r} "
+                f"before position {limit + 1}"
+            )
+        if at > stop or n >= _CHECK_RECORDS:
+            break
+    else:
+        return f"it has records of {chrom!r} past the end of the file"
+    return None if n >= _CHECK_RECORDS else "its offsets do not fall between the file's records"
 
 
 def _index_path(path: str) -> str | None:
@@ -717,12 +868,18 @@ def _read(
     if plain:
         assert chrom_want is not None
         try:
-            batches, ids_, pos_, refs_, alts_, skipped_ = _text_region(
+            batches, ids_, pos_, refs_, alts_, skipped_, tail_ = _text_region(
                 name, chrom_want, start, end, n_all=len(names), pass_only=pass_only
             )
         except _NotPlain:
             plain = False
+    index_used = (index_path or "index") if use_index else None
+    contig_id = None
+    if use_index and chrom_want in vf.header.contigs:
+        contig_id = vf.header.contigs[chrom_want].id
     if plain and ids_:
+        assert chrom_want is not None and index_used is not None
+        _check_index(name, index_used, chrom_want, contig_id, start, end, tail_)
         every = np.concatenate(batches, axis=0)
         calls_matrix = np.ascontiguousarray(every[:, columns].T)
         return Genotypes(
@@ -750,9 +907,10 @@ def _read(
     last_chrom, last_pos = None, 0
     finished: set[str] = set()  # contigs whose run of records has ended
     seen_want = False
-    index_used = (index_path or "index") if use_index else None
+    seen = 0  # records read (the file's first ones, unless read through the index)
     try:
         for rec in records:
+            seen += 1
             chrom, pos = rec.chrom, rec.pos
             if chrom != last_chrom:
                 if last_chrom is not None:
@@ -765,6 +923,10 @@ def _read(
                     )
                 last_chrom = chrom
             elif pos < last_pos:
+                if index_used is not None:  # an indexed file is sorted: not the index's file
+                    raise _index_mismatch(
+                        name, index_used, f"it leads to record {chrom}:{pos} after {where}"
+                    )
                 raise InputFormatError(
                     f"record {chrom}:{pos} out of order after {where} (sort the file, "
                     "e.g. bcftools sort)",
@@ -778,9 +940,20 @@ def _read(
                         raise _failure(name, is_bcf, where, index_used, ValueError(chrom))
                     continue
                 seen_want = True
+                if end is not None and pos > end and index_used is not None:
+                    raise _index_mismatch(
+                        name, index_used, f"it gives record {where} for region {region}"
+                    )
                 if pos <= start or (end is not None and pos > end):
                     continue
             alleles: tuple[str, ...] = tuple(rec.alts or ())
+            if not rec.ref or "" in alleles:  # text VCF reads an empty field as '.'
+                raise InputFormatError(
+                    "an empty REF or ALT allele (a damaged BCF record?); an allele has at "
+                    "least one base",
+                    path=name,
+                    record=where,
+                )
             filters = tuple(rec.filter.keys()) if pass_only else ()
             reason = _left_out(rec.ref, alleles, filters, pass_only)
             if reason is not None:
@@ -822,7 +995,16 @@ def _read(
     except (OSError, ValueError) as exc:
         if isinstance(exc, (InputFormatError, ParameterError)):
             raise
-        raise _failure(name, is_bcf, where, index_used, exc) from None
+        # the damage is in the record last read or the next one (counted in the file
+        # only when it is read from its start)
+        first = 1 if use_index else max(seen, 1)
+        raise _failure(
+            name, is_bcf, where, index_used, exc, header=vf.header, first=first
+        ) from None
+    if index_used is not None:
+        assert chrom_want is not None
+        tail = _Tail(vf.tell(), last_pos) if seen else None
+        _check_index(name, index_used, chrom_want, contig_id, start, end, tail)
     if not rows:
         if chrom_want is not None and not use_index and not seen_want:
             raise InputFormatError(f"no records on {chrom_want!r}", path=name)

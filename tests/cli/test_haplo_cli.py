@@ -576,6 +576,65 @@ def test_no_htslib_lines_on_stderr(tmp_path, capfd):
         assert err.startswith(f"seqem: error: {path}") and "b'" not in err
 
 
+def test_damaged_bcf_record_one_line_and_no_output(run, tmp_path):
+    """A byte of a BCF record's ID damaged (the compressed blocks intact): one line
+    naming the file and the record, exit 1, no output file."""
+    import pysam
+
+    plain = tmp_path / "c.vcf"
+    with gzip.open(COHORT, "rt") as src:
+        plain.write_text(src.read())
+    bcf = tmp_path / "c.bcf"
+    with pysam.VariantFile(str(plain)) as src:
+        with pysam.VariantFile(str(bcf), "wb", header=src.header) as out:
+            for rec in src:
+                out.write(rec)
+    data = gzip.decompress(bcf.read_bytes())
+    at = data.index(b"rs9000008")  # the ID of the ninth record
+    pos = next(line.split("\t")[1] for line in plain.read_text().splitlines()
+               if "\trs9000008\t" in line)  # fmt: skip
+    bad = tmp_path / "bad.bcf"
+    bad.write_bytes(data[:at] + b"\xff" + data[at + 1 :])  # uncompressed BCF
+    out = tmp_path / "ld.tsv"
+    one_error(run("haplo", "ld", bad, "-o", out),
+              f"{bad}: record '1:{pos}': BCF record 9 of the file is damaged: the ID is not "
+              "text (byte 0xff is not UTF-8)")  # fmt: skip
+    assert not out.exists() and sorted(p.name for p in tmp_path.iterdir()) == [
+        "bad.bcf", "c.bcf", "c.vcf"]  # fmt: skip
+
+
+def test_index_of_a_file_with_records_elsewhere_one_line(run, tmp_path):
+    """--region through the index of a file laid out byte for byte alike but with its
+    records 50 kb back (the index's offsets fall on whole records at other
+    positions): one line naming the index, exit 1, no output file."""
+    import shutil
+
+    import pysam
+
+    header = (
+        "##fileformat=VCFv4.2\n##contig=<ID=1,length=1000000>\n"
+        '##FORMAT=<ID=GT,Number=1,Type=String,Description="Genotype">\n'
+        "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\tA\tB\tC\tD\n"
+    )
+    calls = ("0|1\t1/1\t0/0\t0/1", "1|1\t0/1\t0/0\t0/0", "0/0\t0|0\t1/0\t1/1")
+    paths = []
+    for name, shift in (("own.vcf.gz", 0), ("other.vcf.gz", -50000)):
+        body = "".join(f"1\t{200000 + 100 * i + shift}\t.\tA\tG\t.\t.\t.\tGT\t{calls[i % 3]}\n"
+                       for i in range(7000))  # fmt: skip
+        path = tmp_path / name
+        with pysam.libcbgzf.BGZFile(str(path), "wb0") as fh:  # stored blocks: same offsets
+            fh.write((header + body).encode())
+        paths.append(path)
+    pysam.tabix_index(str(paths[0]), preset="vcf", force=True)
+    shutil.copy(str(paths[0]) + ".tbi", str(paths[1]) + ".tbi")
+    out = tmp_path / "ld.tsv"
+    one_error(run("haplo", "ld", paths[1], "--region", "1:600001-700000", "-o", out),
+              f"{paths[1]}: the index other.vcf.gz.tbi does not match the file: it leaves out "
+              "record 1:654600 of the region, so it is out of date or was made for another "
+              "file (re-index it")  # fmt: skip
+    assert not out.exists()
+
+
 def test_damaged_files_and_indexes_one_line(run, tmp_path):
     import os
     import shutil

@@ -373,6 +373,145 @@ def test_corrupt_or_cut_bgzip_blocks(tmp_path, region):
         read_genotypes(cut)
 
 
+BCF_HEADER = HEADER.replace(
+    "##FORMAT", '##INFO=<ID=AC,Number=A,Type=Integer,Description="Count">\n##FORMAT', 1
+)
+BCF_BODY = "".join(f"1\t{p}\tr{p}\tA\tG\t30\tPASS\tAC=2\tGT:DP\t0/1:3\t0/0:4\t1/1:5\n"
+                   for p in range(100, 1100, 100))  # fmt: skip
+
+
+def bcf_bytes(tmp_path):
+    """Uncompressed BCF of ten records at 1:100 .. 1:1000 (pysam writes it), and the
+    offset of each record in it."""
+    import struct
+
+    import pysam
+
+    src = vcf(tmp_path, BCF_BODY, BCF_HEADER, name="src.vcf")
+    out = tmp_path / "src.bcf"
+    with pysam.VariantFile(str(src)) as fh:
+        with pysam.VariantFile(str(out), "wb", header=fh.header) as dst:
+            for rec in fh:
+                dst.write(rec)
+    data = gzip.decompress(out.read_bytes())
+    at, starts = 9 + struct.unpack_from("<I", data, 5)[0], []
+    while at < len(data):
+        starts.append(at)
+        at += 8 + sum(struct.unpack_from("<II", data, at))
+    return data, starts
+
+
+def write_bgzf(path, data):
+    """``data`` as BGZF blocks of stored (uncompressed) deflate data, so that the
+    blocks of two files of the same length lie at the same offsets."""
+    import pysam
+
+    with pysam.libcbgzf.BGZFile(str(path), "wb0") as fh:
+        fh.write(data)
+    return path
+
+
+@pytest.mark.parametrize("compressed", [False, True])
+@pytest.mark.parametrize(
+    "where,junk,message",
+    [
+        ("contig", b"\xff", ": BCF record 4 of the file (after record 1:300) is damaged: its "
+         "contig id 255 is not defined in the header"),
+        ("shared length", b"\x7f", ": record '1:400': BCF record 4 of the file is damaged: "
+         "its lengths (2130706471 + 15 bytes) run past the end of the file"),
+        ("individual length", b"\xff", ": record '1:400': BCF record 4 of the file is "
+         "damaged: its individual part is 255 bytes long but its fields take 15"),
+        ("ID", b"\xff", ": record '1:400': BCF record 4 of the file is damaged: the ID is not "
+         "text (byte 0xff is not UTF-8)"),
+        ("FORMAT key", b"\x7f", ": record '1:400': BCF record 4 of the file is damaged: "
+         "FORMAT id 127 is not defined in the header"),
+        ("REF", b"\x00", ": record '1:400': an empty REF or ALT allele"),
+    ],
+)  # fmt: skip
+def test_damaged_bcf_record_is_named(tmp_path, capfd, compressed, where, junk, message):
+    """Damage inside a BCF record (the compressed blocks, if any, intact): one line
+    naming the record, by CHROM:POS where its contig and position can be read and
+    always by its number in the file."""
+    data, starts = bcf_bytes(tmp_path)
+    record = starts[3]  # 1:400
+    l_shared = int.from_bytes(data[record : record + 4], "little")
+    at = {"contig": 8, "shared length": 3, "individual length": 4, "ID": 33,
+          "FORMAT key": 8 + l_shared + 1, "REF": 38}[where]  # fmt: skip
+    bad = bytearray(data)
+    bad[record + at : record + at + len(junk)] = junk
+    path = tmp_path / "bad.bcf"
+    write_bgzf(path, bytes(bad)) if compressed else path.write_bytes(bytes(bad))
+    capfd.readouterr()
+    with pytest.raises(InputFormatError) as err:
+        read_genotypes(path)
+    text = str(err.value)
+    assert text.startswith(f"{path}{message}"), text
+    assert "\n" not in text and capfd.readouterr().err == ""
+
+
+def test_truncated_bcf_names_the_record_cut(tmp_path):
+    data, starts = bcf_bytes(tmp_path)
+    path = tmp_path / "cut.bcf"
+    for cut, message in ((starts[3] + 20, "BCF record 4 of the file (after record 1:300) is "
+                          "damaged: the file ends inside it (a truncated file)"),
+                         (starts[3] + 40, "record '1:400': BCF record 4 of the file is "
+                          "damaged: its lengths (39 + 15 bytes) run past the end of the "
+                          "file")):  # fmt: skip
+        path.write_bytes(data[:cut])
+        with pytest.raises(InputFormatError, match=re.escape(f"{path}: {message}")):
+            read_genotypes(path)
+
+
+def test_every_damaged_byte_of_a_bcf_record_is_an_error_or_a_read(tmp_path):
+    """Each byte of a record set to 0x00, 0x7f or 0xff in turn: the file reads (what
+    the bytes now say: the damage made another valid record) or is one line naming
+    the file and the damaged record, never another exception."""
+    data, starts = bcf_bytes(tmp_path)
+    record, end = starts[3], starts[4]
+    path = tmp_path / "bad.bcf"
+    outcomes = set()
+    for at in range(record, end):
+        for value in (0x00, 0x7F, 0xFF):
+            if data[at] == value:
+                continue
+            bad = bytearray(data)
+            bad[at] = value
+            path.write_bytes(bytes(bad))
+            try:
+                g = read_genotypes(path)
+            except InputFormatError as err:
+                text = str(err)
+                assert text.startswith(f"{path}: ") and "\n" not in text, text
+                # the record by number, or by position (an out-of-order position is
+                # the position the damaged record now has)
+                assert re.search(r"BCF record 4 |record '1:400'|after 1:\d+", text), text
+                outcomes.add("error")
+            else:
+                assert g.n_snps == 10 and g.calls.shape == (3, 10)
+                outcomes.add("read")
+    assert outcomes == {"error", "read"}
+
+
+def test_damaged_bcf_record_in_an_indexed_region(tmp_path):
+    """A region read through a CSI index that meets the damaged record names it too
+    (the file is walked from its first record)."""
+    import shutil
+
+    import pysam
+
+    data, starts = bcf_bytes(tmp_path)
+    good = write_bgzf(tmp_path / "good.bcf", data)
+    pysam.tabix_index(str(good), preset="bcf", force=True)
+    bad = bytearray(data)
+    bad[starts[3] + 33] = 0xFF  # the ID of 1:400
+    path = write_bgzf(tmp_path / "bad.bcf", bytes(bad))
+    shutil.copy(str(good) + ".csi", str(path) + ".csi")
+    assert read_genotypes(good, region="1:300-500").ids == ("r300", "r400", "r500")
+    message = f"{path}: record '1:400': BCF record 4 of the file is damaged: the ID is not text"
+    with pytest.raises(InputFormatError, match=re.escape(message)):
+        read_genotypes(path, region="1:300-500")
+
+
 def test_stale_indexes(tmp_path):
     """An index older than its file is not used (a warning says so); an index of
     another file is found out when its offsets lead elsewhere."""
@@ -399,6 +538,166 @@ def test_stale_indexes(tmp_path):
         g = read_genotypes(later, region="1:120000-200000")
     want = (full.positions >= 120000) & (full.positions <= 200000)
     np.testing.assert_array_equal(g.calls, full.calls[:, want])
+
+
+LONG_HEADER = HEADER.replace("length=100000", "length=1000000")
+SHIFT_CALLS = ("0|1\t1/1\t0/0", "1|1\t0/1\t0/0", "0/0\t0|0\t1/0")
+
+
+def records_every_100(n, shift=0):
+    """VCF records of contig 1 at 200,000 + 100 i + ``shift`` (six digits each, so that
+    files of different shifts have records of the same length)."""
+    return "".join(f"1\t{200000 + 100 * i + shift}\t.\tA\tG\t.\t.\t.\tGT\t{SHIFT_CALLS[i % 3]}\n"
+                   for i in range(n))  # fmt: skip
+
+
+def as_bcf(path, text):
+    """``text`` (a VCF) as a BCF file of stored BGZF blocks (:func:`write_bgzf`)."""
+    import pysam
+
+    src = path.with_suffix(".src.vcf")
+    src.write_text(text)
+    packed = path.with_suffix(".packed.bcf")
+    with pysam.VariantFile(str(src)) as fh:
+        with pysam.VariantFile(str(packed), "wb", header=fh.header) as dst:
+            for rec in fh:
+                dst.write(rec)
+    return write_bgzf(path, gzip.decompress(packed.read_bytes()))
+
+
+@pytest.mark.parametrize("reader", ["text", "records"])
+def test_index_of_a_file_with_records_elsewhere_is_found_out(tmp_path, monkeypatch, reader):
+    """Files laid out byte for byte alike but with their records 50 kb further on or
+    back, each given the first one's index: its offsets fall on whole records of the
+    same contig at other positions, and htslib, which keeps the records it reads that
+    overlap the region, would give part of the region without an error (measured:
+    the records from 1:600,100 to 1:639,800 left out of 1:600,001-700,000, or those
+    after 1:654,500).  The index is found out by the records around the read, by
+    the text reader and the record reader alike."""
+    import shutil
+
+    import pysam
+
+    import seqem.io.vcf as vcf_module
+
+    if reader == "records":
+
+        def record_reader(*args, **kwargs):
+            raise vcf_module._NotPlain
+
+        monkeypatch.setattr(vcf_module, "_text_region", record_reader)
+    own = write_bgzf(tmp_path / "own.vcf.gz", (LONG_HEADER + records_every_100(7000)).encode())
+    pysam.tabix_index(str(own), preset="vcf", force=True)
+    region = "1:600001-700000"
+    g = read_genotypes(own, region=region)
+    assert g.n_snps == 1000 and (g.positions[0], g.positions[-1]) == (600100, 700000)
+    cases = {
+        "later": (50000, "record 1:623500 lies where it has only records of '1' before "
+                  "position 589825"),
+        "earlier": (-50000, "it leaves out record 1:654600 of the region"),
+    }  # fmt: skip
+    for name, (shift, detail) in cases.items():
+        path = tmp_path / f"{name}.vcf.gz"
+        write_bgzf(path, (LONG_HEADER + records_every_100(7000, shift)).encode())
+        shutil.copy(str(own) + ".tbi", str(path) + ".tbi")
+        message = (f"{path}: the index {name}.vcf.gz.tbi does not match the file: {detail}, "
+                   "so it is out of date or was made for another file (re-index it")  # fmt: skip
+        with pytest.raises(InputFormatError, match=re.escape(message)) as err:
+            read_genotypes(path, region=region)
+        assert "\n" not in str(err.value)
+
+
+@pytest.mark.parametrize("kind", ["vcf", "bcf"])
+def test_index_made_before_records_were_added(tmp_path, kind):
+    """The index of a file given to the file with records added at the end of its
+    contig: a region past the old end, or across it, is an error naming the index
+    (htslib would give no records, or stop at the old end), and so is a region the
+    old index still covers (the file is not the index's)."""
+    import shutil
+
+    import pysam
+
+    suffix = "vcf.gz" if kind == "vcf" else "bcf"
+    paths = {}
+    for name, n in (("own", 4000), ("grown", 7000)):
+        path = tmp_path / f"{name}.{suffix}"
+        text = LONG_HEADER + records_every_100(n)
+        paths[name] = write_bgzf(path, text.encode()) if kind == "vcf" else as_bcf(path, text)
+    pysam.tabix_index(str(paths["own"]), preset=kind, force=True)
+    index = ".tbi" if kind == "vcf" else ".csi"
+    shutil.copy(str(paths["own"]) + index, str(paths["grown"]) + index)
+    assert read_genotypes(paths["own"], region="1:500001-600000").n_snps == 999
+    for region in ("1:550001-650000", "1:700001-800000", "1:300001-400000"):
+        with pytest.raises(InputFormatError) as err:
+            read_genotypes(paths["grown"], region=region)
+        text = str(err.value)
+        assert text.startswith(f"{paths['grown']}: the index grown.{suffix}{index} does not "
+                               "match the file: ") and "\n" not in text  # fmt: skip
+        assert "so it is out of date or was made for another file (re-index it" in text
+
+
+def test_a_file_and_its_own_index_give_what_streaming_gives(tmp_path):
+    """Contigs with gaps, deletions and a symbolic deletion with END spanning index
+    windows, indexed as .tbi, as .csi and as BCF: every region read through the index
+    passes the index checks and equals the same region streamed from the plain file
+    (a fixed seed; regions from 10 bp to 2 Mb)."""
+    import pysam
+
+    rng = np.random.default_rng(11)
+    header = (
+        "##fileformat=VCFv4.2\n##contig=<ID=1,length=3000000>\n##contig=<ID=2,length=500000>\n"
+        '##INFO=<ID=END,Number=1,Type=Integer,Description="End">\n'
+        '##FORMAT=<ID=GT,Number=1,Type=String,Description="Genotype">\n'
+        "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\tA\tB\n"
+    )
+    lengths = {"1": 3_000_000, "2": 500_000}
+    steps = np.array([1, 30, 100, 500, 3000, 40000, 250000])
+    lines = []
+    for chrom, length in lengths.items():
+        pos = int(rng.integers(1, 50000))
+        while pos < length - 100000:
+            kind = rng.random()
+            ref, alt, info = "A", "G", "."
+            if kind < 0.05:
+                ref, alt = "A" * int(rng.integers(2, 40)), "A"
+            elif kind < 0.07:
+                alt, info = "<DEL>", f"END={pos + int(rng.integers(100, 60000))}"
+            calls = "\t".join(rng.choice(["0/0", "0/1", "1/1", "./.", "0|1"], size=2))
+            lines.append(f"{chrom}\t{pos}\t.\t{ref}\t{alt}\t.\t.\t{info}\tGT\t{calls}\n")
+            pos += int(rng.choice(steps, p=[0.2, 0.2, 0.3, 0.15, 0.1, 0.04, 0.01]))
+    plain = tmp_path / "p.vcf"
+    plain.write_text(header + "".join(lines))
+    tbi = pysam.tabix_index(str(plain), preset="vcf", force=True, keep_original=True)
+    csi_dir = tmp_path / "csi"
+    csi_dir.mkdir()
+    csi_plain = csi_dir / "p.vcf"
+    csi_plain.write_text(plain.read_text())
+    csi = pysam.tabix_index(str(csi_plain), preset="vcf", force=True, csi=True)
+    bcf = tmp_path / "p.bcf"
+    with pysam.VariantFile(str(plain)) as src:
+        with pysam.VariantFile(str(bcf), "wb", header=src.header) as dst:
+            for rec in src:
+                dst.write(rec)
+    pysam.tabix_index(str(bcf), preset="bcf", force=True)
+    n_data = 0
+    for _ in range(40):
+        chrom = str(rng.choice(list(lengths)))
+        start = int(rng.integers(1, lengths[chrom]))
+        region = f"{chrom}:{start}-{start + int(rng.choice([10, 1000, 50000, 300000, 2000000]))}"
+        try:
+            want = read_genotypes(plain, region=region)
+        except InputFormatError as err:
+            assert "no biallelic SNP" in str(err)
+            for path in (tbi, csi, bcf):
+                with pytest.raises(InputFormatError, match="no biallelic SNP"):
+                    read_genotypes(path, region=region)
+            continue
+        n_data += 1
+        for path in (tbi, csi, bcf):
+            got = read_genotypes(path, region=region)
+            np.testing.assert_array_equal(got.positions, want.positions)
+            np.testing.assert_array_equal(got.calls, want.calls)
+    assert n_data >= 20
 
 
 @pytest.mark.parametrize("indexed_file", [False, True])
