@@ -82,3 +82,29 @@ def test_pyhmmer_loads_our_model(family):
     # written with 4-5 decimals
     assert np.isclose(params.f_tau, tau, atol=1e-3) and np.isclose(params.f_lambda, lam, atol=1e-4)
     np.testing.assert_allclose(np.asarray(hmm.match_emissions)[1:], ours.match[1:], atol=1e-4)
+
+
+def test_pyhmmer_finds_members_with_our_evalues(family):
+    """pyhmmer's search (no filters, no null2: the scores seqem's E-values come from)
+    with the model file gives the family members E-values within a factor of 2 of
+    seqem's."""
+    pyhmmer = pytest.importorskip("pyhmmer", reason="pyhmmer not installed")
+    path, ours, _ = family
+    with pyhmmer.plan7.HMMFile(str(path)) as fh:
+        hmm = fh.read()
+    with pyhmmer.easel.SequenceFile(
+        str(DATA / "example_db.fa"), digital=True, alphabet=hmm.alphabet
+    ) as fh:
+        sequences = fh.read_block()
+    pipeline = pyhmmer.plan7.Pipeline(
+        hmm.alphabet, bias_filter=False, null2=False, F1=1.0, F2=1.0, F3=1.0, Z=300, E=1e9
+    )
+    theirs = {}
+    for hit in pipeline.search_hmm(hmm, sequences):
+        name = hit.name if isinstance(hit.name, str) else hit.name.decode()
+        theirs[name] = hit.evalue
+    members = [name for name in ours if name.startswith("member")]
+    assert len(members) == 30
+    for name in members:
+        assert theirs[name] <= 0.01
+        assert 0.5 <= theirs[name] / ours[name] <= 2.0, (name, theirs[name], ours[name])
