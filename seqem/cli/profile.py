@@ -407,17 +407,32 @@ def _cmd_align(args: argparse.Namespace, ctx: RunContext) -> int:
     hmm = read_models(args.model)[0]
     seqs = read_database(args.sequences, hmm)
     a2m = args.output.lower().endswith((".a2m", ".fa", ".fasta", ".afa"))
-    try:  # before the work: names the output cannot hold
-        check_names(seqs.names, stockholm=not a2m)
-    except InputFormatError as exc:
-        raise InputFormatError(
-            exc.message, path=_shown(args.sequences), record=exc.record
-        ) from None
+    # Stockholm rows are numbered when their names could not name them, as hmmalign
+    # (Easel's writer) numbers duplicates; A2M needs unique names to read back
+    if a2m:
+        try:  # before the work
+            check_names(seqs.names, stockholm=False)
+        except InputFormatError as exc:
+            raise InputFormatError(
+                exc.message + " (or write Stockholm, whose rows are then numbered)",
+                path=_shown(args.sequences),
+                record=exc.record,
+            ) from None
+        rows, reason = list(seqs.names), None
+    else:
+        rows, reason = unique_row_names(list(seqs.names))
     result = align(
-        hmm, seqs.codes, seqs.bounds, seqs.names, method="viterbi" if args.viterbi else "mea",
+        hmm, seqs.codes, seqs.bounds, rows, method="viterbi" if args.viterbi else "mea",
         threads=args.threads, mode="local" if args.local else "glocal",
     )  # fmt: skip
-    write_text(args.output, result.a2m() if a2m else result.stockholm())
+    text = result.a2m() if a2m else result.stockholm()
+    if reason is not None:
+        text = with_unique_names_note(text)
+        ctx.info(
+            f"{args.output}: {reason}, so the rows are numbered N|NAME, as hmmalign numbers "
+            "rows whose names are not unique"
+        )
+    write_text(args.output, text)
     ctx.outputs.append(args.output)
     ctx.results.update(n_sequences=seqs.n_sequences, M=hmm.M)
     ctx.info(
@@ -1206,6 +1221,12 @@ def _inclusion(
 UNIQUE_NAMES_NOTE = '# WARNING: seq names have been made unique by adding a prefix of "<seq#>|"'
 
 
+def with_unique_names_note(stockholm: str) -> str:
+    """A Stockholm block with :data:`UNIQUE_NAMES_NOTE` after its header line."""
+    header, rest = stockholm.split("\n", 1)
+    return f"{header}\n{UNIQUE_NAMES_NOTE}\n{rest}"
+
+
 def unique_row_names(names: list[str]) -> tuple[list[str], str | None]:
     """Row names for one Stockholm block of hits, numbered as HMMER numbers them when
     they cannot name the rows as they are; and why they were numbered (or None).
@@ -1291,8 +1312,7 @@ def write_domain_alignment(
         text = aligned.stockholm(name=hmm.name, accession=hmm.accession)
         if reason is not None:
             numbered.append(f"model '{hmm.name}': {reason}")
-            header, rest = text.split("\n", 1)
-            text = f"{header}\n{UNIQUE_NAMES_NOTE}\n{rest}"
+            text = with_unique_names_note(text)
         blocks.append(text)
     with atomic_output(path) as fh:
         fh.write("".join(blocks))

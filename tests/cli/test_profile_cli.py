@@ -336,20 +336,11 @@ ERRORS = {
         "{db}:1: record 'TEST_HUMAN': the SQ line declares 20 residues but the entry's "
         "sequence has 19",
     ),
-    "align_duplicate_names": (
-        ["profile", "align", "{model}", "{db}", "-o", "{out}"],
+    "align_a2m_duplicate_names": (
+        ["profile", "align", "{model}", "{db}", "-o", "{out}.a2m"],
         {"model": None, "db": write(b">a\nACDEFGHIKL\n>a\nMNPQRSTVWY\n")},
-        "{db}: record 'a': sequences 1 and 2 have the same name",
-    ),
-    "align_markup_name": (
-        ["profile", "align", "{model}", "{db}", "-o", "{out}"],
-        {"model": None, "db": write(b">a\nACDEFGHIKL\n>#=GC\nMNPQRSTVWY\n")},
-        "{db}: record '#=GC': sequence 2's name cannot be a Stockholm row name",
-    ),
-    "align_end_name": (
-        ["profile", "align", "{model}", "{db}", "-o", "{out}"],
-        {"model": None, "db": write(b">//\nACDEFGHIKL\n>b\nMNPQRSTVWY\n")},
-        "{db}: record '//': sequence 1's name cannot be a Stockholm row name",
+        "{db}: record 'a': sequences 1 and 2 have the same name; the rows of an alignment "
+        "need unique names: rename one (or write Stockholm, whose rows are then numbered)",
     ),
     "train_model_longer_than_the_sequences": (
         ["profile", "train", "{db}", "-M", "1000", "-o", "{out}"],
@@ -655,6 +646,57 @@ def test_domain_alignment_numbers_rows_whose_names_are_not_unique(run, tmp_path)
 
 
 UNIQUE_NOTE = '# WARNING: seq names have been made unique by adding a prefix of "<seq#>|"'
+
+
+@pytest.mark.parametrize(
+    "names,reason",
+    [
+        (["a", "b", "a"], "two rows would be named 'a'"),
+        (["a", "#=GC"], "the row name '#=GC' would not read back as a name"),
+        (["//", "b"], "the row name '//' would not read back as a name"),
+    ],
+)
+def test_align_numbers_stockholm_rows_whose_names_cannot_name_them(run, tmp_path, names, reason):
+    """As hmmalign (Easel's Stockholm writer) numbers the rows of sequences that share
+    a name, ``N|NAME`` from 0 with a note after the header, so does ``seqem profile
+    align``; a name Stockholm would read as markup or as the end is numbered too, so
+    the file reads back.  The alignment itself is the one of the names as given."""
+    from seqem.io.msa import read_msa
+
+    members = [r.split("\n", 1)[1] for r in fasta_records(DATA / "example_family.fa").values()]
+    db = tmp_path / "db.fa"
+    db.write_text("".join(f">{n}\n{members[i]}" for i, n in enumerate(names)))
+    plain = tmp_path / "plain.fa"
+    plain.write_text("".join(f">s{i}\n{members[i]}" for i in range(len(names))))
+    result = run("profile", "align", DATA / "example_family.hmm", db, "-o", tmp_path / "n.sto")
+    assert result.code == 0, result.err
+    assert reason in result.err and "numbered N|NAME" in result.err
+    assert run("profile", "align", DATA / "example_family.hmm", plain, "-o",
+               tmp_path / "p.sto").code == 0  # fmt: skip
+    text = (tmp_path / "n.sto").read_text().splitlines()
+    assert text[:2] == ["# STOCKHOLM 1.0", UNIQUE_NOTE]
+    numbered, reference = read_msa(tmp_path / "n.sto"), read_msa(tmp_path / "p.sto")
+    assert numbered.names == tuple(f"{i}|{n}" for i, n in enumerate(names))
+    assert [bytes(r) for r in numbered.rows] == [bytes(r) for r in reference.rows]
+
+
+@pytest.mark.skipif(not shutil.which("hmmalign"), reason="HMMER's hmmalign not installed")
+def test_align_row_names_equal_hmmalign_for_shared_names(run, tmp_path):
+    """Reference: ``hmmalign data/example_family.hmm twice.fa`` (HMMER 3.3.2) with the
+    first member twice: the same numbered row names and note."""
+    from seqem.io.msa import read_msa
+
+    records = list(fasta_records(DATA / "example_family.fa").values())
+    db = tmp_path / "twice.fa"
+    db.write_text(records[0] + records[1] + records[0])
+    theirs = tmp_path / "h.sto"
+    with theirs.open("w") as fh:
+        subprocess.run(["hmmalign", str(DATA / "example_family.hmm"), str(db)], stdout=fh,
+                       check=True)  # fmt: skip
+    ours = tmp_path / "s.sto"
+    assert run("profile", "align", DATA / "example_family.hmm", db, "-o", ours).code == 0
+    assert read_msa(ours).names == read_msa(theirs).names
+    assert theirs.read_text().splitlines()[1] == ours.read_text().splitlines()[1] == UNIQUE_NOTE
 
 
 @pytest.mark.skipif(not shutil.which("hmmsearch"), reason="HMMER's hmmsearch not installed")
