@@ -97,6 +97,50 @@ drop_stale_kernels()
 TIME_CHUNK = 16384
 
 
+def lighter_start() -> None:
+    """Spare the ``seqem`` program two imports of Numba's start-up that no kernel uses.
+
+    Loading the first compiled kernel initialises Numba's CPU target, which
+    imports SciPy's linear algebra only to learn whether ``np.dot`` has a BLAS
+    (``numba.np.arraymath``), and cffi with its C parser to type cffi
+    functions (``numba.core.typing.cffi_utils``): about 0.15 s of a 0.8 s
+    search of one sequence.  SciPy is a dependency, so the first answer is
+    known: the check is skipped, and kernels that call BLAS still import it
+    when they load.  No kernel takes a cffi function, so Numba's cffi support
+    loads with cffi hidden (and stays off in this process).
+
+    Only the ``seqem`` program calls this (:func:`seqem.cli.main.main` without
+    arguments): a Python session that imports seqem keeps Numba's start-up as
+    it is.  Nothing is done for a module already loaded, and any failure
+    leaves Numba to load it as usual.
+    """
+    import sys
+
+    if "numba.np.arraymath" not in sys.modules:
+        try:
+            import numba.np.linalg as linalg
+
+            check = linalg.ensure_blas
+        except (ImportError, AttributeError):
+            pass
+        else:
+            linalg.ensure_blas = lambda: None
+            try:
+                import numba.np.arraymath  # noqa: F401
+            except Exception:  # noqa: BLE001 - loaded again, as usual, by the first kernel
+                sys.modules.pop("numba.np.arraymath", None)
+            finally:
+                linalg.ensure_blas = check
+    if "numba.core.typing.cffi_utils" not in sys.modules and "cffi" not in sys.modules:
+        sys.modules["cffi"] = None  # type: ignore[assignment]
+        try:
+            import numba.core.typing.cffi_utils  # noqa: F401
+        except Exception:  # noqa: BLE001
+            sys.modules.pop("numba.core.typing.cffi_utils", None)
+        finally:
+            del sys.modules["cffi"]
+
+
 def available_cores() -> int:
     """Cores this process may run on (affinity-aware)."""
     try:
