@@ -28,8 +28,9 @@ query against 300 pressed models beside ``hmmscan``; and the in-process
 reading times of that library (text and pressed) and of the large database.  Results are also
 written to ``benchmarks/results/bench_profile_search.txt``.  After the ``--max`` table, the floor
 of any command with a Numba kernel: a script that imports NumPy and Numba and runs one cached
-kernel; then ``seqem profile align`` beside ``hmmalign`` on the 1,000 simulated Pkinase
-sequences.
+kernel, as it is and after the ``seqem`` program's lighter start; the fn3 ``--max`` search as
+the program and through ``main(argv)`` (Numba's own start); then ``seqem profile align``
+beside ``hmmalign`` on the 1,000 simulated Pkinase sequences.
 """
 
 from __future__ import annotations
@@ -229,6 +230,7 @@ def whole_commands(data: Path, library_sizes: list[int]) -> None:
                     t_hmmer = wall([hmmsearch, *cpu, *common, str(model), str(db)])
                 say(f"{name:<10}{n:>8}{t_seqem:>8.2f}{t_hmmer:>11.2f}{t_seqem / t_hmmer:>8.2f}")
         say(start_up_floor(out))
+        say(lighter_start_gain(out / "fn3.hmm", db, out))
         say()
         say(align_commands(data, seqem, out))
         big = out / "db16.fa"
@@ -313,6 +315,27 @@ def start_up_floor(out: Path) -> str:
         t = wall(cmd)
         lines.append(f"floor: python + numpy + one cached numba kernel{label} {t:8.2f}")
     return "\n".join(lines)
+
+
+def lighter_start_gain(model: Path, db: Path, out: Path, repeat: int = 8) -> str:
+    """The fn3 ``--max`` search on one thread as the ``seqem`` program (its lighter
+    Numba start) and as the same command through ``main(argv)`` in a script
+    (Numba's own start), interleaved, best of ``repeat`` each."""
+    script = out / "through_main.py"
+    script.write_text("import sys\nfrom seqem.cli.main import main\nsys.exit(main(sys.argv[1:]))\n")
+    args = ["profile", "search", "--max", str(model), str(db), "-E", "1e9", "-Z", "4368",
+            "--tblout", str(out / "t.tbl"), "--domtblout", str(out / "t.dtbl"),
+            "-o", str(out / "s.tsv"), "--threads", "1"]  # fmt: skip
+    program = [sys.executable, "-m", "seqem.cli.main", *args]
+    through = [sys.executable, str(script), *args]
+    times: dict[str, list[float]] = {"program": [], "main": []}
+    for _ in range(repeat):
+        for key, cmd in (("program", program), ("main", through)):
+            times[key].append(wall(cmd, repeat=1))
+    return (
+        f"fn3 --max, one thread: the seqem program {min(times['program']):.2f}, "
+        f"through main(argv) {min(times['main']):.2f} (interleaved, best of {repeat})"
+    )
 
 
 def align_commands(data: Path, seqem: list[str], out: Path) -> str:
