@@ -109,10 +109,11 @@ def lighter_start() -> None:
     when they load.  No kernel takes a cffi function, so Numba's cffi support
     loads with cffi hidden (and stays off in this process).
 
-    Only the ``seqem`` program calls this (:func:`seqem.cli.main.main` without
-    arguments): a Python session that imports seqem keeps Numba's start-up as
-    it is.  Nothing is done for a module already loaded, and any failure
-    leaves Numba to load it as usual.
+    Only the ``seqem`` program does this, when this module is first imported
+    (:mod:`seqem._program`; commands that load no kernel never import Numba):
+    a Python session that imports seqem keeps Numba's start-up as it is.
+    Nothing is done for a module already loaded, and any failure leaves Numba
+    to load it as usual.
     """
     import sys
 
@@ -206,3 +207,9 @@ def _like(x, arr):  # pragma: no cover - compile time
     if isinstance(arr, types.Array) and arr.dtype == types.float32:
         return lambda x, arr: np.float32(x)
     return lambda x, arr: np.float64(x)
+
+
+from . import _program  # noqa: E402 - after the definitions it uses
+
+if _program.running:
+    lighter_start()

@@ -112,9 +112,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     """
     arguments = list(sys.argv[1:] if argv is None else argv)
     if argv is None:
-        from .._jit import lighter_start
+        from .. import _program
 
-        lighter_start()
+        _program.running = True  # the kernels' first import makes Numba's start lighter
         for sig in (signal.SIGINT, signal.SIGTERM):
             with contextlib.suppress(ValueError, OSError):  # not the main thread
                 signal.signal(sig, _end_on_signal)

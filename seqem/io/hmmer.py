@@ -25,7 +25,7 @@ as ``"HMMER3/f"``).
 >>> out = io.StringIO()
 >>> write_hmmer(out, [hmm])
 >>> print(out.getvalue().splitlines()[-4])
-      1   0.35667  2.30259  2.30259  2.30259      - - - - -
+      1   0.35667  2.30259  2.30259  2.30259      - a - - -
 """
 
 from __future__ import annotations
