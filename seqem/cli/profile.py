@@ -33,6 +33,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from ..io.msa import MSA
     from ..io.sequences import DigitalSequences
+    from ..profile.calibrate import Calibration
     from ..profile.model import ProfileHMM
     from ..profile.pipeline import Filters
     from ._common import RunContext
@@ -111,6 +112,7 @@ def _add_build(verbs: Any) -> None:
         epilog=examples(
             "seqem profile build data/example_family.sto -o family.hmm",
             "seqem profile build data/example_family.sto --hand --name fam -o family_rf.hmm",
+            "seqem profile build data/example_family.sto --EfN 2000 --seed 7 -o family.hmm",
         ),
     )
     p.add_argument("alignment", metavar="ALIGNMENT", help="Stockholm, aligned FASTA or A2M")
@@ -134,8 +136,49 @@ def _add_build(verbs: Any) -> None:
         action="store_true",
         help="take the consensus columns from the '#=GC RF' line (A2M: its match columns)",
     )
+    add_calibration_options(p, seed=True)
     add_run_options(p, threads=False)
     p.set_defaults(_run=_cmd_build)
+
+
+#: hmmbuild's calibration defaults, as :class:`~seqem.profile.calibrate.Calibration` holds
+#: them (written out here so that building the parser imports no numerics; a test checks
+#: that they agree).
+CALIBRATION_DEFAULTS = {"EmL": 200, "EmN": 200, "EvL": 200, "EvN": 200, "EfL": 100,
+                        "EfN": 200, "Eft": 0.04, "seed": 42}  # fmt: skip
+
+
+def add_calibration_options(p: argparse.ArgumentParser, *, seed: bool) -> None:
+    """hmmbuild's options of the E-value calibration (:class:`~seqem.profile.calibrate.
+    Calibration`), with its defaults."""
+    d = CALIBRATION_DEFAULTS
+    g = p.add_argument_group(
+        "E-value calibration (as hmmbuild's; more sequences: less simulation noise)"
+    )
+    for which, what in (("m", "MSV"), ("v", "Viterbi"), ("f", "Forward")):
+        g.add_argument(f"--E{which}L", type=positive_int, default=d[f"E{which}L"],
+                       metavar="N", help=f"length of the sequences simulated for the {what} "
+                       "fit (default: %(default)s)")  # fmt: skip
+        g.add_argument(f"--E{which}N", type=positive_int, default=d[f"E{which}N"],
+                       metavar="N", help=f"number of sequences simulated for the {what} fit "
+                       "(default: %(default)s)")  # fmt: skip
+    g.add_argument("--Eft", type=positive_probability, default=d["Eft"], metavar="X",
+                   help="tail mass at which the Forward tau is read, below 1 (default: "
+                   "%(default)s)")  # fmt: skip
+    if seed:
+        g.add_argument("--seed", type=nonnegative_int, default=d["seed"], metavar="S",
+                       help="seed of the simulated sequences (default: %(default)s)")  # fmt: skip
+
+
+def calibration_of(args: argparse.Namespace, *, seed: bool) -> Calibration:
+    """The :class:`~seqem.profile.calibrate.Calibration` a command's options ask for."""
+    from ..profile.calibrate import Calibration
+
+    names = ("EmL", "EmN", "EvL", "EvN", "EfL", "EfN", "Eft")
+    chosen = {n: getattr(args, n) for n in names}
+    if seed:
+        chosen["seed"] = args.seed
+    return Calibration(**chosen)
 
 
 def default_model_name(path: str) -> str:
@@ -157,7 +200,12 @@ def default_model_name(path: str) -> str:
 
 
 def build_models(
-    alignment: str, *, name: str | None = None, symfrac: float = 0.5, hand: bool = False
+    alignment: str,
+    *,
+    name: str | None = None,
+    symfrac: float = 0.5,
+    hand: bool = False,
+    calibration: Calibration | None = None,
 ) -> list[tuple[ProfileHMM, int, int]]:
     """Read the alignments of a file, build and calibrate a model from each; return each
     model with its alignment's nseq and alen, in file order.
@@ -200,7 +248,7 @@ def build_models(
     built = []
     for msa, model_name in zip(msas, names, strict=True):
         hmm = _build_one(msa, alignment, name=model_name, symfrac=symfrac, hand=hand)
-        calibrate(hmm)
+        calibrate(hmm, settings=calibration)
         built.append((hmm, msa.nseq, msa.alen))
     return built
 
@@ -281,7 +329,11 @@ def _cmd_build(args: argparse.Namespace, ctx: RunContext) -> int:
     from ..io.hmmer import write_hmmer
 
     check_output_path(args.output)
-    built = build_models(args.alignment, name=args.name, symfrac=args.symfrac, hand=args.hand)
+    calibration = calibration_of(args, seed=True)  # before the work
+    built = build_models(
+        args.alignment, name=args.name, symfrac=args.symfrac, hand=args.hand,
+        calibration=calibration,
+    )  # fmt: skip
     write_hmmer(args.output, [hmm for hmm, _, _ in built])
     ctx.outputs.append(args.output)
     rows = []
@@ -353,6 +405,7 @@ def _add_train(verbs: Any) -> None:
     )
     p.add_argument("--name", metavar="N", help="model name (default: the file name)")
     add_fit_options(p, n_init=4)
+    add_calibration_options(p, seed=False)
     add_run_options(p)
     p.set_defaults(_run=_cmd_train)
 
@@ -451,6 +504,7 @@ def _cmd_train(args: argparse.Namespace, ctx: RunContext) -> int:
     from ..profile.train import check_model_length, train
 
     check_output_path(args.output)
+    calibration = calibration_of(args, seed=False)
     if args.name is not None and len(args.name.split()) != 1:
         raise ParameterError(f"--name {args.name!r}: a model name must be one word")
     seqs = read_sequences(args.sequences)
@@ -478,7 +532,7 @@ def _cmd_train(args: argparse.Namespace, ctx: RunContext) -> int:
         max_surgery=args.max_surgery,
     )
     hmm = result.hmm
-    calibrate(hmm)
+    calibrate(hmm, settings=calibration)
     write_hmmer(args.output, hmm)
     ctx.outputs.append(args.output)
     ctx.fit_results["train"] = result.fit.to_dict()

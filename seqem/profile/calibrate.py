@@ -15,16 +15,26 @@ sequences:
 
 P-values: Forward ``P(S > x) = exp(-lambda (x - tau))``; Viterbi and MSV
 ``P = 1 - exp(-exp(-lambda (x - mu)))``.
+
+These numbers and the seed (42) are hmmbuild's defaults; :class:`Calibration`
+changes them as hmmbuild's ``--EmL --EmN --EvL --EvN --EfL --EfN --Eft
+--seed`` do (more sequences: locations with less simulation noise).  With
+the same number and length for MSV and Viterbi, both are fitted to the same
+sequences.
 """
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 
+from ..errors import ParameterError
 from .model import ProfileHMM
 from .search import configure
 
 __all__ = [
+    "Calibration",
     "calibrate",
     "relative_entropy",
     "forward_pvalue",
@@ -36,6 +46,55 @@ N_SEQ = 200
 L_VITERBI = 200
 L_FORWARD = 100
 TAIL_MASS = 0.04
+
+
+#: Most residues simulated for one fit (a bound on memory and time).
+MAX_RESIDUES = 100_000_000
+
+
+@dataclasses.dataclass(frozen=True)
+class Calibration:
+    """Simulation settings of :func:`calibrate`, named as hmmbuild's options.
+
+    Attributes
+    ----------
+    EmL, EmN : int
+        Length and number of the sequences of the MSV location fit.
+    EvL, EvN : int
+        The same for the Viterbi location.
+    EfL, EfN : int
+        The same for the Forward tail.
+    Eft : float
+        Tail mass at which the Forward ``tau`` is read, in (0, 1).
+    seed : int
+        Seed of the simulated sequences.
+    """
+
+    EmL: int = L_VITERBI
+    EmN: int = N_SEQ
+    EvL: int = L_VITERBI
+    EvN: int = N_SEQ
+    EfL: int = L_FORWARD
+    EfN: int = N_SEQ
+    Eft: float = TAIL_MASS
+    seed: int = 42
+
+    def __post_init__(self) -> None:
+        for which in ("m", "v", "f"):
+            length, number = getattr(self, f"E{which}L"), getattr(self, f"E{which}N")
+            if length < 1:
+                raise ParameterError(f"--E{which}L must be at least 1, got {length}")
+            if number < 10:
+                raise ParameterError(
+                    f"--E{which}N must be at least 10 (sequences for a fit), got {number}"
+                )
+            if length * number > MAX_RESIDUES:
+                raise ParameterError(
+                    f"--E{which}N x --E{which}L is {length * number:,} residues; at most "
+                    f"{MAX_RESIDUES:,} are simulated for a fit"
+                )
+        if not 0.0 < self.Eft < 1.0:
+            raise ParameterError(f"--Eft must be between 0 and 1, got {self.Eft}")
 
 
 def relative_entropy(hmm: ProfileHMM) -> float:
@@ -89,26 +148,32 @@ def _gumbel_fit(scores: np.ndarray) -> tuple[float, float]:
     return _gumbel_mu(x, lam), float(lam)
 
 
-def calibrate(hmm: ProfileHMM, *, seed: int = 42) -> dict[str, tuple[float, float]]:
+def calibrate(
+    hmm: ProfileHMM, *, seed: int | None = None, settings: Calibration | None = None
+) -> dict[str, tuple[float, float]]:
     """E-value parameters ``{"msv": (mu, lam), "viterbi": (mu, lam), "forward": (tau, lam)}``.
 
-    Also stores them in ``hmm.stats``.
+    Also stores them in ``hmm.stats``.  ``settings`` (default: hmmbuild's)
+    sets the simulation; ``seed``, when given, replaces its seed.
     """
     from .search import forward_bits, viterbi_bits
 
-    rng = np.random.default_rng(seed)
+    s = Calibration() if settings is None else settings
+    rng = np.random.default_rng(s.seed if seed is None else seed)
     M = hmm.M
     H = relative_entropy(hmm)
     lam = float(np.log(2.0) + 1.44 / (M * max(H, 1e-6)))
     prof = configure(hmm)
-    dsq, bounds = _random_background(hmm, N_SEQ, L_VITERBI, rng)
+    dsq, bounds = _random_background(hmm, s.EmN, s.EmL, rng)
     msv_mu = _gumbel_mu(msv_bits(hmm, dsq, bounds), lam)
+    if (s.EvN, s.EvL) != (s.EmN, s.EmL):
+        dsq, bounds = _random_background(hmm, s.EvN, s.EvL, rng)
     vit_mu = _gumbel_mu(viterbi_bits(prof, dsq, bounds), lam)
-    dsq, bounds = _random_background(hmm, N_SEQ, L_FORWARD, rng)
+    dsq, bounds = _random_background(hmm, s.EfN, s.EfL, rng)
     fwd = forward_bits(prof, dsq, bounds)
     g_mu, g_lam = _gumbel_fit(fwd)
-    quantile = g_mu - np.log(-np.log(1.0 - TAIL_MASS)) / g_lam
-    tau = float(quantile + np.log(TAIL_MASS) / lam)
+    quantile = g_mu - np.log(-np.log(1.0 - s.Eft)) / g_lam
+    tau = float(quantile + np.log(s.Eft) / lam)
     stats = {"msv": (msv_mu, lam), "viterbi": (vit_mu, lam), "forward": (tau, lam)}
     hmm.stats = dict(stats)
     return stats

@@ -336,6 +336,21 @@ ERRORS = {
         "{db}:1: record 'TEST_HUMAN': the SQ line declares 20 residues but the entry's "
         "sequence has 19",
     ),
+    "build_tail_mass_one": (
+        ["profile", "build", "{aln}", "--Eft", "1", "-o", "{out}"],
+        {},
+        "--Eft must be between 0 and 1, got 1.0",
+    ),
+    "build_too_few_forward_sequences": (
+        ["profile", "build", "{aln}", "--EfN", "5", "-o", "{out}"],
+        {},
+        "--EfN must be at least 10 (sequences for a fit), got 5",
+    ),
+    "train_too_many_simulated_residues": (
+        ["profile", "train", "{db}", "--EmN", "1000000", "--EmL", "1000", "-o", "{out}"],
+        {"db": family_lines(8)},
+        "--EmN x --EmL is 1,000,000,000 residues; at most 100,000,000 are simulated",
+    ),
     "align_a2m_duplicate_names": (
         ["profile", "align", "{model}", "{db}", "-o", "{out}.a2m"],
         {"model": None, "db": write(b">a\nACDEFGHIKL\n>a\nMNPQRSTVWY\n")},
