@@ -608,6 +608,5 @@ def build_from_msa(
         map=columns.astype(np.int64),
         meta={"re_per_position": mean_match_relative_entropy(mat, background)},
     )
-    hmm.consensus = hmm.emission_consensus()
-    hmm.compo = hmm.mean_composition()
+    hmm.derive_annotation()
     return hmm

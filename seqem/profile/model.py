@@ -200,6 +200,12 @@ class ProfileHMM:
             for b, p in zip(best, top, strict=True)
         )
 
+    def derive_annotation(self) -> None:
+        """Set the consensus and the composition from the parameters, as hmmbuild gives
+        every model both (HMMER cannot search with a model that has no consensus)."""
+        self.consensus = self.emission_consensus()
+        self.compo = self.mean_composition()
+
     def mean_composition(self) -> np.ndarray:
         """Mean residue composition of the core model's emissions (HMMER's ``COMPO``):
         match and insert emissions weighted by the expected number of visits to each

@@ -420,8 +420,7 @@ def check_model_length(
 def _model(
     params: Params, alphabet: Any, *, name: str = "trained", nseq: int | None = None
 ) -> ProfileHMM:
-    """A ProfileHMM from EM parameters, with its consensus and composition (as hmmbuild
-    gives every model: HMMER cannot search with a model that has no consensus)."""
+    """A ProfileHMM from EM parameters, with its consensus and composition."""
     hmm = ProfileHMM(
         alphabet,
         params["match"],
@@ -430,8 +429,7 @@ def _model(
         name=name,
         nseq=nseq,
     )
-    hmm.consensus = hmm.emission_consensus()
-    hmm.compo = hmm.mean_composition()
+    hmm.derive_annotation()
     return hmm
 
 
@@ -853,8 +851,7 @@ def _entropy_reestimate(
     f = neff / n
     match, insert, t = estimate(counts[0] * f, counts[1] * f, counts[2] * f, prior)
     out = ProfileHMM(hmm.alphabet, match, insert, t, name=hmm.name, nseq=hmm.nseq, effn=float(neff))
-    out.consensus = out.emission_consensus()
-    out.compo = out.mean_composition()
+    out.derive_annotation()
     if scale is None:
         out.meta["em_effn"] = "entropy"
     return out
