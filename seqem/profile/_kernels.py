@@ -369,20 +369,20 @@ def viterbi_scores(dsq, bounds, lmsc, lisc, ltr, lbm, lme, lde, lxt):  # pragma:
 
 
 @njit(**JIT)
-def _fixed_specials(lxt, entry):  # pragma: no cover - jitted
+def _fixed_specials(lxt, entry, scale, floor):  # pragma: no cover - jitted
     """Fixed-point special transitions of one target, net of one flank loop.
 
     Returns ``(loop, lp, nm, jm, ej, ec)``: the flank loop (nats, float) and,
-    in units of ``1 / MSV_SCALE`` nats, the loop, N -> B and J -> B (each
-    plus ``entry``, a log entry probability the kernel adds to every B move),
-    E -> J and E -> C; impossible moves are floored at ``MSV_FLOOR``.
+    in units of ``1 / scale`` nats, the loop, N -> B and J -> B (each plus
+    ``entry``, a log entry probability the kernel adds to every B move),
+    E -> J and E -> C; impossible moves are floored at ``floor`` nats.
     """
     loop = lxt[N_LOOP]
-    lp = np.int32(np.round(loop * MSV_SCALE))
-    nm = np.int32(np.round(max(lxt[N_MOVE] + entry, MSV_FLOOR) * MSV_SCALE))
-    jm = np.int32(np.round(max(lxt[J_MOVE] + entry, MSV_FLOOR) * MSV_SCALE))
-    ej = np.int32(np.round(max(lxt[E_J], MSV_FLOOR) * MSV_SCALE))
-    ec = np.int32(np.round(max(lxt[E_C], MSV_FLOOR) * MSV_SCALE))
+    lp = np.int32(np.round(loop * scale))
+    nm = np.int32(np.round(max(lxt[N_MOVE] + entry, floor) * scale))
+    jm = np.int32(np.round(max(lxt[J_MOVE] + entry, floor) * scale))
+    ej = np.int32(np.round(max(lxt[E_J], floor) * scale))
+    ec = np.int32(np.round(max(lxt[E_C], floor) * scale))
     return loop, lp, nm, jm, ej, ec
 
 
@@ -398,11 +398,12 @@ def _fixed_flanks(xE, xJ, xC, nm, jm, ej, ec):  # pragma: no cover - jitted
 
 
 @njit(**JIT)
-def _fixed_total(xC, length, loop, lxt):  # pragma: no cover - jitted
-    """The score (nats) from the last row's C state: the loops come back exactly."""
-    if xC <= MSV_NEG // 2:
+def _fixed_total(xC, length, loop, lxt, scale):  # pragma: no cover - jitted
+    """The score (nats) from the last row's C state (in units of ``1 / scale``
+    nats): the loops come back exactly."""
+    if xC <= FIXED_NEG // 2:
         return NEG_INF  # no hit at all (an empty sequence)
-    return xC / MSV_SCALE + length * loop + lxt[C_MOVE]
+    return xC / scale + length * loop + lxt[C_MOVE]
 
 
 @njit(**JIT)
@@ -425,28 +426,28 @@ def _viterbi_filter_one(
     """
     W = ims.shape[1]
     for k in range(W):
-        P[k] = MSV_NEG
-        Mp[k] = MSV_NEG
-        Ip[k] = MSV_NEG
-        Mc[k] = MSV_NEG
-        Ic[k] = MSV_NEG
-        Dc[k] = MSV_NEG
-    loop, lp, nm, jm, ej, ec = _fixed_specials(lxt, 0.0)
+        P[k] = FIXED_NEG
+        Mp[k] = FIXED_NEG
+        Ip[k] = FIXED_NEG
+        Mc[k] = FIXED_NEG
+        Ic[k] = FIXED_NEG
+        Dc[k] = FIXED_NEG
+    loop, lp, nm, jm, ej, ec = _fixed_specials(lxt, 0.0, FIXED_SCALE, FIXED_FLOOR)
     tmm = itr[MM]
     tmi = itr[MI]
     tmd = itr[MD]
     tim = itr[IM]
     tii = itr[II]
     tdm = itr[DM]
-    xJ = np.int32(MSV_NEG)
-    xC = np.int32(MSV_NEG)
+    xJ = np.int32(FIXED_NEG)
+    xC = np.int32(FIXED_NEG)
     b = nm
-    floor = np.int32(MSV_NEG)
+    floor = np.int32(FIXED_NEG)
     for i in range(s, e):
         x = dsq[i]
         ms = ims[x]
         ins = iis[x]
-        xE = np.int32(MSV_NEG)
+        xE = np.int32(FIXED_NEG)
         for k in range(1, W):
             t = np.int32(b + ibm[k])
             m = P[k]
@@ -459,7 +460,7 @@ def _viterbi_filter_one(
             t = np.int32(Ip[k] + tii[k])
             v = np.int32((v if v > t else t) + ins[k] - lp)
             Ic[k] = v if v > floor else floor
-        best = np.int32(MSV_NEG)
+        best = np.int32(FIXED_NEG)
         k = 1
         while k < W:
             # four nodes at a time: their running maximum in registers, so the
@@ -495,7 +496,7 @@ def _viterbi_filter_one(
         xJ, xC, b = _fixed_flanks(xE, xJ, xC, nm, jm, ej, ec)
         Mp, Mc = Mc, Mp
         Ip, Ic = Ic, Ip
-    return _fixed_total(xC, e - s, loop, lxt)
+    return _fixed_total(xC, e - s, loop, lxt, FIXED_SCALE)
 
 
 @njit(**PJIT)
@@ -505,7 +506,7 @@ def viterbi_filter_scores(dsq, bounds, ims, iis, itr, ibm, dds, lxt):  # pragma:
     Parameters
     ----------
     ims, iis : int32 (n_codes, 1 + W), match and insert log-odds in units of
-        ``1 / MSV_SCALE`` nats, nodes 1..M then padding (``MSV_PAD``).
+        ``1 / FIXED_SCALE`` nats, nodes 1..M then padding (``FIXED_PAD``).
     itr : int32 (7, 1 + W), log transitions in the same units (impossible
         ones floored).
     ibm : int32 (1 + W,), log local entry probabilities.
@@ -527,19 +528,34 @@ def viterbi_filter_scores(dsq, bounds, ims, iis, itr, ibm, dds, lxt):  # pragma:
     return out
 
 
-#: Units per nat of the MSV filter's fixed-point scores.  Integer scores
+#: Units per nat of the Viterbi filter's fixed-point scores.  Integer scores
 #: let the row maximum vectorise (a floating-point maximum reduction does not
 #: without fast-math).
-MSV_SCALE = 4096.0
+FIXED_SCALE = 4096.0
 #: "Minus infinity" of the fixed-point scores (far from overflow: every
 #: cell restarts from the finite entry score of its row).
-MSV_NEG = -(1 << 30)
+FIXED_NEG = -(1 << 30)
 #: Lowest emission score (nats) of the fixed-point table.
-MSV_FLOOR = -256.0
+FIXED_FLOOR = -256.0
 #: Score of the padding columns of the fixed-point table (never the best).
-MSV_PAD = -(1 << 28)
+FIXED_PAD = -(1 << 28)
 #: The table's node columns are padded to a multiple of this (no scalar
 #: remainder after the vectorised loop).
+FIXED_WIDTH = 32
+
+#: Units per nat of the MSV filter's 16-bit scores (twice as many SIMD lanes
+#: as 32-bit ones).  A segment scoring 256 nats (369 bits) or more saturates,
+#: and the sequence's MSV score is then reported as +inf (it passes any
+#: filter threshold).
+MSV_SCALE = 128.0
+#: The 16-bit range; additions saturate (``vpaddsw``).
+MSV_MIN = -32768
+MSV_MAX = 32767
+#: Lowest emission score (nats) of the 16-bit table: far enough from the
+#: range's floor that an entry score plus an emission never saturates there.
+MSV_FLOOR = -40.0
+#: The table's node columns are padded to a multiple of this (32 lanes of
+#: 16 bits fill an AVX-512 register); padding columns hold ``MSV_MIN``.
 MSV_WIDTH = 32
 
 
@@ -547,14 +563,18 @@ MSV_WIDTH = 32
 def _msv_one(dsq, s, e, ims, tbm, lxt, A, B, single):  # pragma: no cover - jitted
     """MSV score of one sequence (nats): best set of ungapped local segments.
 
-    ``ims`` int32 (n_codes, 1 + W), match log-odds in units of ``1 /
+    ``ims`` int16 (n_codes, 1 + W), match log-odds in units of ``1 /
     MSV_SCALE`` nats, nodes 1..M then padding to W.  N, C and J loop with the
-    same probability, so every score is kept net of one loop per residue:
-    the flanks then cost nothing per residue (no rounding builds up along
-    them), each matched residue costs its emission less the loop, and the
-    loops come back exactly at the end.  Rounding: at most ``1 / MSV_SCALE``
-    nats per matched residue and ``0.5 / MSV_SCALE`` per segment entry and
-    exit.
+    same probability ``l``, so a segment's score is net of one loop per
+    residue: the flanks cost nothing per residue, each matched residue costs
+    its emission less ``l``, and the loops come back exactly at the end.  The
+    row values are kept plus ``round(l r)`` at row ``r`` (``u = v + round(l
+    r)``), so the loop leaves the inner loop: ``u[k] = max(u'[k-1], b +
+    round(l (r-1))) + e_k(x)``, a saturating 16-bit add and two maxima per
+    cell, and the row's best ``v`` is its best ``u`` less ``round(l r)``.
+    Rounding: at most ``0.5 / MSV_SCALE`` nats per matched residue, and
+    ``2 / MSV_SCALE`` per segment for its entry, exit and loops.  A
+    saturated row (a segment of 256 nats or more) gives +inf.
 
     With ``single``, the best single segment (SSV: every row begins from N,
     ``b`` constant), or NaN where the J state could matter.  While no J value
@@ -562,37 +582,50 @@ def _msv_one(dsq, s, e, ims, tbm, lxt, A, B, single):  # pragma: no cover - jitt
     too, so MSV's score is the single segment's exactly; J can only exceed
     it after a segment scoring ``nm - ej - jm`` or more.  Without the
     row-to-row dependence of ``b`` on the last row's maximum, rows overlap
-    in the processor (1.2-1.5x the full recurrence's speed).
+    in the processor.
     """
     W = ims.shape[1]
     for k in range(W):
-        A[k] = MSV_NEG
-        B[k] = MSV_NEG
-    loop, lp, nm, jm, ej, ec = _fixed_specials(lxt, tbm)
-    xJ = np.int32(MSV_NEG)
-    xC = np.int32(MSV_NEG)
-    best = np.int32(MSV_NEG)
+        A[k] = MSV_MIN
+        B[k] = MSV_MIN
+    loop, lp, nm, jm, ej, ec = _fixed_specials(lxt, tbm, MSV_SCALE, MSV_FLOOR)
+    lpf = loop * MSV_SCALE
+    xJ = np.int32(FIXED_NEG)
+    xC = np.int32(FIXED_NEG)
+    best = np.int32(FIXED_NEG)
     b = nm
+    shift = np.int32(0)  # round(l (r - 1)) for row r
     prev, cur = A, B
     for i in range(s, e):
         ms = ims[dsq[i]]
-        xE = np.int32(MSV_NEG)
+        bu = np.int32(b + shift)
+        if bu >= MSV_MAX:
+            return np.inf
+        b16 = np.int16(bu)
+        xE = np.int16(MSV_MIN)
         for k in range(1, W):
             v = prev[k - 1]
-            v = v if v > b else b
-            v = v + ms[k] - lp
+            v = v if v > b16 else b16
+            w = np.int32(v) + np.int32(ms[k])  # LLVM makes this a saturating add
+            w = w if w < MSV_MAX else MSV_MAX
+            w = w if w > MSV_MIN else MSV_MIN
+            v = np.int16(w)
             cur[k] = v
             xE = v if v > xE else xE
+        if xE >= MSV_MAX:
+            return np.inf
+        shift = np.int32(np.rint(lpf * (i - s + 1)))
+        xv = np.int32(np.int32(xE) - shift)
         if single:
-            best = xE if xE > best else best
+            best = xv if xv > best else best
         else:
-            xJ, xC, b = _fixed_flanks(xE, xJ, xC, nm, jm, ej, ec)
+            xJ, xC, b = _fixed_flanks(xv, xJ, xC, nm, jm, ej, ec)
         prev, cur = cur, prev
     if single:
         if best + ej + jm > nm:
             return np.nan
         xC = np.int32(best + ec)
-    return _fixed_total(xC, e - s, loop, lxt)
+    return _fixed_total(xC, e - s, loop, lxt, MSV_SCALE)
 
 
 @njit(**PJIT)
@@ -601,7 +634,7 @@ def msv_scores(dsq, bounds, ims, tbm, lxt, single=False):  # pragma: no cover - 
 
     Parameters
     ----------
-    ims : int32 array (n_codes, 1 + W), match log-odds in units of
+    ims : int16 array (n_codes, 1 + W), match log-odds in units of
         ``1 / MSV_SCALE`` nats, padded (:func:`seqem.profile.search.msv_table`).
     tbm : float
         Log entry probability, the same for every node.
@@ -609,13 +642,18 @@ def msv_scores(dsq, bounds, ims, tbm, lxt, single=False):  # pragma: no cover - 
     single : bool
         The single-segment shortcut of :func:`_msv_one`: NaN where the full
         recurrence is needed.
+
+    Returns
+    -------
+    float64 array (n_seq,)
+        Scores in nats; +inf where a segment saturated the 16-bit range.
     """
     n_seq = len(bounds) - 1
     W = ims.shape[1]
     out = np.empty(n_seq)
     for q in prange(n_seq):
-        A = np.empty(W, np.int32)
-        B = np.empty(W, np.int32)
+        A = np.empty(W, np.int16)
+        B = np.empty(W, np.int16)
         out[q] = _msv_one(dsq, bounds[q], bounds[q + 1], ims, tbm, lxt[q], A, B, single)
     return out
 

@@ -269,28 +269,41 @@ def viterbi_bits(profile: SearchProfile, dsq: np.ndarray, bounds: np.ndarray) ->
     return (raw - null_score(lengths)) / LN2
 
 
-def _fixed_point(logs: np.ndarray, M: int) -> np.ndarray:
-    """Log values (last axis: nodes 0..M) as int32 in units of ``1 / MSV_SCALE``
-    nats, floored at ``MSV_FLOOR``, padded with ``MSV_PAD`` to ``1 +`` a
-    multiple of ``MSV_WIDTH`` nodes."""
-    width = 1 + -(-M // K.MSV_WIDTH) * K.MSV_WIDTH
-    table = np.full((*logs.shape[:-1], width), K.MSV_PAD, dtype=np.int32)
-    table[..., : M + 1] = np.rint(np.maximum(logs, K.MSV_FLOOR) * K.MSV_SCALE)
+def _fixed_point(
+    logs: np.ndarray,
+    M: int,
+    *,
+    scale: float = K.FIXED_SCALE,
+    floor: float = K.FIXED_FLOOR,
+    pad: int = K.FIXED_PAD,
+    multiple: int = K.FIXED_WIDTH,
+    dtype: type = np.int32,
+) -> np.ndarray:
+    """Log values (last axis: nodes 0..M) as integers in units of ``1 / scale``
+    nats, floored at ``floor`` nats, padded with ``pad`` to ``1 +`` a multiple
+    of ``multiple`` nodes (the Viterbi filter's int32 table by default)."""
+    width = 1 + -(-M // multiple) * multiple
+    table = np.full((*logs.shape[:-1], width), pad, dtype=dtype)
+    table[..., : M + 1] = np.rint(np.maximum(logs, floor) * scale)
     return table
 
 
 def msv_table(profile: SearchProfile) -> np.ndarray:
-    """Match log-odds as the MSV kernel takes them (:func:`_fixed_point`)."""
+    """Match log-odds as the MSV kernel takes them: int16 in units of ``1 /
+    MSV_SCALE`` nats, floored at ``MSV_FLOOR``, padding ``MSV_MIN``."""
     with np.errstate(divide="ignore"):
-        return _fixed_point(np.log(profile.msc), profile.M)
+        return _fixed_point(np.log(profile.msc), profile.M, scale=K.MSV_SCALE, floor=K.MSV_FLOOR,
+                            pad=K.MSV_MIN, multiple=K.MSV_WIDTH, dtype=np.int16)  # fmt: skip
 
 
 def msv_bits(profile: SearchProfile, dsq: np.ndarray, bounds: np.ndarray) -> np.ndarray:
     """MSV scores in bits: the best set of ungapped local segments (multihit),
     each entered at any node with probability ``2 / (M (M + 1))``, as in
-    HMMER's first filter.  Scores are fixed-point: at most ``1 / MSV_SCALE``
-    nats of rounding per aligned residue and ``0.5 / MSV_SCALE`` per segment
-    entry and exit."""
+    HMMER's first filter.  Scores are 16-bit fixed point: at most ``0.5 /
+    MSV_SCALE`` nats of rounding per aligned residue and ``2 / MSV_SCALE``
+    per segment (``MSV_SCALE`` = 128 units per nat); a sequence with a
+    segment of 256 nats (369 bits) or more saturates the range and scores
+    +inf."""
     dsq = _check_codes(profile, dsq)
     bounds = np.ascontiguousarray(bounds, dtype=np.int64)
     lengths = np.diff(bounds)
@@ -315,7 +328,7 @@ def viterbi_filter_bits(profile: SearchProfile, dsq: np.ndarray, bounds: np.ndar
     """Viterbi scores in bits, in fixed point (the search pipeline's second filter).
 
     Equal to :func:`viterbi_bits` within the rounding of its integer scores:
-    at most ``0.5 / MSV_SCALE`` nats per emission and per transition of the
+    at most ``0.5 / FIXED_SCALE`` nats per emission and per transition of the
     best path.  Local mode only.
     """
     if profile.mode != "local":

@@ -84,8 +84,9 @@ def test_msv_against_enumeration(M, L, seed, multihit):
         bounds = np.array([0, L], dtype=np.int64)
         ref = (msv_by_enumeration(prof, list(x)) - null_score(np.array([L]))[0]) / LN2
         got = msv_bits(prof, x, bounds)[0]
-        # at most 1/MSV_SCALE nats per matched residue, 1/2 per segment entry and exit
-        assert got == pytest.approx(ref, abs=(L + L + 2) / K.MSV_SCALE / LN2 + 1e-12)
+        # at most 0.5/MSV_SCALE nats per matched residue and 2/MSV_SCALE per segment
+        # (its entry, its exit and the loops), at most L segments
+        assert got == pytest.approx(ref, abs=(0.5 * L + 2 * L) / K.MSV_SCALE / LN2 + 1e-12)
 
 
 def test_msv_many_sequences_match_one_by_one():
@@ -99,10 +100,41 @@ def test_msv_many_sequences_match_one_by_one():
     assert np.array_equal(together, np.concatenate(alone))
 
 
+def test_msv_saturation_scores_inf_and_passes_the_filters():
+    """The 16-bit MSV rows saturate at 256 nats: a sequence with such a segment
+    scores +inf (and passes every filter threshold), a shorter one stays exact
+    within the rounding bound, and the single-segment shortcut agrees."""
+    M = 200
+    rng = np.random.default_rng(11)
+    hmm = random_hmm(rng, M, alphabet=AMINO)
+    best = rng.integers(0, 20, M + 1)
+    hmm.match[1:] = 0.001
+    hmm.match[np.arange(1, M + 1), best[1:]] = 1.0 - 0.019  # about 3 nats a matched residue
+    calibrate(hmm)
+    prof = configure(hmm)
+    odds = np.log(prof.msc[best[1:], np.arange(1, M + 1)])
+    for n in (40, 150):  # well below and above 256 nats
+        x = best[1 : n + 1].astype(np.uint8)
+        bounds = np.array([0, n], dtype=np.int64)
+        got = msv_bits(prof, x, bounds)[0]
+        if odds[:n].sum() < 200.0:
+            # the best parse is the whole sequence on nodes 1..n (any other
+            # node a residue could sit at costs about 4 nats)
+            lxt = np.log(prof.specials(np.array([n]))[0])
+            tbm = np.log(2.0 / (M * (M + 1.0)))
+            raw = lxt[K.N_MOVE] + tbm + odds[:n].sum() + lxt[K.E_C] + lxt[K.C_MOVE]
+            ref = (raw - null_score(np.array([n]))[0]) / LN2
+            assert got == pytest.approx(ref, abs=(0.5 * n + 2) / K.MSV_SCALE / LN2)
+        else:
+            assert odds[:n].sum() > 260.0 and got == np.inf
+            passed = prefilter(prof, x, bounds, Filters(F1=1e-300, F2=1e-300))
+            assert passed.passed["msv"] == 1
+
+
 @pytest.mark.parametrize("multihit", [True, False])
 def test_viterbi_filter_equals_viterbi_within_rounding(multihit):
     """The fixed-point Viterbi filter against the floating-point Viterbi (itself
-    checked against enumeration in test_kernels.py): within 0.5/MSV_SCALE nats
+    checked against enumeration in test_kernels.py): within 0.5/FIXED_SCALE nats
     per emission and transition of the best path (at most 3 per residue plus
     the entry, exit and flank moves)."""
     rng = np.random.default_rng(5 if multihit else 6)
@@ -113,7 +145,7 @@ def test_viterbi_filter_equals_viterbi_within_rounding(multihit):
         x = rng.integers(0, 20, size=bounds[-1]).astype(np.uint8)
         exact = viterbi_bits(prof, x, bounds)
         fixed = viterbi_filter_bits(prof, x, bounds)
-        bound = (3 * lengths + 6) * 0.5 / K.MSV_SCALE / LN2
+        bound = (3 * lengths + 6) * 0.5 / K.FIXED_SCALE / LN2
         assert np.all(np.abs(fixed - exact) <= bound), np.max(np.abs(fixed - exact) / bound)
     with pytest.raises(ParameterError, match="local"):
         viterbi_filter_bits(configure(random_hmm(rng, 3), mode="glocal"), x[:5], np.array([0, 5]))
