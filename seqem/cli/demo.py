@@ -51,7 +51,7 @@ def register(commands: Any) -> None:
     """Add the ``demo`` command."""
     p = commands.add_parser(
         "demo",
-        help="run the HMM commands on bundled example data and check them against the truth",
+        help="run every analysis on bundled example data and check it against the truth",
         description=DESCRIPTION,
         epilog=examples("seqem demo", "seqem demo -o my_demo --report my_demo/run.json"),
     )

@@ -115,7 +115,7 @@ MAX_GRID = 1_000_000
 def register(commands: Any) -> None:
     group = commands.add_parser(
         "linkage",
-        help="pedigree linkage: check data, parametric LOD/HLOD scores",
+        help="pedigree linkage: check data, parametric LOD/HLOD and NPL scores",
         description="Linkage analysis of pedigrees by the Lander-Green algorithm.",
         epilog=examples(
             "seqem linkage check " + EXAMPLE,
