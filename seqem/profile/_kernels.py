@@ -588,7 +588,8 @@ def _msv_one(dsq, s, e, ims, tbm, lxt, A, B, single):  # pragma: no cover - jitt
     for k in range(W):
         A[k] = MSV_MIN
         B[k] = MSV_MIN
-    loop, lp, nm, jm, ej, ec = _fixed_specials(lxt, tbm, MSV_SCALE, MSV_FLOOR)
+    # the loop enters through the row shift below, unrounded, not as a per-cell unit
+    loop, _, nm, jm, ej, ec = _fixed_specials(lxt, tbm, MSV_SCALE, MSV_FLOOR)
     lpf = loop * MSV_SCALE
     xJ = np.int32(FIXED_NEG)
     xC = np.int32(FIXED_NEG)
