@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from seqem.errors import AlphabetError, InputFormatError
+from seqem.io import hmmer
 from seqem.io.msa import GAP, MISSING, read_msa, read_msas
 from seqem.profile.build import (
     build_from_msa,
@@ -163,7 +164,6 @@ HMMBUILD = [
 @needs_data
 @pytest.mark.parametrize(("family", "mlen", "eff_nseq", "re_pos"), HMMBUILD)
 def test_matches_hmmbuild(family: str, mlen: int, eff_nseq: float, re_pos: float) -> None:
-    hmmer = pytest.importorskip("seqem.io.hmmer", reason="HMMER3 reader not available")
     ref = hmmer.read_hmmer(TUTORIAL / "models" / f"{family}.hmm")[0]
     msa = read_msa(TUTORIAL / f"{family}.sto")
     hmm = build_from_msa(msa, name=family)
@@ -201,7 +201,6 @@ BENCH = [
 @needs_data
 @pytest.mark.parametrize(("family", "route", "alignment"), BENCH)
 def test_matches_hmmbuild_on_bench_alignments(family: str, route: str, alignment: str) -> None:
-    hmmer = pytest.importorskip("seqem.io.hmmer", reason="HMMER3 reader not available")
     bench = SHARED / "bench"
     ref = hmmer.read_hmmer(bench / "reference" / family / f"{route}.hmm")[0]
     hmm = build_from_msa(read_msa(bench / alignment))
@@ -224,7 +223,6 @@ def test_deep_simulated_alignment() -> None:
 
 
 def test_built_model_round_trips_through_a_hmmer_file(tmp_path: Path) -> None:
-    hmmer = pytest.importorskip("seqem.io.hmmer", reason="HMMER3 writer not available")
     path = _write(tmp_path, "tiny.sto", STO)
     hmm = build_from_msa(read_msa(path))
     out = tmp_path / "tiny.hmm"

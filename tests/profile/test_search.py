@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from seqem.io import hmmer, sequences
 from seqem.profile.calibrate import calibrate, forward_pvalue, relative_entropy
 from seqem.profile.search import configure, forward_bits
 
@@ -18,8 +19,6 @@ SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "profi
 needs_data = pytest.mark.skipif(
     not SHARED.is_dir(), reason="shared profile data (../shared/data/profile) not present"
 )
-hmmer = pytest.importorskip("seqem.io.hmmer", reason="HMMER3 reader not available")
-sequences = pytest.importorskip("seqem.io.sequences", reason="sequence reader not available")
 
 
 def read_table(path):
