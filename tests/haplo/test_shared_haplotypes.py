@@ -86,10 +86,11 @@ def default_fits():
     return out
 
 
-def reference_loglik(subset: str, table: str) -> dict[str, float]:
+def reference_column(subset: str, table: str, column: str) -> dict[str, float]:
+    """One numeric column of a shared reference table, by window, over its "ok" rows."""
     with open(SHARED / "reference" / subset / table) as fh:
         return {
-            r["wid"]: float(r["lnlike"])
+            r["wid"]: float(r[column])
             for r in csv.DictReader(fh, delimiter="\t")
             if r["status"] == "ok"
         }
@@ -97,12 +98,6 @@ def reference_loglik(subset: str, table: str) -> dict[str, float]:
 
 #: seconds of haplo.em time above which a window is not rerun here
 HAPLOEM_SLOW = 5.0
-
-
-def haploem_seconds(subset: str) -> dict[str, float]:
-    """haplo.em's EM seconds per window in the shared table (its machine)."""
-    with open(SHARED / "reference" / subset / "haploem_runs.tsv") as fh:
-        return {r["wid"]: float(r["em_s"]) for r in csv.DictReader(fh, delimiter="\t")}
 
 
 def _haploem_available() -> bool:
@@ -123,7 +118,7 @@ def test_loglik_at_least_haploem_run_here(fits, tmp_path, subset):
     ``HAPLOEM_SLOW`` seconds (EUR k20_b15 and nine of the ten ALL 20-SNP windows;
     ALL k20_b18 took 192 s) are left to ``test_loglik_at_least_haploem_reference``,
     which checks that table."""
-    slow = haploem_seconds(subset)
+    slow = reference_column(subset, "haploem_runs.tsv", "em_s")
     live = [w for w in windows(subset) if slow.get(w["wid"], 0.0) <= HAPLOEM_SLOW]
     assert len(live) >= 21
     paths = []
@@ -154,7 +149,7 @@ def test_loglik_at_least_haploem_reference(fits, subset):
         path = SHARED / "reference" / subset / table
         if not path.exists():
             continue
-        for wid, ll in reference_loglik(subset, table).items():
+        for wid, ll in reference_column(subset, table, "lnlike").items():
             if (subset, wid) in fits:
                 assert fits[subset, wid][1].loglik_mle >= ll - 1e-6, (table, wid)
 
