@@ -32,14 +32,18 @@ PJIT = {"cache": True, "nogil": True, "parallel": True}
 STAMP = "seqem-sources.stamp"
 
 
-def _cache_dirs(package: Path, folders: list[Path]) -> list[Path]:
+def _cache_dirs(package: Path, folders: list[Path]) -> tuple[list[Path], set[Path]]:
     """Where Numba may keep the cached kernels of the package's folders: each
     folder's ``__pycache__``, and Numba's own cache directories (``NUMBA_CACHE_DIR``
-    or the user-wide one), which name a folder ``<name>_<sha1 of its path>``."""
-    bases = []
+    or the user-wide one), which name a folder ``<name>_<sha1 of its path>``.
+
+    Also returns the ones Numba will write to now (``NUMBA_CACHE_DIR`` when it is
+    set, else the folder's ``__pycache__`` where the folder can be written, else
+    the user-wide one): those get their fingerprint before Numba creates them, so
+    that the kernels cached there are not taken for stale by the next process.
+    """
     user_dir = getattr(numba.config, "CACHE_DIR", "")
-    if user_dir:
-        bases.append(Path(user_dir))
+    bases = [Path(user_dir)] if user_dir else []
     try:
         from numba.misc.appdirs import AppDirs
 
@@ -47,12 +51,20 @@ def _cache_dirs(package: Path, folders: list[Path]) -> list[Path]:
     except Exception:  # pragma: no cover - layout of a future Numba
         pass
     dirs = [folder / "__pycache__" for folder in folders]
+    elsewhere: dict[Path, list[Path]] = {folder: [] for folder in folders}
     for base in bases:
         for folder in folders:
             path = os.path.abspath(folder)
             digest = hashlib.sha1(path.encode()).hexdigest()
-            dirs.append(base / f"{os.path.basename(path)}_{digest}")
-    return dirs
+            elsewhere[folder].append(base / f"{os.path.basename(path)}_{digest}")
+            dirs.append(elsewhere[folder][-1])
+    targets = set()
+    for folder in folders:
+        if user_dir or not os.access(folder, os.W_OK):
+            targets.update(elsewhere[folder][:1])
+        else:
+            targets.add(folder / "__pycache__")
+    return dirs, targets
 
 
 def drop_stale_kernels(package: Path | None = None) -> int:
@@ -61,7 +73,10 @@ def drop_stale_kernels(package: Path | None = None) -> int:
 
     The fingerprint covers every ``.py`` file of the package (path, size and
     modification time).  Cache folders that cannot be written are left alone
-    (Numba then caches elsewhere, or not at all).
+    (Numba then caches elsewhere, or not at all).  The folders Numba will cache
+    in are created with the fingerprint if they do not exist yet (a fresh
+    checkout run with ``PYTHONDONTWRITEBYTECODE``, say): kernels cached there
+    without one would be dropped, and compiled again, by the next process.
     """
     package = Path(__file__).resolve().parent if package is None else package
     files = sorted(p for p in package.rglob("*.py") if "__pycache__" not in p.parts)
@@ -71,10 +86,13 @@ def drop_stale_kernels(package: Path | None = None) -> int:
         digest.update(f"{f.relative_to(package)}:{st.st_size}:{st.st_mtime_ns}\n".encode())
     stamp = digest.hexdigest()
     deleted = 0
-    for cache in _cache_dirs(package, sorted({f.parent for f in files})):
+    dirs, targets = _cache_dirs(package, sorted({f.parent for f in files}))
+    for cache in dirs:
         try:
             if not cache.is_dir():
-                continue
+                if cache not in targets:
+                    continue
+                cache.mkdir(parents=True, exist_ok=True)
             marker = cache / STAMP
             if marker.is_file() and marker.read_text() == stamp:
                 continue

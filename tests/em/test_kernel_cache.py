@@ -79,3 +79,33 @@ def test_numba_cache_dir_is_checked_too(tmp_path, monkeypatch):
     monkeypatch.setattr(numba.config, "CACHE_DIR", str(tmp_path / "numba-cache"), raising=False)
     assert drop_stale_kernels(pkg) == 1
     assert (elsewhere / STAMP).is_file()
+
+
+def test_kernels_cached_after_the_first_import_are_kept(tmp_path, monkeypatch):
+    """A fresh checkout (no ``__pycache__`` yet, as with PYTHONDONTWRITEBYTECODE):
+    the fingerprint is written where Numba is about to cache, so the kernels the
+    first process caches are kept by the next one."""
+    import numba
+
+    monkeypatch.setattr(numba.config, "CACHE_DIR", "", raising=False)
+    pkg = tmp_path / "pkg"
+    (pkg / "sub").mkdir(parents=True)
+    (pkg / "__init__.py").write_text("")
+    (pkg / "sub" / "kernels.py").write_text("x = 1\n")
+    assert drop_stale_kernels(pkg) == 0
+    assert (pkg / "sub" / "__pycache__" / STAMP).is_file()
+    cache = _cached(pkg)  # what Numba caches in the first process
+    assert drop_stale_kernels(pkg) == 0
+    assert len(list(cache.glob("*.nb?"))) == 2
+
+
+def test_the_fingerprint_goes_where_numba_cache_dir_points(tmp_path, monkeypatch):
+    import numba
+
+    pkg = tmp_path / "pkg"
+    (pkg / "sub").mkdir(parents=True)
+    (pkg / "sub" / "kernels.py").write_text("x = 1\n")
+    monkeypatch.setattr(numba.config, "CACHE_DIR", str(tmp_path / "nc"), raising=False)
+    assert drop_stale_kernels(pkg) == 0
+    stamps = list((tmp_path / "nc").glob(f"sub_*/{STAMP}"))
+    assert len(stamps) == 1 and not (pkg / "sub" / "__pycache__").exists()
