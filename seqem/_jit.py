@@ -50,20 +50,19 @@ def _cache_dirs(package: Path, folders: list[Path]) -> tuple[list[Path], set[Pat
         bases.append(Path(AppDirs(appname="numba", appauthor=False).user_cache_dir))
     except Exception:  # pragma: no cover - layout of a future Numba
         pass
+
+    def named(base: Path, folder: Path) -> Path:
+        path = os.path.abspath(folder)
+        return base / f"{os.path.basename(path)}_{hashlib.sha1(path.encode()).hexdigest()}"
+
     dirs = [folder / "__pycache__" for folder in folders]
-    elsewhere: dict[Path, list[Path]] = {folder: [] for folder in folders}
-    for base in bases:
-        for folder in folders:
-            path = os.path.abspath(folder)
-            digest = hashlib.sha1(path.encode()).hexdigest()
-            elsewhere[folder].append(base / f"{os.path.basename(path)}_{digest}")
-            dirs.append(elsewhere[folder][-1])
+    dirs += [named(base, folder) for base in bases for folder in folders]
     targets = set()
     for folder in folders:
-        if user_dir or not os.access(folder, os.W_OK):
-            targets.update(elsewhere[folder][:1])
-        else:
+        if not user_dir and os.access(folder, os.W_OK):
             targets.add(folder / "__pycache__")
+        elif bases:  # NUMBA_CACHE_DIR if set, else the user-wide folder
+            targets.add(named(bases[0], folder))
     return dirs, targets
 
 

@@ -121,16 +121,15 @@ def _warm_deconv() -> None:
     refine_fit(Y, S, max_iter=3)
 
 
-#: The kernel groups, compiled in parallel processes (about 130 s and 110 s from cold).
+#: The kernel groups, compiled in parallel processes (the profile group is
+#: about as long to compile as all the others together).
 GROUPS = {"profile": _warm_profile, "rest": _warm_rest}
 
 
-def _run(group: str) -> float:
-    start = time.perf_counter()
+def _run(group: str) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         GROUPS[group]()
-    return time.perf_counter() - start
 
 
 def warm(processes: int = 2) -> float:

@@ -405,13 +405,13 @@ def _fit_compiled(
     from . import _robust_kernels as RK
 
     start = time.perf_counter()
+    s = np.ascontiguousarray(s)  # one compiled signature whatever the caller's layout
     genes, k = s.shape
     n = y.shape[1]
     iu, ju = _blocks.pair_index(k)
     shared = _shared_arrays(s, var)
     aa, st, vt = shared["aa"], shared["st"], shared["vt"]
     vt = np.empty((0, genes)) if vt is None else vt
-    s_c = np.ascontiguousarray(s)  # one compiled signature whatever the caller's layout
     const = _t_const(nu)
     settings = np.array([FIRST_RUN_TOL * genes, OUTER, SETTLED, SHAPE_DAMPING, MODEL_SHARE,
                          STALE_JUMP * genes, VAR_FLOOR, ROUNDOFF_REL, ROUNDOFF_ABS])  # fmt: skip
@@ -429,7 +429,7 @@ def _fit_compiled(
         out = (np.empty((rows.size, k)), np.empty((rows.size, 2, iu.size)),
                np.empty((rows.size, 7), dtype=np.int64), np.empty((rows.size, 4)))  # fmt: skip
         dynamic_schedule(
-            RK.robust_many, np.ascontiguousarray(y[:, rows].T), s_c, st, aa, iu, ju, vt,
+            RK.robust_many, np.ascontiguousarray(y[:, rows].T), s, st, aa, iu, ju, vt,
             float(nu), bool(nu <= PRODUCT_NU), const, tol * genes, int(max_iter), settings,
             *out[:2], hist, dec, *out[2:],
         )  # fmt: skip
