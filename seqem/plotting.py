@@ -11,7 +11,15 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["plot_ld", "plot_lod", "plot_profile", "plot_segmentation", "save_figure"]
+__all__ = [
+    "plot_bic",
+    "plot_ld",
+    "plot_lod",
+    "plot_mixture",
+    "plot_profile",
+    "plot_segmentation",
+    "save_figure",
+]
 
 
 def _pyplot() -> Any:
@@ -284,6 +292,125 @@ def plot_lod(curves: Sequence[tuple], *, ax: Any = None) -> Any:
     ax.axhline(3.0, color="0.6", lw=0.8, ls=":")
     ax.set_xlabel("position (cM)")
     ax.set_ylabel("LOD")
+    ax.legend(frameon=False, fontsize=8)
+    ax.figure.tight_layout()
+    return ax
+
+
+def ellipse_axes(cov: np.ndarray) -> tuple[float, float, float]:
+    """Half-lengths of the major and minor axes of a 2x2 covariance's one-standard-deviation
+    ellipse (``x^T cov^-1 x = 1``), and the major axis' angle to the x axis in degrees."""
+    values, vectors = np.linalg.eigh(np.asarray(cov, dtype=np.float64))
+    major = vectors[:, 1]
+    angle = float(np.degrees(np.arctan2(major[1], major[0])))
+    return float(np.sqrt(max(values[1], 0.0))), float(np.sqrt(max(values[0], 0.0))), angle
+
+
+def plot_mixture(
+    model: Any,
+    X: np.ndarray,
+    *,
+    dims: Sequence[int] = (0, 1),
+    names: Sequence[str] | None = None,
+    max_points: int = 20_000,
+    ax: Any = None,
+) -> Any:
+    """A fitted Gaussian mixture over its data.
+
+    Two features (``dims``): the rows as points coloured by their most
+    probable component, each component's mean and its one- and
+    two-standard-deviation ellipses (the component's covariance over those
+    two features).  One feature (data of one column, or ``dims`` of one):
+    a histogram of the rows with the mixture's density and each weighted
+    component's.
+
+    Parameters
+    ----------
+    model : GaussianMixture (fitted)
+    X : array, shape (n, d)
+    dims : the one or two features (columns of ``X``) to draw
+    names : the features' names (axis labels)
+    max_points : at most this many points are drawn (an even subsample, so
+        that a large table still plots quickly)
+    """
+    from .errors import ParameterError
+
+    plt = _pyplot()
+    X = np.asarray(X, dtype=np.float64)
+    d = X.shape[1]
+    drawn = tuple(int(j) for j in list(dims)[: 1 if d == 1 else 2])
+    if any(j < 0 or j >= d for j in drawn) or len(set(drawn)) != len(drawn):
+        raise ParameterError(f"features to draw {drawn} are not distinct features of {d}")
+    label = [str(names[j]) if names is not None else f"feature {j + 1}" for j in drawn]
+    covs = model.full_covariances()
+    K = len(model.weights_)
+    colours = plt.get_cmap("tab10" if K <= 10 else "tab20")
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6.0, 4.8 if len(drawn) == 2 else 3.8))
+    title = f"{K} components ({model.covariance_type}), {X.shape[0]} rows"
+    if len(drawn) == 1:
+        j = drawn[0]
+        x = X[:, j]
+        ax.hist(x, bins=min(80, max(10, int(np.sqrt(x.size)))), density=True, color="0.8")
+        grid = np.linspace(x.min(), x.max(), 400)
+        total = np.zeros_like(grid)
+        for k in range(K):
+            sd = float(np.sqrt(covs[k, j, j]))
+            dens = model.weights_[k] * np.exp(-0.5 * ((grid - model.means_[k, j]) / sd) ** 2)
+            dens /= sd * np.sqrt(2 * np.pi)
+            total += dens
+            ax.plot(grid, dens, color=colours(k % colours.N), lw=1.0,
+                    label=f"{k}: weight {model.weights_[k]:.2f}")  # fmt: skip
+        ax.plot(grid, total, color="black", lw=1.5, label="mixture")
+        ax.set_xlabel(label[0])
+        ax.set_ylabel("density")
+    else:
+        from matplotlib.patches import Ellipse
+
+        i, j = drawn
+        rows = np.arange(X.shape[0])
+        if rows.size > max_points:
+            rows = rows[:: -(-rows.size // max_points)]
+        which = model.predict(X[rows])
+        ax.scatter(X[rows, i], X[rows, j], s=4, c=[colours(k % colours.N) for k in which],
+                   alpha=0.5, linewidths=0, rasterized=True)  # fmt: skip
+        for k in range(K):
+            colour = colours(k % colours.N)
+            a, b, angle = ellipse_axes(covs[k][np.ix_(drawn, drawn)])
+            for radius in (1.0, 2.0):
+                ax.add_patch(Ellipse((model.means_[k, i], model.means_[k, j]), 2 * radius * a,
+                                     2 * radius * b, angle=angle, fill=False, color=colour,
+                                     lw=1.5 if radius == 1.0 else 0.8))  # fmt: skip
+            ax.plot(model.means_[k, i], model.means_[k, j], "x", color="black", ms=7)
+            ax.plot([], [], color=colour, lw=1.5, label=f"{k}: weight {model.weights_[k]:.2f}")
+        ax.set_xlabel(label[0])
+        ax.set_ylabel(label[1])
+    ax.set_title(title, fontsize="medium", loc="left")
+    ax.legend(frameon=False, fontsize=8)
+    ax.figure.tight_layout()
+    return ax
+
+
+def plot_bic(rows: Sequence[dict], *, ax: Any = None) -> Any:
+    """BIC against the number of components, one line per covariance type (lower is
+    better), the lowest marked: the rows of :func:`seqem.mixture.gmm.select`."""
+    plt = _pyplot()
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6.0, 4.0))
+    best = min(rows, key=lambda r: r["bic"])
+    types = list(dict.fromkeys(r["covariance_type"] for r in rows))
+    for n, ct in enumerate(types):
+        mine = sorted(
+            (r for r in rows if r["covariance_type"] == ct), key=lambda r: r["n_components"]
+        )
+        ax.plot([r["n_components"] for r in mine], [r["bic"] for r in mine], "o-", ms=4,
+                color=f"C{n}", label=ct)  # fmt: skip
+    ax.plot(best["n_components"], best["bic"], "o", ms=12, mfc="none", mec="black",
+            label=f"best: K = {best['n_components']} ({best['covariance_type']})")  # fmt: skip
+    ax.set_xlabel("components (K)")
+    ax.set_ylabel("BIC (lower is better)")
+    ks = sorted({r["n_components"] for r in rows})
+    ax.set_xticks(ks)
     ax.legend(frameon=False, fontsize=8)
     ax.figure.tight_layout()
     return ax

@@ -84,7 +84,10 @@ def _add_fit(verbs: Any) -> None:
         help="fit a Gaussian mixture to a numeric table (model JSON output)",
         description="Fit a Gaussian mixture with K components to the rows of a table by EM "
         "(scikit-learn's estimator, step for step).",
-        epilog=examples("seqem gmm fit data/example_signal.tsv -k 3 --columns x1,x2 -o gmm.json"),
+        epilog=examples(
+            "seqem gmm fit data/example_signal.tsv -k 3 --columns x1,x2 -o gmm.json",
+            "seqem gmm fit data/example_signal.tsv -k 3 --columns x1,x2 -o gmm.json --plot gmm.png",
+        ),
     )
     _add_common(p)
     p.add_argument("-k", "--components", type=positive_int, default=2, metavar="K",
@@ -92,6 +95,12 @@ def _add_fit(verbs: Any) -> None:
     p.add_argument("--covariance-type", choices=COVARIANCE_TYPES, default="full",
                    help="(default: %(default)s)")  # fmt: skip
     p.add_argument("-o", "--output", required=True, metavar="MODEL.json")
+    p.add_argument("--plot", metavar="FILE.png",
+                   help="the rows coloured by component, with each component's mean and its "
+                   "1 and 2 standard-deviation ellipses (one column: a histogram with the "
+                   "densities); png, pdf or svg")  # fmt: skip
+    p.add_argument("--plot-columns", type=column_list, metavar="A,B",
+                   help="the two columns to draw (default: the first two used)")  # fmt: skip
     add_run_options(p)
     p.set_defaults(_run=_cmd_fit)
 
@@ -122,7 +131,8 @@ def _add_select(verbs: Any) -> None:
         "the table has rows is not fitted (it would fit the rows exactly; a note on stderr "
         "says which); a covariance type given twice is fitted once.",
         epilog=examples(
-            "seqem gmm select data/example_signal.tsv -k 1-5 --columns x1,x2 -o bic.tsv"
+            "seqem gmm select data/example_signal.tsv -k 1-5 --columns x1,x2 -o bic.tsv",
+            "seqem gmm select data/example_signal.tsv --columns x1,x2 -o bic.tsv --plot bic.png",
         ),
     )
     _add_common(p)
@@ -132,6 +142,8 @@ def _add_select(verbs: Any) -> None:
                    metavar="T,U", help="(default: all four)")  # fmt: skip
     p.add_argument("--model", metavar="BEST.json", help="also write the best model")
     p.add_argument("-o", "--output", default="-", metavar="BIC.tsv")
+    p.add_argument("--plot", metavar="FILE.png",
+                   help="BIC against K, a line per covariance type (png, pdf or svg)")  # fmt: skip
     add_run_options(p)
     p.set_defaults(_run=_cmd_select)
 
@@ -154,12 +166,20 @@ def _cmd_fit(args: argparse.Namespace, ctx: Any) -> int:
     from ..mixture.gmm import GaussianMixture, model_document
 
     check_output_path(args.output)
+    check_output_path(args.plot, plot=True)
     obs = _read(args.table, args.columns)
+    dims = _plot_dims(args, list(obs.columns))
     gm = GaussianMixture(args.components, covariance_type=args.covariance_type, **_options(args))
     gm.fit(obs.X)
     doc = model_document(gm, list(obs.columns))
     write_text(args.output, json.dumps(doc, indent=1) + "\n")
     ctx.outputs.append(args.output)
+    if args.plot:
+        from ..plotting import plot_mixture, save_figure
+
+        ax = plot_mixture(gm, obs.X, dims=dims, names=list(obs.columns))
+        save_figure(ax.figure, args.plot)
+        ctx.outputs.append(args.plot)
     ctx.fit_results["gmm"] = gm.fit_result_.to_dict()
     ctx.results.update(bic=gm.bic(obs.X), aic=gm.aic(obs.X), loglik=gm.score(obs.X) * len(obs.X))
     ctx.info(
@@ -168,6 +188,24 @@ def _cmd_fit(args: argparse.Namespace, ctx: Any) -> int:
         + ("" if gm.converged_ else " (not converged)")
     )
     return 0
+
+
+def _plot_dims(args: argparse.Namespace, columns: list[str]) -> tuple[int, ...]:
+    """The columns ``--plot`` draws, as indices of the columns used."""
+    if args.plot_columns is None:
+        return (0, 1)[: min(2, len(columns))]
+    if args.plot is None:
+        raise SeqemError("--plot-columns chooses what --plot draws: give --plot too")
+    picked = list(dict.fromkeys(args.plot_columns))
+    if len(picked) > 2:
+        raise SeqemError(f"--plot-columns: one or two columns, got {len(picked)}")
+    missing = [c for c in picked if c not in columns]
+    if missing:
+        raise SeqemError(
+            f"{args.table}: --plot-columns {missing[0]!r} is not a column of the fit "
+            f"({', '.join(columns)})"
+        )
+    return tuple(columns.index(c) for c in picked)
 
 
 def _cmd_predict(args: argparse.Namespace, ctx: Any) -> int:
@@ -227,6 +265,7 @@ def _cmd_select(args: argparse.Namespace, ctx: Any) -> int:
 
     check_output_path(args.output)
     check_output_path(args.model)
+    check_output_path(args.plot, plot=True)
     bad = [t for t in args.covariance_types if t not in COVARIANCE_TYPES]
     if bad:
         raise SeqemError(f"--covariance-types: unknown type {bad[0]!r}")
@@ -265,6 +304,11 @@ def _cmd_select(args: argparse.Namespace, ctx: Any) -> int:
         write_text(args.model, json.dumps(model_document(best["model"], list(obs.columns)),
                                           indent=1) + "\n")  # fmt: skip
         ctx.outputs.append(args.model)
+    if args.plot:
+        from ..plotting import plot_bic, save_figure
+
+        save_figure(plot_bic(rows).figure, args.plot)
+        ctx.outputs.append(args.plot)
     keys = ("n_components", "covariance_type", "bic")
     ctx.results.update(best={k: best[k] for k in keys})
     ctx.info(f"seqem gmm select: best by BIC K={best['n_components']} ({best['covariance_type']})")

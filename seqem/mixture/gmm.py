@@ -461,18 +461,24 @@ class GaussianMixture:
         X = np.empty((n_samples, d))
         labels = np.repeat(np.arange(K), counts)
         row = 0
+        covs = self.full_covariances()
         for k, c in enumerate(counts):
-            if self.covariance_type == "full":
-                cov = self.covariances_[k]
-            elif self.covariance_type == "tied":
-                cov = self.covariances_
-            elif self.covariance_type == "diag":
-                cov = np.diag(self.covariances_[k])
-            else:
-                cov = np.eye(d) * self.covariances_[k]
-            X[row : row + c] = rng.multivariate_normal(self.means_[k], cov, size=c)
+            X[row : row + c] = rng.multivariate_normal(self.means_[k], covs[k], size=c)
             row += c
         return X, labels
+
+    def full_covariances(self) -> np.ndarray:
+        """Every component's covariance matrix, shape (K, d, d), whatever the covariance type."""
+        self._check_fitted()
+        K, d = self.means_.shape
+        cov = np.asarray(self.covariances_, dtype=np.float64)
+        if self.covariance_type == "full":
+            return cov.copy()
+        if self.covariance_type == "tied":
+            return np.repeat(cov[None], K, axis=0)
+        if self.covariance_type == "diag":
+            return cov[:, :, None] * np.eye(d)
+        return cov[:, None, None] * np.eye(d)
 
     def n_parameters(self) -> int:
         """Free parameters: weights, means and covariances."""

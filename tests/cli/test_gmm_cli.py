@@ -40,6 +40,32 @@ def test_select_finds_the_three_simulated_states(run, tmp_path):
     assert json.loads(best.read_text())["n_components"] == 3
 
 
+def test_plots(run, tmp_path):
+    """--plot on fit (two columns, one column) and select writes images; --plot-columns
+    names columns of the fit and needs --plot."""
+    model = tmp_path / "gmm.json"
+    for columns, extra in (("x1,x2", ()), ("x1,x2", ("--plot-columns", "x2")), ("x1", ())):
+        png = tmp_path / f"fit{len(extra)}{columns}.png"
+        result = run("gmm", "fit", SIGNAL, "-k", "3", "--columns", columns, "-o", model,
+                     "--plot", png, *extra)  # fmt: skip
+        assert result.code == 0, result.err
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 5000
+    svg = tmp_path / "bic.svg"
+    result = run("gmm", "select", SIGNAL, "-k", "1-3", "--columns", "x1,x2", "-o",
+                 tmp_path / "bic.tsv", "--plot", svg)  # fmt: skip
+    assert result.code == 0, result.err
+    assert "<svg" in svg.read_text()[:1000]
+    one_error(run("gmm", "fit", SIGNAL, "-k", "2", "--columns", "x1,x2", "-o", model,
+                  "--plot-columns", "x1"), "give --plot too")  # fmt: skip
+    one_error(run("gmm", "fit", SIGNAL, "-k", "2", "--columns", "x1,x2", "-o", model,
+                  "--plot", tmp_path / "p.png", "--plot-columns", "x3"),
+              "'x3' is not a column of the fit")  # fmt: skip
+    one_error(run("gmm", "fit", SIGNAL, "-k", "2", "--columns", "x1,x2", "-o", model,
+                  "--plot", tmp_path / "p.png", "--plot-columns", "x1,x2,x1,seq_id"),
+              "one or two columns")  # fmt: skip
+    assert not (tmp_path / "p.png").exists()
+
+
 def test_bad_input_one_line(run, tmp_path):
     bad = tmp_path / "bad.tsv"
     bad.write_text("x1\tx2\n1\t2\n3\tnan\n")
