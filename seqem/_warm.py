@@ -50,6 +50,10 @@ def _warm_profile() -> None:
     viterbi_trace(prof, codes[:20])
     align(hmm, codes, bounds, ["a", "b"])
     train(codes, bounds, AMINO, M=4, n_init=1, max_iter=2, random_state=0)
+    from .profile.priors import default_prior
+    from .profile.train import cross_fit
+
+    cross_fit(codes, bounds, hmm, default_prior(AMINO), n_groups=2, max_rounds=1)  # unweighted
 
 
 def _warm_rest() -> None:
@@ -76,12 +80,16 @@ def _warm_rest() -> None:
         Xm = rng.normal(size=(40, d))
         for cov in ("full", "tied", "diag", "spherical"):
             GaussianMixture(2, covariance_type=cov, max_iter=1, random_state=0).fit(Xm)
+        Xm.setflags(write=False)  # as np.load(..., mmap_mode="r") gives them
+        for cov in ("full", "diag"):
+            GaussianMixture(2, covariance_type=cov, max_iter=1, random_state=0).fit(Xm)
     from .haplo.ld import pairwise_ld
 
     pairwise_ld(rng.integers(-1, 3, size=(20, 4)).astype(np.int8))
     from .haplo.cluster import fit_clusters, haplotype_frequencies, phase_clusters
 
     calls = rng.integers(0, 3, size=(12, 6)).astype(np.int8)
+    calls[0, 1] = -1  # a missing call: imputed from the clusters
     cfit = fit_clusters(calls, n_clusters=2, n_init=1, max_iter=2, random_state=0)
     phase_clusters(calls, cfit, n_samples=2, refine=1, n_ref=4)
     haplotype_frequencies(calls, cfit, method="sampled", n_samples=2)
@@ -90,6 +98,10 @@ def _warm_rest() -> None:
 
     calls = rng.integers(-1, 3, size=(20, 4)).astype(np.int8)
     phase(fit_haplotypes(calls, n_init=2, random_state=0))
+    likelihoods = rng.dirichlet(np.ones(3), size=(20, 4))
+    fit_haplotypes(calls, n_init=1, max_iter=2, likelihoods=likelihoods, random_state=0)
+    wide = rng.integers(0, 3, size=(20, 10)).astype(np.int8)  # more SNPs than a leaf: ligation
+    fit_haplotypes(wide, n_init=1, max_iter=2, leaf=4, random_state=0, standard_errors=False)
     HK.pair_posteriors_parallel(  # the threaded E-step runs only on large problems
         np.array([0, 1]), np.zeros(1, np.int64), np.zeros(1, np.int64), np.ones(1),
         np.ones(1), np.ones(1), np.empty(1), np.empty(1), np.empty(1),
@@ -119,6 +131,11 @@ def _warm_deconv() -> None:
     multinomial_em(Y, S, max_iter=5)
     multinomial_em(Y, S, max_iter=5, accelerate=None)
     refine_fit(Y, S, max_iter=3)
+    robust_fit(Y, S, max_iter=3, batched=False)  # sample by sample through the EM engine
+    from .deconv.mixture import newton_simplex
+
+    q = S / S.sum(axis=0)
+    newton_simplex(Y[:, 0], q, np.full(3, 1.0 / 3.0), max_iter=2)
 
 
 #: The kernel groups, compiled in parallel processes (the profile group is
@@ -199,10 +216,14 @@ def _warm_linkage() -> None:
             rf = np.full(3, 0.1)
             C.chain_loglik(g, rf, kind)
             C.em_iterate(g, rf, kind)
+        bc = np.arange(24).reshape(6, 4) % 2 + 1  # backcross genotypes (codes 1, 2)
+        chrom = C.CrossChromosome("1", False, ("a", "b", "c", "d"), np.arange(4.0) * 10.0, bc)
+        cross = C.Cross("bc", ("A", "B"), tuple("uvwxyz"), (), np.empty((6, 0)), (chrom,))
+        C.genotype_probabilities(cross, "1")
 
 
 def _warm_map() -> None:
-    """The derivative transition of the pedigree map EM, on a tiny family."""
+    """The derivative transition of the pedigree map EM and the NPL scores, on a tiny family."""
     import numpy as np
 
     from .linkage.data import Family, LinkageData, MarkerLocus
@@ -214,6 +235,10 @@ def _warm_map() -> None:
     marker = [MarkerLocus(f"M{j}", ("1", "2"), np.array([0.5, 0.5]), "1", 10.0 * j) for j in (0, 1)]
     data = LinkageData([fam], marker, [calls], [np.zeros(4, np.int8)], [np.ones(4, int)])
     estimate_recombination(data, ["M0", "M1"], [0.2], max_iter=2)
+    from .linkage.npl import npl
+
+    sick = np.array([0, 0, 2, 2], dtype=np.int8)  # two affected sibs: NPL scores
+    npl(LinkageData([fam], marker, [calls], [sick], [np.ones(4, int)]), np.array([5.0]))
 
 
 if __name__ == "__main__":

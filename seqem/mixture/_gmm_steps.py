@@ -103,13 +103,16 @@ def sufficient_statistics(
         log_det = np.log(np.diagonal(chol, axis1=1, axis2=2)).sum(axis=1)
         const = log_w + log_det - 0.5 * d * LOG_2PI
         shift = means if not tied else np.broadcast_to(center, (K, d))
-        shift = np.ascontiguousarray(shift)
+        # writeable C arrays (a broadcast of one component is contiguous but read-only,
+        # which would be a compiled signature of its own)
+        shift = np.require(shift, requirements=["C", "W"])
         sx = np.zeros((n_chunks, K, d))
         second = not tied
         if d < SMALL_D_FULL:
             sxx = np.zeros((n_chunks, K, d, d) if second else (1, 1, 1, 1))
-            GK.full_stats_loops(X, w, means, np.ascontiguousarray(chol), const, shift, tied,
-                                second, chunk, nk, sx, sxx, ll)  # fmt: skip
+            chol = np.require(chol, requirements=["C", "W"])
+            GK.full_stats_loops(X, w, means, chol, const, shift, tied, second, chunk, nk, sx,
+                                sxx, ll)  # fmt: skip
         else:
             sxx = np.zeros((n_chunks, K * d, d) if second else (1, 1, 1))
             muL = np.einsum("kl,klj->kj", means - center, chol)

@@ -320,7 +320,7 @@ def msv_bits(profile: SearchProfile, dsq: np.ndarray, bounds: np.ndarray) -> np.
         from ..io.sequences import take_sequences
 
         codes, sub = take_sequences(dsq, bounds, rest)
-        raw[rest] = K.msv_scores(codes, sub, table, tbm, np.ascontiguousarray(lxt[rest]))
+        raw[rest] = K.msv_scores(codes, sub, table, tbm, np.ascontiguousarray(lxt[rest]), False)
     return (raw - null_score(lengths)) / LN2
 
 

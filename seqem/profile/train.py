@@ -549,9 +549,10 @@ def cross_fit(
         gweights = np.ascontiguousarray(gweights[order])
 
     def group_counts(models: list[tuple[np.ndarray, np.ndarray, np.ndarray]]):
-        emM = np.stack([members @ m.T for m, _, _ in models])
-        emI = np.stack([members @ i.T for _, i, _ in models])
-        tr = np.stack([t.T for _, _, t in models])
+        # C order whatever np.stack makes of the transposes: one compiled signature
+        emM = np.ascontiguousarray(np.stack([members @ m.T for m, _, _ in models]))
+        emI = np.ascontiguousarray(np.stack([members @ i.T for _, i, _ in models]))
+        tr = np.ascontiguousarray(np.stack([t.T for _, _, t in models]))
         with _jit.threads(n_threads):
             if gweights is None:
                 ll, cM, cI, cT = K.core_group_counts(gdsq, gbounds, groups, emM, emI, members, tr)

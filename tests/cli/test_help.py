@@ -25,20 +25,23 @@ def all_parsers(parser, prefix=("seqem",)):
 
 
 def test_help_is_fast():
-    """Best of three wall-clock runs of `python -m seqem --help`, including Python's startup."""
-    times = []
-    for _ in range(3):
-        start = time.perf_counter()
-        proc = subprocess.run(
-            [PYTHON, "-m", "seqem", "--help"],
-            capture_output=True,
-            env=subprocess_env(),
-            cwd=REPO,
-            timeout=60,
-        )
-        times.append(time.perf_counter() - start)
-        assert proc.returncode == 0
-    assert min(times) < 0.3, times
+    """Best of three wall-clock runs of `python -m seqem --help` within 0.3 s of the best of
+    three bare Python start-ups (0.03-0.2 s, by machine and load): what --help adds is
+    seqem's parsers (about 0.13-0.2 s here), not NumPy or Numba (see the test below)."""
+
+    def best(args: list[str]) -> float:
+        times = []
+        for _ in range(3):
+            start = time.perf_counter()
+            proc = subprocess.run(
+                [PYTHON, *args], capture_output=True, env=subprocess_env(), cwd=REPO, timeout=60
+            )
+            times.append(time.perf_counter() - start)
+            assert proc.returncode == 0
+        return min(times)
+
+    bare, help_ = best(["-c", "pass"]), best(["-m", "seqem", "--help"])
+    assert help_ < bare + 0.3, (bare, help_)
 
 
 def test_parser_imports_no_numerics():

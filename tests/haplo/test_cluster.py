@@ -79,9 +79,9 @@ def test_posterior_draws_match_enumeration():
     calls = np.array([[1, 0, 1, 1]], dtype=np.int8)
     same = np.zeros((1, 4))
     n = 4000
-    CK.sample_phase(
-        calls, theta, alpha, jump, n, 3, _chunks(1), same, np.zeros((0, 0, 0, 0), np.int8)
-    )
+    seed = np.uint64(3)  # as the library passes it (one compiled signature)
+    none = np.zeros((0, 0, 0, 0), np.int8)
+    CK.sample_phase(calls, theta, alpha, jump, n, seed, _chunks(1), same, none)
     for a, b in ((0, 2), (2, 3)):
         p = brute.same_phase_probability(calls[0], theta, alpha, jump, a, b)
         assert same[0, b] / n == pytest.approx(p, abs=4 * np.sqrt(p * (1 - p) / n) + 1e-3)

@@ -328,10 +328,10 @@ def test_msv_single_segment_shortcut_is_exact():
     table = msv_table(prof)
     shortcut = K.msv_scores(codes, bounds, table, tbm, lxt, True)
     assert 0 < np.isnan(shortcut).sum() < len(seqs) // 2  # both routes are taken
-    full = K.msv_scores(codes, bounds, table, tbm, lxt)
+    full = K.msv_scores(codes, bounds, table, tbm, lxt, False)
     assert np.array_equal(shortcut[~np.isnan(shortcut)], full[~np.isnan(shortcut)])
     no_j = lxt.copy()
     no_j[:, K.E_J] = -np.inf  # floored: the J state never used
-    assert np.sum(full > K.msv_scores(codes, bounds, table, tbm, no_j)) >= 5
+    assert np.sum(full > K.msv_scores(codes, bounds, table, tbm, no_j, False)) >= 5
     expected = (full - null_score(lengths)) / LN2
     assert np.array_equal(msv_bits(prof, codes, bounds), expected)
