@@ -15,6 +15,7 @@ __all__ = [
     "plot_bic",
     "plot_ld",
     "plot_lod",
+    "plot_logo",
     "plot_mixture",
     "plot_profile",
     "plot_segmentation",
@@ -412,5 +413,124 @@ def plot_bic(rows: Sequence[dict], *, ax: Any = None) -> Any:
     ks = sorted({r["n_components"] for r in rows})
     ax.set_xticks(ks)
     ax.legend(frameon=False, fontsize=8)
+    ax.figure.tight_layout()
+    return ax
+
+
+#: Residue colours of a logo: WebLogo's "chemistry" scheme for amino acids (polar
+#: green, amide purple, basic blue, acidic red, hydrophobic black) and the usual
+#: four colours for nucleotides.
+LOGO_COLOURS = {
+    **dict.fromkeys("GSTYC", "#1b9e3a"),
+    **dict.fromkeys("NQ", "#7b3294"),
+    **dict.fromkeys("KRH", "#2166ac"),
+    **dict.fromkeys("DE", "#d6301d"),
+    **dict.fromkeys("AVLIPWFM", "#222222"),
+}
+NUCLEOTIDE_COLOURS = {
+    "A": "#1b9e3a",
+    "C": "#2166ac",
+    "G": "#f0a30a",
+    "T": "#d6301d",
+    "U": "#d6301d",
+}
+
+
+def _glyph(char: str, cache: dict) -> Any:
+    """The outline of a bold letter (cached), with its bounding box."""
+    if char not in cache:
+        from matplotlib.font_manager import FontProperties
+        from matplotlib.textpath import TextPath
+
+        path = TextPath((0, 0), char, size=1, prop=FontProperties(family="DejaVu Sans",
+                                                                   weight="bold"))  # fmt: skip
+        cache[char] = (path, path.get_extents())
+    return cache[char]
+
+
+def _letter(ax: Any, glyph: tuple, x: float, y: float, height: float, colour: str) -> None:
+    """Draw a letter in the box 0.9 wide centred on ``x``, from ``y`` to ``y + height``."""
+    from matplotlib.patches import PathPatch
+    from matplotlib.transforms import Affine2D
+
+    path, box = glyph
+    place = (
+        Affine2D()
+        .translate(-box.x0, -box.y0)
+        .scale(0.9 / box.width, height / box.height)
+        .translate(x - 0.45, y)
+    )
+    ax.add_patch(PathPatch(place.transform_path(path), lw=0, color=colour))
+
+
+def plot_logo(
+    hmm: Any,
+    *,
+    rule: str = "relent_all",
+    start: int = 1,
+    end: int | None = None,
+    indels: bool = True,
+    ax: Any = None,
+) -> Any:
+    """Sequence logo of a profile HMM's match states (an HMM logo, as Skylign draws one).
+
+    Each node's letters are stacked by height, the tallest on top; heights
+    come from :func:`seqem.profile.logo.logo_heights` with ``rule``
+    (``"score"`` stacks negative scores below the axis).  Without an Axes,
+    and with ``indels``, a second panel below shows each node's match
+    occupancy and the probability of an insertion after it
+    (:func:`seqem.profile.logo.indel_values`).
+
+    Returns
+    -------
+    matplotlib Axes
+        The logo's Axes; each letter is a ``PathPatch`` whose bounding box
+        is the letter's place: the node's width (0.9) and its height.
+    """
+    from .profile.logo import indel_values, logo_heights
+
+    plt = _pyplot()
+    end = hmm.M if end is None else min(end, hmm.M)
+    heights = logo_heights(hmm, rule)[start - 1 : end]
+    nodes = np.arange(start, end + 1)
+    symbols = hmm.alphabet.symbols
+    colours = NUCLEOTIDE_COLOURS if len(symbols) == 4 else LOGO_COLOURS
+    if ax is None:
+        width = min(60.0, max(6.0, 1.5 + 0.22 * nodes.size))
+        if indels:
+            fig, (ax, low) = plt.subplots(2, 1, figsize=(width, 4.6), sharex=True,
+                                          gridspec_kw={"height_ratios": [4, 1]})  # fmt: skip
+            values = indel_values(hmm)[start - 1 : end]
+            low.bar(nodes, values[:, 0], width=0.8, color="#f0a30a", label="insert probability")
+            low.plot(nodes, values[:, 2], color="#2166ac", lw=1.2, label="occupancy")
+            low.set_ylim(0, 1.05)
+            low.set_ylabel("prob.")
+            low.set_xlabel("node")
+            low.legend(frameon=False, fontsize=7, ncol=2, loc="lower left")
+        else:
+            fig, ax = plt.subplots(figsize=(width, 3.6))
+            ax.set_xlabel("node")
+    cache: dict = {}
+    top = bottom = 0.0
+    for node, row in zip(nodes, heights, strict=True):
+        finite = np.where(np.isfinite(row), row, 0.0)
+        up = [(h, symbols[a]) for a, h in enumerate(finite) if h > 1e-3]
+        down = [(h, symbols[a]) for a, h in enumerate(finite) if h < -1e-3]
+        y = 0.0
+        for h, char in sorted(up):  # the smallest at the bottom, the tallest on top
+            _letter(ax, _glyph(char, cache), node, y, h, colours.get(char, "#555555"))
+            y += h
+        top = max(top, y)
+        y = 0.0
+        for h, char in sorted(down, reverse=True):  # the largest magnitude at the bottom
+            y += h
+            _letter(ax, _glyph(char, cache), node, y, -h, colours.get(char, "#555555"))
+        bottom = min(bottom, y)
+    ax.set_xlim(start - 0.6, end + 0.6)
+    ax.set_ylim(bottom * 1.05, max(top * 1.05, 0.1))
+    if bottom < 0:
+        ax.axhline(0.0, color="0.5", lw=0.6)
+    ax.set_ylabel("score (bits)" if rule == "score" else "bits")
+    ax.set_title(f"{hmm.name}: M = {hmm.M}, letter heights {rule}", fontsize="medium", loc="left")
     ax.figure.tight_layout()
     return ax

@@ -94,6 +94,23 @@ def column_list(text: str) -> list[str]:
 INT_LIMIT = 2**53
 
 
+def int_range(text: str, option: str) -> tuple[int, int]:
+    """``A-B`` (or one number ``A``) as ``(A, B)``, 1 <= A <= B; ``option`` names the
+    option in the message."""
+    from ..errors import SeqemError
+
+    try:
+        if "-" in text:
+            a, b = (int(x) for x in text.split("-", 1))
+        else:
+            a = b = int(text)
+    except ValueError:
+        raise SeqemError(f"{option} {text!r}: expected a number or a range A-B") from None
+    if a < 1 or b < a:
+        raise SeqemError(f"{option} {text!r}: expected 1 <= A <= B")
+    return a, b
+
+
 def _int(text: str) -> int:
     try:
         value = int(text)

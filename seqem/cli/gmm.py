@@ -18,6 +18,7 @@ from ._common import (
     check_output_path,
     column_list,
     examples,
+    int_range,
     nonnegative_float,
     nonnegative_int,
     positive_int,
@@ -236,19 +237,6 @@ def _cmd_predict(args: argparse.Namespace, ctx: Any) -> int:
     return 0
 
 
-def _range(text: str) -> list[int]:
-    try:
-        if "-" in text:
-            a, b = (int(x) for x in text.split("-", 1))
-        else:
-            a = b = int(text)
-    except ValueError:
-        raise SeqemError(f"-k {text!r}: expected a number or a range A-B") from None
-    if a < 1 or b < a:
-        raise SeqemError(f"-k {text!r}: expected 1 <= A <= B")
-    return list(range(a, b + 1))
-
-
 def _ranges(ks: list[int]) -> str:
     """Numbers as runs: ``[3, 4, 5, 7]`` -> ``3-5,7``."""
     runs: list[list[int]] = []
@@ -270,7 +258,8 @@ def _cmd_select(args: argparse.Namespace, ctx: Any) -> int:
     if bad:
         raise SeqemError(f"--covariance-types: unknown type {bad[0]!r}")
     types = list(dict.fromkeys(args.covariance_types))  # each type once
-    ks = _range(args.components)
+    first, last = int_range(args.components, "-k")
+    ks = list(range(first, last + 1))
     obs = _read(args.table, args.columns)
     n = len(obs.X)
     skipped: list[tuple[int, str]] = []

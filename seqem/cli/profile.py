@@ -20,6 +20,7 @@ from ._common import (
     check_output_path,
     examples,
     finite_float,
+    int_range,
     nonnegative_float,
     nonnegative_int,
     positive_int,
@@ -55,7 +56,7 @@ def register(commands: Any) -> None:
     """Add the ``profile`` group and its verbs to the top-level subparsers."""
     group = commands.add_parser(
         "profile",
-        help="profile HMMs: build or train, search, align, press, emit",
+        help="profile HMMs: build or train, search, align, press, emit, logo",
         description="Profile hidden Markov models of sequence families (HMMER3 model files).",
         epilog=examples(
             "seqem profile build data/example_family.sto -o family.hmm",
@@ -64,6 +65,7 @@ def register(commands: Any) -> None:
             "seqem profile search data/example_family.hmm data/example_db.fa -o hits.tsv",
             "seqem profile press family.hmm",
             "seqem profile emit data/example_family.hmm -N 10 -o samples.fa",
+            "seqem profile logo data/example_family.hmm -o logo.png",
         ),
     )
     verbs = group.add_subparsers(dest="verb", metavar="VERB", title="verbs")
@@ -73,6 +75,7 @@ def register(commands: Any) -> None:
     _add_search(verbs)
     _add_press(verbs)
     _add_emit(verbs)
+    _add_logo(verbs)
     group.set_defaults(_parser=group)
 
 
@@ -1636,6 +1639,120 @@ def _cmd_emit(args: argparse.Namespace, ctx: RunContext) -> int:
     return 0
 
 
+# ---------------------------------------------------------------------------
+# logo
+
+LOGO_DESCRIPTION = """\
+Draw a profile HMM as a sequence logo (an HMM logo): one stack of letters
+per node, the tallest on top, with HMMER's hmmlogo height rules
+(--height): relent_all (default; the stack is the node's relative entropy
+in bits, shared by every residue in proportion to its probability),
+relent_abovebg (shared only by the residues above their background
+frequency) or score (each residue's log-odds score in bits, negative
+scores below the axis).  A panel below shows each node's match occupancy
+and the probability of an insertion after it (--no-indels: none).
+--heatmap draws the match emission probabilities as a heat map instead,
+under each node's relative entropy.  --table writes the numbers drawn (one
+row per node: the residues' heights, the relative entropy, the insertion
+probability and expected length, and the occupancy; hmmlogo's numbers)."""
+
+
+def _add_logo(verbs: Any) -> None:
+    p = verbs.add_parser(
+        "logo",
+        help="draw a profile HMM as a sequence logo or heat map (and its letter heights)",
+        description=LOGO_DESCRIPTION,
+        epilog=examples(
+            "seqem profile logo data/example_family.hmm -o logo.png",
+            "seqem profile logo data/example_family.hmm --nodes 1-30 --height score -o s.svg",
+            "seqem profile logo data/example_family.hmm --table heights.tsv",
+        ),
+    )
+    p.add_argument("model", metavar="MODEL.hmm", help="HMMER3 model file")
+    p.add_argument("-o", "--output", metavar="FILE.png", help="the picture (png, pdf or svg)")
+    p.add_argument(
+        "--table", metavar="HEIGHTS.tsv", help="the letter heights as a TSV ('-': stdout)"
+    )
+    p.add_argument(
+        "--name", metavar="NAME", help="the model to draw (needed when the file has several)"
+    )
+    p.add_argument("--nodes", metavar="A-B", help="nodes to draw (default: all)")
+    p.add_argument("--height", choices=HEIGHT_RULES, default="relent_all",
+                   help="letter height rule (default: %(default)s)")  # fmt: skip
+    p.add_argument("--heatmap", action="store_true", help="a heat map of the match emissions")
+    p.add_argument("--no-indels", action="store_true", help="no occupancy and insertion panel")
+    add_run_options(p, threads=False)
+    p.set_defaults(_run=_cmd_logo)
+
+
+#: hmmlogo's height rules (``seqem.profile.logo.HEIGHTS``; kept here so that the
+#: parser needs no NumPy).
+HEIGHT_RULES = ("relent_all", "relent_abovebg", "score")
+
+
+def _chosen_model(models: list[ProfileHMM], name: str | None, path: str) -> ProfileHMM:
+    """The model ``name`` of a file (the only one when ``name`` is None)."""
+    if name is None:
+        if len(models) > 1:
+            names = ", ".join(m.name for m in models[:5]) + (", ..." if len(models) > 5 else "")
+            raise SeqemError(f"{path}: {len(models)} models ({names}): choose one with --name")
+        return models[0]
+    for m in models:
+        if m.name == name:
+            return m
+    raise SeqemError(f"{path}: no model named {name!r}")
+
+
+def logo_table(hmm: ProfileHMM, rule: str, start: int = 1, end: int | None = None) -> str:
+    """The letter heights and indel values of nodes ``start..end`` (all by default) as TSV
+    text with a header row."""
+    import numpy as np
+
+    from ..profile.logo import indel_values, logo_heights
+
+    heights = logo_heights(hmm, rule)
+    indels = indel_values(hmm)
+    p = hmm.match[1:]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        relent = np.where(p > 0, p * np.log2(p / np.asarray(hmm.alphabet.background)), 0.0)
+    head = ["node", *hmm.alphabet.symbols, "relative_entropy", "insert_probability",
+            "insert_length", "occupancy"]  # fmt: skip
+    lines = ["\t".join(head)]
+    for k in range(start - 1, hmm.M if end is None else end):
+        cells = [f"{h:.4f}" for h in heights[k]] + [f"{relent[k].sum():.4f}"]
+        cells += [f"{v:.4f}" for v in indels[k]]
+        lines.append("\t".join([str(k + 1), *cells]))
+    return "\n".join(lines) + "\n"
+
+
+def _cmd_logo(args: argparse.Namespace, ctx: RunContext) -> int:
+    if args.output is None and args.table is None:
+        raise SeqemError("nothing to write: give -o FILE.png and/or --table HEIGHTS.tsv")
+    check_output_path(args.output, plot=True)
+    check_output_path(args.table)
+    models = read_models(args.model)
+    hmm = _chosen_model(models, args.name, args.model)
+    start, end = 1, hmm.M
+    if args.nodes is not None:
+        start, end = int_range(args.nodes, "--nodes")
+        if end > hmm.M:
+            raise SeqemError(f"--nodes {args.nodes}: the model {hmm.name} has {hmm.M} nodes")
+    if args.table is not None:
+        write_text(args.table, logo_table(hmm, args.height, start, end))
+        ctx.outputs.append(args.table)
+    if args.output is not None:
+        from ..plotting import plot_logo, plot_profile, save_figure
+
+        if args.heatmap:
+            ax = plot_profile(hmm, start=start, end=end)
+        else:
+            ax = plot_logo(hmm, rule=args.height, start=start, end=end, indels=not args.no_indels)
+        save_figure(ax.figure, args.output)
+        ctx.outputs.append(args.output)
+    ctx.results.update(model=hmm.name, M=hmm.M, nodes=[start, end], height=args.height)
+    return 0
+
+
 __all__ = [
     "register",
     "build_model",
@@ -1643,6 +1760,7 @@ __all__ = [
     "search_models",
     "emit_fasta",
     "hits_table",
+    "logo_table",
     "Hit",
     "HIT_COLUMNS",
 ]

@@ -9,7 +9,7 @@ import pytest
 from seqem.io.hmmer import read_hmmer
 from seqem.io.sequences import read_sequences
 
-from .conftest import DATA, PYTHON, REPO
+from .conftest import DATA, PYTHON, REPO, one_error
 
 SHARED = REPO.parent / "shared" / "data" / "profile"
 TUTORIAL = SHARED / "tutorial"
@@ -1241,3 +1241,44 @@ def test_several_alignments_as_hmmbuild(run, tmp_path):
     assert [(m.name, m.M, m.nseq) for m in ours] == [(m.name, m.M, m.nseq) for m in theirs]
     for a, b in zip(ours, theirs, strict=True):
         assert a.effn == pytest.approx(b.effn, abs=1e-5)  # EFFN line, %f
+
+
+def test_logo(run, tmp_path):
+    """`profile logo` draws a model (logo, score logo, heat map) and writes the letter
+    heights it draws; several models need --name; bad node ranges are one-line errors."""
+    import numpy as np
+
+    from seqem.profile.logo import indel_values, logo_heights
+
+    model = DATA / "example_family.hmm"
+    hmm = read_hmmer(str(model))[0]
+    for name, extra in (("a.png", ()), ("b.svg", ("--height", "score", "--nodes", "3-9")),
+                        ("c.pdf", ("--heatmap", "--no-indels"))):  # fmt: skip
+        result = run("profile", "logo", model, "-o", tmp_path / name, *extra)
+        assert result.code == 0, result.err
+        assert (tmp_path / name).stat().st_size > 5000
+    table = tmp_path / "h.tsv"
+    result = run("profile", "logo", model, "--table", table, "--height", "relent_abovebg",
+                 "--nodes", "10-20")  # fmt: skip
+    assert result.code == 0, result.err
+    rows = [line.split("\t") for line in table.read_text().splitlines()]
+    assert rows[0][:3] == ["node", "A", "C"] and rows[0][-1] == "occupancy"
+    assert [int(r[0]) for r in rows[1:]] == list(range(10, 21))
+    got = np.array([[float(x) for x in r[1:]] for r in rows[1:]])
+    K = hmm.alphabet.K
+    assert np.allclose(got[:, :K], logo_heights(hmm, "relent_abovebg")[9:20], atol=5e-5)
+    assert np.allclose(got[:, K], logo_heights(hmm, "relent_all")[9:20].sum(axis=1), atol=5e-5)
+    assert np.allclose(got[:, K + 1 :], indel_values(hmm)[9:20], atol=5e-5)
+    two = tmp_path / "two.hmm"
+    two.write_text(model.read_text() + model.read_text().replace("NAME  example_family",
+                                                                 "NAME  other"))  # fmt: skip
+    one_error(run("profile", "logo", two, "-o", tmp_path / "x.png"), "choose one with --name")
+    assert run("profile", "logo", two, "--name", "other", "-o", tmp_path / "x.png").code == 0
+    one_error(run("profile", "logo", two, "--name", "nope", "-o", tmp_path / "y.png"),
+              "no model named 'nope'")  # fmt: skip
+    one_error(run("profile", "logo", model, "--nodes", "50-61", "-o", tmp_path / "y.png"),
+              "has 60 nodes")  # fmt: skip
+    one_error(run("profile", "logo", model, "--nodes", "x-3", "-o", tmp_path / "y.png"),
+              "expected a number or a range")  # fmt: skip
+    one_error(run("profile", "logo", model), "nothing to write")
+    assert not (tmp_path / "y.png").exists()
