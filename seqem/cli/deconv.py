@@ -198,6 +198,10 @@ def register(commands: Any) -> None:
         "--mrna-per-cell", metavar="MRNA.tsv", help="mRNA per cell of each type (cell_type, value)"
     )
     p.add_argument("--se", metavar="SE.tsv", help="write standard errors of the proportions")
+    p.add_argument("--stats", metavar="STATS.tsv",
+                   help="per-sample fit statistics: the correlation and relative RMSE of observed "
+                   "and reconstructed expression, log-likelihood, EM updates, convergence, "
+                   "error scale")  # fmt: skip
     p.add_argument("-o", "--output", default="-", metavar="PROPORTIONS.tsv",
                    help="TSV (default: stdout)")  # fmt: skip
     p.add_argument("--plot", metavar="FILE.png", help="stacked bars of the proportions")
@@ -573,6 +577,33 @@ def _check_reference(S: np.ndarray, ref: NamedMatrix, order: list[str]) -> None:
 # -- run ----------------------------------------------------------------------
 
 
+#: Columns of ``--stats``.
+STATS_COLUMNS = ("sample", "r", "relative_rmse", "loglik", "em_updates", "converged", "sigma2")
+
+
+def _stats_table(samples: list[str], Y: Any, fitted: Any, per_sample: list[tuple]) -> str:
+    """``--stats``: each sample's agreement of observed and reconstructed expression over
+    the genes used (:func:`seqem.deconv.quality.fit_quality`) and its fit record."""
+    from ..deconv.quality import fit_quality
+
+    def cell(value: Any, fmt: str) -> str:
+        if value is None or (isinstance(value, float) and value != value):
+            return "NA"
+        return format(value, fmt)
+
+    r, rmse = fit_quality(Y, fitted)
+    lines = ["\t".join(STATS_COLUMNS)]
+    for name, rj, ej, (ll, updates, converged, s2) in zip(samples, r, rmse, per_sample,
+                                                           strict=True):  # fmt: skip
+        lines.append("\t".join([
+            name, cell(float(rj), ".6f"), cell(float(ej), ".6f"),
+            cell(None if ll is None else float(ll), ".6f"), cell(updates, "d"),
+            "NA" if converged is None else str(bool(converged)),
+            cell(None if s2 is None else float(s2), ".6g"),
+        ]))  # fmt: skip
+    return "\n".join(lines) + "\n"
+
+
 def _cmd_run(args: argparse.Namespace, ctx: RunContext) -> int:
     import numpy as np
 
@@ -584,6 +615,7 @@ def _cmd_run(args: argparse.Namespace, ctx: RunContext) -> int:
     check_output_path(args.output)
     check_output_path(args.plot, plot=True)
     check_output_path(args.se)
+    check_output_path(args.stats)
     if args.method != "robust":
         for flag, given in (("--other", args.other), ("--se", args.se),
                             ("--reference-var", args.reference_var),
@@ -653,6 +685,8 @@ def _cmd_run(args: argparse.Namespace, ctx: RunContext) -> int:
     _check_mixtures(Y, mix, len(order))
     columns = list(ref.columns)
     se = None
+    # per sample: log-likelihood, EM updates, converged, error scale (None: not defined)
+    per_sample: list[tuple] = [(None, None, None, None)] * Y.shape[1]
     if args.method == "robust":
         mrna, mrna_other = (None, 0.4)
         if args.mrna_per_cell:
@@ -665,6 +699,9 @@ def _cmd_run(args: argparse.Namespace, ctx: RunContext) -> int:
             props = np.column_stack([props, robust.other])
             columns.append("other")
         se = robust.se
+        fitted = S @ robust.coefficients.T
+        per_sample = [(ll, f.n_iter, f.converged, s2) for ll, f, s2 in
+                      zip(robust.loglik, robust.fits, robust.sigma2, strict=True)]  # fmt: skip
         ctx.results.update(
             loglik=[float(x) for x in robust.loglik],
             em_updates=[f.n_iter for f in robust.fits],
@@ -675,6 +712,8 @@ def _cmd_run(args: argparse.Namespace, ctx: RunContext) -> int:
     elif args.method == "refine":
         refined = refine_fit(Y, S, cell_counts=sums, weight=args.prior_weight)
         props = refined.proportions
+        shares = refined.profiles / refined.profiles.sum(axis=0)
+        fitted = shares @ refined.expression_fractions.T * Y.sum(axis=0)
         ctx.info(
             f"profiles refined over {Y.shape[1]} samples in {refined.fit.n_iter} EM updates "
             f"(prior: {'the single cells' if sums is not None else 'the reference'}, "
@@ -690,12 +729,18 @@ def _cmd_run(args: argparse.Namespace, ctx: RunContext) -> int:
     elif args.method == "em":
         fit = multinomial_em(Y, S, n_threads=args.threads)
         props = fit.proportions
+        fitted = (S / S.sum(axis=0)) @ fit.expression_fractions.T * Y.sum(axis=0)
+        per_sample = [(ll, f.n_iter, f.converged, None)
+                      for ll, f in zip(fit.loglik, fit.fits, strict=True)]  # fmt: skip
         ctx.results.update(
             loglik=[float(x) for x in fit.loglik],
             em_updates=[f.n_iter for f in fit.fits],
         )
     else:
         props = nnls(Y, S)
+        # the NNLS fit is the proportions' direction at its least-squares scale
+        shape = S @ props.T
+        fitted = shape * ((Y * shape).sum(axis=0) / (shape * shape).sum(axis=0))
     if not np.all(np.isfinite(props)):
         j = int(np.argwhere(~np.isfinite(props))[0, 0])
         raise SeqemError(
@@ -714,6 +759,9 @@ def _cmd_run(args: argparse.Namespace, ctx: RunContext) -> int:
             se_lines.append(name + "\t" + "\t".join(f"{x:.6f}" for x in row))
         write_text(args.se, "\n".join(se_lines) + "\n")
         ctx.outputs.append(args.se)
+    if args.stats:
+        write_text(args.stats, _stats_table(list(mix.columns), Y, fitted, per_sample))
+        ctx.outputs.append(args.stats)
     if args.plot:
         from ..plotting import plot_proportions, save_figure
 

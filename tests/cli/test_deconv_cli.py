@@ -33,6 +33,46 @@ def test_example_bulk_recovers_the_simulated_proportions(run, tmp_path):
     assert png.stat().st_size > 1000
 
 
+def test_stats_report_the_reconstruction(run, tmp_path):
+    """--stats: observed against reconstructed expression per sample, from each method's
+    own fit, computed here independently (NumPy's correlation; SciPy's NNLS)."""
+    from scipy.optimize import nnls
+
+    from seqem.deconv.mixture import multinomial_em
+    from seqem.deconv.robust import robust_fit
+    from seqem.io.matrix import read_matrix
+
+    Y, S = read_matrix(str(BULK)).values, read_matrix(str(SIGNATURE)).values
+    robust, em = robust_fit(Y, S), multinomial_em(Y, S)
+    fitted = {
+        "robust": S @ robust.coefficients.T,
+        "em": (S / S.sum(axis=0)) @ em.expression_fractions.T * Y.sum(axis=0),
+        "nnls": S @ np.array([nnls(S, y)[0] for y in Y.T]).T,
+    }
+    for method, f in fitted.items():
+        out, stats = tmp_path / f"{method}.tsv", tmp_path / f"{method}_stats.tsv"
+        result = run("deconv", "run", BULK, "--reference", SIGNATURE, "--method", method,
+                     "-o", out, "--stats", stats)  # fmt: skip
+        assert result.code == 0, result.err
+        rows = [line.split("\t") for line in stats.read_text().splitlines()]
+        assert rows[0] == ["sample", "r", "relative_rmse", "loglik", "em_updates", "converged",
+                           "sigma2"]  # fmt: skip
+        assert [r[0] for r in rows[1:]] == read_props(out)[1]
+        r = [np.corrcoef(Y[:, j], f[:, j])[0, 1] for j in range(Y.shape[1])]
+        rmse = np.sqrt(((Y - f) ** 2).mean(axis=0)) / Y.mean(axis=0)
+        assert np.allclose([float(x[1]) for x in rows[1:]], r, atol=2e-6)
+        assert np.allclose([float(x[2]) for x in rows[1:]], rmse, rtol=1e-5)
+        if method == "nnls":
+            assert all(x[3:] == ["NA"] * 4 for x in rows[1:])
+        else:
+            fit = robust if method == "robust" else em
+            assert np.allclose([float(x[3]) for x in rows[1:]], fit.loglik, rtol=1e-6)
+            assert [int(x[4]) for x in rows[1:]] == [f.n_iter for f in fit.fits]
+            assert all(x[5] == "True" for x in rows[1:])
+        if method == "robust":
+            assert np.allclose([float(x[6]) for x in rows[1:]], robust.sigma2, rtol=1e-5)
+
+
 def test_pure_samples_as_reference(run, tmp_path):
     """Shen-Orr (log2 arrays, pure samples averaged per tissue): the README's em estimates."""
     shared = DATA.parent.parent / "shared" / "data" / "deconvolution" / "shen_orr_gse19830"
