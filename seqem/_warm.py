@@ -195,10 +195,15 @@ def _warm_linkage() -> None:
         space = LG.InheritanceSpace.of(fam)
         calls = np.ones((n, 2), dtype=np.int16)
         e = LG.marker_emission(space, calls, np.array([0.5, 0.5]))
-        t = LG.trait_emission(
-            space, np.full(n, 2, dtype=np.int8), np.ones(n, dtype=np.int64),
-            TraitModel("t", 0.01, np.array([[0.01, 0.9, 0.9]])),
-        )  # fmt: skip
+        status, classes = np.full(n, 2, dtype=np.int8), np.ones(n, dtype=np.int64)
+        model = TraitModel("t", 0.01, np.array([[0.01, 0.9, 0.9]]))
+        t = LG.trait_emission(space, status, classes, model)
+        # and the general kernel, which pedigrees too wide to peel take
+        saved, LG.PEEL_WIDTH = LG.PEEL_WIDTH, -1
+        try:
+            LG.trait_emission(space, status, classes, model)
+        finally:
+            LG.PEEL_WIDTH = saved
         LG.chain_loglik(space, [e, t], [0.1])
         from .linkage import _kernels as LK
 
