@@ -176,10 +176,9 @@ def plot_profile(hmm: Any, *, ax: Any = None, start: int = 1, end: int | None = 
         fig, (top, ax) = plt.subplots(
             2, 1, figsize=(width, 5.2), sharex=True, gridspec_kw={"height_ratios": [1, 3]}
         )
-        bg = np.asarray(hmm.alphabet.background)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            re = np.where(p > 0, p * np.log2(p / bg), 0.0).sum(axis=1)
-        top.bar(nodes, re, width=0.9, color="tab:blue")
+        from .profile.logo import relative_entropy
+
+        top.bar(nodes, relative_entropy(hmm)[start - 1 : end], width=0.9, color="tab:blue")
         top.set_ylabel("bits")
         top.set_title(
             f"{hmm.name}: M = {hmm.M}, relative entropy per node and match emissions",

@@ -1706,20 +1706,16 @@ def _chosen_model(models: list[ProfileHMM], name: str | None, path: str) -> Prof
 def logo_table(hmm: ProfileHMM, rule: str, start: int = 1, end: int | None = None) -> str:
     """The letter heights and indel values of nodes ``start..end`` (all by default) as TSV
     text with a header row."""
-    import numpy as np
-
-    from ..profile.logo import indel_values, logo_heights
+    from ..profile.logo import indel_values, logo_heights, relative_entropy
 
     heights = logo_heights(hmm, rule)
     indels = indel_values(hmm)
-    p = hmm.match[1:]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        relent = np.where(p > 0, p * np.log2(p / np.asarray(hmm.alphabet.background)), 0.0)
+    relent = relative_entropy(hmm)
     head = ["node", *hmm.alphabet.symbols, "relative_entropy", "insert_probability",
             "insert_length", "occupancy"]  # fmt: skip
     lines = ["\t".join(head)]
     for k in range(start - 1, hmm.M if end is None else end):
-        cells = [f"{h:.4f}" for h in heights[k]] + [f"{relent[k].sum():.4f}"]
+        cells = [f"{h:.4f}" for h in heights[k]] + [f"{relent[k]:.4f}"]
         cells += [f"{v:.4f}" for v in indels[k]]
         lines.append("\t".join([str(k + 1), *cells]))
     return "\n".join(lines) + "\n"

@@ -24,10 +24,23 @@ import numpy as np
 
 from .model import II, MI, ProfileHMM
 
-__all__ = ["HEIGHTS", "indel_values", "logo_heights"]
+__all__ = ["HEIGHTS", "indel_values", "logo_heights", "relative_entropy"]
 
 #: The height rules, as ``hmmlogo`` names them (``--height_...``).
 HEIGHTS = ("relent_all", "relent_abovebg", "score")
+
+
+def _scores(hmm: ProfileHMM) -> tuple[np.ndarray, np.ndarray]:
+    """Match emissions of nodes 1..M and their log2 odds against the background."""
+    p = np.asarray(hmm.match[1:], dtype=np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return p, np.log2(p / np.asarray(hmm.alphabet.background, dtype=np.float64))
+
+
+def relative_entropy(hmm: ProfileHMM) -> np.ndarray:
+    """Relative entropy of each node's match emissions to the background, in bits, shape (M,)."""
+    p, score = _scores(hmm)
+    return np.where(p > 0, p * score, 0.0).sum(axis=1)
 
 
 def logo_heights(hmm: ProfileHMM, rule: str = "relent_all") -> np.ndarray:
@@ -37,16 +50,13 @@ def logo_heights(hmm: ProfileHMM, rule: str = "relent_all") -> np.ndarray:
 
     if rule not in HEIGHTS:
         raise ParameterError(f"height rule must be one of {', '.join(HEIGHTS)}, got {rule!r}")
-    p = np.asarray(hmm.match[1:], dtype=np.float64)
-    f = np.asarray(hmm.alphabet.background, dtype=np.float64)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        score = np.log2(p / f)
+    p, score = _scores(hmm)
     if rule == "score":
         return score
-    relent = np.where(p > 0, p * score, 0.0).sum(axis=1)
+    relent = relative_entropy(hmm)
     if rule == "relent_all":
         return p * relent[:, None]
-    above = np.where(p > f, p, 0.0)
+    above = np.where(p > np.asarray(hmm.alphabet.background), p, 0.0)
     total = above.sum(axis=1)
     share = np.divide(above, total[:, None], out=np.zeros_like(above), where=total[:, None] > 0)
     return share * relent[:, None]

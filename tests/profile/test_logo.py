@@ -55,6 +55,12 @@ def test_equal_to_hmmlogo(path, rule):
     assert np.max(np.abs(indels - indel_values(hmm))) <= 5e-4 + 1e-9
 
 
+def test_the_command_offers_the_library_rules():
+    from seqem.cli.profile import HEIGHT_RULES
+
+    assert HEIGHT_RULES == HEIGHTS
+
+
 def test_heights_by_definition():
     """relent_all stacks sum to the relative entropy, each residue's share its probability;
     relent_abovebg uses only the residues above background; score is log2(p / f)."""
