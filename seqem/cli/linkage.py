@@ -17,7 +17,9 @@ from ._common import (
     add_run_options,
     check_output_path,
     examples,
+    finite_float,
     nonnegative_float,
+    positive_float,
     positive_int,
 )
 
@@ -35,27 +37,9 @@ EXAMPLE = (
 # -- argument types (stricter than those every command shares) ---------------
 
 
-def _number(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not math.isfinite(value):
-        raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
-    return value
-
-
-def positive_float(text: str) -> float:
-    """argparse type: a finite number > 0."""
-    value = _number(text)
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be a number > 0, got {text!r}")
-    return value
-
-
 def open_probability(text: str) -> float:
     """argparse type: a number strictly between 0 and 1."""
-    value = _number(text)
+    value = finite_float(text)
     if not 0.0 < value < 1.0:
         raise argparse.ArgumentTypeError(f"must be a number > 0 and < 1, got {text!r}")
     return value
@@ -63,7 +47,7 @@ def open_probability(text: str) -> float:
 
 def error_rate(text: str) -> float:
     """argparse type: a number in [0, 1)."""
-    value = _number(text)
+    value = finite_float(text)
     if not 0.0 <= value < 1.0:
         raise argparse.ArgumentTypeError(f"must be a number >= 0 and < 1, got {text!r}")
     return value
@@ -76,7 +60,7 @@ def _numbers(text: str, what: str) -> list[float]:
             f"expected comma-separated {what} without empty items, got {text!r}"
         )
     try:
-        return [_number(x.strip()) for x in items]
+        return [finite_float(x.strip()) for x in items]
     except argparse.ArgumentTypeError as exc:
         raise argparse.ArgumentTypeError(f"{exc} in {text!r}") from None
 

@@ -23,6 +23,7 @@ from ._common import (
     int_range,
     nonnegative_float,
     nonnegative_int,
+    positive_float,
     positive_int,
     positive_probability,
     probability,
@@ -56,13 +57,14 @@ def register(commands: Any) -> None:
     """Add the ``profile`` group and its verbs to the top-level subparsers."""
     group = commands.add_parser(
         "profile",
-        help="profile HMMs: build or train, search, align, press, emit, logo",
+        help="profile HMMs: build or train, search, scan, align, press, emit, logo",
         description="Profile hidden Markov models of sequence families (HMMER3 model files).",
         epilog=examples(
             "seqem profile build data/example_family.sto -o family.hmm",
             "seqem profile train data/example_family.fa -o trained.hmm",
             "seqem profile align data/example_family.hmm data/example_family.fa -o aligned.sto",
             "seqem profile search data/example_family.hmm data/example_db.fa -o hits.tsv",
+            "seqem profile scan data/example_family.hmm data/example_family.fa -o domains.tsv",
             "seqem profile press family.hmm",
             "seqem profile emit data/example_family.hmm -N 10 -o samples.fa",
             "seqem profile logo data/example_family.hmm -o logo.png",
@@ -73,6 +75,7 @@ def register(commands: Any) -> None:
     _add_train(verbs)
     _add_align(verbs)
     _add_search(verbs)
+    _add_scan(verbs)
     _add_press(verbs)
     _add_emit(verbs)
     _add_logo(verbs)
@@ -595,30 +598,8 @@ database (standard input is streamed the same way); on a terminal a status
 line shows how far the search has gone."""
 
 
-def _add_search(verbs: Any) -> None:
-    p = verbs.add_parser(
-        "search",
-        help="search a sequence database with profile HMMs (TSV of hits)",
-        description=SEARCH_DESCRIPTION,
-        epilog=examples(
-            "seqem profile search data/example_family.hmm data/example_db.fa -o hits.tsv",
-            "seqem profile search data/example_family.hmm data/example_db.fa -E 0.01 | head",
-            "seqem profile search data/example_family.hmm data/example_db.fa -T 20 --max-hits 5",
-            "seqem profile search --max data/example_family.hmm data/example_db.fa -E 1e9 "
-            "-o all.tsv",
-            "seqem profile search data/example_family.hmm data/example_db.fa -E 0.01 "
-            "--tblout hits.tbl --domtblout hits.domtbl -o hits.tsv",
-            "seqem profile search data/example_family.hmm data/example_db.fa -A hits.sto "
-            "-o hits.tsv",
-        ),
-    )
-    p.add_argument("model", metavar="MODEL.hmm", help="HMMER3 model file (one or more models)")
-    p.add_argument(
-        "database",
-        metavar="DB.fa",
-        help="sequences: FASTA or Swiss-Prot text, plain or gzip; '-' for stdin; "
-        "or sequencing reads from a BAM/CRAM file (.bam/.cram, nucleotide models)",
-    )
+def add_search_options(p: argparse.ArgumentParser, *, scan: bool = False) -> None:
+    """The options 'search' and 'scan' share (``scan``: the targets are the models)."""
     p.add_argument(
         "-o", "--output", default="-", metavar="HITS.tsv", help="TSV output (default: stdout)"
     )
@@ -628,7 +609,8 @@ def _add_search(verbs: Any) -> None:
         type=nonnegative_float,
         default=10.0,
         metavar="X",
-        help="report sequences with an E-value <= X (default: %(default)g)",
+        help=f"report {'models' if scan else 'sequences'} with an E-value <= X "
+        "(default: %(default)g)",
     )
     p.add_argument(
         "-T",
@@ -636,7 +618,8 @@ def _add_search(verbs: Any) -> None:
         type=finite_float,
         default=None,
         metavar="BITS",
-        help="report sequences with a score >= BITS instead (overrides -E)",
+        help=f"report {'models' if scan else 'sequences'} with a score >= BITS instead "
+        "(overrides -E)",
     )
     cut = p.add_mutually_exclusive_group()
     for tag, what in (("ga", "gathering"), ("tc", "trusted"), ("nc", "noise")):
@@ -672,8 +655,8 @@ def _add_search(verbs: Any) -> None:
         type=nonnegative_float,
         default=0.01,
         metavar="X",
-        help="include sequences with an E-value <= X (the tables' inc column, -A; "
-        "default: %(default)g)",
+        help=f"include {'models' if scan else 'sequences'} with an E-value <= X (the tables' "
+        f"inc column{'' if scan else ', -A'}; default: %(default)g)",
     )
     p.add_argument(
         "--incdomE",
@@ -681,8 +664,8 @@ def _add_search(verbs: Any) -> None:
         type=nonnegative_float,
         default=0.01,
         metavar="X",
-        help="include domains of included sequences with a conditional E-value <= X "
-        "(default: %(default)g)",
+        help=f"include domains of included {'models' if scan else 'sequences'} with a "
+        "conditional E-value <= X (default: %(default)g)",
     )
     p.add_argument(
         "-Z",
@@ -690,14 +673,31 @@ def _add_search(verbs: Any) -> None:
         type=positive_int,
         default=None,
         metavar="N",
-        help="database size for E-values (default: the number of sequences searched)",
+        help="number of models for E-values (default: the number of models in MODELS)"
+        if scan
+        else "database size for E-values (default: the number of sequences searched)",
+    )
+    p.add_argument(
+        "--domZ",
+        dest="domZ",
+        type=positive_float,
+        default=None,
+        metavar="X",
+        help="number of targets for the domains' conditional E-values (default: the "
+        + (
+            "number of models reported for the sequence)"
+            if scan
+            else "number of sequences reported for the model); with -Z, a database searched "
+            "in pieces then gives the E-values of one search of the whole"
+        ),
     )
     p.add_argument(
         "--max-hits",
         type=positive_int,
         default=None,
         metavar="N",
-        help="report at most the N best sequences per model",
+        help="report at most the N best "
+        + ("models per sequence" if scan else "sequences per model"),
     )
     p.add_argument(
         "--max",
@@ -731,14 +731,42 @@ def _add_search(verbs: Any) -> None:
     p.add_argument(
         "--tblout",
         metavar="FILE",
-        help="also write HMMER's per-sequence table (hmmsearch --tblout columns)",
+        help=f"also write HMMER's per-sequence table ({'hmmscan' if scan else 'hmmsearch'} "
+        "--tblout columns)",
     )
     p.add_argument(
         "--domtblout",
         metavar="FILE",
-        help="also write HMMER's per-domain table (hmmsearch --domtblout columns): "
-        "envelopes, alignment and model coordinates, c- and i-Evalues",
+        help=f"also write HMMER's per-domain table ({'hmmscan' if scan else 'hmmsearch'} "
+        "--domtblout columns): envelopes, alignment and model coordinates, c- and i-Evalues",
     )
+
+
+def _add_search(verbs: Any) -> None:
+    p = verbs.add_parser(
+        "search",
+        help="search a sequence database with profile HMMs (TSV of hits)",
+        description=SEARCH_DESCRIPTION,
+        epilog=examples(
+            "seqem profile search data/example_family.hmm data/example_db.fa -o hits.tsv",
+            "seqem profile search data/example_family.hmm data/example_db.fa -E 0.01 | head",
+            "seqem profile search data/example_family.hmm data/example_db.fa -T 20 --max-hits 5",
+            "seqem profile search --max data/example_family.hmm data/example_db.fa -E 1e9 "
+            "-o all.tsv",
+            "seqem profile search data/example_family.hmm data/example_db.fa -E 0.01 "
+            "--tblout hits.tbl --domtblout hits.domtbl -o hits.tsv",
+            "seqem profile search data/example_family.hmm data/example_db.fa -A hits.sto "
+            "-o hits.tsv",
+        ),
+    )
+    p.add_argument("model", metavar="MODEL.hmm", help="HMMER3 model file (one or more models)")
+    p.add_argument(
+        "database",
+        metavar="DB.fa",
+        help="sequences: FASTA or Swiss-Prot text, plain or gzip; '-' for stdin; "
+        "or sequencing reads from a BAM/CRAM file (.bam/.cram, nucleotide models)",
+    )
+    add_search_options(p)
     p.add_argument(
         "-A",
         dest="alignment",
@@ -769,6 +797,10 @@ class Hit:
     #: ``(expected, regions, clustered, envelopes)`` of domain definition
     #: (:class:`~seqem.profile.domains.DomainCounts`), when domains were defined.
     counts: tuple[float, int, int, int] | None = None
+    #: The target's place in the database (0 for the first sequence).
+    target_index: int = 0
+    #: The query model's place in the list of models searched.
+    model_index: int = 0
 
 
 def _nucleic(name: str) -> bool:
@@ -913,6 +945,7 @@ class _Candidates:
     lam: float
     bits: float | None
     names: list[str] = dataclasses.field(default_factory=list)
+    ordinals: list[int] = dataclasses.field(default_factory=list)  # in the database
     accessions: list[str | None] = dataclasses.field(default_factory=list)
     descriptions: list[str] = dataclasses.field(default_factory=list)
     lengths: list[int] = dataclasses.field(default_factory=list)
@@ -930,6 +963,7 @@ def search_models(
     evalue: float = 10.0,
     bits: float | None = None,
     Z: int | None = None,
+    domZ: float | None = None,
     max_hits: int | None = None,
     threads: int = 0,
     domains: bool = False,
@@ -965,6 +999,9 @@ def search_models(
     (``Hit.domains``): one Forward pass per target gives its score and, for
     targets that may reach the reporting threshold, the envelopes, which
     are then rescored.
+
+    The domains' conditional E-values use ``domZ`` targets, by default the
+    number of sequences reported for the model (hmmsearch's ``--domZ``).
 
     With ``null2`` (implies ``domains``), sequence and domain scores get
     HMMER's composition-bias correction: the domains of every target whose
@@ -1004,6 +1041,7 @@ def search_models(
                 _search_piece(
                     kept[m], piece, seen if Z is None else Z, evalue=evalue,
                     threads=threads, domains=domains, null2=null2, filters=filters,
+                    first=seen - piece.n_sequences,
                 )  # fmt: skip
                 if progress is not None and done % _PROGRESS_MODELS == 0 < len(members) - done:
                     progress(
@@ -1017,11 +1055,13 @@ def search_models(
                 )
         n_seq = seen
     hits: list[Hit] = []
-    for found in kept:
+    for m, found in enumerate(kept):
         hits.extend(
             _reported_hits(
                 found,
                 n_seq if Z is None else Z,
+                model_index=m,
+                dom_z=domZ,
                 evalue=evalue,
                 max_hits=max_hits,
                 domains=domains,
@@ -1043,8 +1083,10 @@ def _search_piece(
     domains: bool,
     null2: bool,
     filters: Filters | None,
+    first: int = 0,
 ) -> None:
-    """Search one piece of the database; keep the sequences that pass with ``z`` sequences."""
+    """Search one piece of the database (its first sequence the database's ``first``);
+    keep the sequences that pass with ``z`` sequences."""
     import numpy as np
 
     from .._jit import threads as numba_threads
@@ -1093,6 +1135,7 @@ def _search_piece(
     lengths = target.lengths
     for i in index:
         found.names.append(target.names[i])
+        found.ordinals.append(first + int(outcome.index[i] if filters is not None else i))
         found.accessions.append(target.accessions[i] if target.accessions else None)
         found.descriptions.append(target.descriptions[i])
         found.lengths.append(int(lengths[i]))
@@ -1110,6 +1153,8 @@ def _reported_hits(
     found: _Candidates,
     z: int,
     *,
+    dom_z: float | None = None,
+    model_index: int = 0,
     evalue: float,
     max_hits: int | None,
     domains: bool,
@@ -1118,8 +1163,8 @@ def _reported_hits(
     """The hits among one model's candidates, best first, with their final E-values.
 
     With ``null2`` the scores are corrected before the threshold; the
-    domains' c-Evalues use domZ, the number of hits reported, and their
-    i-Evalues ``z``, as in hmmsearch.  With ``domains``, a candidate in
+    domains' c-Evalues use ``dom_z`` (default: domZ, the number of hits
+    reported), and their i-Evalues ``z``, as in hmmsearch.  With ``domains``, a candidate in
     which no domain was found is not reported (hmmsearch drops it too).
     """
     import numpy as np
@@ -1138,7 +1183,8 @@ def _reported_hits(
     index = index[np.lexsort((-scores[index], evalues[index]))]
     if max_hits is not None:
         index = index[:max_hits]
-    dom_z = max(1, len(index))
+    if dom_z is None:
+        dom_z = max(1, len(index))
     hits = []
     for i in index:
         doms = None
@@ -1160,6 +1206,8 @@ def _reported_hits(
                 doms,
                 float(bias[i]) if null2 else 0.0,
                 found.counts[i],
+                found.ordinals[i],
+                model_index,
             )
         )
     return hits
@@ -1376,6 +1424,19 @@ def write_domain_alignment(
     return count, numbered
 
 
+def _domain_rule(
+    hmm: ProfileHMM, cutoff: str | None, dom_evalue: float, dom_bits: float | None
+) -> Callable[[Any], bool]:
+    """Whether a domain is reported: the model's cutoff (second value), ``--domT`` or
+    ``--domE``, in that order of precedence."""
+    if cutoff is not None:
+        floor = cutoffs(hmm, cutoff)[1]
+        return lambda d: d.bitscore >= floor
+    if dom_bits is not None:
+        return lambda d: d.bitscore >= dom_bits
+    return lambda d: d.c_evalue <= dom_evalue
+
+
 def write_domain_tables(
     models: list[ProfileHMM],
     hits: list[Hit],
@@ -1400,12 +1461,7 @@ def write_domain_tables(
     from ..io.hmmer_tables import SequenceHit, write_domtblout, write_tblout
 
     def rule(hmm: ProfileHMM) -> Any:
-        if cutoff is not None:
-            floor = cutoffs(hmm, cutoff)[1]
-            return lambda d: d.bitscore >= floor
-        if dom_bits is not None:
-            return lambda d: d.bitscore >= dom_bits
-        return lambda d: d.c_evalue <= dom_evalue
+        return _domain_rule(hmm, cutoff, dom_evalue, dom_bits)
 
     def inclusion(hmm: ProfileHMM) -> Any:
         rule = _inclusion(hmm, cutoff, inc)
@@ -1451,14 +1507,19 @@ def write_domain_tables(
     return n_domains
 
 
-def _cmd_search(args: argparse.Namespace, ctx: RunContext) -> int:
-    check_output_path(args.output)
-    check_output_path(args.tblout)
-    check_output_path(args.domtblout)
-    check_output_path(args.alignment)
+def _searched(
+    args: argparse.Namespace, ctx: RunContext, *, scan: bool
+) -> tuple[list[ProfileHMM], list[Hit], int, list[dict[str, int]]]:
+    """What 'search' and 'scan' share: the options checked, the models read and every
+    pair scored (a scan's E-values over the models, its domZ and --max-hits applied
+    per sequence later, by :func:`scan_hits`); returns the models, the hits, the
+    number of sequences and the filters' counts per model (empty with --max)."""
     from ..profile.pipeline import Filters
 
-    _one_stdin(args.model, args.database, "database")
+    outputs = (args.output, args.tblout, args.domtblout, getattr(args, "alignment", None))
+    for path in outputs:
+        check_output_path(path)
+    _one_stdin(args.model, args.database, "sequence" if scan else "database")
     models = read_models(args.model)
     if args.cutoff is not None:
         for hmm in models:  # before the search, naming the model file
@@ -1469,17 +1530,34 @@ def _cmd_search(args: argparse.Namespace, ctx: RunContext) -> int:
         args.database,
         evalue=args.evalue,
         bits=args.bits,
-        Z=args.Z,
-        max_hits=args.max_hits,
+        Z=len(models) if scan and args.Z is None else args.Z,
+        domZ=None if scan else args.domZ,
+        max_hits=None if scan else args.max_hits,
         cutoff=args.cutoff,
         threads=args.threads,
-        domains=bool(args.tblout or args.domtblout or args.alignment),
+        domains=any(outputs[1:]),
         null2=args.null2,
         filters=None if args.max else Filters(args.F1, args.F2, args.F3, bias=not args.nobias),
         report=report,
         progress=ctx.status(),
     )
     ctx.finish_progress()
+    return models, hits, n_seq, report
+
+
+def _filter_counts(passed: dict[str, int], what: str) -> str:
+    """How many of ``passed['total']`` passed each filter, as a log line."""
+    total = max(passed["total"], 1)
+    stages = ", ".join(
+        f"{label} {passed[key]} ({passed[key] / total:.3g})"
+        for key, label in (("msv", "MSV"), ("bias", "bias"), ("viterbi", "Viterbi"),
+                           ("forward", "Forward"))
+    )  # fmt: skip
+    return f"of {passed['total']} {what} passed {stages}"
+
+
+def _cmd_search(args: argparse.Namespace, ctx: RunContext) -> int:
+    models, hits, n_seq, report = _searched(args, ctx, scan=False)
     if args.tblout or args.domtblout:
         n_domains = write_domain_tables(
             models, hits, tblout=args.tblout, domtblout=args.domtblout,
@@ -1506,19 +1584,187 @@ def _cmd_search(args: argparse.Namespace, ctx: RunContext) -> int:
     ctx.outputs.append(args.output)
     ctx.results.update(n_models=len(models), n_sequences=n_seq, n_hits=len(hits))
     for hmm, passed in zip(models, report, strict=False):  # empty with --max
-        total = max(passed["total"], 1)
-        stages = ", ".join(
-            f"{label} {passed[key]} ({passed[key] / total:.3g})"
-            for key, label in (("msv", "MSV"), ("bias", "bias"), ("viterbi", "Viterbi"),
-                               ("forward", "Forward"))
-        )  # fmt: skip
-        ctx.info(f"{hmm.name}: of {passed['total']} sequences passed {stages}")
+        ctx.info(f"{hmm.name}: {_filter_counts(passed, 'sequences')}")
     threshold = f"score >= {args.bits:g} bits" if args.bits is not None else f"E <= {args.evalue:g}"
     if args.cutoff is not None:
         threshold = f"the models' {args.cutoff} cutoffs"
     ctx.info(
         f"seqem profile search: {len(models)} model(s) x {n_seq} sequence(s) -> "
         f"{len(hits)} hit(s) at {threshold}"
+    )
+    return 0
+
+
+# ---------------------------------------------------------------------------
+# scan
+
+SCAN_DESCRIPTION = """\
+Annotate sequences with a library of profile HMMs (Pfam, say), as hmmscan
+does: each sequence is the query, every model of MODELS.hmm a target.  The
+scores are those of 'seqem profile search' on the same pairs (the same
+filters, Forward score, domains and null2 correction): only the
+bookkeeping of a scan differs.  E-value = Z x P-value with Z the number of
+models in the library (-Z to set it); a domain's conditional E-value counts
+the models reported for its sequence (--domZ to set it).
+
+Output: a TSV, one row per reported (sequence, model) pair, grouped by
+sequence in the order of SEQS.fa and sorted by E-value, columns query_name,
+query_accession, target_name, target_accession, evalue, bits, length (of
+the model), description (of the model); NA where there is none.
+--tblout/--domtblout write hmmscan's tables (the model is the target, the
+sequence the query).  'seqem profile press' makes a large library fast to
+read."""
+
+
+def _add_scan(verbs: Any) -> None:
+    p = verbs.add_parser(
+        "scan",
+        help="annotate sequences with a library of profile HMMs (as hmmscan; TSV of hits)",
+        description=SCAN_DESCRIPTION,
+        epilog=examples(
+            "seqem profile scan data/example_family.hmm data/example_family.fa -o domains.tsv",
+            "seqem profile scan data/example_family.hmm data/example_family.fa --null2 "
+            "--tblout seqs.tbl --domtblout domains.domtbl -o domains.tsv",
+        ),
+    )
+    p.add_argument("model", metavar="MODELS.hmm", help="HMMER3 model file (the library)")
+    p.add_argument(
+        "database",
+        metavar="SEQS.fa",
+        help="query sequences: FASTA or Swiss-Prot text, plain or gzip; '-' for stdin",
+    )
+    add_search_options(p, scan=True)
+    add_run_options(p)
+    p.set_defaults(_run=_cmd_scan)
+
+
+#: Columns of ``seqem profile scan``'s TSV.
+SCAN_COLUMNS = ("query_name", "query_accession", "target_name", "target_accession", "evalue",
+                "bits", "length", "description")  # fmt: skip
+
+
+def scan_hits(hits: list[Hit], models: list[ProfileHMM], *, dom_z: float | None = None,
+              max_hits: int | None = None) -> list[tuple[Hit, ProfileHMM]]:  # fmt: skip
+    """The hits of a search (``Z`` the number of models) as a scan reports them:
+    grouped by sequence in database order, each group by E-value (the better
+    score first on a tie), at most ``max_hits`` per sequence, each with its
+    model; the domains' conditional E-values count ``dom_z`` targets, by
+    default the models reported for the sequence (hmmscan's domZ)."""
+    groups: dict[int, list[tuple[Hit, ProfileHMM]]] = {}
+    for h in hits:
+        groups.setdefault(h.target_index, []).append((h, models[h.model_index]))
+    out = []
+    for index in sorted(groups):
+        group = sorted(groups[index], key=lambda pair: (pair[0].evalue, -pair[0].bits))
+        if max_hits is not None:
+            group = group[:max_hits]
+        z = float(len(group)) if dom_z is None else dom_z
+        for h, hmm in group:
+            if h.domains is not None:
+                doms = tuple(dataclasses.replace(d, c_evalue=d.pvalue * z) for d in h.domains)
+                h = dataclasses.replace(h, domains=doms)
+            out.append((h, hmm))
+    return out
+
+
+def scan_table(pairs: list[tuple[Hit, ProfileHMM]]) -> str:
+    """A scan's hits as TSV text with a header row (:data:`SCAN_COLUMNS`)."""
+
+    def text(value: str | None) -> str:
+        return "NA" if value is None or not value.strip() else " ".join(value.split())
+
+    lines = ["\t".join(SCAN_COLUMNS)]
+    for h, hmm in pairs:
+        fields = (h.target_name, text(h.target_accession), hmm.name, text(hmm.accession),
+                  f"{h.evalue:.3g}", f"{h.bits:.2f}", str(hmm.M),
+                  text(hmm.description))  # fmt: skip
+        lines.append("\t".join(fields))
+    return "\n".join(lines) + "\n"
+
+
+def write_scan_tables(
+    pairs: list[tuple[Hit, ProfileHMM]],
+    *,
+    tblout: str | None,
+    domtblout: str | None,
+    dom_evalue: float = 10.0,
+    dom_bits: float | None = None,
+    cutoff: str | None = None,
+    inc: tuple[float, float] = (0.01, 0.01),
+) -> int:
+    """Write hmmscan's tables of a scan's hits (:func:`scan_hits`, domains defined):
+    one block of rows per sequence, the models as targets, the header before the
+    first and the footer after the last; return the number of domains reported
+    (the rules of :func:`write_domain_tables`, each model's own)."""
+    from ..io.atomic import atomic_output
+    from ..io.hmmer_tables import SequenceHit, write_domtblout, write_tblout
+
+    reported: dict[int, bool] = {}  # by id() of each domain
+    included: dict[int, Callable[[float, float, Any], bool]] = {}  # by id() of each row
+    blocks: list[tuple[Hit, list[SequenceHit]]] = []
+    for h, hmm in pairs:
+        doms = h.domains or ()
+        report = _domain_rule(hmm, cutoff, dom_evalue, dom_bits)
+        reported.update((id(d), bool(report(d))) for d in doms)
+        row = SequenceHit(name=hmm.name, accession=hmm.accession or "", length=hmm.M,
+                          evalue=h.evalue, score=h.bits, bias=h.bias, domains=tuple(doms),
+                          description=hmm.description or "", **_counts(h))  # fmt: skip
+        included[id(row)] = _inclusion(hmm, cutoff, inc)
+        if not blocks or blocks[-1][0].target_index != h.target_index:
+            blocks.append((h, []))
+        blocks[-1][1].append(row)
+
+    def is_reported(d: Any) -> bool:
+        return reported[id(d)]
+
+    def is_included(row: SequenceHit, d: Any) -> bool:
+        return included[id(row)](row.evalue, row.score, d)
+
+    for path, table in ((tblout, "tbl"), (domtblout, "domtbl")):
+        if path is None:
+            continue
+        with atomic_output(path) as fh:
+            if not blocks:  # the header and footer alone
+                blocks_or_none: list[tuple[Hit | None, list[SequenceHit]]] = [(None, [])]
+            else:
+                blocks_or_none = list(blocks)
+            last = len(blocks_or_none) - 1
+            for b, (seq, rows) in enumerate(blocks_or_none):
+                name = "-" if seq is None else seq.target_name
+                acc = "" if seq is None else seq.target_accession or ""
+                first, final = b == 0, b == last
+                if table == "tbl":
+                    write_tblout(fh, rows, query_name=name, query_accession=acc,
+                                 reported=is_reported, included=is_included, header=first,
+                                 footer=final, scan=True)  # fmt: skip
+                else:
+                    write_domtblout(fh, rows, query_name=name, query_accession=acc,
+                                    query_length=0 if seq is None else seq.length,
+                                    reported=is_reported, header=first, footer=final,
+                                    scan=True)  # fmt: skip
+    return sum(reported.values())
+
+
+def _cmd_scan(args: argparse.Namespace, ctx: RunContext) -> int:
+    models, hits, n_seq, report = _searched(args, ctx, scan=True)
+    pairs = scan_hits(hits, models, dom_z=args.domZ, max_hits=args.max_hits)
+    if args.tblout or args.domtblout:
+        n_domains = write_scan_tables(
+            pairs, tblout=args.tblout, domtblout=args.domtblout, dom_evalue=args.dom_evalue,
+            dom_bits=args.dom_bits, cutoff=args.cutoff, inc=(args.inc_evalue, args.inc_dom_evalue),
+        )  # fmt: skip
+        ctx.outputs.extend(p for p in (args.tblout, args.domtblout) if p)
+        ctx.results.update(n_domains=n_domains)
+    write_text(args.output, scan_table(pairs))
+    ctx.outputs.append(args.output)
+    n_annotated = len({h.target_index for h, _ in pairs})
+    ctx.results.update(n_models=len(models), n_sequences=n_seq, n_hits=len(pairs))
+    if report:
+        summed = {key: sum(r[key] for r in report) for key in report[0]}
+        ctx.info(_filter_counts(summed, "(sequence, model) pairs"))
+    ctx.info(
+        f"seqem profile scan: {n_seq} sequence(s) x {len(models)} model(s) -> {len(pairs)} "
+        f"hit(s) on {n_annotated} sequence(s)"
     )
     return 0
 

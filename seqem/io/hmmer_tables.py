@@ -126,13 +126,13 @@ def _widths(hits: Sequence[SequenceHit], query_name: str, query_accession: str):
     return tw, aw, qw, qaw
 
 
-def _footer(fh: IO[str], query_file: str | None, target_file: str | None) -> None:
+def _footer(fh: IO[str], query_file: str | None, target_file: str | None, scan: bool) -> None:
     from .. import __version__
 
     fh.write("#\n")
     fh.write("# Program:         seqem\n")
     fh.write(f"# Version:         {__version__}\n")
-    fh.write("# Pipeline mode:   SEARCH\n")
+    fh.write(f"# Pipeline mode:   {'SCAN' if scan else 'SEARCH'}\n")
     if query_file is not None:
         fh.write(f"# Query file:      {query_file}\n")
     if target_file is not None:
@@ -166,6 +166,9 @@ def write_tblout(
     target_file: str | None = None,
     reported: Callable[[Domain], bool] | None = None,
     included: Callable[[SequenceHit, Domain], bool] | None = None,
+    header: bool = True,
+    footer: bool = True,
+    scan: bool = False,
 ) -> None:
     """Write the per-sequence table (HMMER's ``--tblout``).
 
@@ -188,6 +191,13 @@ def write_tblout(
         column); default, as hmmsearch's ``--incE`` and ``--incdomE``: the
         sequence's E-value is at most :data:`SEQ_INCLUDE_E` and the domain's
         conditional E-value at most :data:`DOM_INCLUDE_E`.
+    header, footer : bool
+        Write the column header lines, the footer lines (several queries
+        in one file: the header before the first, the footer after the last).
+    scan : bool
+        The targets are models and the query a sequence (hmmscan's table):
+        the footer says so; the caller gives each row the model's name,
+        accession, length and description.
     """
     rows = list(hits)
     tw, aw, qw, qaw = _widths(rows, query_name, query_accession)
@@ -196,24 +206,25 @@ def write_tblout(
 
     def write(fh: IO[str]) -> None:
         lead = tw + aw + qw + qaw + 4
-        fh.write(
-            "#" + " " * (lead - 1) + "--- full sequence ---- --- best 1 domain ----"
-            " --- domain number estimation ----\n"
-        )
-        fh.write(
-            f"#{' target name':<{tw - 1}} {'accession':<{aw}} {'query name':<{qw}} "
-            f"{'accession':<{qaw}} {'E-value':>9} {'score':>6} {'bias':>5} {'E-value':>9} "
-            f"{'score':>6} {'bias':>5} {'exp':>5} reg clu  ov env dom rep inc "
-            "description of target\n"
-        )
-        fh.write(
-            f"#{'-' * (tw - 1)} {'-' * aw} {'-' * qw} {'-' * qaw} {'-' * 9} {'-' * 6} "
-            f"{'-' * 5} {'-' * 9} {'-' * 6} {'-' * 5} {'---':>5}"
-            + " ---" * 7
-            + " "
-            + "-" * 21
-            + "\n"
-        )
+        if header:
+            fh.write(
+                "#" + " " * (lead - 1) + "--- full sequence ---- --- best 1 domain ----"
+                " --- domain number estimation ----\n"
+            )
+            fh.write(
+                f"#{' target name':<{tw - 1}} {'accession':<{aw}} {'query name':<{qw}} "
+                f"{'accession':<{qaw}} {'E-value':>9} {'score':>6} {'bias':>5} {'E-value':>9} "
+                f"{'score':>6} {'bias':>5} {'exp':>5} reg clu  ov env dom rep inc "
+                "description of target\n"
+            )
+            fh.write(
+                f"#{'-' * (tw - 1)} {'-' * aw} {'-' * qw} {'-' * qaw} {'-' * 9} {'-' * 6} "
+                f"{'-' * 5} {'-' * 9} {'-' * 6} {'-' * 5} {'---':>5}"
+                + " ---" * 7
+                + " "
+                + "-" * 21
+                + "\n"
+            )
         for h in rows:
             best = _best(h)
             n = len(h.domains)
@@ -229,7 +240,8 @@ def write_tblout(
                 f"{_or(h.n_envelopes, n):3d} {n:3d} {rep:3d} {inc:3d} "
                 f"{_dash(h.description)}\n"
             )
-        _footer(fh, query_file, target_file)
+        if footer:
+            _footer(fh, query_file, target_file, scan)
 
     _open(dest, write)
 
@@ -244,6 +256,9 @@ def write_domtblout(
     query_file: str | None = None,
     target_file: str | None = None,
     reported: Callable[[Domain], bool] | None = None,
+    header: bool = True,
+    footer: bool = True,
+    scan: bool = False,
 ) -> None:
     """Write the per-domain table (HMMER's ``--domtblout``), one line per reported domain.
 
@@ -260,6 +275,8 @@ def write_domtblout(
     reported : callable, optional
         Which domains are written, as in :func:`write_tblout`.  The ``#``
         and ``of`` columns count every domain of the target, as HMMER's do.
+    header, footer, scan : bool
+        As in :func:`write_tblout`.
     """
     rows = list(hits)
     tw, aw, qw, qaw = _widths(rows, query_name, query_accession)
@@ -267,25 +284,26 @@ def write_domtblout(
 
     def write(fh: IO[str]) -> None:
         lead = tw + aw + qw + qaw + 17
-        fh.write(
-            "#" + " " * (lead - 1) + "--- full sequence --- -------------- this domain"
-            " -------------   hmm coord   ali coord   env coord\n"
-        )
-        fh.write(
-            f"#{' target name':<{tw - 1}} {'accession':<{aw}} {'tlen':>5} {'query name':<{qw}} "
-            f"{'accession':<{qaw}} {'qlen':>5} {'E-value':>9} {'score':>6} {'bias':>5} "
-            f"{'#':>3} {'of':>3} {'c-Evalue':>9} {'i-Evalue':>9} {'score':>6} {'bias':>5} "
-            f"{'from':>5} {'to':>5} {'from':>5} {'to':>5} {'from':>5} {'to':>5} {'acc':>4} "
-            "description of target\n"
-        )
-        fh.write(
-            f"#{'-' * (tw - 1)} {'-' * aw} {'-' * 5} {'-' * qw} {'-' * qaw} {'-' * 5} "
-            f"{'-' * 9} {'-' * 6} {'-' * 5} --- --- {'-' * 9} {'-' * 9} {'-' * 6} {'-' * 5}"
-            + f" {'-' * 5}" * 6
-            + f" {'-' * 4} "
-            + "-" * 21
-            + "\n"
-        )
+        if header:
+            fh.write(
+                "#" + " " * (lead - 1) + "--- full sequence --- -------------- this domain"
+                " -------------   hmm coord   ali coord   env coord\n"
+            )
+            fh.write(
+                f"#{' target name':<{tw - 1}} {'accession':<{aw}} {'tlen':>5} "
+                f"{'query name':<{qw}} {'accession':<{qaw}} {'qlen':>5} {'E-value':>9} "
+                f"{'score':>6} {'bias':>5} {'#':>3} {'of':>3} {'c-Evalue':>9} {'i-Evalue':>9} "
+                f"{'score':>6} {'bias':>5} {'from':>5} {'to':>5} {'from':>5} {'to':>5} "
+                f"{'from':>5} {'to':>5} {'acc':>4} description of target\n"
+            )
+            fh.write(
+                f"#{'-' * (tw - 1)} {'-' * aw} {'-' * 5} {'-' * qw} {'-' * qaw} {'-' * 5} "
+                f"{'-' * 9} {'-' * 6} {'-' * 5} --- --- {'-' * 9} {'-' * 9} {'-' * 6} {'-' * 5}"
+                + f" {'-' * 5}" * 6
+                + f" {'-' * 4} "
+                + "-" * 21
+                + "\n"
+            )
         for h in rows:
             n = len(h.domains)
             for j, d in enumerate(h.domains, start=1):
@@ -299,7 +317,8 @@ def write_domtblout(
                     f"{d.hmm_from:5d} {d.hmm_to:5d} {d.ali_from:5d} {d.ali_to:5d} "
                     f"{d.env_from:5d} {d.env_to:5d} {d.acc:4.2f} {_dash(h.description)}\n"
                 )
-        _footer(fh, query_file, target_file)
+        if footer:
+            _footer(fh, query_file, target_file, scan)
 
     _open(dest, write)
 

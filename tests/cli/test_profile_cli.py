@@ -447,6 +447,71 @@ def test_domain_number_columns_match_hmmsearch(run, tmp_path, model):
 
 
 @pytest.mark.skipif(not TUTORIAL.exists(), reason="the shared profile reference data is absent")
+@pytest.mark.skipif(not shutil.which("hmmsearch"), reason="HMMER's hmmsearch not installed")
+def test_dom_z_sets_the_conditional_evalues_as_hmmsearch(run, tmp_path):
+    """``--domZ X``: every domain's conditional E-value is its P-value times X (the
+    default counts the one reported target, sevenless), and the domains reported
+    and included (``rep``, ``inc``) follow, as ``hmmsearch --domZ X`` has them on
+    the nine fn3 domains of sevenless."""
+    hmm, target = TUTORIAL / "models" / "fn3.hmm", TUTORIAL / "7LESS_DROME"
+
+    def ours(*options):
+        tbl, dtbl = tmp_path / "s.tbl", tmp_path / "s.dtbl"
+        result = run("profile", "search", "--null2", hmm, target, "--tblout", tbl,
+                     "--domtblout", dtbl, "-o", tmp_path / "h.tsv", *options)  # fmt: skip
+        assert result.code == 0, result.err
+        return tbl, dtbl
+
+    def rows(path):
+        return [line.split() for line in path.read_text().splitlines() if line[0] != "#"]
+
+    tbl, dtbl = ours()
+    default = [float(r[11]) for r in rows(dtbl)]
+    assert len(default) == 9
+    tbl, dtbl = ours("--domZ", "5000")
+    scaled = [float(r[11]) for r in rows(dtbl)]
+    assert len(scaled) < len(default)  # the weakest pass --domE 10 with domZ 1 only
+    # both printed to two significant digits
+    assert scaled == pytest.approx([e * 5000 for e in default if e * 5000 <= 10], rel=0.1)
+    from seqem.cli.profile import read_models, search_models
+
+    hits, _ = search_models(read_models(str(hmm)), str(target), domZ=5000.0, null2=True)
+    assert [d.c_evalue for d in hits[0].domains] == [d.pvalue * 5000.0 for d in hits[0].domains]
+    theirs_tbl, theirs_dtbl = tmp_path / "h.tbl", tmp_path / "h.dtbl"
+    subprocess.run(["hmmsearch", "--cpu", "0", "--domZ", "5000", "--tblout", str(theirs_tbl),
+                    "--domtblout", str(theirs_dtbl), "-o", os.devnull, str(hmm), str(target)],
+                   check=True)  # fmt: skip
+    assert [r[16:18] for r in rows(tbl)] == [r[16:18] for r in rows(theirs_tbl)]
+    theirs = [float(r[11]) for r in rows(theirs_dtbl)]
+    assert scaled == pytest.approx(theirs, rel=0.1)
+
+
+@pytest.mark.skipif(not TUTORIAL.exists(), reason="the shared profile reference data is absent")
+def test_a_database_searched_in_pieces_with_z_and_dom_z_gives_one_search(run, tmp_path):
+    """The 45 globins in two pieces, each searched with ``-Z 45 --domZ 45``: the
+    two domain tables hold the lines of one search of all 45 with the same
+    options; without ``--domZ`` each piece's conditional E-values count only its
+    own reported targets."""
+    hmm = TUTORIAL / "models" / "globins4.hmm"
+    records = (TUTORIAL / "globins45.fa").read_text().split(">")[1:]
+    pieces = [tmp_path / "a.fa", tmp_path / "b.fa"]
+    pieces[0].write_text("".join(">" + r for r in records[:20]))
+    pieces[1].write_text("".join(">" + r for r in records[20:]))
+
+    def lines(db, *options):
+        dtbl = tmp_path / "s.dtbl"
+        result = run("profile", "search", hmm, db, "--domtblout", dtbl, "-Z", "45",
+                     "-o", tmp_path / "h.tsv", *options)  # fmt: skip
+        assert result.code == 0, result.err
+        return sorted(line for line in dtbl.read_text().splitlines() if line[0] != "#")
+
+    whole = lines(TUTORIAL / "globins45.fa", "--domZ", "45")
+    assert len(whole) == 45
+    assert sorted(lines(pieces[0], "--domZ", "45") + lines(pieces[1], "--domZ", "45")) == whole
+    assert sorted(lines(pieces[0]) + lines(pieces[1])) != sorted(lines(TUTORIAL / "globins45.fa"))
+
+
+@pytest.mark.skipif(not TUTORIAL.exists(), reason="the shared profile reference data is absent")
 def test_tables_equal_hmmsearch_byte_for_byte(run, tmp_path):
     """``hmmsearch --cpu 0 --tblout --domtblout Pkinase.hmm 7LESS_DROME`` (HMMER
     3.3.2, the tutorial's reference tables): with --null2 every data line of
@@ -1282,3 +1347,122 @@ def test_logo(run, tmp_path):
               "expected a number or a range")  # fmt: skip
     one_error(run("profile", "logo", model), "nothing to write")
     assert not (tmp_path / "y.png").exists()
+
+
+# -- scan ---------------------------------------------------------------------
+
+
+def table_lines(path):
+    """A HMMER table's data lines and its comment lines, apart."""
+    lines = path.read_text().splitlines()
+    return [x for x in lines if x[0] != "#"], [x for x in lines if x[0] == "#"]
+
+
+@pytest.mark.skipif(not TUTORIAL.exists(), reason="the shared profile reference data is absent")
+@pytest.mark.skipif(not shutil.which("hmmscan"), reason="HMMER's hmmscan not installed")
+@pytest.mark.parametrize("query", ["7LESS_DROME", "globins"])
+def test_scan_tables_equal_hmmscan(run, tmp_path, query):
+    """``hmmscan --cpu 0`` with a pressed library of the tutorial's Pkinase and
+    globins4 models: sevenless (Swiss-Prot text) and eight globins (FASTA, eight
+    queries in one file) give the same data lines in both tables, byte for byte
+    (with --null2, hmmscan's default scoring), and the same column headers,
+    written once for all queries, as hmmscan writes them."""
+    library = tmp_path / "lib.hmm"
+    library.write_text(
+        (TUTORIAL / "models" / "Pkinase.hmm").read_text()
+        + (TUTORIAL / "models" / "globins4.hmm").read_text()
+    )
+    if query == "globins":
+        records = (TUTORIAL / "globins45.fa").read_text().split(">")[1:9]
+        seqs = tmp_path / "q.fa"
+        seqs.write_text("".join(">" + r for r in records))
+    else:
+        seqs = TUTORIAL / query
+    subprocess.run(["hmmpress", str(library)], check=True, capture_output=True)
+    theirs = tmp_path / "h.tbl", tmp_path / "h.dtbl"
+    subprocess.run(["hmmscan", "--cpu", "0", "--tblout", str(theirs[0]), "--domtblout",
+                    str(theirs[1]), "-o", os.devnull, str(library), str(seqs)],
+                   check=True)  # fmt: skip
+    ours = tmp_path / "s.tbl", tmp_path / "s.dtbl"
+    result = run("profile", "scan", "--null2", library, seqs, "--tblout", ours[0],
+                 "--domtblout", ours[1], "-o", tmp_path / "s.tsv")  # fmt: skip
+    assert result.code == 0, result.err
+    for mine, reference in zip(ours, theirs, strict=True):
+        data, comments = table_lines(mine)
+        their_data, their_comments = table_lines(reference)
+        assert data == their_data
+        assert len(data) == (1 if query == "7LESS_DROME" else 8)
+        assert comments[:3] == their_comments[:3]
+        assert sum(line.startswith("# Pipeline mode:   SCAN") for line in comments) == 1
+
+
+@pytest.mark.skipif(not TUTORIAL.exists(), reason="the shared profile reference data is absent")
+def test_scan_reports_the_pairs_of_a_search_per_sequence(run, tmp_path):
+    """A scan scores the (sequence, model) pairs as a search does: the same bits,
+    E-values with Z the number of models, each sequence's models best first in
+    the order of the sequence file (two sequences of one name stay apart);
+    --max-hits keeps the best models of each sequence and --domZ sets the
+    conditional E-values."""
+    library = tmp_path / "lib.hmm"
+    library.write_text(
+        (TUTORIAL / "models" / "globins4.hmm").read_text()
+        + (TUTORIAL / "models" / "fn3.hmm").read_text()
+        + (TUTORIAL / "models" / "Pkinase.hmm").read_text()
+    )
+    records = (TUTORIAL / "globins45.fa").read_text().split(">")[1:4]
+    seqs = tmp_path / "q.fa"
+    seqs.write_text("".join(">" + r for r in records) + ">" + records[0])  # a name twice
+    result = run("profile", "scan", library, seqs, "-E", "1e9", "--max", "-o", "-")
+    assert result.code == 0, result.err
+    rows = [line.split("\t") for line in result.out.splitlines()]
+    assert rows[0][:4] == ["query_name", "query_accession", "target_name", "target_accession"]
+    names = [r.split()[0] for r in records] + [records[0].split()[0]]
+    assert [r[0] for r in rows[1::3]] == names  # three models each, sequence by sequence
+    for i in range(len(names)):
+        group = rows[1 + 3 * i : 4 + 3 * i]
+        assert {r[0] for r in group} == {names[i]}
+        assert group[0][2] == "globins4"
+        evalues = [float(r[4]) for r in group]
+        assert evalues == sorted(evalues)
+    # the same pairs through search, E-values over 3 models
+    for model in ("globins4", "fn3", "Pkinase"):
+        result = run("profile", "search", TUTORIAL / "models" / f"{model}.hmm", seqs,
+                     "-E", "1e9", "--max", "-Z", "3", "-o", "-")  # fmt: skip
+        assert result.code == 0, result.err
+        searched = sorted(
+            (r[0], r[4], r[5]) for r in (x.split("\t") for x in result.out.splitlines()[1:])
+        )
+        scanned = sorted((r[0], r[4], r[5]) for r in rows[1:] if r[2] == model)
+        assert scanned == searched
+    result = run("profile", "scan", library, seqs, "-E", "1e9", "--max", "--max-hits", "1",
+                 "-o", "-")  # fmt: skip
+    best = [line.split("\t") for line in result.out.splitlines()[1:]]
+    assert [(r[0], r[2]) for r in best] == [(n, "globins4") for n in names]
+    dtbl = tmp_path / "s.dtbl"
+    for dom_z in ("1", "1000"):
+        result = run("profile", "scan", library, seqs, "--domtblout", dtbl, "--domZ", dom_z,
+                     "-o", tmp_path / "s.tsv")  # fmt: skip
+        assert result.code == 0, result.err
+        data, _ = table_lines(dtbl)
+        conditional = [float(line.split()[11]) for line in data]
+        independent = [float(line.split()[12]) for line in data]  # P x Z, Z = 3 models
+        assert len(data) == len(names)
+        assert conditional == pytest.approx([e * float(dom_z) / 3 for e in independent], rel=0.1)
+
+
+def test_scan_without_hits_writes_empty_tables(run, tmp_path):
+    """Sequences that no model reports: the TSV header, and tables of their header and
+    footer lines alone."""
+    seqs = tmp_path / "q.fa"
+    seqs.write_text(">repeat\n" + "WQERTYPLKH" * 12 + "\n")
+    tbl, dtbl = tmp_path / "s.tbl", tmp_path / "s.dtbl"
+    result = run("profile", "scan", DATA / "example_family.hmm", seqs, "--tblout", tbl,
+                 "--domtblout", dtbl, "-o", tmp_path / "s.tsv")  # fmt: skip
+    assert result.code == 0, result.err
+    assert (tmp_path / "s.tsv").read_text().splitlines() == [
+        "query_name\tquery_accession\ttarget_name\ttarget_accession\tevalue\tbits\tlength\t"
+        "description"
+    ]
+    for path in (tbl, dtbl):
+        data, comments = table_lines(path)
+        assert data == [] and len(comments) > 3 and comments[-1] == "# [ok]"
