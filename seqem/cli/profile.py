@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from ..errors import InputFormatError, ParameterError, SeqemError
 from ._common import (
@@ -668,6 +668,23 @@ def add_search_options(p: argparse.ArgumentParser, *, scan: bool = False) -> Non
         "conditional E-value <= X (default: %(default)g)",
     )
     p.add_argument(
+        "--incT",
+        dest="inc_bits",
+        type=finite_float,
+        default=None,
+        metavar="BITS",
+        help=f"include {'models' if scan else 'sequences'} scoring >= BITS instead "
+        "(overrides --incE)",
+    )
+    p.add_argument(
+        "--incdomT",
+        dest="inc_dom_bits",
+        type=finite_float,
+        default=None,
+        metavar="BITS",
+        help="include domains scoring >= BITS instead (overrides --incdomE)",
+    )
+    p.add_argument(
         "-Z",
         dest="Z",
         type=positive_int,
@@ -1307,16 +1324,44 @@ def _counts(hit: Hit) -> dict[str, Any]:
                 n_overlaps=0, n_envelopes=envelopes)  # fmt: skip
 
 
+class Inclusion(NamedTuple):
+    """Inclusion thresholds (hmmsearch's --incE, --incdomE, --incT, --incdomT): a
+    sequence is included when its E-value is at most ``evalue``, or its score at least
+    ``bits`` when that is given; a domain of an included sequence when its conditional
+    E-value is at most ``dom_evalue``, or its score at least ``dom_bits``."""
+
+    evalue: float = 0.01
+    dom_evalue: float = 0.01
+    bits: float | None = None
+    dom_bits: float | None = None
+
+
+#: hmmsearch's default inclusion thresholds.
+HMMSEARCH_INCLUSION = Inclusion()
+
+
+def inclusion_of(args: argparse.Namespace) -> Inclusion:
+    """The inclusion thresholds of a search or scan command line."""
+    return Inclusion(args.inc_evalue, args.inc_dom_evalue, args.inc_bits, args.inc_dom_bits)
+
+
 def _inclusion(
-    hmm: ProfileHMM, cutoff: str | None, inc: tuple[float, float] = (0.01, 0.01)
+    hmm: ProfileHMM, cutoff: str | None, inc: Inclusion = HMMSEARCH_INCLUSION
 ) -> Callable[[float, float, Any], bool]:
-    """Whether a domain is included, from its sequence's E-value and score: the sequence
-    E-value and the domain's conditional E-value at most ``inc`` (hmmsearch's --incE and
-    --incdomE, 0.01 both by default), or the model's cutoffs (--cut_ga, _tc, _nc set the
+    """Whether a domain is included, from its sequence's E-value and score: ``inc``
+    (by default the sequence E-value and the domain's conditional E-value at most
+    0.01 both, as hmmsearch), or the model's cutoffs (--cut_ga, _tc, _nc set the
     inclusion thresholds too)."""
     if cutoff is None:
-        seq_e, dom_e = inc
-        return lambda evalue, score, d: evalue <= seq_e and d.c_evalue <= dom_e
+        seq_e, dom_e, seq_t, dom_t = inc
+
+        def sequence(evalue: float, score: float) -> bool:
+            return score >= seq_t if seq_t is not None else evalue <= seq_e
+
+        def domain(d: Any) -> bool:
+            return d.bitscore >= dom_t if dom_t is not None else d.c_evalue <= dom_e
+
+        return lambda evalue, score, d: sequence(evalue, score) and domain(d)
     seq, dom = cutoffs(hmm, cutoff)
     return lambda evalue, score, d: score >= seq and d.bitscore >= dom
 
@@ -1375,7 +1420,7 @@ def write_domain_alignment(
     path: str,
     *,
     cutoff: str | None = None,
-    inc: tuple[float, float] = (0.01, 0.01),
+    inc: Inclusion = HMMSEARCH_INCLUSION,
 ) -> tuple[int, list[str]]:
     """Write the included domains' alignments to their models (hmmsearch ``-A``); return
     how many domains were written and, for each model whose rows had to be numbered
@@ -1446,7 +1491,7 @@ def write_domain_tables(
     dom_evalue: float = 10.0,
     dom_bits: float | None = None,
     cutoff: str | None = None,
-    inc: tuple[float, float] = (0.01, 0.01),
+    inc: Inclusion = HMMSEARCH_INCLUSION,
 ) -> int:
     """Write HMMER's tables of hits whose domains were defined (``search_models(...,
     domains=True)``); return the number of domains reported.
@@ -1562,14 +1607,14 @@ def _cmd_search(args: argparse.Namespace, ctx: RunContext) -> int:
         n_domains = write_domain_tables(
             models, hits, tblout=args.tblout, domtblout=args.domtblout,
             dom_evalue=args.dom_evalue, dom_bits=args.dom_bits, cutoff=args.cutoff,
-            inc=(args.inc_evalue, args.inc_dom_evalue),
+            inc=inclusion_of(args),
         )  # fmt: skip
         ctx.outputs.extend(p for p in (args.tblout, args.domtblout) if p)
         ctx.results.update(n_domains=n_domains)
     if args.alignment:
         n_aligned, numbered = write_domain_alignment(
             models, hits, args.alignment, cutoff=args.cutoff,
-            inc=(args.inc_evalue, args.inc_dom_evalue),
+            inc=inclusion_of(args),
         )  # fmt: skip
         ctx.outputs.append(args.alignment)
         ctx.results.update(n_aligned_domains=n_aligned)
@@ -1690,7 +1735,7 @@ def write_scan_tables(
     dom_evalue: float = 10.0,
     dom_bits: float | None = None,
     cutoff: str | None = None,
-    inc: tuple[float, float] = (0.01, 0.01),
+    inc: Inclusion = HMMSEARCH_INCLUSION,
 ) -> int:
     """Write hmmscan's tables of a scan's hits (:func:`scan_hits`, domains defined):
     one block of rows per sequence, the models as targets, the header before the
@@ -1751,7 +1796,7 @@ def _cmd_scan(args: argparse.Namespace, ctx: RunContext) -> int:
     if args.tblout or args.domtblout:
         n_domains = write_scan_tables(
             pairs, tblout=args.tblout, domtblout=args.domtblout, dom_evalue=args.dom_evalue,
-            dom_bits=args.dom_bits, cutoff=args.cutoff, inc=(args.inc_evalue, args.inc_dom_evalue),
+            dom_bits=args.dom_bits, cutoff=args.cutoff, inc=inclusion_of(args),
         )  # fmt: skip
         ctx.outputs.extend(p for p in (args.tblout, args.domtblout) if p)
         ctx.results.update(n_domains=n_domains)

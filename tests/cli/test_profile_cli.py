@@ -487,6 +487,33 @@ def test_dom_z_sets_the_conditional_evalues_as_hmmsearch(run, tmp_path):
 
 
 @pytest.mark.skipif(not TUTORIAL.exists(), reason="the shared profile reference data is absent")
+@pytest.mark.skipif(not shutil.which("hmmsearch"), reason="HMMER's hmmsearch not installed")
+@pytest.mark.parametrize(
+    "options", [("--incdomT", "20"), ("--incT", "200"), ("--incT", "100", "--incdomT", "10")]
+)
+def test_inclusion_by_score_as_hmmsearch(run, tmp_path, options):
+    """``--incT`` and ``--incdomT`` include sequences and domains by score instead of
+    E-value: the ``rep`` and ``inc`` columns of sevenless against fn3 are
+    hmmsearch's with the same options (4, 0 and 5 of its nine domains included),
+    and ``-A`` saves the included domains."""
+    hmm, target = TUTORIAL / "models" / "fn3.hmm", TUTORIAL / "7LESS_DROME"
+    ours, theirs, sto = tmp_path / "s.tbl", tmp_path / "h.tbl", tmp_path / "s.sto"
+    result = run("profile", "search", "--null2", hmm, target, "--tblout", ours, "-A", sto,
+                 "-o", tmp_path / "s.tsv", *options)  # fmt: skip
+    assert result.code == 0, result.err
+    subprocess.run(["hmmsearch", "--cpu", "0", *options, "--tblout", str(theirs), "-o",
+                    os.devnull, str(hmm), str(target)], check=True)  # fmt: skip
+
+    def rep_inc(path):
+        return [tuple(line.split()[16:18]) for line in path.open() if line[0] != "#"]
+
+    assert rep_inc(ours) == rep_inc(theirs)
+    included = int(rep_inc(ours)[0][1])
+    rows = {line.split()[0] for line in sto.open() if line.strip() and line[0] not in "#/"}
+    assert len(rows) == included
+
+
+@pytest.mark.skipif(not TUTORIAL.exists(), reason="the shared profile reference data is absent")
 def test_a_database_searched_in_pieces_with_z_and_dom_z_gives_one_search(run, tmp_path):
     """The 45 globins in two pieces, each searched with ``-Z 45 --domZ 45``: the
     two domain tables hold the lines of one search of all 45 with the same
