@@ -393,7 +393,10 @@ def rescore_envelopes(
         ``ali_from, ali_to`` (1-based within the envelope), ``hmm_from,
         hmm_to`` of the alignment; all 0 when there is none.
     acc : float64 array, shape (n_env,)
-        Mean posterior probability of the aligned residues.
+        Mean over the envelope's residues of the posterior probability of the
+        state the alignment gives each (match, insert, or the flanking N or C
+        state of a residue outside it): HMMER's optimal-accuracy score over
+        the envelope length.
     null2 : float64 array, shape (n_env,)
         Sum over the envelope's residues of the log null2 odds ratio: the
         composition model of the envelope (the model's emission odds
@@ -461,8 +464,10 @@ def rescore_envelopes(
                 if state == T_B:
                     inside = True
                 elif state == T_E:
-                    if inside:
-                        break
+                    inside = False
+                elif state == T_N or state == T_C:
+                    if ps[j] > 0:
+                        total += pX[ps[j], PN if state == T_N else PC]
                 elif inside:
                     if state == T_M or state == T_I:
                         i = ps[j]
@@ -486,7 +491,7 @@ def rescore_envelopes(
             coords[v, 1] = a1
             coords[v, 2] = h0
             coords[v, 3] = h1
-            acc[v] = total / (a1 - a0 + 1)
+            acc[v] = total / L
     return loglik, coords, acc, null2, slot, match, post
 
 

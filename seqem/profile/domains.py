@@ -27,8 +27,9 @@ says where: it follows the domain-definition heuristic HMMER publishes
    target, in bits (no null2 bias correction).
 5. **Alignment**: the optimal-accuracy (maximum expected accuracy) path
    through the envelope's posterior probabilities gives the alignment
-   coordinates and ``acc``, the mean posterior probability of its aligned
-   residues.
+   coordinates and ``acc``, the path's mean posterior probability per residue
+   of the envelope (the aligned residues' states and the flanking states of
+   the others: HMMER's optimal-accuracy score over the envelope length).
 
 E-values: ``c_evalue = P * domZ`` (conditional: ``domZ`` is the number of
 sequences reported as significant), ``i_evalue = P * Z`` (independent:
@@ -502,7 +503,7 @@ def define_domains(
         if not segs:
             continue
         a0, a1, h0, h1 = segs[0]
-        acc = _mean_accuracy(trace, epost, a0, a1)
+        acc = _mean_accuracy(trace, epost)
         p = float(forward_pvalue(np.array([bits]), tau, lam)[0])
         out.append(
             Domain(
@@ -523,18 +524,23 @@ def define_domains(
     return out
 
 
-def _mean_accuracy(trace: Trace, post: Posteriors, a0: int, a1: int) -> float:
-    """Mean posterior of the states the trace gives residues a0..a1 (1-based)."""
+def _mean_accuracy(trace: Trace, post: Posteriors) -> float:
+    """Mean over the envelope's residues of the posterior of the state the trace
+    gives each (match, insert or flank: the optimal-accuracy score per residue)."""
     total = 0.0
+    flank = {"N": DK.PN, "C": DK.PC, "J": DK.PJ}
     for j, s in enumerate(trace.states):
         i = int(trace.positions[j])
-        if a0 <= i <= a1:
-            k = int(trace.nodes[j])
-            if s == "M":
-                total += post.match[i, k]
-            elif s == "I":
-                total += post.insert[i, k]
-    return float(total / (a1 - a0 + 1))
+        if i == 0:
+            continue
+        k = int(trace.nodes[j])
+        if s == "M":
+            total += post.match[i, k]
+        elif s == "I":
+            total += post.insert[i, k]
+        elif s in flank:
+            total += post.special[i, flank[s]]
+    return float(total / (post.match.shape[0] - 1))
 
 
 # ---------------------------------------------------------------------------

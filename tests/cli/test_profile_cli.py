@@ -4,6 +4,7 @@ import os
 import shutil
 import subprocess
 
+import numpy as np
 import pytest
 
 from seqem.io.hmmer import read_hmmer
@@ -536,6 +537,32 @@ def test_a_database_searched_in_pieces_with_z_and_dom_z_gives_one_search(run, tm
     assert len(whole) == 45
     assert sorted(lines(pieces[0], "--domZ", "45") + lines(pieces[1], "--domZ", "45")) == whole
     assert sorted(lines(pieces[0]) + lines(pieces[1])) != sorted(lines(TUTORIAL / "globins45.fa"))
+
+
+@pytest.mark.skipif(not TUTORIAL.exists(), reason="the shared profile reference data is absent")
+def test_domains_of_several_equal_hmmsearch(run, tmp_path):
+    """The nine fn3 domains of sevenless (the tutorial's reference table of
+    ``hmmsearch fn3.hmm 7LESS_DROME``): every domain column is HMMER's, envelopes,
+    alignment and model coordinates, E-values, scores, bias and ``acc`` (the
+    optimal-accuracy score over the envelope length, flanking residues
+    included).  Only the whole sequence's bias differs: HMMER takes the
+    composition of the region holding several domains from sampled paths."""
+    dtbl = tmp_path / "s.dtbl"
+    result = run("profile", "search", "--null2", TUTORIAL / "models" / "fn3.hmm",
+                 TUTORIAL / "7LESS_DROME", "--domtblout", dtbl,
+                 "-o", tmp_path / "h.tsv")  # fmt: skip
+
+    def domain_columns(path):
+        rows = [line.split() for line in path.read_text().splitlines() if line[0] != "#"]
+        return [r[:6] + r[9:11] + r[13:22] for r in rows], [r[11:13] for r in rows]
+
+    assert result.code == 0, result.err
+    ours, our_evalues = domain_columns(dtbl)
+    theirs, their_evalues = domain_columns(TUTORIAL / "reference" / "fn3_vs_7LESS.domtbl")
+    assert len(ours) == 9
+    assert ours == theirs
+    # E-values to their two printed digits (one ends 9.9e-05 here, 9.8e-05 there)
+    assert np.array(our_evalues, float) == pytest.approx(np.array(their_evalues, float), rel=0.02)
 
 
 @pytest.mark.skipif(not TUTORIAL.exists(), reason="the shared profile reference data is absent")
