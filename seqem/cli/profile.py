@@ -57,7 +57,7 @@ def register(commands: Any) -> None:
     """Add the ``profile`` group and its verbs to the top-level subparsers."""
     group = commands.add_parser(
         "profile",
-        help="profile HMMs: build or train, search, scan, align, press, emit, logo",
+        help="profile HMMs: build or train, search, scan, align, press, stat, emit, logo",
         description="Profile hidden Markov models of sequence families (HMMER3 model files).",
         epilog=examples(
             "seqem profile build data/example_family.sto -o family.hmm",
@@ -66,6 +66,7 @@ def register(commands: Any) -> None:
             "seqem profile search data/example_family.hmm data/example_db.fa -o hits.tsv",
             "seqem profile scan data/example_family.hmm data/example_family.fa -o domains.tsv",
             "seqem profile press family.hmm",
+            "seqem profile stat data/example_family.hmm",
             "seqem profile emit data/example_family.hmm -N 10 -o samples.fa",
             "seqem profile logo data/example_family.hmm -o logo.png",
         ),
@@ -77,6 +78,7 @@ def register(commands: Any) -> None:
     _add_search(verbs)
     _add_scan(verbs)
     _add_press(verbs)
+    _add_stat(verbs)
     _add_emit(verbs)
     _add_logo(verbs)
     group.set_defaults(_parser=group)
@@ -1811,6 +1813,65 @@ def _cmd_scan(args: argparse.Namespace, ctx: RunContext) -> int:
         f"seqem profile scan: {n_seq} sequence(s) x {len(models)} model(s) -> {len(pairs)} "
         f"hit(s) on {n_annotated} sequence(s)"
     )
+    return 0
+
+
+# ---------------------------------------------------------------------------
+# stat
+
+STAT_DESCRIPTION = """\
+Summary statistics of each model of a HMMER3 file, one row each, as hmmstat
+reports them (in bits): relent, the mean relative entropy of the match
+emissions to the background; info, their mean information content; p_relE,
+the mean score per consensus position, occupancy-weighted, with the log-odds
+of the transitions into each position; compKL, the symmetric Kullback-Leibler
+distance of the mean match composition from the background (composition
+bias).  Also the model's name, accession, number of sequences, effective
+number of sequences (EFFN) and length."""
+
+
+def _add_stat(verbs: Any) -> None:
+    p = verbs.add_parser(
+        "stat",
+        help="summary statistics of profile HMMs (as hmmstat; TSV)",
+        description=STAT_DESCRIPTION,
+        epilog=examples(
+            "seqem profile stat data/example_family.hmm",
+            "seqem profile stat data/example_family.hmm -o stats.tsv",
+        ),
+    )
+    p.add_argument("model", metavar="MODELS.hmm", help="HMMER3 model file (one or more models)")
+    p.add_argument(
+        "-o", "--output", default="-", metavar="STATS.tsv", help="TSV output (default: stdout)"
+    )
+    add_run_options(p)
+    p.set_defaults(_run=_cmd_stat)
+
+
+def stat_table(models: list[ProfileHMM]) -> str:
+    """The statistics of ``models`` as TSV text with a header row."""
+    from ..profile.modelstats import STAT_COLUMNS, model_statistics
+
+    def text(value: Any) -> str:
+        if value is None:
+            return "NA"
+        if isinstance(value, float):
+            return f"{value:.4f}"
+        return " ".join(str(value).split()) or "NA"
+
+    lines = ["\t".join(STAT_COLUMNS)]
+    for i, hmm in enumerate(models, start=1):
+        row = dict(model_statistics(hmm), idx=i)
+        lines.append("\t".join(text(row[c]) for c in STAT_COLUMNS))
+    return "\n".join(lines) + "\n"
+
+
+def _cmd_stat(args: argparse.Namespace, ctx: RunContext) -> int:
+    check_output_path(args.output)
+    models = read_models(args.model)
+    write_text(args.output, stat_table(models))
+    ctx.outputs.append(args.output)
+    ctx.results.update(n_models=len(models))
     return 0
 
 

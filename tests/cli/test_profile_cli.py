@@ -1520,3 +1520,39 @@ def test_scan_without_hits_writes_empty_tables(run, tmp_path):
     for path in (tbl, dtbl):
         data, comments = table_lines(path)
         assert data == [] and len(comments) > 3 and comments[-1] == "# [ok]"
+
+
+# -- stat ---------------------------------------------------------------------
+
+
+@pytest.mark.skipif(not TUTORIAL.exists(), reason="the shared profile reference data is absent")
+@pytest.mark.skipif(not shutil.which("hmmstat"), reason="HMMER's hmmstat not installed")
+@pytest.mark.parametrize(
+    "models",
+    [
+        ("tutorial/models/fn3.hmm", "tutorial/models/Pkinase.hmm", "tutorial/models/globins4.hmm"),
+        ("tutorial/models/MADE1.hmm",),
+        ("bench/fullmodels/fn3.hmm", "bench/fullmodels/Pkinase.hmm", "bench/fullmodels/globin.hmm"),
+        ("bench/reference/fn3/hmmbuild.hmm", "bench/reference/fn3/clustalo.hmm"),
+    ],
+)
+def test_stat_equals_hmmstat(run, tmp_path, models):
+    """``hmmstat`` on the same file (protein models of several families in one, a
+    DNA model, Pfam's full-family models, models built by hmmbuild): every
+    column of every row equals hmmstat's to its printed precision (two
+    decimals; ``p relE`` counts the gap costs, ``compKL`` is symmetric)."""
+    library = tmp_path / "lib.hmm"
+    library.write_text("".join((SHARED / m).read_text() for m in models))
+    result = run("profile", "stat", library, "-o", "-")
+    assert result.code == 0, result.err
+    rows = [line.split("\t") for line in result.out.splitlines()]
+    assert rows[0] == ["idx", "name", "accession", "nseq", "eff_nseq", "M", "relent", "info",
+                       "p_relE", "compKL"]  # fmt: skip
+    done = subprocess.run(["hmmstat", str(library)], check=True, capture_output=True, text=True)
+    theirs = [line.split() for line in done.stdout.splitlines() if line and line[0] != "#"]
+    assert len(rows) - 1 == len(theirs) == len(models)
+    for ours, ref in zip(rows[1:], theirs, strict=True):
+        assert ours[:2] == ref[:2] and ours[2] == (ref[2] if ref[2] != "-" else "NA")
+        assert ours[3] == ref[3] and ours[5] == ref[5]
+        for a, b in zip(ours[4:5] + ours[6:], ref[4:5] + ref[6:], strict=True):
+            assert abs(float(a) - float(b)) <= 0.005 + 1e-9, (ours, ref)
