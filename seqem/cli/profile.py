@@ -57,7 +57,7 @@ def register(commands: Any) -> None:
     """Add the ``profile`` group and its verbs to the top-level subparsers."""
     group = commands.add_parser(
         "profile",
-        help="profile HMMs: build or train, search, scan, align, press, stat, emit, logo",
+        help="profile HMMs: build or train, search, scan, align, press, fetch, stat, emit, logo",
         description="Profile hidden Markov models of sequence families (HMMER3 model files).",
         epilog=examples(
             "seqem profile build data/example_family.sto -o family.hmm",
@@ -66,6 +66,7 @@ def register(commands: Any) -> None:
             "seqem profile search data/example_family.hmm data/example_db.fa -o hits.tsv",
             "seqem profile scan data/example_family.hmm data/example_family.fa -o domains.tsv",
             "seqem profile press family.hmm",
+            "seqem profile fetch data/example_family.hmm example_family -o one.hmm",
             "seqem profile stat data/example_family.hmm",
             "seqem profile emit data/example_family.hmm -N 10 -o samples.fa",
             "seqem profile logo data/example_family.hmm -o logo.png",
@@ -78,6 +79,7 @@ def register(commands: Any) -> None:
     _add_search(verbs)
     _add_scan(verbs)
     _add_press(verbs)
+    _add_fetch(verbs)
     _add_stat(verbs)
     _add_emit(verbs)
     _add_logo(verbs)
@@ -1813,6 +1815,94 @@ def _cmd_scan(args: argparse.Namespace, ctx: RunContext) -> int:
         f"seqem profile scan: {n_seq} sequence(s) x {len(models)} model(s) -> {len(pairs)} "
         f"hit(s) on {n_annotated} sequence(s)"
     )
+    return 0
+
+
+# ---------------------------------------------------------------------------
+# fetch
+
+FETCH_DESCRIPTION = """\
+Copy models out of a HMMER3 library (Pfam-A.hmm, say; plain or gzip), as
+hmmfetch does: each KEY is a model's NAME or its ACC, with or without the
+version (PF00041 finds PF00041.20).  The models are written as they stand
+in the library, in the order of the keys; a key that names no model is an
+error that lists every such key, and nothing is written."""
+
+
+def _add_fetch(verbs: Any) -> None:
+    p = verbs.add_parser(
+        "fetch",
+        help="copy models out of a library by name or accession (as hmmfetch)",
+        description=FETCH_DESCRIPTION,
+        epilog=examples(
+            "seqem profile fetch data/example_family.hmm example_family -o one.hmm",
+            "seqem profile fetch data/example_family.hmm example_family | head -3",
+        ),
+    )
+    p.add_argument("model", metavar="MODELS.hmm", help="HMMER3 model file (the library)")
+    p.add_argument("keys", nargs="*", metavar="KEY", help="model names or accessions")
+    p.add_argument(
+        "-f",
+        dest="keyfile",
+        metavar="KEYS.txt",
+        help="also the keys in this file, the first word of each line ('#' lines skipped)",
+    )
+    p.add_argument(
+        "-o", "--output", default="-", metavar="OUT.hmm", help="output (default: stdout)"
+    )
+    add_run_options(p)
+    p.set_defaults(_run=_cmd_fetch)
+
+
+def fetch_models(path: str, keys: list[str]) -> str:
+    """The text of the models ``keys`` name (NAME, ACC, or ACC without its version),
+    in the order of the keys; a :class:`SeqemError` lists the keys that name none."""
+    from ..io.hmmer import model_texts
+
+    wanted = dict.fromkeys(keys)
+    found: dict[str, str] = {}
+    for model in model_texts(path):
+        names = [model.name]
+        if model.accession:
+            names += [model.accession, model.accession.split(".")[0]]
+        for name in names:
+            if name in wanted and name not in found:
+                found[name] = model.text
+        if len(found) == len(wanted):
+            break
+    missing = [key for key in wanted if key not in found]
+    if missing:
+        shown = ", ".join(missing[:10])
+        if len(missing) > 10:
+            shown += f" and {len(missing) - 10} more"
+        raise SeqemError(
+            f"{path}: no model named or with the accession {shown}"
+            if len(missing) == 1
+            else f"{path}: {len(missing)} keys name no model (by NAME or ACC): {shown}"
+        )
+    return "".join(found[key] for key in keys)
+
+
+def _read_keys(path: str) -> list[str]:
+    """The first word of each non-blank, non-``#`` line of a key file."""
+    from ..io._source import InputSource
+
+    source = InputSource(path)
+    with source.gzip_errors(), source.open_text() as handle:
+        return [line.split()[0] for line in handle if line.split() and line[0] != "#"]
+
+
+def _cmd_fetch(args: argparse.Namespace, ctx: RunContext) -> int:
+    check_output_path(args.output)
+    keys = list(args.keys)
+    if args.keyfile:
+        keys += _read_keys(args.keyfile)
+    if not keys:
+        raise SeqemError("no key given: name models (or their accessions) or give -f KEYS.txt")
+    write_text(args.output, fetch_models(args.model, keys))
+    ctx.outputs.append(args.output)
+    ctx.results.update(n_models=len(keys))
+    ctx.info(f"seqem profile fetch: {len(keys)} model(s) from {args.model}")
     return 0
 
 

@@ -30,6 +30,7 @@ as ``"HMMER3/f"``).
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 import time
@@ -43,7 +44,7 @@ from ..profile.model import Alphabet, ProfileHMM, alphabet_named
 from ._source import InputSource
 from .atomic import atomic_output
 
-__all__ = ["read_hmmer", "write_hmmer"]
+__all__ = ["ModelText", "model_texts", "read_hmmer", "write_hmmer"]
 
 #: Record magic -> per-node annotation columns after the match emissions
 #: (CONS came with 3/e, MM with 3/f).
@@ -427,6 +428,63 @@ def read_hmmer(path: str | os.PathLike[str], *, pressed: bool = True) -> list[Pr
     if not models:
         raise InputFormatError("empty file; expected HMMER3 models", path=source.name)
     return models
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelText:
+    """One model of a HMMER3 file as its text (``//`` line included), with the
+    ``NAME`` and ``ACC`` of its header (``None`` when it has no ``ACC``)."""
+
+    name: str
+    accession: str | None
+    text: str
+
+
+def model_texts(path: str | os.PathLike[str]) -> Iterator[ModelText]:
+    """The models of a HMMER3 file (plain or gzip, ``"-"`` for standard input) as text,
+    unparsed, in file order: what ``hmmfetch`` copies out of a library.
+
+    Raises
+    ------
+    InputFormatError
+        A record that does not start with a ``HMMER3`` line, one without a
+        ``NAME`` line, or a file that ends inside a model (no ``//``); the
+        message names the file and the line.
+    """
+    source = InputSource(path)
+    with source.gzip_errors(), source.open_text() as handle:
+        lines: list[str] = []
+        name: str | None = None
+        accession: str | None = None
+        start = 0
+        for number, line in enumerate(handle, start=1):
+            words = line.split()
+            if not lines:
+                if not words:
+                    continue
+                if not words[0].startswith("HMMER3"):
+                    raise InputFormatError(
+                        f"expected a HMMER3 model, found {line.strip()[:40]!r}",
+                        path=source.name, line=number,
+                    )  # fmt: skip
+                start = number
+            lines.append(line)
+            if words and words[0] == "NAME" and len(words) > 1 and name is None:
+                name = words[1]
+            elif words and words[0] == "ACC" and len(words) > 1 and accession is None:
+                accession = words[1]
+            elif words and words[0] == "//":
+                if name is None:
+                    raise InputFormatError(
+                        "model without a NAME line", path=source.name, line=start
+                    )
+                yield ModelText(name, accession, "".join(lines))
+                lines, name, accession = [], None, None
+        if lines:
+            raise InputFormatError(
+                "file ends inside a model (no '//' line); the file is truncated",
+                path=source.name, line=start, record=name,
+            )  # fmt: skip
 
 
 # ---------------------------------------------------------------------------

@@ -1,5 +1,6 @@
 """``seqem profile build / search / emit`` on the example family, HMMER's data and bad input."""
 
+import gzip
 import os
 import shutil
 import subprocess
@@ -1556,3 +1557,53 @@ def test_stat_equals_hmmstat(run, tmp_path, models):
         assert ours[3] == ref[3] and ours[5] == ref[5]
         for a, b in zip(ours[4:5] + ours[6:], ref[4:5] + ref[6:], strict=True):
             assert abs(float(a) - float(b)) <= 0.005 + 1e-9, (ours, ref)
+
+
+# -- fetch --------------------------------------------------------------------
+
+
+@pytest.fixture
+def library(tmp_path):
+    """The tutorial's fn3, Pkinase and globins4 models in one file."""
+    path = tmp_path / "lib.hmm"
+    path.write_text("".join((TUTORIAL / "models" / f"{m}.hmm").read_text()
+                            for m in ("fn3", "Pkinase", "globins4")))  # fmt: skip
+    return path
+
+
+@pytest.mark.skipif(not TUTORIAL.exists(), reason="the shared profile reference data is absent")
+@pytest.mark.skipif(not shutil.which("hmmfetch"), reason="HMMER's hmmfetch not installed")
+@pytest.mark.parametrize("key", ["globins4", "Pkinase", "PF00041.20"])
+def test_fetch_equals_hmmfetch(run, tmp_path, library, key):
+    """``hmmfetch lib.hmm KEY`` by name or accession: the same bytes."""
+    out = tmp_path / "one.hmm"
+    result = run("profile", "fetch", library, key, "-o", out)
+    assert result.code == 0, result.err
+    theirs = subprocess.run(["hmmfetch", str(library), key], check=True, capture_output=True)
+    assert out.read_bytes() == theirs.stdout
+
+
+@pytest.mark.skipif(not TUTORIAL.exists(), reason="the shared profile reference data is absent")
+def test_fetch_keys_accessions_and_errors(run, tmp_path, library):
+    """Keys from the command line and a key file, in their order, an accession
+    without its version, a gzip library; keys that name no model are one error
+    listing them, with nothing written; a truncated library is an error naming
+    the file and the model."""
+    texts = {m: (TUTORIAL / "models" / f"{m}.hmm").read_text() for m in ("fn3", "Pkinase")}
+    keys = tmp_path / "keys.txt"
+    keys.write_text("# wanted\nPF00041 first word only\n\n")
+    packed = tmp_path / "lib.hmm.gz"
+    packed.write_bytes(gzip.compress(library.read_bytes()))
+    out = tmp_path / "two.hmm"
+    result = run("profile", "fetch", packed, "Pkinase", "-f", keys, "-o", out)
+    assert result.code == 0, result.err
+    assert out.read_text() == texts["Pkinase"] + texts["fn3"]
+    read = read_hmmer(out)
+    assert [h.name for h in read] == ["Pkinase", "fn3"]
+    result = run("profile", "fetch", library, "fn3", "nope", "PF9", "-o", tmp_path / "x.hmm")
+    one_error(result, "2 keys name no model (by NAME or ACC): nope, PF9")
+    assert not (tmp_path / "x.hmm").exists()
+    truncated = tmp_path / "cut.hmm"
+    truncated.write_text(library.read_text()[:5000])
+    line = one_error(run("profile", "fetch", truncated, "fn3"), "the file is truncated")
+    assert "cut.hmm" in line and "'fn3'" in line
