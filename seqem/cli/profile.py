@@ -2022,6 +2022,7 @@ def _add_emit(verbs: Any) -> None:
         epilog=examples(
             "seqem profile emit data/example_family.hmm -N 10 -o samples.fa",
             "seqem profile emit data/example_family.hmm -N 5 --local --seed 7 | head",
+            "seqem profile emit data/example_family.hmm --consensus",
         ),
     )
     p.add_argument("model", metavar="MODEL.hmm", help="HMMER3 model file")
@@ -2044,10 +2045,21 @@ def _add_emit(verbs: Any) -> None:
         "--local", action="store_true", help="emit uniform fragments of the model (local paths)"
     )
     p.add_argument(
+        "--consensus",
+        action="store_true",
+        help="write each model's majority-rule consensus instead (the most probable residue "
+        "of each match state, as hmmemit -c), named MODEL-consensus",
+    )
+    p.add_argument(
         "-o", "--output", default="-", metavar="OUT.fa", help="FASTA output (default: stdout)"
     )
     add_run_options(p, threads=False)
     p.set_defaults(_run=_cmd_emit)
+
+
+def _fasta_record(name: str, text: str) -> str:
+    """A FASTA record, 60 residues a line (as HMMER writes them)."""
+    return f">{name}\n" + "".join(text[j : j + 60] + "\n" for j in range(0, len(text), 60))
 
 
 def emit_fasta(models: list[ProfileHMM], n: int, *, seed: int, local: bool) -> str:
@@ -2060,16 +2072,32 @@ def emit_fasta(models: list[ProfileHMM], n: int, *, seed: int, local: bool) -> s
     out: list[str] = []
     for hmm in models:
         seqs, _ = emit(hmm, n, random_state=rng, mode="local" if local else "glocal")
-        for i in range(seqs.n_sequences):
-            text = seqs.text(i)
-            out.append(f">{seqs.names[i]}\n")
-            out.extend(text[j : j + 60] + "\n" for j in range(0, len(text), 60))
+        out.extend(_fasta_record(seqs.names[i], seqs.text(i)) for i in range(seqs.n_sequences))
+    return "".join(out)
+
+
+def consensus_fasta(models: list[ProfileHMM]) -> str:
+    """Each model's majority-rule consensus: the most probable residue of each match
+    state (the first of equals), as ``hmmemit -c`` writes it."""
+    import numpy as np
+
+    out = []
+    for hmm in models:
+        best = np.argmax(np.asarray(hmm.match[1:]), axis=1)
+        symbols = hmm.alphabet.symbols
+        out.append(_fasta_record(f"{hmm.name}-consensus", "".join(symbols[i] for i in best)))
     return "".join(out)
 
 
 def _cmd_emit(args: argparse.Namespace, ctx: RunContext) -> int:
     check_output_path(args.output)
     models = read_models(args.model)
+    if args.consensus:
+        write_text(args.output, consensus_fasta(models))
+        ctx.outputs.append(args.output)
+        ctx.results.update(n_models=len(models), n_sequences=len(models))
+        ctx.info(f"seqem profile emit: the consensus of {len(models)} model(s) -> {args.output}")
+        return 0
     write_text(args.output, emit_fasta(models, args.n, seed=args.seed, local=args.local))
     ctx.outputs.append(args.output)
     ctx.results.update(n_models=len(models), n_sequences=args.n * len(models))

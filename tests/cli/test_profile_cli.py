@@ -1607,3 +1607,22 @@ def test_fetch_keys_accessions_and_errors(run, tmp_path, library):
     truncated.write_text(library.read_text()[:5000])
     line = one_error(run("profile", "fetch", truncated, "fn3"), "the file is truncated")
     assert "cut.hmm" in line and "'fn3'" in line
+
+
+@pytest.mark.skipif(not TUTORIAL.exists(), reason="the shared profile reference data is absent")
+@pytest.mark.skipif(not shutil.which("hmmemit"), reason="HMMER's hmmemit not installed")
+@pytest.mark.parametrize(
+    "models",
+    [("tutorial/models/fn3.hmm", "tutorial/models/Pkinase.hmm", "tutorial/models/globins4.hmm"),
+     ("tutorial/models/MADE1.hmm",), ("bench/fullmodels/globin.hmm",)],
+)  # fmt: skip
+def test_emit_consensus_equals_hmmemit(run, tmp_path, models):
+    """``emit --consensus``: each model's majority-rule consensus, the same FASTA as
+    ``hmmemit -c`` (protein models of three families in one file, a DNA model)."""
+    library = tmp_path / "lib.hmm"
+    library.write_text("".join((SHARED / m).read_text() for m in models))
+    result = run("profile", "emit", "--consensus", library, "-o", "-")
+    assert result.code == 0, result.err
+    theirs = subprocess.run(["hmmemit", "-c", str(library)], check=True, capture_output=True)
+    assert result.out == theirs.stdout.decode()
+    assert result.out.count(">") == len(models)
