@@ -146,6 +146,51 @@ def _add_build(verbs: Any) -> None:
         action="store_true",
         help="take the consensus columns from the '#=GC RF' line (A2M: its match columns)",
     )
+    g = p.add_argument_group("hmmbuild's weighting and prior options")
+    g.add_argument(
+        "--wnone",
+        action="store_true",
+        help="give every sequence weight 1 (default: position-based weights, --wpb)",
+    )
+    effn = g.add_mutually_exclusive_group()
+    effn.add_argument(
+        "--enone",
+        action="store_true",
+        help="no entropy weighting: the effective number of sequences is their number",
+    )
+    effn.add_argument(
+        "--eset",
+        type=positive_float,
+        metavar="X",
+        help="set the effective number of sequences to X (default: entropy weighting)",
+    )
+    g.add_argument(
+        "--ere",
+        type=positive_float,
+        metavar="X",
+        help="entropy weighting's target mean relative entropy per match state, bits "
+        "(default: 0.59 for protein, 0.62 for DNA/RNA)",
+    )
+    g.add_argument(
+        "--esigma",
+        type=positive_float,
+        default=45.0,
+        metavar="X",
+        help="entropy weighting's least total relative entropy of the model, bits "
+        "(default: %(default)s)",
+    )
+    g.add_argument(
+        "--fragthresh",
+        type=probability,
+        default=0.5,
+        metavar="X",
+        help="a row spanning at most X of the columns is a fragment (default: %(default)s)",
+    )
+    g.add_argument(
+        "--plaplace",
+        action="store_true",
+        help="a Laplace (+1) prior instead of the default Dirichlet mixture priors",
+    )
     add_calibration_options(p, seed=True)
     add_run_options(p, threads=False)
     p.set_defaults(_run=_cmd_build)
@@ -216,9 +261,11 @@ def build_models(
     symfrac: float = 0.5,
     hand: bool = False,
     calibration: Calibration | None = None,
+    options: dict[str, Any] | None = None,
 ) -> list[tuple[ProfileHMM, int, int]]:
     """Read the alignments of a file, build and calibrate a model from each; return each
-    model with its alignment's nseq and alen, in file order.
+    model with its alignment's nseq and alen, in file order (``options``: more keyword
+    arguments of :func:`~seqem.profile.build.build_from_msa`).
 
     As hmmbuild: a Stockholm file of several alignments gives one model per
     alignment, named by its ``#=GF ID`` (numbered after the file name when it
@@ -257,7 +304,8 @@ def build_models(
         first[model_name] = i
     built = []
     for msa, model_name in zip(msas, names, strict=True):
-        hmm = _build_one(msa, alignment, name=model_name, symfrac=symfrac, hand=hand)
+        hmm = _build_one(msa, alignment, name=model_name, symfrac=symfrac, hand=hand,
+                         options=options)  # fmt: skip
         calibrate(hmm, settings=calibration)
         built.append((hmm, msa.nseq, msa.alen))
     return built
@@ -290,7 +338,13 @@ def _shown(path: str) -> str:
 
 
 def _build_one(
-    msa: MSA, alignment: str, *, name: str | None, symfrac: float, hand: bool
+    msa: MSA,
+    alignment: str,
+    *,
+    name: str | None,
+    symfrac: float,
+    hand: bool,
+    options: dict[str, Any] | None = None,
 ) -> ProfileHMM:
     """One model from one alignment of the file ``alignment``; errors name the file
     and the command-line options."""
@@ -321,7 +375,7 @@ def _build_one(
                 path=where,
             )
     try:
-        return build_from_msa(msa, symfrac=symfrac, use_rf=hand, name=name)
+        return build_from_msa(msa, symfrac=symfrac, use_rf=hand, name=name, **(options or {}))
     except InputFormatError as exc:
         if exc.path is not None:
             raise
@@ -340,9 +394,17 @@ def _cmd_build(args: argparse.Namespace, ctx: RunContext) -> int:
 
     check_output_path(args.output)
     calibration = calibration_of(args, seed=True)  # before the work
+    options: dict[str, Any] = {
+        "weighting": "none" if args.wnone else "pb",
+        "effn": "none" if args.enone else ("entropy" if args.eset is None else args.eset),
+        "ere": args.ere,
+        "esigma": args.esigma,
+        "fragthresh": args.fragthresh,
+        "prior": "laplace" if args.plaplace else "default",
+    }
     built = build_models(
         args.alignment, name=args.name, symfrac=args.symfrac, hand=args.hand,
-        calibration=calibration,
+        calibration=calibration, options=options,
     )  # fmt: skip
     write_hmmer(args.output, [hmm for hmm, _, _ in built])
     ctx.outputs.append(args.output)

@@ -1626,3 +1626,32 @@ def test_emit_consensus_equals_hmmemit(run, tmp_path, models):
     theirs = subprocess.run(["hmmemit", "-c", str(library)], check=True, capture_output=True)
     assert result.out == theirs.stdout.decode()
     assert result.out.count(">") == len(models)
+
+
+@pytest.mark.skipif(not TUTORIAL.exists(), reason="the shared profile reference data is absent")
+@pytest.mark.skipif(shutil.which("hmmbuild") is None, reason="HMMER's hmmbuild not installed")
+@pytest.mark.parametrize("family", ["fn3", "Pkinase"])
+@pytest.mark.parametrize(
+    "options",
+    [("--symfrac", "0.3"), ("--symfrac", "0.7"), ("--symfrac", "0.9"), ("--wnone",),
+     ("--enone",), ("--eset", "5"), ("--ere", "0.7"), ("--esigma", "60"),
+     ("--fragthresh", "0.3"), ("--plaplace",), ("--wnone", "--eset", "3", "--plaplace")],
+)  # fmt: skip
+def test_build_options_as_hmmbuild(run, tmp_path, family, options):
+    """hmmbuild's consensus, weighting, effective-number and prior options: the same
+    model as ``hmmbuild`` with them (length, consensus columns, EFFN and every
+    probability to the file's precision).  ``--symfrac`` sets the consensus
+    columns only: the position-based weights always look at the columns with
+    at most half gaps, as hmmbuild's do."""
+    aln = TUTORIAL / f"{family}.sto"
+    subprocess.run(["hmmbuild", *options, tmp_path / "h.hmm", aln], check=True,
+                   capture_output=True)  # fmt: skip
+    result = run("profile", "build", aln, "-o", tmp_path / "s.hmm", *options)
+    assert result.code == 0, result.err
+    ours, theirs = read_hmmer(tmp_path / "s.hmm")[0], read_hmmer(tmp_path / "h.hmm")[0]
+    assert ours.M == theirs.M
+    assert list(ours.map) == list(theirs.map)
+    assert ours.effn == pytest.approx(theirs.effn, abs=1e-5)  # EFFN line, %f
+    for a, b in ((ours.match, theirs.match), (ours.insert, theirs.insert),
+                 (ours.transitions, theirs.transitions)):  # fmt: skip
+        np.testing.assert_allclose(a, b, atol=2e-5)  # as tests/profile/test_build.py

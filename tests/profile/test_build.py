@@ -369,9 +369,16 @@ def test_every_stockholm_file_at_hand_reads(path: Path) -> None:
 
 
 def test_build_errors(tmp_path: Path) -> None:
-    msa = read_msa(_write(tmp_path, "a.afa", ">a\nAC-\n>b\n--G\n>c\n-T-\n"))
+    # every column has a gap in a row of positive weight (hmmbuild --symfrac 1.0: "no
+    # consensus columns")
+    msa = read_msa(_write(tmp_path, "a.afa", ">a\nAC-\n>b\n-CG\n>c\nA-G\n"))
     with pytest.raises(InputFormatError, match="no consensus columns"):
         build_from_msa(msa, symfrac=1.0, fragthresh=0.0)
+    # here b has no residue in the columns the weights look at (at most half gaps), so
+    # weight 0, and the column where only b has a gap is a consensus column: M = 1, as
+    # hmmbuild --symfrac 1.0 --fragthresh 0 builds it
+    msa = read_msa(_write(tmp_path, "a.afa", ">a\nAC-\n>b\n--G\n>c\n-T-\n"))
+    assert build_from_msa(msa, symfrac=1.0, fragthresh=0.0).M == 1
     with pytest.raises(InputFormatError, match="RF"):
         build_from_msa(msa, use_rf=True)
     # an RF line of gaps only marks no column: said as such, not as a symfrac problem
