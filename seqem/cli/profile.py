@@ -146,6 +146,16 @@ def _add_build(verbs: Any) -> None:
         action="store_true",
         help="take the consensus columns from the '#=GC RF' line (A2M: its match columns)",
     )
+    kind = p.add_mutually_exclusive_group()
+    for flag, name in (("--amino", "amino"), ("--dna", "DNA"), ("--rna", "RNA")):
+        kind.add_argument(
+            flag,
+            dest="alphabet",
+            action="store_const",
+            const=name,
+            help=f"the alignment is {name if name != 'amino' else 'protein'} (default: guessed "
+            "from its residues)",
+        )
     g = p.add_argument_group("hmmbuild's weighting and prior options")
     g.add_argument(
         "--wnone",
@@ -262,10 +272,12 @@ def build_models(
     hand: bool = False,
     calibration: Calibration | None = None,
     options: dict[str, Any] | None = None,
+    alphabet: str | None = None,
 ) -> list[tuple[ProfileHMM, int, int]]:
     """Read the alignments of a file, build and calibrate a model from each; return each
     model with its alignment's nseq and alen, in file order (``options``: more keyword
-    arguments of :func:`~seqem.profile.build.build_from_msa`).
+    arguments of :func:`~seqem.profile.build.build_from_msa`; ``alphabet``: ``"amino"``,
+    ``"DNA"`` or ``"RNA"`` instead of each alignment's guessed one).
 
     As hmmbuild: a Stockholm file of several alignments gives one model per
     alignment, named by its ``#=GF ID`` (numbered after the file name when it
@@ -277,7 +289,9 @@ def build_models(
 
     if name is not None and len(name.split()) != 1:
         raise ParameterError(f"--name {name!r}: a model name must be one word")
-    msas = read_msas(alignment)
+    from ..profile.model import alphabet_named
+
+    msas = read_msas(alignment, alphabet=None if alphabet is None else alphabet_named(alphabet))
     if name is not None and len(msas) > 1:
         raise ParameterError(
             f"--name names one model, but {_shown(alignment)} holds {len(msas)} alignments; "
@@ -404,7 +418,7 @@ def _cmd_build(args: argparse.Namespace, ctx: RunContext) -> int:
     }
     built = build_models(
         args.alignment, name=args.name, symfrac=args.symfrac, hand=args.hand,
-        calibration=calibration, options=options,
+        calibration=calibration, options=options, alphabet=args.alphabet,
     )  # fmt: skip
     write_hmmer(args.output, [hmm for hmm, _, _ in built])
     ctx.outputs.append(args.output)

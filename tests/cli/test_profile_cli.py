@@ -1655,3 +1655,25 @@ def test_build_options_as_hmmbuild(run, tmp_path, family, options):
     for a, b in ((ours.match, theirs.match), (ours.insert, theirs.insert),
                  (ours.transitions, theirs.transitions)):  # fmt: skip
         np.testing.assert_allclose(a, b, atol=2e-5)  # as tests/profile/test_build.py
+
+
+@pytest.mark.skipif(shutil.which("hmmbuild") is None, reason="HMMER's hmmbuild not installed")
+@pytest.mark.parametrize("flag", ["--amino", "--dna", "--rna"])
+def test_build_alphabet_options_as_hmmbuild(run, tmp_path, flag):
+    """``--amino``/``--dna``/``--rna`` override the guess (a protein alignment of the
+    letters ACGT only reads as DNA without ``--amino``): the model's alphabet and
+    probabilities are hmmbuild's with the same flag."""
+    aln = tmp_path / "acgt.afa"
+    aln.write_text(">s1\nACGTACGTAAGT\n>s2\nACGTTCGTAAGT\n>s3\nACCTACGTAGGT\n")
+    if flag == "--rna":
+        aln.write_text(aln.read_text().replace("T", "U"))
+    subprocess.run(["hmmbuild", flag, tmp_path / "h.hmm", aln], check=True, capture_output=True)
+    result = run("profile", "build", flag, aln, "-o", tmp_path / "s.hmm")
+    assert result.code == 0, result.err
+    ours, theirs = read_hmmer(tmp_path / "s.hmm")[0], read_hmmer(tmp_path / "h.hmm")[0]
+    assert ours.alphabet.name == theirs.alphabet.name
+    np.testing.assert_allclose(ours.match, theirs.match, atol=2e-5)
+    np.testing.assert_allclose(ours.transitions, theirs.transitions, atol=2e-5)
+    guessed = run("profile", "build", aln, "-o", tmp_path / "g.hmm")
+    assert guessed.code == 0, guessed.err
+    assert read_hmmer(tmp_path / "g.hmm")[0].alphabet.name == ("RNA" if flag == "--rna" else "DNA")
