@@ -157,10 +157,29 @@ def _add_build(verbs: Any) -> None:
             "from its residues)",
         )
     g = p.add_argument_group("hmmbuild's weighting and prior options")
-    g.add_argument(
+    weights = g.add_mutually_exclusive_group()
+    weights.add_argument(
         "--wnone",
-        action="store_true",
+        dest="weighting",
+        action="store_const",
+        const="none",
+        default="pb",
         help="give every sequence weight 1 (default: position-based weights, --wpb)",
+    )
+    weights.add_argument(
+        "--wblosum",
+        dest="weighting",
+        action="store_const",
+        const="blosum",
+        help="BLOSUM weights: one over the size of each sequence's single-linkage cluster at "
+        "identity --wid",
+    )
+    g.add_argument(
+        "--wid",
+        type=probability,
+        default=0.62,
+        metavar="X",
+        help="identity of --wblosum's clusters (default: %(default)s)",
     )
     effn = g.add_mutually_exclusive_group()
     effn.add_argument(
@@ -169,10 +188,23 @@ def _add_build(verbs: Any) -> None:
         help="no entropy weighting: the effective number of sequences is their number",
     )
     effn.add_argument(
+        "--eclust",
+        action="store_true",
+        help="the effective number of sequences is the number of single-linkage clusters at "
+        "identity --eid",
+    )
+    effn.add_argument(
         "--eset",
         type=positive_float,
         metavar="X",
         help="set the effective number of sequences to X (default: entropy weighting)",
+    )
+    g.add_argument(
+        "--eid",
+        type=probability,
+        default=0.62,
+        metavar="X",
+        help="identity of --eclust's clusters (default: %(default)s)",
     )
     g.add_argument(
         "--ere",
@@ -408,9 +440,14 @@ def _cmd_build(args: argparse.Namespace, ctx: RunContext) -> int:
 
     check_output_path(args.output)
     calibration = calibration_of(args, seed=True)  # before the work
+    effn: str | float = "entropy" if args.eset is None else args.eset
+    if args.enone or args.eclust:
+        effn = "none" if args.enone else "clust"
     options: dict[str, Any] = {
-        "weighting": "none" if args.wnone else "pb",
-        "effn": "none" if args.enone else ("entropy" if args.eset is None else args.eset),
+        "weighting": args.weighting,
+        "wid": args.wid,
+        "effn": effn,
+        "eid": args.eid,
         "ere": args.ere,
         "esigma": args.esigma,
         "fragthresh": args.fragthresh,

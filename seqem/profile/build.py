@@ -52,6 +52,8 @@ __all__ = [
     "build_from_msa",
     "pb_weights",
     "weighting_columns",
+    "blosum_weights",
+    "identity_clusters",
     "mark_fragments",
     "match_columns",
     "count_alignment",
@@ -190,6 +192,55 @@ def pb_weights(
     if total <= 0:
         return np.ones(nseq)
     out: np.ndarray = w * (nseq / total)
+    return out
+
+
+#: Identity at which single-linkage clustering links two sequences (hmmbuild's
+#: ``--wid`` and ``--eid``).
+CLUSTER_ID = 0.62
+
+
+def identity_clusters(codes: np.ndarray, alphabet: Alphabet, maxid: float) -> np.ndarray:
+    """Single-linkage clusters of the rows of an alignment by fractional identity.
+
+    Two rows are linked when their identity (identical canonical residues in
+    the same column, over the number of canonical residues of the shorter
+    row) is at least ``maxid``; clusters are the connected groups.  Returns
+    each row's cluster number (0, 1, ... in order of first appearance).
+    """
+    nseq = codes.shape[0]
+    canonical = codes < alphabet.K
+    lengths = canonical.sum(axis=1)
+    parent = list(range(nseq))
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    for i in range(nseq - 1):
+        same = (codes[i + 1 :] == codes[i]) & canonical[i + 1 :] & canonical[i]
+        shorter = np.minimum(lengths[i + 1 :], lengths[i])
+        ident = np.divide(same.sum(axis=1), shorter, out=np.zeros(shorter.size),
+                          where=shorter > 0)  # fmt: skip
+        for j in np.flatnonzero(ident >= maxid) + i + 1:
+            a, b = root(i), root(int(j))
+            if a != b:
+                parent[max(a, b)] = min(a, b)
+    roots = [root(i) for i in range(nseq)]
+    number = {r: n for n, r in enumerate(dict.fromkeys(roots))}
+    return np.array([number[r] for r in roots], dtype=np.int64)
+
+
+def blosum_weights(codes: np.ndarray, alphabet: Alphabet, maxid: float = CLUSTER_ID) -> np.ndarray:
+    """BLOSUM weights (Henikoff & Henikoff 1992): each row of a single-linkage
+    cluster at identity ``maxid`` (:func:`identity_clusters`) gets one over the
+    cluster's size; scaled to sum to nseq (hmmbuild's ``--wblosum``)."""
+    cluster = identity_clusters(codes, alphabet, maxid)
+    size = np.bincount(cluster)
+    w = 1.0 / size[cluster]
+    out: np.ndarray = w * (codes.shape[0] / w.sum())
     return out
 
 
@@ -488,12 +539,14 @@ def build_from_msa(
     symfrac: float = 0.5,
     use_rf: bool = False,
     fragthresh: float = 0.5,
-    weighting: Literal["pb", "none"] = "pb",
-    effn: Literal["entropy", "none"] | float = "entropy",
+    weighting: Literal["pb", "blosum", "none"] = "pb",
+    effn: Literal["entropy", "clust", "none"] | float = "entropy",
     ere: float | None = None,
     esigma: float = 45.0,
     prior: Literal["default", "laplace"] | ProfilePrior = "default",
     name: str | None = None,
+    wid: float = CLUSTER_ID,
+    eid: float = CLUSTER_ID,
 ) -> ProfileHMM:
     """Build a profile HMM from an alignment with hmmbuild's default recipe.
 
@@ -507,10 +560,12 @@ def build_from_msa(
         hmmbuild's ``--hand``) or, for A2M input, from its match columns.
     fragthresh : float, default 0.5
         Rows spanning at most this fraction of the columns are fragments.
-    weighting : {"pb", "none"}, default "pb"
-        Henikoff position-based weights, or all weights 1.
-    effn : {"entropy", "none"} or float, default "entropy"
-        Entropy weighting, no scaling (effn = nseq), or a given effn.
+    weighting : {"pb", "blosum", "none"}, default "pb"
+        Henikoff position-based weights, BLOSUM weights (single-linkage
+        clusters at identity ``wid``, :func:`blosum_weights`), or all weights 1.
+    effn : {"entropy", "clust", "none"} or float, default "entropy"
+        Entropy weighting, the number of single-linkage clusters at identity
+        ``eid``, no scaling (effn = nseq), or a given effn.
     ere : float, optional
         Minimum mean relative entropy per match state in bits (default 0.59
         for protein, 0.62 for DNA/RNA).
@@ -520,6 +575,8 @@ def build_from_msa(
     prior : {"default", "laplace"} or ProfilePrior
     name : str, optional
         Model name (default: the alignment's ``#=GF ID``, else ``"model"``).
+    wid, eid : float, default :data:`CLUSTER_ID`
+        Identity thresholds of the BLOSUM weights and of the cluster count.
 
     Returns
     -------
@@ -565,8 +622,11 @@ def build_from_msa(
         weights = pb_weights(codes, alphabet, wcols)
     elif weighting == "none":
         weights = np.ones(nseq)
+    elif weighting == "blosum":
+        weights = blosum_weights(codes, alphabet, wid)
     else:
-        raise ParameterError(f"weighting must be 'pb' or 'none', got {weighting!r}")
+        raise ParameterError(f"weighting must be 'pb', 'blosum' or 'none', got {weighting!r}")
+    raw = codes
     codes = mark_fragments(codes, alphabet, fragthresh)
     if rf_columns is not None:
         is_match = rf_columns
@@ -592,10 +652,14 @@ def build_from_msa(
         neff = entropy_weight(counts, float(nseq), prior, background, target)
     elif effn == "none":
         neff = float(nseq)
+    elif effn == "clust":
+        neff = float(identity_clusters(raw, alphabet, eid).max() + 1)
     elif isinstance(effn, (int, float)) and effn > 0:
         neff = float(effn)
     else:
-        raise ParameterError(f"effn must be 'entropy', 'none' or a positive number: {effn!r}")
+        raise ParameterError(
+            f"effn must be 'entropy', 'clust', 'none' or a positive number: {effn!r}"
+        )
     scale = neff / nseq
     mat, ins, t = estimate(counts[0] * scale, counts[1] * scale, counts[2] * scale, prior)
     columns = np.flatnonzero(is_match) + 1

@@ -1630,12 +1630,14 @@ def test_emit_consensus_equals_hmmemit(run, tmp_path, models):
 
 @pytest.mark.skipif(not TUTORIAL.exists(), reason="the shared profile reference data is absent")
 @pytest.mark.skipif(shutil.which("hmmbuild") is None, reason="HMMER's hmmbuild not installed")
-@pytest.mark.parametrize("family", ["fn3", "Pkinase"])
+@pytest.mark.parametrize("family", ["fn3", "Pkinase", "MADE1"])
 @pytest.mark.parametrize(
     "options",
     [("--symfrac", "0.3"), ("--symfrac", "0.7"), ("--symfrac", "0.9"), ("--wnone",),
      ("--enone",), ("--eset", "5"), ("--ere", "0.7"), ("--esigma", "60"),
-     ("--fragthresh", "0.3"), ("--plaplace",), ("--wnone", "--eset", "3", "--plaplace")],
+     ("--fragthresh", "0.3"), ("--plaplace",), ("--wnone", "--eset", "3", "--plaplace"),
+     ("--wblosum",), ("--wblosum", "--wid", "0.4"), ("--eclust", "--eid", "0.5"),
+     ("--wblosum", "--wid", "0.5", "--eclust", "--eid", "0.7")],
 )  # fmt: skip
 def test_build_options_as_hmmbuild(run, tmp_path, family, options):
     """hmmbuild's consensus, weighting, effective-number and prior options: the same

@@ -13,8 +13,10 @@ from seqem.errors import AlphabetError, InputFormatError
 from seqem.io import hmmer
 from seqem.io.msa import GAP, MISSING, read_msa, read_msas
 from seqem.profile.build import (
+    blosum_weights,
     build_from_msa,
     count_alignment,
+    identity_clusters,
     mark_fragments,
     mean_match_relative_entropy,
     pb_weights,
@@ -385,3 +387,25 @@ def test_build_errors(tmp_path: Path) -> None:
     gaps = read_msa(_write(tmp_path, "gaps.sto", "# STOCKHOLM 1.0\na AC\n#=GC RF ..\n//\n"))
     with pytest.raises(InputFormatError, match="RF' line .* marks none"):
         build_from_msa(gaps, use_rf=True)
+
+
+def test_identity_clusters_and_blosum_weights_by_hand() -> None:
+    from seqem.io.msa import GAP
+
+    """Single linkage: a and b share 7 of 10 residues, b and c 7 of 10, a and c 4;
+    at 0.7 all three are one cluster (through b), at 0.75 none links. d matches a
+    on its 3 residues (identity over the shorter row: 1.0) and no other. BLOSUM weights are one
+    over the cluster size, scaled to sum to the number of rows."""
+    a = [0, 1, 2, 3, 0, 1, 2, 3, 0, 1]
+    b = [0, 1, 2, 3, 0, 1, 2, 0, 1, 2]
+    c = [1, 2, 3, 3, 0, 1, 2, 0, 1, 2]
+    d = [GAP] * 7 + [3, 0, 1]  # a's last three residues, where b and c differ
+    codes = np.array([a, b, c], dtype=np.uint8)
+    same = [(np.array(x) == np.array(y)).sum() for x, y in ((a, b), (b, c), (a, c))]
+    assert same == [7, 7, 4]
+    assert identity_clusters(codes, DNA, 0.7).tolist() == [0, 0, 0]
+    assert identity_clusters(codes, DNA, 0.75).tolist() == [0, 1, 2]
+    codes = np.array([a, b, c, d], dtype=np.uint8)
+    assert identity_clusters(codes, DNA, 0.75).tolist() == [0, 1, 2, 0]
+    w = blosum_weights(codes, DNA, 0.75)
+    np.testing.assert_allclose(w, np.array([0.5, 1.0, 1.0, 0.5]) * 4 / 3.0)
