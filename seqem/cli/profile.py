@@ -562,6 +562,12 @@ def _add_align(verbs: Any) -> None:
         help="align each sequence to its best local segment of the model, the residues "
         "outside it unaligned, as hmmalign does (default: the whole model, glocal)",
     )
+    p.add_argument(
+        "--trim",
+        action="store_true",
+        help="leave out the residues before the first node and after the last (the "
+        "unaligned flanks), as hmmalign --trim",
+    )
     add_run_options(p)
     p.set_defaults(_run=_cmd_align)
 
@@ -601,6 +607,8 @@ def _cmd_align(args: argparse.Namespace, ctx: RunContext) -> int:
         hmm, seqs.codes, seqs.bounds, rows, method="viterbi" if args.viterbi else "mea",
         threads=args.threads, mode="local" if args.local else "glocal",
     )  # fmt: skip
+    if args.trim:
+        result = result.trimmed()
     text = result.a2m() if a2m else result.stockholm()
     if reason is not None:
         text = with_unique_names_note(text)

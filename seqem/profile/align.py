@@ -65,6 +65,28 @@ class ProfileAlignment:
     M: int
     posteriors: tuple[str, ...] | None = None
 
+    def trimmed(self) -> ProfileAlignment:
+        """The alignment without the residues before the first node and after the last
+        (the flanks that the model leaves unaligned), as ``hmmalign --trim`` writes it."""
+        M = self.M
+        texts, posts, inserts = [], [], []
+        match = self.match.copy()
+        for s, text in enumerate(self.rows_text):
+            lead, tail = len(self.inserts[s][0]), len(self.inserts[s][M])
+            end = len(text) - tail
+            texts.append(text[lead:end])
+            if self.posteriors is not None:
+                posts.append(self.posteriors[s][lead:end])
+            inserts.append(("", *self.inserts[s][1:M], ""))
+            match[s] = np.where(match[s] > 0, match[s] - lead, 0)
+        return dataclasses.replace(
+            self,
+            match=match,
+            inserts=tuple(inserts),
+            rows_text=tuple(texts),
+            posteriors=None if self.posteriors is None else tuple(posts),
+        )
+
     def columns(self) -> tuple[list[str], str]:
         """Aligned rows (Stockholm/A2M padding) and the RF line (x = match, . = insert)."""
         widths = self._widths()

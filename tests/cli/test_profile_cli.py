@@ -717,6 +717,29 @@ def test_local_alignment_equals_hmmalign(run, tmp_path):
     assert len(stockholm_rows(ours)) == 2 * 50 + 1
 
 
+@pytest.mark.skipif(not SHARED.exists(), reason="the shared profile benchmark data is absent")
+@pytest.mark.skipif(not shutil.which("hmmalign"), reason="HMMER's hmmalign not installed")
+def test_trimmed_alignment_equals_hmmalign_trim(run, tmp_path):
+    """``hmmalign --trim``: without the flanks the model leaves unaligned, the same
+    rows, RF line and posterior codes (the 50 fn3 test domains, hmmbuild's model);
+    the trimmed A2M rows hold no residue outside the model's first and last node."""
+    model = SHARED / "bench" / "reference" / "fn3" / "hmmbuild.hmm"
+    seqs = SHARED / "bench" / "fn3" / "test_domains.fa"
+    theirs, ours = tmp_path / "h.sto", tmp_path / "s.sto"
+    subprocess.run(["hmmalign", "--trim", "-o", str(theirs), str(model), str(seqs)], check=True)
+    result = run("profile", "align", "--local", "--trim", model, seqs, "-o", ours)
+    assert result.code == 0, result.err
+    assert stockholm_rows(ours) == stockholm_rows(theirs)
+    untrimmed = tmp_path / "u.sto"
+    assert run("profile", "align", "--local", model, seqs, "-o", untrimmed).code == 0
+    assert stockholm_rows(untrimmed) != stockholm_rows(ours)
+    a2m = tmp_path / "s.a2m"
+    assert run("profile", "align", "--trim", model, seqs, "-o", a2m).code == 0
+    for record in a2m.read_text().split(">")[1:]:
+        row = "".join(record.splitlines()[1:])
+        assert not row[0].islower() and not row[-1].islower()
+
+
 def test_domain_alignment_empty_when_nothing_is_included(run, tmp_path):
     out = tmp_path / "a.sto"
     result = run("profile", "search", DATA / "example_family.hmm", DATA / "example_db.fa",
