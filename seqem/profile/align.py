@@ -56,6 +56,9 @@ class ProfileAlignment:
         emit them, one character each in HMMER's code (``0`` for below 0.05,
         ``1`` to ``9`` for tenths, ``*`` for 0.95 or more); written as
         Stockholm ``#=GR ... PP`` lines.  None for Viterbi alignments.
+    match_posteriors : float64 array, shape (n_seq, M), or None
+        The posterior probability of each match state's residue (NaN for a
+        deletion), from which the ``#=GC PP_cons`` line is made.
     """
 
     names: tuple[str, ...]
@@ -64,6 +67,7 @@ class ProfileAlignment:
     rows_text: tuple[str, ...]
     M: int
     posteriors: tuple[str, ...] | None = None
+    match_posteriors: np.ndarray | None = None
 
     def trimmed(self) -> ProfileAlignment:
         """The alignment without the residues before the first node and after the last
@@ -105,6 +109,24 @@ class ProfileAlignment:
             return None
         widths = self._widths()
         return [self._layout(s, text, False, widths) for s, text in enumerate(self.posteriors)]
+
+    def consensus_posteriors(self) -> str | None:
+        """The ``#=GC PP_cons`` line: in each match column the code of the mean posterior
+        probability of the residues there (``.`` where every row has a deletion), ``.``
+        in the insert columns, as hmmalign writes it; None without posteriors."""
+        if self.match_posteriors is None:
+            return None
+        used = ~np.isnan(self.match_posteriors)
+        count = used.sum(axis=0)
+        total = np.where(used, self.match_posteriors, 0.0).sum(axis=0)
+        mean = np.divide(total, count, out=np.zeros(self.M), where=count > 0)
+        codes = posterior_codes(mean)
+        out = []
+        for k, width in enumerate(self._widths()):
+            out.append("." * width)
+            if k < self.M:
+                out.append(codes[k] if count[k] else ".")
+        return "".join(out)
 
     def _widths(self) -> list[int]:
         return self._insert_counts.max(axis=0, initial=0).tolist()
@@ -169,7 +191,7 @@ class ProfileAlignment:
         rows, rf = self.columns()
         pp = self.posterior_rows()
         tags = [f"#=GR {n} PP" for n in self.names] if pp is not None else []
-        width = max(len(n) for n in (*self.names, *tags, "#=GC RF")) + 1
+        width = max(len(n) for n in (*self.names, *tags, "#=GC PP_cons")) + 1
         lines = ["# STOCKHOLM 1.0"]
         lines += [f"#=GF {tag} {value}" for tag, value in (("ID", name), ("AC", accession))
                   if value]  # fmt: skip
@@ -178,6 +200,9 @@ class ProfileAlignment:
             lines.append(f"{n:<{width}}{r}")
             if pp is not None:  # each row's posterior probabilities under it, as HMMER writes
                 lines.append(f"{tags[i]:<{width}}{pp[i]}")
+        consensus = self.consensus_posteriors()
+        if consensus is not None:
+            lines.append(f"{'#=GC PP_cons':<{width}}{consensus}")
         lines += [f"{'#=GC RF':<{width}}{rf}", "//", ""]
         return "\n".join(lines)
 
@@ -338,11 +363,13 @@ def assemble(
         first = int(run[0])
         ins[int(owner[first])][int(slot[first])] = "".join(text[i] for i in run.tolist())
     inserts = tuple(tuple(row) for row in ins)
-    posteriors = None
+    posteriors = match_pp = None
     if post is not None:
         codes_pp = posterior_codes(post)
         posteriors = tuple(codes_pp[bounds[s] : bounds[s + 1]] for s in range(n))
-    return ProfileAlignment(tuple(names), match, inserts, tuple(texts), M, posteriors)
+        match_pp = np.full((n, M), np.nan)
+        match_pp[owner[in_match], slot[in_match] - 1] = post[in_match]
+    return ProfileAlignment(tuple(names), match, inserts, tuple(texts), M, posteriors, match_pp)
 
 
 def posterior_codes(post: np.ndarray) -> str:

@@ -700,6 +700,11 @@ def stockholm_rows(path):
     return rows
 
 
+def consensus_line(path):
+    """The ``#=GC PP_cons`` line of a Stockholm file (blocks joined)."""
+    return "".join(line.split()[2] for line in path.open() if line.startswith("#=GC PP_cons"))
+
+
 @pytest.mark.skipif(not SHARED.exists(), reason="the shared profile benchmark data is absent")
 @pytest.mark.skipif(not shutil.which("hmmalign"), reason="HMMER's hmmalign not installed")
 def test_local_alignment_equals_hmmalign(run, tmp_path):
@@ -715,6 +720,9 @@ def test_local_alignment_equals_hmmalign(run, tmp_path):
     assert result.code == 0, result.err
     assert stockholm_rows(ours) == stockholm_rows(theirs)
     assert len(stockholm_rows(ours)) == 2 * 50 + 1
+    # the consensus posterior line: each match column's mean posterior, as hmmalign's
+    assert consensus_line(ours) == consensus_line(theirs)
+    assert len(consensus_line(ours)) == len(stockholm_rows(ours)["RF"])
 
 
 @pytest.mark.skipif(not SHARED.exists(), reason="the shared profile benchmark data is absent")
@@ -730,6 +738,7 @@ def test_trimmed_alignment_equals_hmmalign_trim(run, tmp_path):
     result = run("profile", "align", "--local", "--trim", model, seqs, "-o", ours)
     assert result.code == 0, result.err
     assert stockholm_rows(ours) == stockholm_rows(theirs)
+    assert consensus_line(ours) == consensus_line(theirs) != ""
     untrimmed = tmp_path / "u.sto"
     assert run("profile", "align", "--local", model, seqs, "-o", untrimmed).code == 0
     assert stockholm_rows(untrimmed) != stockholm_rows(ours)
