@@ -1415,12 +1415,16 @@ def _reported_domains(
     return [per_target[i] if reported[i] else None for i in range(seqs.n_sequences)], counts
 
 
+def _tsv_field(value: Any) -> str:
+    """A text field of a TSV output: whitespace runs as one space, NA when empty."""
+    text = "" if value is None else " ".join(str(value).split())
+    return text or "NA"
+
+
 def hits_table(hits: list[Hit]) -> str:
     """The hits as TSV text with a header row."""
 
-    def text(value: str | None) -> str:
-        return "NA" if value is None or not value.strip() else " ".join(value.split())
-
+    text = _tsv_field
     lines = ["\t".join(HIT_COLUMNS)]
     for h in hits:
         lines.append(
@@ -1843,9 +1847,7 @@ def scan_hits(hits: list[Hit], models: list[ProfileHMM], *, dom_z: float | None 
 def scan_table(pairs: list[tuple[Hit, ProfileHMM]]) -> str:
     """A scan's hits as TSV text with a header row (:data:`SCAN_COLUMNS`)."""
 
-    def text(value: str | None) -> str:
-        return "NA" if value is None or not value.strip() else " ".join(value.split())
-
+    text = _tsv_field
     lines = ["\t".join(SCAN_COLUMNS)]
     for h, hmm in pairs:
         fields = (h.target_name, text(h.target_accession), hmm.name, text(hmm.accession),
@@ -1897,12 +1899,10 @@ def write_scan_tables(
         if path is None:
             continue
         with atomic_output(path) as fh:
-            if not blocks:  # the header and footer alone
-                blocks_or_none: list[tuple[Hit | None, list[SequenceHit]]] = [(None, [])]
-            else:
-                blocks_or_none = list(blocks)
-            last = len(blocks_or_none) - 1
-            for b, (seq, rows) in enumerate(blocks_or_none):
+            # no hit: the header and footer alone
+            written: list[tuple[Hit | None, list[SequenceHit]]] = [*blocks] or [(None, [])]
+            last = len(written) - 1
+            for b, (seq, rows) in enumerate(written):
                 name = "-" if seq is None else seq.target_name
                 acc = "" if seq is None else seq.target_accession or ""
                 first, final = b == 0, b == last
@@ -2067,11 +2067,7 @@ def stat_table(models: list[ProfileHMM]) -> str:
     from ..profile.modelstats import STAT_COLUMNS, model_statistics
 
     def text(value: Any) -> str:
-        if value is None:
-            return "NA"
-        if isinstance(value, float):
-            return f"{value:.4f}"
-        return " ".join(str(value).split()) or "NA"
+        return f"{value:.4f}" if isinstance(value, float) else _tsv_field(value)
 
     lines = ["\t".join(STAT_COLUMNS)]
     for i, hmm in enumerate(models, start=1):
