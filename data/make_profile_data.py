@@ -12,6 +12,9 @@ the package):
 ``example_family.fa``
     40 members emitted from the whole model (glocal), unaligned: the input
     for training without an alignment.
+``example_query.fa``
+    The first of them alone: a query sequence for ``seqem profile seqsearch``
+    and ``seqem profile iterate``.
 ``example_family.sto``
     The true alignment of the first 30 of them, from their emission paths:
     match columns upper case (``-`` for a deleted node), inserted residues
@@ -50,6 +53,7 @@ from seqem.profile.model import AMINO, DD, DM, II, IM, MD, MI, MM, ProfileHMM  #
 OUTPUTS = (
     "example_family.hmm",
     "example_family.fa",
+    "example_query.fa",
     "example_family.sto",
     "example_db.fa",
     "example_db_truth.tsv",
@@ -205,6 +209,7 @@ def main(argv: list[str] | None = None) -> None:
     names = [f"family_{i + 1:03d}" for i in range(N_TRAIN)]
     texts = [train.text(i) for i in range(N_TRAIN)]
     write_fasta(out / "example_family.fa", list(zip(names, texts, strict=True)))
+    write_fasta(out / "example_query.fa", [(names[0], texts[0])])
     rows, rf = alignment_rows(hmm, texts[:N_ALIGNED], [paths.sequence(i) for i in range(N_ALIGNED)])
     write_stockholm(out / "example_family.sto", names[:N_ALIGNED], rows, rf)
 

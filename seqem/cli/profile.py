@@ -57,7 +57,8 @@ def register(commands: Any) -> None:
     """Add the ``profile`` group and its verbs to the top-level subparsers."""
     group = commands.add_parser(
         "profile",
-        help="profile HMMs: build or train, search, scan, align, press, fetch, stat, emit, logo",
+        help="profile HMMs: build or train, search, scan, seqsearch, iterate, align, press, "
+        "fetch, stat, emit, logo",
         description="Profile hidden Markov models of sequence families (HMMER3 model files).",
         epilog=examples(
             "seqem profile build data/example_family.sto -o family.hmm",
@@ -65,6 +66,8 @@ def register(commands: Any) -> None:
             "seqem profile align data/example_family.hmm data/example_family.fa -o aligned.sto",
             "seqem profile search data/example_family.hmm data/example_db.fa -o hits.tsv",
             "seqem profile scan data/example_family.hmm data/example_family.fa -o domains.tsv",
+            "seqem profile seqsearch data/example_query.fa data/example_db.fa -o hits.tsv",
+            "seqem profile iterate data/example_query.fa data/example_db.fa -o hits.tsv",
             "seqem profile press family.hmm",
             "seqem profile fetch data/example_family.hmm example_family -o one.hmm",
             "seqem profile stat data/example_family.hmm",
@@ -78,6 +81,10 @@ def register(commands: Any) -> None:
     _add_align(verbs)
     _add_search(verbs)
     _add_scan(verbs)
+    from .profile_query import _add_iterate, _add_seqsearch
+
+    _add_seqsearch(verbs)
+    _add_iterate(verbs)
     _add_press(verbs)
     _add_fetch(verbs)
     _add_stat(verbs)
@@ -156,6 +163,15 @@ def _add_build(verbs: Any) -> None:
             help=f"the alignment is {name if name != 'amino' else 'protein'} (default: guessed "
             "from its residues)",
         )
+    add_weighting_options(p)
+    add_calibration_options(p, seed=True)
+    add_run_options(p, threads=False)
+    p.set_defaults(_run=_cmd_build)
+
+
+def add_weighting_options(p: argparse.ArgumentParser) -> None:
+    """hmmbuild's options of sequence weighting, effective sequence number and prior
+    (read back by :func:`build_options_of`)."""
     g = p.add_argument_group("hmmbuild's weighting and prior options")
     weights = g.add_mutually_exclusive_group()
     weights.add_argument(
@@ -233,9 +249,24 @@ def _add_build(verbs: Any) -> None:
         action="store_true",
         help="a Laplace (+1) prior instead of the default Dirichlet mixture priors",
     )
-    add_calibration_options(p, seed=True)
-    add_run_options(p, threads=False)
-    p.set_defaults(_run=_cmd_build)
+
+
+def build_options_of(args: argparse.Namespace) -> dict[str, Any]:
+    """The keyword arguments of :func:`~seqem.profile.build.build_from_msa` that
+    :func:`add_weighting_options` sets."""
+    effn: str | float = "entropy" if args.eset is None else args.eset
+    if args.enone or args.eclust:
+        effn = "none" if args.enone else "clust"
+    return {
+        "weighting": args.weighting,
+        "wid": args.wid,
+        "effn": effn,
+        "eid": args.eid,
+        "ere": args.ere,
+        "esigma": args.esigma,
+        "fragthresh": args.fragthresh,
+        "prior": "laplace" if args.plaplace else "default",
+    }
 
 
 #: hmmbuild's calibration defaults, as :class:`~seqem.profile.calibrate.Calibration` holds
@@ -440,19 +471,7 @@ def _cmd_build(args: argparse.Namespace, ctx: RunContext) -> int:
 
     check_output_path(args.output)
     calibration = calibration_of(args, seed=True)  # before the work
-    effn: str | float = "entropy" if args.eset is None else args.eset
-    if args.enone or args.eclust:
-        effn = "none" if args.enone else "clust"
-    options: dict[str, Any] = {
-        "weighting": args.weighting,
-        "wid": args.wid,
-        "effn": effn,
-        "eid": args.eid,
-        "ere": args.ere,
-        "esigma": args.esigma,
-        "fragthresh": args.fragthresh,
-        "prior": "laplace" if args.plaplace else "default",
-    }
+    options = build_options_of(args)
     built = build_models(
         args.alignment, name=args.name, symfrac=args.symfrac, hand=args.hand,
         calibration=calibration, options=options, alphabet=args.alphabet,
@@ -723,8 +742,11 @@ database (standard input is streamed the same way); on a terminal a status
 line shows how far the search has gone."""
 
 
-def add_search_options(p: argparse.ArgumentParser, *, scan: bool = False) -> None:
-    """The options 'search' and 'scan' share (``scan``: the targets are the models)."""
+def add_search_options(
+    p: argparse.ArgumentParser, *, scan: bool = False, cutoffs: bool = True
+) -> None:
+    """The options 'search' and 'scan' share (``scan``: the targets are the models;
+    ``cutoffs``: the --cut_ga/_tc/_nc options, for models that may have cutoff lines)."""
     p.add_argument(
         "-o", "--output", default="-", metavar="HITS.tsv", help="TSV output (default: stdout)"
     )
@@ -746,8 +768,9 @@ def add_search_options(p: argparse.ArgumentParser, *, scan: bool = False) -> Non
         help=f"report {'models' if scan else 'sequences'} with a score >= BITS instead "
         "(overrides -E)",
     )
-    cut = p.add_mutually_exclusive_group()
-    for tag, what in (("ga", "gathering"), ("tc", "trusted"), ("nc", "noise")):
+    p.set_defaults(cutoff=None)
+    cut = p.add_mutually_exclusive_group() if cutoffs else p
+    for tag, what in (("ga", "gathering"), ("tc", "trusted"), ("nc", "noise")) * cutoffs:
         cut.add_argument(
             f"--cut_{tag}",
             dest="cutoff",
@@ -1685,19 +1708,23 @@ def write_domain_tables(
 
 
 def _searched(
-    args: argparse.Namespace, ctx: RunContext, *, scan: bool
+    args: argparse.Namespace,
+    ctx: RunContext,
+    *,
+    scan: bool,
+    models: list[ProfileHMM] | None = None,
 ) -> tuple[list[ProfileHMM], list[Hit], int, list[dict[str, int]]]:
-    """What 'search' and 'scan' share: the options checked, the models read and every
-    pair scored (a scan's E-values over the models, its domZ and --max-hits applied
-    per sequence later, by :func:`scan_hits`); returns the models, the hits, the
-    number of sequences and the filters' counts per model (empty with --max)."""
-    from ..profile.pipeline import Filters
-
+    """What 'search', 'scan' and 'seqsearch' share: the options checked, the models read
+    (or ``models``, made by the caller from ``args.model``) and every pair scored (a
+    scan's E-values over the models, its domZ and --max-hits applied per sequence
+    later, by :func:`scan_hits`); returns the models, the hits, the number of
+    sequences and the filters' counts per model (empty with --max)."""
     outputs = (args.output, args.tblout, args.domtblout, getattr(args, "alignment", None))
     for path in outputs:
         check_output_path(path)
     _one_stdin(args.model, args.database, "sequence" if scan else "database")
-    models = read_models(args.model)
+    if models is None:
+        models = read_models(args.model)
     if args.cutoff is not None:
         for hmm in models:  # before the search, naming the model file
             cutoffs(hmm, args.cutoff, path=args.model)
@@ -1705,21 +1732,31 @@ def _searched(
     hits, n_seq = search_models(
         models,
         args.database,
-        evalue=args.evalue,
-        bits=args.bits,
         Z=len(models) if scan and args.Z is None else args.Z,
         domZ=None if scan else args.domZ,
         max_hits=None if scan else args.max_hits,
-        cutoff=args.cutoff,
-        threads=args.threads,
         domains=any(outputs[1:]),
-        null2=args.null2,
-        filters=None if args.max else Filters(args.F1, args.F2, args.F3, bias=not args.nobias),
         report=report,
         progress=ctx.status(),
+        **search_settings(args),
     )
     ctx.finish_progress()
     return models, hits, n_seq, report
+
+
+def search_settings(args: argparse.Namespace) -> dict[str, Any]:
+    """The keyword arguments of :func:`search_models` that :func:`add_search_options`
+    sets, less those a scan counts differently (-Z, --domZ, --max-hits)."""
+    from ..profile.pipeline import Filters
+
+    return dict(
+        evalue=args.evalue,
+        bits=args.bits,
+        cutoff=args.cutoff,
+        threads=args.threads,
+        null2=args.null2,
+        filters=None if args.max else Filters(args.F1, args.F2, args.F3, bias=not args.nobias),
+    )
 
 
 def _filter_counts(passed: dict[str, int], what: str) -> str:
@@ -1735,6 +1772,21 @@ def _filter_counts(passed: dict[str, int], what: str) -> str:
 
 def _cmd_search(args: argparse.Namespace, ctx: RunContext) -> int:
     models, hits, n_seq, report = _searched(args, ctx, scan=False)
+    return report_search(args, ctx, models, hits, n_seq, report, verb="search")
+
+
+def report_search(
+    args: argparse.Namespace,
+    ctx: RunContext,
+    models: list[ProfileHMM],
+    hits: list[Hit],
+    n_seq: int,
+    report: list[dict[str, int]],
+    *,
+    verb: str,
+) -> int:
+    """Write what a search found (the TSV, and the tables and -A alignment asked for)
+    and log it, for 'seqem profile VERB'."""
     if args.tblout or args.domtblout:
         n_domains = write_domain_tables(
             models, hits, tblout=args.tblout, domtblout=args.domtblout,
@@ -1766,7 +1818,7 @@ def _cmd_search(args: argparse.Namespace, ctx: RunContext) -> int:
     if args.cutoff is not None:
         threshold = f"the models' {args.cutoff} cutoffs"
     ctx.info(
-        f"seqem profile search: {len(models)} model(s) x {n_seq} sequence(s) -> "
+        f"seqem profile {verb}: {len(models)} model(s) x {n_seq} sequence(s) -> "
         f"{len(hits)} hit(s) at {threshold}"
     )
     return 0
@@ -1800,6 +1852,8 @@ def _add_scan(verbs: Any) -> None:
         description=SCAN_DESCRIPTION,
         epilog=examples(
             "seqem profile scan data/example_family.hmm data/example_family.fa -o domains.tsv",
+            "seqem profile seqsearch data/example_query.fa data/example_db.fa -o hits.tsv",
+            "seqem profile iterate data/example_query.fa data/example_db.fa -o hits.tsv",
             "seqem profile scan data/example_family.hmm data/example_family.fa --null2 "
             "--tblout seqs.tbl --domtblout domains.domtbl -o domains.tsv",
         ),

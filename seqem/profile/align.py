@@ -55,7 +55,8 @@ class ProfileAlignment:
         Each sequence's residues' posterior probabilities of the states that
         emit them, one character each in HMMER's code (``0`` for below 0.05,
         ``1`` to ``9`` for tenths, ``*`` for 0.95 or more); written as
-        Stockholm ``#=GR ... PP`` lines.  None for Viterbi alignments.
+        Stockholm ``#=GR ... PP`` lines.  None for Viterbi alignments; an
+        empty string for a row that has none (a query placed by hand).
     match_posteriors : float64 array, shape (n_seq, M), or None
         The posterior probability of each match state's residue (NaN for a
         deletion), from which the ``#=GC PP_cons`` line is made.
@@ -108,7 +109,10 @@ class ProfileAlignment:
         if self.posteriors is None:
             return None
         widths = self._widths()
-        return [self._layout(s, text, False, widths) for s, text in enumerate(self.posteriors)]
+        return [
+            self._layout(s, text, False, widths) if text else ""
+            for s, text in enumerate(self.posteriors)
+        ]
 
     def consensus_posteriors(self) -> str | None:
         """The ``#=GC PP_cons`` line: in each match column the code of the mean posterior
@@ -198,7 +202,7 @@ class ProfileAlignment:
         lines.append("")
         for i, (n, r) in enumerate(zip(self.names, rows, strict=True)):
             lines.append(f"{n:<{width}}{r}")
-            if pp is not None:  # each row's posterior probabilities under it, as HMMER writes
+            if pp is not None and pp[i]:  # each row's posteriors under it, as HMMER writes
                 lines.append(f"{tags[i]:<{width}}{pp[i]}")
         consensus = self.consensus_posteriors()
         if consensus is not None:
