@@ -31,6 +31,14 @@ of any command with a Numba kernel: a script that imports NumPy and Numba and ru
 kernel, as it is and after the ``seqem`` program's lighter start; the fn3 ``--max`` search as
 the program and through ``main(argv)`` (Numba's own start); then ``seqem profile align``
 beside ``hmmalign`` on the 1,000 simulated Pkinase sequences.
+
+``--queries`` times searches from one sequence (wall time, best of 3): ``seqem
+profile seqsearch --null2`` beside ``phmmer`` and ``seqem profile iterate --null2``
+beside ``jackhmmer`` (at most 5 rounds), each family's first training sequence
+(globin, Pkinase, fn3) against ``bench/db.fa`` with ``--tblout``, one and two
+threads, then globin and Pkinase against 16 renamed copies of it; the rounds
+each program ran are shown.  Results are also written to
+``benchmarks/results/bench_profile_queries.txt``.
 """
 
 from __future__ import annotations
@@ -93,7 +101,15 @@ def main(argv=None):
         metavar="N",
         help="with --search: sizes of the model libraries searched with one query (default 300)",
     )
+    ap.add_argument(
+        "--queries",
+        action="store_true",
+        help="time seqsearch and iterate from one sequence against phmmer and jackhmmer",
+    )
     args = ap.parse_args(argv)
+    if args.queries:
+        query_commands(args.data)
+        return
     if args.search:
         whole_commands(args.data, args.library)
         return
@@ -282,6 +298,56 @@ def whole_commands(data: Path, library_sizes: list[int]) -> None:
         say(reading(library, big))
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "bench_profile_search.txt").write_text("\n".join(lines) + "\n")
+
+
+def query_commands(data: Path) -> None:
+    """``seqem profile seqsearch``/``iterate`` beside ``phmmer``/``jackhmmer``, same run."""
+    seqem = [sys.executable, "-m", "seqem.cli.main", "profile"]
+    db = data / "bench" / "db.fa"
+    nan = float("nan")
+    lines = [f"searches from one sequence against {db.name} (--null2 for seqem, as HMMER's "
+             "default), --tblout; wall seconds, best of 3; ratio = seqem / HMMER"]  # fmt: skip
+    header = f"{'query':<10}{'command':<22}{'threads':>8}{'seqem':>8}{'HMMER':>8}{'ratio':>8}"
+    lines.append(header)
+    print("\n".join(lines), flush=True)
+    subprocess.run([sys.executable, "-m", "seqem._warm"], capture_output=True, check=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp)
+        big = out / "db16.fa"
+        with open(big, "w") as f:
+            for copy in range(16):
+                f.write(db.read_text().replace(">", f">c{copy}_"))
+        cases = [(family, db) for family in ("globin", "Pkinase", "fn3")]
+        cases += [(family, big) for family in ("globin", "Pkinase")]
+        for family, target in cases:
+            if target == big and family == "globin":
+                lines.append(f"the same on {big.name}, 16 renamed copies (22 M residues)")
+                print(lines[-1], flush=True)
+            first = (data / "bench" / family / "train.fa").read_text().split(">")[1]
+            query = out / f"{family}.fa"
+            query.write_text(">" + first)
+            table = ["--tblout", str(out / "t.tbl")]
+            for verb, tool, extra in (("seqsearch", "phmmer", []),
+                                      ("iterate", "jackhmmer", ["-N", "5"])):  # fmt: skip
+                for n in (1, 2):
+                    cmd = [*seqem, verb, "--null2", *extra, str(query), str(target), *table]
+                    t_seqem = wall([*cmd, "-o", str(out / "s.tsv"), "--threads", str(n)])
+                    t_hmmer = nan
+                    if shutil.which(tool):
+                        cpu = ["--cpu", "0" if n == 1 else str(n), "-o", str(out / "h.out")]
+                        t_hmmer = wall([tool, *cpu, *extra, *table, str(query), str(target)])
+                    rounds = ""
+                    if verb == "iterate" and shutil.which(tool):
+                        text = (out / "h.out").read_text()
+                        done = text.count("@@ Round:") + 1
+                        rounds = f"  (jackhmmer {min(done, 5)} rounds)"
+                    lines.append(
+                        f"{family:<10}{verb + ' / ' + tool:<22}{n:>8}{t_seqem:>8.2f}"
+                        f"{t_hmmer:>8.2f}{t_seqem / t_hmmer:>8.2f}{rounds}"
+                    )
+                    print(lines[-1], flush=True)
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "bench_profile_queries.txt").write_text("\n".join(lines) + "\n")
 
 
 #: The least any command with a Numba kernel pays: the interpreter and NumPy

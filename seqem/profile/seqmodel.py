@@ -103,8 +103,8 @@ def _matrix(matrix: str | os.PathLike[str], alphabet: Alphabet) -> tuple[str, np
 
 
 def _scale(scores: np.ndarray, f: np.ndarray) -> float:
-    """The positive root of ``f' exp(lam * scores) f = 1``."""
-    from scipy.optimize import brentq
+    """The positive root of ``f' exp(lam * scores) f = 1``, by bisection (the function
+    is convex, negative between 0 and the root and positive beyond)."""
 
     def excess(lam: float) -> float:
         return float(f @ np.exp(lam * scores) @ f) - 1.0
@@ -114,10 +114,18 @@ def _scale(scores: np.ndarray, f: np.ndarray) -> float:
             "a score matrix needs a negative expected score and some positive scores "
             "to be read as log-odds"
         )
-    hi = 1.0
+    lo, hi = 0.0, 1.0
     while excess(hi) <= 0.0:
-        hi *= 2.0
-    return float(brentq(excess, 1e-12, hi, xtol=1e-14, maxiter=500))
+        lo, hi = hi, 2.0 * hi
+    for _ in range(200):
+        mid = 0.5 * (lo + hi)
+        if mid in (lo, hi):
+            break
+        if excess(mid) > 0.0:
+            hi = mid
+        else:
+            lo = mid
+    return hi
 
 
 def score_system(
