@@ -14,7 +14,7 @@ import argparse
 import dataclasses
 from typing import TYPE_CHECKING, Any
 
-from ..errors import InputFormatError, ParameterError
+from ..errors import AlphabetError, InputFormatError, ParameterError
 from ._common import add_run_options, check_output_path, examples, positive_int, probability
 from .profile import (
     Hit,
@@ -117,16 +117,23 @@ def query_models(
     from ..profile.model import AMINO
     from ..profile.seqmodel import single_sequence_model
 
-    seqs = read_sequences(path, AMINO)
+    seqs = read_sequences(path)
+    where = None if path == "-" else path
     if seqs.n_sequences == 0:
-        raise InputFormatError("no query sequence", path=None if path == "-" else path)
+        raise InputFormatError("no query sequence", path=where)
+    if seqs.alphabet.name != AMINO.name:
+        raise AlphabetError(
+            f"the query sequences look like {seqs.alphabet.name}; seqsearch and iterate take "
+            "protein queries (phmmer's and jackhmmer's models are made from a protein matrix)",
+            path=where,
+        )
     seen: set[str] = set()
     out = []
     for i, name in enumerate(seqs.names):
         if name in seen:
             raise InputFormatError(
                 f"two query sequences are named {name!r}; the queries need different names",
-                path=None if path == "-" else path,
+                path=where,
             )
         seen.add(name)
         codes = seqs.codes[seqs.bounds[i] : seqs.bounds[i + 1]]

@@ -243,6 +243,8 @@ def test_iterate_and_seqsearch_refuse_bad_input(tmp_path, capsys):
     dna.write_text(">d\nACGTTGCAACGTTGCA\n")
     assert main(["profile", "seqsearch", str(query), str(dna), "-o", out]) != 0
     assert "alphabet" in capsys.readouterr().err
+    assert main(["profile", "seqsearch", str(dna), db, "-o", out]) != 0
+    assert "dna.fa: the query sequences look like DNA" in capsys.readouterr().err
     assert main(["profile", "seqsearch", "--mxfile", str(dna), str(query), db, "-o", out]) != 0
     assert "dna.fa" in capsys.readouterr().err
     assert main(["profile", "iterate", "--cut_ga", str(query), db, "-o", out]) != 0
