@@ -415,17 +415,15 @@ def _cmd_iterate(args: argparse.Namespace, ctx: RunContext) -> int:
     build = build_options_of(args)
     inc = inclusion_of(args)
     status = ctx.status()
-    table = ["\t".join(ROUND_COLUMNS)]
+    rows: list[dict[str, Any]] = []
     finals: list[Round] = []
 
     def saw(r: Round) -> None:
         if status is not None:
             status(f"iterate: {r.model.name} round {r.number}: {len(r.included)} included")
-        table.append(
-            "\t".join(str(v) for v in (r.model.name, r.number, r.model.M, len(r.hits),
-                                      len(r.included), r.new, r.alignment.nseq,
-                                      "yes" if r.converged else "no"))
-        )  # fmt: skip
+        values = (r.model.name, r.number, r.model.M, len(r.hits), len(r.included), r.new,
+                  r.alignment.nseq, r.converged)  # fmt: skip
+        rows.append(dict(zip(ROUND_COLUMNS, values, strict=True)))
         if args.chkhmm:
             saved = dataclasses.replace(r.model)
             if r.number > 1:
@@ -467,10 +465,14 @@ def _cmd_iterate(args: argparse.Namespace, ctx: RunContext) -> int:
 
     write_text(args.output, hits_table(hits))
     ctx.outputs.append(args.output)
+    table = ["\t".join(ROUND_COLUMNS)]
+    for row in rows:
+        shown = [("yes" if v else "no") if isinstance(v, bool) else str(v) for v in row.values()]
+        table.append("\t".join(shown))
     ctx.info("rounds:\n" + "\n".join(table))
     ctx.results.update(
         n_queries=len(finals), n_sequences=n_seq, n_hits=len(hits),
-        rounds=[dict(zip(ROUND_COLUMNS, line.split("\t"), strict=True)) for line in table[1:]],
+        rounds=rows,
     )  # fmt: skip
     return 0
 

@@ -6,6 +6,7 @@ for the models of query sequences and of every round's alignment; phmmer's
 and jackhmmer's tables for the hits.
 """
 
+import json
 import shutil
 import subprocess
 from pathlib import Path
@@ -208,9 +209,16 @@ def test_iterate_on_the_example_family(tmp_path):
     from seqem.io.msa import read_msa
 
     query = first_member(tmp_path)
-    prefix = run_iterate(tmp_path, query, DATA / "example_db.fa", "-N", "4")
+    report = tmp_path / "run.json"
+    db = DATA / "example_db.fa"
+    prefix = run_iterate(tmp_path, query, db, "-N", "4", "--report", str(report))
     models = sorted(Path(tmp_path).glob("ours-*.hmm"))
     assert 2 <= len(models) <= 4
+    rounds = json.loads(report.read_text())["results"]["rounds"]
+    assert [r["round"] for r in rounds] == list(range(1, len(models) + 1))
+    assert all(r["model_length"] == 54 and r["rows"] >= r["included"] + 1 for r in rounds)
+    assert rounds[0]["new"] == rounds[0]["included"]
+    assert sum(r["converged"] for r in rounds) <= 1 and rounds[-1]["included"] >= 25
     final = read_msa(tmp_path / "final.sto")
     M = read_hmmer(models[-1])[0].M
     assert final.names[0] == "family_001" and final.rf is not None
