@@ -256,17 +256,37 @@ def forward_bits(
     return bits
 
 
-def viterbi_bits(profile: SearchProfile, dsq: np.ndarray, bounds: np.ndarray) -> np.ndarray:
-    """Viterbi (best single path) log-odds scores in bits of each sequence."""
+def _flank_specials(
+    profile: SearchProfile, lengths: np.ndarray, flanks: str
+) -> tuple[np.ndarray, float]:
+    """The special transitions of targets of these lengths, and nats to add to the raw
+    score: the length model (``flanks="length"``), or HMMER's filters' scoring of the
+    flanks (``"fixed"``): the N, C and J loops free and a fixed 3 nats off (2 for a
+    unihit profile), about ``L ln(L / (L + 3))``, what the loops would cost if every
+    residue were a flank."""
+    xt = profile.specials(lengths)
+    if flanks == "length":
+        return xt, 0.0
+    if flanks != "fixed":
+        raise ParameterError(f"flanks must be 'length' or 'fixed', got {flanks!r}")
+    xt[:, [K.N_LOOP, K.C_LOOP, K.J_LOOP]] = 1.0
+    return xt, -(3.0 if profile.multihit else 2.0)
+
+
+def viterbi_bits(
+    profile: SearchProfile, dsq: np.ndarray, bounds: np.ndarray, *, flanks: str = "length"
+) -> np.ndarray:
+    """Viterbi (best single path) log-odds scores in bits of each sequence (``flanks``:
+    see :func:`msv_bits`)."""
     dsq = _check_codes(profile, dsq)
     bounds = np.ascontiguousarray(bounds, dtype=np.int64)
     lengths = np.diff(bounds)
-    xt = profile.specials(lengths)
+    xt, shift = _flank_specials(profile, lengths, flanks)
     with np.errstate(divide="ignore"):
         logs = [np.log(a) for a in (profile.msc, profile.isc, profile.tr, profile.bm,
                                     profile.me, profile.de, xt)]  # fmt: skip
     raw = K.viterbi_scores(dsq, bounds, *[np.ascontiguousarray(a) for a in logs])
-    return (raw - null_score(lengths)) / LN2
+    return (raw + shift - null_score(lengths)) / LN2
 
 
 def _fixed_point(
@@ -296,32 +316,41 @@ def msv_table(profile: SearchProfile) -> np.ndarray:
                             pad=K.MSV_MIN, multiple=K.MSV_WIDTH, dtype=np.int16)  # fmt: skip
 
 
-def msv_bits(profile: SearchProfile, dsq: np.ndarray, bounds: np.ndarray) -> np.ndarray:
+def msv_bits(
+    profile: SearchProfile, dsq: np.ndarray, bounds: np.ndarray, *, flanks: str = "length"
+) -> np.ndarray:
     """MSV scores in bits: the best set of ungapped local segments (multihit),
     each entered at any node with probability ``2 / (M (M + 1))``, as in
     HMMER's first filter.  Scores are 16-bit fixed point: at most ``0.5 /
     MSV_SCALE`` nats of rounding per aligned residue and ``2 / MSV_SCALE``
     per segment (``MSV_SCALE`` = 128 units per nat); a sequence with a
     segment of 256 nats (369 bits) or more saturates the range and scores
-    +inf."""
+    +inf.
+
+    ``flanks="length"`` (the search pipeline's) scores the flanking N, C
+    and J residues by the length model; ``"fixed"`` scores them as HMMER's
+    SIMD filters do (loops free, 3 nats off), which is how the ``STATS``
+    locations of HMMER's files are defined (:func:`~seqem.profile.calibrate.
+    calibrate`)."""
     dsq = _check_codes(profile, dsq)
     bounds = np.ascontiguousarray(bounds, dtype=np.int64)
     lengths = np.diff(bounds)
+    xt, shift = _flank_specials(profile, lengths, flanks)
     with np.errstate(divide="ignore"):
-        lxt = np.log(profile.specials(lengths))
+        lxt = np.log(xt)
     M = profile.M
     tbm = float(np.log(2.0 / (M * (M + 1.0))))
     table = msv_table(profile)
     # the single best segment decides most sequences exactly; MSV's full
     # recurrence runs only where the J state could have added a segment
-    raw = K.msv_scores(dsq, bounds, table, tbm, lxt, True)
+    raw = K.msv_scores(dsq, bounds, table, tbm, lxt, flanks == "length")
     rest = np.flatnonzero(np.isnan(raw))
     if rest.size:
         from ..io.sequences import take_sequences
 
         codes, sub = take_sequences(dsq, bounds, rest)
         raw[rest] = K.msv_scores(codes, sub, table, tbm, np.ascontiguousarray(lxt[rest]), False)
-    return (raw - null_score(lengths)) / LN2
+    return (raw + shift - null_score(lengths)) / LN2
 
 
 def viterbi_filter_bits(profile: SearchProfile, dsq: np.ndarray, bounds: np.ndarray) -> np.ndarray:

@@ -314,7 +314,7 @@ ERRORS = {
     ),
     "search_msv_lambda_negative": (
         ["profile", "search", "{model}", "{db}", "-o", "{out}"],
-        {"model": edited_model("-7.7818  0.70582", "-7.7818  -1"), "db": None},
+        {"model": edited_model("-7.9213  0.70582", "-7.9213  -1"), "db": None},
         "{model}:12: record 'example_family': STATS LOCAL MSV lambda must be > 0",
     ),
     "search_cut_ga_names_the_model_file": (

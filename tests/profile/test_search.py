@@ -94,48 +94,19 @@ def test_calibration_with_more_sequences_is_less_noisy():
 @pytest.mark.skipif(
     not __import__("shutil").which("hmmbuild"), reason="HMMER's hmmbuild not installed"
 )
-def fixed_flank_bits(profile, dsq, bounds, kernel):
-    """MSV or Viterbi filter scores with the N, C and J loops scored as HMMER's SIMD
-    filters score them: free, and 3 nats taken off at the end (about ``L ln(L / (L +
-    3))``, what the loops would cost if every residue were a flank)."""
-    from seqem.profile import _kernels as K
-    from seqem.profile.search import LN2, _fixed_point, msv_table, null_score
-
-    lengths = np.diff(bounds)
-    special = profile.specials(lengths)
-    special[:, [K.N_LOOP, K.C_LOOP, K.J_LOOP]] = 1.0
-    lxt = np.log(special)
-    M = profile.M
-    if kernel == "msv":
-        tbm = float(np.log(2.0 / (M * (M + 1.0))))
-        raw = K.msv_scores(dsq, bounds, msv_table(profile), tbm, lxt, False)
-    else:
-        with np.errstate(divide="ignore"):
-            tables = [_fixed_point(np.log(a), M)
-                      for a in (profile.msc, profile.isc, profile.tr, profile.bm)]  # fmt: skip
-        tdd = tables[2][K.DD].astype(np.int64)
-        dds = np.zeros(tdd.size, dtype=np.int64)
-        dds[2 : M + 1] = np.cumsum(tdd[1:M])
-        dds[M + 1 :] = dds[M]
-        raw = K.viterbi_filter_scores(dsq, bounds, *tables, dds.astype(np.int32), lxt)
-    return (raw - 3.0 - null_score(lengths)) / LN2
-
-
 def test_calibration_with_hmmbuilds_options_agrees_with_hmmbuild(tmp_path):
     """``seqem profile build`` and ``hmmbuild`` with ``--EmN 2000 --EvN 2000 --EfN 2000``
-    and seeds 1-3 on data/example_family.sto: the same model, and Forward tau means
-    within 0.15 bits (each about +-0.05 from its simulation).  The MSV and Viterbi
-    locations sit 0.2-0.3 bits above hmmbuild's at any number of sequences: each is
-    fitted to its own program's scores, and seqem's filters score the flanking N, C
-    and J states by the length model where HMMER's SIMD filters score them as a
-    fixed 3 nats.  Fitted to scores made that way, on the same sequences, seqem's
-    locations come within 0.1 bits of hmmbuild's (measured -8.581 against -8.635 for
-    MSV, -8.998 against -8.995 for Viterbi)."""
+    and seeds 1-3 on data/example_family.sto: the same model, and every location's
+    mean within 0.1 bits of hmmbuild's (each about +-0.05 from its simulation).  The
+    MSV and Viterbi locations come from scores made as HMMER's SIMD filters make
+    them (the flanking N, C and J states free and 3 nats off); scored by the length
+    model instead, as the search pipeline scores, the same sequences put both
+    locations 0.2-0.3 bits higher."""
     import subprocess
 
     from seqem.cli.main import main
-    from seqem.profile.calibrate import _gumbel_mu, _random_background, relative_entropy
-    from seqem.profile.search import configure
+    from seqem.profile.calibrate import _gumbel_mu, _random_background
+    from seqem.profile.search import configure, msv_bits, viterbi_bits
 
     options = ["--EmN", "2000", "--EvN", "2000", "--EfN", "2000"]
     ours, theirs = [], []
@@ -150,19 +121,20 @@ def test_calibration_with_hmmbuilds_options_agrees_with_hmmbuild(tmp_path):
         np.testing.assert_allclose(s.match, h.match, atol=1e-4)
         # the MSV and Viterbi fits' sequences (calibrate's first draw with this seed)
         dsq, bounds = _random_background(s, 2000, 200, np.random.default_rng(seed))
-        lam = float(np.log(2.0) + 1.44 / (s.M * relative_entropy(s)))
-        fixed = {k: (_gumbel_mu(fixed_flank_bits(configure(s), dsq, bounds, k), lam), lam)
-                 for k in ("msv", "viterbi")}  # fmt: skip
-        ours.append(s.stats | {f"fixed {k}": v for k, v in fixed.items()})
-        theirs.append(h.stats | {f"fixed {k}": h.stats[k] for k in fixed})
-    kinds = ("msv", "viterbi", "forward", "fixed msv", "fixed viterbi")
-    mean = {k: (np.mean([x[k][0] for x in ours]), np.mean([x[k][0] for x in theirs]))
-            for k in kinds}  # fmt: skip
-    print({k: tuple(round(float(v), 3) for v in pair) for k, pair in mean.items()})
-    assert abs(mean["forward"][0] - mean["forward"][1]) < 0.15
+        prof, lam = configure(s), s.stats["msv"][1]
+        by_length = {
+            "length msv": _gumbel_mu(msv_bits(prof, dsq, bounds), lam),
+            "length viterbi": _gumbel_mu(viterbi_bits(prof, dsq, bounds), lam),
+        }
+        ours.append({k: v[0] for k, v in s.stats.items()} | by_length)
+        theirs.append({k: v[0] for k, v in h.stats.items()})
+    mean = {k: float(np.mean([x[k] for x in ours])) for k in ours[0]}
+    hmmbuild = {k: float(np.mean([x[k] for x in theirs])) for k in theirs[0]}
+    print({k: round(v, 3) for k, v in mean.items()}, {k: round(v, 3) for k, v in hmmbuild.items()})
+    for k in ("msv", "viterbi", "forward"):
+        assert abs(mean[k] - hmmbuild[k]) < 0.1, k
     for k in ("msv", "viterbi"):
-        assert 0.15 < mean[k][0] - mean[k][1] < 0.4, k
-        assert abs(mean[f"fixed {k}"][0] - mean[k][1]) < 0.1, k
+        assert 0.15 < mean[f"length {k}"] - hmmbuild[k] < 0.4, k
 
 
 def all_shared_models():
