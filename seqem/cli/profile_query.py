@@ -15,7 +15,14 @@ import dataclasses
 from typing import TYPE_CHECKING, Any
 
 from ..errors import AlphabetError, InputFormatError, ParameterError
-from ._common import add_run_options, check_output_path, examples, positive_int, probability
+from ._common import (
+    add_run_options,
+    check_output_path,
+    examples,
+    positive_int,
+    probability,
+    write_text,
+)
 from .profile import (
     Hit,
     Inclusion,
@@ -26,6 +33,7 @@ from .profile import (
     add_weighting_options,
     build_options_of,
     calibration_of,
+    hits_table,
     inclusion_of,
     report_search,
     search_models,
@@ -41,6 +49,7 @@ if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
 
     from ..io.msa import MSA
+    from ..profile.align import ProfileAlignment
     from ..profile.calibrate import Calibration
     from ..profile.model import ProfileHMM
     from ..profile.seqmodel import ScoreSystem
@@ -217,10 +226,18 @@ class Round:
     hits: list[Hit]
     n_sequences: int
     alignment: MSA
-    stockholm: str
+    aligned: ProfileAlignment
     included: frozenset[str]
     new: int
     converged: bool = False
+    #: whether the rows had to be numbered (:func:`~seqem.cli.profile.unique_row_names`)
+    numbered: bool = False
+
+    def stockholm(self) -> str:
+        """The alignment as Stockholm text, with hmmsearch -A's note when its rows were
+        numbered."""
+        text = self.aligned.stockholm(name=self.alignment.name)
+        return with_unique_names_note(text) if self.numbered else text
 
 
 def included_alignment(
@@ -231,11 +248,12 @@ def included_alignment(
     *,
     query_name: str,
     name: str,
-) -> tuple[MSA, str, frozenset[str]]:
+) -> tuple[MSA, ProfileAlignment, frozenset[str], bool]:
     """The query (one residue per node) and every included domain aligned to ``hmm``
     (its optimal-accuracy path, rows named ``TARGET/ALI_FROM-ALI_TO`` as in ``-A``), as
-    an MSA whose RF line marks the model's nodes, its Stockholm text (named
-    ``name``) and the included targets' names."""
+    an MSA named ``name`` whose RF line marks the model's nodes, as the alignment it
+    was laid out from, the included targets' names and whether the rows had to be
+    numbered to be unique."""
     import numpy as np
 
     from ..io.msa import MSA
@@ -267,9 +285,6 @@ def included_alignment(
     aligned = dataclasses.replace(
         aligned, posteriors=("", *aligned.posteriors[1:]), match_posteriors=None
     )
-    text = aligned.stockholm(name=name)
-    if reason is not None:
-        text = with_unique_names_note(text)
     lines, rf = aligned.columns()
     msa = MSA(
         tuple(rows),
@@ -279,7 +294,7 @@ def included_alignment(
         format="stockholm",
         name=name,
     )
-    return msa, text, frozenset(targets)
+    return msa, aligned, frozenset(targets), reason is not None
 
 
 def iterate_search(
@@ -319,7 +334,7 @@ def iterate_search(
     for number in range(1, rounds + 1):
         hits, n_seq = search_models([hmm], database, domains=True, **search)
         rule = _inclusion(hmm, None, inc)
-        msa, text, included = included_alignment(
+        msa, aligned, included, numbered = included_alignment(
             hmm, hits, rule, codes, query_name=name, name=f"{name}-i{number}"
         )
         previous = done[-1] if done else None
@@ -327,7 +342,7 @@ def iterate_search(
         converged = previous is not None and new == 0 and msa.nseq <= previous.alignment.nseq
         if previous is None and not included:
             converged = True  # nothing to build a new model from
-        this = Round(number, hmm, hits, n_seq, msa, text, included, new, converged)
+        this = Round(number, hmm, hits, n_seq, msa, aligned, included, new, converged, numbered)
         done.append(this)
         if on_round is not None:
             on_round(this)
@@ -431,7 +446,7 @@ def _cmd_iterate(args: argparse.Namespace, ctx: RunContext) -> int:
             write_hmmer(f"{args.chkhmm}-{r.number}.hmm", saved)
         if args.chkali:
             with atomic_output(f"{args.chkali}-{r.number}.sto") as fh:
-                fh.write(r.stockholm)
+                fh.write(r.stockholm())
 
     for hmm, codes in queries:
         rounds = iterate_search(
@@ -458,11 +473,8 @@ def _cmd_iterate(args: argparse.Namespace, ctx: RunContext) -> int:
         ctx.results.update(n_domains=n_domains)
     if args.alignment:
         with atomic_output(args.alignment) as fh:
-            fh.write("".join(r.stockholm for r in finals))
+            fh.write("".join(r.stockholm() for r in finals))
         ctx.outputs.append(args.alignment)
-    from ._common import write_text
-    from .profile import hits_table
-
     write_text(args.output, hits_table(hits))
     ctx.outputs.append(args.output)
     table = ["\t".join(ROUND_COLUMNS)]

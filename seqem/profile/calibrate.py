@@ -165,6 +165,7 @@ def calibrate(
     sets the simulation; ``seed``, when given, replaces its seed.
     """
     from .search import forward_bits, viterbi_bits
+    from .search import msv_bits as profile_msv_bits
 
     s = Calibration() if settings is None else settings
     rng = np.random.default_rng(s.seed if seed is None else seed)
@@ -173,7 +174,7 @@ def calibrate(
     lam = float(np.log(2.0) + 1.44 / (M * max(H, 1e-6)))
     prof = configure(hmm)
     dsq, bounds = _random_background(hmm, s.EmN, s.EmL, rng)
-    msv_mu = _gumbel_mu(msv_bits(hmm, dsq, bounds, flanks="fixed"), lam)
+    msv_mu = _gumbel_mu(profile_msv_bits(prof, dsq, bounds, flanks="fixed"), lam)
     if (s.EvN, s.EvL) != (s.EmN, s.EmL):
         dsq, bounds = _random_background(hmm, s.EvN, s.EvL, rng)
     vit_mu = _gumbel_mu(viterbi_bits(prof, dsq, bounds, flanks="fixed"), lam)
