@@ -21,6 +21,20 @@ from .. import __version__
 #: The fixed default seed: the same command gives the same result.
 DEFAULT_SEED = 1
 
+#: The top-level commands and their one-line help, in the order ``seqem --help``
+#: lists them.  The main parser lists them all from this table and builds (and
+#: imports the module of) only the one a command line names.
+COMMANDS = {
+    "hmm": "hidden Markov models: segment DNA, fit and decode numeric tables",
+    "profile": "profile HMMs: build or train, search, scan, seqsearch, iterate, align, press, "
+    "fetch, stat, emit, logo",
+    "haplo": "haplotypes of genotype files: frequencies, phase, linkage disequilibrium",
+    "deconv": "bulk-expression deconvolution into cell-type proportions",
+    "linkage": "pedigree linkage: check data, parametric LOD/HLOD and NPL scores",
+    "gmm": "Gaussian mixture models of numeric tables: fit, predict, select",
+    "demo": "run every analysis on bundled example data and check it against the truth",
+}
+
 
 class Parser(argparse.ArgumentParser):
     """ArgumentParser whose usage errors are one line on stderr (exit code 2)."""

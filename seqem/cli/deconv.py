@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import InputFormatError, ParameterError, SeqemError
 from ._common import (
+    COMMANDS,
     add_run_options,
     check_output_path,
     examples,
@@ -114,7 +115,7 @@ Output: a TSV, samples (rows) x cell types (and 'other'), rows summing to one.""
 def register(commands: Any) -> None:
     group = commands.add_parser(
         "deconv",
-        help="bulk-expression deconvolution into cell-type proportions",
+        help=COMMANDS["deconv"],
         description="Deconvolution of bulk expression with reference profiles.",
         epilog=examples(
             "seqem deconv run data/example_bulk.tsv --reference data/example_signature.tsv "

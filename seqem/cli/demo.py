@@ -14,7 +14,7 @@ import os
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-from ._common import add_run_options, examples, nonnegative_int, write_chunks, write_text
+from ._common import COMMANDS, add_run_options, examples, nonnegative_int, write_chunks, write_text
 
 if TYPE_CHECKING:  # pragma: no cover
     from pathlib import Path
@@ -51,7 +51,7 @@ def register(commands: Any) -> None:
     """Add the ``demo`` command."""
     p = commands.add_parser(
         "demo",
-        help="run every analysis on bundled example data and check it against the truth",
+        help=COMMANDS["demo"],
         description=DESCRIPTION,
         epilog=examples("seqem demo", "seqem demo -o my_demo --report my_demo/run.json"),
     )

@@ -13,6 +13,7 @@ from typing import Any
 
 from ..errors import SeqemError
 from ._common import (
+    COMMANDS,
     DEFAULT_SEED,
     add_run_options,
     check_output_path,
@@ -31,7 +32,7 @@ COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
 def register(commands: Any) -> None:
     group = commands.add_parser(
         "gmm",
-        help="Gaussian mixture models of numeric tables: fit, predict, select",
+        help=COMMANDS["gmm"],
         description="Gaussian mixture models fitted by EM.",
         epilog=examples(
             "seqem gmm fit data/example_signal.tsv -k 3 --columns x1,x2 -o gmm.json",

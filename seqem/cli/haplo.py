@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import SeqemError
 from ._common import (
+    COMMANDS,
     DEFAULT_SEED,
     add_run_options,
     check_output_path,
@@ -68,7 +69,7 @@ def register(commands: Any) -> None:
     """Add the ``haplo`` group and its verbs to the top-level subparsers."""
     group = commands.add_parser(
         "haplo",
-        help="haplotypes of genotype files: frequencies, phase, linkage disequilibrium",
+        help=COMMANDS["haplo"],
         description="Haplotype analyses of unphased genotypes in VCF/BCF files.",
         epilog=examples(
             "seqem haplo freq data/example_cohort.vcf.gz --region 1:1-20000 -o haps.tsv",

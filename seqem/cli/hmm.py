@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ._common import (
+    COMMANDS,
     add_fit_options,
     add_run_options,
     check_output_path,
@@ -47,7 +48,7 @@ def register(commands: Any) -> None:
     """Add the ``hmm`` group and its verbs to the top-level subparsers."""
     group = commands.add_parser(
         "hmm",
-        help="hidden Markov models: segment DNA, fit and decode numeric tables",
+        help=COMMANDS["hmm"],
         description="Hidden Markov models with categorical (DNA) or Gaussian emissions.",
         epilog=examples(
             "seqem hmm segment data/example.fa.gz -n 3 -o segments.bed",

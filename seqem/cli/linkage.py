@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import SeqemError
 from ._common import (
+    COMMANDS,
     add_run_options,
     check_output_path,
     examples,
@@ -99,7 +100,7 @@ MAX_GRID = 1_000_000
 def register(commands: Any) -> None:
     group = commands.add_parser(
         "linkage",
-        help="pedigree linkage: check data, parametric LOD/HLOD and NPL scores",
+        help=COMMANDS["linkage"],
         description="Linkage analysis of pedigrees by the Lander-Green algorithm.",
         epilog=examples(
             "seqem linkage check " + EXAMPLE,

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import importlib
 import os
 import signal
 import sys
@@ -22,8 +23,7 @@ from collections.abc import Sequence
 
 from .. import __version__
 from ..errors import SeqemError
-from . import deconv, demo, gmm, haplo, hmm, linkage, profile
-from ._common import Parser, RunContext, begin_run, check_output_path, examples
+from ._common import COMMANDS, Parser, RunContext, begin_run, check_output_path, examples
 
 __all__ = ["build_parser", "main"]
 
@@ -35,7 +35,7 @@ compositional segments, 'seqem hmm fit' and 'seqem hmm decode' fit and apply
 Gaussian HMMs to numeric tables; 'seqem profile build' and 'train' make
 profile HMMs of sequence families (from an alignment, or from unaligned
 sequences), 'search', 'scan', 'align', 'press', 'fetch', 'stat', 'emit' and
-'logo' use them; 'seqem haplo freq', 'phase' and 'ld' estimate haplotype
+'logo' use them, and 'seqsearch' and 'iterate' search from one sequence; 'seqem haplo freq', 'phase' and 'ld' estimate haplotype
 frequencies, phase and linkage disequilibrium from VCF files; 'seqem
 linkage' checks pedigrees and computes LOD, HLOD and NPL scores; 'seqem gmm'
 fits Gaussian mixtures; 'seqem deconv count' counts reads per gene and
@@ -43,8 +43,13 @@ fits Gaussian mixtures; 'seqem deconv count' counts reads per gene and
 'seqem demo' runs them all on bundled examples."""
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The argument parser of the ``seqem`` command (no heavy imports)."""
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The argument parser of the ``seqem`` command (no heavy imports).
+
+    Every command is listed; with ``only`` set (a command name, or ``""``)
+    the others are placeholders with their one-line help, so that a command
+    line imports only the module of the command it names.
+    """
     parser = Parser(
         prog="seqem",
         description=DESCRIPTION,
@@ -58,15 +63,21 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"seqem {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands")
-    hmm.register(commands)
-    profile.register(commands)
-    haplo.register(commands)
-    deconv.register(commands)
-    linkage.register(commands)
-    gmm.register(commands)
-    demo.register(commands)
+    for name, help_ in COMMANDS.items():
+        if only is None or name == only:
+            importlib.import_module(f"{__package__}.{name}").register(commands)
+        else:
+            commands.add_parser(name, help=help_, add_help=False)
     parser.set_defaults(_parser=parser)
     return parser
+
+
+def _command_named(arguments: Sequence[str]) -> str:
+    """The command an argument list names (its first word), or ``""``."""
+    for word in arguments:
+        if not word.startswith("-"):
+            return word if word in COMMANDS else ""
+    return ""
 
 
 def _one_line(text: str) -> str:
@@ -121,7 +132,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         for sig in (signal.SIGINT, signal.SIGTERM):
             with contextlib.suppress(ValueError, OSError):  # not the main thread
                 signal.signal(sig, _end_on_signal)
-    parser = build_parser()
+    parser = build_parser(only=_command_named(arguments))
     try:
         args = parser.parse_args(arguments)
     except SystemExit as exc:  # --help, --version, usage errors

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from ..errors import InputFormatError, ParameterError, SeqemError
 from ._common import (
+    COMMANDS,
     DEFAULT_SEED,
     add_fit_options,
     add_run_options,
@@ -57,8 +58,7 @@ def register(commands: Any) -> None:
     """Add the ``profile`` group and its verbs to the top-level subparsers."""
     group = commands.add_parser(
         "profile",
-        help="profile HMMs: build or train, search, scan, seqsearch, iterate, align, press, "
-        "fetch, stat, emit, logo",
+        help=COMMANDS["profile"],
         description="Profile hidden Markov models of sequence families (HMMER3 model files).",
         epilog=examples(
             "seqem profile build data/example_family.sto -o family.hmm",

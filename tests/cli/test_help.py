@@ -10,6 +10,7 @@ import time
 import pytest
 
 import seqem
+from seqem.cli._common import COMMANDS
 from seqem.cli.main import build_parser
 
 from .conftest import DATA, PYTHON, REPO, subprocess_env
@@ -54,6 +55,32 @@ def test_parser_imports_no_numerics():
     )
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout) == []
+
+
+@pytest.mark.parametrize("only", ["", "profile"])
+def test_a_command_line_imports_only_its_command(only):
+    code = (
+        f"import sys, json, seqem.cli.main as m; m.build_parser({only!r}); "
+        "print(json.dumps(sorted(k for k in sys.modules if k.startswith('seqem.cli.'))))"
+    )
+    proc = subprocess.run(
+        [PYTHON, "-c", code], capture_output=True, text=True, env=subprocess_env(), timeout=60
+    )
+    assert proc.returncode == 0, proc.stderr
+    commands = {m.removeprefix("seqem.cli.") for m in json.loads(proc.stdout)} & set(COMMANDS)
+    assert commands == ({only} if only else set())
+
+
+def test_placeholders_list_commands_as_their_parsers_do():
+    def listing(parser):
+        text = parser.format_help()
+        return text[text.index("commands:") :]
+
+    assert listing(build_parser("")) == listing(build_parser())
+    for name in COMMANDS:
+        full = dict(all_parsers(build_parser()))
+        lazy = dict(all_parsers(build_parser(name)))
+        assert [w for w in lazy if w[1:2] == (name,)] == [w for w in full if w[1:2] == (name,)]
 
 
 @pytest.mark.parametrize("words", [w for w, _ in all_parsers(build_parser())], ids=" ".join)
