@@ -25,6 +25,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from ..errors import InputFormatError
+from ._hts import clean_message, quiet
 
 __all__ = ["Gene", "count_reads", "read_annotation"]
 
@@ -159,7 +160,6 @@ def count_reads(
     error (different chromosome names: ``chr1`` or ``1``), not a column of
     zeros.
     """
-    import pysam
 
     if strand not in ("none", "forward", "reverse"):
         raise InputFormatError(f"strand must be none, forward or reverse, got {strand!r}")
@@ -167,10 +167,35 @@ def count_reads(
         raise InputFormatError(f"multi must be skip or count, got {multi!r}")
     if not os.path.exists(bam):
         raise InputFormatError("no such file", path=bam)
+    if os.path.isdir(bam):
+        raise InputFormatError("is a directory, expected a BAM/CRAM file", path=bam)
+    with quiet():  # htslib's own messages would be extra lines on stderr
+        return _count(
+            bam, genes, min_mapq=min_mapq, strand=strand, multi=multi,
+            skip_duplicates=skip_duplicates, reference=reference, annotation=annotation,
+        )  # fmt: skip
+
+
+def _count(
+    bam: str,
+    genes: Sequence[Gene],
+    *,
+    min_mapq: int,
+    strand: str,
+    multi: str,
+    skip_duplicates: bool,
+    reference: str | None,
+    annotation: str,
+) -> np.ndarray:
+    """:func:`count_reads` once its arguments are checked."""
+    import pysam
+
     try:
         aln = pysam.AlignmentFile(bam, reference_filename=reference)
     except (OSError, ValueError) as exc:
-        raise InputFormatError(f"not a readable BAM/CRAM file ({exc})", path=bam) from None
+        raise InputFormatError(
+            f"not a readable BAM/CRAM file ({clean_message(exc)})", path=bam
+        ) from None
     flags = EXCLUDE_FLAGS | (0x400 if skip_duplicates else 0)
     out = np.zeros(len(genes), dtype=np.int64)
     with aln:
@@ -211,7 +236,7 @@ def count_reads(
                         seen.add(key)
                 except (OSError, ValueError) as exc:
                     raise InputFormatError(
-                        f"malformed or truncated alignment file ({exc})", path=bam
+                        f"malformed or truncated alignment file ({clean_message(exc)})", path=bam
                     ) from None
             out[i] = len(seen)
     return out

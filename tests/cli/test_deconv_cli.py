@@ -508,3 +508,26 @@ def test_count_names_usage_errors(run, tmp_path, names, message):
     result = run("deconv", "count", "--annotation", GTF, BAM, "--names", names, "-o", out)
     one_error(result, message, code=2)
     assert not out.exists()
+
+
+@pytest.mark.parametrize("kind", ["garbage", "directory"])
+def test_count_of_a_file_htslib_cannot_open_is_one_line(tmp_path, kind):
+    """htslib's own messages ([E::hts_open_format] ...) go to the process's stderr
+    directly, so this runs the program: stderr must hold seqem's line alone."""
+    import subprocess
+
+    from .conftest import PYTHON, subprocess_env
+
+    bam = tmp_path / "reads.bam"
+    if kind == "garbage":
+        bam.write_bytes(bytes(range(256)) * 8)
+    else:
+        bam.mkdir()
+    proc = subprocess.run(
+        [PYTHON, "-m", "seqem", "deconv", "count", "--annotation", DATA / "example_genes.gtf",
+         bam, "-o", tmp_path / "counts.tsv"],  # fmt: skip
+        capture_output=True, text=True, env=subprocess_env(), timeout=120,
+    )  # fmt: skip
+    assert proc.returncode == 1
+    assert proc.stderr.count("\n") == 1 and proc.stderr.startswith("seqem: error:"), proc.stderr
+    assert str(bam) in proc.stderr and not (tmp_path / "counts.tsv").exists()
