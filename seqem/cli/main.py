@@ -35,12 +35,13 @@ compositional segments, 'seqem hmm fit' and 'seqem hmm decode' fit and apply
 Gaussian HMMs to numeric tables; 'seqem profile build' and 'train' make
 profile HMMs of sequence families (from an alignment, or from unaligned
 sequences), 'search', 'scan', 'align', 'press', 'fetch', 'stat', 'emit' and
-'logo' use them, and 'seqsearch' and 'iterate' search from one sequence; 'seqem haplo freq', 'phase' and 'ld' estimate haplotype
-frequencies, phase and linkage disequilibrium from VCF files; 'seqem
-linkage' checks pedigrees and computes LOD, HLOD and NPL scores; 'seqem gmm'
-fits Gaussian mixtures; 'seqem deconv count' counts reads per gene and
-'seqem deconv run' estimates cell-type proportions of bulk expression;
-'seqem demo' runs them all on bundled examples."""
+'logo' use them, and 'seqsearch' and 'iterate' search from one sequence;
+'seqem haplo freq', 'phase' and 'ld' estimate haplotype frequencies, phase
+and linkage disequilibrium from VCF files; 'seqem linkage' checks pedigrees
+and computes LOD, HLOD and NPL scores; 'seqem gmm' fits Gaussian mixtures;
+'seqem deconv count' counts reads per gene and 'seqem deconv run' estimates
+cell-type proportions of bulk expression; 'seqem demo' runs them all on
+bundled examples."""
 
 
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:

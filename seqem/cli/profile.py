@@ -53,6 +53,9 @@ HIT_COLUMNS = (
     "description",
 )
 
+#: ``--strand`` choices: which strands of a nucleotide database are searched.
+STRANDS = ("both", "plus", "minus")
+
 
 def register(commands: Any) -> None:
     """Add the ``profile`` group and its verbs to the top-level subparsers."""
@@ -736,6 +739,12 @@ hmmsearch, a sequence in which no domain is found is not reported (without
 the tables no domains are defined, and every sequence past the threshold
 is listed).
 
+Nucleotide models search both strands, as nhmmer does (--strand): each
+sequence is reported once, with its better strand's score and a strand
+column (+ or -) before the description, and the domains of every strand
+that reaches the threshold; a minus-strand domain's coordinates run from
+high to low on the sequence as given.
+
 The database is read in pieces of about 8 million residues, each searched by
 every model while the next is read, so memory does not grow with the
 database (standard input is streamed the same way); on a terminal a status
@@ -743,10 +752,11 @@ line shows how far the search has gone."""
 
 
 def add_search_options(
-    p: argparse.ArgumentParser, *, scan: bool = False, cutoffs: bool = True
+    p: argparse.ArgumentParser, *, scan: bool = False, cutoffs: bool = True, strands: bool = True
 ) -> None:
     """The options 'search' and 'scan' share (``scan``: the targets are the models;
-    ``cutoffs``: the --cut_ga/_tc/_nc options, for models that may have cutoff lines)."""
+    ``cutoffs``: the --cut_ga/_tc/_nc options, for models that may have cutoff lines;
+    ``strands``: --strand, for models that may be nucleotide models)."""
     p.add_argument(
         "-o", "--output", default="-", metavar="HITS.tsv", help="TSV output (default: stdout)"
     )
@@ -864,6 +874,18 @@ def add_search_options(
         help="report at most the N best "
         + ("models per sequence" if scan else "sequences per model"),
     )
+    p.set_defaults(strand="both")
+    if strands:
+        p.add_argument(
+            "--strand",
+            choices=STRANDS,
+            default="both",
+            help="strands of nucleotide sequences to search (nucleotide models only): both "
+            "(default, as nhmmer), plus (as given, nhmmer's --watson) or minus (the reverse "
+            "complement, --crick); a minus-strand domain's coordinates run from high to low "
+            "on the sequence as given, and with both strands E-values count two targets per "
+            "sequence",
+        )
     p.add_argument(
         "--max",
         action="store_true",
@@ -966,6 +988,8 @@ class Hit:
     target_index: int = 0
     #: The query model's place in the list of models searched.
     model_index: int = 0
+    #: ``"+"`` or ``"-"``: the strand of the score (a nucleotide search); None for protein.
+    strand: str | None = None
 
 
 def _nucleic(name: str) -> bool:
@@ -1028,6 +1052,45 @@ def database_pieces(
         return
     for piece in iter_sequences(path, piece_residues=piece_residues):
         yield _in_alphabet(piece, hmm, path)
+
+
+def stranded(seqs: DigitalSequences, which: str | None) -> tuple[DigitalSequences, Any]:
+    """The targets of a piece of the database for the strands ``which`` (``None``: a
+    protein piece, as it is), and which of them are reverse complements (None for
+    protein): ``"both"`` puts the reverse complements after the sequences as given."""
+    import numpy as np
+
+    from ..io.sequences import reverse_complement
+
+    if which is None:
+        return seqs, None
+    if which == "plus":
+        return seqs, np.zeros(seqs.n_sequences, dtype=bool)
+    rc = reverse_complement(seqs)
+    if which == "minus":
+        return rc, np.ones(seqs.n_sequences, dtype=bool)
+    both = dataclasses.replace(
+        seqs,
+        names=seqs.names + rc.names,
+        descriptions=seqs.descriptions + rc.descriptions,
+        codes=np.concatenate([seqs.codes, rc.codes]),
+        bounds=np.concatenate([seqs.bounds, seqs.bounds[-1] + rc.bounds[1:]]),
+        accessions=seqs.accessions + rc.accessions,
+    )
+    return both, np.repeat([False, True], seqs.n_sequences)
+
+
+def _on_given_strand(domain: Any, length: int) -> Any:
+    """A domain found on a reverse complement, its coordinates on the sequence as given
+    (high to low, as nhmmer writes a minus-strand hit)."""
+    flip = length + 1
+    return dataclasses.replace(
+        domain,
+        env_from=flip - domain.env_from,
+        env_to=flip - domain.env_to,
+        ali_from=flip - domain.ali_from,
+        ali_to=flip - domain.ali_to,
+    )
 
 
 _END = object()
@@ -1118,6 +1181,7 @@ class _Candidates:
     bias: list[float] = dataclasses.field(default_factory=list)
     domains: list[Any] = dataclasses.field(default_factory=list)
     counts: list[Any] = dataclasses.field(default_factory=list)
+    strands: list[str | None] = dataclasses.field(default_factory=list)
     passed: dict[str, int] = dataclasses.field(default_factory=dict)
 
 
@@ -1138,6 +1202,7 @@ def search_models(
     cutoff: str | None = None,
     piece_residues: int | None = None,
     progress: Callable[[str], None] | None = None,
+    strand: str = "both",
 ) -> tuple[list[Hit], int]:
     """Score every database sequence with every model; return the reported hits and n_seq.
 
@@ -1176,10 +1241,25 @@ def search_models(
     to the corrected scores.  With domains defined, a sequence's score is
     hmmsearch's: the higher of that and the reconstruction from its domains
     (:func:`~seqem.profile.domains.sequence_score`).
+
+    Nucleotide models search the ``strand`` (:data:`STRANDS`) of each
+    sequence: ``"both"`` scores the sequence as given and its reverse
+    complement as two targets (E-values count both: twice ``Z``, or twice
+    the number of sequences), and reports each sequence once, with its
+    better strand's score (``Hit.strand``) and the domains of every strand
+    that reaches the threshold; a minus-strand domain's coordinates are on
+    the sequence as given, from high to low (as nhmmer's).
     """
     from ..profile.calibrate import calibrate
     from ..profile.search import configure
 
+    if strand not in STRANDS:
+        raise SeqemError(f"strand must be one of {', '.join(STRANDS)}, got {strand!r}")
+    if strand != "both" and not any(_nucleic(m.alphabet.name) for m in models):
+        raise SeqemError(
+            f"--strand {strand}: the models are protein models, and protein sequences have "
+            "no strands"
+        )
     domains = domains or null2
     if database == "-" and len({_nucleic(m.alphabet.name) for m in models}) > 1:
         raise SeqemError("models of different alphabets cannot search standard input")
@@ -1198,15 +1278,18 @@ def search_models(
     n_seq = 0
     for members in groups.values():
         seen = residues = 0
+        which = strand if _nucleic(models[members[0]].alphabet.name) else None
+        n_strands = 2 if which == "both" else 1
         pieces = database_pieces(database, models[members[0]], piece_residues)
         for piece in prefetched(pieces):
             seen += piece.n_sequences
             residues += piece.n_residues
+            targets, minus = stranded(piece, which)
             for done, m in enumerate(members, start=1):
                 _search_piece(
-                    kept[m], piece, seen if Z is None else Z, evalue=evalue,
+                    kept[m], targets, (seen if Z is None else Z) * n_strands, evalue=evalue,
                     threads=threads, domains=domains, null2=null2, filters=filters,
-                    first=seen - piece.n_sequences,
+                    first=seen - piece.n_sequences, minus=minus,
                 )  # fmt: skip
                 if progress is not None and done % _PROGRESS_MODELS == 0 < len(members) - done:
                     progress(
@@ -1221,10 +1304,11 @@ def search_models(
         n_seq = seen
     hits: list[Hit] = []
     for m, found in enumerate(kept):
+        two = strand == "both" and _nucleic(found.hmm.alphabet.name)
         hits.extend(
             _reported_hits(
                 found,
-                n_seq if Z is None else Z,
+                (n_seq if Z is None else Z) * (2 if two else 1),
                 model_index=m,
                 dom_z=domZ,
                 evalue=evalue,
@@ -1249,9 +1333,11 @@ def _search_piece(
     null2: bool,
     filters: Filters | None,
     first: int = 0,
+    minus: Any = None,
 ) -> None:
     """Search one piece of the database (its first sequence the database's ``first``);
-    keep the sequences that pass with ``z`` sequences."""
+    keep the sequences that pass with ``z`` targets.  ``minus`` (nucleotide searches,
+    :func:`stranded`) marks the targets that are reverse complements."""
     import numpy as np
 
     from .._jit import threads as numba_threads
@@ -1298,9 +1384,11 @@ def _search_piece(
             threads=n_threads, null2=null2,
         )  # fmt: skip
     lengths = target.lengths
+    n_given = seqs.n_sequences if minus is None else seqs.n_sequences - int(minus.sum())
     for i in index:
+        at = int(outcome.index[i] if filters is not None else i)  # in the piece
         found.names.append(target.names[i])
-        found.ordinals.append(first + int(outcome.index[i] if filters is not None else i))
+        found.ordinals.append(first + (at % n_given if n_given else at))
         found.accessions.append(target.accessions[i] if target.accessions else None)
         found.descriptions.append(target.descriptions[i])
         found.lengths.append(int(lengths[i]))
@@ -1308,6 +1396,10 @@ def _search_piece(
         score, bias = float(scores[i]), 0.0
         if doms:
             score, bias = sequence_score(score, int(lengths[i]), doms, null2=null2)
+        strand = None if minus is None else "-" if minus[at] else "+"
+        if doms and strand == "-":
+            doms = [_on_given_strand(d, int(lengths[i])) for d in doms]
+        found.strands.append(strand)
         found.scores.append(score)
         found.bias.append(bias)
         found.domains.append(doms)
@@ -1340,6 +1432,7 @@ def _reported_hits(
     scores = np.asarray(found.scores, dtype=np.float64) - (bias if null2 else 0.0)
     evalues = z * forward_pvalue(scores, found.tau, found.lam)
     keep = scores >= found.bits if found.bits is not None else evalues <= evalue
+    found = _one_hit_per_sequence(found, scores, keep)
     if domains:
         # as hmmsearch: a sequence in which domain definition finds no domain
         # is not reported, whatever its score (nor counted in domZ)
@@ -1373,9 +1466,40 @@ def _reported_hits(
                 found.counts[i],
                 found.ordinals[i],
                 model_index,
+                found.strands[i] if found.strands else None,
             )
         )
     return hits
+
+
+def _one_hit_per_sequence(found: _Candidates, scores: Any, keep: Any) -> _Candidates:
+    """Where both strands of a sequence are candidates (a nucleotide search), the better
+    strand stands for the sequence and takes the domains (in the order of their
+    positions) and domain counts of every strand that passes ``keep``; the other
+    strand's entry is left with no domains and out of ``keep``."""
+    order: dict[int, list[int]] = {}
+    for i, ordinal in enumerate(found.ordinals):
+        order.setdefault(ordinal, []).append(i)
+    pairs = [group for group in order.values() if len(group) > 1]
+    if not pairs:
+        return found
+    merged = dataclasses.replace(found, domains=list(found.domains), counts=list(found.counts))
+    for group in pairs:
+        best = max(group, key=lambda i: scores[i])
+        passing = [i for i in group if keep[i]]
+        if found.domains[best] is not None:
+            doms = [d for i in passing for d in found.domains[i] or ()]
+            merged.domains[best] = sorted(doms, key=lambda d: min(d.env_from, d.env_to))
+        if found.counts[best] is not None and len(passing) > 1:
+            merged.counts[best] = tuple(
+                type(found.counts[best][k])(sum(found.counts[i][k] for i in passing))
+                for k in range(len(found.counts[best]))
+            )
+        for i in group:
+            if i != best:
+                merged.domains[i] = None if found.domains[i] is None else []
+                keep[i] = False
+    return merged
 
 
 def _reported_domains(
@@ -1444,27 +1568,32 @@ def _tsv_field(value: Any) -> str:
     return text or "NA"
 
 
-def hits_table(hits: list[Hit]) -> str:
-    """The hits as TSV text with a header row."""
+def hits_table(hits: list[Hit], *, strands: bool = False) -> str:
+    """The hits as TSV text with a header row; ``strands`` (a nucleotide search) adds a
+    ``strand`` column before the description."""
 
     text = _tsv_field
-    lines = ["\t".join(HIT_COLUMNS)]
+    columns = _with_strand(HIT_COLUMNS) if strands else HIT_COLUMNS
+    lines = ["\t".join(columns)]
     for h in hits:
-        lines.append(
-            "\t".join(
-                (
-                    h.target_name,
-                    text(h.target_accession),
-                    h.query_name,
-                    text(h.query_accession),
-                    f"{h.evalue:.3g}",
-                    f"{h.bits:.2f}",
-                    str(h.length),
-                    text(h.description),
-                )
-            )
-        )
+        fields = [h.target_name, text(h.target_accession), h.query_name,
+                  text(h.query_accession), f"{h.evalue:.3g}", f"{h.bits:.2f}",
+                  str(h.length)]  # fmt: skip
+        if strands:
+            fields.append(text(h.strand))
+        fields.append(text(h.description))
+        lines.append("\t".join(fields))
     return "\n".join(lines) + "\n"
+
+
+def _with_strand(columns: tuple[str, ...]) -> tuple[str, ...]:
+    """A table's columns with ``strand`` before the last (the description)."""
+    return (*columns[:-1], "strand", columns[-1])
+
+
+def _stranded_search(models: list[ProfileHMM]) -> bool:
+    """Whether a search with ``models`` has strands (a nucleotide model among them)."""
+    return any(_nucleic(m.alphabet.name) for m in models)
 
 
 def _counts(hit: Hit) -> dict[str, Any]:
@@ -1755,6 +1884,7 @@ def search_settings(args: argparse.Namespace) -> dict[str, Any]:
         cutoff=args.cutoff,
         threads=args.threads,
         null2=args.null2,
+        strand=args.strand,
         filters=None if args.max else Filters(args.F1, args.F2, args.F3, bias=not args.nobias),
     )
 
@@ -1809,7 +1939,7 @@ def report_search(
                 f"{args.alignment}: {why}, so the rows of its block are numbered "
                 "N|TARGET/FROM-TO, as hmmsearch -A numbers rows whose names are not unique"
             )
-    write_text(args.output, hits_table(hits))
+    write_text(args.output, hits_table(hits, strands=_stranded_search(models)))
     ctx.outputs.append(args.output)
     ctx.results.update(n_models=len(models), n_sequences=n_seq, n_hits=len(hits))
     for hmm, passed in zip(models, report, strict=False):  # empty with --max
@@ -1898,15 +2028,18 @@ def scan_hits(hits: list[Hit], models: list[ProfileHMM], *, dom_z: float | None 
     return out
 
 
-def scan_table(pairs: list[tuple[Hit, ProfileHMM]]) -> str:
-    """A scan's hits as TSV text with a header row (:data:`SCAN_COLUMNS`)."""
+def scan_table(pairs: list[tuple[Hit, ProfileHMM]], *, strands: bool = False) -> str:
+    """A scan's hits as TSV text with a header row (:data:`SCAN_COLUMNS`; ``strands``:
+    as :func:`hits_table`)."""
 
     text = _tsv_field
-    lines = ["\t".join(SCAN_COLUMNS)]
+    lines = ["\t".join(_with_strand(SCAN_COLUMNS) if strands else SCAN_COLUMNS)]
     for h, hmm in pairs:
-        fields = (h.target_name, text(h.target_accession), hmm.name, text(hmm.accession),
-                  f"{h.evalue:.3g}", f"{h.bits:.2f}", str(hmm.M),
-                  text(hmm.description))  # fmt: skip
+        fields = [h.target_name, text(h.target_accession), hmm.name, text(hmm.accession),
+                  f"{h.evalue:.3g}", f"{h.bits:.2f}", str(hmm.M)]  # fmt: skip
+        if strands:
+            fields.append(text(h.strand))
+        fields.append(text(hmm.description))
         lines.append("\t".join(fields))
     return "\n".join(lines) + "\n"
 
@@ -1982,7 +2115,7 @@ def _cmd_scan(args: argparse.Namespace, ctx: RunContext) -> int:
         )  # fmt: skip
         ctx.outputs.extend(p for p in (args.tblout, args.domtblout) if p)
         ctx.results.update(n_domains=n_domains)
-    write_text(args.output, scan_table(pairs))
+    write_text(args.output, scan_table(pairs, strands=_stranded_search(models)))
     ctx.outputs.append(args.output)
     n_annotated = len({h.target_index for h, _ in pairs})
     ctx.results.update(n_models=len(models), n_sequences=n_seq, n_hits=len(pairs))

@@ -184,7 +184,7 @@ def _add_seqsearch(verbs: Any) -> None:
         ),
     )
     _add_inputs(p, "'-' for stdin")
-    add_search_options(p, cutoffs=False)
+    add_search_options(p, cutoffs=False, strands=False)
     p.add_argument(
         "-A",
         dest="alignment",
@@ -394,7 +394,7 @@ def _add_iterate(verbs: Any) -> None:
         metavar="N",
         help="at most N rounds (default: %(default)s)",
     )
-    add_search_options(p, cutoffs=False)
+    add_search_options(p, cutoffs=False, strands=False)
     p.set_defaults(inc_evalue=ITERATE_INCLUSION.evalue, inc_dom_evalue=ITERATE_INCLUSION.dom_evalue)
     p.add_argument(
         "-A",

@@ -120,6 +120,35 @@ class DigitalSequences:
         )
 
 
+def complement_codes(alphabet: Alphabet) -> np.ndarray:
+    """Code -> code of the complementary residue set (a nucleotide alphabet's codes,
+    degenerate ones included: R <-> Y, K <-> M, S, W and N to themselves, ...)."""
+    pairs = {"A": "TU", "C": "G", "G": "C", "T": "A", "U": "A"}
+    symbols, members = alphabet.degenerate_matrix()
+    canonical = alphabet.symbols
+    sets = [frozenset(np.flatnonzero(row).tolist()) for row in np.asarray(members) > 0]
+    out = np.arange(len(symbols), dtype=np.uint8)
+    for code, residues in enumerate(sets):
+        partner = frozenset(
+            canonical.index(c) for r in residues for c in pairs[canonical[r]] if c in canonical
+        )
+        if partner in sets:
+            out[code] = sets.index(partner)
+    return out
+
+
+def reverse_complement(seqs: DigitalSequences) -> DigitalSequences:
+    """Every sequence of a nucleotide collection reverse-complemented, in the same order
+    and with the same names."""
+    comp = complement_codes(seqs.alphabet)
+    n = seqs.n_sequences
+    flipped = comp[seqs.codes[::-1]]  # the last sequence first, each reversed
+    flipped_bounds = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(seqs.lengths[::-1], out=flipped_bounds[1:])
+    codes, bounds = take_sequences(flipped, flipped_bounds, np.arange(n - 1, -1, -1))
+    return dataclasses.replace(seqs, codes=codes, bounds=bounds)
+
+
 def take_sequences(
     codes: np.ndarray, bounds: np.ndarray, index: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
