@@ -954,6 +954,7 @@ def _add_search(verbs: Any) -> None:
         "or sequencing reads from a BAM/CRAM file (.bam/.cram, nucleotide models)",
     )
     add_search_options(p)
+    add_hmmer_report_option(p)
     p.add_argument(
         "-A",
         dest="alignment",
@@ -1203,6 +1204,7 @@ def search_models(
     piece_residues: int | None = None,
     progress: Callable[[str], None] | None = None,
     strand: str = "both",
+    totals: dict[str, int] | None = None,
 ) -> tuple[list[Hit], int]:
     """Score every database sequence with every model; return the reported hits and n_seq.
 
@@ -1249,6 +1251,9 @@ def search_models(
     better strand's score (``Hit.strand``) and the domains of every strand
     that reaches the threshold; a minus-strand domain's coordinates are on
     the sequence as given, from high to low (as nhmmer's).
+
+    ``totals``, when given, receives the number of residues read
+    (``"residues"``; of the database's last read, once per alphabet group).
     """
     from ..profile.calibrate import calibrate
     from ..profile.search import configure
@@ -1302,6 +1307,8 @@ def search_models(
                     f"model(s), {sum(len(kept[m].scores) for m in members):,} candidate hit(s)"
                 )
         n_seq = seen
+        if totals is not None:
+            totals["residues"] = residues
     hits: list[Hit] = []
     for m, found in enumerate(kept):
         two = strand == "both" and _nucleic(found.hmm.alphabet.name)
@@ -1596,6 +1603,18 @@ def _stranded_search(models: list[ProfileHMM]) -> bool:
     return any(_nucleic(m.alphabet.name) for m in models)
 
 
+def _sequence_hit(h: Hit) -> Any:
+    """A hit as :class:`~seqem.io.hmmer_tables.SequenceHit`, what HMMER's tables and
+    report are written from."""
+    from ..io.hmmer_tables import SequenceHit
+
+    return SequenceHit(
+        name=h.target_name, accession=h.target_accession or "", length=h.length,
+        evalue=h.evalue, score=h.bits, bias=h.bias, domains=tuple(h.domains or ()),
+        description=h.description or "", **_counts(h),
+    )  # fmt: skip
+
+
 def _counts(hit: Hit) -> dict[str, Any]:
     """The domain-number columns of ``hit`` for :class:`~seqem.io.hmmer_tables.SequenceHit`."""
     if hit.counts is None:
@@ -1787,7 +1806,7 @@ def write_domain_tables(
     ``--domE``, ``--domT`` and ``--cut_ga`` do.
     """
     from ..io.atomic import atomic_output
-    from ..io.hmmer_tables import SequenceHit, write_domtblout, write_tblout
+    from ..io.hmmer_tables import write_domtblout, write_tblout
 
     def rule(hmm: ProfileHMM) -> Any:
         return _domain_rule(hmm, cutoff, dom_evalue, dom_bits)
@@ -1806,19 +1825,7 @@ def write_domain_tables(
                 continue
             doms = h.domains or ()
             n_domains += sum(bool(reported(d)) for d in doms)
-            rows.append(
-                SequenceHit(
-                    name=h.target_name,
-                    accession=h.target_accession or "",
-                    length=h.length,
-                    evalue=h.evalue,
-                    score=h.bits,
-                    bias=h.bias,
-                    domains=tuple(doms),
-                    description=h.description or "",
-                    **_counts(h),
-                )
-            )
+            rows.append(_sequence_hit(h))
         tables.append((hmm, rows, reported))
     for path, writer in ((tblout, "tbl"), (domtblout, "domtbl")):
         if path is None:
@@ -1836,6 +1843,88 @@ def write_domain_tables(
     return n_domains
 
 
+def add_hmmer_report_option(p: argparse.ArgumentParser) -> None:
+    """``--hmmer-report``: hmmsearch's human-readable report."""
+    p.add_argument(
+        "--hmmer-report",
+        metavar="FILE",
+        help="also write the report hmmsearch writes (its -o): for each model the ranked "
+        "sequences, each sequence's domains and the alignment of every reported domain "
+        "(model consensus, match line, residues, posterior probabilities), and the "
+        "filters' counts",
+    )
+
+
+def write_hmmer_report(
+    args: argparse.Namespace,
+    models: list[ProfileHMM],
+    hits: list[Hit],
+    report: list[dict[str, int]],
+    *,
+    n_seq: int,
+    n_residues: int,
+    verb: str = "search",
+) -> None:
+    """The ``--hmmer-report`` of 'seqem profile VERB' (:mod:`seqem.io.hmmer_report`)."""
+    import numpy as np
+
+    from ..io.atomic import atomic_output
+    from ..io.hmmer_report import PipelineCounts, write_query_report, write_report_header
+    from ..profile.search import configure
+
+    inc = inclusion_of(args)
+    filters = None if args.max else (args.F1, args.F2, args.F3)
+    with atomic_output(args.hmmer_report) as fh:
+        seqsearch = verb == "seqsearch"
+        write_report_header(
+            fh, [("query " + ("sequence" if seqsearch else "HMM") + " file", args.model),
+                 ("target sequence database", args.database)],
+            verb=verb, like="phmmer" if seqsearch else "hmmsearch",
+        )  # fmt: skip
+        for m, hmm in enumerate(models):
+            two = args.strand == "both" and _nucleic(hmm.alphabet.name)
+            strands = 2 if two else 1
+            rows = [_sequence_hit(h) for h in hits if h.model_index == m]
+            domain_rule = _domain_rule(hmm, args.cutoff, args.dom_evalue, args.dom_bits)
+            included = _inclusion(hmm, args.cutoff, inc)
+            sequence_included = _sequence_inclusion(hmm, args.cutoff, inc)
+            counts = PipelineCounts(
+                n_targets=n_seq * strands, n_residues=n_residues * strands,
+                Z=(args.Z if args.Z is not None else n_seq) * strands,
+                domZ=args.domZ if args.domZ is not None else len(rows),
+                Z_given=args.Z is not None, domZ_given=args.domZ is not None,
+                passed=report[m] if filters is not None and m < len(report) else None,
+                thresholds=filters or (1.0, 1.0, 1.0),
+            )  # fmt: skip
+            with np.errstate(divide="ignore"):
+                scores = np.log(configure(hmm).msc)
+            write_query_report(
+                fh, hmm, rows, reported=domain_rule, sequence_included=sequence_included,
+                included=_with_hit(included),
+                counts=counts, scores=scores, length_label="L" if seqsearch else "M",
+            )  # fmt: skip
+        fh.write("[ok]\n")
+
+
+def _sequence_inclusion(
+    hmm: ProfileHMM, cutoff: str | None, inc: Inclusion
+) -> Callable[[Any], bool]:
+    """Whether a sequence (anything with ``evalue`` and ``score``) is included: the
+    model's cutoff, ``inc.bits`` or ``inc.evalue``, in that order of precedence."""
+    if cutoff is not None:
+        floor = cutoffs(hmm, cutoff)[0]
+        return lambda h: h.score >= floor
+    if inc.bits is not None:
+        bits = inc.bits
+        return lambda h: h.score >= bits
+    return lambda h: h.evalue <= inc.evalue
+
+
+def _with_hit(rule: Callable[[float, float, Any], bool]) -> Callable[[Any, Any], bool]:
+    """An inclusion rule of (E-value, score, domain) as one of (sequence, domain)."""
+    return lambda h, d: rule(h.evalue, h.score, d)
+
+
 def _searched(
     args: argparse.Namespace,
     ctx: RunContext,
@@ -1848,7 +1937,8 @@ def _searched(
     scan's E-values over the models, its domZ and --max-hits applied per sequence
     later, by :func:`scan_hits`); returns the models, the hits, the number of
     sequences and the filters' counts per model (empty with --max)."""
-    outputs = (args.output, args.tblout, args.domtblout, getattr(args, "alignment", None))
+    outputs = (args.output, args.tblout, args.domtblout, getattr(args, "alignment", None),
+               getattr(args, "hmmer_report", None))  # fmt: skip
     for path in outputs:
         check_output_path(path)
     _one_stdin(args.model, args.database, "sequence" if scan else "database")
@@ -1858,6 +1948,7 @@ def _searched(
         for hmm in models:  # before the search, naming the model file
             cutoffs(hmm, args.cutoff, path=args.model)
     report: list[dict[str, int]] = []
+    totals: dict[str, int] = {}
     hits, n_seq = search_models(
         models,
         args.database,
@@ -1867,9 +1958,11 @@ def _searched(
         domains=any(outputs[1:]),
         report=report,
         progress=ctx.status(),
+        totals=totals,
         **search_settings(args),
     )
     ctx.finish_progress()
+    ctx.results.update(n_residues=totals.get("residues", 0))
     return models, hits, n_seq, report
 
 
@@ -1939,6 +2032,10 @@ def report_search(
                 f"{args.alignment}: {why}, so the rows of its block are numbered "
                 "N|TARGET/FROM-TO, as hmmsearch -A numbers rows whose names are not unique"
             )
+    if getattr(args, "hmmer_report", None):
+        write_hmmer_report(args, models, hits, report, n_seq=n_seq,
+                           n_residues=int(ctx.results.get("n_residues", 0)), verb=verb)  # fmt: skip
+        ctx.outputs.append(args.hmmer_report)
     write_text(args.output, hits_table(hits, strands=_stranded_search(models)))
     ctx.outputs.append(args.output)
     ctx.results.update(n_models=len(models), n_sequences=n_seq, n_hits=len(hits))

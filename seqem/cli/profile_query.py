@@ -29,6 +29,7 @@ from .profile import (
     _inclusion,
     _one_stdin,
     add_calibration_options,
+    add_hmmer_report_option,
     add_search_options,
     add_weighting_options,
     build_options_of,
@@ -185,6 +186,7 @@ def _add_seqsearch(verbs: Any) -> None:
     )
     _add_inputs(p, "'-' for stdin")
     add_search_options(p, cutoffs=False, strands=False)
+    add_hmmer_report_option(p)
     p.add_argument(
         "-A",
         dest="alignment",

@@ -1,0 +1,166 @@
+"""``--hmmer-report``: hmmsearch's and phmmer's human-readable report, line by line."""
+
+import re
+import shutil
+import subprocess
+import warnings
+
+import pytest
+
+from .conftest import DATA, REPO
+
+TUTORIAL = REPO.parent / "shared" / "data" / "profile" / "tutorial"
+needs_tutorial = pytest.mark.skipif(
+    not TUTORIAL.is_dir(), reason="shared HMMER tutorial data (../shared/data/profile) not present"
+)
+#: (model, database, HMMER's report on them in the shared data)
+CASES = [
+    ("fn3", "7LESS_DROME", "fn3_vs_7LESS"),
+    ("Pkinase", "7LESS_DROME", "Pkinase_vs_7LESS"),
+    ("globins4", "globins45.fa", "globins4_vs_globins45"),
+]
+NUMBER = re.compile(r"^-?(\d+\.?\d*|\.\d+)(e[-+]?\d+)?$")
+
+
+def body(text):
+    """The lines from ``Query:`` on, without HMMER's timing lines (which vary)."""
+    lines = text.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("Query:"))
+    return [line for line in lines[start:] if not line.startswith(("# CPU", "# Mc/sec"))]
+
+
+def parsed(path):
+    from Bio import SearchIO
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return list(SearchIO.parse(str(path), "hmmer3-text"))
+
+
+def same_alignments(ours, theirs):
+    """Biopython's reading of two reports: the same hits, in order, with the same
+    domains (coordinates, envelopes, aligned residues, PP/CS lines)."""
+    (a,), (b,) = ours, theirs
+    assert [h.id for h in a] == [h.id for h in b]
+    n = 0
+    for ha, hb in zip(a, b, strict=True):
+        assert len(ha.hsps) == len(hb.hsps), ha.id
+        for x, y in zip(ha.hsps, hb.hsps, strict=True):
+            fields = ("hit_start", "hit_end", "query_start", "query_end", "env_start", "env_end")
+            assert [getattr(x, f) for f in fields] == [getattr(y, f) for f in fields], ha.id
+            assert str(x.hit.seq) == str(y.hit.seq) and str(x.query.seq) == str(y.query.seq)
+            assert x.aln_annotation == y.aln_annotation, ha.id
+            n += 1
+    return n
+
+
+@needs_tutorial
+@pytest.mark.parametrize("model,database,reference", CASES, ids=[c[2] for c in CASES])
+def test_report_reads_as_hmmsearchs(run, tmp_path, model, database, reference):
+    """With --null2 (hmmsearch's default scoring) on HMMER's tutorial: as many lines as
+    hmmsearch's report, and Biopython's hmmer3-text reader finds the same hits and
+    domains in both, alignments and posterior lines included."""
+    out = tmp_path / "report.out"
+    result = run("profile", "search", TUTORIAL / "models" / f"{model}.hmm", TUTORIAL / database,
+                 "--null2", "--hmmer-report", out, "-o", tmp_path / "hits.tsv")  # fmt: skip
+    assert result.code == 0, result.err
+    ref = TUTORIAL / "reference" / f"{reference}.out"
+    ours, theirs = body(out.read_text()), body(ref.read_text())
+    assert len(ours) == len(theirs)
+    differ = [(a, b) for a, b in zip(ours, theirs, strict=True) if a != b]
+    print(f"\n{reference}: {len(differ)} of {len(ours)} lines differ (numbers only)")
+    for a, b in differ:  # only numbers: null2 and E-value rounding
+        ta, tb = a.split(), b.split()
+        assert len(ta) == len(tb)
+        assert all(
+            x == y or (NUMBER.match(x) and NUMBER.match(y)) for x, y in zip(ta, tb, strict=True)
+        )
+    assert len(differ) <= 3
+    assert same_alignments(parsed(out), parsed(ref)) >= 1
+
+
+def hmmsearch_lines_agree(ours, theirs):
+    """Line for line: equal, or differing in numbers only, scores within 0.15 bits and
+    E-values within 30% (the last printed digit)."""
+    assert len(ours) == len(theirs)
+    for a, b in zip(ours, theirs, strict=True):
+        if a == b:
+            continue
+        ta, tb = a.split(), b.split()
+        assert len(ta) == len(tb), (a, b)
+        for x, y in zip(ta, tb, strict=True):
+            if x == y:
+                continue
+            assert NUMBER.match(x) and NUMBER.match(y), (a, b)
+            fx, fy = float(x), float(y)
+            if "e" in x + y or fx < 1 or fy < 1:  # an E-value
+                assert max(fx, fy) <= 1.3 * min(fx, fy), (a, b)
+            else:
+                assert abs(fx - fy) <= 0.15, (a, b)
+
+
+@needs_tutorial
+@pytest.mark.skipif(not shutil.which("hmmsearch"), reason="HMMER's hmmsearch not installed")
+@pytest.mark.parametrize("model,database,reference", CASES, ids=[c[2] for c in CASES])
+def test_report_equals_hmmsearch_nonull2(run, tmp_path, model, database, reference):
+    """seqem's default scoring is hmmsearch --nonull2's: run both here, the reports
+    agree line for line (numbers to their last printed digit)."""
+    hmm = TUTORIAL / "models" / f"{model}.hmm"
+    ref = tmp_path / "hmmsearch.out"
+    subprocess.run(["hmmsearch", "--nonull2", "--cpu", "1", "-o", ref, hmm, TUTORIAL / database],
+                   check=True)  # fmt: skip
+    out = tmp_path / "report.out"
+    result = run("profile", "search", hmm, TUTORIAL / database, "--hmmer-report", out,
+                 "-o", tmp_path / "hits.tsv")  # fmt: skip
+    assert result.code == 0, result.err
+    hmmsearch_lines_agree(body(out.read_text()), body(ref.read_text()))
+    assert same_alignments(parsed(out), parsed(ref)) >= 1
+
+
+@pytest.mark.skipif(not shutil.which("phmmer"), reason="HMMER's phmmer not installed")
+def test_seqsearch_report_as_phmmers(run, tmp_path):
+    """seqsearch writes phmmer's layout ([L=...]); the alignments equal phmmer's."""
+    query, db = DATA / "example_query.fa", DATA / "example_db.fa"
+    ref = tmp_path / "phmmer.out"
+    subprocess.run(["phmmer", "--cpu", "1", "-o", ref, query, db], check=True)
+    out = tmp_path / "report.out"
+    result = run("profile", "seqsearch", query, db, "--hmmer-report", out, "-o", tmp_path / "x")
+    assert result.code == 0, result.err
+    text = out.read_text()
+    assert text.startswith("# seqem profile seqsearch, as phmmer ::")
+    assert "Query:       family_001  [L=54]" in text
+    assert same_alignments(parsed(out), parsed(ref)) >= 1
+
+
+def test_report_without_hits(run, tmp_path):
+    out = tmp_path / "report.out"
+    result = run("profile", "search", DATA / "example_family.hmm", DATA / "example_db.fa",
+                 "-T", "1000", "--hmmer-report", out, "-o", tmp_path / "x.tsv")  # fmt: skip
+    assert result.code == 0, result.err
+    text = out.read_text()
+    assert "[No hits detected that satisfy reporting thresholds]" in text
+    assert "Target sequences:                        300" in text
+    assert text.endswith("//\n[ok]\n") and parsed(out)[0].id == "example_family"
+
+
+def test_minus_strand_alignment_counts_down(run, tmp_path):
+    """A domain on the minus strand is displayed with its target coordinates running
+    from high to low, each wrapped line starting where the last ended."""
+    import numpy as np
+    from Bio.Seq import Seq
+
+    from .test_profile_strands import dna_family
+
+    model, texts = dna_family(tmp_path, 1)
+    rng = np.random.default_rng(5)
+    flank = "".join(rng.choice(list("ACGT"), size=300))
+    query = tmp_path / "q.fa"
+    query.write_text(f">q\n{flank}{Seq(texts[0]).reverse_complement()}{flank}\n")
+    out = tmp_path / "report.out"
+    result = run("profile", "search", model, query, "--hmmer-report", out, "-o", tmp_path / "x")
+    assert result.code == 0, result.err
+    lines = out.read_text().splitlines()
+    rows = [line.split() for line in lines if re.match(r"^ +q \d+ ", line)]
+    assert rows and all(int(r[1]) > int(r[3]) for r in rows)
+    for a, b in zip(rows, rows[1:], strict=False):
+        assert int(b[1]) == int(a[3]) - 1
