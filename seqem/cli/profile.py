@@ -1159,6 +1159,30 @@ _THREADED_CELLS = 1_000_000
 
 
 @dataclasses.dataclass
+class _PieceTally:
+    """The sequences of one piece of the database as given (not their strands) and, for
+    each, how many (model, strand) targets passed MSV, bias, Viterbi and Forward."""
+
+    names: tuple[str, ...]
+    accessions: tuple[str, ...]
+    descriptions: tuple[str, ...]
+    lengths: Any
+    tally: Any
+
+    @classmethod
+    def of(cls, seqs: DigitalSequences, n: int) -> _PieceTally:
+        import numpy as np
+
+        return cls(
+            seqs.names[:n],
+            seqs.accessions[:n],
+            seqs.descriptions[:n],
+            seqs.lengths[:n].copy(),
+            np.zeros((n, 4), dtype=np.int64),
+        )
+
+
+@dataclasses.dataclass
 class _Candidates:
     """What one model's search keeps of the sequences that may be reported.
 
@@ -1205,6 +1229,7 @@ def search_models(
     progress: Callable[[str], None] | None = None,
     strand: str = "both",
     totals: dict[str, int] | None = None,
+    per_sequence: dict[int, _PieceTally] | None = None,
 ) -> tuple[list[Hit], int]:
     """Score every database sequence with every model; return the reported hits and n_seq.
 
@@ -1254,6 +1279,10 @@ def search_models(
 
     ``totals``, when given, receives the number of residues read
     (``"residues"``; of the database's last read, once per alphabet group).
+    ``per_sequence``, when given, receives for each piece of the database
+    (keyed by the ordinal of its first sequence) its sequences and the number
+    of (model, strand) targets of each that passed MSV, bias, Viterbi and
+    Forward (:class:`_PieceTally`; what a scan reports per query).
     """
     from ..profile.calibrate import calibrate
     from ..profile.search import configure
@@ -1294,7 +1323,7 @@ def search_models(
                 _search_piece(
                     kept[m], targets, (seen if Z is None else Z) * n_strands, evalue=evalue,
                     threads=threads, domains=domains, null2=null2, filters=filters,
-                    first=seen - piece.n_sequences, minus=minus,
+                    first=seen - piece.n_sequences, minus=minus, per_sequence=per_sequence,
                 )  # fmt: skip
                 if progress is not None and done % _PROGRESS_MODELS == 0 < len(members) - done:
                     progress(
@@ -1341,10 +1370,12 @@ def _search_piece(
     filters: Filters | None,
     first: int = 0,
     minus: Any = None,
+    per_sequence: dict[int, _PieceTally] | None = None,
 ) -> None:
     """Search one piece of the database (its first sequence the database's ``first``);
     keep the sequences that pass with ``z`` targets.  ``minus`` (nucleotide searches,
-    :func:`stranded`) marks the targets that are reverse complements."""
+    :func:`stranded`) marks the targets that are reverse complements; ``per_sequence``:
+    see :func:`search_models`."""
     import numpy as np
 
     from .._jit import threads as numba_threads
@@ -1384,6 +1415,20 @@ def _search_piece(
         counts = dict(outcome.passed, forward=int(passed_forward.sum()))
         for stage, count in counts.items():
             found.passed[stage] = found.passed.get(stage, 0) + count
+    n_given = seqs.n_sequences if minus is None else seqs.n_sequences - int(minus.sum())
+    if per_sequence is not None:
+        origin = np.arange(seqs.n_sequences) % max(n_given, 1) if n_given else None
+        if first not in per_sequence:
+            per_sequence[first] = _PieceTally.of(seqs, n_given or seqs.n_sequences)
+        tally = per_sequence[first].tally
+        stages = np.zeros((seqs.n_sequences, 4), dtype=int)
+        if filters is None:
+            stages[:] = 1
+        else:
+            assert outcome.stage is not None
+            stages[:, :3] = outcome.stage[:, None] > np.arange(3)
+            stages[outcome.index, 3] = passed_forward
+        np.add.at(tally, np.arange(seqs.n_sequences) if origin is None else origin, stages)
     index = np.flatnonzero(keep)
     if domains:
         per_target, tallies = _reported_domains(
@@ -1391,7 +1436,6 @@ def _search_piece(
             threads=n_threads, null2=null2,
         )  # fmt: skip
     lengths = target.lengths
-    n_given = seqs.n_sequences if minus is None else seqs.n_sequences - int(minus.sum())
     for i in index:
         at = int(outcome.index[i] if filters is not None else i)  # in the piece
         found.names.append(target.names[i])
@@ -1843,16 +1887,69 @@ def write_domain_tables(
     return n_domains
 
 
-def add_hmmer_report_option(p: argparse.ArgumentParser) -> None:
-    """``--hmmer-report``: hmmsearch's human-readable report."""
+def add_hmmer_report_option(p: argparse.ArgumentParser, like: str = "hmmsearch") -> None:
+    """``--hmmer-report``: the human-readable report of the HMMER program ``like``."""
+    listed = "models" if like == "hmmscan" else "sequences"
     p.add_argument(
         "--hmmer-report",
         metavar="FILE",
-        help="also write the report hmmsearch writes (its -o): for each model the ranked "
-        "sequences, each sequence's domains and the alignment of every reported domain "
-        "(model consensus, match line, residues, posterior probabilities), and the "
-        "filters' counts",
+        help=f"also write the report {like} writes (its -o): for each query the ranked "
+        f"{listed}, their domains and the alignment of every reported domain (model "
+        "consensus, match line, residues, posterior probabilities), and the filters' counts",
     )
+
+
+class _ReportRules:
+    """What a ``--hmmer-report`` needs of each model, made once per model: which domains
+    are reported and included, which pairs included, and the match log-odds."""
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args = args
+        self.inc = inclusion_of(args)
+        self._made: dict[int, tuple[Any, Any, Any, Any]] = {}
+
+    def _of(self, hmm: ProfileHMM) -> tuple[Any, Any, Any, Any]:
+        made = self._made.get(id(hmm))
+        if made is None:
+            import numpy as np
+
+            from ..profile.search import configure
+
+            a = self.args
+            with np.errstate(divide="ignore"):
+                scores = np.log(configure(hmm).msc)
+            made = (
+                _domain_rule(hmm, a.cutoff, a.dom_evalue, a.dom_bits),
+                _inclusion(hmm, a.cutoff, self.inc),
+                _sequence_inclusion(hmm, a.cutoff, self.inc),
+                scores,
+            )
+            self._made[id(hmm)] = made
+        return made
+
+    def reported(self, row: Any, d: Any) -> bool:
+        return bool(self._of(row.hmm)[0](d))
+
+    def included(self, row: Any, d: Any) -> bool:
+        return bool(self._of(row.hmm)[1](row.hit.evalue, row.hit.score, d))
+
+    def sequence_included(self, row: Any) -> bool:
+        return bool(self._of(row.hmm)[2](row.hit))
+
+    def scores(self, hmm: ProfileHMM) -> Any:
+        return self._of(hmm)[3]
+
+    def write(self, fh: Any, query: Any, rows: Any, counts: Any, *, scan: bool = False) -> None:
+        from ..io.hmmer_report import write_query_report
+
+        write_query_report(
+            fh, query, rows, reported=self.reported, sequence_included=self.sequence_included,
+            included=self.included, counts=counts, scores=self.scores, scan=scan,
+        )  # fmt: skip
+
+
+def _filter_thresholds(args: argparse.Namespace) -> tuple[float, float, float] | None:
+    return None if args.max else (args.F1, args.F2, args.F3)
 
 
 def write_hmmer_report(
@@ -1865,44 +1962,111 @@ def write_hmmer_report(
     n_residues: int,
     verb: str = "search",
 ) -> None:
-    """The ``--hmmer-report`` of 'seqem profile VERB' (:mod:`seqem.io.hmmer_report`)."""
-    import numpy as np
-
+    """The ``--hmmer-report`` of 'seqem profile VERB' (:mod:`seqem.io.hmmer_report`),
+    in hmmsearch's layout (phmmer's for seqsearch)."""
     from ..io.atomic import atomic_output
-    from ..io.hmmer_report import PipelineCounts, write_query_report, write_report_header
-    from ..profile.search import configure
+    from ..io.hmmer_report import PipelineCounts, ReportRow, write_report_header
 
-    inc = inclusion_of(args)
-    filters = None if args.max else (args.F1, args.F2, args.F3)
+    rules = _ReportRules(args)
+    filters = _filter_thresholds(args)
+    seqsearch = verb == "seqsearch"
     with atomic_output(args.hmmer_report) as fh:
-        seqsearch = verb == "seqsearch"
         write_report_header(
             fh, [("query " + ("sequence" if seqsearch else "HMM") + " file", args.model),
                  ("target sequence database", args.database)],
             verb=verb, like="phmmer" if seqsearch else "hmmsearch",
         )  # fmt: skip
         for m, hmm in enumerate(models):
-            two = args.strand == "both" and _nucleic(hmm.alphabet.name)
-            strands = 2 if two else 1
-            rows = [_sequence_hit(h) for h in hits if h.model_index == m]
-            domain_rule = _domain_rule(hmm, args.cutoff, args.dom_evalue, args.dom_bits)
-            included = _inclusion(hmm, args.cutoff, inc)
-            sequence_included = _sequence_inclusion(hmm, args.cutoff, inc)
+            strands = 2 if args.strand == "both" and _nucleic(hmm.alphabet.name) else 1
+            rows = [
+                ReportRow(_sequence_hit(h), hmm, h.target_name, h.length)
+                for h in hits
+                if h.model_index == m
+            ]
             counts = PipelineCounts(
-                n_targets=n_seq * strands, n_residues=n_residues * strands,
+                query=("Query model(s):", 1, f"({hmm.M} nodes)"),
+                targets=("Target sequences:", n_seq * strands,
+                         f"({n_residues * strands} residues searched)"),
+                n_targets=n_seq * strands,
                 Z=(args.Z if args.Z is not None else n_seq) * strands,
                 domZ=args.domZ if args.domZ is not None else len(rows),
                 Z_given=args.Z is not None, domZ_given=args.domZ is not None,
                 passed=report[m] if filters is not None and m < len(report) else None,
                 thresholds=filters or (1.0, 1.0, 1.0),
             )  # fmt: skip
-            with np.errstate(divide="ignore"):
-                scores = np.log(configure(hmm).msc)
-            write_query_report(
-                fh, hmm, rows, reported=domain_rule, sequence_included=sequence_included,
-                included=_with_hit(included),
-                counts=counts, scores=scores, length_label="L" if seqsearch else "M",
-            )  # fmt: skip
+            size = f"{'L' if seqsearch else 'M'}={hmm.M}"
+            rules.write(fh, (hmm.name, hmm.accession, hmm.description, size), rows, counts)
+        fh.write("[ok]\n")
+
+
+def write_scan_report(
+    args: argparse.Namespace,
+    models: list[ProfileHMM],
+    pairs: list[tuple[Hit, ProfileHMM]],
+    per_sequence: dict[int, Any],
+) -> None:
+    """The ``--hmmer-report`` of a scan, in hmmscan's layout: one block per query
+    sequence (every sequence of the file, with hits or not)."""
+    from ..io.atomic import atomic_output
+    from ..io.hmmer_report import PipelineCounts, ReportRow, write_report_header
+    from ..io.hmmer_tables import SequenceHit
+
+    rules = _ReportRules(args)
+    filters = _filter_thresholds(args)
+    by_sequence: dict[int, list[tuple[Hit, ProfileHMM]]] = {}
+    for h, hmm in pairs:
+        by_sequence.setdefault(h.target_index, []).append((h, hmm))
+    nucleic = [m for m in models if _nucleic(m.alphabet.name)]
+    strands = 2 if args.strand == "both" and nucleic else 1
+    n_models = len(models)
+    nodes = sum(m.M for m in models)
+    with atomic_output(args.hmmer_report) as fh:
+        write_report_header(
+            fh, [("query sequence file", args.database), ("target HMM database", args.model)],
+            verb="scan", like="hmmscan",
+        )  # fmt: skip
+        for first in sorted(per_sequence):
+            piece = per_sequence[first]
+            for k, name in enumerate(piece.names):
+                ordinal = first + k
+                found = by_sequence.get(ordinal, [])
+                rows = [
+                    ReportRow(
+                        SequenceHit(
+                            name=hmm.name,
+                            accession=hmm.accession or "",
+                            length=hmm.M,
+                            evalue=h.evalue,
+                            score=h.bits,
+                            bias=h.bias,
+                            domains=tuple(h.domains or ()),
+                            description=hmm.description or "",
+                            **_counts(h),
+                        ),
+                        hmm,
+                        h.target_name,
+                        h.length,
+                    )  # fmt: skip
+                    for h, hmm in found
+                ]
+                length = int(piece.lengths[k])
+                passed = None
+                if filters is not None:
+                    tally = piece.tally[k]
+                    passed = dict(zip(("msv", "bias", "viterbi", "forward"),
+                                      (int(x) for x in tally), strict=True))  # fmt: skip
+                counts = PipelineCounts(
+                    query=("Query sequence(s):", 1, f"({length * strands} residues searched)"),
+                    targets=("Target model(s):", n_models, f"({nodes} nodes)"),
+                    n_targets=n_models * strands,
+                    Z=(args.Z if args.Z is not None else n_models) * strands,
+                    domZ=args.domZ if args.domZ is not None else len(rows),
+                    Z_given=args.Z is not None, domZ_given=args.domZ is not None,
+                    passed=passed, thresholds=filters or (1.0, 1.0, 1.0),
+                )  # fmt: skip
+                query = (name, piece.accessions[k] if piece.accessions else None,
+                         piece.descriptions[k], f"L={length}")  # fmt: skip
+                rules.write(fh, query, rows, counts, scan=True)
         fh.write("[ok]\n")
 
 
@@ -1931,6 +2095,7 @@ def _searched(
     *,
     scan: bool,
     models: list[ProfileHMM] | None = None,
+    per_sequence: dict[int, _PieceTally] | None = None,
 ) -> tuple[list[ProfileHMM], list[Hit], int, list[dict[str, int]]]:
     """What 'search', 'scan' and 'seqsearch' share: the options checked, the models read
     (or ``models``, made by the caller from ``args.model``) and every pair scored (a
@@ -1959,6 +2124,7 @@ def _searched(
         report=report,
         progress=ctx.status(),
         totals=totals,
+        per_sequence=per_sequence,
         **search_settings(args),
     )
     ctx.finish_progress()
@@ -2092,6 +2258,7 @@ def _add_scan(verbs: Any) -> None:
         help="query sequences: FASTA or Swiss-Prot text, plain or gzip; '-' for stdin",
     )
     add_search_options(p, scan=True)
+    add_hmmer_report_option(p, "hmmscan")
     add_run_options(p)
     p.set_defaults(_run=_cmd_scan)
 
@@ -2203,8 +2370,12 @@ def write_scan_tables(
 
 
 def _cmd_scan(args: argparse.Namespace, ctx: RunContext) -> int:
-    models, hits, n_seq, report = _searched(args, ctx, scan=True)
+    per_sequence: dict[int, _PieceTally] | None = {} if args.hmmer_report else None
+    models, hits, n_seq, report = _searched(args, ctx, scan=True, per_sequence=per_sequence)
     pairs = scan_hits(hits, models, dom_z=args.domZ, max_hits=args.max_hits)
+    if per_sequence is not None:
+        write_scan_report(args, models, pairs, per_sequence)
+        ctx.outputs.append(args.hmmer_report)
     if args.tblout or args.domtblout:
         n_domains = write_scan_tables(
             pairs, tblout=args.tblout, domtblout=args.domtblout, dom_evalue=args.dom_evalue,

@@ -186,7 +186,7 @@ def _add_seqsearch(verbs: Any) -> None:
     )
     _add_inputs(p, "'-' for stdin")
     add_search_options(p, cutoffs=False, strands=False)
-    add_hmmer_report_option(p)
+    add_hmmer_report_option(p, "phmmer")
     p.add_argument(
         "-A",
         dest="alignment",

@@ -19,7 +19,13 @@ import numpy as np
 
 from .hmmer_tables import SequenceHit
 
-__all__ = ["PipelineCounts", "alignment_display", "write_query_report", "write_report_header"]
+__all__ = [
+    "PipelineCounts",
+    "ReportRow",
+    "alignment_display",
+    "write_query_report",
+    "write_report_header",
+]
 
 #: HMMER's default text width (``--textw``).
 TEXT_WIDTH = 120
@@ -28,17 +34,31 @@ MIN_ALIGNMENT_WIDTH = 40
 
 
 @dataclasses.dataclass(frozen=True)
+class ReportRow:
+    """One listed (sequence, model) pair: ``hit`` as the list shows it (a sequence
+    for a search, a model for a scan), the pair's model and the sequence's name
+    and length (the alignment's target row and coordinates)."""
+
+    hit: SequenceHit
+    hmm: Any
+    sequence: str
+    length: int
+
+
+@dataclasses.dataclass(frozen=True)
 class PipelineCounts:
     """What the summary at the end of a query's report says.
 
-    ``passed``: sequences past each filter (``msv``, ``bias``, ``viterbi``,
-    ``forward``), None when the filters were off (``--max``); ``thresholds``
-    their P-value thresholds; ``Z``/``domZ`` with whether they were set on
-    the command line.
+    ``query`` and ``targets``: the first two lines' (label, number, note);
+    ``n_targets`` the comparisons the filters saw; ``passed``: how many
+    passed each filter (``msv``, ``bias``, ``viterbi``, ``forward``), None
+    when the filters were off (``--max``); ``thresholds`` their P-value
+    thresholds; ``Z``/``domZ`` with whether they were set on the command line.
     """
 
+    query: tuple[str, int, str]
+    targets: tuple[str, int, str]
     n_targets: int
-    n_residues: int
     Z: float
     domZ: float
     Z_given: bool = False
@@ -181,49 +201,56 @@ def _ends(start: int, end: int, first: int, last: int) -> str:
 
 def write_query_report(
     fh: IO[str],
-    hmm: Any,
-    hits: Sequence[SequenceHit],
+    query: tuple[str, str | None, str | None, str],
+    rows: Sequence[ReportRow],
     *,
-    reported: Callable[[Any], bool],
-    sequence_included: Callable[[SequenceHit], bool],
-    included: Callable[[SequenceHit, Any], bool],
+    reported: Callable[[ReportRow, Any], bool],
+    sequence_included: Callable[[ReportRow], bool],
+    included: Callable[[ReportRow, Any], bool],
     counts: PipelineCounts,
-    scores: np.ndarray,
+    scores: Callable[[Any], np.ndarray],
+    scan: bool = False,
     width: int = TEXT_WIDTH,
-    length_label: str = "M",
 ) -> None:
     """One query's part of the report, from ``Query:`` to ``//``.
 
-    ``hits`` in rank order (by E-value), each with its domains (defined, in
-    sequence order); ``reported`` picks the domains listed and aligned,
-    ``sequence_included`` and ``included`` mark the inclusion threshold
-    in the list and the ``!``/``?`` of each domain.  ``length_label``: ``"L"`` for a
-    query sequence (phmmer's layout).
+    ``query``: its name, accession, description and size (``"M=85"``,
+    ``"L=2554"``).  ``rows`` in rank order (by E-value), each with its
+    domains (defined, in sequence order); ``reported`` picks the domains
+    listed and aligned, ``sequence_included`` and ``included`` mark the
+    inclusion threshold in the list and the ``!``/``?`` of each domain.
+    ``scores(hmm)``: the model's match log-odds (codes x nodes), for the
+    match line.  ``scan``: hmmscan's layout (the listed targets are models).
     """
-    fh.write(f"Query:       {hmm.name}  [{length_label}={hmm.M}]\n")
-    if hmm.accession:
-        fh.write(f"Accession:   {hmm.accession}\n")
-    if hmm.description:
-        fh.write(f"Description: {hmm.description}\n")
+    name, accession, description, size = query
+    fh.write(f"Query:       {name}  [{size}]\n")
+    if accession:
+        fh.write(f"Accession:   {accession}\n")
+    if description:
+        fh.write(f"Description: {description}\n")
+    hits = [row.hit for row in rows]
     name_w = max([8] + [len(h.name) for h in hits])
     desc_w = max(32, width - name_w - 61)
-    fh.write("Scores for complete sequences (score includes all domains):\n")
+    fh.write(
+        f"Scores for complete {'sequence' if scan else 'sequences'} (score includes all domains):\n"
+    )
     fh.write("   --- full sequence ---   --- best 1 domain ---    -#dom-\n")
     fh.write(
         "    E-value  score  bias    E-value  score  bias    exp  N  "
-        f"{'Sequence':<{name_w}} Description\n"
+        f"{'Model' if scan else 'Sequence':<{name_w}} Description\n"
     )
     fh.write(
         "    ------- ------ -----    ------- ------ -----   ---- --  "
         f"{'--------':<{name_w}} -----------\n"
     )
     threshold_shown = False
-    for h in hits:
-        if not threshold_shown and not sequence_included(h):
+    for row in rows:
+        h = row.hit
+        if not threshold_shown and not sequence_included(row):
             fh.write("  ------ inclusion threshold ------\n")
             threshold_shown = True
         best = max(h.domains, key=lambda d: d.bitscore) if h.domains else None
-        n_reported = sum(bool(reported(d)) for d in h.domains)
+        n_reported = sum(bool(reported(row, d)) for d in h.domains)
         expected = h.expected_domains if h.expected_domains is not None else len(h.domains)
         fh.write(
             f"  {h.evalue:9.2g} {h.score:6.1f} {h.bias:5.1f}  "
@@ -234,12 +261,15 @@ def write_query_report(
         )
     if not hits:
         fh.write("\n   [No hits detected that satisfy reporting thresholds]\n")
-    fh.write("\n\nDomain annotation for each sequence (and alignments):\n")
+    fh.write(
+        f"\n\nDomain annotation for each {'model' if scan else 'sequence'} (and alignments):\n"
+    )
     if not hits:
         fh.write("\n   [No targets detected that satisfy reporting thresholds]\n")
-    for h in hits:
+    for row in rows:
+        h, hmm = row.hit, row.hmm
         fh.write(f">> {h.name}  {_flat(h.description)}\n")
-        shown = [d for d in h.domains if reported(d)]
+        shown = [d for d in h.domains if reported(row, d)]
         if not shown:
             fh.write(
                 "   [No individual domains that satisfy reporting thresholds (although "
@@ -254,11 +284,11 @@ def write_query_report(
         )
         for i, d in enumerate(shown, start=1):
             fh.write(
-                f" {i:3d} {'!' if included(h, d) else '?'} {d.bitscore:6.1f} {d.bias:5.1f} "
+                f" {i:3d} {'!' if included(row, d) else '?'} {d.bitscore:6.1f} {d.bias:5.1f} "
                 f"{d.c_evalue:9.2g} {d.i_evalue:9.2g} {d.hmm_from:7d} {d.hmm_to:7d} "
                 f"{_ends(d.hmm_from, d.hmm_to, 1, hmm.M)} {d.ali_from:7d} {d.ali_to:7d} "
-                f"{_ends(d.ali_from, d.ali_to, 1, h.length)} {d.env_from:7d} {d.env_to:7d} "
-                f"{_ends(d.env_from, d.env_to, 1, h.length)} {d.acc:4.2f}\n"
+                f"{_ends(d.ali_from, d.ali_to, 1, row.length)} {d.env_from:7d} {d.env_to:7d} "
+                f"{_ends(d.env_from, d.env_to, 1, row.length)} {d.acc:4.2f}\n"
             )
         fh.write("\n  Alignments for each domain:\n")
         for i, d in enumerate(shown, start=1):
@@ -267,10 +297,10 @@ def write_query_report(
                 f"{_g(d.c_evalue)}\n"
             )
             if d.path is not None:
-                fh.write(alignment_display(hmm, d, h.name, scores=scores, width=width))
+                fh.write(alignment_display(hmm, d, row.sequence, scores=scores(hmm), width=width))
             fh.write("\n")
     fh.write("\n\n")
-    _write_counts(fh, hmm, counts)
+    _write_counts(fh, counts)
     fh.write("//\n")
 
 
@@ -279,13 +309,13 @@ def _flat(text: str | None) -> str:
     return (text or "").replace("\t", " ").replace("\r", " ").replace("\n", " ")
 
 
-def _write_counts(fh: IO[str], hmm: Any, c: PipelineCounts) -> None:
+def _write_counts(fh: IO[str], c: PipelineCounts) -> None:
     def line(label: str, value: int | float, rest: str) -> None:
         fh.write(f"{label:<29}{int(value):>15d}  {rest}\n")
 
     fh.write("Internal pipeline statistics summary:\n-------------------------------------\n")
-    line("Query model(s):", 1, f"({hmm.M} nodes)")
-    line("Target sequences:", c.n_targets, f"({c.n_residues} residues searched)")
+    line(*c.query)
+    line(*c.targets)
     total = max(c.n_targets, 1)
     stages = (("msv", "Passed MSV filter:", c.thresholds[0]),
               ("bias", "Passed bias filter:", c.thresholds[0]),

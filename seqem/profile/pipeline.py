@@ -79,11 +79,14 @@ class FilterOutcome:
     passed : dict
         Number of sequences past each stage: ``"msv"``, ``"bias"``,
         ``"viterbi"`` (of ``"total"``).
+    stage : uint8 array, one per sequence
+        How many of the three filters each sequence passed (0 to 3).
     """
 
     index: np.ndarray
     bias: np.ndarray
     passed: dict[str, int]
+    stage: np.ndarray | None = None
 
 
 def model_composition(profile: SearchProfile) -> np.ndarray:
@@ -141,6 +144,8 @@ def prefilter(
     mu, lam = stats["msv"]
     index = np.flatnonzero(_gumbel_survival(msv, mu, lam) <= filters.F1)
     passed = {"total": n, "msv": int(index.size)}
+    stage = np.zeros(n, dtype=np.uint8)
+    stage[index] = 1
     sub, sub_bounds = take_sequences(dsq, bounds, index)
     bias = np.zeros(index.size)
     if filters.bias and index.size:
@@ -150,13 +155,15 @@ def prefilter(
             index, bias = index[keep], bias[keep]
             sub, sub_bounds = take_sequences(dsq, bounds, index)
     passed["bias"] = int(index.size)
+    stage[index] = 2
     if index.size:
         vit = viterbi_filter_bits(profile, sub, sub_bounds)
         mu, lam = stats["viterbi"]
         keep = np.flatnonzero(_gumbel_survival(vit - bias, mu, lam) <= filters.F2)
         index, bias = index[keep], bias[keep]
     passed["viterbi"] = int(index.size)
-    return FilterOutcome(index.astype(np.int64), bias, passed)
+    stage[index] = 3
+    return FilterOutcome(index.astype(np.int64), bias, passed, stage)
 
 
 def forward_filter(bits: np.ndarray, bias: np.ndarray, tau: float, lam: float, F3: float):

@@ -164,3 +164,51 @@ def test_minus_strand_alignment_counts_down(run, tmp_path):
     assert rows and all(int(r[1]) > int(r[3]) for r in rows)
     for a, b in zip(rows, rows[1:], strict=False):
         assert int(b[1]) == int(a[3]) - 1
+
+
+def hmmscan_report(tmp_path, models, queries, *options):
+    """hmmscan's report of ``queries`` against a pressed copy of ``models``."""
+    library = tmp_path / "library.hmm"
+    library.write_text("".join(m.read_text() for m in models))
+    subprocess.run(["hmmpress", "-f", library], check=True, capture_output=True)
+    ref = tmp_path / "hmmscan.out"
+    subprocess.run(["hmmscan", "--cpu", "1", *options, "-o", ref, library, queries], check=True)
+    return library, ref
+
+
+@pytest.mark.skipif(not shutil.which("hmmscan"), reason="HMMER's hmmscan not installed")
+def test_scan_report_equals_hmmscans(run, tmp_path):
+    """hmmscan's layout, one block per query sequence (those without hits too): 40
+    sequences of the example database against the example model, every line equal to
+    hmmscan --nonull2's (its comment lines aside)."""
+    from Bio import SeqIO
+
+    queries = tmp_path / "q.fa"
+    records = list(SeqIO.parse(DATA / "example_db.fa", "fasta"))[:40]
+    queries.write_text("".join(f">{r.description}\n{r.seq}\n" for r in records))
+    library, ref = hmmscan_report(tmp_path, [DATA / "example_family.hmm"], queries, "--nonull2")
+    out = tmp_path / "report.out"
+    result = run("profile", "scan", library, queries, "--hmmer-report", out, "-o", tmp_path / "x")
+    assert result.code == 0, result.err
+
+    def lines(path):
+        return [line for line in path.read_text().splitlines() if not line.startswith("#")]
+
+    assert lines(out) == lines(ref)
+    assert sum(line.startswith("Query:") for line in lines(out)) == 40
+
+
+@needs_tutorial
+@pytest.mark.skipif(not shutil.which("hmmscan"), reason="HMMER's hmmscan not installed")
+def test_scan_report_of_sevenless_as_hmmscans(run, tmp_path):
+    """fn3 and Pkinase as a library, the sevenless protein as the query: the report
+    agrees with hmmscan --nonull2's line for line, and Biopython reads both alike."""
+    models = [TUTORIAL / "models" / f"{m}.hmm" for m in ("fn3", "Pkinase")]
+    library, ref = hmmscan_report(tmp_path, models, TUTORIAL / "7LESS_DROME", "--nonull2")
+    out = tmp_path / "report.out"
+    result = run("profile", "scan", library, TUTORIAL / "7LESS_DROME", "--hmmer-report", out,
+                 "-o", tmp_path / "x")  # fmt: skip
+    assert result.code == 0, result.err
+    assert out.read_text().startswith("# seqem profile scan, as hmmscan ::")
+    hmmsearch_lines_agree(body(out.read_text()), body(ref.read_text()))
+    assert same_alignments(parsed(out), parsed(ref)) == 10
