@@ -1897,6 +1897,27 @@ def add_hmmer_report_option(p: argparse.ArgumentParser, like: str = "hmmsearch")
         f"{listed}, their domains and the alignment of every reported domain (model "
         "consensus, match line, residues, posterior probabilities), and the filters' counts",
     )
+    p.add_argument(
+        "--noali",
+        action="store_true",
+        help=f"leave the alignments out of --hmmer-report (as {like} --noali)",
+    )
+    p.add_argument(
+        "--textw",
+        type=_text_width,
+        default=120,
+        metavar="N",
+        help="width of --hmmer-report's lines, at least 120 (default); 0 for no limit (as "
+        f"{like} --textw, --notextw)",
+    )
+
+
+def _text_width(text: str) -> int:
+    """``--textw``: 0 (no limit) or at least 120, as HMMER allows."""
+    value = nonnegative_int(text)
+    if 0 < value < 120:
+        raise argparse.ArgumentTypeError(f"must be 0 (no limit) or at least 120, got {value}")
+    return value
 
 
 class _ReportRules:
@@ -1942,9 +1963,11 @@ class _ReportRules:
     def write(self, fh: Any, query: Any, rows: Any, counts: Any, *, scan: bool = False) -> None:
         from ..io.hmmer_report import write_query_report
 
+        a = self.args
         write_query_report(
             fh, query, rows, reported=self.reported, sequence_included=self.sequence_included,
             included=self.included, counts=counts, scores=self.scores, scan=scan,
+            width=a.textw or None, alignments=not a.noali,
         )  # fmt: skip
 
 

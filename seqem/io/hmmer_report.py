@@ -101,13 +101,13 @@ def alignment_display(
     target_name: str,
     *,
     scores: np.ndarray,
-    width: int = TEXT_WIDTH,
+    width: int | None = TEXT_WIDTH,
 ) -> str:
     """A domain's alignment as HMMER prints it (the block after ``== domain``).
 
     ``scores`` are the match log-odds of the configured model (codes x
     nodes): a residue that is not the consensus but scores above zero gets
-    ``+`` on the match line.
+    ``+`` on the match line.  ``width``: the lines' width (None: unwrapped).
     """
     path = domain.path
     symbols, _ = hmm.alphabet.degenerate_matrix()
@@ -158,9 +158,8 @@ def alignment_display(
     step = -1 if domain.ali_from > domain.ali_to else 1
     coord_w = max(len(str(v)) for v in (domain.hmm_from, domain.hmm_to, domain.ali_from,
                                         domain.ali_to))  # fmt: skip
-    ali_w = width - name_w - 2 * coord_w - 5
-    if ali_w < MIN_ALIGNMENT_WIDTH:
-        ali_w = MIN_ALIGNMENT_WIDTH
+    ali_w = len(model) if width is None else width - name_w - 2 * coord_w - 5
+    ali_w = max(ali_w, MIN_ALIGNMENT_WIDTH, 1) if width is not None else max(ali_w, 1)
     lead = " " * (2 + name_w + 1 + coord_w + 1)
     out = []
     k1, i1 = domain.hmm_from, domain.ali_from
@@ -210,7 +209,8 @@ def write_query_report(
     counts: PipelineCounts,
     scores: Callable[[Any], np.ndarray],
     scan: bool = False,
-    width: int = TEXT_WIDTH,
+    width: int | None = TEXT_WIDTH,
+    alignments: bool = True,
 ) -> None:
     """One query's part of the report, from ``Query:`` to ``//``.
 
@@ -221,6 +221,8 @@ def write_query_report(
     inclusion threshold in the list and the ``!``/``?`` of each domain.
     ``scores(hmm)``: the model's match log-odds (codes x nodes), for the
     match line.  ``scan``: hmmscan's layout (the listed targets are models).
+    ``width``: the text width (HMMER's ``--textw``; None: no limit, ``--notextw``);
+    ``alignments``: False leaves them out (``--noali``).
     """
     name, accession, description, size = query
     fh.write(f"Query:       {name}  [{size}]\n")
@@ -230,7 +232,7 @@ def write_query_report(
         fh.write(f"Description: {description}\n")
     hits = [row.hit for row in rows]
     name_w = max([8] + [len(h.name) for h in hits])
-    desc_w = max(32, width - name_w - 61)
+    desc_w = None if width is None else max(32, width - name_w - 61)
     fh.write(
         f"Scores for complete {'sequence' if scan else 'sequences'} (score includes all domains):\n"
     )
@@ -262,7 +264,8 @@ def write_query_report(
     if not hits:
         fh.write("\n   [No hits detected that satisfy reporting thresholds]\n")
     fh.write(
-        f"\n\nDomain annotation for each {'model' if scan else 'sequence'} (and alignments):\n"
+        f"\n\nDomain annotation for each {'model' if scan else 'sequence'}"
+        f"{' (and alignments)' if alignments else ''}:\n"
     )
     if not hits:
         fh.write("\n   [No targets detected that satisfy reporting thresholds]\n")
@@ -290,6 +293,9 @@ def write_query_report(
                 f"{_ends(d.ali_from, d.ali_to, 1, row.length)} {d.env_from:7d} {d.env_to:7d} "
                 f"{_ends(d.env_from, d.env_to, 1, row.length)} {d.acc:4.2f}\n"
             )
+        if not alignments:
+            fh.write("\n")
+            continue
         fh.write("\n  Alignments for each domain:\n")
         for i, d in enumerate(shown, start=1):
             fh.write(

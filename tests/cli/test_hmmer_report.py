@@ -212,3 +212,39 @@ def test_scan_report_of_sevenless_as_hmmscans(run, tmp_path):
     assert out.read_text().startswith("# seqem profile scan, as hmmscan ::")
     hmmsearch_lines_agree(body(out.read_text()), body(ref.read_text()))
     assert same_alignments(parsed(out), parsed(ref)) == 10
+
+
+@needs_tutorial
+@pytest.mark.skipif(not shutil.which("hmmsearch"), reason="HMMER's hmmsearch not installed")
+@pytest.mark.parametrize(
+    "ours,theirs",
+    [
+        (["--noali"], ["--noali"]),
+        (["--textw", "150"], ["--textw", "150"]),
+        (["--textw", "0"], ["--notextw"]),
+    ],  # fmt: skip
+    ids=["noali", "textw150", "notextw"],
+)
+def test_report_options_as_hmmsearchs(run, tmp_path, ours, theirs):
+    """--noali and --textw (0: hmmsearch's --notextw) lay the report out as hmmsearch's
+    options do: fn3 against sevenless, every line equal (comment lines aside)."""
+    hmm, target = TUTORIAL / "models" / "fn3.hmm", TUTORIAL / "7LESS_DROME"
+    ref = tmp_path / "hmmsearch.out"
+    subprocess.run(["hmmsearch", "--nonull2", "--cpu", "1", *theirs, "-o", ref, hmm, target],
+                   check=True)  # fmt: skip
+    out = tmp_path / "report.out"
+    result = run("profile", "search", hmm, target, *ours, "--hmmer-report", out, "-o",
+                 tmp_path / "x")  # fmt: skip
+    assert result.code == 0, result.err
+
+    def lines(path):
+        return [line for line in path.read_text().splitlines() if not line.startswith("#")]
+
+    assert lines(out) == lines(ref)
+
+
+def test_textw_below_120_is_a_usage_error(run, tmp_path):
+    model, db = DATA / "example_family.hmm", DATA / "example_db.fa"
+    out = ["--hmmer-report", tmp_path / "r", "-o", tmp_path / "x"]
+    result = run("profile", "search", model, db, "--textw", "80", *out)
+    assert result.code == 2 and "at least 120" in result.err
