@@ -1960,19 +1960,49 @@ class _ReportRules:
     def scores(self, hmm: ProfileHMM) -> Any:
         return self._of(hmm)[3]
 
-    def write(self, fh: Any, query: Any, rows: Any, counts: Any, *, scan: bool = False) -> None:
+    def write(
+        self, fh: Any, query: Any, rows: Any, counts: Any, *, scan: bool = False, **layout: Any
+    ) -> None:
+        """One query's report (``layout``: jackhmmer's round options of
+        :func:`~seqem.io.hmmer_report.write_query_report`)."""
         from ..io.hmmer_report import write_query_report
 
         a = self.args
         write_query_report(
             fh, query, rows, reported=self.reported, sequence_included=self.sequence_included,
             included=self.included, counts=counts, scores=self.scores, scan=scan,
-            width=a.textw or None, alignments=not a.noali,
+            width=a.textw or None, alignments=not a.noali, **layout,
         )  # fmt: skip
 
 
 def _filter_thresholds(args: argparse.Namespace) -> tuple[float, float, float] | None:
     return None if args.max else (args.F1, args.F2, args.F3)
+
+
+def search_counts(
+    args: argparse.Namespace,
+    hmm: ProfileHMM,
+    n_seq: int,
+    n_residues: int,
+    n_hits: int,
+    passed: dict[str, int] | None,
+    strands: int = 1,
+) -> Any:
+    """The summary counts of one model's search, for its ``--hmmer-report``."""
+    from ..io.hmmer_report import PipelineCounts
+
+    filters = _filter_thresholds(args)
+    return PipelineCounts(
+        query=("Query model(s):", 1, f"({hmm.M} nodes)"),
+        targets=("Target sequences:", n_seq * strands,
+                 f"({n_residues * strands} residues searched)"),
+        n_targets=n_seq * strands,
+        Z=(args.Z if args.Z is not None else n_seq) * strands,
+        domZ=args.domZ if args.domZ is not None else n_hits,
+        Z_given=args.Z is not None, domZ_given=args.domZ is not None,
+        passed=passed if filters is not None else None,
+        thresholds=filters or (1.0, 1.0, 1.0),
+    )  # fmt: skip
 
 
 def write_hmmer_report(
@@ -1988,10 +2018,9 @@ def write_hmmer_report(
     """The ``--hmmer-report`` of 'seqem profile VERB' (:mod:`seqem.io.hmmer_report`),
     in hmmsearch's layout (phmmer's for seqsearch)."""
     from ..io.atomic import atomic_output
-    from ..io.hmmer_report import PipelineCounts, ReportRow, write_report_header
+    from ..io.hmmer_report import ReportRow, write_report_header
 
     rules = _ReportRules(args)
-    filters = _filter_thresholds(args)
     seqsearch = verb == "seqsearch"
     with atomic_output(args.hmmer_report) as fh:
         write_report_header(
@@ -2006,17 +2035,8 @@ def write_hmmer_report(
                 for h in hits
                 if h.model_index == m
             ]
-            counts = PipelineCounts(
-                query=("Query model(s):", 1, f"({hmm.M} nodes)"),
-                targets=("Target sequences:", n_seq * strands,
-                         f"({n_residues * strands} residues searched)"),
-                n_targets=n_seq * strands,
-                Z=(args.Z if args.Z is not None else n_seq) * strands,
-                domZ=args.domZ if args.domZ is not None else len(rows),
-                Z_given=args.Z is not None, domZ_given=args.domZ is not None,
-                passed=report[m] if filters is not None and m < len(report) else None,
-                thresholds=filters or (1.0, 1.0, 1.0),
-            )  # fmt: skip
+            passed = report[m] if m < len(report) else None
+            counts = search_counts(args, hmm, n_seq, n_residues, len(rows), passed, strands)
             size = f"{'L' if seqsearch else 'M'}={hmm.M}"
             rules.write(fh, (hmm.name, hmm.accession, hmm.description, size), rows, counts)
         fh.write("[ok]\n")

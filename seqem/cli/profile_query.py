@@ -28,6 +28,8 @@ from .profile import (
     Inclusion,
     _inclusion,
     _one_stdin,
+    _ReportRules,
+    _sequence_hit,
     add_calibration_options,
     add_hmmer_report_option,
     add_search_options,
@@ -37,6 +39,7 @@ from .profile import (
     hits_table,
     inclusion_of,
     report_search,
+    search_counts,
     search_models,
     search_settings,
     unique_row_names,
@@ -234,6 +237,9 @@ class Round:
     converged: bool = False
     #: whether the rows had to be numbered (:func:`~seqem.cli.profile.unique_row_names`)
     numbered: bool = False
+    #: sequences past each filter (None with the filters off), and residues searched
+    passed: dict[str, int] | None = None
+    residues: int = 0
 
     def stockholm(self) -> str:
         """The alignment as Stockholm text, with hmmsearch -A's note when its rows were
@@ -334,7 +340,11 @@ def iterate_search(
     hmm = query
     done: list[Round] = []
     for number in range(1, rounds + 1):
-        hits, n_seq = search_models([hmm], database, domains=True, **search)
+        report: list[dict[str, int]] = []
+        totals: dict[str, int] = {}
+        hits, n_seq = search_models(
+            [hmm], database, domains=True, report=report, totals=totals, **search
+        )
         rule = _inclusion(hmm, None, inc)
         msa, aligned, included, numbered = included_alignment(
             hmm, hits, rule, codes, query_name=name, name=f"{name}-i{number}"
@@ -344,7 +354,10 @@ def iterate_search(
         converged = previous is not None and new == 0 and msa.nseq <= previous.alignment.nseq
         if previous is None and not included:
             converged = True  # nothing to build a new model from
-        this = Round(number, hmm, hits, n_seq, msa, aligned, included, new, converged, numbered)
+        this = Round(
+            number, hmm, hits, n_seq, msa, aligned, included, new, converged, numbered,
+            report[0] if report else None, totals.get("residues", 0),
+        )  # fmt: skip
         done.append(this)
         if on_round is not None:
             on_round(this)
@@ -398,6 +411,7 @@ def _add_iterate(verbs: Any) -> None:
     )
     add_search_options(p, cutoffs=False, strands=False)
     p.set_defaults(inc_evalue=ITERATE_INCLUSION.evalue, inc_dom_evalue=ITERATE_INCLUSION.dom_evalue)
+    add_hmmer_report_option(p, "jackhmmer")
     p.add_argument(
         "-A",
         dest="alignment",
@@ -422,7 +436,7 @@ def _cmd_iterate(args: argparse.Namespace, ctx: RunContext) -> int:
 
     if args.database == "-":
         raise ParameterError("iterate reads the database once per round: give a file, not '-'")
-    for path in (args.output, args.tblout, args.domtblout, args.alignment):
+    for path in (args.output, args.tblout, args.domtblout, args.alignment, args.hmmer_report):
         check_output_path(path)
     system = score_system_of(args)
     calibration = calibration_of(args, seed=True)
@@ -434,6 +448,7 @@ def _cmd_iterate(args: argparse.Namespace, ctx: RunContext) -> int:
     status = ctx.status()
     rows: list[dict[str, Any]] = []
     finals: list[Round] = []
+    every: list[list[Round]] = []
 
     def saw(r: Round) -> None:
         if status is not None:
@@ -456,6 +471,7 @@ def _cmd_iterate(args: argparse.Namespace, ctx: RunContext) -> int:
             calibration=calibration, on_round=saw, **settings,
         )  # fmt: skip
         finals.append(rounds[-1])
+        every.append(rounds)
         last = rounds[-1]
         state = "converged" if last.converged else "stopped"
         ctx.info(
@@ -477,6 +493,9 @@ def _cmd_iterate(args: argparse.Namespace, ctx: RunContext) -> int:
         with atomic_output(args.alignment) as fh:
             fh.write("".join(r.stockholm() for r in finals))
         ctx.outputs.append(args.alignment)
+    if args.hmmer_report:
+        write_rounds_report(args, every)
+        ctx.outputs.append(args.hmmer_report)
     write_text(args.output, hits_table(hits))
     ctx.outputs.append(args.output)
     table = ["\t".join(ROUND_COLUMNS)]
@@ -489,6 +508,60 @@ def _cmd_iterate(args: argparse.Namespace, ctx: RunContext) -> int:
         rounds=rows,
     )  # fmt: skip
     return 0
+
+
+def write_rounds_report(args: argparse.Namespace, every: list[list[Round]]) -> None:
+    """The ``--hmmer-report`` of an iterative search, in jackhmmer's layout: each round's
+    list (``+`` newly included, ``-`` no longer), domains and counts, with the ``@@``
+    lines between rounds."""
+    from ..io.atomic import atomic_output
+    from ..io.hmmer_report import ReportRow, write_report_header
+
+    rules = _ReportRules(args)
+    with atomic_output(args.hmmer_report) as fh:
+        write_report_header(
+            fh, [("query sequence file", args.model), ("target sequence database", args.database),
+                 ("maximum iterations set to", str(args.rounds))],
+            verb="iterate", like="jackhmmer",
+        )  # fmt: skip
+        for rounds in every:
+            before: frozenset[str] = frozenset()
+            rows_before = 1  # the query alone
+            for r in rounds:
+                model = dataclasses.replace(r.model)
+                if r.number > 1:
+                    model.name = f"{r.model.name}-i{r.number - 1}"
+                rows = [ReportRow(_sequence_hit(h), model, h.target_name, h.length)
+                        for h in r.hits]  # fmt: skip
+                now = r.included
+
+                def mark(row: ReportRow, now: frozenset = now, before: frozenset = before) -> str:
+                    name = row.hit.name
+                    return "+" if name in now - before else "-" if name in before - now else " "
+
+                nseq = r.alignment.nseq
+                tail = (f"\n@@ New targets included:   {r.new}\n"
+                        f"@@ New alignment includes: {nseq} subseqs (was {rows_before}), "
+                        "including original query\n")  # fmt: skip
+                if r.converged:
+                    tail += f"@@\n@@ CONVERGED (in {r.number} rounds). \n@@\n\n//\n"
+                elif r is rounds[-1]:
+                    tail += "//\n"
+                else:
+                    tail += (
+                        f"@@ Continuing to next round.\n\n@@\n@@ Round:                  "
+                        f"{r.number + 1}\n@@ Included in MSA:        {nseq} subsequences "
+                        f"(query + {nseq - 1} subseqs from {len(now)} targets)\n"
+                        f"@@ Model size:             {r.model.M} positions\n@@\n\n"
+                    )
+                counts = search_counts(args, model, r.n_sequences, r.residues, len(rows), r.passed)
+                query = (r.model.name, r.model.accession, r.model.description, f"L={r.model.M}")
+                rules.write(
+                    fh, query, rows, counts, header="round" if r.number == 1 else "none",
+                    marks=mark, end=tail,
+                )  # fmt: skip
+                before, rows_before = now, nseq
+        fh.write("[ok]\n")
 
 
 __all__ = [

@@ -211,6 +211,9 @@ def write_query_report(
     scan: bool = False,
     width: int | None = TEXT_WIDTH,
     alignments: bool = True,
+    header: str = "query",
+    marks: Callable[[ReportRow], str] | None = None,
+    end: str = "//\n",
 ) -> None:
     """One query's part of the report, from ``Query:`` to ``//``.
 
@@ -222,14 +225,21 @@ def write_query_report(
     ``scores(hmm)``: the model's match log-odds (codes x nodes), for the
     match line.  ``scan``: hmmscan's layout (the listed targets are models).
     ``width``: the text width (HMMER's ``--textw``; None: no limit, ``--notextw``);
-    ``alignments``: False leaves them out (``--noali``).
+    ``alignments``: False leaves them out (``--noali``).  jackhmmer's rounds:
+    ``header`` ``"query"`` (the ``Query:`` lines), ``"round"`` (them and a blank
+    line: the first round) or ``"none"`` (the later rounds); ``marks(row)``
+    the character before each listed row (``+`` newly included, ``-`` no
+    longer included); ``end`` what follows the counts.
     """
     name, accession, description, size = query
-    fh.write(f"Query:       {name}  [{size}]\n")
-    if accession:
-        fh.write(f"Accession:   {accession}\n")
-    if description:
-        fh.write(f"Description: {description}\n")
+    if header != "none":
+        fh.write(f"Query:       {name}  [{size}]\n")
+        if accession:
+            fh.write(f"Accession:   {accession}\n")
+        if description:
+            fh.write(f"Description: {description}\n")
+        if header == "round":
+            fh.write("\n")
     hits = [row.hit for row in rows]
     name_w = max([8] + [len(h.name) for h in hits])
     desc_w = None if width is None else max(32, width - name_w - 61)
@@ -255,7 +265,7 @@ def write_query_report(
         n_reported = sum(bool(reported(row, d)) for d in h.domains)
         expected = h.expected_domains if h.expected_domains is not None else len(h.domains)
         fh.write(
-            f"  {h.evalue:9.2g} {h.score:6.1f} {h.bias:5.1f}  "
+            f"{marks(row) if marks else ' '} {h.evalue:9.2g} {h.score:6.1f} {h.bias:5.1f}  "
             f"{best.i_evalue if best else float('nan'):9.2g} "
             f"{best.bitscore if best else float('nan'):6.1f} "
             f"{best.bias if best else 0.0:5.1f}  {expected:5.1f} {n_reported:2d}  "
@@ -307,7 +317,7 @@ def write_query_report(
             fh.write("\n")
     fh.write("\n\n")
     _write_counts(fh, counts)
-    fh.write("//\n")
+    fh.write(end)
 
 
 def _flat(text: str | None) -> str:

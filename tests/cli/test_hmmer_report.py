@@ -248,3 +248,33 @@ def test_textw_below_120_is_a_usage_error(run, tmp_path):
     out = ["--hmmer-report", tmp_path / "r", "-o", tmp_path / "x"]
     result = run("profile", "search", model, db, "--textw", "80", *out)
     assert result.code == 2 and "at least 120" in result.err
+
+
+def shape(text):
+    """A report's lines with every number replaced and runs of spaces closed up: what
+    remains is its layout and words (names, marks, alignments' residues)."""
+    number = re.compile(r"(?<![\w.])-?\d+(\.\d+)?(e[-+]?\d+)?(?![\w.])")
+    return [
+        " ".join(number.sub("N", line).split())
+        for line in text.splitlines()
+        if not (line.startswith("# ") or line == "#")
+    ]
+
+
+@needs_tutorial
+@pytest.mark.skipif(not shutil.which("jackhmmer"), reason="HMMER's jackhmmer not installed")
+def test_iterate_report_as_jackhmmers(run, tmp_path):
+    """The human beta globin against the 45 globins, three rounds: jackhmmer's layout
+    (round headers, + marks of newly included targets, the @@ lines, the alignments of
+    each round's model named NAME-iN), the same words and residues in every one of its
+    lines; only numbers differ (the E-values of the first round's calibration)."""
+    query, db = TUTORIAL / "HBB_HUMAN", TUTORIAL / "globins45.fa"
+    ref = tmp_path / "jackhmmer.out"
+    subprocess.run(["jackhmmer", "--cpu", "1", "-N", "3", "-o", ref, query, db], check=True)
+    out = tmp_path / "report.out"
+    result = run("profile", "iterate", "-N", "3", "--null2", query, db, "--hmmer-report", out,
+                 "-o", tmp_path / "x")  # fmt: skip
+    assert result.code == 0, result.err
+    ours, theirs = shape(out.read_text()), shape(ref.read_text())
+    assert ours == theirs
+    assert "@@ CONVERGED (in 2 rounds)." in out.read_text()
