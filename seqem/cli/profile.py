@@ -993,6 +993,12 @@ class Hit:
     strand: str | None = None
 
 
+def n_strands(strand: str, hmm: ProfileHMM) -> int:
+    """How many targets each sequence is to ``hmm`` under ``--strand strand``: two when
+    a nucleotide model searches both strands, else one."""
+    return 2 if strand == "both" and _nucleic(hmm.alphabet.name) else 1
+
+
 def _nucleic(name: str) -> bool:
     return name in ("DNA", "RNA")
 
@@ -1289,7 +1295,7 @@ def search_models(
 
     if strand not in STRANDS:
         raise SeqemError(f"strand must be one of {', '.join(STRANDS)}, got {strand!r}")
-    if strand != "both" and not any(_nucleic(m.alphabet.name) for m in models):
+    if strand != "both" and not _stranded_search(models):
         raise SeqemError(
             f"--strand {strand}: the models are protein models, and protein sequences have "
             "no strands"
@@ -1313,7 +1319,7 @@ def search_models(
     for members in groups.values():
         seen = residues = 0
         which = strand if _nucleic(models[members[0]].alphabet.name) else None
-        n_strands = 2 if which == "both" else 1
+        strands = n_strands(strand, models[members[0]])
         pieces = database_pieces(database, models[members[0]], piece_residues)
         for piece in prefetched(pieces):
             seen += piece.n_sequences
@@ -1321,7 +1327,7 @@ def search_models(
             targets, minus = stranded(piece, which)
             for done, m in enumerate(members, start=1):
                 _search_piece(
-                    kept[m], targets, (seen if Z is None else Z) * n_strands, evalue=evalue,
+                    kept[m], targets, (seen if Z is None else Z) * strands, evalue=evalue,
                     threads=threads, domains=domains, null2=null2, filters=filters,
                     first=seen - piece.n_sequences, minus=minus, per_sequence=per_sequence,
                 )  # fmt: skip
@@ -1340,11 +1346,10 @@ def search_models(
             totals["residues"] = residues
     hits: list[Hit] = []
     for m, found in enumerate(kept):
-        two = strand == "both" and _nucleic(found.hmm.alphabet.name)
         hits.extend(
             _reported_hits(
                 found,
-                (n_seq if Z is None else Z) * (2 if two else 1),
+                (n_seq if Z is None else Z) * n_strands(strand, found.hmm),
                 model_index=m,
                 dom_z=domZ,
                 evalue=evalue,
@@ -1415,9 +1420,10 @@ def _search_piece(
         counts = dict(outcome.passed, forward=int(passed_forward.sum()))
         for stage, count in counts.items():
             found.passed[stage] = found.passed.get(stage, 0) + count
+    # each target's sequence in the piece as given (a reverse complement's too)
     n_given = seqs.n_sequences if minus is None else seqs.n_sequences - int(minus.sum())
+    origin = np.arange(seqs.n_sequences) % (n_given or seqs.n_sequences or 1)
     if per_sequence is not None:
-        origin = np.arange(seqs.n_sequences) % max(n_given, 1) if n_given else None
         if first not in per_sequence:
             per_sequence[first] = _PieceTally.of(seqs, n_given or seqs.n_sequences)
         tally = per_sequence[first].tally
@@ -1428,7 +1434,7 @@ def _search_piece(
             assert outcome.stage is not None
             stages[:, :3] = outcome.stage[:, None] > np.arange(3)
             stages[outcome.index, 3] = passed_forward
-        np.add.at(tally, np.arange(seqs.n_sequences) if origin is None else origin, stages)
+        np.add.at(tally, origin, stages)
     index = np.flatnonzero(keep)
     if domains:
         per_target, tallies = _reported_domains(
@@ -1439,7 +1445,7 @@ def _search_piece(
     for i in index:
         at = int(outcome.index[i] if filters is not None else i)  # in the piece
         found.names.append(target.names[i])
-        found.ordinals.append(first + (at % n_given if n_given else at))
+        found.ordinals.append(first + int(origin[at]))
         found.accessions.append(target.accessions[i] if target.accessions else None)
         found.descriptions.append(target.descriptions[i])
         found.lengths.append(int(lengths[i]))
@@ -1656,6 +1662,15 @@ def _sequence_hit(h: Hit) -> Any:
         name=h.target_name, accession=h.target_accession or "", length=h.length,
         evalue=h.evalue, score=h.bits, bias=h.bias, domains=tuple(h.domains or ()),
         description=h.description or "", **_counts(h),
+    )  # fmt: skip
+
+
+def _as_model_row(h: Hit, hmm: ProfileHMM) -> Any:
+    """A scan's hit as hmmscan lists it: the model (name, accession, length,
+    description) in the place of the target."""
+    return dataclasses.replace(
+        _sequence_hit(h), name=hmm.name, accession=hmm.accession or "", length=hmm.M,
+        description=hmm.description or "",
     )  # fmt: skip
 
 
@@ -2029,7 +2044,7 @@ def write_hmmer_report(
             verb=verb, like="phmmer" if seqsearch else "hmmsearch",
         )  # fmt: skip
         for m, hmm in enumerate(models):
-            strands = 2 if args.strand == "both" and _nucleic(hmm.alphabet.name) else 1
+            strands = n_strands(args.strand, hmm)
             rows = [
                 ReportRow(_sequence_hit(h), hmm, h.target_name, h.length)
                 for h in hits
@@ -2052,15 +2067,13 @@ def write_scan_report(
     sequence (every sequence of the file, with hits or not)."""
     from ..io.atomic import atomic_output
     from ..io.hmmer_report import PipelineCounts, ReportRow, write_report_header
-    from ..io.hmmer_tables import SequenceHit
 
     rules = _ReportRules(args)
     filters = _filter_thresholds(args)
     by_sequence: dict[int, list[tuple[Hit, ProfileHMM]]] = {}
     for h, hmm in pairs:
         by_sequence.setdefault(h.target_index, []).append((h, hmm))
-    nucleic = [m for m in models if _nucleic(m.alphabet.name)]
-    strands = 2 if args.strand == "both" and nucleic else 1
+    strands = max(n_strands(args.strand, m) for m in models)
     n_models = len(models)
     nodes = sum(m.M for m in models)
     with atomic_output(args.hmmer_report) as fh:
@@ -2074,22 +2087,7 @@ def write_scan_report(
                 ordinal = first + k
                 found = by_sequence.get(ordinal, [])
                 rows = [
-                    ReportRow(
-                        SequenceHit(
-                            name=hmm.name,
-                            accession=hmm.accession or "",
-                            length=hmm.M,
-                            evalue=h.evalue,
-                            score=h.bits,
-                            bias=h.bias,
-                            domains=tuple(h.domains or ()),
-                            description=hmm.description or "",
-                            **_counts(h),
-                        ),
-                        hmm,
-                        h.target_name,
-                        h.length,
-                    )  # fmt: skip
+                    ReportRow(_as_model_row(h, hmm), hmm, h.target_name, h.length)
                     for h, hmm in found
                 ]
                 length = int(piece.lengths[k])
@@ -2125,11 +2123,6 @@ def _sequence_inclusion(
         bits = inc.bits
         return lambda h: h.score >= bits
     return lambda h: h.evalue <= inc.evalue
-
-
-def _with_hit(rule: Callable[[float, float, Any], bool]) -> Callable[[Any, Any], bool]:
-    """An inclusion rule of (E-value, score, domain) as one of (sequence, domain)."""
-    return lambda h, d: rule(h.evalue, h.score, d)
 
 
 def _searched(

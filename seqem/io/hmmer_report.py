@@ -90,11 +90,6 @@ def _g(value: float) -> str:
     return f"{value:.2g}"
 
 
-def _postprob(post: float) -> str:
-    level = int(np.floor((post + 0.05) * 10.0))
-    return "*" if level >= 10 else str(max(level, 0))
-
-
 def alignment_display(
     hmm: Any,
     domain: Any,
@@ -109,12 +104,15 @@ def alignment_display(
     nodes): a residue that is not the consensus but scores above zero gets
     ``+`` on the match line.  ``width``: the lines' width (None: unwrapped).
     """
+    from ..profile.align import posterior_codes
+
     path = domain.path
+    codes_pp = posterior_codes(path.post)  # one character per residue
     symbols, _ = hmm.alphabet.degenerate_matrix()
     consensus = hmm.consensus or ""
     model, mline, aseq, pp, cs, rf = [], [], [], [], [], []
 
-    def node(k: int, residue: int | None, post: float) -> None:
+    def node(k: int, residue: int | None, post: str) -> None:
         c = consensus[k - 1] if k - 1 < len(consensus) else "x"
         model.append(c)
         cs.append(hmm.cs[k - 1] if hmm.cs else "")
@@ -132,16 +130,15 @@ def alignment_display(
             mline.append("+")
         else:
             mline.append(" ")
-        pp.append(_postprob(post))
+        pp.append(post)
 
     k = domain.hmm_from - 1
     for residue, slot, is_match, post in zip(
-        path.codes.tolist(), path.slot.tolist(), path.match.tolist(), path.post.tolist(),
-        strict=True,
-    ):  # fmt: skip
+        path.codes.tolist(), path.slot.tolist(), path.match.tolist(), codes_pp, strict=True
+    ):
         if is_match:
             for deleted in range(k + 1, slot):
-                node(deleted, None, 0.0)
+                node(deleted, None, ".")
             node(slot, residue, post)
             k = slot
         else:
@@ -150,16 +147,18 @@ def alignment_display(
             rf.append(".")
             aseq.append(symbols[residue].lower())
             mline.append(" ")
-            pp.append(_postprob(post))
+            pp.append(post)
     for deleted in range(k + 1, domain.hmm_to + 1):
-        node(deleted, None, 0.0)
+        node(deleted, None, ".")
 
     name_w = max(len(hmm.name), len(target_name))
     step = -1 if domain.ali_from > domain.ali_to else 1
     coord_w = max(len(str(v)) for v in (domain.hmm_from, domain.hmm_to, domain.ali_from,
                                         domain.ali_to))  # fmt: skip
-    ali_w = len(model) if width is None else width - name_w - 2 * coord_w - 5
-    ali_w = max(ali_w, MIN_ALIGNMENT_WIDTH, 1) if width is not None else max(ali_w, 1)
+    if width is None:
+        ali_w = max(len(model), 1)
+    else:
+        ali_w = max(width - name_w - 2 * coord_w - 5, MIN_ALIGNMENT_WIDTH)
     lead = " " * (2 + name_w + 1 + coord_w + 1)
     out = []
     k1, i1 = domain.hmm_from, domain.ali_from
