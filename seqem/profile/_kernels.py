@@ -1066,3 +1066,44 @@ def core_group_counts(dsq, bounds, groups, emM, emI, members, tr):  # pragma: no
             loglik, cM[g], cI[g], cT[g],
         )  # fmt: skip
     return loglik, cM, cI, cT
+
+
+@njit(**JIT)
+def max_emitted_length(t, tail, cap):  # pragma: no cover - jitted
+    """The smallest ``L`` such that the core model (transitions ``t``, shape
+    (M + 1, 7) in the model's layout, entered at node 1) emits a sequence of
+    ``L`` residues or more with probability below ``tail``; ``cap`` when none
+    up to ``cap`` is.  The probability of each state after each emitted
+    residue is carried forward one length at a time (deletes within a length)."""
+    M = t.shape[0] - 1
+    pm = np.zeros(M + 1)  # M_k, I_k, D_k after the residues so far
+    pi = np.zeros(M + 1)
+    pd = np.zeros(M + 1)
+    nm = np.zeros(M + 1)
+    ni = np.zeros(M + 1)
+    nd = np.zeros(M + 1)
+    pd[1] = t[0, MD]  # length 0: the all-delete start
+    for k in range(2, M + 1):
+        pd[k] = pd[k - 1] * t[k - 1, DD]
+    begin = 1.0
+    for length in range(1, cap + 1):
+        nm[1] = begin * t[0, MM] + pi[0] * t[0, IM]
+        ni[0] = begin * t[0, MI] + pi[0] * t[0, II]
+        for k in range(2, M + 1):
+            nm[k] = pm[k - 1] * t[k - 1, MM] + pi[k - 1] * t[k - 1, IM] + pd[k - 1] * t[k - 1, DM]
+        for k in range(1, M + 1):
+            ni[k] = pm[k] * t[k, MI] + pi[k] * t[k, II]
+        nd[1] = 0.0
+        for k in range(2, M + 1):
+            nd[k] = nm[k - 1] * t[k - 1, MD] + nd[k - 1] * t[k - 1, DD]
+        begin = 0.0
+        # what has emitted `length` residues and not ended: longer sequences to come
+        going = ni[M]
+        for k in range(M):
+            going += nm[k] + ni[k] + nd[k]
+        if going < tail:
+            return length + 1
+        pm, nm = nm, pm
+        pi, ni = ni, pi
+        pd, nd = nd, pd
+    return cap

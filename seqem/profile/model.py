@@ -31,6 +31,10 @@ __all__ = ["Alphabet", "AMINO", "DNA", "RNA", "ProfileHMM", "TRANSITIONS", "alph
 
 TRANSITIONS = ("MM", "MI", "MD", "IM", "II", "DM", "DD")
 MM, MI, MD, IM, II, DM, DD = range(7)
+#: Tail probability that sets a model's ``MAXL`` (hmmbuild's default ``--w_beta``).
+MAXL_TAIL = 1e-7
+#: Longest ``MAXL`` computed (a model whose inserts never end would run for ever).
+MAXL_CAP = 1_000_000
 
 
 @dataclasses.dataclass(frozen=True)
@@ -202,9 +206,28 @@ class ProfileHMM:
 
     def derive_annotation(self) -> None:
         """Set the consensus and the composition from the parameters, as hmmbuild gives
-        every model both (HMMER cannot search with a model that has no consensus)."""
+        every model both (HMMER cannot search with a model that has no consensus), and
+        for a nucleotide model its ``MAXL`` (:meth:`max_length`), as hmmbuild does."""
         self.consensus = self.emission_consensus()
         self.compo = self.mean_composition()
+        if self.alphabet.name != "amino":
+            self.meta["MAXL"] = self.max_length()
+
+    def max_length(self, tail: float = MAXL_TAIL) -> int:
+        """The longest stretch of sequence one pass through the core model covers
+        (HMMER's ``MAXL``): the smallest length ``L`` at which the probability of
+        being still inside the model (not in M_M or D_M, the states that lead to
+        its end) after ``L - 1`` residues, the model entered at node 1, falls
+        below ``tail`` (hmmbuild's ``--w_beta``).  hmmbuild's value for MADE1
+        is the same; for other models seqem's is equal or one or two longer.
+        Searches of long nucleotide sequences cut them into windows that overlap
+        by this much, so that no hit is cut in two."""
+        from ._kernels import max_emitted_length
+
+        if not 0.0 < tail < 1.0:
+            raise ParameterError(f"tail must lie strictly between 0 and 1, got {tail}")
+        t = np.ascontiguousarray(self.transitions, dtype=np.float64)
+        return int(max_emitted_length(t, float(tail), MAXL_CAP))
 
     def mean_composition(self) -> np.ndarray:
         """Mean residue composition of the core model's emissions (HMMER's ``COMPO``):
