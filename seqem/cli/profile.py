@@ -39,6 +39,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from ..profile.calibrate import Calibration
     from ..profile.model import ProfileHMM
     from ..profile.pipeline import Filters
+    from ..profile.targets import Layout
     from ._common import RunContext
 
 #: Columns of the ``seqem profile search`` table.
@@ -743,7 +744,12 @@ Nucleotide models search both strands, as nhmmer does (--strand): each
 sequence is reported once, with its better strand's score and a strand
 column (+ or -) before the description, and the domains of every strand
 that reaches the threshold; a minus-strand domain's coordinates run from
-high to low on the sequence as given.
+high to low on the sequence as given.  A sequence longer than the window
+(--window: 10,000 residues, or 4 x the model's MAXL if longer) is searched
+in windows that overlap by MAXL, as nhmmer searches a genome: memory
+follows the window, each window is scored with its own length and counts as
+a target for the E-values, the sequence's score is its best window's, and a
+hit found by two windows is reported once.
 
 The database is read in pieces of about 8 million residues, each searched by
 every model while the next is read, so memory does not grow with the
@@ -885,6 +891,18 @@ def add_search_options(
             "complement, --crick); a minus-strand domain's coordinates run from high to low "
             "on the sequence as given, and with both strands E-values count two targets per "
             "sequence",
+        )
+    p.set_defaults(window=0)
+    if strands and not scan:
+        p.add_argument(
+            "--window",
+            type=nonnegative_int,
+            default=None,
+            metavar="N",
+            help="search nucleotide sequences longer than N residues in windows of N that "
+            "overlap by the model's MAXL, as nhmmer searches a chromosome: each window is "
+            "scored with its own length and counts as a target in the E-values (default: "
+            "the larger of 10,000 and 4 x MAXL; 0: whole sequences)",
         )
     p.add_argument(
         "--max",
@@ -1061,43 +1079,21 @@ def database_pieces(
         yield _in_alphabet(piece, hmm, path)
 
 
-def stranded(seqs: DigitalSequences, which: str | None) -> tuple[DigitalSequences, Any]:
-    """The targets of a piece of the database for the strands ``which`` (``None``: a
-    protein piece, as it is), and which of them are reverse complements (None for
-    protein): ``"both"`` puts the reverse complements after the sequences as given."""
-    import numpy as np
+def _windows(window: int | None, models: list[ProfileHMM], strands: str | None) -> tuple[int, int]:
+    """Window length and overlap for a search of nucleotide ``strands`` by ``models``
+    (0, 0 for protein, or ``window`` 0): the overlap is the models' largest ``MAXL``."""
+    from ..profile.targets import default_window
 
-    from ..io.sequences import reverse_complement
-
-    if which is None:
-        return seqs, None
-    if which == "plus":
-        return seqs, np.zeros(seqs.n_sequences, dtype=bool)
-    rc = reverse_complement(seqs)
-    if which == "minus":
-        return rc, np.ones(seqs.n_sequences, dtype=bool)
-    both = dataclasses.replace(
-        seqs,
-        names=seqs.names + rc.names,
-        descriptions=seqs.descriptions + rc.descriptions,
-        codes=np.concatenate([seqs.codes, rc.codes]),
-        bounds=np.concatenate([seqs.bounds, seqs.bounds[-1] + rc.bounds[1:]]),
-        accessions=seqs.accessions + rc.accessions,
-    )
-    return both, np.repeat([False, True], seqs.n_sequences)
-
-
-def _on_given_strand(domain: Any, length: int) -> Any:
-    """A domain found on a reverse complement, its coordinates on the sequence as given
-    (high to low, as nhmmer writes a minus-strand hit)."""
-    flip = length + 1
-    return dataclasses.replace(
-        domain,
-        env_from=flip - domain.env_from,
-        env_to=flip - domain.env_to,
-        ali_from=flip - domain.ali_from,
-        ali_to=flip - domain.ali_to,
-    )
+    if strands is None or window == 0:
+        return 0, 0
+    overlap = max(int(m.meta.get("MAXL") or m.max_length()) for m in models)
+    cut = default_window(overlap) if window is None else window
+    if cut <= overlap:
+        raise SeqemError(
+            f"--window {cut} must be longer than the models' MAXL ({overlap}), by which "
+            "windows overlap"
+        )
+    return cut, overlap
 
 
 _END = object()
@@ -1234,6 +1230,7 @@ def search_models(
     piece_residues: int | None = None,
     progress: Callable[[str], None] | None = None,
     strand: str = "both",
+    window: int | None = None,
     totals: dict[str, int] | None = None,
     per_sequence: dict[int, _PieceTally] | None = None,
 ) -> tuple[list[Hit], int]:
@@ -1281,17 +1278,26 @@ def search_models(
     the number of sequences), and reports each sequence once, with its
     better strand's score (``Hit.strand``) and the domains of every strand
     that reaches the threshold; a minus-strand domain's coordinates are on
-    the sequence as given, from high to low (as nhmmer's).
+    the sequence as given, from high to low (as nhmmer's).  A strand longer
+    than ``window`` residues (default: :func:`~seqem.profile.targets.default_window`
+    of the models' largest ``MAXL``; 0 for whole sequences) is searched in
+    windows that overlap by that ``MAXL`` (:mod:`seqem.profile.targets`), each
+    window a target: scores use the window's length, E-values count the
+    windows (unless ``Z`` is given), the sequence's score is its best
+    window's, and a hit that two windows find is reported once.
 
     ``totals``, when given, receives the number of residues read
-    (``"residues"``; of the database's last read, once per alphabet group).
+    (``"residues"``) and of targets searched (``"targets"``: strands and
+    windows; of the database's last read, once per alphabet group).
     ``per_sequence``, when given, receives for each piece of the database
     (keyed by the ordinal of its first sequence) its sequences and the number
     of (model, strand) targets of each that passed MSV, bias, Viterbi and
     Forward (:class:`_PieceTally`; what a scan reports per query).
     """
+    from ..io.sequences import PIECE_RESIDUES
     from ..profile.calibrate import calibrate
     from ..profile.search import configure
+    from ..profile.targets import search_targets
 
     if strand not in STRANDS:
         raise SeqemError(f"strand must be one of {', '.join(STRANDS)}, got {strand!r}")
@@ -1316,40 +1322,51 @@ def search_models(
         key = "nucleic" if _nucleic(hmm.alphabet.name) else hmm.alphabet.name
         groups.setdefault(key, []).append(m)
     n_seq = 0
+    searched: dict[int, int] = {}  # targets per model
     for members in groups.values():
-        seen = residues = 0
+        seen = residues = n_targets = 0
         which = strand if _nucleic(models[members[0]].alphabet.name) else None
         strands = n_strands(strand, models[members[0]])
+        cut, overlap = _windows(window, [models[m] for m in members], which)
         pieces = database_pieces(database, models[members[0]], piece_residues)
         for piece in prefetched(pieces):
             seen += piece.n_sequences
             residues += piece.n_residues
-            targets, minus = stranded(piece, which)
-            for done, m in enumerate(members, start=1):
-                _search_piece(
-                    kept[m], targets, (seen if Z is None else Z) * strands, evalue=evalue,
-                    threads=threads, domains=domains, null2=null2, filters=filters,
-                    first=seen - piece.n_sequences, minus=minus, per_sequence=per_sequence,
-                )  # fmt: skip
-                if progress is not None and done % _PROGRESS_MODELS == 0 < len(members) - done:
-                    progress(
-                        f"search: {seen:,} sequences ({residues:,} residues) x model "
-                        f"{done:,} of {len(members):,}"
-                    )
+            first = seen - piece.n_sequences
+            if per_sequence is not None and first not in per_sequence:
+                per_sequence[first] = _PieceTally.of(piece, piece.n_sequences)
+            batches = search_targets(piece, which, window=cut, overlap=overlap,
+                                     batch_residues=piece_residues or PIECE_RESIDUES)  # fmt: skip
+            for targets, layout in batches:
+                n_targets += targets.n_sequences
+                for done, m in enumerate(members, start=1):
+                    _search_piece(
+                        kept[m], targets, n_targets if Z is None else Z * strands,
+                        evalue=evalue, threads=threads, domains=domains, null2=null2,
+                        filters=filters, first=first, layout=layout,
+                        tally=None if per_sequence is None else per_sequence[first],
+                    )  # fmt: skip
+                    if progress is not None and done % _PROGRESS_MODELS == 0 < len(members) - done:
+                        progress(
+                            f"search: {seen:,} sequences ({residues:,} residues) x model "
+                            f"{done:,} of {len(members):,}"
+                        )
             if progress is not None:
                 progress(
                     f"search: {seen:,} sequences ({residues:,} residues) x {len(members):,} "
                     f"model(s), {sum(len(kept[m].scores) for m in members):,} candidate hit(s)"
                 )
         n_seq = seen
+        searched.update((m, n_targets) for m in members)
         if totals is not None:
             totals["residues"] = residues
+            totals["targets"] = n_targets
     hits: list[Hit] = []
     for m, found in enumerate(kept):
         hits.extend(
             _reported_hits(
                 found,
-                (n_seq if Z is None else Z) * n_strands(strand, found.hmm),
+                searched.get(m, 0) if Z is None else Z * n_strands(strand, found.hmm),
                 model_index=m,
                 dom_z=domZ,
                 evalue=evalue,
@@ -1374,13 +1391,15 @@ def _search_piece(
     null2: bool,
     filters: Filters | None,
     first: int = 0,
-    minus: Any = None,
-    per_sequence: dict[int, _PieceTally] | None = None,
+    layout: Layout | None = None,
+    tally: _PieceTally | None = None,
 ) -> None:
-    """Search one piece of the database (its first sequence the database's ``first``);
-    keep the sequences that pass with ``z`` targets.  ``minus`` (nucleotide searches,
-    :func:`stranded`) marks the targets that are reverse complements; ``per_sequence``:
-    see :func:`search_models`."""
+    """Search targets of one piece of the database (its first sequence the database's
+    ``first``); keep the targets that pass with ``z`` targets.  ``layout``
+    (:func:`~seqem.profile.targets.search_targets`; default: each target a whole
+    protein sequence of the piece) says where each target comes from; ``tally``
+    receives the filters' counts of the piece's sequences (see
+    :func:`search_models`, ``per_sequence``)."""
     import numpy as np
 
     from .._jit import threads as numba_threads
@@ -1388,6 +1407,7 @@ def _search_piece(
     from ..profile.domains import sequence_score
     from ..profile.pipeline import forward_filter, prefilter
     from ..profile.search import configure, forward_bits
+    from ..profile.targets import Layout, on_sequence
 
     profile = found.profile if found.profile is not None else configure(found.hmm)
     tau, lam, bits = found.tau, found.lam, found.bits
@@ -1420,13 +1440,11 @@ def _search_piece(
         counts = dict(outcome.passed, forward=int(passed_forward.sum()))
         for stage, count in counts.items():
             found.passed[stage] = found.passed.get(stage, 0) + count
-    # each target's sequence in the piece as given (a reverse complement's too)
-    n_given = seqs.n_sequences if minus is None else seqs.n_sequences - int(minus.sum())
-    origin = np.arange(seqs.n_sequences) % (n_given or seqs.n_sequences or 1)
-    if per_sequence is not None:
-        if first not in per_sequence:
-            per_sequence[first] = _PieceTally.of(seqs, n_given or seqs.n_sequences)
-        tally = per_sequence[first].tally
+    if layout is None:
+        n = seqs.n_sequences
+        layout = Layout(np.arange(n), None, np.zeros(n, np.int64), seqs.lengths)
+    origin = layout.origin  # each target's sequence in the piece as given
+    if tally is not None:
         stages = np.zeros((seqs.n_sequences, 4), dtype=int)
         if filters is None:
             stages[:] = 1
@@ -1434,7 +1452,7 @@ def _search_piece(
             assert outcome.stage is not None
             stages[:, :3] = outcome.stage[:, None] > np.arange(3)
             stages[outcome.index, 3] = passed_forward
-        np.add.at(tally, origin, stages)
+        np.add.at(tally.tally, origin, stages)
     index = np.flatnonzero(keep)
     if domains:
         per_target, tallies = _reported_domains(
@@ -1448,15 +1466,13 @@ def _search_piece(
         found.ordinals.append(first + int(origin[at]))
         found.accessions.append(target.accessions[i] if target.accessions else None)
         found.descriptions.append(target.descriptions[i])
-        found.lengths.append(int(lengths[i]))
+        found.lengths.append(int(layout.length[at]))
         doms = per_target[i] if domains else None
         score, bias = float(scores[i]), 0.0
         if doms:
             score, bias = sequence_score(score, int(lengths[i]), doms, null2=null2)
-        strand = None if minus is None else "-" if minus[at] else "+"
-        if doms and strand == "-":
-            doms = [_on_given_strand(d, int(lengths[i])) for d in doms]
-        found.strands.append(strand)
+            doms = [on_sequence(d, layout, at) for d in doms]
+        found.strands.append(layout.strand(at))
         found.scores.append(score)
         found.bias.append(bias)
         found.domains.append(doms)
@@ -1530,10 +1546,14 @@ def _reported_hits(
 
 
 def _one_hit_per_sequence(found: _Candidates, scores: Any, keep: Any) -> _Candidates:
-    """Where both strands of a sequence are candidates (a nucleotide search), the better
-    strand stands for the sequence and takes the domains (in the order of their
-    positions) and domain counts of every strand that passes ``keep``; the other
-    strand's entry is left with no domains and out of ``keep``."""
+    """Where several targets of a sequence are candidates (strands and windows of a
+    nucleotide sequence), the best-scoring one stands for the sequence and takes the
+    domains (in the order of their positions, one copy of a hit that two windows
+    found: :func:`~seqem.profile.targets.without_duplicates`) and domain counts of
+    every target that passes ``keep``; the others are left with no domains and out of
+    ``keep``."""
+    from ..profile.targets import without_duplicates
+
     order: dict[int, list[int]] = {}
     for i, ordinal in enumerate(found.ordinals):
         order.setdefault(ordinal, []).append(i)
@@ -1544,14 +1564,18 @@ def _one_hit_per_sequence(found: _Candidates, scores: Any, keep: Any) -> _Candid
     for group in pairs:
         best = max(group, key=lambda i: scores[i])
         passing = [i for i in group if keep[i]]
+        dropped = 0
         if found.domains[best] is not None:
-            doms = [d for i in passing for d in found.domains[i] or ()]
-            merged.domains[best] = sorted(doms, key=lambda d: min(d.env_from, d.env_to))
+            doms = [(d, found.strands[i], i) for i in passing for d in found.domains[i] or ()]
+            merged.domains[best] = without_duplicates(doms)
+            dropped = len(doms) - len(merged.domains[best])
         if found.counts[best] is not None and len(passing) > 1:
-            merged.counts[best] = tuple(
+            counts = [
                 type(found.counts[best][k])(sum(found.counts[i][k] for i in passing))
                 for k in range(len(found.counts[best]))
-            )
+            ]
+            counts[-1] -= dropped  # the envelopes: a hit two windows found counts once
+            merged.counts[best] = tuple(counts)
         for i in group:
             if i != best:
                 merged.domains[i] = None if found.domains[i] is None else []
@@ -2002,8 +2026,10 @@ def search_counts(
     n_hits: int,
     passed: dict[str, int] | None,
     strands: int = 1,
+    targets: int | None = None,
 ) -> Any:
-    """The summary counts of one model's search, for its ``--hmmer-report``."""
+    """The summary counts of one model's search, for its ``--hmmer-report`` (``targets``:
+    how many were searched, when windows made them more than the strands)."""
     from ..io.hmmer_report import PipelineCounts
 
     filters = _filter_thresholds(args)
@@ -2012,7 +2038,7 @@ def search_counts(
         targets=("Target sequences:", n_seq * strands,
                  f"({n_residues * strands} residues searched)"),
         n_targets=n_seq * strands,
-        Z=(args.Z if args.Z is not None else n_seq) * strands,
+        Z=args.Z * strands if args.Z is not None else targets or n_seq * strands,
         domZ=args.domZ if args.domZ is not None else n_hits,
         Z_given=args.Z is not None, domZ_given=args.domZ is not None,
         passed=passed if filters is not None else None,
@@ -2028,10 +2054,12 @@ def write_hmmer_report(
     *,
     n_seq: int,
     n_residues: int,
+    n_targets: int | None = None,
     verb: str = "search",
 ) -> None:
     """The ``--hmmer-report`` of 'seqem profile VERB' (:mod:`seqem.io.hmmer_report`),
-    in hmmsearch's layout (phmmer's for seqsearch)."""
+    in hmmsearch's layout (phmmer's for seqsearch); ``n_targets``: the targets
+    searched (strands and windows)."""
     from ..io.atomic import atomic_output
     from ..io.hmmer_report import ReportRow, write_report_header
 
@@ -2051,7 +2079,8 @@ def write_hmmer_report(
                 if h.model_index == m
             ]
             passed = report[m] if m < len(report) else None
-            counts = search_counts(args, hmm, n_seq, n_residues, len(rows), passed, strands)
+            counts = search_counts(args, hmm, n_seq, n_residues, len(rows), passed, strands,
+                                   n_targets)  # fmt: skip
             size = f"{'L' if seqsearch else 'M'}={hmm.M}"
             rules.write(fh, (hmm.name, hmm.accession, hmm.description, size), rows, counts)
         fh.write("[ok]\n")
@@ -2164,7 +2193,7 @@ def _searched(
         **search_settings(args),
     )
     ctx.finish_progress()
-    ctx.results.update(n_residues=totals.get("residues", 0))
+    ctx.results.update(n_residues=totals.get("residues", 0), n_targets=totals.get("targets", 0))
     return models, hits, n_seq, report
 
 
@@ -2180,6 +2209,7 @@ def search_settings(args: argparse.Namespace) -> dict[str, Any]:
         threads=args.threads,
         null2=args.null2,
         strand=args.strand,
+        window=args.window,
         filters=None if args.max else Filters(args.F1, args.F2, args.F3, bias=not args.nobias),
     )
 
@@ -2236,7 +2266,9 @@ def report_search(
             )
     if getattr(args, "hmmer_report", None):
         write_hmmer_report(args, models, hits, report, n_seq=n_seq,
-                           n_residues=int(ctx.results.get("n_residues", 0)), verb=verb)  # fmt: skip
+                           n_residues=int(ctx.results.get("n_residues", 0)),
+                           n_targets=int(ctx.results.get("n_targets", 0)) or None,
+                           verb=verb)  # fmt: skip
         ctx.outputs.append(args.hmmer_report)
     write_text(args.output, hits_table(hits, strands=_stranded_search(models)))
     ctx.outputs.append(args.output)
